@@ -1,0 +1,650 @@
+//! The world: nodes as actors, the event loop, and fault injection.
+//!
+//! A [`World`] owns every node, the [`EventQueue`], the [`Network`], one random stream per purpose and the
+//! [`Trace`]. [`World::step`] pops the earliest event and hands it to its node through the [`Actor`] trait.
+//! Node faults are applied here: a crashed node loses its volatile state (the actor's `on_crash` drops it),
+//! its timers and in-flight messages to it; a paused node keeps everything, but its timers and inbound
+//! messages wait until it resumes, and it does not know it was gone.
+
+use crate::fault::{FaultAction, FaultKind, FaultSchedule};
+use crate::network::{Network, NetworkOptions, NodeRole};
+use crate::queue::EventQueue;
+use crate::rng::{SimRng, Stream};
+use crate::trace::{Trace, TraceTag};
+use crate::NodeId;
+use std::collections::BTreeMap;
+use std::hash::Hash;
+
+/// A simulated node. Keep durable state (what an fsync would keep) apart from volatile state, and drop the
+/// volatile part in [`Actor::on_crash`]: that is what makes crash-restart faithful.
+pub trait Actor {
+    /// The messages nodes exchange; hashed into the trace on delivery.
+    type Msg: Clone + Hash;
+    /// State shared by all nodes of a world that is not part of the simulated system (the history that
+    /// clients write, counters for coverage).
+    type Shared;
+
+    /// Called once at time zero.
+    fn on_start(&mut self, ctx: &mut Context<'_, Self::Msg, Self::Shared>);
+    /// A message arrived.
+    fn on_message(&mut self, ctx: &mut Context<'_, Self::Msg, Self::Shared>, source: NodeId, msg: Self::Msg);
+    /// A timer set with [`Context::set_timer`] fired.
+    fn on_timer(&mut self, ctx: &mut Context<'_, Self::Msg, Self::Shared>, tag: u64);
+    /// The node crashed: drop all volatile state. Sends and timers from here are discarded.
+    fn on_crash(&mut self, ctx: &mut Context<'_, Self::Msg, Self::Shared>);
+    /// The node restarts from its durable state.
+    fn on_restart(&mut self, ctx: &mut Context<'_, Self::Msg, Self::Shared>);
+}
+
+/// Whether a node runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NodeStatus {
+    /// Running.
+    Up,
+    /// Stopped; timers and messages wait for it.
+    Paused,
+    /// Crashed; timers and messages to it are lost.
+    Down,
+}
+
+/// An event in the queue.
+#[derive(Clone, Debug)]
+enum Event<M> {
+    Start(NodeId),
+    Deliver { source: NodeId, target: NodeId, msg: M },
+    Timer { node: NodeId, incarnation: u32, tag: u64 },
+    FaultStart(usize),
+    FaultEnd(usize),
+}
+
+struct NodeSlot<A: Actor> {
+    actor: A,
+    status: NodeStatus,
+    /// Bumped on every crash, so timers set before the crash never fire after the restart.
+    incarnation: u32,
+    /// Events that reached the node while it was paused, in arrival order.
+    held: Vec<Event<A::Msg>>,
+    rng: SimRng,
+}
+
+/// Counters of what a run did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WorldStats {
+    /// Events popped from the queue.
+    pub events: u64,
+    /// Messages handed to the network.
+    pub messages_sent: u64,
+    /// Messages delivered to a running node.
+    pub messages_delivered: u64,
+    /// Messages lost to loss windows, partitions or a crashed target.
+    pub messages_dropped: u64,
+    /// Timers that fired.
+    pub timers_fired: u64,
+    /// Faults injected, per kind.
+    pub faults: BTreeMap<FaultKind, u64>,
+}
+
+/// What an actor may do while handling an event.
+pub struct Context<'a, M, S> {
+    now_ns: u64,
+    node: NodeId,
+    incarnation: u32,
+    silenced: bool,
+    queue: &'a mut EventQueue<Event<M>>,
+    network: &'a mut Network,
+    network_rng: &'a mut SimRng,
+    node_rng: &'a mut SimRng,
+    trace: &'a mut Trace,
+    stats: &'a mut WorldStats,
+    /// State shared by every node of the world, outside the simulated system.
+    pub shared: &'a mut S,
+}
+
+impl<M: Clone + Hash, S> Context<'_, M, S> {
+    /// Virtual time now, in nanoseconds.
+    pub fn now_ns(&self) -> u64 {
+        self.now_ns
+    }
+
+    /// The node handling this event.
+    pub fn node(&self) -> NodeId {
+        self.node
+    }
+
+    /// Sends `msg` to `target` through the network (it may be lost, duplicated, delayed).
+    pub fn send(&mut self, target: NodeId, msg: M) {
+        if self.silenced {
+            return;
+        }
+        self.stats.messages_sent += 1;
+        let route = self.network.route(self.network_rng, self.now_ns, self.node, target);
+        if route.arrivals_ns.is_empty() {
+            self.stats.messages_dropped += 1;
+            return;
+        }
+        let source = self.node;
+        for arrival_ns in &route.arrivals_ns[1..] {
+            self.queue.push(*arrival_ns, Event::Deliver { source, target, msg: msg.clone() });
+        }
+        self.queue.push(route.arrivals_ns[0], Event::Deliver { source, target, msg });
+    }
+
+    /// Calls this node's `on_timer(tag)` after `delay_ns`, unless it crashes first.
+    pub fn set_timer(&mut self, delay_ns: u64, tag: u64) {
+        if self.silenced {
+            return;
+        }
+        let event = Event::Timer { node: self.node, incarnation: self.incarnation, tag };
+        self.queue.push(self.now_ns + delay_ns, event);
+    }
+
+    /// This node's own random stream (retry jitter and similar client choices).
+    pub fn rng(&mut self) -> &mut SimRng {
+        self.node_rng
+    }
+
+    /// Adds an observation (a client's view of an outcome) to the trace hash.
+    pub fn observe<T: Hash + ?Sized>(&mut self, value: &T) {
+        self.trace.record(TraceTag::Observation, self.now_ns, value);
+    }
+}
+
+/// Settings of a world.
+#[derive(Clone, Debug, Default)]
+pub struct WorldOptions {
+    /// The seed every random stream derives from.
+    pub seed: u64,
+    /// Latency and baseline loss.
+    pub network: NetworkOptions,
+}
+
+/// A whole simulated system on virtual time.
+pub struct World<A: Actor> {
+    now_ns: u64,
+    nodes: Vec<NodeSlot<A>>,
+    queue: EventQueue<Event<A::Msg>>,
+    network: Network,
+    network_rng: SimRng,
+    trace: Trace,
+    stats: WorldStats,
+    schedule: FaultSchedule,
+    /// Set once faults are over: later fault starts are ignored.
+    faults_closed: bool,
+    shared: A::Shared,
+}
+
+impl<A: Actor> World<A> {
+    /// A world with the given nodes (node `i` gets `NodeId(i)`), all started at time zero.
+    pub fn new(options: WorldOptions, actors: Vec<(A, NodeRole)>, shared: A::Shared) -> World<A> {
+        let roles = actors.iter().map(|(_, role)| *role).collect();
+        let mut queue = EventQueue::new();
+        let nodes = actors
+            .into_iter()
+            .enumerate()
+            .map(|(index, (actor, _))| {
+                queue.push(0, Event::Start(NodeId(index as u32)));
+                let rng = SimRng::new(options.seed, Stream::Node(index as u32));
+                NodeSlot { actor, status: NodeStatus::Up, incarnation: 0, held: Vec::new(), rng }
+            })
+            .collect();
+        World {
+            now_ns: 0,
+            nodes,
+            queue,
+            network: Network::new(options.network, roles),
+            network_rng: SimRng::new(options.seed, Stream::Network),
+            trace: Trace::new(),
+            stats: WorldStats::default(),
+            schedule: FaultSchedule::default(),
+            faults_closed: false,
+            shared,
+        }
+    }
+
+    /// Schedules every fault of `schedule` (its start and its end).
+    pub fn install_faults(&mut self, schedule: FaultSchedule) {
+        assert!(self.schedule.faults.is_empty(), "faults are installed once");
+        for (index, fault) in schedule.faults.iter().enumerate() {
+            self.queue.push(fault.at_ns, Event::FaultStart(index));
+            self.queue.push(fault.at_ns + fault.duration_ns, Event::FaultEnd(index));
+        }
+        self.schedule = schedule;
+    }
+
+    /// Runs the earliest event; false when nothing is left.
+    pub fn step(&mut self) -> bool {
+        let Some((time_ns, event)) = self.queue.pop() else { return false };
+        assert!(time_ns >= self.now_ns, "time never goes backwards");
+        self.now_ns = time_ns;
+        self.stats.events += 1;
+        match event {
+            Event::Start(node) => self.with_context(node, |actor, ctx| actor.on_start(ctx)),
+            Event::Deliver { source, target, msg } => self.tick_deliver(source, target, msg),
+            Event::Timer { node, incarnation, tag } => self.tick_timer(node, incarnation, tag),
+            Event::FaultStart(index) => self.tick_fault_start(index),
+            Event::FaultEnd(index) => self.tick_fault_end(index),
+        }
+        true
+    }
+
+    /// Runs every event due before or at `end_ns`, then sets the clock to `end_ns`.
+    pub fn run_until(&mut self, end_ns: u64) {
+        while self.queue.peek_time_ns().is_some_and(|time_ns| time_ns <= end_ns) {
+            self.step();
+        }
+        self.now_ns = self.now_ns.max(end_ns);
+    }
+
+    /// Runs until `done` holds (checked after each event) or the clock passes `end_ns`; true if `done` held.
+    pub fn run_until_done(&mut self, end_ns: u64, mut done: impl FnMut(&World<A>) -> bool) -> bool {
+        loop {
+            if done(self) {
+                return true;
+            }
+            match self.queue.peek_time_ns() {
+                Some(time_ns) if time_ns <= end_ns => {
+                    self.step();
+                }
+                _ => return done(self),
+            }
+        }
+    }
+
+    /// Ends every fault now and forever: the network heals, crashed nodes restart, paused nodes resume, and
+    /// faults scheduled later never start. The start of a run's quiescent phase.
+    pub fn heal_all(&mut self) {
+        self.faults_closed = true;
+        self.network.heal_all();
+        for index in 0..self.nodes.len() {
+            let node = NodeId(index as u32);
+            match self.nodes[index].status {
+                NodeStatus::Up => {}
+                NodeStatus::Paused => self.resume(node),
+                NodeStatus::Down => self.restart(node),
+            }
+        }
+    }
+
+    /// Crashes a node now.
+    pub fn crash(&mut self, node: NodeId) {
+        let slot = &mut self.nodes[node.index()];
+        if slot.status == NodeStatus::Down {
+            return;
+        }
+        slot.status = NodeStatus::Down;
+        slot.incarnation += 1;
+        slot.held.clear();
+        self.trace.record(TraceTag::NodeStatus, self.now_ns, &(node, 0u8));
+        self.with_context_silenced(node, |actor, ctx| actor.on_crash(ctx));
+    }
+
+    /// Restarts a crashed node now.
+    pub fn restart(&mut self, node: NodeId) {
+        if self.nodes[node.index()].status != NodeStatus::Down {
+            return;
+        }
+        self.nodes[node.index()].status = NodeStatus::Up;
+        self.trace.record(TraceTag::NodeStatus, self.now_ns, &(node, 1u8));
+        self.with_context(node, |actor, ctx| actor.on_restart(ctx));
+    }
+
+    /// Pauses a running node now.
+    pub fn pause(&mut self, node: NodeId) {
+        let slot = &mut self.nodes[node.index()];
+        if slot.status != NodeStatus::Up {
+            return;
+        }
+        slot.status = NodeStatus::Paused;
+        self.trace.record(TraceTag::NodeStatus, self.now_ns, &(node, 2u8));
+    }
+
+    /// Resumes a paused node now; what waited for it is handled next, in arrival order.
+    pub fn resume(&mut self, node: NodeId) {
+        let slot = &mut self.nodes[node.index()];
+        if slot.status != NodeStatus::Paused {
+            return;
+        }
+        slot.status = NodeStatus::Up;
+        for event in std::mem::take(&mut slot.held) {
+            self.queue.push(self.now_ns, event);
+        }
+        self.trace.record(TraceTag::NodeStatus, self.now_ns, &(node, 3u8));
+    }
+
+    /// Virtual time now, in nanoseconds.
+    pub fn now_ns(&self) -> u64 {
+        self.now_ns
+    }
+
+    /// Number of nodes.
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// The actor of a node.
+    pub fn actor(&self, node: NodeId) -> &A {
+        &self.nodes[node.index()].actor
+    }
+
+    /// Whether a node is up, paused or down.
+    pub fn status(&self, node: NodeId) -> NodeStatus {
+        self.nodes[node.index()].status
+    }
+
+    /// The shared state.
+    pub fn shared(&self) -> &A::Shared {
+        &self.shared
+    }
+
+    /// The shared state, mutably.
+    pub fn shared_mut(&mut self) -> &mut A::Shared {
+        &mut self.shared
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> &WorldStats {
+        &self.stats
+    }
+
+    /// The trace hash so far.
+    pub fn trace_hash(&self) -> String {
+        self.trace.hex()
+    }
+
+    /// Number of records in the trace.
+    pub fn trace_records(&self) -> u64 {
+        self.trace.records()
+    }
+
+    /// True if nothing is scheduled any more.
+    pub fn is_idle(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    /// Consumes the world, returning its nodes and shared state.
+    pub fn into_parts(self) -> (Vec<A>, A::Shared) {
+        (self.nodes.into_iter().map(|slot| slot.actor).collect(), self.shared)
+    }
+
+    fn tick_deliver(&mut self, source: NodeId, target: NodeId, msg: A::Msg) {
+        match self.nodes[target.index()].status {
+            NodeStatus::Down => {
+                self.stats.messages_dropped += 1;
+                return;
+            }
+            NodeStatus::Paused => {
+                self.nodes[target.index()].held.push(Event::Deliver { source, target, msg });
+                return;
+            }
+            NodeStatus::Up => {}
+        }
+        if self.network.is_partitioned(source, target) {
+            // The partition began while the message was in flight.
+            self.stats.messages_dropped += 1;
+            return;
+        }
+        self.stats.messages_delivered += 1;
+        self.trace.record(TraceTag::Deliver, self.now_ns, &(source, target, &msg));
+        self.with_context(target, |actor, ctx| actor.on_message(ctx, source, msg));
+    }
+
+    fn tick_timer(&mut self, node: NodeId, incarnation: u32, tag: u64) {
+        let slot = &mut self.nodes[node.index()];
+        if slot.incarnation != incarnation {
+            return;
+        }
+        match slot.status {
+            NodeStatus::Down => return,
+            NodeStatus::Paused => {
+                slot.held.push(Event::Timer { node, incarnation, tag });
+                return;
+            }
+            NodeStatus::Up => {}
+        }
+        self.stats.timers_fired += 1;
+        self.trace.record(TraceTag::Timer, self.now_ns, &(node, tag));
+        self.with_context(node, |actor, ctx| actor.on_timer(ctx, tag));
+    }
+
+    fn tick_fault_start(&mut self, index: usize) {
+        if self.faults_closed {
+            return;
+        }
+        let action = self.schedule.faults[index].action.clone();
+        let roles: Vec<NodeRole> = (0..self.nodes.len()).map(|i| self.network.role(NodeId(i as u32))).collect();
+        let kind = action.kind(&|node: NodeId| roles[node.index()] == NodeRole::Server);
+        *self.stats.faults.entry(kind).or_insert(0) += 1;
+        self.trace.record(TraceTag::FaultStart, self.now_ns, &(index, &action));
+        match &action {
+            FaultAction::Link { .. } => {
+                let fault = action.link_fault().expect("link action has a link fault");
+                self.network.degrade(index, fault);
+            }
+            FaultAction::Partition { kind, side_a, side_b } => self.network.partition(index, *kind, side_a, side_b),
+            FaultAction::Crash { node } => self.crash(*node),
+            FaultAction::Pause { node } => self.pause(*node),
+        }
+    }
+
+    fn tick_fault_end(&mut self, index: usize) {
+        if self.faults_closed {
+            return;
+        }
+        self.trace.record(TraceTag::FaultEnd, self.now_ns, &index);
+        match self.schedule.faults[index].action {
+            FaultAction::Link { .. } | FaultAction::Partition { .. } => self.network.heal(index),
+            FaultAction::Crash { node } => self.restart(node),
+            FaultAction::Pause { node } => self.resume(node),
+        }
+    }
+
+    fn with_context(&mut self, node: NodeId, handle: impl FnOnce(&mut A, &mut Context<'_, A::Msg, A::Shared>)) {
+        self.with_context_inner(node, false, handle);
+    }
+
+    fn with_context_silenced(&mut self, node: NodeId, handle: impl FnOnce(&mut A, &mut Context<'_, A::Msg, A::Shared>)) {
+        self.with_context_inner(node, true, handle);
+    }
+
+    fn with_context_inner(
+        &mut self,
+        node: NodeId,
+        silenced: bool,
+        handle: impl FnOnce(&mut A, &mut Context<'_, A::Msg, A::Shared>),
+    ) {
+        let slot = &mut self.nodes[node.index()];
+        let mut ctx = Context {
+            now_ns: self.now_ns,
+            node,
+            incarnation: slot.incarnation,
+            silenced,
+            queue: &mut self.queue,
+            network: &mut self.network,
+            network_rng: &mut self.network_rng,
+            node_rng: &mut slot.rng,
+            trace: &mut self.trace,
+            stats: &mut self.stats,
+            shared: &mut self.shared,
+        };
+        handle(&mut slot.actor, &mut ctx);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fault::{Fault, LinkDirection};
+
+    /// Counts what reaches it; `durable` survives crashes, `volatile` does not.
+    #[derive(Default)]
+    struct Counter {
+        durable: Vec<u64>,
+        volatile: Vec<u64>,
+        timers: Vec<(u64, u64)>,
+        restarts: u32,
+    }
+
+    impl Actor for Counter {
+        type Msg = u64;
+        type Shared = Vec<String>;
+
+        fn on_start(&mut self, _ctx: &mut Context<'_, u64, Vec<String>>) {}
+
+        fn on_message(&mut self, ctx: &mut Context<'_, u64, Vec<String>>, source: NodeId, msg: u64) {
+            self.durable.push(msg);
+            self.volatile.push(msg);
+            ctx.shared.push(format!("{} got {msg} from {source} at {}", ctx.node(), ctx.now_ns()));
+        }
+
+        fn on_timer(&mut self, ctx: &mut Context<'_, u64, Vec<String>>, tag: u64) {
+            self.timers.push((tag, ctx.now_ns()));
+        }
+
+        fn on_crash(&mut self, ctx: &mut Context<'_, u64, Vec<String>>) {
+            self.volatile.clear();
+            ctx.set_timer(1, 999);
+            ctx.send(NodeId(0), 999);
+        }
+
+        fn on_restart(&mut self, _ctx: &mut Context<'_, u64, Vec<String>>) {
+            self.restarts += 1;
+        }
+    }
+
+    fn world(seed: u64) -> World<Counter> {
+        let nodes = vec![(Counter::default(), NodeRole::Server), (Counter::default(), NodeRole::Client)];
+        World::new(WorldOptions { seed, ..WorldOptions::default() }, nodes, Vec::new())
+    }
+
+    /// Sends from `source` as if its actor did.
+    fn send(world: &mut World<Counter>, source: NodeId, target: NodeId, msg: u64) {
+        world.with_context(source, |_, ctx| ctx.send(target, msg));
+    }
+
+    fn timer(world: &mut World<Counter>, node: NodeId, delay_ns: u64, tag: u64) {
+        world.with_context(node, |_, ctx| ctx.set_timer(delay_ns, tag));
+    }
+
+    #[test]
+    fn messages_and_timers_arrive() {
+        let mut world = world(1);
+        send(&mut world, NodeId(1), NodeId(0), 5);
+        timer(&mut world, NodeId(0), 10, 3);
+        world.run_until(1_000_000_000);
+        assert_eq!(world.actor(NodeId(0)).durable, vec![5]);
+        assert_eq!(world.actor(NodeId(0)).timers, vec![(3, 10)]);
+        assert_eq!(world.stats().messages_delivered, 1);
+    }
+
+    #[test]
+    fn crash_loses_volatile_state_timers_and_inbound_messages() {
+        let mut world = world(1);
+        send(&mut world, NodeId(1), NodeId(0), 1);
+        world.run_until(10_000_000);
+        assert_eq!(world.actor(NodeId(0)).volatile, vec![1]);
+        timer(&mut world, NodeId(0), 1_000, 7);
+        send(&mut world, NodeId(1), NodeId(0), 2);
+        world.crash(NodeId(0));
+        assert_eq!(world.status(NodeId(0)), NodeStatus::Down);
+        world.run_until(20_000_000);
+        let node = world.actor(NodeId(0));
+        assert_eq!(node.durable, vec![1], "the message to a down node is lost");
+        assert!(node.volatile.is_empty(), "volatile state is gone");
+        assert!(node.timers.is_empty(), "timers set before the crash never fire");
+        world.restart(NodeId(0));
+        world.run_until(30_000_000);
+        let node = world.actor(NodeId(0));
+        assert_eq!(node.restarts, 1);
+        assert!(node.timers.is_empty(), "timers set during on_crash are discarded, even after restart");
+        assert!(!node.durable.contains(&999), "sends during on_crash are discarded");
+    }
+
+    #[test]
+    fn pause_holds_messages_and_timers_until_resume() {
+        let mut world = world(1);
+        timer(&mut world, NodeId(0), 1_000, 4);
+        send(&mut world, NodeId(1), NodeId(0), 8);
+        world.pause(NodeId(0));
+        world.run_until(50_000_000);
+        assert!(world.actor(NodeId(0)).durable.is_empty());
+        assert!(world.actor(NodeId(0)).timers.is_empty());
+        world.resume(NodeId(0));
+        world.run_until(50_000_000);
+        let node = world.actor(NodeId(0));
+        assert_eq!(node.timers, vec![(4, 50_000_000)], "the held timer fires at resume, late");
+        assert_eq!(node.durable, vec![8]);
+        assert_eq!(node.restarts, 0, "a paused node never learns it was gone");
+    }
+
+    #[test]
+    fn scheduled_faults_start_and_end() {
+        let mut world = world(1);
+        let action = FaultAction::Link {
+            kind: FaultKind::LostRequest,
+            direction: LinkDirection::Requests,
+            probability_ppm: 1_000_000,
+            delay_ns_max: 0,
+        };
+        let crash = FaultAction::Crash { node: NodeId(1) };
+        world.install_faults(FaultSchedule {
+            faults: vec![
+                Fault { at_ns: 0, duration_ns: 100_000_000, action },
+                Fault { at_ns: 200_000_000, duration_ns: 50_000_000, action: crash },
+            ],
+        });
+        world.run_until(1_000);
+        send(&mut world, NodeId(1), NodeId(0), 1);
+        world.run_until(150_000_000);
+        send(&mut world, NodeId(1), NodeId(0), 2);
+        world.run_until(210_000_000);
+        assert_eq!(world.status(NodeId(1)), NodeStatus::Down);
+        world.run_until(300_000_000);
+        assert_eq!(world.status(NodeId(1)), NodeStatus::Up);
+        assert_eq!(world.actor(NodeId(0)).durable, vec![2], "request 1 was lost, request 2 after the heal arrived");
+        assert_eq!(world.actor(NodeId(1)).restarts, 1);
+        assert_eq!(world.stats().faults[&FaultKind::LostRequest], 1);
+        assert_eq!(world.stats().faults[&FaultKind::ClientCrash], 1);
+    }
+
+    #[test]
+    fn heal_all_restarts_resumes_and_cancels_later_faults() {
+        let mut world = world(1);
+        world.install_faults(FaultSchedule {
+            faults: vec![
+                Fault { at_ns: 10, duration_ns: 1_000_000_000, action: FaultAction::Crash { node: NodeId(0) } },
+                Fault { at_ns: 10, duration_ns: 1_000_000_000, action: FaultAction::Pause { node: NodeId(1) } },
+                Fault { at_ns: 500, duration_ns: 10, action: FaultAction::Crash { node: NodeId(1) } },
+            ],
+        });
+        world.run_until(100);
+        world.heal_all();
+        assert_eq!(world.status(NodeId(0)), NodeStatus::Up);
+        assert_eq!(world.status(NodeId(1)), NodeStatus::Up);
+        world.run_until(2_000_000_000);
+        assert_eq!(world.status(NodeId(1)), NodeStatus::Up, "a fault after heal_all never starts");
+        assert_eq!(world.actor(NodeId(1)).restarts, 0);
+    }
+
+    fn ping_hash(seed: u64) -> String {
+        let mut world = world(seed);
+        for i in 0..50 {
+            send(&mut world, NodeId(1), NodeId(0), i);
+            send(&mut world, NodeId(0), NodeId(1), i);
+        }
+        world.run_until(1_000_000_000);
+        world.trace_hash()
+    }
+
+    #[test]
+    fn different_seeds_give_different_hashes() {
+        assert_ne!(ping_hash(1), ping_hash(2));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        #[test]
+        fn same_seed_same_hash(seed in proptest::prelude::any::<u64>()) {
+            proptest::prop_assert_eq!(ping_hash(seed), ping_hash(seed));
+        }
+    }
+}
