@@ -1,1 +1,43 @@
-//! placeholder
+//! eosim-model: Kafka's delivery machinery on the eosim kernel.
+//!
+//! The cluster is a set of [`node::Node`]s: [`broker::Broker`]s hosting partition logs ([`log`]) with their
+//! leader role ([`partition`]) and broker-side idempotence ([`producer_state`]); producer applications
+//! ([`producer_app`]) on top of the producer client ([`producer`]); consumer applications ([`consumer`]).
+//! A [`Scenario`] (TOML) chooses the variant, the workload and the faults; [`simulate`] runs one seed and
+//! returns the history the clients wrote, for the checker to judge.
+//!
+//! ```
+//! let text = r#"
+//! name = "tiny"
+//! description = "one producer, no faults"
+//! variant = "idempotent"
+//! duration_ms = 200
+//! [cluster]
+//! brokers = 1
+//! topics = [{ name = "t", partitions = 1 }]
+//! [workload]
+//! producers = 1
+//! messages_per_producer = 10
+//! "#;
+//! let scenario = eosim_model::Scenario::from_toml("tiny.toml", text).unwrap();
+//! let outcome = eosim_model::simulate(&scenario, 1);
+//! assert!(outcome.stall.is_none());
+//! let report = eosim_checker::check(&outcome.history, scenario.guarantee());
+//! assert!(report.is_valid());
+//! ```
+#![deny(missing_docs)]
+
+pub mod broker;
+pub mod consumer;
+pub mod log;
+pub mod node;
+pub mod partition;
+pub mod producer;
+pub mod producer_app;
+pub mod producer_state;
+pub mod protocol;
+pub mod run;
+pub mod scenario;
+
+pub use run::{simulate, RunStats, SimOutcome};
+pub use scenario::{Scenario, ScenarioError, Variant};

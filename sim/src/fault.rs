@@ -158,7 +158,13 @@ impl FaultAction {
 
     /// The link window this action opens, if it is a link fault.
     pub fn link_fault(&self) -> Option<LinkFault> {
-        let FaultAction::Link { kind, direction, probability_ppm, delay_ns_max } = *self else {
+        let FaultAction::Link {
+            kind,
+            direction,
+            probability_ppm,
+            delay_ns_max,
+        } = *self
+        else {
             return None;
         };
         let probability = Ratio::per_million(probability_ppm);
@@ -277,10 +283,17 @@ impl SwarmSpec {
                 if at_ns >= phase_ns {
                     break;
                 }
-                let duration_ns = rng.range_inclusive(spec.duration_ns_min, spec.duration_ns_max.max(spec.duration_ns_min));
+                let duration_ns =
+                    rng.range_inclusive(spec.duration_ns_min, spec.duration_ns_max.max(spec.duration_ns_min));
                 let duration_ns = duration_ns.min(phase_ns - at_ns);
-                let Some(action) = draw_action(&mut rng, *kind, &spec, targets) else { break };
-                let fault = Fault { at_ns, duration_ns, action };
+                let Some(action) = draw_action(&mut rng, *kind, &spec, targets) else {
+                    break;
+                };
+                let fault = Fault {
+                    at_ns,
+                    duration_ns,
+                    action,
+                };
                 if !overlaps_node_fault(&faults, &fault) {
                     faults.push(fault);
                 }
@@ -306,7 +319,11 @@ impl SwarmSpec {
             }
         }
         if self.swarm && enabled.is_empty() {
-            if let Some(kind) = self.kinds.keys().nth(rng.below(self.kinds.len().max(1) as u64) as usize) {
+            if let Some(kind) = self
+                .kinds
+                .keys()
+                .nth(rng.below(self.kinds.len().max(1) as u64) as usize)
+            {
                 enabled.insert(*kind, 100);
             }
         }
@@ -316,16 +333,29 @@ impl SwarmSpec {
 
 fn draw_action(rng: &mut SimRng, kind: FaultKind, spec: &KindSpec, targets: &FaultTargets) -> Option<FaultAction> {
     let probability_ppm = spec.probability.numerator * 1_000_000 / spec.probability.denominator;
-    let link = |direction| FaultAction::Link { kind, direction, probability_ppm, delay_ns_max: spec.delay_ns_max };
+    let link = |direction| FaultAction::Link {
+        kind,
+        direction,
+        probability_ppm,
+        delay_ns_max: spec.delay_ns_max,
+    };
     let action = match kind {
         FaultKind::LostRequest => link(LinkDirection::Requests),
         FaultKind::LostAck => link(LinkDirection::Acks),
         FaultKind::Duplicate | FaultKind::Delay => link(LinkDirection::Any),
         FaultKind::Partition => draw_partition(rng, &targets.all)?,
-        FaultKind::ServerCrash => FaultAction::Crash { node: *pick_node(rng, &targets.servers)? },
-        FaultKind::ServerPause => FaultAction::Pause { node: *pick_node(rng, &targets.servers)? },
-        FaultKind::ClientCrash => FaultAction::Crash { node: *pick_node(rng, &targets.clients)? },
-        FaultKind::ClientPause => FaultAction::Pause { node: *pick_node(rng, &targets.clients)? },
+        FaultKind::ServerCrash => FaultAction::Crash {
+            node: *pick_node(rng, &targets.servers)?,
+        },
+        FaultKind::ServerPause => FaultAction::Pause {
+            node: *pick_node(rng, &targets.servers)?,
+        },
+        FaultKind::ClientCrash => FaultAction::Crash {
+            node: *pick_node(rng, &targets.clients)?,
+        },
+        FaultKind::ClientPause => FaultAction::Pause {
+            node: *pick_node(rng, &targets.clients)?,
+        },
     };
     Some(action)
 }
@@ -379,7 +409,9 @@ fn overlaps_node_fault(faults: &[Fault], fault: &Fault) -> bool {
         FaultAction::Crash { node } | FaultAction::Pause { node } => Some(*node),
         _ => None,
     };
-    let Some(node) = node_of(&fault.action) else { return false };
+    let Some(node) = node_of(&fault.action) else {
+        return false;
+    };
     let end_ns = fault.at_ns + fault.duration_ns;
     faults.iter().any(|other| {
         node_of(&other.action) == Some(node) && other.at_ns <= end_ns && fault.at_ns <= other.at_ns + other.duration_ns
@@ -432,7 +464,9 @@ mod tests {
 
     #[test]
     fn swarm_turns_kinds_off_across_seeds() {
-        let counts: Vec<usize> = (0..20).map(|seed| spec(true).resolve(seed, &targets(), 1).0.enabled.len()).collect();
+        let counts: Vec<usize> = (0..20)
+            .map(|seed| spec(true).resolve(seed, &targets(), 1).0.enabled.len())
+            .collect();
         assert!(counts.iter().all(|count| *count >= 1));
         assert!(counts.iter().any(|count| *count < FaultKind::ALL.len()));
     }
@@ -453,7 +487,10 @@ mod tests {
         for seed in 0..50 {
             let (_, schedule) = spec(false).resolve(seed, &targets(), 2_000_000_000);
             for (i, fault) in schedule.faults.iter().enumerate() {
-                assert!(!overlaps_node_fault(&schedule.faults[..i], fault), "seed {seed}: overlap at {i}");
+                assert!(
+                    !overlaps_node_fault(&schedule.faults[..i], fault),
+                    "seed {seed}: overlap at {i}"
+                );
             }
         }
     }

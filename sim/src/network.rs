@@ -39,7 +39,10 @@ pub struct LinkLatency {
 
 impl Default for LinkLatency {
     fn default() -> Self {
-        LinkLatency { latency_ns_min: 100_000, latency_ns_mean: 400_000 }
+        LinkLatency {
+            latency_ns_min: 100_000,
+            latency_ns_mean: 400_000,
+        }
     }
 }
 
@@ -85,7 +88,12 @@ pub struct LinkFault {
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum LinkState {
     /// No message crosses from `blocked_source` nodes to `blocked_target` nodes.
-    Partition { fault_id: usize, blocked_source: Vec<bool>, blocked_target: Vec<bool>, both_ways: bool },
+    Partition {
+        fault_id: usize,
+        blocked_source: Vec<bool>,
+        blocked_target: Vec<bool>,
+        both_ways: bool,
+    },
     /// Messages are lost, duplicated or delayed at random.
     Degraded { fault_id: usize, fault: LinkFault },
 }
@@ -113,7 +121,12 @@ impl Network {
     /// A healed network between nodes with the given roles.
     pub fn new(options: NetworkOptions, roles: Vec<NodeRole>) -> Network {
         let node_count = roles.len();
-        Network { options, roles, states: Vec::new(), last_arrival_ns: vec![0; node_count * node_count] }
+        Network {
+            options,
+            roles,
+            states: Vec::new(),
+            last_arrival_ns: vec![0; node_count * node_count],
+        }
     }
 
     /// The role of a node.
@@ -124,7 +137,10 @@ impl Network {
     /// Decides the fate of one message sent at `now_ns`.
     pub fn route(&mut self, rng: &mut SimRng, now_ns: u64, source: NodeId, target: NodeId) -> Route {
         if self.is_partitioned(source, target) {
-            return Route { arrivals_ns: Vec::new(), partitioned: true };
+            return Route {
+                arrivals_ns: Vec::new(),
+                partitioned: true,
+            };
         }
         let fault = self.degradation(source, target);
         if self.should_drop(rng, &fault) {
@@ -145,13 +161,21 @@ impl Network {
             }
             arrivals_ns.push(arrival_ns);
         }
-        Route { arrivals_ns, partitioned: false }
+        Route {
+            arrivals_ns,
+            partitioned: false,
+        }
     }
 
     /// True if a partition blocks `source` → `target` now.
     pub fn is_partitioned(&self, source: NodeId, target: NodeId) -> bool {
         self.states.iter().any(|state| match state {
-            LinkState::Partition { blocked_source, blocked_target, both_ways, .. } => {
+            LinkState::Partition {
+                blocked_source,
+                blocked_target,
+                both_ways,
+                ..
+            } => {
                 let forward = blocked_source[source.index()] && blocked_target[target.index()];
                 let backward = *both_ways && blocked_source[target.index()] && blocked_target[source.index()];
                 forward || backward
@@ -177,7 +201,12 @@ impl Network {
             blocked_target[bridge.index()] = false;
         }
         let both_ways = !matches!(kind, PartitionKind::OneWay);
-        self.states.push(LinkState::Partition { fault_id, blocked_source, blocked_target, both_ways });
+        self.states.push(LinkState::Partition {
+            fault_id,
+            blocked_source,
+            blocked_target,
+            both_ways,
+        });
     }
 
     /// Opens a loss / duplication / delay window.
@@ -220,7 +249,9 @@ impl Network {
             delay_ns_max: 0,
         };
         for state in &self.states {
-            let LinkState::Degraded { fault, .. } = state else { continue };
+            let LinkState::Degraded { fault, .. } = state else {
+                continue;
+            };
             if !self.covers(fault.direction, source, target) {
                 continue;
             }
@@ -299,9 +330,16 @@ mod tests {
         let mut net = network();
         let mut rng = SimRng::new(1, Stream::Network);
         net.degrade(7, window(LinkDirection::Requests));
-        assert!(net.route(&mut rng, 0, n(2), n(0)).arrivals_ns.is_empty(), "request lost");
+        assert!(
+            net.route(&mut rng, 0, n(2), n(0)).arrivals_ns.is_empty(),
+            "request lost"
+        );
         assert_eq!(net.route(&mut rng, 0, n(0), n(2)).arrivals_ns.len(), 1, "ack delivered");
-        assert_eq!(net.route(&mut rng, 0, n(0), n(1)).arrivals_ns.len(), 1, "server link untouched");
+        assert_eq!(
+            net.route(&mut rng, 0, n(0), n(1)).arrivals_ns.len(),
+            1,
+            "server link untouched"
+        );
         net.heal(7);
         assert_eq!(net.route(&mut rng, 0, n(2), n(0)).arrivals_ns.len(), 1, "healed");
     }
@@ -341,8 +379,13 @@ mod tests {
         fault.delay_probability = Ratio::new(1, 2);
         fault.delay_ns_max = 50_000_000;
         net.degrade(2, fault);
-        let arrivals: Vec<u64> = (0..200).map(|step| net.route(&mut rng, 1_000 + step, n(3), n(1)).arrivals_ns[0]).collect();
-        assert!(arrivals.windows(2).any(|pair| pair[1] < pair[0]), "a delay window must reorder");
+        let arrivals: Vec<u64> = (0..200)
+            .map(|step| net.route(&mut rng, 1_000 + step, n(3), n(1)).arrivals_ns[0])
+            .collect();
+        assert!(
+            arrivals.windows(2).any(|pair| pair[1] < pair[0]),
+            "a delay window must reorder"
+        );
     }
 
     #[test]
@@ -381,8 +424,15 @@ mod tests {
     #[test]
     fn per_link_latency_override() {
         let mut options = NetworkOptions::default();
-        let slow = LinkLatency { latency_ns_min: 9_000_000, latency_ns_mean: 0 };
-        options.overrides.push(LinkOverride { source: n(2), target: n(0), latency: slow });
+        let slow = LinkLatency {
+            latency_ns_min: 9_000_000,
+            latency_ns_mean: 0,
+        };
+        options.overrides.push(LinkOverride {
+            source: n(2),
+            target: n(0),
+            latency: slow,
+        });
         let roles = vec![NodeRole::Server, NodeRole::Server, NodeRole::Client];
         let mut net = Network::new(options, roles);
         let mut rng = SimRng::new(1, Stream::Network);

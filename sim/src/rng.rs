@@ -54,12 +54,18 @@ impl Default for Ratio {
 
 impl Ratio {
     /// Never happens.
-    pub const ZERO: Ratio = Ratio { numerator: 0, denominator: 1 };
+    pub const ZERO: Ratio = Ratio {
+        numerator: 0,
+        denominator: 1,
+    };
 
     /// `numerator / denominator`, clamped to at most one.
     pub fn new(numerator: u64, denominator: u64) -> Ratio {
         assert!(denominator > 0, "a ratio needs a positive denominator");
-        Ratio { numerator: numerator.min(denominator), denominator }
+        Ratio {
+            numerator: numerator.min(denominator),
+            denominator,
+        }
     }
 
     /// A ratio from per-million parts, the unit scenario files use.

@@ -1,0 +1,410 @@
+//! The producer client: what Kafka's `KafkaProducer` does between `send()` and the callback.
+//!
+//! Records gather into one open batch per partition until it is full or `linger` passes; closed batches
+//! wait in a ready queue and go out with at most `max_in_flight` requests per partition. A request that
+//! gets no answer within `request_timeout` is retried after `retry_backoff`, while retries and
+//! `delivery_timeout` allow; then the record's outcome is unknown (the batch may have landed), never a
+//! certain failure (KAFKA-13574).
+//!
+//! Without idempotence a retry re-sends the batch to the front of the queue, so retries reorder and a
+//! retry of a batch whose ack was lost is appended twice. With idempotence the producer first obtains a
+//! producer id, numbers every batch with a sequence that stays fixed across retries, keeps retries in
+//! sequence order, treats OUT_OF_ORDER_SEQUENCE as retriable while an earlier batch of the partition is
+//! still unacknowledged, and otherwise resets its producer id (the pre-KIP-360 recovery): every batch that
+//! was ever sent then ends with an unknown outcome.
+
+use crate::node::{timer_parts, timer_tag, Ctx};
+use crate::protocol::{ErrorCode, Msg, PartitionId, ProducerIdentity, RecordBatch};
+use crate::scenario::{Acks, ProducerSettings};
+use eosim_sim::NodeId;
+use std::collections::{BTreeMap, VecDeque};
+
+/// Identifies one record handed to [`ProducerClient::send`].
+pub type RecordId = u64;
+
+/// Timer kinds of the producer client (the application uses kinds below 16).
+const TIMER_LINGER: u16 = 16;
+const TIMER_REQUEST_TIMEOUT: u16 = 17;
+const TIMER_RETRY: u16 = 18;
+const TIMER_PRODUCER_ID: u16 = 19;
+
+/// What became of a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Delivery {
+    /// The broker acknowledged it at this offset (none with acks=0).
+    Acked(Option<u64>),
+    /// The producer gave up without knowing whether it landed.
+    Unknown,
+}
+
+/// One record's outcome, for the application's callback.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Completion {
+    /// The record.
+    pub record: RecordId,
+    /// Its outcome.
+    pub delivery: Delivery,
+}
+
+#[derive(Clone, Debug)]
+struct Batch {
+    partition: PartitionId,
+    records: Vec<(RecordId, i64)>,
+    /// Producer id, epoch and sequence, fixed at the first send of an idempotent batch.
+    identity: Option<ProducerIdentity>,
+    attempts: u32,
+    created_ns: u64,
+    retry_at_ns: u64,
+    sent: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+struct PartitionQueue {
+    open: Vec<(RecordId, i64)>,
+    open_batch_id: u64,
+    ready: VecDeque<u64>,
+    in_flight: Vec<u64>,
+    next_sequence: u32,
+}
+
+/// The producer client of one application; all of it is volatile.
+#[derive(Clone, Debug)]
+pub struct ProducerClient {
+    settings: ProducerSettings,
+    brokers: Vec<NodeId>,
+    /// Producer id and epoch once InitProducerId answered.
+    producer: Option<(u64, u16)>,
+    producer_id_request: Option<u64>,
+    queues: Vec<PartitionQueue>,
+    batches: BTreeMap<u64, Batch>,
+    /// In-flight request id → batch id.
+    requests: BTreeMap<u64, u64>,
+    next_request_id: u64,
+    next_batch_id: u64,
+    completions: Vec<Completion>,
+}
+
+impl ProducerClient {
+    /// A client for `partition_count` partitions that asks `brokers` for its producer id.
+    pub fn new(settings: ProducerSettings, brokers: Vec<NodeId>, partition_count: usize) -> ProducerClient {
+        ProducerClient {
+            settings,
+            brokers,
+            producer: None,
+            producer_id_request: None,
+            queues: vec![PartitionQueue::default(); partition_count],
+            batches: BTreeMap::new(),
+            requests: BTreeMap::new(),
+            next_request_id: 0,
+            next_batch_id: 1,
+            completions: Vec::new(),
+        }
+    }
+
+    /// Starts the client: an idempotent producer asks for its producer id right away.
+    pub fn start(&mut self, ctx: &mut Ctx<'_>) {
+        if self.settings.idempotence {
+            self.request_producer_id(ctx);
+        }
+    }
+
+    /// Outcomes since the last call.
+    pub fn take_completions(&mut self) -> Vec<Completion> {
+        std::mem::take(&mut self.completions)
+    }
+
+    /// True when nothing is queued or in flight.
+    pub fn is_idle(&self) -> bool {
+        self.batches.is_empty() && self.queues.iter().all(|queue| queue.open.is_empty())
+    }
+
+    /// Hands one record to the client.
+    pub fn send(&mut self, ctx: &mut Ctx<'_>, partition: PartitionId, record: RecordId, value: i64) {
+        let linger_ns = self.settings.linger_ns;
+        let queue = &mut self.queues[partition.index()];
+        if queue.open.is_empty() {
+            queue.open_batch_id = self.next_batch_id;
+            self.next_batch_id += 1;
+            let tag = timer_tag(TIMER_LINGER, (queue.open_batch_id << 16) | u64::from(partition.0));
+            ctx.set_timer(linger_ns, tag);
+        }
+        queue.open.push((record, value));
+        if queue.open.len() >= self.settings.batch_records as usize {
+            self.close_batch(ctx, partition);
+        }
+        self.drain(ctx);
+    }
+
+    /// Handles a timer of kind ≥ 16; false if the tag is not the client's.
+    pub fn on_timer(&mut self, ctx: &mut Ctx<'_>, tag: u64) -> bool {
+        let (kind, payload) = timer_parts(tag);
+        match kind {
+            TIMER_LINGER => {
+                let partition = PartitionId((payload & 0xffff) as u32);
+                if self.queues[partition.index()].open_batch_id == payload >> 16 {
+                    self.close_batch(ctx, partition);
+                }
+            }
+            TIMER_REQUEST_TIMEOUT => self.on_request_timeout(ctx, payload),
+            TIMER_RETRY => {}
+            TIMER_PRODUCER_ID => {
+                if self.producer_id_request == Some(payload) {
+                    ctx.shared.count("client:producer-id-retry");
+                    self.request_producer_id(ctx);
+                }
+            }
+            _ => return false,
+        }
+        self.drain(ctx);
+        true
+    }
+
+    /// Handles a response.
+    pub fn on_message(&mut self, ctx: &mut Ctx<'_>, msg: Msg) {
+        match msg {
+            Msg::InitProducerIdResponse {
+                request_id,
+                producer_id,
+                epoch,
+            } if self.producer_id_request == Some(request_id) => {
+                self.producer_id_request = None;
+                self.producer = Some((producer_id, epoch));
+            }
+            Msg::ProduceResponse { request_id, result } => {
+                if let Some(batch_id) = self.requests.remove(&request_id) {
+                    self.on_produce_response(ctx, batch_id, result);
+                }
+            }
+            _ => {}
+        }
+        self.drain(ctx);
+    }
+
+    fn close_batch(&mut self, ctx: &mut Ctx<'_>, partition: PartitionId) {
+        let queue = &mut self.queues[partition.index()];
+        let records = std::mem::take(&mut queue.open);
+        if records.is_empty() {
+            return;
+        }
+        let batch_id = queue.open_batch_id;
+        queue.ready.push_back(batch_id);
+        let batch = Batch {
+            partition,
+            records,
+            identity: None,
+            attempts: 0,
+            created_ns: ctx.now_ns(),
+            retry_at_ns: 0,
+            sent: false,
+        };
+        self.batches.insert(batch_id, batch);
+    }
+
+    fn request_producer_id(&mut self, ctx: &mut Ctx<'_>) {
+        let request_id = self.new_request_id();
+        self.producer_id_request = Some(request_id);
+        let broker = self.brokers[(request_id % self.brokers.len() as u64) as usize];
+        ctx.send(broker, Msg::InitProducerIdRequest { request_id });
+        ctx.set_timer(
+            self.settings.request_timeout_ns,
+            timer_tag(TIMER_PRODUCER_ID, request_id),
+        );
+    }
+
+    fn new_request_id(&mut self) -> u64 {
+        self.next_request_id += 1;
+        self.next_request_id
+    }
+
+    /// Sends every ready batch that the in-flight limit and backoff allow.
+    fn drain(&mut self, ctx: &mut Ctx<'_>) {
+        if self.settings.idempotence && self.producer.is_none() {
+            return;
+        }
+        for index in 0..self.queues.len() {
+            while let Some(batch_id) = self.next_sendable(index, ctx.now_ns()) {
+                self.queues[index].ready.pop_front();
+                self.send_batch(ctx, batch_id);
+            }
+        }
+    }
+
+    fn next_sendable(&self, index: usize, now_ns: u64) -> Option<u64> {
+        let queue = &self.queues[index];
+        if queue.in_flight.len() >= self.settings.max_in_flight as usize {
+            return None;
+        }
+        let batch_id = *queue.ready.front()?;
+        (self.batches[&batch_id].retry_at_ns <= now_ns).then_some(batch_id)
+    }
+
+    fn send_batch(&mut self, ctx: &mut Ctx<'_>, batch_id: u64) {
+        let request_id = self.new_request_id();
+        let producer = self.producer;
+        let batch = self.batches.get_mut(&batch_id).expect("ready batches exist");
+        let queue = &mut self.queues[batch.partition.index()];
+        if let (Some((producer_id, epoch)), None) = (producer, batch.identity) {
+            // The sequence is fixed at the first send and kept by every retry.
+            batch.identity = Some(ProducerIdentity {
+                producer_id,
+                epoch,
+                base_sequence: queue.next_sequence,
+            });
+            queue.next_sequence += batch.records.len() as u32;
+        }
+        if batch.sent {
+            ctx.shared.count("client:retry");
+        }
+        batch.sent = true;
+        let values = batch.records.iter().map(|(_, value)| *value).collect();
+        let partition = batch.partition;
+        let msg = Msg::ProduceRequest {
+            request_id,
+            partition,
+            acks: self.settings.acks,
+            batch: RecordBatch {
+                producer: batch.identity,
+                values,
+            },
+        };
+        let leader = ctx.shared.leaders[partition.index()];
+        ctx.send(leader, msg);
+        if self.settings.acks == Acks::None {
+            // Fire and forget: the send is complete the moment it leaves.
+            let batch = self.batches.remove(&batch_id).expect("just sent");
+            self.complete(&batch, |_| Delivery::Acked(None));
+            return;
+        }
+        self.queues[partition.index()].in_flight.push(batch_id);
+        self.requests.insert(request_id, batch_id);
+        ctx.set_timer(
+            self.settings.request_timeout_ns,
+            timer_tag(TIMER_REQUEST_TIMEOUT, request_id),
+        );
+    }
+
+    fn on_produce_response(&mut self, ctx: &mut Ctx<'_>, batch_id: u64, result: Result<u64, ErrorCode>) {
+        self.leave_flight(batch_id);
+        match result {
+            Ok(base_offset) => {
+                let batch = self.batches.remove(&batch_id).expect("in-flight batches exist");
+                self.complete(&batch, |i| Delivery::Acked(Some(base_offset + i as u64)));
+            }
+            Err(ErrorCode::OutOfOrderSequence) if self.has_earlier_unacked(batch_id) => {
+                // An earlier batch of this partition is being retried; this one follows it.
+                ctx.shared.count("client:retry-out-of-order");
+                self.retry(ctx, batch_id);
+            }
+            Err(ErrorCode::NotLeaderOrFollower) => self.retry_or_give_up(ctx, batch_id),
+            Err(ErrorCode::OutOfOrderSequence | ErrorCode::InvalidProducerEpoch | ErrorCode::UnknownProducerId) => {
+                self.reset_producer_id(ctx);
+            }
+            Err(ErrorCode::OffsetOutOfRange) => unreachable!("produce never gets OFFSET_OUT_OF_RANGE"),
+        }
+    }
+
+    fn on_request_timeout(&mut self, ctx: &mut Ctx<'_>, request_id: u64) {
+        let Some(batch_id) = self.requests.remove(&request_id) else {
+            return;
+        };
+        ctx.shared.count("client:request-timeout");
+        self.leave_flight(batch_id);
+        self.retry_or_give_up(ctx, batch_id);
+    }
+
+    fn retry_or_give_up(&mut self, ctx: &mut Ctx<'_>, batch_id: u64) {
+        let batch = &self.batches[&batch_id];
+        let expired = ctx.now_ns().saturating_sub(batch.created_ns) >= self.settings.delivery_timeout_ns;
+        if batch.attempts < self.settings.retries && !expired {
+            self.retry(ctx, batch_id);
+            return;
+        }
+        ctx.shared.count("client:gave-up");
+        if self.settings.idempotence {
+            // The sequence now has a gap the broker can never fill: start over with a new producer id.
+            self.reset_producer_id(ctx);
+            return;
+        }
+        let batch = self.batches.remove(&batch_id).expect("batch exists");
+        self.complete(&batch, |_| Delivery::Unknown);
+    }
+
+    fn retry(&mut self, ctx: &mut Ctx<'_>, batch_id: u64) {
+        let backoff_ns = self.settings.retry_backoff_ns;
+        let batch = self.batches.get_mut(&batch_id).expect("batch exists");
+        batch.attempts += 1;
+        batch.retry_at_ns = ctx.now_ns() + backoff_ns;
+        let sequence = batch.identity.map(|identity| identity.base_sequence);
+        let partition = batch.partition;
+        let ready = &mut self.queues[partition.index()].ready;
+        if self.settings.idempotence {
+            // Retries go out in sequence order, or the broker would reject them as out of order.
+            let position = ready
+                .iter()
+                .position(|other| {
+                    let other_sequence = self.batches[other].identity.map(|identity| identity.base_sequence);
+                    other_sequence.is_none() || other_sequence > sequence
+                })
+                .unwrap_or(ready.len());
+            ready.insert(position, batch_id);
+        } else {
+            // Kafka re-enqueues a retried batch at the front of its partition's deque.
+            ready.push_front(batch_id);
+        }
+        ctx.set_timer(backoff_ns, timer_tag(TIMER_RETRY, batch_id));
+    }
+
+    /// Gives every batch that was ever sent an unknown outcome and asks for a new producer id; batches never
+    /// sent keep their place and get sequences under the new id.
+    fn reset_producer_id(&mut self, ctx: &mut Ctx<'_>) {
+        ctx.shared.count("client:producer-id-reset");
+        self.producer = None;
+        self.requests.clear();
+        let sent: Vec<u64> = self
+            .batches
+            .iter()
+            .filter(|(_, batch)| batch.sent)
+            .map(|(id, _)| *id)
+            .collect();
+        for batch_id in sent {
+            let batch = self.batches.remove(&batch_id).expect("listed");
+            self.complete(&batch, |_| Delivery::Unknown);
+        }
+        for queue in &mut self.queues {
+            queue.in_flight.clear();
+            queue.ready.retain(|batch_id| self.batches.contains_key(batch_id));
+            queue.next_sequence = 0;
+        }
+        for batch in self.batches.values_mut() {
+            batch.identity = None;
+        }
+        if self.producer_id_request.is_none() {
+            self.request_producer_id(ctx);
+        }
+    }
+
+    fn has_earlier_unacked(&self, batch_id: u64) -> bool {
+        let batch = &self.batches[&batch_id];
+        let Some(identity) = batch.identity else { return false };
+        let queue = &self.queues[batch.partition.index()];
+        queue.ready.iter().chain(queue.in_flight.iter()).any(|other| {
+            self.batches[other]
+                .identity
+                .is_some_and(|other| other.base_sequence < identity.base_sequence)
+        })
+    }
+
+    fn leave_flight(&mut self, batch_id: u64) {
+        let partition = self.batches[&batch_id].partition;
+        self.queues[partition.index()].in_flight.retain(|id| *id != batch_id);
+    }
+
+    fn complete(&mut self, batch: &Batch, delivery: impl Fn(usize) -> Delivery) {
+        for (i, (record, _)) in batch.records.iter().enumerate() {
+            self.completions.push(Completion {
+                record: *record,
+                delivery: delivery(i),
+            });
+        }
+    }
+}

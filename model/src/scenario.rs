@@ -1,0 +1,495 @@
+//! Scenarios: the cluster, the protocol variant, the workload, the faults and the guarantee, as a TOML file.
+//!
+//! Times in files are milliseconds (`*_ms`) or microseconds (`*_us`); inside the model every time is in
+//! nanoseconds. Unknown keys are errors that name the file, the line and the keys that were expected.
+
+use eosim_checker::Guarantee;
+use eosim_sim::{FaultKind, FaultPlan, FaultSchedule, KindSpec, LinkLatency, NetworkOptions, Ratio, SwarmSpec};
+use serde::{Deserialize, Serialize};
+
+const NS_PER_MS: u64 = 1_000_000;
+const NS_PER_US: u64 = 1_000;
+
+/// The delivery guarantee a producer is configured for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Variant {
+    /// acks=0 or no retries: a lost request is a lost write.
+    AtMostOnce,
+    /// Retries without idempotence: a lost ack becomes a duplicate.
+    AtLeastOnce,
+    /// Producer id, epoch and sequence numbers: retries are deduplicated within one producer session.
+    Idempotent,
+}
+
+impl Variant {
+    /// The kebab-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::AtMostOnce => "at-most-once",
+            Variant::AtLeastOnce => "at-least-once",
+            Variant::Idempotent => "idempotent",
+        }
+    }
+
+    /// The guarantee the variant claims.
+    pub fn claimed_guarantee(self) -> Guarantee {
+        match self {
+            Variant::AtMostOnce => Guarantee::AtMostOnce,
+            Variant::AtLeastOnce => Guarantee::AtLeastOnce,
+            Variant::Idempotent => Guarantee::Idempotent,
+        }
+    }
+}
+
+/// Kafka's `acks` producer setting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Acks {
+    /// Fire and forget: the producer never hears from the broker.
+    #[serde(rename = "0")]
+    None,
+    /// The leader acknowledges once it appended.
+    #[serde(rename = "1")]
+    Leader,
+    /// The leader acknowledges once every in-sync replica has the batch.
+    #[serde(rename = "all")]
+    All,
+}
+
+/// A topic and its partition count.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopicConfig {
+    /// Topic name; keys in the history are `name-partition`.
+    pub name: String,
+    /// Number of partitions.
+    pub partitions: u32,
+}
+
+/// The brokers and topics.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// Number of brokers; partition `i` of every topic is led by broker `i % brokers`.
+    pub brokers: u32,
+    /// Topics.
+    pub topics: Vec<TopicConfig>,
+}
+
+/// Producer client settings, as Kafka names them. Absent fields take the variant's defaults.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProducerConfig {
+    /// `acks`: "0", "1" or "all".
+    pub acks: Option<Acks>,
+    /// `retries`: how often a failed batch is sent again.
+    pub retries: Option<u32>,
+    /// `max.in.flight.requests.per.connection`, per partition here.
+    pub max_in_flight: Option<u32>,
+    /// `linger.ms`: how long a batch waits for more records.
+    pub linger_ms: Option<u64>,
+    /// Records per batch at most (`batch.size`, counted in records).
+    pub batch_records: Option<u32>,
+    /// `request.timeout.ms`.
+    pub request_timeout_ms: Option<u64>,
+    /// `delivery.timeout.ms`: after this a record's outcome is given up on.
+    pub delivery_timeout_ms: Option<u64>,
+    /// `retry.backoff.ms`.
+    pub retry_backoff_ms: Option<u64>,
+}
+
+/// Producer settings with every default filled in, times in nanoseconds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProducerSettings {
+    /// Whether the producer uses a producer id and sequence numbers.
+    pub idempotence: bool,
+    /// `acks`.
+    pub acks: Acks,
+    /// Retries per batch.
+    pub retries: u32,
+    /// Batches in flight per partition.
+    pub max_in_flight: u32,
+    /// `linger.ms` in nanoseconds.
+    pub linger_ns: u64,
+    /// Records per batch at most.
+    pub batch_records: u32,
+    /// `request.timeout.ms` in nanoseconds.
+    pub request_timeout_ns: u64,
+    /// `delivery.timeout.ms` in nanoseconds.
+    pub delivery_timeout_ns: u64,
+    /// `retry.backoff.ms` in nanoseconds.
+    pub retry_backoff_ns: u64,
+}
+
+/// What the applications do.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadConfig {
+    /// Producer applications (each a node with its own producer client).
+    pub producers: u32,
+    /// Application threads per producer, each a history process with one send in flight.
+    #[serde(default = "default_threads")]
+    pub threads_per_producer: u32,
+    /// Values each producer application sends in all.
+    pub messages_per_producer: u32,
+    /// Mean think time between two sends of one thread, in milliseconds.
+    #[serde(default = "default_send_interval_ms")]
+    pub send_interval_ms: u64,
+    /// Consumer applications; each reads every partition.
+    #[serde(default = "default_consumers")]
+    pub consumers: u32,
+    /// Time between two polls of a consumer, in milliseconds.
+    #[serde(default = "default_poll_interval_ms")]
+    pub poll_interval_ms: u64,
+}
+
+fn default_threads() -> u32 {
+    2
+}
+fn default_send_interval_ms() -> u64 {
+    5
+}
+fn default_consumers() -> u32 {
+    1
+}
+fn default_poll_interval_ms() -> u64 {
+    20
+}
+
+/// Network latency, in microseconds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkConfig {
+    /// Fastest delivery.
+    pub latency_us_min: u64,
+    /// Mean of the exponential tail.
+    pub latency_us_mean: u64,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        NetworkConfig {
+            latency_us_min: 100,
+            latency_us_mean: 400,
+        }
+    }
+}
+
+/// How often and how hard one fault kind strikes, as a scenario file gives it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultKindConfig {
+    /// Mean time between two faults of this kind, in milliseconds.
+    pub every_ms: u64,
+    /// Shortest and longest duration of one fault, in milliseconds.
+    pub duration_ms: [u64; 2],
+    /// Link faults: chance per message while the fault lasts, between 0 and 1.
+    #[serde(default)]
+    pub probability: f64,
+    /// Delay faults: largest extra delay, in milliseconds.
+    #[serde(default)]
+    pub delay_ms_max: u64,
+}
+
+/// The fault kinds of a scenario; each is off unless given.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct FaultsConfig {
+    /// When true, each seed turns on a random subset of the kinds below, at random rates.
+    #[serde(default)]
+    pub swarm: bool,
+    /// Requests from clients to brokers are lost.
+    pub lost_request: Option<FaultKindConfig>,
+    /// Responses from brokers to clients are lost.
+    pub lost_ack: Option<FaultKindConfig>,
+    /// Messages are delivered twice.
+    pub duplicate: Option<FaultKindConfig>,
+    /// Messages are held back, so they arrive out of order.
+    pub delay: Option<FaultKindConfig>,
+    /// The network splits (symmetric, one-way or bridge).
+    pub partition: Option<FaultKindConfig>,
+    /// A broker crashes and restarts.
+    pub broker_crash: Option<FaultKindConfig>,
+    /// A broker pauses (a GC stall) and resumes.
+    pub broker_pause: Option<FaultKindConfig>,
+    /// A producer application crashes and restarts with a new producer id.
+    pub producer_crash: Option<FaultKindConfig>,
+    /// A producer application pauses and resumes unaware.
+    pub producer_pause: Option<FaultKindConfig>,
+    /// An explicit schedule that replaces the swarm (what a repro replays); never read from a scenario file.
+    #[serde(skip)]
+    pub schedule: Option<FaultSchedule>,
+}
+
+/// A whole scenario: what `eosim run` and `eosim campaign` take.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Short name, as `eosim list` shows it.
+    pub name: String,
+    /// One line that says what the scenario shows.
+    pub description: String,
+    /// The producer's delivery mode.
+    pub variant: Variant,
+    /// The guarantee the run is judged against; the variant's own claim when absent.
+    pub guarantee: Option<String>,
+    /// Virtual length of the faulty phase, in milliseconds.
+    pub duration_ms: u64,
+    /// Bound on the quiescent phase that follows, in milliseconds; not settling within it is a stall.
+    #[serde(default = "default_quiesce_ms")]
+    pub quiesce_ms: u64,
+    /// Brokers and topics.
+    pub cluster: ClusterConfig,
+    /// Producer client settings.
+    #[serde(default)]
+    pub producer: ProducerConfig,
+    /// Applications.
+    pub workload: WorkloadConfig,
+    /// Latency.
+    #[serde(default)]
+    pub network: NetworkConfig,
+    /// Faults.
+    #[serde(default)]
+    pub faults: FaultsConfig,
+}
+
+fn default_quiesce_ms() -> u64 {
+    60_000
+}
+
+/// A scenario file that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}:{column}: {message}")]
+pub struct ScenarioError {
+    /// The file name as given.
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// What was wrong, and what was expected.
+    pub message: String,
+}
+
+impl Scenario {
+    /// Parses and validates a TOML scenario; `file` is only used in error messages.
+    pub fn from_toml(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
+        let scenario: Scenario = toml::from_str(text).map_err(|error| {
+            let (line, column) = error.span().map_or((1, 1), |span| line_column(text, span.start));
+            ScenarioError {
+                file: file.to_string(),
+                line,
+                column,
+                message: error.message().trim().to_string(),
+            }
+        })?;
+        scenario.validate().map_err(|(key, message)| {
+            let (line, column) = find_key(text, key);
+            ScenarioError {
+                file: file.to_string(),
+                line,
+                column,
+                message,
+            }
+        })?;
+        Ok(scenario)
+    }
+
+    /// Checks what serde cannot: ranges and combinations. Returns the offending key and the message.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        if self.cluster.brokers == 0 {
+            return Err(("brokers", "brokers must be at least 1".into()));
+        }
+        if self.cluster.topics.is_empty() || self.cluster.topics.iter().any(|topic| topic.partitions == 0) {
+            return Err((
+                "topics",
+                "expected at least one topic with at least one partition".into(),
+            ));
+        }
+        if self.workload.producers == 0 || self.workload.threads_per_producer == 0 {
+            return Err((
+                "producers",
+                "expected at least one producer with at least one thread".into(),
+            ));
+        }
+        if self.duration_ms == 0 {
+            return Err(("duration_ms", "duration_ms must be positive".into()));
+        }
+        if let Some(name) = &self.guarantee {
+            if Guarantee::from_name(name).is_none() {
+                let expected: Vec<&str> = Guarantee::ALL.iter().map(|g| g.name()).collect();
+                return Err((
+                    "guarantee",
+                    format!("unknown guarantee {name:?} (expected {})", expected.join("|")),
+                ));
+            }
+        }
+        for (name, kind) in self.faults.kinds() {
+            if !(0.0..=1.0).contains(&kind.probability) {
+                return Err(("probability", format!("{name}: probability must be between 0 and 1")));
+            }
+            if kind.duration_ms[0] > kind.duration_ms[1] || kind.every_ms == 0 {
+                return Err((
+                    "duration_ms",
+                    format!("{name}: expected every_ms > 0 and duration_ms = [min, max]"),
+                ));
+            }
+        }
+        let settings = self.producer_settings();
+        if settings.idempotence && (settings.acks != Acks::All || settings.max_in_flight > 5) {
+            // Kafka refuses this combination with a ConfigException; so do we.
+            return Err(("acks", "idempotence needs acks = \"all\" and max_in_flight <= 5".into()));
+        }
+        Ok(())
+    }
+
+    /// The guarantee this scenario is judged against.
+    pub fn guarantee(&self) -> Guarantee {
+        self.guarantee
+            .as_deref()
+            .and_then(Guarantee::from_name)
+            .unwrap_or(self.variant.claimed_guarantee())
+    }
+
+    /// Producer settings: the file's values over the variant's defaults (Kafka's own defaults, with times
+    /// scaled to the short virtual runs).
+    pub fn producer_settings(&self) -> ProducerSettings {
+        let (idempotence, acks, retries) = match self.variant {
+            Variant::AtMostOnce => (false, Acks::None, 0),
+            Variant::AtLeastOnce => (false, Acks::All, u32::MAX),
+            Variant::Idempotent => (true, Acks::All, u32::MAX),
+        };
+        let config = &self.producer;
+        ProducerSettings {
+            idempotence,
+            acks: config.acks.unwrap_or(acks),
+            retries: config.retries.unwrap_or(retries),
+            max_in_flight: config.max_in_flight.unwrap_or(5).max(1),
+            linger_ns: config.linger_ms.unwrap_or(1) * NS_PER_MS,
+            batch_records: config.batch_records.unwrap_or(4).max(1),
+            request_timeout_ns: config.request_timeout_ms.unwrap_or(30) * NS_PER_MS,
+            delivery_timeout_ns: config.delivery_timeout_ms.unwrap_or(120_000) * NS_PER_MS,
+            retry_backoff_ns: config.retry_backoff_ms.unwrap_or(10) * NS_PER_MS,
+        }
+    }
+
+    /// The network settings of the simulation.
+    pub fn network_options(&self) -> NetworkOptions {
+        let latency = LinkLatency {
+            latency_ns_min: self.network.latency_us_min * NS_PER_US,
+            latency_ns_mean: self.network.latency_us_mean * NS_PER_US,
+        };
+        NetworkOptions {
+            latency,
+            ..NetworkOptions::default()
+        }
+    }
+
+    /// The fault plan: the explicit schedule if one is set, else the swarm description.
+    pub fn fault_plan(&self) -> FaultPlan {
+        if let Some(schedule) = &self.faults.schedule {
+            return FaultPlan::Schedule(schedule.clone());
+        }
+        let kinds = self
+            .faults
+            .kinds()
+            .into_iter()
+            .map(|(name, config)| (sim_fault_kind(name), kind_spec(config)))
+            .collect();
+        FaultPlan::Swarm(SwarmSpec {
+            swarm: self.faults.swarm,
+            kinds,
+        })
+    }
+
+    /// Every topic-partition as a history key, in a fixed order.
+    pub fn keys(&self) -> Vec<String> {
+        let mut keys = Vec::new();
+        for topic in &self.cluster.topics {
+            for partition in 0..topic.partitions {
+                keys.push(format!("{}-{}", topic.name, partition));
+            }
+        }
+        keys
+    }
+
+    /// The faulty phase in nanoseconds.
+    pub fn duration_ns(&self) -> u64 {
+        self.duration_ms * NS_PER_MS
+    }
+
+    /// The bound on the quiescent phase in nanoseconds.
+    pub fn quiesce_ns(&self) -> u64 {
+        self.quiesce_ms * NS_PER_MS
+    }
+}
+
+impl FaultsConfig {
+    /// The kinds that are given, with their scenario-file names, in a fixed order.
+    pub fn kinds(&self) -> Vec<(&'static str, &FaultKindConfig)> {
+        let all = [
+            ("lost-request", &self.lost_request),
+            ("lost-ack", &self.lost_ack),
+            ("duplicate", &self.duplicate),
+            ("delay", &self.delay),
+            ("partition", &self.partition),
+            ("broker-crash", &self.broker_crash),
+            ("broker-pause", &self.broker_pause),
+            ("producer-crash", &self.producer_crash),
+            ("producer-pause", &self.producer_pause),
+        ];
+        all.into_iter()
+            .filter_map(|(name, config)| config.as_ref().map(|config| (name, config)))
+            .collect()
+    }
+}
+
+/// The scenario-file name of a kernel fault kind: brokers are the servers, producers the crashable clients.
+pub fn fault_kind_name(kind: FaultKind) -> &'static str {
+    match kind {
+        FaultKind::ServerCrash => "broker-crash",
+        FaultKind::ServerPause => "broker-pause",
+        FaultKind::ClientCrash => "producer-crash",
+        FaultKind::ClientPause => "producer-pause",
+        other => other.name(),
+    }
+}
+
+fn sim_fault_kind(name: &str) -> FaultKind {
+    FaultKind::ALL
+        .into_iter()
+        .find(|kind| fault_kind_name(*kind) == name)
+        .expect("FaultsConfig::kinds only yields known names")
+}
+
+fn kind_spec(config: &FaultKindConfig) -> KindSpec {
+    KindSpec {
+        mean_interval_ns: config.every_ms * NS_PER_MS,
+        duration_ns_min: config.duration_ms[0] * NS_PER_MS,
+        duration_ns_max: config.duration_ms[1] * NS_PER_MS,
+        probability: Ratio::per_million((config.probability * 1_000_000.0).round() as u64),
+        delay_ns_max: config.delay_ms_max * NS_PER_MS,
+    }
+}
+
+/// 1-based line and column of a byte offset.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before.len(), |newline| before.len() - newline - 1)
+        + 1;
+    (line, column)
+}
+
+/// Where `key` is first assigned in the file, for errors serde cannot place; line 1 if nowhere.
+fn find_key(text: &str, key: &str) -> (usize, usize) {
+    for (number, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with(key) && trimmed[key.len()..].trim_start().starts_with('=') {
+            return (number + 1, line.len() - trimmed.len() + 1);
+        }
+    }
+    (1, 1)
+}
