@@ -34,20 +34,9 @@ pub struct Broker {
 impl Broker {
     /// Broker `broker_index` of `broker_count`, hosting `partitions`.
     pub fn new(broker_index: u32, broker_count: u32, partitions: &[PartitionId]) -> Broker {
-        let logs = partitions
-            .iter()
-            .map(|partition| (*partition, PartitionLog::new()))
-            .collect();
-        let durable = BrokerDurable {
-            logs,
-            producer_ids_issued: 0,
-        };
-        let mut broker = Broker {
-            broker_index,
-            broker_count,
-            durable,
-            leaders: BTreeMap::new(),
-        };
+        let logs = partitions.iter().map(|partition| (*partition, PartitionLog::new())).collect();
+        let durable = BrokerDurable { logs, producer_ids_issued: 0 };
+        let mut broker = Broker { broker_index, broker_count, durable, leaders: BTreeMap::new() };
         broker.load_leaders();
         broker
     }
@@ -68,12 +57,7 @@ impl Broker {
     }
 
     fn load_leaders(&mut self) {
-        self.leaders = self
-            .durable
-            .logs
-            .iter()
-            .map(|(id, log)| (*id, PartitionLeader::load(log)))
-            .collect();
+        self.leaders = self.durable.logs.iter().map(|(id, log)| (*id, PartitionLeader::load(log))).collect();
     }
 
     /// Handles one request.
@@ -83,32 +67,15 @@ impl Broker {
                 let producer_id =
                     self.durable.producer_ids_issued * u64::from(self.broker_count) + u64::from(self.broker_index) + 1;
                 self.durable.producer_ids_issued += 1;
-                ctx.send(
-                    source,
-                    Msg::InitProducerIdResponse {
-                        request_id,
-                        producer_id,
-                        epoch: 0,
-                    },
-                );
+                ctx.send(source, Msg::InitProducerIdResponse { request_id, producer_id, epoch: 0 });
             }
-            Msg::ProduceRequest {
-                request_id,
-                partition,
-                acks,
-                batch,
-            } => {
+            Msg::ProduceRequest { request_id, partition, acks, batch } => {
                 let result = self.produce(ctx.shared, partition, batch);
                 if acks != Acks::None {
                     ctx.send(source, Msg::ProduceResponse { request_id, result });
                 }
             }
-            Msg::FetchRequest {
-                request_id,
-                partition,
-                offset,
-                max_records,
-            } => {
+            Msg::FetchRequest { request_id, partition, offset, max_records } => {
                 let result = match (self.leaders.get(&partition), self.durable.logs.get(&partition)) {
                     (Some(leader), Some(log)) => leader.fetch(log, offset, max_records),
                     _ => Err(ErrorCode::NotLeaderOrFollower),

@@ -59,10 +59,7 @@ pub struct ConsumerApp {
 impl ConsumerApp {
     /// A consumer of every partition.
     pub fn new(settings: ConsumerSettings) -> ConsumerApp {
-        ConsumerApp {
-            settings,
-            volatile: None,
-        }
+        ConsumerApp { settings, volatile: None }
     }
 
     /// True once the final poll has read every partition to its end.
@@ -88,14 +85,8 @@ impl ConsumerApp {
             record_op(ctx, op);
         }
         let positions = vec![0; self.settings.partition_count as usize];
-        self.volatile = Some(Volatile {
-            process,
-            positions,
-            poll: None,
-            next_request_id: 0,
-            next_round: 0,
-            finished_final: false,
-        });
+        self.volatile =
+            Some(Volatile { process, positions, poll: None, next_request_id: 0, next_round: 0, finished_final: false });
         ctx.set_timer(self.settings.poll_interval_ns, timer_tag(TIMER_POLL, 0));
     }
 
@@ -108,13 +99,7 @@ impl ConsumerApp {
     pub fn on_crash(&mut self, ctx: &mut Ctx<'_>) {
         let volatile = self.volatile.take().expect("running");
         if volatile.poll.is_some() {
-            record(
-                ctx,
-                volatile.process,
-                OpType::Info,
-                OpFn::Poll,
-                vec![MicroOp::Poll { reads: BTreeMap::new() }],
-            );
+            record(ctx, volatile.process, OpType::Info, OpFn::Poll, vec![MicroOp::Poll { reads: BTreeMap::new() }]);
         }
         record(ctx, volatile.process, OpType::Invoke, OpFn::Crash, Vec::new());
         record(ctx, volatile.process, OpType::Info, OpFn::Crash, Vec::new());
@@ -131,10 +116,7 @@ impl ConsumerApp {
             return;
         };
         match result {
-            Ok(FetchData {
-                records,
-                high_watermark,
-            }) => {
+            Ok(FetchData { records, high_watermark }) => {
                 let position = &mut volatile.positions[partition.index()];
                 let fresh: Vec<(u64, i64)> = records.into_iter().filter(|(offset, _)| *offset >= *position).collect();
                 if let Some((last, _)) = fresh.last() {
@@ -176,13 +158,7 @@ impl ConsumerApp {
     fn start_poll(&mut self, ctx: &mut Ctx<'_>) {
         let volatile = self.volatile.as_mut().expect("running");
         let final_poll = ctx.shared.phase == Phase::FinalRead;
-        record(
-            ctx,
-            volatile.process,
-            OpType::Invoke,
-            OpFn::Poll,
-            vec![MicroOp::Poll { reads: BTreeMap::new() }],
-        );
+        record(ctx, volatile.process, OpType::Invoke, OpFn::Poll, vec![MicroOp::Poll { reads: BTreeMap::new() }]);
         let partition_count = self.settings.partition_count as usize;
         volatile.poll = Some(Poll {
             final_poll,
@@ -211,12 +187,7 @@ impl ConsumerApp {
             let leader = ctx.shared.leaders[partition.index()];
             ctx.send(
                 leader,
-                Msg::FetchRequest {
-                    request_id,
-                    partition: *partition,
-                    offset,
-                    max_records: FETCH_MAX_RECORDS,
-                },
+                Msg::FetchRequest { request_id, partition: *partition, offset, max_records: FETCH_MAX_RECORDS },
             );
         }
         ctx.set_timer(self.settings.request_timeout_ns, timer_tag(TIMER_ROUND_TIMEOUT, round));
@@ -229,10 +200,8 @@ impl ConsumerApp {
         let poll = volatile.poll.as_mut().expect("a poll is in progress");
         poll.pending.clear();
         if poll.final_poll {
-            let behind: Vec<PartitionId> = (0..poll.caught_up.len())
-                .filter(|i| !poll.caught_up[*i])
-                .map(|i| PartitionId(i as u32))
-                .collect();
+            let behind: Vec<PartitionId> =
+                (0..poll.caught_up.len()).filter(|i| !poll.caught_up[*i]).map(|i| PartitionId(i as u32)).collect();
             if !behind.is_empty() {
                 self.start_round(ctx, &behind);
                 return;

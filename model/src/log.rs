@@ -55,10 +55,7 @@ impl PartitionLog {
     /// Up to `max_records` records from `offset` on, as (offset, value).
     pub fn read(&self, offset: u64, max_records: u32) -> Vec<(u64, i64)> {
         // The batch holding `offset` is the last one starting at or before it.
-        let first = self
-            .batches
-            .partition_point(|stored| stored.base_offset <= offset)
-            .saturating_sub(1);
+        let first = self.batches.partition_point(|stored| stored.base_offset <= offset).saturating_sub(1);
         let mut records = Vec::new();
         for stored in &self.batches[first..] {
             for (i, value) in stored.batch.values.iter().enumerate() {
@@ -81,10 +78,7 @@ mod tests {
     use super::*;
 
     fn batch(values: &[i64]) -> RecordBatch {
-        RecordBatch {
-            producer: None,
-            values: values.to_vec(),
-        }
+        RecordBatch { producer: None, values: values.to_vec() }
     }
 
     #[test]

@@ -60,16 +60,7 @@ impl Shared {
 pub fn record(ctx: &mut Ctx<'_>, process: u64, op_type: OpType, f: OpFn, mops: Vec<MicroOp>) -> usize {
     record_op(
         ctx,
-        Op {
-            index: 0,
-            time_ns: ctx.now_ns(),
-            process,
-            op_type,
-            f,
-            mops,
-            keys: Vec::new(),
-            final_poll: false,
-        },
+        Op { index: 0, time_ns: ctx.now_ns(), process, op_type, f, mops, keys: Vec::new(), final_poll: false },
     )
 }
 

@@ -33,9 +33,7 @@ pub struct PartitionLeader {
 impl PartitionLeader {
     /// Takes over leadership of `log`, rebuilding producer state from it.
     pub fn load(log: &PartitionLog) -> PartitionLeader {
-        PartitionLeader {
-            producer_state: ProducerStateManager::rebuild(log),
-        }
+        PartitionLeader { producer_state: ProducerStateManager::rebuild(log) }
     }
 
     /// Validates and appends one batch.
@@ -61,10 +59,7 @@ impl PartitionLeader {
         if offset > high_watermark {
             return Err(ErrorCode::OffsetOutOfRange);
         }
-        Ok(FetchData {
-            records: log.read(offset, max_records),
-            high_watermark,
-        })
+        Ok(FetchData { records: log.read(offset, max_records), high_watermark })
     }
 
     /// The producer state, for tests and coverage.
@@ -82,15 +77,8 @@ mod tests {
     fn a_reloaded_leader_still_deduplicates() {
         let mut log = PartitionLog::new();
         let mut leader = PartitionLeader::load(&log);
-        let identity = ProducerIdentity {
-            producer_id: 4,
-            epoch: 0,
-            base_sequence: 0,
-        };
-        let batch = RecordBatch {
-            producer: Some(identity),
-            values: vec![7, 8],
-        };
+        let identity = ProducerIdentity { producer_id: 4, epoch: 0, base_sequence: 0 };
+        let batch = RecordBatch { producer: Some(identity), values: vec![7, 8] };
         assert_eq!(leader.produce(&mut log, batch.clone()), Ok(ProduceResult::Appended(0)));
         // The broker crashes and reloads; the retry of the same batch must get the original offset.
         let mut reloaded = PartitionLeader::load(&log);
@@ -102,10 +90,7 @@ mod tests {
     fn plain_batches_always_append() {
         let mut log = PartitionLog::new();
         let mut leader = PartitionLeader::load(&log);
-        let batch = RecordBatch {
-            producer: None,
-            values: vec![1],
-        };
+        let batch = RecordBatch { producer: None, values: vec![1] };
         assert_eq!(leader.produce(&mut log, batch.clone()), Ok(ProduceResult::Appended(0)));
         assert_eq!(leader.produce(&mut log, batch), Ok(ProduceResult::Appended(1)));
     }
@@ -114,13 +99,7 @@ mod tests {
     fn fetch_past_the_end_is_out_of_range() {
         let log = PartitionLog::new();
         let leader = PartitionLeader::load(&log);
-        assert_eq!(
-            leader.fetch(&log, 0, 10),
-            Ok(FetchData {
-                records: vec![],
-                high_watermark: 0
-            })
-        );
+        assert_eq!(leader.fetch(&log, 0, 10), Ok(FetchData { records: vec![], high_watermark: 0 }));
         assert_eq!(leader.fetch(&log, 1, 10), Err(ErrorCode::OffsetOutOfRange));
     }
 }

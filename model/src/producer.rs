@@ -162,11 +162,9 @@ impl ProducerClient {
     /// Handles a response.
     pub fn on_message(&mut self, ctx: &mut Ctx<'_>, msg: Msg) {
         match msg {
-            Msg::InitProducerIdResponse {
-                request_id,
-                producer_id,
-                epoch,
-            } if self.producer_id_request == Some(request_id) => {
+            Msg::InitProducerIdResponse { request_id, producer_id, epoch }
+                if self.producer_id_request == Some(request_id) =>
+            {
                 self.producer_id_request = None;
                 self.producer = Some((producer_id, epoch));
             }
@@ -205,10 +203,7 @@ impl ProducerClient {
         self.producer_id_request = Some(request_id);
         let broker = self.brokers[(request_id % self.brokers.len() as u64) as usize];
         ctx.send(broker, Msg::InitProducerIdRequest { request_id });
-        ctx.set_timer(
-            self.settings.request_timeout_ns,
-            timer_tag(TIMER_PRODUCER_ID, request_id),
-        );
+        ctx.set_timer(self.settings.request_timeout_ns, timer_tag(TIMER_PRODUCER_ID, request_id));
     }
 
     fn new_request_id(&mut self) -> u64 {
@@ -245,11 +240,7 @@ impl ProducerClient {
         let queue = &mut self.queues[batch.partition.index()];
         if let (Some((producer_id, epoch)), None) = (producer, batch.identity) {
             // The sequence is fixed at the first send and kept by every retry.
-            batch.identity = Some(ProducerIdentity {
-                producer_id,
-                epoch,
-                base_sequence: queue.next_sequence,
-            });
+            batch.identity = Some(ProducerIdentity { producer_id, epoch, base_sequence: queue.next_sequence });
             queue.next_sequence += batch.records.len() as u32;
         }
         if batch.sent {
@@ -262,10 +253,7 @@ impl ProducerClient {
             request_id,
             partition,
             acks: self.settings.acks,
-            batch: RecordBatch {
-                producer: batch.identity,
-                values,
-            },
+            batch: RecordBatch { producer: batch.identity, values },
         };
         let leader = ctx.shared.leaders[partition.index()];
         ctx.send(leader, msg);
@@ -277,10 +265,7 @@ impl ProducerClient {
         }
         self.queues[partition.index()].in_flight.push(batch_id);
         self.requests.insert(request_id, batch_id);
-        ctx.set_timer(
-            self.settings.request_timeout_ns,
-            timer_tag(TIMER_REQUEST_TIMEOUT, request_id),
-        );
+        ctx.set_timer(self.settings.request_timeout_ns, timer_tag(TIMER_REQUEST_TIMEOUT, request_id));
     }
 
     fn on_produce_response(&mut self, ctx: &mut Ctx<'_>, batch_id: u64, result: Result<u64, ErrorCode>) {
@@ -360,12 +345,7 @@ impl ProducerClient {
         ctx.shared.count("client:producer-id-reset");
         self.producer = None;
         self.requests.clear();
-        let sent: Vec<u64> = self
-            .batches
-            .iter()
-            .filter(|(_, batch)| batch.sent)
-            .map(|(id, _)| *id)
-            .collect();
+        let sent: Vec<u64> = self.batches.iter().filter(|(_, batch)| batch.sent).map(|(id, _)| *id).collect();
         for batch_id in sent {
             let batch = self.batches.remove(&batch_id).expect("listed");
             self.complete(&batch, |_| Delivery::Unknown);
@@ -387,11 +367,11 @@ impl ProducerClient {
         let batch = &self.batches[&batch_id];
         let Some(identity) = batch.identity else { return false };
         let queue = &self.queues[batch.partition.index()];
-        queue.ready.iter().chain(queue.in_flight.iter()).any(|other| {
-            self.batches[other]
-                .identity
-                .is_some_and(|other| other.base_sequence < identity.base_sequence)
-        })
+        queue
+            .ready
+            .iter()
+            .chain(queue.in_flight.iter())
+            .any(|other| self.batches[other].identity.is_some_and(|other| other.base_sequence < identity.base_sequence))
     }
 
     fn leave_flight(&mut self, batch_id: u64) {
@@ -401,10 +381,7 @@ impl ProducerClient {
 
     fn complete(&mut self, batch: &Batch, delivery: impl Fn(usize) -> Delivery) {
         for (i, (record, _)) in batch.records.iter().enumerate() {
-            self.completions.push(Completion {
-                record: *record,
-                delivery: delivery(i),
-            });
+            self.completions.push(Completion { record: *record, delivery: delivery(i) });
         }
     }
 }

@@ -75,14 +75,7 @@ pub struct ProducerApp {
 impl ProducerApp {
     /// Application `app_index`.
     pub fn new(app_index: u32, settings: ProducerSettings, workload: ProducerWorkload, brokers: Vec<NodeId>) -> Self {
-        ProducerApp {
-            app_index,
-            settings,
-            workload,
-            brokers,
-            durable: ProducerAppDurable::default(),
-            volatile: None,
-        }
+        ProducerApp { app_index, settings, workload, brokers, durable: ProducerAppDurable::default(), volatile: None }
     }
 
     /// True once the application has nothing in flight and nothing left to re-send.
@@ -104,12 +97,7 @@ impl ProducerApp {
     /// Restarts from the outbox: everything not seen acknowledged is sent again.
     pub fn on_restart(&mut self, ctx: &mut Ctx<'_>) {
         ctx.shared.count("app:producer-restart");
-        let resend = self
-            .durable
-            .outbox
-            .iter()
-            .map(|(value, partition)| (*value, *partition))
-            .collect();
+        let resend = self.durable.outbox.iter().map(|(value, partition)| (*value, *partition)).collect();
         self.boot(ctx, resend);
     }
 
@@ -130,18 +118,9 @@ impl ProducerApp {
         let partition_count = self.workload.partition_count as usize;
         let mut client = ProducerClient::new(self.settings.clone(), self.brokers.clone(), partition_count);
         client.start(ctx);
-        let threads = (0..self.workload.threads)
-            .map(|_| Thread {
-                process: ctx.shared.new_process(),
-                in_flight: None,
-            })
-            .collect();
-        self.volatile = Some(Volatile {
-            client,
-            threads,
-            resend,
-            next_record: 0,
-        });
+        let threads =
+            (0..self.workload.threads).map(|_| Thread { process: ctx.shared.new_process(), in_flight: None }).collect();
+        self.volatile = Some(Volatile { client, threads, resend, next_record: 0 });
         for thread in 0..self.workload.threads {
             let delay_ns = ctx.rng().exponential_ns(self.workload.send_interval_ns);
             ctx.set_timer(delay_ns, timer_tag(TIMER_THINK, u64::from(thread)));
@@ -203,11 +182,7 @@ impl ProducerApp {
             let thread = volatile
                 .threads
                 .iter()
-                .position(|thread| {
-                    thread
-                        .in_flight
-                        .is_some_and(|(record, _, _)| record == completion.record)
-                })
+                .position(|thread| thread.in_flight.is_some_and(|(record, _, _)| record == completion.record))
                 .expect("every completion belongs to a thread's record");
             let (_, value, partition) = volatile.threads[thread].in_flight.take().expect("found above");
             let process = volatile.threads[thread].process;
@@ -235,10 +210,5 @@ impl ProducerApp {
 /// A send micro-op; `acked` is `Some(offset)` on an ok completion (the offset itself may be unknown).
 fn send_mop(ctx: &Ctx<'_>, partition: PartitionId, value: i64, acked: Option<Option<u64>>) -> MicroOp {
     let key = ctx.shared.keys[partition.index()].clone();
-    MicroOp::Send {
-        key,
-        value,
-        offset: acked.flatten(),
-        source: None,
-    }
+    MicroOp::Send { key, value, offset: acked.flatten(), source: None }
 }

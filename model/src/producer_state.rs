@@ -102,19 +102,13 @@ impl ProducerStateManager {
                 .iter()
                 .find(|batch| batch.first_sequence == first_sequence && batch.last_sequence == last_sequence);
             if let Some(batch) = duplicate {
-                return Ok(AppendCheck::Duplicate {
-                    base_offset: batch.base_offset,
-                });
+                return Ok(AppendCheck::Duplicate { base_offset: batch.base_offset });
             }
         }
         if identity.epoch < entry.epoch {
             return Err(ErrorCode::InvalidProducerEpoch);
         }
-        let expected = if identity.epoch > entry.epoch {
-            0
-        } else {
-            entry.last_sequence().map_or(0, |last| last + 1)
-        };
+        let expected = if identity.epoch > entry.epoch { 0 } else { entry.last_sequence().map_or(0, |last| last + 1) };
         if first_sequence != expected {
             return Err(ErrorCode::OutOfOrderSequence);
         }
@@ -123,10 +117,10 @@ impl ProducerStateManager {
 
     /// Records an appended batch; a new epoch clears the remembered batches.
     pub fn update(&mut self, identity: ProducerIdentity, record_count: u32, base_offset: u64) {
-        let entry = self.entries.entry(identity.producer_id).or_insert(ProducerEntry {
-            epoch: identity.epoch,
-            batches: VecDeque::new(),
-        });
+        let entry = self
+            .entries
+            .entry(identity.producer_id)
+            .or_insert(ProducerEntry { epoch: identity.epoch, batches: VecDeque::new() });
         assert!(identity.epoch >= entry.epoch, "an older epoch never reaches update");
         if identity.epoch > entry.epoch {
             entry.epoch = identity.epoch;
@@ -151,11 +145,7 @@ mod tests {
     use crate::protocol::RecordBatch;
 
     fn id(producer_id: u64, epoch: u16, base_sequence: u32) -> ProducerIdentity {
-        ProducerIdentity {
-            producer_id,
-            epoch,
-            base_sequence,
-        }
+        ProducerIdentity { producer_id, epoch, base_sequence }
     }
 
     /// Appends through check + update as the leader does; returns the check's verdict.
@@ -168,10 +158,7 @@ mod tests {
         let verdict = state.check(identity, n)?;
         if verdict == AppendCheck::Append {
             let values = (0..n).map(|i| i64::from(identity.base_sequence + i)).collect();
-            let base_offset = log.append(RecordBatch {
-                producer: Some(identity),
-                values,
-            });
+            let base_offset = log.append(RecordBatch { producer: Some(identity), values });
             state.update(identity, n, base_offset);
         }
         Ok(verdict)
@@ -183,10 +170,7 @@ mod tests {
         assert_eq!(produce(&mut state, &mut log, id(1, 0, 0), 2), Ok(AppendCheck::Append));
         assert_eq!(produce(&mut state, &mut log, id(1, 0, 2), 3), Ok(AppendCheck::Append));
         // The ack of the second batch was lost; its retry must not append again.
-        assert_eq!(
-            produce(&mut state, &mut log, id(1, 0, 2), 3),
-            Ok(AppendCheck::Duplicate { base_offset: 2 })
-        );
+        assert_eq!(produce(&mut state, &mut log, id(1, 0, 2), 3), Ok(AppendCheck::Duplicate { base_offset: 2 }));
         assert_eq!(log.end_offset(), 5);
     }
 
@@ -194,10 +178,7 @@ mod tests {
     fn a_gap_is_out_of_order() {
         let (mut state, mut log) = (ProducerStateManager::new(), PartitionLog::new());
         produce(&mut state, &mut log, id(1, 0, 0), 1).unwrap();
-        assert_eq!(
-            produce(&mut state, &mut log, id(1, 0, 2), 1),
-            Err(ErrorCode::OutOfOrderSequence)
-        );
+        assert_eq!(produce(&mut state, &mut log, id(1, 0, 2), 1), Err(ErrorCode::OutOfOrderSequence));
         assert_eq!(log.end_offset(), 1);
     }
 
@@ -208,34 +189,19 @@ mod tests {
             produce(&mut state, &mut log, id(1, 0, sequence), 1).unwrap();
         }
         // Batch 0 fell out of the window: its retry is out of order, not a duplicate.
-        assert_eq!(
-            produce(&mut state, &mut log, id(1, 0, 0), 1),
-            Err(ErrorCode::OutOfOrderSequence)
-        );
-        assert_eq!(
-            produce(&mut state, &mut log, id(1, 0, 1), 1),
-            Ok(AppendCheck::Duplicate { base_offset: 1 })
-        );
+        assert_eq!(produce(&mut state, &mut log, id(1, 0, 0), 1), Err(ErrorCode::OutOfOrderSequence));
+        assert_eq!(produce(&mut state, &mut log, id(1, 0, 1), 1), Ok(AppendCheck::Duplicate { base_offset: 1 }));
     }
 
     #[test]
     fn epochs_fence_and_reset_sequences() {
         let (mut state, mut log) = (ProducerStateManager::new(), PartitionLog::new());
         produce(&mut state, &mut log, id(1, 3, 0), 1).unwrap();
-        assert_eq!(
-            produce(&mut state, &mut log, id(1, 2, 1), 1),
-            Err(ErrorCode::InvalidProducerEpoch)
-        );
-        assert_eq!(
-            produce(&mut state, &mut log, id(1, 4, 5), 1),
-            Err(ErrorCode::OutOfOrderSequence)
-        );
+        assert_eq!(produce(&mut state, &mut log, id(1, 2, 1), 1), Err(ErrorCode::InvalidProducerEpoch));
+        assert_eq!(produce(&mut state, &mut log, id(1, 4, 5), 1), Err(ErrorCode::OutOfOrderSequence));
         assert_eq!(produce(&mut state, &mut log, id(1, 4, 0), 1), Ok(AppendCheck::Append));
         // The new epoch cleared the cache: epoch 3's batch is no longer a duplicate but a fenced epoch.
-        assert_eq!(
-            produce(&mut state, &mut log, id(1, 3, 0), 1),
-            Err(ErrorCode::InvalidProducerEpoch)
-        );
+        assert_eq!(produce(&mut state, &mut log, id(1, 3, 0), 1), Err(ErrorCode::InvalidProducerEpoch));
     }
 
     #[test]
@@ -251,16 +217,10 @@ mod tests {
         for sequence in 0..7 {
             produce(&mut state, &mut log, id(1, 0, sequence), 1).unwrap();
         }
-        log.append(RecordBatch {
-            producer: None,
-            values: vec![100],
-        });
+        log.append(RecordBatch { producer: None, values: vec![100] });
         let rebuilt = ProducerStateManager::rebuild(&log);
         assert_eq!(rebuilt, state);
-        assert_eq!(
-            rebuilt.check(id(1, 0, 6), 1),
-            Ok(AppendCheck::Duplicate { base_offset: 6 })
-        );
+        assert_eq!(rebuilt.check(id(1, 0, 6), 1), Ok(AppendCheck::Duplicate { base_offset: 6 }));
         assert_eq!(rebuilt.check(id(1, 0, 7), 1), Ok(AppendCheck::Append));
     }
 }

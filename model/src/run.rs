@@ -57,10 +57,7 @@ pub fn simulate(scenario: &Scenario, seed: u64) -> SimOutcome {
         FaultPlan::Schedule(schedule) => (SwarmChoices::default(), schedule),
         FaultPlan::Swarm(spec) => spec.resolve(seed, &cluster.fault_targets(), scenario.duration_ns()),
     };
-    let options = WorldOptions {
-        seed,
-        network: scenario.network_options(),
-    };
+    let options = WorldOptions { seed, network: scenario.network_options() };
     let mut world = World::new(options, cluster.nodes(scenario), cluster.shared());
     world.install_faults(schedule.clone());
     world.run_until(scenario.duration_ns());
@@ -68,15 +65,7 @@ pub fn simulate(scenario: &Scenario, seed: u64) -> SimOutcome {
     let stats = run_stats(&world);
     let trace_hash = world.trace_hash();
     let (_, shared) = world.into_parts();
-    SimOutcome {
-        seed,
-        trace_hash,
-        history: shared.history,
-        swarm,
-        schedule,
-        stats,
-        stall,
-    }
+    SimOutcome { seed, trace_hash, history: shared.history, swarm, schedule, stats, stall }
 }
 
 /// Heals every fault, waits for producers to settle, then for every consumer's final poll; returns what
@@ -89,10 +78,7 @@ fn transition_to_liveness_mode(world: &mut World<Node>, scenario: &Scenario) -> 
         nodes(world).all(|node| !matches!(node, Node::Producer(app) if !app.is_settled()))
     });
     if !producers_settled {
-        return Some(format!(
-            "producers did not settle within {} ms of the heal",
-            scenario.quiesce_ms
-        ));
+        return Some(format!("producers did not settle within {} ms of the heal", scenario.quiesce_ms));
     }
     world.shared_mut().phase = Phase::FinalRead;
     let read_end_ns = world.now_ns() + scenario.quiesce_ns();
@@ -100,10 +86,7 @@ fn transition_to_liveness_mode(world: &mut World<Node>, scenario: &Scenario) -> 
         nodes(world).all(|node| !matches!(node, Node::Consumer(app) if !app.finished_final_poll()))
     });
     if !consumers_done {
-        return Some(format!(
-            "consumers did not finish their final poll within {} ms",
-            scenario.quiesce_ms
-        ));
+        return Some(format!("consumers did not finish their final poll within {} ms", scenario.quiesce_ms));
     }
     None
 }
@@ -119,17 +102,8 @@ fn run_stats(world: &World<Node>) -> RunStats {
         messages_sent: kernel.messages_sent,
         messages_dropped: kernel.messages_dropped,
         virtual_ns: world.now_ns(),
-        faults: kernel
-            .faults
-            .iter()
-            .map(|(kind, count)| (fault_kind_name(*kind).to_string(), *count))
-            .collect(),
-        counters: world
-            .shared()
-            .counters
-            .iter()
-            .map(|(name, count)| (name.to_string(), *count))
-            .collect(),
+        faults: kernel.faults.iter().map(|(kind, count)| (fault_kind_name(*kind).to_string(), *count)).collect(),
+        counters: world.shared().counters.iter().map(|(name, count)| (name.to_string(), *count)).collect(),
     }
 }
 
@@ -150,12 +124,7 @@ impl Cluster {
         let producers = (broker_count..broker_count + producer_count).map(NodeId).collect();
         let first_consumer = broker_count + producer_count;
         let consumers = (first_consumer..first_consumer + consumer_count).map(NodeId).collect();
-        Cluster {
-            brokers,
-            producers,
-            consumers,
-            keys: scenario.keys(),
-        }
+        Cluster { brokers, producers, consumers, keys: scenario.keys() }
     }
 
     /// Partition `i` is led by broker `i % brokers`.
@@ -164,18 +133,8 @@ impl Cluster {
     }
 
     fn fault_targets(&self) -> FaultTargets {
-        let all = self
-            .brokers
-            .iter()
-            .chain(&self.producers)
-            .chain(&self.consumers)
-            .copied()
-            .collect();
-        FaultTargets {
-            servers: self.brokers.clone(),
-            clients: self.producers.clone(),
-            all,
-        }
+        let all = self.brokers.iter().chain(&self.producers).chain(&self.consumers).copied().collect();
+        FaultTargets { servers: self.brokers.clone(), clients: self.producers.clone(), all }
     }
 
     fn shared(&self) -> Shared {
@@ -194,10 +153,8 @@ impl Cluster {
         let partition_count = self.keys.len() as u32;
         let mut nodes = Vec::new();
         for (index, broker) in self.brokers.iter().enumerate() {
-            let led: Vec<PartitionId> = (0..partition_count)
-                .filter(|p| self.leader(*p as usize) == *broker)
-                .map(PartitionId)
-                .collect();
+            let led: Vec<PartitionId> =
+                (0..partition_count).filter(|p| self.leader(*p as usize) == *broker).map(PartitionId).collect();
             let broker = Broker::new(index as u32, self.brokers.len() as u32, &led);
             nodes.push((Node::Broker(broker), NodeRole::Server));
         }
@@ -208,12 +165,8 @@ impl Cluster {
             partition_count,
         };
         for index in 0..self.producers.len() {
-            let app = ProducerApp::new(
-                index as u32,
-                scenario.producer_settings(),
-                workload.clone(),
-                self.brokers.clone(),
-            );
+            let app =
+                ProducerApp::new(index as u32, scenario.producer_settings(), workload.clone(), self.brokers.clone());
             nodes.push((Node::Producer(app), NodeRole::Client));
         }
         let settings = ConsumerSettings {

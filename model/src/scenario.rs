@@ -168,10 +168,7 @@ pub struct NetworkConfig {
 
 impl Default for NetworkConfig {
     fn default() -> Self {
-        NetworkConfig {
-            latency_us_min: 100,
-            latency_us_mean: 400,
-        }
+        NetworkConfig { latency_us_min: 100, latency_us_mean: 400 }
     }
 }
 
@@ -276,21 +273,11 @@ impl Scenario {
     pub fn from_toml(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
         let scenario: Scenario = toml::from_str(text).map_err(|error| {
             let (line, column) = error.span().map_or((1, 1), |span| line_column(text, span.start));
-            ScenarioError {
-                file: file.to_string(),
-                line,
-                column,
-                message: error.message().trim().to_string(),
-            }
+            ScenarioError { file: file.to_string(), line, column, message: error.message().trim().to_string() }
         })?;
         scenario.validate().map_err(|(key, message)| {
             let (line, column) = find_key(text, key);
-            ScenarioError {
-                file: file.to_string(),
-                line,
-                column,
-                message,
-            }
+            ScenarioError { file: file.to_string(), line, column, message }
         })?;
         Ok(scenario)
     }
@@ -301,16 +288,10 @@ impl Scenario {
             return Err(("brokers", "brokers must be at least 1".into()));
         }
         if self.cluster.topics.is_empty() || self.cluster.topics.iter().any(|topic| topic.partitions == 0) {
-            return Err((
-                "topics",
-                "expected at least one topic with at least one partition".into(),
-            ));
+            return Err(("topics", "expected at least one topic with at least one partition".into()));
         }
         if self.workload.producers == 0 || self.workload.threads_per_producer == 0 {
-            return Err((
-                "producers",
-                "expected at least one producer with at least one thread".into(),
-            ));
+            return Err(("producers", "expected at least one producer with at least one thread".into()));
         }
         if self.duration_ms == 0 {
             return Err(("duration_ms", "duration_ms must be positive".into()));
@@ -318,10 +299,7 @@ impl Scenario {
         if let Some(name) = &self.guarantee {
             if Guarantee::from_name(name).is_none() {
                 let expected: Vec<&str> = Guarantee::ALL.iter().map(|g| g.name()).collect();
-                return Err((
-                    "guarantee",
-                    format!("unknown guarantee {name:?} (expected {})", expected.join("|")),
-                ));
+                return Err(("guarantee", format!("unknown guarantee {name:?} (expected {})", expected.join("|"))));
             }
         }
         for (name, kind) in self.faults.kinds() {
@@ -329,10 +307,7 @@ impl Scenario {
                 return Err(("probability", format!("{name}: probability must be between 0 and 1")));
             }
             if kind.duration_ms[0] > kind.duration_ms[1] || kind.every_ms == 0 {
-                return Err((
-                    "duration_ms",
-                    format!("{name}: expected every_ms > 0 and duration_ms = [min, max]"),
-                ));
+                return Err(("duration_ms", format!("{name}: expected every_ms > 0 and duration_ms = [min, max]")));
             }
         }
         let settings = self.producer_settings();
@@ -345,10 +320,7 @@ impl Scenario {
 
     /// The guarantee this scenario is judged against.
     pub fn guarantee(&self) -> Guarantee {
-        self.guarantee
-            .as_deref()
-            .and_then(Guarantee::from_name)
-            .unwrap_or(self.variant.claimed_guarantee())
+        self.guarantee.as_deref().and_then(Guarantee::from_name).unwrap_or(self.variant.claimed_guarantee())
     }
 
     /// Producer settings: the file's values over the variant's defaults (Kafka's own defaults, with times
@@ -379,10 +351,7 @@ impl Scenario {
             latency_ns_min: self.network.latency_us_min * NS_PER_US,
             latency_ns_mean: self.network.latency_us_mean * NS_PER_US,
         };
-        NetworkOptions {
-            latency,
-            ..NetworkOptions::default()
-        }
+        NetworkOptions { latency, ..NetworkOptions::default() }
     }
 
     /// The fault plan: the explicit schedule if one is set, else the swarm description.
@@ -390,16 +359,9 @@ impl Scenario {
         if let Some(schedule) = &self.faults.schedule {
             return FaultPlan::Schedule(schedule.clone());
         }
-        let kinds = self
-            .faults
-            .kinds()
-            .into_iter()
-            .map(|(name, config)| (sim_fault_kind(name), kind_spec(config)))
-            .collect();
-        FaultPlan::Swarm(SwarmSpec {
-            swarm: self.faults.swarm,
-            kinds,
-        })
+        let kinds =
+            self.faults.kinds().into_iter().map(|(name, config)| (sim_fault_kind(name), kind_spec(config))).collect();
+        FaultPlan::Swarm(SwarmSpec { swarm: self.faults.swarm, kinds })
     }
 
     /// Every topic-partition as a history key, in a fixed order.
@@ -438,9 +400,7 @@ impl FaultsConfig {
             ("producer-crash", &self.producer_crash),
             ("producer-pause", &self.producer_pause),
         ];
-        all.into_iter()
-            .filter_map(|(name, config)| config.as_ref().map(|config| (name, config)))
-            .collect()
+        all.into_iter().filter_map(|(name, config)| config.as_ref().map(|config| (name, config))).collect()
     }
 }
 
@@ -476,10 +436,7 @@ fn kind_spec(config: &FaultKindConfig) -> KindSpec {
 fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let column = before
-        .rfind('\n')
-        .map_or(before.len(), |newline| before.len() - newline - 1)
-        + 1;
+    let column = before.rfind('\n').map_or(before.len(), |newline| before.len() - newline - 1) + 1;
     (line, column)
 }
 

@@ -34,17 +34,8 @@ fn with_faults(mut scenario: Scenario, faults: Vec<Fault>) -> Scenario {
 }
 
 fn link(kind: FaultKind, direction: LinkDirection, at_ms: u64, duration_ms: u64) -> Fault {
-    let action = FaultAction::Link {
-        kind,
-        direction,
-        probability_ppm: 1_000_000,
-        delay_ns_max: 0,
-    };
-    Fault {
-        at_ns: at_ms * MS,
-        duration_ns: duration_ms * MS,
-        action,
-    }
+    let action = FaultAction::Link { kind, direction, probability_ppm: 1_000_000, delay_ns_max: 0 };
+    Fault { at_ns: at_ms * MS, duration_ns: duration_ms * MS, action }
 }
 
 /// Node ids in a tiny cluster: broker 0, producer 1, consumer 2.
@@ -52,10 +43,7 @@ const BROKER: NodeId = NodeId(0);
 const PRODUCER: NodeId = NodeId(1);
 
 fn kinds(outcome: &SimOutcome) -> Vec<AnomalyKind> {
-    check(&outcome.history, Guarantee::Idempotent)
-        .violations()
-        .map(|anomaly| anomaly.kind)
-        .collect()
+    check(&outcome.history, Guarantee::Idempotent).violations().map(|anomaly| anomaly.kind).collect()
 }
 
 fn counter(outcome: &SimOutcome, name: &str) -> u64 {
@@ -63,12 +51,7 @@ fn counter(outcome: &SimOutcome, name: &str) -> u64 {
 }
 
 fn acked_sends(outcome: &SimOutcome) -> usize {
-    outcome
-        .history
-        .ops
-        .iter()
-        .filter(|op| op.f == OpFn::Send && op.op_type == OpType::Ok)
-        .count()
+    outcome.history.ops.iter().filter(|op| op.f == OpFn::Send && op.op_type == OpType::Ok).count()
 }
 
 #[test]
@@ -86,10 +69,7 @@ fn lost_acks_are_deduplicated_by_an_idempotent_producer() {
     // Every ack from 3 ms (after the producer id arrived) to 63 ms is lost: the producer retries after its
     // 30 ms request timeout, the broker recognises the retried batches by sequence and answers with the
     // original offsets.
-    let scenario = with_faults(
-        tiny("idempotent", 10),
-        vec![link(FaultKind::LostAck, LinkDirection::Acks, 3, 60)],
-    );
+    let scenario = with_faults(tiny("idempotent", 10), vec![link(FaultKind::LostAck, LinkDirection::Acks, 3, 60)]);
     let outcome = simulate(&scenario, 1);
     assert!(counter(&outcome, "broker:duplicate-batch-deduplicated") >= 1);
     assert_eq!(acked_sends(&outcome), 10);
@@ -99,10 +79,7 @@ fn lost_acks_are_deduplicated_by_an_idempotent_producer() {
 #[test]
 fn lost_acks_duplicate_without_idempotence() {
     // The same faults with at-least-once: the broker cannot recognise a retry and appends it again.
-    let scenario = with_faults(
-        tiny("at-least-once", 10),
-        vec![link(FaultKind::LostAck, LinkDirection::Acks, 0, 60)],
-    );
+    let scenario = with_faults(tiny("at-least-once", 10), vec![link(FaultKind::LostAck, LinkDirection::Acks, 0, 60)]);
     let outcome = simulate(&scenario, 1);
     assert!(counter(&outcome, "client:retry") >= 1);
     assert!(kinds(&outcome).contains(&AnomalyKind::Duplicate));
@@ -112,10 +89,8 @@ fn lost_acks_duplicate_without_idempotence() {
 #[test]
 fn lost_requests_lose_fire_and_forget_writes() {
     // acks=0: each send is ok the moment it leaves; those sent in the first 60 ms never arrive.
-    let scenario = with_faults(
-        tiny("at-most-once", 10),
-        vec![link(FaultKind::LostRequest, LinkDirection::Requests, 0, 60)],
-    );
+    let scenario =
+        with_faults(tiny("at-most-once", 10), vec![link(FaultKind::LostRequest, LinkDirection::Requests, 0, 60)]);
     let outcome = simulate(&scenario, 1);
     assert_eq!(acked_sends(&outcome), 10, "acks=0 acknowledges everything");
     assert_eq!(kinds(&outcome), vec![AnomalyKind::LostWrite; kinds(&outcome).len()]);
@@ -126,11 +101,7 @@ fn lost_requests_lose_fire_and_forget_writes() {
 fn a_broker_crash_keeps_the_log_and_the_producer_state() {
     // Acks are lost, then the broker crashes before the retries arrive. The log is flushed on every append
     // and the restarted broker rebuilds producer state from it, so the retries are still deduplicated.
-    let crash = Fault {
-        at_ns: 20 * MS,
-        duration_ns: 50 * MS,
-        action: FaultAction::Crash { node: BROKER },
-    };
+    let crash = Fault { at_ns: 20 * MS, duration_ns: 50 * MS, action: FaultAction::Crash { node: BROKER } };
     let faults = vec![link(FaultKind::LostAck, LinkDirection::Acks, 3, 17), crash];
     let outcome = simulate(&with_faults(tiny("idempotent", 10), faults), 1);
     assert_eq!(outcome.stats.faults.get("broker-crash"), Some(&1));
@@ -142,32 +113,19 @@ fn a_broker_crash_keeps_the_log_and_the_producer_state() {
 fn a_restarted_producer_resends_and_duplicates() {
     // Acks are lost, so the producer never learns its first values landed; it crashes, restarts with a new
     // producer id and re-sends its outbox. The broker sees new batches from an unknown producer id.
-    let crash = Fault {
-        at_ns: 25 * MS,
-        duration_ns: 10 * MS,
-        action: FaultAction::Crash { node: PRODUCER },
-    };
+    let crash = Fault { at_ns: 25 * MS, duration_ns: 10 * MS, action: FaultAction::Crash { node: PRODUCER } };
     let faults = vec![link(FaultKind::LostAck, LinkDirection::Acks, 3, 37), crash];
     let outcome = simulate(&with_faults(tiny("idempotent", 10), faults), 1);
     assert_eq!(counter(&outcome, "app:producer-restart"), 1);
     assert!(counter(&outcome, "app:resend-after-restart") >= 1);
     assert!(kinds(&outcome).contains(&AnomalyKind::Duplicate));
-    let crashes = outcome
-        .history
-        .ops
-        .iter()
-        .filter(|op| op.f == OpFn::Crash && op.op_type == OpType::Info)
-        .count();
+    let crashes = outcome.history.ops.iter().filter(|op| op.f == OpFn::Crash && op.op_type == OpType::Info).count();
     assert_eq!(crashes, 1, "one thread, one crash op");
 }
 
 #[test]
 fn a_paused_producer_resumes_unaware_and_stays_correct() {
-    let pause = Fault {
-        at_ns: 10 * MS,
-        duration_ns: 200 * MS,
-        action: FaultAction::Pause { node: PRODUCER },
-    };
+    let pause = Fault { at_ns: 10 * MS, duration_ns: 200 * MS, action: FaultAction::Pause { node: PRODUCER } };
     let outcome = simulate(&with_faults(tiny("idempotent", 10), vec![pause]), 1);
     assert_eq!(outcome.stats.faults.get("producer-pause"), Some(&1));
     assert_eq!(acked_sends(&outcome), 10);
@@ -181,11 +139,7 @@ fn a_partition_between_producer_and_broker_heals() {
         side_a: vec![BROKER],
         side_b: vec![PRODUCER],
     };
-    let partition = Fault {
-        at_ns: 5 * MS,
-        duration_ns: 100 * MS,
-        action,
-    };
+    let partition = Fault { at_ns: 5 * MS, duration_ns: 100 * MS, action };
     let outcome = simulate(&with_faults(tiny("idempotent", 10), vec![partition]), 1);
     assert!(counter(&outcome, "client:request-timeout") >= 1);
     assert_eq!(acked_sends(&outcome), 10);
@@ -194,11 +148,8 @@ fn a_partition_between_producer_and_broker_heals() {
 
 #[test]
 fn the_same_seed_gives_the_same_run() {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../scenarios/idempotent-restart.toml"
-    ))
-    .expect("built-in scenario");
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/idempotent-restart.toml"))
+        .expect("built-in scenario");
     let scenario = Scenario::from_toml("idempotent-restart.toml", &text).expect("valid");
     for seed in 0..5 {
         let a = simulate(&scenario, seed);

@@ -158,13 +158,7 @@ impl FaultAction {
 
     /// The link window this action opens, if it is a link fault.
     pub fn link_fault(&self) -> Option<LinkFault> {
-        let FaultAction::Link {
-            kind,
-            direction,
-            probability_ppm,
-            delay_ns_max,
-        } = *self
-        else {
+        let FaultAction::Link { kind, direction, probability_ppm, delay_ns_max } = *self else {
             return None;
         };
         let probability = Ratio::per_million(probability_ppm);
@@ -289,11 +283,7 @@ impl SwarmSpec {
                 let Some(action) = draw_action(&mut rng, *kind, &spec, targets) else {
                     break;
                 };
-                let fault = Fault {
-                    at_ns,
-                    duration_ns,
-                    action,
-                };
+                let fault = Fault { at_ns, duration_ns, action };
                 if !overlaps_node_fault(&faults, &fault) {
                     faults.push(fault);
                 }
@@ -319,11 +309,7 @@ impl SwarmSpec {
             }
         }
         if self.swarm && enabled.is_empty() {
-            if let Some(kind) = self
-                .kinds
-                .keys()
-                .nth(rng.below(self.kinds.len().max(1) as u64) as usize)
-            {
+            if let Some(kind) = self.kinds.keys().nth(rng.below(self.kinds.len().max(1) as u64) as usize) {
                 enabled.insert(*kind, 100);
             }
         }
@@ -333,29 +319,16 @@ impl SwarmSpec {
 
 fn draw_action(rng: &mut SimRng, kind: FaultKind, spec: &KindSpec, targets: &FaultTargets) -> Option<FaultAction> {
     let probability_ppm = spec.probability.numerator * 1_000_000 / spec.probability.denominator;
-    let link = |direction| FaultAction::Link {
-        kind,
-        direction,
-        probability_ppm,
-        delay_ns_max: spec.delay_ns_max,
-    };
+    let link = |direction| FaultAction::Link { kind, direction, probability_ppm, delay_ns_max: spec.delay_ns_max };
     let action = match kind {
         FaultKind::LostRequest => link(LinkDirection::Requests),
         FaultKind::LostAck => link(LinkDirection::Acks),
         FaultKind::Duplicate | FaultKind::Delay => link(LinkDirection::Any),
         FaultKind::Partition => draw_partition(rng, &targets.all)?,
-        FaultKind::ServerCrash => FaultAction::Crash {
-            node: *pick_node(rng, &targets.servers)?,
-        },
-        FaultKind::ServerPause => FaultAction::Pause {
-            node: *pick_node(rng, &targets.servers)?,
-        },
-        FaultKind::ClientCrash => FaultAction::Crash {
-            node: *pick_node(rng, &targets.clients)?,
-        },
-        FaultKind::ClientPause => FaultAction::Pause {
-            node: *pick_node(rng, &targets.clients)?,
-        },
+        FaultKind::ServerCrash => FaultAction::Crash { node: *pick_node(rng, &targets.servers)? },
+        FaultKind::ServerPause => FaultAction::Pause { node: *pick_node(rng, &targets.servers)? },
+        FaultKind::ClientCrash => FaultAction::Crash { node: *pick_node(rng, &targets.clients)? },
+        FaultKind::ClientPause => FaultAction::Pause { node: *pick_node(rng, &targets.clients)? },
     };
     Some(action)
 }
@@ -464,9 +437,7 @@ mod tests {
 
     #[test]
     fn swarm_turns_kinds_off_across_seeds() {
-        let counts: Vec<usize> = (0..20)
-            .map(|seed| spec(true).resolve(seed, &targets(), 1).0.enabled.len())
-            .collect();
+        let counts: Vec<usize> = (0..20).map(|seed| spec(true).resolve(seed, &targets(), 1).0.enabled.len()).collect();
         assert!(counts.iter().all(|count| *count >= 1));
         assert!(counts.iter().any(|count| *count < FaultKind::ALL.len()));
     }
@@ -487,10 +458,7 @@ mod tests {
         for seed in 0..50 {
             let (_, schedule) = spec(false).resolve(seed, &targets(), 2_000_000_000);
             for (i, fault) in schedule.faults.iter().enumerate() {
-                assert!(
-                    !overlaps_node_fault(&schedule.faults[..i], fault),
-                    "seed {seed}: overlap at {i}"
-                );
+                assert!(!overlaps_node_fault(&schedule.faults[..i], fault), "seed {seed}: overlap at {i}");
             }
         }
     }

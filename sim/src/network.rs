@@ -39,10 +39,7 @@ pub struct LinkLatency {
 
 impl Default for LinkLatency {
     fn default() -> Self {
-        LinkLatency {
-            latency_ns_min: 100_000,
-            latency_ns_mean: 400_000,
-        }
+        LinkLatency { latency_ns_min: 100_000, latency_ns_mean: 400_000 }
     }
 }
 
@@ -88,23 +85,26 @@ pub struct LinkFault {
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum LinkState {
     /// No message crosses from `blocked_source` nodes to `blocked_target` nodes.
-    Partition {
-        fault_id: usize,
-        blocked_source: Vec<bool>,
-        blocked_target: Vec<bool>,
-        both_ways: bool,
-    },
+    Partition { fault_id: usize, blocked_source: Vec<bool>, blocked_target: Vec<bool>, both_ways: bool },
     /// Messages are lost, duplicated or delayed at random.
     Degraded { fault_id: usize, fault: LinkFault },
 }
 
-/// The decision for one message: the arrival times of its copies (none if lost).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// The decision for one message: the arrival times of its copies (none if lost). A fixed array, not a
+/// `Vec`: routing is on the path of every message and must not allocate.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Route {
-    /// Arrival time of each copy, in nanoseconds; empty if the message is lost.
-    pub arrivals_ns: Vec<u64>,
+    arrivals_ns: [u64; 2],
+    copies: u8,
     /// True if a partition dropped it.
     pub partitioned: bool,
+}
+
+impl Route {
+    /// Arrival time of each copy, in nanoseconds; empty if the message is lost.
+    pub fn arrivals_ns(&self) -> &[u64] {
+        &self.arrivals_ns[..usize::from(self.copies)]
+    }
 }
 
 /// The simulated network.
@@ -121,12 +121,7 @@ impl Network {
     /// A healed network between nodes with the given roles.
     pub fn new(options: NetworkOptions, roles: Vec<NodeRole>) -> Network {
         let node_count = roles.len();
-        Network {
-            options,
-            roles,
-            states: Vec::new(),
-            last_arrival_ns: vec![0; node_count * node_count],
-        }
+        Network { options, roles, states: Vec::new(), last_arrival_ns: vec![0; node_count * node_count] }
     }
 
     /// The role of a node.
@@ -137,18 +132,15 @@ impl Network {
     /// Decides the fate of one message sent at `now_ns`.
     pub fn route(&mut self, rng: &mut SimRng, now_ns: u64, source: NodeId, target: NodeId) -> Route {
         if self.is_partitioned(source, target) {
-            return Route {
-                arrivals_ns: Vec::new(),
-                partitioned: true,
-            };
+            return Route { partitioned: true, ..Route::default() };
         }
         let fault = self.degradation(source, target);
         if self.should_drop(rng, &fault) {
             return Route::default();
         }
         let copies = if self.should_replay(rng, &fault) { 2 } else { 1 };
-        let mut arrivals_ns = Vec::with_capacity(copies);
-        for _ in 0..copies {
+        let mut route = Route { copies, ..Route::default() };
+        for copy in 0..usize::from(copies) {
             let latency = self.latency(source, target);
             let mut arrival_ns = now_ns + latency.latency_ns_min + rng.exponential_ns(latency.latency_ns_mean);
             let clogged = self.should_clog(rng, &fault);
@@ -159,23 +151,15 @@ impl Network {
                 arrival_ns = arrival_ns.max(self.last_arrival_ns[link]);
                 self.last_arrival_ns[link] = arrival_ns;
             }
-            arrivals_ns.push(arrival_ns);
+            route.arrivals_ns[copy] = arrival_ns;
         }
-        Route {
-            arrivals_ns,
-            partitioned: false,
-        }
+        route
     }
 
     /// True if a partition blocks `source` → `target` now.
     pub fn is_partitioned(&self, source: NodeId, target: NodeId) -> bool {
         self.states.iter().any(|state| match state {
-            LinkState::Partition {
-                blocked_source,
-                blocked_target,
-                both_ways,
-                ..
-            } => {
+            LinkState::Partition { blocked_source, blocked_target, both_ways, .. } => {
                 let forward = blocked_source[source.index()] && blocked_target[target.index()];
                 let backward = *both_ways && blocked_source[target.index()] && blocked_target[source.index()];
                 forward || backward
@@ -201,12 +185,7 @@ impl Network {
             blocked_target[bridge.index()] = false;
         }
         let both_ways = !matches!(kind, PartitionKind::OneWay);
-        self.states.push(LinkState::Partition {
-            fault_id,
-            blocked_source,
-            blocked_target,
-            both_ways,
-        });
+        self.states.push(LinkState::Partition { fault_id, blocked_source, blocked_target, both_ways });
     }
 
     /// Opens a loss / duplication / delay window.
@@ -320,8 +299,8 @@ mod tests {
         let mut net = network();
         let mut rng = SimRng::new(1, Stream::Network);
         let route = net.route(&mut rng, 1_000, n(2), n(0));
-        assert_eq!(route.arrivals_ns.len(), 1);
-        assert!(route.arrivals_ns[0] >= 1_000 + 100_000);
+        assert_eq!(route.arrivals_ns().len(), 1);
+        assert!(route.arrivals_ns()[0] >= 1_000 + 100_000);
         assert!(!route.partitioned);
     }
 
@@ -330,18 +309,11 @@ mod tests {
         let mut net = network();
         let mut rng = SimRng::new(1, Stream::Network);
         net.degrade(7, window(LinkDirection::Requests));
-        assert!(
-            net.route(&mut rng, 0, n(2), n(0)).arrivals_ns.is_empty(),
-            "request lost"
-        );
-        assert_eq!(net.route(&mut rng, 0, n(0), n(2)).arrivals_ns.len(), 1, "ack delivered");
-        assert_eq!(
-            net.route(&mut rng, 0, n(0), n(1)).arrivals_ns.len(),
-            1,
-            "server link untouched"
-        );
+        assert!(net.route(&mut rng, 0, n(2), n(0)).arrivals_ns().is_empty(), "request lost");
+        assert_eq!(net.route(&mut rng, 0, n(0), n(2)).arrivals_ns().len(), 1, "ack delivered");
+        assert_eq!(net.route(&mut rng, 0, n(0), n(1)).arrivals_ns().len(), 1, "server link untouched");
         net.heal(7);
-        assert_eq!(net.route(&mut rng, 0, n(2), n(0)).arrivals_ns.len(), 1, "healed");
+        assert_eq!(net.route(&mut rng, 0, n(2), n(0)).arrivals_ns().len(), 1, "healed");
     }
 
     #[test]
@@ -349,8 +321,8 @@ mod tests {
         let mut net = network();
         let mut rng = SimRng::new(1, Stream::Network);
         net.degrade(1, window(LinkDirection::Acks));
-        assert!(net.route(&mut rng, 0, n(1), n(3)).arrivals_ns.is_empty());
-        assert_eq!(net.route(&mut rng, 0, n(3), n(1)).arrivals_ns.len(), 1);
+        assert!(net.route(&mut rng, 0, n(1), n(3)).arrivals_ns().is_empty());
+        assert_eq!(net.route(&mut rng, 0, n(3), n(1)).arrivals_ns().len(), 1);
     }
 
     #[test]
@@ -361,7 +333,7 @@ mod tests {
         fault.drop_probability = Ratio::ZERO;
         fault.duplicate_probability = Ratio::new(1, 1);
         net.degrade(1, fault);
-        assert_eq!(net.route(&mut rng, 0, n(2), n(0)).arrivals_ns.len(), 2);
+        assert_eq!(net.route(&mut rng, 0, n(2), n(0)).arrivals_ns().len(), 2);
     }
 
     #[test]
@@ -370,7 +342,7 @@ mod tests {
         let mut rng = SimRng::new(5, Stream::Network);
         let mut previous = 0;
         for step in 0..200 {
-            let arrival = net.route(&mut rng, step, n(2), n(0)).arrivals_ns[0];
+            let arrival = net.route(&mut rng, step, n(2), n(0)).arrivals_ns()[0];
             assert!(arrival >= previous, "FIFO link delivered out of order");
             previous = arrival;
         }
@@ -379,13 +351,9 @@ mod tests {
         fault.delay_probability = Ratio::new(1, 2);
         fault.delay_ns_max = 50_000_000;
         net.degrade(2, fault);
-        let arrivals: Vec<u64> = (0..200)
-            .map(|step| net.route(&mut rng, 1_000 + step, n(3), n(1)).arrivals_ns[0])
-            .collect();
-        assert!(
-            arrivals.windows(2).any(|pair| pair[1] < pair[0]),
-            "a delay window must reorder"
-        );
+        let arrivals: Vec<u64> =
+            (0..200).map(|step| net.route(&mut rng, 1_000 + step, n(3), n(1)).arrivals_ns()[0]).collect();
+        assert!(arrivals.windows(2).any(|pair| pair[1] < pair[0]), "a delay window must reorder");
     }
 
     #[test]
@@ -424,19 +392,12 @@ mod tests {
     #[test]
     fn per_link_latency_override() {
         let mut options = NetworkOptions::default();
-        let slow = LinkLatency {
-            latency_ns_min: 9_000_000,
-            latency_ns_mean: 0,
-        };
-        options.overrides.push(LinkOverride {
-            source: n(2),
-            target: n(0),
-            latency: slow,
-        });
+        let slow = LinkLatency { latency_ns_min: 9_000_000, latency_ns_mean: 0 };
+        options.overrides.push(LinkOverride { source: n(2), target: n(0), latency: slow });
         let roles = vec![NodeRole::Server, NodeRole::Server, NodeRole::Client];
         let mut net = Network::new(options, roles);
         let mut rng = SimRng::new(1, Stream::Network);
-        assert_eq!(net.route(&mut rng, 0, n(2), n(0)).arrivals_ns, vec![9_000_000]);
-        assert!(net.route(&mut rng, 0, n(2), n(1)).arrivals_ns[0] < 9_000_000);
+        assert_eq!(net.route(&mut rng, 0, n(2), n(0)).arrivals_ns(), &[9_000_000]);
+        assert!(net.route(&mut rng, 0, n(2), n(1)).arrivals_ns()[0] < 9_000_000);
     }
 }

@@ -44,10 +44,7 @@ pub struct EventQueue<E> {
 
 impl<E> Default for EventQueue<E> {
     fn default() -> Self {
-        EventQueue {
-            heap: BinaryHeap::new(),
-            next_sequence: 0,
-        }
+        EventQueue { heap: BinaryHeap::new(), next_sequence: 0 }
     }
 }
 
@@ -61,11 +58,7 @@ impl<E> EventQueue<E> {
     pub fn push(&mut self, time_ns: u64, event: E) {
         let sequence = self.next_sequence;
         self.next_sequence += 1;
-        self.heap.push(Entry {
-            time_ns,
-            sequence,
-            event,
-        });
+        self.heap.push(Entry { time_ns, sequence, event });
     }
 
     /// Removes and returns the earliest event with its due time.

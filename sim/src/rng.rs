@@ -54,18 +54,12 @@ impl Default for Ratio {
 
 impl Ratio {
     /// Never happens.
-    pub const ZERO: Ratio = Ratio {
-        numerator: 0,
-        denominator: 1,
-    };
+    pub const ZERO: Ratio = Ratio { numerator: 0, denominator: 1 };
 
     /// `numerator / denominator`, clamped to at most one.
     pub fn new(numerator: u64, denominator: u64) -> Ratio {
         assert!(denominator > 0, "a ratio needs a positive denominator");
-        Ratio {
-            numerator: numerator.min(denominator),
-            denominator,
-        }
+        Ratio { numerator: numerator.min(denominator), denominator }
     }
 
     /// A ratio from per-million parts, the unit scenario files use.
@@ -149,9 +143,7 @@ impl SimRng {
         if mean_ns == 0 {
             return 0;
         }
-        // 53 random bits give a uniform in (0, 1]; -ln(u) is a unit exponential.
-        let uniform = ((self.next_u64() >> 11) + 1) as f64 / (1u64 << 53) as f64;
-        let draw = -uniform.ln() * mean_ns as f64;
+        let draw = unit_exponential(self.next_u64()) * mean_ns as f64;
         (draw as u64).min(mean_ns.saturating_mul(8))
     }
 
@@ -160,6 +152,29 @@ impl SimRng {
         assert!(!items.is_empty(), "pick from an empty slice");
         &items[self.below(items.len() as u64) as usize]
     }
+}
+
+/// `-ln(u)` for the uniform `u` in (0, 1] that `bits` encodes, using only IEEE-754 basic operations, which
+/// give the same result on every machine (a platform's `ln` need not).
+///
+/// Write `u = 2^-e * m` with `m` in [1/2, 1): then `-ln u = e ln 2 - ln m`, and `ln m = 2 atanh(z)` with
+/// `z = (m - 1) / (m + 1)` in (-1/3, 0], whose odd series converges fast.
+fn unit_exponential(bits: u64) -> f64 {
+    const LN_2: f64 = std::f64::consts::LN_2;
+    // 53 random bits as a uniform in (0, 1].
+    let uniform = ((bits >> 11) + 1) as f64 / (1u64 << 53) as f64;
+    let mut exponent = 0u32;
+    let mut mantissa = uniform;
+    while mantissa < 0.5 {
+        mantissa *= 2.0;
+        exponent += 1;
+    }
+    let z = (mantissa - 1.0) / (mantissa + 1.0);
+    let z2 = z * z;
+    // atanh(z) / z = sum z^2k / (2k + 1), by Horner; eight terms leave an error below 2e-9 for |z| <= 1/3.
+    const INVERSE_ODD: [f64; 8] = [1.0, 1.0 / 3.0, 1.0 / 5.0, 1.0 / 7.0, 1.0 / 9.0, 1.0 / 11.0, 1.0 / 13.0, 1.0 / 15.0];
+    let series = INVERSE_ODD.iter().rev().fold(0.0, |sum, coefficient| sum * z2 + coefficient);
+    f64::from(exponent) * LN_2 - 2.0 * z * series
 }
 
 #[cfg(test)]
@@ -226,6 +241,18 @@ mod tests {
         let half = Ratio::new(1, 2);
         assert_eq!(half.either(half), Ratio::per_million(750_000));
         assert_eq!(Ratio::ZERO.either(half), half);
+    }
+
+    #[test]
+    fn unit_exponential_matches_ln() {
+        for bits in [0u64, 1 << 11, u64::MAX, 0x8000_0000_0000_0000, 0x1234_5678_9abc_def0, 0x0000_0001_0000_0000] {
+            let uniform = ((bits >> 11) + 1) as f64 / (1u64 << 53) as f64;
+            let exact = -uniform.ln();
+            assert!((unit_exponential(bits) - exact).abs() < 1e-8, "bits {bits:#x}");
+        }
+        let mut rng = SimRng::new(4, Stream::Network);
+        let mean = (0..100_000).map(|_| rng.exponential_ns(1_000)).sum::<u64>() as f64 / 100_000.0;
+        assert!((950.0..1_050.0).contains(&mean), "mean {mean}");
     }
 
     #[test]

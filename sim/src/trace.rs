@@ -44,11 +44,7 @@ impl std::fmt::Debug for Trace {
 
 impl Default for Trace {
     fn default() -> Self {
-        Trace {
-            hasher: blake3::Hasher::new(),
-            buffer: Vec::with_capacity(FLUSH_BYTES + 1024),
-            records: 0,
-        }
+        Trace { hasher: blake3::Hasher::new(), buffer: Vec::with_capacity(FLUSH_BYTES + 1024), records: 0 }
     }
 }
 
@@ -63,9 +59,7 @@ impl Trace {
         self.records += 1;
         self.buffer.push(tag as u8);
         self.buffer.extend_from_slice(&time_ns.to_le_bytes());
-        value.hash(&mut TraceWriter {
-            buffer: &mut self.buffer,
-        });
+        value.hash(&mut TraceWriter { buffer: &mut self.buffer });
         if self.buffer.len() >= FLUSH_BYTES {
             self.flush();
         }
@@ -82,10 +76,7 @@ impl Trace {
         hasher.update(&self.buffer);
         hasher.update(&self.records.to_le_bytes());
         let digest = hasher.finalize();
-        digest.as_bytes()[..16]
-            .iter()
-            .map(|byte| format!("{byte:02x}"))
-            .collect()
+        digest.as_bytes()[..16].iter().map(|byte| format!("{byte:02x}")).collect()
     }
 
     fn flush(&mut self) {

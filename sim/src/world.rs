@@ -118,23 +118,16 @@ impl<M: Clone + Hash, S> Context<'_, M, S> {
         }
         self.stats.messages_sent += 1;
         let route = self.network.route(self.network_rng, self.now_ns, self.node, target);
-        if route.arrivals_ns.is_empty() {
+        let arrivals_ns = route.arrivals_ns();
+        if arrivals_ns.is_empty() {
             self.stats.messages_dropped += 1;
             return;
         }
         let source = self.node;
-        for arrival_ns in &route.arrivals_ns[1..] {
-            self.queue.push(
-                *arrival_ns,
-                Event::Deliver {
-                    source,
-                    target,
-                    msg: msg.clone(),
-                },
-            );
+        for arrival_ns in &arrivals_ns[1..] {
+            self.queue.push(*arrival_ns, Event::Deliver { source, target, msg: msg.clone() });
         }
-        self.queue
-            .push(route.arrivals_ns[0], Event::Deliver { source, target, msg });
+        self.queue.push(arrivals_ns[0], Event::Deliver { source, target, msg });
     }
 
     /// Calls this node's `on_timer(tag)` after `delay_ns`, unless it crashes first.
@@ -142,11 +135,7 @@ impl<M: Clone + Hash, S> Context<'_, M, S> {
         if self.silenced {
             return;
         }
-        let event = Event::Timer {
-            node: self.node,
-            incarnation: self.incarnation,
-            tag,
-        };
+        let event = Event::Timer { node: self.node, incarnation: self.incarnation, tag };
         self.queue.push(self.now_ns + delay_ns, event);
     }
 
@@ -196,13 +185,7 @@ impl<A: Actor> World<A> {
             .map(|(index, (actor, _))| {
                 queue.push(0, Event::Start(NodeId(index as u32)));
                 let rng = SimRng::new(options.seed, Stream::Node(index as u32));
-                NodeSlot {
-                    actor,
-                    status: NodeStatus::Up,
-                    incarnation: 0,
-                    held: Vec::new(),
-                    rng,
-                }
+                NodeSlot { actor, status: NodeStatus::Up, incarnation: 0, held: Vec::new(), rng }
             })
             .collect();
         World {
@@ -393,9 +376,7 @@ impl<A: Actor> World<A> {
                 return;
             }
             NodeStatus::Paused => {
-                self.nodes[target.index()]
-                    .held
-                    .push(Event::Deliver { source, target, msg });
+                self.nodes[target.index()].held.push(Event::Deliver { source, target, msg });
                 return;
             }
             NodeStatus::Up => {}
@@ -406,8 +387,7 @@ impl<A: Actor> World<A> {
             return;
         }
         self.stats.messages_delivered += 1;
-        self.trace
-            .record(TraceTag::Deliver, self.now_ns, &(source, target, &msg));
+        self.trace.record(TraceTag::Deliver, self.now_ns, &(source, target, &msg));
         self.with_context(target, |actor, ctx| actor.on_message(ctx, source, msg));
     }
 
@@ -434,9 +414,7 @@ impl<A: Actor> World<A> {
             return;
         }
         let action = self.schedule.faults[index].action.clone();
-        let roles: Vec<NodeRole> = (0..self.nodes.len())
-            .map(|i| self.network.role(NodeId(i as u32)))
-            .collect();
+        let roles: Vec<NodeRole> = (0..self.nodes.len()).map(|i| self.network.role(NodeId(i as u32))).collect();
         let kind = action.kind(&|node: NodeId| roles[node.index()] == NodeRole::Server);
         *self.stats.faults.entry(kind).or_insert(0) += 1;
         self.trace.record(TraceTag::FaultStart, self.now_ns, &(index, &action));
@@ -522,8 +500,7 @@ mod tests {
         fn on_message(&mut self, ctx: &mut Context<'_, u64, Vec<String>>, source: NodeId, msg: u64) {
             self.durable.push(msg);
             self.volatile.push(msg);
-            ctx.shared
-                .push(format!("{} got {msg} from {source} at {}", ctx.node(), ctx.now_ns()));
+            ctx.shared.push(format!("{} got {msg} from {source} at {}", ctx.node(), ctx.now_ns()));
         }
 
         fn on_timer(&mut self, ctx: &mut Context<'_, u64, Vec<String>>, tag: u64) {
@@ -542,18 +519,8 @@ mod tests {
     }
 
     fn world(seed: u64) -> World<Counter> {
-        let nodes = vec![
-            (Counter::default(), NodeRole::Server),
-            (Counter::default(), NodeRole::Client),
-        ];
-        World::new(
-            WorldOptions {
-                seed,
-                ..WorldOptions::default()
-            },
-            nodes,
-            Vec::new(),
-        )
+        let nodes = vec![(Counter::default(), NodeRole::Server), (Counter::default(), NodeRole::Client)];
+        World::new(WorldOptions { seed, ..WorldOptions::default() }, nodes, Vec::new())
     }
 
     /// Sends from `source` as if its actor did.
@@ -595,10 +562,7 @@ mod tests {
         world.run_until(30_000_000);
         let node = world.actor(NodeId(0));
         assert_eq!(node.restarts, 1);
-        assert!(
-            node.timers.is_empty(),
-            "timers set during on_crash are discarded, even after restart"
-        );
+        assert!(node.timers.is_empty(), "timers set during on_crash are discarded, even after restart");
         assert!(!node.durable.contains(&999), "sends during on_crash are discarded");
     }
 
@@ -614,11 +578,7 @@ mod tests {
         world.resume(NodeId(0));
         world.run_until(50_000_000);
         let node = world.actor(NodeId(0));
-        assert_eq!(
-            node.timers,
-            vec![(4, 50_000_000)],
-            "the held timer fires at resume, late"
-        );
+        assert_eq!(node.timers, vec![(4, 50_000_000)], "the held timer fires at resume, late");
         assert_eq!(node.durable, vec![8]);
         assert_eq!(node.restarts, 0, "a paused node never learns it was gone");
     }
@@ -635,16 +595,8 @@ mod tests {
         let crash = FaultAction::Crash { node: NodeId(1) };
         world.install_faults(FaultSchedule {
             faults: vec![
-                Fault {
-                    at_ns: 0,
-                    duration_ns: 100_000_000,
-                    action,
-                },
-                Fault {
-                    at_ns: 200_000_000,
-                    duration_ns: 50_000_000,
-                    action: crash,
-                },
+                Fault { at_ns: 0, duration_ns: 100_000_000, action },
+                Fault { at_ns: 200_000_000, duration_ns: 50_000_000, action: crash },
             ],
         });
         world.run_until(1_000);
@@ -655,11 +607,7 @@ mod tests {
         assert_eq!(world.status(NodeId(1)), NodeStatus::Down);
         world.run_until(300_000_000);
         assert_eq!(world.status(NodeId(1)), NodeStatus::Up);
-        assert_eq!(
-            world.actor(NodeId(0)).durable,
-            vec![2],
-            "request 1 was lost, request 2 after the heal arrived"
-        );
+        assert_eq!(world.actor(NodeId(0)).durable, vec![2], "request 1 was lost, request 2 after the heal arrived");
         assert_eq!(world.actor(NodeId(1)).restarts, 1);
         assert_eq!(world.stats().faults[&FaultKind::LostRequest], 1);
         assert_eq!(world.stats().faults[&FaultKind::ClientCrash], 1);
@@ -670,21 +618,9 @@ mod tests {
         let mut world = world(1);
         world.install_faults(FaultSchedule {
             faults: vec![
-                Fault {
-                    at_ns: 10,
-                    duration_ns: 1_000_000_000,
-                    action: FaultAction::Crash { node: NodeId(0) },
-                },
-                Fault {
-                    at_ns: 10,
-                    duration_ns: 1_000_000_000,
-                    action: FaultAction::Pause { node: NodeId(1) },
-                },
-                Fault {
-                    at_ns: 500,
-                    duration_ns: 10,
-                    action: FaultAction::Crash { node: NodeId(1) },
-                },
+                Fault { at_ns: 10, duration_ns: 1_000_000_000, action: FaultAction::Crash { node: NodeId(0) } },
+                Fault { at_ns: 10, duration_ns: 1_000_000_000, action: FaultAction::Pause { node: NodeId(1) } },
+                Fault { at_ns: 500, duration_ns: 10, action: FaultAction::Crash { node: NodeId(1) } },
             ],
         });
         world.run_until(100);
@@ -692,11 +628,7 @@ mod tests {
         assert_eq!(world.status(NodeId(0)), NodeStatus::Up);
         assert_eq!(world.status(NodeId(1)), NodeStatus::Up);
         world.run_until(2_000_000_000);
-        assert_eq!(
-            world.status(NodeId(1)),
-            NodeStatus::Up,
-            "a fault after heal_all never starts"
-        );
+        assert_eq!(world.status(NodeId(1)), NodeStatus::Up, "a fault after heal_all never starts");
         assert_eq!(world.actor(NodeId(1)).restarts, 0);
     }
 
