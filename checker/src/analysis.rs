@@ -108,10 +108,7 @@ pub struct KeyIndex {
 impl KeyIndex {
     /// The write of `value`, if the history has one (`writer_of`).
     pub fn writer_of(&self, value: Value) -> Option<&Write> {
-        self.writes
-            .binary_search_by_key(&value, |w| w.value)
-            .ok()
-            .map(|i| &self.writes[i])
+        self.writes.binary_search_by_key(&value, |w| w.value).ok().map(|i| &self.writes[i])
     }
 
     /// Whether some poll read `value`.
@@ -127,11 +124,8 @@ impl KeyIndex {
     /// The values observed at `offset`, distinct, ascending.
     pub fn values_at(&self, offset: Offset) -> Vec<Value> {
         let start = self.observations.partition_point(|o| o.offset < offset);
-        let mut values: Vec<Value> = self.observations[start..]
-            .iter()
-            .take_while(|o| o.offset == offset)
-            .map(|o| o.value)
-            .collect();
+        let mut values: Vec<Value> =
+            self.observations[start..].iter().take_while(|o| o.offset == offset).map(|o| o.value).collect();
         values.dedup();
         values
     }
@@ -214,45 +208,43 @@ impl<'h> Analysis<'h> {
     }
 
     fn index_writes(&self, keys: &mut [KeyIndex]) {
-        let mut raw: Vec<(KeyId, Write)> = Vec::new();
         for op in &self.history.ops {
+            if self.completion_repeats_sends(op) {
+                continue;
+            }
             let (status, invoke, completion) = self.write_context(op);
             for mop in &op.mops {
-                if let MicroOp::Send {
-                    key, value, offset, ..
-                } = mop
-                {
+                if let MicroOp::Send { key, value, offset, .. } = mop {
                     // Only an acknowledgement proves an offset; an invocation's or a failure's offset is a guess.
                     let offset = if op.op_type == OpType::Ok { *offset } else { None };
-                    let write = Write {
-                        value: *value,
-                        offset,
-                        status,
-                        invoke,
-                        completion,
-                    };
-                    raw.push((self.id(key), write));
+                    keys[self.id(key)].writes.push(Write { value: *value, offset, status, invoke, completion });
                 }
             }
         }
-        // An invocation and its completion both list the value; keep one entry per (key, value), preferring the
-        // completion's, which knows the offset.
-        raw.sort_by_key(|(key, w)| (*key, w.value, w.offset.is_none(), w.completion, w.invoke));
-        raw.dedup_by_key(|(key, w)| (*key, w.value));
-        for (key, write) in raw {
-            keys[key].writes.push(write);
+        for index in keys.iter_mut() {
+            // If an invocation and its completion both contributed a value, keep the completion's, which knows the
+            // offset; a value written by two ops breaks the format, and the earliest writer is kept.
+            index.writes.sort_unstable_by_key(|w| (w.value, w.offset.is_none(), w.completion, w.invoke));
+            index.writes.dedup_by_key(|w| w.value);
+            assert!(index.writes.windows(2).all(|w| w[0].value < w[1].value));
         }
-        assert!(keys.iter().all(|k| k.writes.windows(2).all(|w| w[0].value < w[1].value)));
+    }
+
+    /// Whether `op` is an invocation whose completion lists as many sends: then the completion alone speaks for
+    /// them. Otherwise (no completion, or one listing fewer sends) the invocation's sends are indexed too.
+    fn completion_repeats_sends(&self, op: &Op) -> bool {
+        let send_count = |op: &Op| op.mops.iter().filter(|m| matches!(m, MicroOp::Send { .. })).count();
+        match (op.op_type, self.partner[op.index]) {
+            (OpType::Invoke, Some(completion)) => send_count(&self.history.ops[completion]) >= send_count(op),
+            _ => false,
+        }
     }
 
     /// The status, invocation and completion of the write made by `op`'s micro-ops.
     fn write_context(&self, op: &Op) -> (WriteStatus, Option<usize>, Option<usize>) {
         let partner = self.partner[op.index];
-        let (invoke, completion) = if op.op_type == OpType::Invoke {
-            (Some(op.index), partner)
-        } else {
-            (partner, Some(op.index))
-        };
+        let (invoke, completion) =
+            if op.op_type == OpType::Invoke { (Some(op.index), partner) } else { (partner, Some(op.index)) };
         // An invocation never completed is an unknown outcome, like an info.
         let status = match completion.map(|c| self.history.ops[c].op_type) {
             Some(OpType::Ok) => WriteStatus::Ok,
@@ -278,12 +270,7 @@ impl<'h> Analysis<'h> {
 
     fn observe_mop(&self, keys: &mut [KeyIndex], op: &Op, mop: &MicroOp) {
         match mop {
-            MicroOp::Send {
-                key,
-                value,
-                offset: Some(offset),
-                ..
-            } if op.op_type == OpType::Ok => {
+            MicroOp::Send { key, value, offset: Some(offset), .. } if op.op_type == OpType::Ok => {
                 keys[self.id(key)].observations.push(Observation {
                     offset: *offset,
                     value: *value,
@@ -314,6 +301,7 @@ impl<'h> Analysis<'h> {
     fn walk_polls(&self) -> Vec<Succession> {
         let mut positions: BTreeMap<u64, BTreeMap<KeyId, Position>> = BTreeMap::new();
         let mut successions = Vec::new();
+        let mut extents = Vec::new();
         for op in &self.history.ops {
             match (op.f, op.op_type) {
                 (_, OpType::Invoke | OpType::Fail) => {
@@ -338,7 +326,8 @@ impl<'h> Analysis<'h> {
                 }
                 (_, OpType::Ok) => {
                     let process = positions.entry(op.process).or_default();
-                    for (key, first, last) in self.op_extents(op, true) {
+                    self.op_extents(op, true, &mut extents);
+                    for &(key, first, last) in &extents {
                         if let Some(before) = process.insert(key, last) {
                             successions.push(succession(op.process, key, before, first));
                         }
@@ -353,11 +342,13 @@ impl<'h> Analysis<'h> {
     fn walk_sends(&self) -> Vec<Succession> {
         let mut positions: BTreeMap<(u64, KeyId), Position> = BTreeMap::new();
         let mut successions = Vec::new();
+        let mut extents = Vec::new();
         for op in &self.history.ops {
             if op.op_type != OpType::Ok {
                 continue;
             }
-            for (key, first, last) in self.op_extents(op, false) {
+            self.op_extents(op, false, &mut extents);
+            for &(key, first, last) in &extents {
                 if let Some(before) = positions.insert((op.process, key), last) {
                     successions.push(succession(op.process, key, before, first));
                 }
@@ -367,37 +358,36 @@ impl<'h> Analysis<'h> {
     }
 
     /// For each key `op` read (or, with `reads` false, sent to with a known offset): its first and last record,
-    /// in the order the op lists them. Records in between are the business of intra-op checks.
-    fn op_extents(&self, op: &Op, reads: bool) -> Vec<(KeyId, Position, Position)> {
-        let mut extents: BTreeMap<KeyId, (Position, Position)> = BTreeMap::new();
-        let mut note = |key: &str, offset: Offset, value: Value| {
-            let position = Position {
-                op: op.index,
-                offset,
-                value,
-            };
-            extents
-                .entry(self.id(key))
-                .and_modify(|e| e.1 = position)
-                .or_insert((position, position));
-        };
+    /// in the order the op lists them, into `extents` (cleared first), by key. Records in between are the business
+    /// of intra-op checks. `extents` is a buffer reused across ops, so that the walk allocates nothing per op.
+    fn op_extents(&self, op: &Op, reads: bool, extents: &mut Vec<(KeyId, Position, Position)>) {
+        extents.clear();
+        let position = |&(offset, value): &(Offset, Value)| Position { op: op.index, offset, value };
         for mop in &op.mops {
             match mop {
                 MicroOp::Poll { reads: by_key } if reads => {
-                    for (key, &(offset, value)) in by_key.iter().flat_map(|(k, p)| p.iter().map(move |r| (k, r))) {
-                        note(key, offset, value);
+                    for (key, records) in by_key {
+                        if let (Some(first), Some(last)) = (records.first(), records.last()) {
+                            extents.push((self.id(key), position(first), position(last)));
+                        }
                     }
                 }
-                MicroOp::Send {
-                    key,
-                    value,
-                    offset: Some(offset),
-                    ..
-                } if !reads => note(key, *offset, *value),
+                MicroOp::Send { key, value, offset: Some(offset), .. } if !reads => {
+                    let record = position(&(*offset, *value));
+                    extents.push((self.id(key), record, record));
+                }
                 _ => {}
             }
         }
-        extents.into_iter().map(|(key, (first, last))| (key, first, last)).collect()
+        // Merge entries of one key, keeping the first's start and the last's end; a stable sort keeps op order.
+        extents.sort_by_key(|e| e.0);
+        extents.dedup_by(|later, earlier| {
+            let same_key = later.0 == earlier.0;
+            if same_key {
+                earlier.2 = later.2;
+            }
+            same_key
+        });
     }
 
     fn id(&self, key: &str) -> KeyId {
@@ -410,12 +400,7 @@ impl<'h> Analysis<'h> {
 
 fn succession(process: u64, key: KeyId, before: Position, after: Position) -> Succession {
     assert!(before.op < after.op);
-    Succession {
-        process,
-        key,
-        before,
-        after,
-    }
+    Succession { process, key, before, after }
 }
 
 /// Pairs each invocation with its process's next completion; see [`Analysis::partner`].
@@ -477,10 +462,7 @@ fn empty_key_index(key: &str) -> KeyIndex {
 }
 
 fn note_final_poll(index: &mut KeyIndex, op: usize, invoke: Option<usize>) {
-    let candidate = FinalPoll {
-        op,
-        invoked: invoke.unwrap_or(op),
-    };
+    let candidate = FinalPoll { op, invoked: invoke.unwrap_or(op) };
     if index.final_poll.is_none_or(|f| f.invoked < candidate.invoked) {
         index.final_poll = Some(candidate);
     }
@@ -492,23 +474,68 @@ fn finish_key_index(index: &mut KeyIndex) {
     index.observations.dedup();
     index.version_order = index.observations.iter().map(|o| o.offset).collect();
     index.version_order.dedup();
-    index.read_values = index
-        .observations
-        .iter()
-        .filter(|o| o.source != Source::Send)
-        .map(|o| o.value)
-        .collect();
+    index.read_values = index.observations.iter().filter(|o| o.source != Source::Send).map(|o| o.value).collect();
     index.read_values.sort_unstable();
     index.read_values.dedup();
     // Observations are sorted by offset then op, so the first ok read at the highest offset is the earliest op.
     let max_offset = index.observations.iter().rev().find(|o| o.source == Source::OkRead).map(|o| o.offset);
     index.max_ok_read = max_offset.and_then(|m| {
-        index
-            .observations
-            .iter()
-            .filter(|o| o.offset == m && o.source == Source::OkRead)
-            .min_by_key(|o| o.op)
-            .copied()
+        index.observations.iter().filter(|o| o.offset == m && o.source == Source::OkRead).min_by_key(|o| o.op).copied()
     });
     assert!(index.version_order.windows(2).all(|w| w[0] < w[1]));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn analyse(text: &str) -> History {
+        match History::parse_jsonl("analysis.jsonl", text) {
+            Ok(history) => history,
+            Err(error) => panic!("test history does not parse: {error}"),
+        }
+    }
+
+    #[test]
+    fn invocations_pair_with_their_process_next_completion() {
+        // Process 1 invokes twice: the first invocation (op 0) never completes, so 17 is an unknown outcome; the
+        // second (op 1) completes ok at op 3, interleaved with process 2's completion at op 2 (which has no invoke).
+        let history = analyse(
+            r#"{"index":0,"time":0,"process":1,"type":"invoke","f":"send","value":[["send","a-0",17]]}
+{"index":1,"time":1,"process":1,"type":"invoke","f":"send","value":[["send","a-0",18]]}
+{"index":2,"time":2,"process":2,"type":"ok","f":"poll","value":[["poll",{"a-0":[[3,18]]}]]}
+{"index":3,"time":3,"process":1,"type":"ok","f":"send","value":[["send","a-0",[3,18]]]}
+"#,
+        );
+        let analysis = Analysis::new(&history);
+        assert_eq!(analysis.partner, vec![None, Some(3), None, Some(1)]);
+        assert_eq!(analysis.invoke_of(3), Some(1));
+        assert_eq!(analysis.invoke_of(1), None);
+        let a0 = &analysis.keys[analysis.key_id("a-0").unwrap_or(usize::MAX)];
+        let statuses: Vec<_> = a0.writes.iter().map(|w| (w.value, w.status, w.offset, w.op())).collect();
+        assert_eq!(statuses, vec![(17, WriteStatus::Info, None, 0), (18, WriteStatus::Ok, Some(3), 3)]);
+    }
+
+    #[test]
+    fn version_orders_reads_and_final_polls() {
+        // Offsets come from the ack (5) and from reads (2, 5, 9); the failed poll's read (9) still places 21.
+        let history = analyse(
+            r#"{"index":0,"time":0,"process":1,"type":"ok","f":"send","value":[["send","a-0",[5,20]]]}
+{"index":1,"time":1,"process":2,"type":"ok","f":"poll","value":[["poll",{"a-0":[[2,19],[5,20]]}]]}
+{"index":2,"time":2,"process":2,"type":"fail","f":"poll","value":[["poll",{"a-0":[[9,21]]}]]}
+{"index":3,"time":3,"process":3,"type":"ok","f":"poll","value":[["poll",{"a-0":[],"b-0":[]}]],"final":true}
+"#,
+        );
+        let analysis = Analysis::new(&history);
+        assert_eq!(analysis.keys.iter().map(|k| k.key.as_str()).collect::<Vec<_>>(), vec!["a-0", "b-0"]);
+        let a0 = &analysis.keys[0];
+        assert_eq!(a0.version_order, vec![2, 5, 9]);
+        assert_eq!(a0.read_values, vec![19, 20, 21]);
+        assert_eq!(a0.max_ok_read.map(|o| (o.offset, o.op)), Some((5, 1)));
+        assert_eq!(a0.values_at(5), vec![20]);
+        assert_eq!(a0.rank(9), Some(2));
+        assert_eq!(a0.final_poll, Some(FinalPoll { op: 3, invoked: 3 }));
+        assert_eq!(analysis.keys[1].final_poll, Some(FinalPoll { op: 3, invoked: 3 }));
+        assert_eq!(analysis.poll_successions, vec![]);
+    }
 }

@@ -142,9 +142,7 @@ impl OpType {
     }
 
     fn from_name(name: &str) -> Option<OpType> {
-        [OpType::Invoke, OpType::Ok, OpType::Fail, OpType::Info]
-            .into_iter()
-            .find(|t| t.name() == name)
+        [OpType::Invoke, OpType::Ok, OpType::Fail, OpType::Info].into_iter().find(|t| t.name() == name)
     }
 }
 
@@ -184,6 +182,10 @@ impl History {
     }
 
     /// Parses JSON Lines; `file_name` is used only in error messages. Blank lines are skipped.
+    ///
+    /// # Errors
+    /// The first malformed line, as a [`ParseError`] naming its line, the column of the offending token, and what
+    /// was expected there. Any input gives a history or an error; none makes the reader panic.
     pub fn parse_jsonl(file_name: &str, text: &str) -> Result<History, ParseError> {
         let mut history = History::new();
         for (line_index, raw) in text.split('\n').enumerate() {
@@ -191,11 +193,7 @@ impl History {
             if line.trim().is_empty() {
                 continue;
             }
-            let ctx = LineCtx {
-                file: file_name,
-                line: line_index + 1,
-                text: line,
-            };
+            let ctx = LineCtx { file: file_name, line: line_index + 1, text: line };
             let op = parse_op(&ctx, history.ops.len())?;
             history.ops.push(op);
         }
@@ -265,12 +263,9 @@ fn write_mops(out: &mut String, op: &Op) {
             out.push(',');
         }
         match mop {
-            MicroOp::Send {
-                key,
-                value,
-                offset,
-                source,
-            } => write_send(out, op.op_type, key, *value, *offset, source.as_ref()),
+            MicroOp::Send { key, value, offset, source } => {
+                write_send(out, op.op_type, key, *value, *offset, source.as_ref())
+            }
             MicroOp::Poll { reads } => write_poll(out, op.op_type, reads),
             MicroOp::Sink { store, key, value } => {
                 out.push_str("[\"sink\",");
@@ -375,12 +370,7 @@ struct LineCtx<'a> {
 
 impl LineCtx<'_> {
     fn error(&self, column: usize, message: String) -> ParseError {
-        ParseError {
-            file: self.file.to_string(),
-            line: self.line,
-            column: column.max(1),
-            message,
-        }
+        ParseError { file: self.file.to_string(), line: self.line, column: column.max(1), message }
     }
 
     /// Byte position of the value of field `name` (just after `"name":`), if the field appears in the line.
@@ -401,8 +391,7 @@ impl LineCtx<'_> {
 
     /// Column of field `name`'s value, or 1.
     fn field_column(&self, name: &str) -> usize {
-        self.field_value_pos(name)
-            .map_or(1, |pos| self.column_of(pos))
+        self.field_value_pos(name).map_or(1, |pos| self.column_of(pos))
     }
 
     /// Column of `bad` (a part of field `name`'s value), found by its JSON text; else the field's value; else 1.
@@ -424,11 +413,7 @@ impl LineCtx<'_> {
     /// 1-based character column of byte position `pos`.
     fn column_of(&self, pos: usize) -> usize {
         let pos = pos.min(self.text.len());
-        self.text
-            .char_indices()
-            .take_while(|(i, _)| *i < pos)
-            .count()
-            + 1
+        self.text.char_indices().take_while(|(i, _)| *i < pos).count() + 1
     }
 }
 
@@ -491,16 +476,8 @@ fn parse_op(ctx: &LineCtx<'_>, expected_index: usize) -> Result<Op, ParseError> 
     let op_type = parse_name(ctx, obj, "type", OpType::from_name, "invoke|ok|fail|info")?;
     let f = parse_name(ctx, obj, "f", OpFn::from_name, "send|poll|txn|assign|subscribe|crash")?;
     let final_poll = parse_final(ctx, obj)?;
-    let mut op = Op {
-        index: expected_index,
-        time_ns,
-        process,
-        op_type,
-        f,
-        mops: Vec::new(),
-        keys: Vec::new(),
-        final_poll,
-    };
+    let mut op =
+        Op { index: expected_index, time_ns, process, op_type, f, mops: Vec::new(), keys: Vec::new(), final_poll };
     parse_op_value(ctx, obj, &mut op)?;
     Ok(op)
 }
@@ -510,15 +487,16 @@ fn json_error(ctx: &LineCtx<'_>, error: &serde_json::Error) -> ParseError {
     let text = error.to_string();
     let reason = text.rfind(" at line ").map_or(text.as_str(), |cut| &text[..cut]);
     let byte_column = error.column().saturating_sub(1);
-    ctx.error(
-        ctx.column_of(byte_column),
-        format!("expected a valid JSON object ({reason})"),
-    )
+    ctx.error(ctx.column_of(byte_column), format!("expected a valid JSON object ({reason})"))
 }
 
-fn require<'o>(ctx: &LineCtx<'_>, obj: &'o Map<String, Json>, name: &str, expected: &str) -> Result<&'o Json, ParseError> {
-    obj.get(name)
-        .ok_or_else(|| ctx.error(1, format!("missing field \"{name}\" (expected {expected})")))
+fn require<'o>(
+    ctx: &LineCtx<'_>,
+    obj: &'o Map<String, Json>,
+    name: &str,
+    expected: &str,
+) -> Result<&'o Json, ParseError> {
+    obj.get(name).ok_or_else(|| ctx.error(1, format!("missing field \"{name}\" (expected {expected})")))
 }
 
 fn require_u64(ctx: &LineCtx<'_>, obj: &Map<String, Json>, name: &str) -> Result<u64, ParseError> {
@@ -539,23 +517,25 @@ fn parse_name<T>(
     expected: &str,
 ) -> Result<T, ParseError> {
     let value = require(ctx, obj, field, expected)?;
-    let column = ctx.field_column(field);
     let Json::String(name) = value else {
-        return Err(ctx.error(column, format!("expected a string for \"{field}\" ({expected}), found {}", show(value))));
+        return Err(ctx.error(
+            ctx.field_column(field),
+            format!("expected a string for \"{field}\" ({expected}), found {}", show(value)),
+        ));
     };
     // "type" names the event kind and "f" the operation; the messages use the words a reader knows them by.
     let what = if field == "f" { "op" } else { field };
-    from_name(name).ok_or_else(|| ctx.error(column, format!("unknown {what} {} (expected {expected})", show(value))))
+    from_name(name).ok_or_else(|| {
+        ctx.error(ctx.field_column(field), format!("unknown {what} {} (expected {expected})", show(value)))
+    })
 }
 
 fn parse_final(ctx: &LineCtx<'_>, obj: &Map<String, Json>) -> Result<bool, ParseError> {
     match obj.get("final") {
         None | Some(Json::Null) => Ok(false),
         Some(Json::Bool(b)) => Ok(*b),
-        Some(other) => Err(ctx.error(
-            ctx.field_column("final"),
-            format!("expected true or false for \"final\", found {}", show(other)),
-        )),
+        Some(other) => Err(ctx
+            .error(ctx.field_column("final"), format!("expected true or false for \"final\", found {}", show(other)))),
     }
 }
 
@@ -581,10 +561,7 @@ fn parse_op_value(ctx: &LineCtx<'_>, obj: &Map<String, Json>, op: &mut Op) -> Re
                 };
                 return Err(ctx.error(ctx.field_column("value"), message));
             };
-            op.mops = items
-                .iter()
-                .map(|item| parse_mop(ctx, item))
-                .collect::<Result<_, _>>()?;
+            op.mops = items.iter().map(|item| parse_mop(ctx, item)).collect::<Result<_, _>>()?;
             Ok(())
         }
     }
@@ -645,12 +622,7 @@ fn parse_send(items: &[Json]) -> Result<MicroOp, &'static str> {
         None => None,
         Some(extra) => parse_source(extra)?,
     };
-    Ok(MicroOp::Send {
-        key,
-        value,
-        offset,
-        source,
-    })
+    Ok(MicroOp::Send { key, value, offset, source })
 }
 
 fn parse_source(extra: &Json) -> Result<Option<(Key, Offset)>, &'static str> {
@@ -694,11 +666,9 @@ fn parse_read_pair(pair: &Json) -> Option<(Offset, Value)> {
 /// Parses a sink micro-op; on error returns the shape that was expected.
 fn parse_sink(items: &[Json]) -> Result<MicroOp, &'static str> {
     match items {
-        [_, Json::String(store), Json::String(key), value] => Ok(MicroOp::Sink {
-            store: store.clone(),
-            key: key.clone(),
-            value: value.as_i64().ok_or(SINK_SHAPE)?,
-        }),
+        [_, Json::String(store), Json::String(key), value] => {
+            Ok(MicroOp::Sink { store: store.clone(), key: key.clone(), value: value.as_i64().ok_or(SINK_SHAPE)? })
+        }
         _ => Err(SINK_SHAPE),
     }
 }
@@ -719,12 +689,7 @@ mod tests {
         assert_eq!(history.ops[1].op_type, OpType::Ok);
         assert_eq!(
             history.ops[1].mops[0],
-            MicroOp::Send {
-                key: "orders-0".into(),
-                value: 17,
-                offset: Some(4),
-                source: None
-            }
+            MicroOp::Send { key: "orders-0".into(), value: 17, offset: Some(4), source: None }
         );
         assert_eq!(history.to_jsonl(), EXAMPLE);
     }
@@ -758,9 +723,7 @@ mod tests {
             process: 0,
             op_type: OpType::Invoke,
             f: OpFn::Poll,
-            mops: vec![MicroOp::Poll {
-                reads: BTreeMap::new(),
-            }],
+            mops: vec![MicroOp::Poll { reads: BTreeMap::new() }],
             keys: Vec::new(),
             final_poll: false,
         };

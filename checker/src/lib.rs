@@ -1,1 +1,199 @@
-//! placeholder
+//! eosim-checker: reads a history of a Kafka-style system and finds the anomalies Jepsen's Kafka checker names.
+//!
+//! A [`History`] is a list of [`Op`]s (design.md §5), read from JSON Lines by [`History::parse_jsonl`] and written
+//! back by [`History::to_jsonl`]. [`check`] builds an [`Analysis`] (every index the checks share, once), runs each
+//! check in [`anomaly`] — one module per [`AnomalyKind`] — and returns a [`Report`]: every [`Anomaly`] found, each
+//! with the key, values, offsets and op indices that prove it, judged against the [`Guarantee`] the system claims.
+//! A duplicate is expected under at-least-once and a violation under exactly-once; the report lists both kinds of
+//! finding, but only violations make it invalid.
+//!
+//! The crate knows nothing of the simulator: it checks a history that any real system produced.
+//!
+//! ```
+//! use eosim_checker::{check, AnomalyKind, Guarantee, History};
+//!
+//! // Process 1 sends 17 to orders-0, acknowledged at offset 0; process 2's final poll reads orders-0 to its end
+//! // and finds nothing there: the acknowledged write was lost.
+//! let text = r#"{"index":0,"time":10,"process":1,"type":"invoke","f":"send","value":[["send","orders-0",17]]}
+//! {"index":1,"time":20,"process":1,"type":"ok","f":"send","value":[["send","orders-0",[0,17]]]}
+//! {"index":2,"time":30,"process":2,"type":"ok","f":"poll","value":[["poll",{"orders-0":[]}]],"final":true}
+//! "#;
+//! let history = History::parse_jsonl("history.jsonl", text)?;
+//! let report = check(&history, Guarantee::KafkaEos);
+//! assert!(!report.is_valid());
+//! assert_eq!(report.anomalies[0].kind, AnomalyKind::LostWrite);
+//! assert_eq!(report.anomalies[0].ops, vec![1, 2]);
+//!
+//! // At most once allows losing writes: the same history is valid under that claim.
+//! assert!(check(&history, Guarantee::AtMostOnce).is_valid());
+//! # Ok::<(), eosim_checker::ParseError>(())
+//! ```
+#![deny(missing_docs)]
+
+pub mod analysis;
+pub mod anomaly;
+mod guarantee;
+pub mod history;
+mod report;
+
+use serde::{Deserialize, Serialize};
+
+pub use analysis::Analysis;
+pub use guarantee::Guarantee;
+pub use history::*;
+pub use report::Report;
+
+/// The kinds of anomaly the checker finds, with Jepsen's names; the declaration order is the report order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum AnomalyKind {
+    /// An acknowledged value that should have been read, but no poll ever read it.
+    #[serde(rename = "lost-write")]
+    LostWrite,
+    /// One value at two or more offsets of a key.
+    #[serde(rename = "duplicate")]
+    Duplicate,
+    /// One offset of a key holding two or more values.
+    #[serde(rename = "inconsistent-offsets")]
+    InconsistentOffsets,
+    /// A process's poll of a key went back to, or repeated, an offset its previous poll had read.
+    #[serde(rename = "nonmonotonic-poll")]
+    NonmonotonicPoll,
+    /// A process's poll of a key jumped over offsets known to hold records.
+    #[serde(rename = "poll-skip")]
+    PollSkip,
+    /// A process's later send to a key was acknowledged at a lower offset than its earlier one.
+    #[serde(rename = "nonmonotonic-send")]
+    NonmonotonicSend,
+    /// Aborted read: an ok poll saw a value whose send definitely failed.
+    #[serde(rename = "G1a")]
+    G1a,
+    /// Acknowledged values that no poll has read yet, with nothing proving they should have been (informational).
+    #[serde(rename = "unseen")]
+    Unseen,
+}
+
+impl AnomalyKind {
+    /// Every kind, in report order.
+    pub const ALL: &'static [AnomalyKind] = &[
+        AnomalyKind::LostWrite,
+        AnomalyKind::Duplicate,
+        AnomalyKind::InconsistentOffsets,
+        AnomalyKind::NonmonotonicPoll,
+        AnomalyKind::PollSkip,
+        AnomalyKind::NonmonotonicSend,
+        AnomalyKind::G1a,
+        AnomalyKind::Unseen,
+    ];
+
+    /// Jepsen's name for the kind, e.g. "lost-write" or "G1a".
+    pub fn name(self) -> &'static str {
+        match self {
+            AnomalyKind::LostWrite => "lost-write",
+            AnomalyKind::Duplicate => "duplicate",
+            AnomalyKind::InconsistentOffsets => "inconsistent-offsets",
+            AnomalyKind::NonmonotonicPoll => "nonmonotonic-poll",
+            AnomalyKind::PollSkip => "poll-skip",
+            AnomalyKind::NonmonotonicSend => "nonmonotonic-send",
+            AnomalyKind::G1a => "G1a",
+            AnomalyKind::Unseen => "unseen",
+        }
+    }
+
+    /// The kind named `s` (exactly as [`AnomalyKind::name`] spells it).
+    pub fn from_name(s: &str) -> Option<AnomalyKind> {
+        AnomalyKind::ALL.iter().copied().find(|kind| kind.name() == s)
+    }
+}
+
+/// One anomaly, with the evidence that proves it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Anomaly {
+    /// What went wrong (serialized as its name).
+    pub kind: AnomalyKind,
+    /// The partition it happened in.
+    pub key: Key,
+    /// The values involved.
+    pub values: Vec<Value>,
+    /// The offsets involved.
+    pub offsets: Vec<Offset>,
+    /// Indices of the operations that prove it, ascending.
+    pub ops: Vec<usize>,
+    /// One sentence for a person.
+    pub explanation: String,
+}
+
+/// A check: reads the shared indexes, returns every anomaly of its kind.
+type Check = fn(&Analysis<'_>) -> Vec<Anomaly>;
+
+/// The single list of checks, one per kind, in [`AnomalyKind::ALL`] order.
+const CHECKS: [(AnomalyKind, Check); 8] = [
+    (AnomalyKind::LostWrite, anomaly::lost_write::check),
+    (AnomalyKind::Duplicate, anomaly::duplicate::check),
+    (AnomalyKind::InconsistentOffsets, anomaly::inconsistent_offsets::check),
+    (AnomalyKind::NonmonotonicPoll, anomaly::nonmonotonic_poll::check),
+    (AnomalyKind::PollSkip, anomaly::poll_skip::check),
+    (AnomalyKind::NonmonotonicSend, anomaly::nonmonotonic_send::check),
+    (AnomalyKind::G1a, anomaly::aborted_read::check),
+    (AnomalyKind::Unseen, anomaly::unseen::check),
+];
+
+/// Checks `history` for every anomaly and judges them against `guarantee`.
+///
+/// # Panics
+/// Only if one of the checker's own invariants is broken, which is a bug in the checker: every parsed history,
+/// however strange, gets a report.
+pub fn check(history: &History, guarantee: Guarantee) -> Report {
+    let analysis = Analysis::new(history);
+    let mut anomalies = Vec::new();
+    for (kind, run) in CHECKS {
+        let found = run(&analysis);
+        assert!(found.iter().all(|a| a.kind == kind), "check for {} reported another kind", kind.name());
+        anomalies.extend(found);
+    }
+    anomalies.sort_by(|a, b| {
+        (a.kind, &a.key, a.ops.first(), &a.ops, &a.values, &a.offsets).cmp(&(
+            b.kind,
+            &b.key,
+            b.ops.first(),
+            &b.ops,
+            &b.values,
+            &b.offsets,
+        ))
+    });
+    Report { guarantee, anomalies }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_check_list_covers_every_kind_in_order() {
+        let kinds: Vec<AnomalyKind> = CHECKS.iter().map(|(kind, _)| *kind).collect();
+        assert_eq!(kinds, AnomalyKind::ALL);
+        let mut sorted = kinds.clone();
+        sorted.sort();
+        assert_eq!(sorted, kinds, "declaration order must be report order");
+    }
+
+    #[test]
+    fn kind_names_round_trip_and_match_serde() {
+        for &kind in AnomalyKind::ALL {
+            assert_eq!(AnomalyKind::from_name(kind.name()), Some(kind));
+            let json = serde_json::to_string(&kind).expect("serializes");
+            assert_eq!(json, format!("\"{}\"", kind.name()));
+            assert_eq!(serde_json::from_str::<AnomalyKind>(&json).ok(), Some(kind));
+        }
+        assert_eq!(AnomalyKind::from_name("g1a"), None);
+        assert_eq!(AnomalyKind::G1a.name(), "G1a");
+    }
+
+    #[test]
+    fn an_empty_history_is_valid_under_every_guarantee() {
+        for &guarantee in Guarantee::ALL {
+            let report = check(&History::new(), guarantee);
+            assert!(report.is_valid());
+            assert!(report.anomalies.is_empty());
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! `lost-write`: the broker acknowledged a value, the value should have been read, and no poll ever read it.
+//!
+//! An acknowledgement is a promise: the record is in the log and every consumer reading that partition will see
+//! it. Exactly-once means each acknowledged record is delivered once; delivered zero times, it is lost, and the
+//! application that trusted the acknowledgement (and perhaps committed its input offsets) has silently dropped it.
+//!
+//! Not every unread value is lost: a consumer may simply not have got there yet. A value counts as lost only when
+//! the history proves it should have been read:
+//! - (a) a final poll of the key, invoked after the value was acknowledged, read the partition to its end after
+//!   the system quiesced, and still nobody read the value; or
+//! - (b) its acknowledged offset is at or below the highest offset any ok poll read of that key (Jepsen's rule):
+//!   consumers read partitions in order, so a consumer that got past the offset should have passed the value. "At"
+//!   matters only when another value was read at that very offset, which `inconsistent-offsets` also reports.
+//!
+//! Only `ok` sends make the promise: an `info` send may never have happened, so it is never required to be read.
+//! A send acknowledged with a null offset (acks=0) can only be judged by rule (a). Acknowledged values that no rule
+//! convicts are reported as `unseen` instead (see [`super::unseen`]).
+//!
+//! Worked example. Process 1 sends 17 and then 18 to orders-0, acknowledged at offsets 0 and 1; process 2 polls
+//! and reads only offset 1:
+//!
+//! ```text
+//! {"index":0,"time":0,"process":1,"type":"invoke","f":"send","value":[["send","orders-0",17]]}
+//! {"index":1,"time":1,"process":1,"type":"ok","f":"send","value":[["send","orders-0",[0,17]]]}
+//! {"index":2,"time":2,"process":1,"type":"invoke","f":"send","value":[["send","orders-0",18]]}
+//! {"index":3,"time":3,"process":1,"type":"ok","f":"send","value":[["send","orders-0",[1,18]]]}
+//! {"index":4,"time":4,"process":2,"type":"ok","f":"poll","value":[["poll",{"orders-0":[[1,18]]}]]}
+//! ```
+//!
+//! The highest offset read of orders-0 is 1 (op 4). Value 17 was acknowledged at offset 0 ≤ 1 by op 1, and no
+//! poll read 17: a lost write, proven by ops 1 and 4. Value 18 was read, so it is fine. Had op 4 read
+//! `[[0,17],[1,18]]`, nothing would be lost; had it read only `[[0,17]]`, 18 (at offset 1 > 0) would merely be
+//! unseen — unless a final poll came after op 3.
+
+use crate::analysis::{Analysis, KeyIndex, Observation, Write, WriteStatus};
+use crate::{Anomaly, AnomalyKind};
+
+/// What became of one write, as far as the history can tell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Fate {
+    /// It was not acknowledged (info or fail), so nothing requires it to be read.
+    NotRequired,
+    /// Some poll read it.
+    Read,
+    /// It was acknowledged, should have been read, and was not.
+    Lost(Witness),
+    /// It was acknowledged and not read, and nothing proves it should have been (yet).
+    Unseen,
+}
+
+/// The op that proves a write should have been read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Witness {
+    /// A final poll, by its op index, read the key to its end after the write was acknowledged.
+    FinalPoll(usize),
+    /// An ok poll read this offset, at or above the write's.
+    HigherRead(Observation),
+}
+
+/// Decides the fate of `write` in partition `index`; shared with the `unseen` check, so that the two never disagree.
+pub(crate) fn fate(index: &KeyIndex, write: &Write) -> Fate {
+    if write.status != WriteStatus::Ok {
+        return Fate::NotRequired;
+    }
+    if index.was_read(write.value) {
+        return Fate::Read;
+    }
+    // Rule (a): the final poll started after the acknowledgement, so the record was in the log it read to the end.
+    if let Some(final_poll) = index.final_poll {
+        if final_poll.invoked > write.op() {
+            return Fate::Lost(Witness::FinalPoll(final_poll.op));
+        }
+    }
+    // Rule (b): a consumer read past the record's offset.
+    if let (Some(offset), Some(max_read)) = (write.offset, index.max_ok_read) {
+        if offset <= max_read.offset {
+            return Fate::Lost(Witness::HigherRead(max_read));
+        }
+    }
+    Fate::Unseen
+}
+
+/// Every acknowledged write that should have been read and was not, one anomaly per value.
+pub fn check(analysis: &Analysis<'_>) -> Vec<Anomaly> {
+    let mut anomalies = Vec::new();
+    for index in &analysis.keys {
+        for write in &index.writes {
+            if let Fate::Lost(witness) = fate(index, write) {
+                anomalies.push(lost(index, write, witness));
+            }
+        }
+    }
+    anomalies
+}
+
+fn lost(index: &KeyIndex, write: &Write, witness: Witness) -> Anomaly {
+    let key = &index.key;
+    let value = write.value;
+    let writer = write.op();
+    let acknowledged = match write.offset {
+        Some(offset) => format!("at offset {offset}"),
+        None => "(offset unknown)".to_string(),
+    };
+    let mut offsets: Vec<u64> = write.offset.into_iter().collect();
+    let (witness_op, because) = match witness {
+        Witness::FinalPoll(op) => (op, format!("the final poll by op {op} read {key} to its end")),
+        Witness::HigherRead(read) => {
+            offsets.push(read.offset);
+            (read.op, format!("op {} read {key} up to offset {}", read.op, read.offset))
+        }
+    };
+    // The witness may be the writer itself: a transaction can send a value and poll past its offset.
+    assert!(write.status == WriteStatus::Ok);
+    Anomaly {
+        kind: AnomalyKind::LostWrite,
+        key: key.clone(),
+        values: vec![value],
+        offsets: super::sorted_distinct(offsets),
+        ops: super::sorted_distinct(vec![writer, witness_op]),
+        explanation: format!(
+            "value {value} of {key} was acknowledged {acknowledged} by op {writer}, but no poll ever read it, \
+             although {because}"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::anomaly::test_support::run;
+
+    /// The worked example of the module header.
+    const EXAMPLE: &str = r#"{"index":0,"time":0,"process":1,"type":"invoke","f":"send","value":[["send","orders-0",17]]}
+{"index":1,"time":1,"process":1,"type":"ok","f":"send","value":[["send","orders-0",[0,17]]]}
+{"index":2,"time":2,"process":1,"type":"invoke","f":"send","value":[["send","orders-0",18]]}
+{"index":3,"time":3,"process":1,"type":"ok","f":"send","value":[["send","orders-0",[1,18]]]}
+{"index":4,"time":4,"process":2,"type":"ok","f":"poll","value":[["poll",{"orders-0":[[1,18]]}]]}
+"#;
+
+    /// A final poll by process 3 that read orders-0 from offset 1 to its end.
+    const FINAL_POLL: &str = r#"{"index":5,"time":5,"process":3,"type":"invoke","f":"poll","value":[["poll"]],"final":true}
+{"index":6,"time":6,"process":3,"type":"ok","f":"poll","value":[["poll",{"orders-0":[[1,18]]}]],"final":true}
+"#;
+
+    #[test]
+    fn worked_example_loses_17() {
+        let found = run(check, EXAMPLE);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].values, vec![17]);
+        assert_eq!(found[0].offsets, vec![0, 1]);
+        assert_eq!(found[0].ops, vec![1, 4]);
+        assert_eq!(
+            found[0].explanation,
+            "value 17 of orders-0 was acknowledged at offset 0 by op 1, but no poll ever read it, \
+             although op 4 read orders-0 up to offset 1"
+        );
+    }
+
+    #[test]
+    fn reading_everything_passes() {
+        let text = EXAMPLE.replace("[[1,18]]", "[[0,17],[1,18]]");
+        assert_eq!(run(check, &text), vec![]);
+    }
+
+    #[test]
+    fn a_value_above_the_highest_read_is_only_unseen() {
+        let text = EXAMPLE.replace("[[1,18]]", "[[0,17]]");
+        assert_eq!(run(check, &text), vec![]);
+        assert_eq!(run(super::super::unseen::check, &text).len(), 1);
+    }
+
+    #[test]
+    fn a_final_poll_turns_unseen_into_lost() {
+        let text = EXAMPLE.replace("[[1,18]]", "[[0,17]]") + FINAL_POLL.replace("[[1,18]]", "[]").as_str();
+        let found = run(check, &text);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!((found[0].values.clone(), found[0].ops.clone()), (vec![18], vec![3, 6]));
+        assert!(found[0].explanation.ends_with("although the final poll by op 6 read orders-0 to its end"));
+    }
+
+    #[test]
+    fn a_final_poll_invoked_before_the_ack_proves_nothing() {
+        // The final poll is invoked (op 2) before 18 is acknowledged (op 4): the poll may have ended before it.
+        let text = r#"{"index":0,"time":0,"process":1,"type":"ok","f":"send","value":[["send","orders-0",[0,17]]]}
+{"index":1,"time":1,"process":1,"type":"invoke","f":"send","value":[["send","orders-0",18]]}
+{"index":2,"time":2,"process":2,"type":"invoke","f":"poll","value":[["poll"]],"final":true}
+{"index":3,"time":3,"process":2,"type":"ok","f":"poll","value":[["poll",{"orders-0":[[0,17]]}]],"final":true}
+{"index":4,"time":4,"process":1,"type":"ok","f":"send","value":[["send","orders-0",[1,18]]]}
+"#;
+        assert_eq!(run(check, text), vec![]);
+    }
+
+    #[test]
+    fn info_sends_are_never_required_to_be_read() {
+        // 17's send timed out (info): unread even below the highest read and before a final poll, it is not lost.
+        let text = EXAMPLE.replace(
+            r#""type":"ok","f":"send","value":[["send","orders-0",[0,17]]]"#,
+            r#""type":"info","f":"send","value":[["send","orders-0",17]]"#,
+        ) + FINAL_POLL;
+        assert_eq!(run(check, &text), vec![]);
+        assert_eq!(run(super::super::unseen::check, &text), vec![]);
+    }
+
+    #[test]
+    fn a_null_offset_is_judged_by_the_final_poll_only() {
+        let acks0 = EXAMPLE.replace("[0,17]", "[null,17]");
+        assert_eq!(run(check, &acks0), vec![], "rule (b) needs an offset");
+        let found = run(check, &(acks0 + FINAL_POLL));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!((found[0].offsets.clone(), found[0].ops.clone()), (vec![], vec![1, 6]));
+        assert!(found[0].explanation.contains("acknowledged (offset unknown) by op 1"));
+    }
+}

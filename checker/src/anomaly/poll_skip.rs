@@ -1,0 +1,137 @@
+//! `poll-skip`: a process's poll of a key started past the next offset known to hold a record after where its
+//! previous poll of that key ended.
+//!
+//! A consumer that jumps over records never processes them. If it then commits its position (in an exactly-once
+//! pipeline, inside the transaction with its output), those inputs are gone for good: their outputs are never
+//! produced, though every record is safely in the log. The classic cause is a consumer that does not rewind to its
+//! last committed offsets after its transaction aborts (KAFKA-17582). Every guarantee forbids it.
+//!
+//! Skips are judged against the key's version order — the distinct offsets known, from acknowledged sends or any
+//! read, to hold records — not by offset + 1: transaction markers and aborted batches occupy offsets no consumer
+//! returns, so gaps in raw offsets are normal. The same per-process, between-reassignments rules as for
+//! `nonmonotonic-poll` apply (see [`super::nonmonotonic_poll`]); in particular a failed transaction's poll does
+//! not move the position, so the next poll must start where the last committed one ended.
+//!
+//! Worked example. Process 1's sends of 17, 18 and 19 are acknowledged at offsets 0, 2 and 3 (offset 1 holds a
+//! marker); process 2 polls offset 0, then offset 3:
+//!
+//! ```text
+//! {"index":0,"time":0,"process":1,"type":"ok","f":"send","value":[["send","orders-0",[0,17]],["send","orders-0",[2,18]],["send","orders-0",[3,19]]]}
+//! {"index":1,"time":1,"process":2,"type":"ok","f":"poll","value":[["poll",{"orders-0":[[0,17]]}]]}
+//! {"index":2,"time":2,"process":2,"type":"ok","f":"poll","value":[["poll",{"orders-0":[[3,19]]}]]}
+//! ```
+//!
+//! The version order of orders-0 is 0, 2, 3. Op 1 ended at 0, so op 2 had to start at 2, but started at 3: one
+//! poll-skip over offset 2, values [17, 19], offsets [0, 3], ops [1, 2]. (18 is also a `lost-write`.) Had op 2
+//! read `[[2,18],[3,19]]` it would pass, although it jumped from raw offset 0 to 2.
+
+use crate::analysis::{Analysis, Succession};
+use crate::{Anomaly, AnomalyKind};
+
+/// Every pair of successive polls of a key by one process where the later jumped over known records.
+pub fn check(analysis: &Analysis<'_>) -> Vec<Anomaly> {
+    analysis
+        .poll_successions
+        .iter()
+        .filter_map(|s| {
+            let skipped = skipped_offsets(analysis, s);
+            (!skipped.is_empty()).then(|| skip(analysis, s, skipped))
+        })
+        .collect()
+}
+
+/// The offsets known to hold records strictly between where the earlier poll ended and the later one began.
+fn skipped_offsets<'a>(analysis: &'a Analysis<'_>, s: &Succession) -> &'a [u64] {
+    let order = &analysis.keys[s.key].version_order;
+    let low = order.partition_point(|&o| o <= s.before.offset);
+    let high = order.partition_point(|&o| o < s.after.offset);
+    // A poll that went back is nonmonotonic, not a skip; then high <= low and the slice is empty.
+    if high <= low {
+        return &[];
+    }
+    &order[low..high]
+}
+
+fn skip(analysis: &Analysis<'_>, s: &Succession, skipped: &[u64]) -> Anomaly {
+    let index = &analysis.keys[s.key];
+    let key = &index.key;
+    let (before, after) = (s.before, s.after);
+    assert!(before.offset < after.offset && !skipped.is_empty());
+    let what = if skipped.len() == 1 {
+        format!("offset {}, which is known to hold a record", skipped[0])
+    } else {
+        format!("{} offsets ({}) known to hold records", skipped.len(), super::join(skipped))
+    };
+    Anomaly {
+        kind: AnomalyKind::PollSkip,
+        key: key.clone(),
+        values: vec![before.value, after.value],
+        offsets: vec![before.offset, after.offset],
+        ops: vec![before.op, after.op],
+        explanation: format!(
+            "process {} read {key} up to offset {} in op {}, then its next poll, op {}, started at offset {}, \
+             skipping {what}",
+            s.process, before.offset, before.op, after.op, after.offset
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::anomaly::test_support::run;
+
+    /// The worked example of the module header.
+    const EXAMPLE: &str = r#"{"index":0,"time":0,"process":1,"type":"ok","f":"send","value":[["send","orders-0",[0,17]],["send","orders-0",[2,18]],["send","orders-0",[3,19]]]}
+{"index":1,"time":1,"process":2,"type":"ok","f":"poll","value":[["poll",{"orders-0":[[0,17]]}]]}
+{"index":2,"time":2,"process":2,"type":"ok","f":"poll","value":[["poll",{"orders-0":[[3,19]]}]]}
+"#;
+
+    #[test]
+    fn worked_example_skips_offset_2() {
+        let found = run(check, EXAMPLE);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!((found[0].values.clone(), found[0].offsets.clone()), (vec![17, 19], vec![0, 3]));
+        assert_eq!(found[0].ops, vec![1, 2]);
+        assert_eq!(
+            found[0].explanation,
+            "process 2 read orders-0 up to offset 0 in op 1, then its next poll, op 2, started at offset 3, \
+             skipping offset 2, which is known to hold a record"
+        );
+    }
+
+    #[test]
+    fn gaps_in_raw_offsets_are_not_skips() {
+        assert_eq!(run(check, &EXAMPLE.replace("[[3,19]]", "[[2,18],[3,19]]")), vec![]);
+    }
+
+    #[test]
+    fn going_back_is_not_a_skip() {
+        // Op 1 ends at offset 3 and op 2 starts back at 0: nonmonotonic-poll's business, not a skip.
+        let back: String = EXAMPLE
+            .lines()
+            .map(|line| match line {
+                l if l.contains(r#""index":1,"#) => l.replace("[[0,17]]", "[[2,18],[3,19]]"),
+                l if l.contains(r#""index":2,"#) => l.replace("[[3,19]]", "[[0,17]]"),
+                l => l.to_string(),
+            } + "\n")
+            .collect();
+        assert_eq!(run(check, &back), vec![]);
+        assert_eq!(run(crate::anomaly::nonmonotonic_poll::check, &back).len(), 1);
+    }
+
+    #[test]
+    fn not_rewinding_after_an_aborted_transaction_skips() {
+        // Op 2's transaction read 18 and aborted, so the consumer had to rewind to after offset 0; op 3 did not.
+        let text = r#"{"index":0,"time":0,"process":1,"type":"ok","f":"send","value":[["send","orders-0",[0,17]],["send","orders-0",[1,18]],["send","orders-0",[2,19]]]}
+{"index":1,"time":1,"process":2,"type":"ok","f":"poll","value":[["poll",{"orders-0":[[0,17]]}]]}
+{"index":2,"time":2,"process":2,"type":"fail","f":"txn","value":[["poll",{"orders-0":[[1,18]]}],["send","out-0",100]]}
+{"index":3,"time":3,"process":2,"type":"ok","f":"poll","value":[["poll",{"orders-0":[[2,19]]}]]}
+"#;
+        let found = run(check, text);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!((found[0].offsets.clone(), found[0].ops.clone()), (vec![0, 2], vec![1, 3]));
+        let rewound = text.replace("[[2,19]]", "[[1,18],[2,19]]");
+        assert_eq!(run(check, &rewound), vec![]);
+    }
+}

@@ -1,0 +1,144 @@
+//! Whole histories through `check`: how `info` and `fail` outcomes are judged, how each guarantee classifies what
+//! was found, and the order of the report. Every verdict here was worked out by hand.
+
+use eosim_checker::{check, AnomalyKind, Guarantee, History, Report};
+
+fn report(text: &str, guarantee: Guarantee) -> Report {
+    match History::parse_jsonl("test.jsonl", text) {
+        Ok(history) => check(&history, guarantee),
+        Err(error) => panic!("test history does not parse: {error}"),
+    }
+}
+
+fn kinds(report: &Report) -> Vec<AnomalyKind> {
+    report.anomalies.iter().map(|a| a.kind).collect()
+}
+
+/// Process 1 sends 17 (ok, offset 0) and 18 (info: timed out); process 2's final poll reads orders-0 to its end.
+const INFO_SEND: &str = r#"{"index":0,"time":0,"process":1,"type":"invoke","f":"send","value":[["send","orders-0",17]]}
+{"index":1,"time":1,"process":1,"type":"ok","f":"send","value":[["send","orders-0",[0,17]]]}
+{"index":2,"time":2,"process":1,"type":"invoke","f":"send","value":[["send","orders-0",18]]}
+{"index":3,"time":3,"process":1,"type":"info","f":"send","value":[["send","orders-0",18]]}
+{"index":4,"time":4,"process":2,"type":"invoke","f":"poll","value":[["poll"]],"final":true}
+{"index":5,"time":5,"process":2,"type":"ok","f":"poll","value":[["poll",{"orders-0":[[0,17]]}]],"final":true}
+"#;
+
+#[test]
+fn an_info_send_that_is_never_read_is_not_lost() {
+    let report = report(INFO_SEND, Guarantee::KafkaEos);
+    assert!(report.anomalies.is_empty(), "{}", report.render_text(5));
+}
+
+#[test]
+fn an_info_send_that_is_read_is_fine() {
+    let text = INFO_SEND.replace("[[0,17]]", "[[0,17],[1,18]]");
+    let report = report(&text, Guarantee::KafkaEos);
+    assert!(report.anomalies.is_empty(), "{}", report.render_text(5));
+}
+
+#[test]
+fn a_fail_send_that_is_read_is_g1a_under_every_guarantee() {
+    let text = INFO_SEND.replace(r#""type":"info""#, r#""type":"fail""#).replace("[[0,17]]", "[[0,17],[1,18]]");
+    for &guarantee in Guarantee::ALL {
+        let report = report(&text, guarantee);
+        assert_eq!(kinds(&report), vec![AnomalyKind::G1a]);
+        assert_eq!(report.anomalies[0].ops, vec![3, 5]);
+        assert!(!report.is_valid());
+    }
+}
+
+#[test]
+fn an_invocation_never_completed_is_an_unknown_outcome() {
+    // 18's invocation has no completion at all: read or not, it is judged like an info send.
+    let text = r#"{"index":0,"time":0,"process":1,"type":"invoke","f":"send","value":[["send","orders-0",17]]}
+{"index":1,"time":1,"process":1,"type":"ok","f":"send","value":[["send","orders-0",[0,17]]]}
+{"index":2,"time":2,"process":1,"type":"invoke","f":"send","value":[["send","orders-0",18]]}
+{"index":3,"time":3,"process":2,"type":"invoke","f":"poll","value":[["poll"]],"final":true}
+{"index":4,"time":4,"process":2,"type":"ok","f":"poll","value":[["poll",{"orders-0":[[0,17]]}]],"final":true}
+"#;
+    assert!(report(text, Guarantee::KafkaEos).anomalies.is_empty());
+    let read = text.replace("[[0,17]]", "[[0,17],[1,18]]");
+    assert!(report(&read, Guarantee::KafkaEos).anomalies.is_empty());
+}
+
+/// A retry duplicate: 17 is acknowledged at offset 1, and the consumer finds it at offsets 0 and 1.
+const DUPLICATE: &str = r#"{"index":0,"time":0,"process":1,"type":"invoke","f":"send","value":[["send","orders-0",17]]}
+{"index":1,"time":1,"process":1,"type":"ok","f":"send","value":[["send","orders-0",[1,17]]]}
+{"index":2,"time":2,"process":2,"type":"ok","f":"poll","value":[["poll",{"orders-0":[[0,17],[1,17]]}]],"final":true}
+"#;
+
+#[test]
+fn a_duplicate_violates_idempotence_but_not_at_least_once() {
+    assert_eq!(kinds(&report(DUPLICATE, Guarantee::Idempotent)), vec![AnomalyKind::Duplicate]);
+    assert!(!report(DUPLICATE, Guarantee::Idempotent).is_valid());
+    assert!(!report(DUPLICATE, Guarantee::KafkaEos).is_valid());
+    assert!(!report(DUPLICATE, Guarantee::AtMostOnce).is_valid());
+    let relaxed = report(DUPLICATE, Guarantee::AtLeastOnce);
+    assert!(relaxed.is_valid());
+    assert_eq!(relaxed.violation_count(), 0);
+    assert_eq!(relaxed.anomalies.len(), 1, "allowed anomalies are still listed");
+    assert!(relaxed.render_text(3).contains("duplicate: 1 (allowed)"));
+}
+
+/// An acknowledged write the final poll did not find.
+const LOST: &str = r#"{"index":0,"time":0,"process":1,"type":"invoke","f":"send","value":[["send","orders-0",17]]}
+{"index":1,"time":1,"process":1,"type":"ok","f":"send","value":[["send","orders-0",[0,17]]]}
+{"index":2,"time":2,"process":2,"type":"invoke","f":"poll","value":[["poll"]],"final":true}
+{"index":3,"time":3,"process":2,"type":"ok","f":"poll","value":[["poll",{"orders-0":[]}]],"final":true}
+"#;
+
+#[test]
+fn a_lost_write_is_allowed_only_under_at_most_once() {
+    assert!(report(LOST, Guarantee::AtMostOnce).is_valid());
+    for guarantee in [Guarantee::AtLeastOnce, Guarantee::Idempotent, Guarantee::KafkaEos, Guarantee::Serializable] {
+        let report = report(LOST, guarantee);
+        assert_eq!(kinds(&report), vec![AnomalyKind::LostWrite]);
+        assert_eq!(report.violation_count(), 1);
+    }
+    let text = report(LOST, Guarantee::KafkaEos).render_text(3);
+    assert!(text.contains("lost-write: 1 (violation)"), "{text}");
+    assert!(text.contains("the final poll by op 3 read orders-0 to its end"), "{text}");
+}
+
+#[test]
+fn without_the_final_poll_the_write_is_only_unseen() {
+    let text = LOST.replace(r#","final":true"#, "");
+    let report = report(&text, Guarantee::KafkaEos);
+    assert_eq!(kinds(&report), vec![AnomalyKind::Unseen]);
+    assert!(report.is_valid(), "unseen is never a violation");
+}
+
+#[test]
+fn anomalies_are_ordered_by_kind_then_key_then_first_op() {
+    // b-0: 5 acknowledged at 0, 6 at 1, and a poll reads only offset 1 (5 lost); a-0: a poll reads 9 at two
+    // offsets (duplicate), and 8 is acknowledged at offset 7 and never read (unseen).
+    let text = r#"{"index":0,"time":0,"process":1,"type":"ok","f":"send","value":[["send","b-0",[0,5]],["send","b-0",[1,6]]]}
+{"index":1,"time":1,"process":1,"type":"ok","f":"send","value":[["send","a-0",[7,8]]]}
+{"index":2,"time":2,"process":2,"type":"ok","f":"poll","value":[["poll",{"a-0":[[2,9],[3,9]],"b-0":[[1,6]]}]]}
+{"index":3,"time":3,"process":3,"type":"ok","f":"send","value":[["send","a-0",[3,9]]]}
+"#;
+    let report = report(text, Guarantee::KafkaEos);
+    let summary: Vec<(AnomalyKind, &str)> = report.anomalies.iter().map(|a| (a.kind, a.key.as_str())).collect();
+    assert_eq!(
+        summary,
+        vec![(AnomalyKind::LostWrite, "b-0"), (AnomalyKind::Duplicate, "a-0"), (AnomalyKind::Unseen, "a-0")]
+    );
+    assert_eq!(report.counts().values().sum::<usize>(), 3);
+    let json = serde_json::to_string(&report).expect("serializes");
+    assert!(json.contains(r#""kind":"lost-write""#), "{json}");
+}
+
+#[test]
+fn a_consume_transform_produce_pipeline_that_keeps_exactly_once_is_valid() {
+    // Process 3 reads input 17, and in one transaction writes output 100 (from in-0 offset 0) and sinks it.
+    let text = r#"{"index":0,"time":0,"process":1,"type":"invoke","f":"send","value":[["send","in-0",17]]}
+{"index":1,"time":1,"process":1,"type":"ok","f":"send","value":[["send","in-0",[0,17]]]}
+{"index":2,"time":2,"process":3,"type":"ok","f":"subscribe","value":["in-0"]}
+{"index":3,"time":3,"process":3,"type":"invoke","f":"txn","value":[["poll"],["send","out-0",100,{"source":["in-0",0]}],["sink","db","k",100]]}
+{"index":4,"time":4,"process":3,"type":"ok","f":"txn","value":[["poll",{"in-0":[[0,17]]}],["send","out-0",[2,100],{"source":["in-0",0]}],["sink","db","k",100]]}
+{"index":5,"time":5,"process":4,"type":"ok","f":"poll","value":[["poll",{"in-0":[[0,17]],"out-0":[[2,100]]}]],"final":true}
+{"index":6,"time":6,"process":5,"type":"info","f":"crash"}
+"#;
+    let report = report(text, Guarantee::KafkaEos);
+    assert!(report.anomalies.is_empty(), "{}", report.render_text(5));
+}

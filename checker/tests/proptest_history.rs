@@ -1,0 +1,404 @@
+//! Property tests. A random reference log (producers sending unique values to a few partitions, with ok, info and
+//! fail outcomes; consumers polling successive ranges, being reassigned, and finishing with final polls) yields a
+//! correct history, which must check clean under `idempotent`. One mutation of it — a value dropped from every
+//! read, a read of a value at a second offset, a poll restarted earlier — must make the matching anomaly appear.
+//! And the reader must never panic, whatever it is given.
+
+use std::collections::BTreeMap;
+
+use eosim_checker::{check, AnomalyKind, Guarantee, History, MicroOp, Offset, Op, OpFn, OpType, Value};
+use proptest::prelude::*;
+use proptest::sample::Index;
+
+const KEY_COUNT: usize = 3;
+const CONSUMER_COUNT: usize = 2;
+
+fn key_name(key: usize) -> String {
+    format!("k-{key}")
+}
+
+/// How a send ends, and whether its record reaches the log.
+#[derive(Clone, Copy, Debug)]
+enum Outcome {
+    Ok,
+    InfoLanded,
+    InfoLost,
+    Fail,
+}
+
+/// One step of the reference workload.
+#[derive(Clone, Debug)]
+enum Action {
+    Send { producer: u64, keys: Vec<usize>, outcome: Outcome, defer: bool, null_offset: bool, gap: bool },
+    Poll { consumer: usize, max_records: usize, info: bool },
+    Assign { consumer: usize, mask: u8, subscribe: bool },
+}
+
+fn action() -> impl Strategy<Value = Action> {
+    let outcome = prop_oneof![
+        4 => Just(Outcome::Ok),
+        1 => Just(Outcome::InfoLanded),
+        1 => Just(Outcome::InfoLost),
+        1 => Just(Outcome::Fail),
+    ];
+    let send = (
+        0..3u64,
+        prop::sample::subsequence((0..KEY_COUNT).collect::<Vec<_>>(), 1..=2),
+        outcome,
+        any::<bool>(),
+        prop::bool::weighted(0.1),
+        any::<bool>(),
+    )
+        .prop_map(|(producer, keys, outcome, defer, null_offset, gap)| Action::Send {
+            producer,
+            keys,
+            outcome,
+            defer,
+            null_offset,
+            gap,
+        });
+    let poll = (0..CONSUMER_COUNT, 0..4usize, prop::bool::weighted(0.1))
+        .prop_map(|(consumer, max_records, info)| Action::Poll { consumer, max_records, info });
+    let assign = (0..CONSUMER_COUNT, 0..8u8, any::<bool>()).prop_map(|(consumer, mask, subscribe)| Action::Assign {
+        consumer,
+        mask,
+        subscribe,
+    });
+    prop_oneof![5 => send, 4 => poll, 1 => assign]
+}
+
+/// A send invoked and not yet completed.
+struct Pending {
+    f: OpFn,
+    writes: Vec<(usize, Value)>,
+    outcome: Outcome,
+    null_offset: bool,
+    gap: bool,
+}
+
+#[derive(Default)]
+struct Consumer {
+    /// Per assigned key, the index in the log of the next record to read.
+    positions: BTreeMap<usize, usize>,
+    /// Per key, the last record read since the key was assigned, if the checker still knows the position.
+    last_read: BTreeMap<usize, (Offset, Value)>,
+}
+
+/// The simulated system and the history it produces.
+#[derive(Default)]
+struct Reference {
+    history: History,
+    logs: Vec<Vec<(Offset, Value)>>,
+    next_offset: Vec<Offset>,
+    next_value: Value,
+    pending: BTreeMap<u64, Pending>,
+    consumers: Vec<Consumer>,
+    /// Ok polls that continue a previous poll of the key: (op index, key, the previous poll's last record).
+    continuations: Vec<(usize, usize, (Offset, Value))>,
+    /// Acknowledged values: (key, value).
+    acknowledged: Vec<(usize, Value)>,
+}
+
+fn op(process: u64, op_type: OpType, f: OpFn, mops: Vec<MicroOp>) -> Op {
+    Op { index: 0, time_ns: 0, process, op_type, f, mops, keys: Vec::new(), final_poll: false }
+}
+
+impl Reference {
+    fn new() -> Reference {
+        Reference {
+            logs: vec![Vec::new(); KEY_COUNT],
+            next_offset: vec![0; KEY_COUNT],
+            consumers: (0..CONSUMER_COUNT).map(|_| Consumer::default()).collect(),
+            ..Reference::default()
+        }
+    }
+
+    fn push(&mut self, mut op: Op) -> usize {
+        op.time_ns = self.history.ops.len() as u64 * 10;
+        self.history.push(op)
+    }
+
+    fn run(actions: &[Action]) -> Reference {
+        let mut reference = Reference::new();
+        for action in actions {
+            match action {
+                Action::Send { producer, keys, outcome, defer, null_offset, gap } => {
+                    reference.send(*producer, keys, *outcome, *null_offset, *gap);
+                    if !defer {
+                        reference.complete(*producer);
+                    }
+                }
+                Action::Poll { consumer, max_records, info } => reference.poll(*consumer, *max_records, *info, false),
+                Action::Assign { consumer, mask, subscribe } => reference.assign(*consumer, *mask, *subscribe),
+            }
+        }
+        reference.finish();
+        reference
+    }
+
+    fn send(&mut self, producer: u64, keys: &[usize], outcome: Outcome, null_offset: bool, gap: bool) {
+        self.complete(producer);
+        let writes: Vec<(usize, Value)> = keys.iter().map(|&k| (k, self.next_value + k as Value)).collect();
+        self.next_value += 10;
+        let f = if keys.len() > 1 { OpFn::Txn } else { OpFn::Send };
+        let mops =
+            writes.iter().map(|&(k, value)| MicroOp::Send { key: key_name(k), value, offset: None, source: None });
+        self.push(op(producer, OpType::Invoke, f, mops.collect()));
+        self.pending.insert(producer, Pending { f, writes, outcome, null_offset, gap });
+    }
+
+    /// Completes `producer`'s pending send, appending its records to the log if they land.
+    fn complete(&mut self, producer: u64) {
+        let Some(pending) = self.pending.remove(&producer) else { return };
+        let lands = matches!(pending.outcome, Outcome::Ok | Outcome::InfoLanded);
+        let mut mops = Vec::new();
+        for &(key, value) in &pending.writes {
+            let mut offset = None;
+            if lands {
+                // A gap stands for a transaction marker: an offset no consumer ever returns.
+                self.next_offset[key] += u64::from(pending.gap);
+                offset = Some(self.next_offset[key]);
+                self.logs[key].push((self.next_offset[key], value));
+                self.next_offset[key] += 1;
+            }
+            let acknowledged = matches!(pending.outcome, Outcome::Ok);
+            if acknowledged {
+                self.acknowledged.push((key, value));
+            }
+            let offset = if acknowledged && !pending.null_offset { offset } else { None };
+            mops.push(MicroOp::Send { key: key_name(key), value, offset, source: None });
+        }
+        let op_type = match pending.outcome {
+            Outcome::Ok => OpType::Ok,
+            Outcome::InfoLanded | Outcome::InfoLost => OpType::Info,
+            Outcome::Fail => OpType::Fail,
+        };
+        self.push(op(producer, op_type, pending.f, mops));
+    }
+
+    fn poll(&mut self, consumer: usize, max_records: usize, info: bool, final_poll: bool) {
+        let process = 10 + consumer as u64;
+        let mut invoke = op(process, OpType::Invoke, OpFn::Poll, vec![MicroOp::Poll { reads: BTreeMap::new() }]);
+        invoke.final_poll = final_poll;
+        self.push(invoke.clone());
+        if info {
+            // The consumer did not move, but the checker cannot know it: it forgets the position.
+            self.consumers[consumer].last_read.clear();
+            self.push(Op { op_type: OpType::Info, ..invoke });
+            return;
+        }
+        let index = self.history.ops.len();
+        let mut reads = BTreeMap::new();
+        let keys: Vec<usize> = self.consumers[consumer].positions.keys().copied().collect();
+        for key in keys {
+            let start = self.consumers[consumer].positions[&key];
+            let end = if final_poll { self.logs[key].len() } else { (start + max_records).min(self.logs[key].len()) };
+            let records = self.logs[key][start..end].to_vec();
+            let state = &mut self.consumers[consumer];
+            state.positions.insert(key, end);
+            if let (Some(&first), Some(&last)) = (records.first(), records.last()) {
+                if let Some(previous) = state.last_read.insert(key, last) {
+                    self.continuations.push((index, key, previous));
+                }
+                assert!(first.0 < last.0 || records.len() == 1);
+            }
+            reads.insert(key_name(key), records);
+        }
+        self.push(Op { op_type: OpType::Ok, mops: vec![MicroOp::Poll { reads }], ..invoke });
+    }
+
+    fn assign(&mut self, consumer: usize, mask: u8, subscribe: bool) {
+        let keys: Vec<usize> = (0..KEY_COUNT).filter(|k| mask & (1 << k) != 0).collect();
+        let state = &mut self.consumers[consumer];
+        state.positions.retain(|k, _| keys.contains(k));
+        state.last_read.retain(|k, _| keys.contains(k));
+        for &key in &keys {
+            // A newly assigned key starts from the beginning: re-reading after a reset is legitimate.
+            state.positions.entry(key).or_insert(0);
+        }
+        let f = if subscribe { OpFn::Subscribe } else { OpFn::Assign };
+        let invoke = Op {
+            keys: keys.iter().map(|&k| key_name(k)).collect(),
+            ..op(10 + consumer as u64, OpType::Invoke, f, Vec::new())
+        };
+        self.push(invoke.clone());
+        self.push(Op { op_type: OpType::Ok, ..invoke });
+    }
+
+    /// Completes every send, then has every key read to its end by a final poll.
+    fn finish(&mut self) {
+        let producers: Vec<u64> = self.pending.keys().copied().collect();
+        for producer in producers {
+            self.complete(producer);
+        }
+        for consumer in 0..CONSUMER_COUNT {
+            if !self.consumers[consumer].positions.is_empty() {
+                self.poll(consumer, 0, false, true);
+            }
+        }
+        // Keys no consumer holds are read from the start by a fresh consumer each.
+        for key in 0..KEY_COUNT {
+            if self.consumers.iter().all(|c| !c.positions.contains_key(&key)) {
+                let consumer = self.consumers.len();
+                self.consumers.push(Consumer::default());
+                self.assign(consumer, 1 << key, false);
+                self.poll(consumer, 0, false, true);
+            }
+        }
+    }
+}
+
+fn reads_mut(op: &mut Op) -> impl Iterator<Item = &mut BTreeMap<String, Vec<(Offset, Value)>>> {
+    op.mops.iter_mut().filter_map(|mop| match mop {
+        MicroOp::Poll { reads } => Some(reads),
+        _ => None,
+    })
+}
+
+fn kinds_found(history: &History) -> Vec<AnomalyKind> {
+    check(history, Guarantee::Idempotent).anomalies.iter().map(|a| a.kind).collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_correct_history_checks_clean_and_round_trips(actions in prop::collection::vec(action(), 0..40)) {
+        let reference = Reference::run(&actions);
+        let report = check(&reference.history, Guarantee::Idempotent);
+        prop_assert!(report.anomalies.is_empty(), "{}\n{}", report.render_text(5), reference.history.to_jsonl());
+        let text = reference.history.to_jsonl();
+        let parsed = History::parse_jsonl("h.jsonl", &text);
+        prop_assert_eq!(parsed.as_ref(), Ok(&reference.history));
+    }
+
+    #[test]
+    fn dropping_an_acknowledged_value_from_every_read_is_a_lost_write(
+        actions in prop::collection::vec(action(), 1..40),
+        pick in any::<Index>(),
+    ) {
+        let mut reference = Reference::run(&actions);
+        prop_assume!(!reference.acknowledged.is_empty());
+        let (key, value) = reference.acknowledged[pick.index(reference.acknowledged.len())];
+        for op in &mut reference.history.ops {
+            for reads in reads_mut(op) {
+                if let Some(records) = reads.get_mut(&key_name(key)) {
+                    records.retain(|&(_, v)| v != value);
+                }
+            }
+        }
+        let report = check(&reference.history, Guarantee::Idempotent);
+        let lost: Vec<_> = report.anomalies.iter().filter(|a| a.kind == AnomalyKind::LostWrite).collect();
+        prop_assert_eq!(lost.len(), 1, "{}", report.render_text(5));
+        prop_assert_eq!(&lost[0].values, &vec![value]);
+        prop_assert!(!report.is_valid());
+    }
+
+    #[test]
+    fn reading_a_value_at_a_second_offset_is_a_duplicate(
+        actions in prop::collection::vec(action(), 1..40),
+        pick in any::<Index>(),
+    ) {
+        let mut reference = Reference::run(&actions);
+        let landed: Vec<(usize, Offset, Value)> = (0..KEY_COUNT)
+            .flat_map(|k| reference.logs[k].iter().map(move |&(o, v)| (k, o, v)))
+            .collect();
+        prop_assume!(!landed.is_empty());
+        let (key, _, value) = landed[pick.index(landed.len())];
+        let beyond = reference.next_offset[key] + 1;
+        let mut reads = BTreeMap::new();
+        reads.insert(key_name(key), vec![(beyond, value)]);
+        reference.push(op(999, OpType::Ok, OpFn::Poll, vec![MicroOp::Poll { reads }]));
+        let found = kinds_found(&reference.history);
+        prop_assert_eq!(found, vec![AnomalyKind::Duplicate]);
+    }
+
+    #[test]
+    fn restarting_a_poll_earlier_is_nonmonotonic(
+        actions in prop::collection::vec(action(), 1..40),
+        pick in any::<Index>(),
+    ) {
+        let mut reference = Reference::run(&actions);
+        prop_assume!(!reference.continuations.is_empty());
+        let (index, key, previous) = reference.continuations[pick.index(reference.continuations.len())];
+        let op = &mut reference.history.ops[index];
+        if let Some(reads) = reads_mut(op).next() {
+            if let Some(records) = reads.get_mut(&key_name(key)) {
+                records.insert(0, previous);
+            }
+        }
+        let found = kinds_found(&reference.history);
+        prop_assert!(found.contains(&AnomalyKind::NonmonotonicPoll), "{:?}", found);
+    }
+
+    #[test]
+    fn the_reader_never_panics_on_random_text(text in ".{0,300}") {
+        if let Ok(history) = History::parse_jsonl("random.jsonl", &text) {
+            let _ = check(&history, Guarantee::KafkaEos);
+        }
+    }
+
+    #[test]
+    fn the_reader_and_checker_never_panic_on_mutated_histories(
+        actions in prop::collection::vec(action(), 1..20),
+        mutations in prop::collection::vec((any::<Index>(), any::<u8>()), 1..6),
+    ) {
+        let mut bytes = Reference::run(&actions).history.to_jsonl().into_bytes();
+        for (at, byte) in mutations {
+            let at = at.index(bytes.len());
+            bytes[at] = byte;
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        match History::parse_jsonl("mutated.jsonl", &text) {
+            Ok(history) => {
+                let _ = check(&history, Guarantee::KafkaEos).render_text(3);
+            }
+            Err(error) => {
+                prop_assert!(error.line >= 1 && error.column >= 1);
+                prop_assert!(error.to_string().starts_with("mutated.jsonl:"));
+            }
+        }
+    }
+}
+
+/// Any well-formed op at all, consistent or not: random types, processes, keys, offsets and values.
+fn arbitrary_op() -> impl Strategy<Value = Op> {
+    let key = (0..3usize).prop_map(key_name);
+    let records = prop::collection::vec((0..6u64, -3..3i64), 0..4);
+    let mop = prop_oneof![
+        (key.clone(), -3..3i64, prop::option::of(0..6u64), prop::option::of((key.clone(), 0..6u64)))
+            .prop_map(|(key, value, offset, source)| MicroOp::Send { key, value, offset, source }),
+        prop::collection::btree_map(key.clone(), records, 0..3).prop_map(|reads| MicroOp::Poll { reads }),
+        (key.clone(), -3..3i64).prop_map(|(key, value)| MicroOp::Sink { store: "db".to_string(), key, value }),
+    ];
+    let op_type = prop_oneof![Just(OpType::Invoke), Just(OpType::Ok), Just(OpType::Fail), Just(OpType::Info)];
+    let f = prop_oneof![Just(OpFn::Send), Just(OpFn::Poll), Just(OpFn::Txn), Just(OpFn::Assign), Just(OpFn::Crash)];
+    (0..3u64, op_type, f, prop::collection::vec(mop, 0..3), prop::collection::vec(key, 0..3), any::<bool>()).prop_map(
+        |(process, op_type, f, mops, keys, final_poll)| {
+            let (mops, keys) = match f {
+                OpFn::Assign | OpFn::Subscribe => (Vec::new(), keys),
+                OpFn::Crash => (Vec::new(), Vec::new()),
+                OpFn::Send | OpFn::Poll | OpFn::Txn => (mops, Vec::new()),
+            };
+            Op { index: 0, time_ns: 0, process, op_type, f, mops, keys, final_poll }
+        },
+    )
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_histories_round_trip_and_never_panic_the_checker(ops in prop::collection::vec(arbitrary_op(), 0..30)) {
+        let mut history = History::new();
+        for op in ops {
+            history.push(op);
+        }
+        let text = history.to_jsonl();
+        let parsed = History::parse_jsonl("arbitrary.jsonl", &text);
+        prop_assert_eq!(parsed.as_ref(), Ok(&history));
+        for &guarantee in Guarantee::ALL {
+            let report = check(&history, guarantee);
+            prop_assert!(report.anomalies.iter().all(|a| !a.ops.is_empty() && !a.explanation.is_empty()));
+            prop_assert!(report.anomalies.windows(2).all(|w| w[0].kind <= w[1].kind));
+        }
+    }
+}
