@@ -1,115 +1,354 @@
-//! A broker: hosts the logs of the partitions it leads, answers produce and fetch requests, and hands out
-//! producer ids.
+//! A broker: hosts partition replicas, answers produce, fetch and metadata requests, replicates as a
+//! follower, heartbeats to the controller, and hands out producer ids.
 //!
-//! Durable: the logs (every append is flushed in this model) and the producer-id counter. Volatile: the
-//! leader role of each partition with its producer state, rebuilt from the log on restart.
+//! Durable ([`BrokerDurable`]): every replica's log and snapshot, the producer-id counter, and the
+//! incarnation number. Volatile: the metadata image, every replica's role, HW and producer state, and the
+//! follower fetches in flight, all rebuilt after a restart (roles only once the controller answers).
 
-use crate::log::PartitionLog;
-use crate::node::{Ctx, Shared};
-use crate::partition::{PartitionLeader, ProduceResult};
-use crate::protocol::{ErrorCode, Msg, PartitionId, RecordBatch};
+use crate::node::{timer_parts, timer_tag, Ctx};
+use crate::protocol::{ErrorCode, MetadataImage, Msg, PartitionId, ReplicaFetchData};
+use crate::replica::{Produced, Replica, ReplicaDurable, ReplicationSettings, Reply};
 use crate::scenario::Acks;
 use eosim_sim::NodeId;
 use std::collections::BTreeMap;
 
+const TIMER_HEARTBEAT: u16 = 1;
+const TIMER_ISR_CHECK: u16 = 2;
+const TIMER_FOLLOWER_FETCH: u16 = 3;
+
+/// Records per fetch at most.
+const FETCH_MAX_RECORDS: u32 = 64;
+
+/// Broker settings, times in nanoseconds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BrokerSettings {
+    /// This broker's index; its node id is the same number.
+    pub broker_index: u32,
+    /// Brokers in the cluster.
+    pub broker_count: u32,
+    /// The controller node.
+    pub controller: NodeId,
+    /// Time between heartbeats.
+    pub heartbeat_ns: u64,
+    /// How long a follower waits before fetching again after an empty fetch (Kafka's fetch max wait).
+    pub fetch_wait_ns: u64,
+    /// How long a follower waits for a fetch response before sending another.
+    pub request_timeout_ns: u64,
+    /// Replication settings.
+    pub replication: ReplicationSettings,
+}
+
 /// What survives a broker crash.
 #[derive(Clone, Debug, Default)]
 pub struct BrokerDurable {
-    /// Logs of the partitions this broker hosts.
-    pub logs: BTreeMap<PartitionId, PartitionLog>,
-    /// Producer ids handed out so far; ids are `count * broker_count + broker_index`, unique cluster-wide.
+    /// Replica logs and snapshots, per hosted partition.
+    pub replicas: BTreeMap<PartitionId, ReplicaDurable>,
+    /// Producer ids handed out so far; ids are `count * broker_count + broker_index + 1`, unique cluster-wide.
     pub producer_ids_issued: u64,
+    /// Bumped at every restart.
+    pub incarnation: u64,
+}
+
+#[derive(Clone, Debug)]
+struct Volatile {
+    image: Option<MetadataImage>,
+    replicas: BTreeMap<PartitionId, Replica>,
+    /// Follower fetch in flight per partition: request id and send time.
+    fetches: BTreeMap<PartitionId, (u64, u64)>,
+    next_request_id: u64,
 }
 
 /// A broker node.
 #[derive(Clone, Debug)]
 pub struct Broker {
-    broker_index: u32,
-    broker_count: u32,
+    settings: BrokerSettings,
     durable: BrokerDurable,
-    /// Leader role per hosted partition; lost on crash.
-    leaders: BTreeMap<PartitionId, PartitionLeader>,
+    volatile: Volatile,
+    /// The metadata the cluster was created with, so the first run starts with roles.
+    bootstrap: MetadataImage,
 }
 
 impl Broker {
-    /// Broker `broker_index` of `broker_count`, hosting `partitions`.
-    pub fn new(broker_index: u32, broker_count: u32, partitions: &[PartitionId]) -> Broker {
-        let logs = partitions.iter().map(|partition| (*partition, PartitionLog::new())).collect();
-        let durable = BrokerDurable { logs, producer_ids_issued: 0 };
-        let mut broker = Broker { broker_index, broker_count, durable, leaders: BTreeMap::new() };
-        broker.load_leaders();
-        broker
+    /// A broker hosting `partitions`, starting from the bootstrap metadata.
+    pub fn new(settings: BrokerSettings, partitions: &[PartitionId], bootstrap: MetadataImage) -> Broker {
+        let replicas = partitions.iter().map(|partition| (*partition, ReplicaDurable::default())).collect();
+        let durable = BrokerDurable { replicas, producer_ids_issued: 0, incarnation: 0 };
+        let volatile = Volatile { image: None, replicas: BTreeMap::new(), fetches: BTreeMap::new(), next_request_id: 0 };
+        Broker { settings, durable, volatile, bootstrap }
     }
 
-    /// The durable state (logs), for the end-of-run summary and tests.
+    /// The durable state.
     pub fn durable(&self) -> &BrokerDurable {
         &self.durable
     }
 
-    /// Drops the volatile state.
+    /// The replica of `partition`, while the broker runs.
+    pub fn replica(&self, partition: PartitionId) -> Option<&Replica> {
+        self.volatile.replicas.get(&partition)
+    }
+
+    /// Loads the replicas and applies the bootstrap metadata.
+    pub fn on_start(&mut self, ctx: &mut Ctx<'_>) {
+        self.load_replicas();
+        let bootstrap = self.bootstrap.clone();
+        self.apply_image(ctx, bootstrap);
+        self.start_timers(ctx);
+    }
+
+    /// Loses the volatile state and the unflushed tail of every log.
     pub fn crash(&mut self) {
-        self.leaders.clear();
+        for durable in self.durable.replicas.values_mut() {
+            durable.recover_after_crash();
+        }
+        self.volatile = Volatile { image: None, replicas: BTreeMap::new(), fetches: BTreeMap::new(), next_request_id: 0 };
     }
 
-    /// Rebuilds the leader roles from the logs.
-    pub fn restart(&mut self) {
-        self.load_leaders();
+    /// Comes back as a new incarnation with no roles; the controller's answer gives them back.
+    pub fn on_restart(&mut self, ctx: &mut Ctx<'_>) {
+        self.durable.incarnation += 1;
+        self.load_replicas();
+        self.start_timers(ctx);
     }
 
-    fn load_leaders(&mut self) {
-        self.leaders = self.durable.logs.iter().map(|(id, log)| (*id, PartitionLeader::load(log))).collect();
+    fn load_replicas(&mut self) {
+        let me = self.settings.broker_index;
+        self.volatile.replicas =
+            self.durable.replicas.iter().map(|(partition, durable)| (*partition, Replica::load(me, durable))).collect();
     }
 
-    /// Handles one request.
+    fn start_timers(&mut self, ctx: &mut Ctx<'_>) {
+        self.send_heartbeat(ctx);
+        ctx.set_timer(self.settings.heartbeat_ns, timer_tag(TIMER_HEARTBEAT, 0));
+        ctx.set_timer(self.settings.replication.replica_lag_ns / 4, timer_tag(TIMER_ISR_CHECK, 0));
+        for partition in self.durable.replicas.keys() {
+            ctx.set_timer(self.settings.fetch_wait_ns, timer_tag(TIMER_FOLLOWER_FETCH, u64::from(partition.0)));
+        }
+    }
+
+    fn send_heartbeat(&mut self, ctx: &mut Ctx<'_>) {
+        let metadata_version = self.volatile.image.as_ref().map_or(0, |image| image.version);
+        let msg = Msg::BrokerHeartbeat {
+            broker: self.settings.broker_index,
+            incarnation: self.durable.incarnation,
+            metadata_version,
+        };
+        ctx.send(self.settings.controller, msg);
+    }
+
+    /// Heartbeats, ISR checks and follower fetches.
+    pub fn on_timer(&mut self, ctx: &mut Ctx<'_>, tag: u64) {
+        let (kind, payload) = timer_parts(tag);
+        match kind {
+            TIMER_HEARTBEAT => {
+                self.send_heartbeat(ctx);
+                ctx.set_timer(self.settings.heartbeat_ns, tag);
+            }
+            TIMER_ISR_CHECK => {
+                self.tick_isr(ctx);
+                ctx.set_timer(self.settings.replication.replica_lag_ns / 4, tag);
+            }
+            TIMER_FOLLOWER_FETCH => {
+                let partition = PartitionId(payload as u32);
+                let stale = self.volatile.fetches.get(&partition).is_none_or(|(_, sent_ns)| {
+                    ctx.now_ns().saturating_sub(*sent_ns) >= self.settings.request_timeout_ns
+                });
+                if stale {
+                    self.send_follower_fetch(ctx, partition);
+                }
+                ctx.set_timer(self.settings.fetch_wait_ns, tag);
+            }
+            _ => unreachable!("unknown broker timer kind {kind}"),
+        }
+    }
+
+    /// Handles one request or response.
     pub fn on_message(&mut self, ctx: &mut Ctx<'_>, source: NodeId, msg: Msg) {
         match msg {
             Msg::InitProducerIdRequest { request_id } => {
-                let producer_id =
-                    self.durable.producer_ids_issued * u64::from(self.broker_count) + u64::from(self.broker_index) + 1;
+                let producer_id = self.durable.producer_ids_issued * u64::from(self.settings.broker_count)
+                    + u64::from(self.settings.broker_index)
+                    + 1;
                 self.durable.producer_ids_issued += 1;
                 ctx.send(source, Msg::InitProducerIdResponse { request_id, producer_id, epoch: 0 });
             }
+            Msg::MetadataRequest { request_id } => {
+                let leaders = self.volatile.image.as_ref().map_or_else(Vec::new, |image| {
+                    image.partitions.iter().map(|state| state.leader).collect()
+                });
+                ctx.send(source, Msg::MetadataResponse { request_id, leaders });
+            }
             Msg::ProduceRequest { request_id, partition, acks, batch } => {
-                let result = self.produce(ctx.shared, partition, batch);
-                if acks != Acks::None {
-                    ctx.send(source, Msg::ProduceResponse { request_id, result });
+                let waiting = (acks == Acks::All).then_some((source, request_id));
+                let result = match self.volatile.replicas.get_mut(&partition) {
+                    Some(replica) => {
+                        let durable = self.durable.replicas.get_mut(&partition).expect("hosted");
+                        replica.produce(durable, &self.settings.replication, waiting, batch)
+                    }
+                    None => Err(ErrorCode::NotLeaderOrFollower),
+                };
+                count_result(ctx, &result.map(|_| ()));
+                match result {
+                    Ok(produced) if produced.duplicate => ctx.shared.count("broker:duplicate-batch-deduplicated"),
+                    Ok(_) => ctx.shared.count("broker:append"),
+                    Err(_) => {}
+                }
+                match result {
+                    Ok(Produced { ack: None, .. }) => {}
+                    _ if acks == Acks::None => {}
+                    Ok(Produced { ack: Some(offset), .. }) => {
+                        ctx.send(source, Msg::ProduceResponse { request_id, result: Ok(offset) })
+                    }
+                    Err(error) => ctx.send(source, Msg::ProduceResponse { request_id, result: Err(error) }),
                 }
             }
             Msg::FetchRequest { request_id, partition, offset, max_records } => {
-                let result = match (self.leaders.get(&partition), self.durable.logs.get(&partition)) {
-                    (Some(leader), Some(log)) => leader.fetch(log, offset, max_records),
+                let result = match (self.volatile.replicas.get(&partition), self.durable.replicas.get(&partition)) {
+                    (Some(replica), Some(durable)) => replica.fetch(durable, offset, max_records),
                     _ => Err(ErrorCode::NotLeaderOrFollower),
                 };
-                if let Err(error) = &result {
-                    ctx.shared.count(error.counter());
-                }
+                count_result(ctx, &result.as_ref().map(|_| ()).map_err(|error| *error));
                 ctx.send(source, Msg::FetchResponse { request_id, result });
             }
-            Msg::InitProducerIdResponse { .. } | Msg::ProduceResponse { .. } | Msg::FetchResponse { .. } => {
-                unreachable!("brokers never receive responses")
+            Msg::ReplicaFetchRequest { request_id, partition, replica, offset, last_fetched_epoch, leader_epoch } => {
+                let result = self.serve_follower(ctx, partition, replica, offset, last_fetched_epoch, leader_epoch);
+                ctx.send(source, Msg::ReplicaFetchResponse { request_id, partition, result });
             }
+            Msg::ReplicaFetchResponse { request_id, partition, result } => {
+                self.on_follower_fetched(ctx, request_id, partition, result);
+            }
+            Msg::BrokerHeartbeatResponse { image: Some(image) } => self.apply_image(ctx, image),
+            Msg::BrokerHeartbeatResponse { image: None } => {}
+            Msg::AlterPartitionResponse { partition, result } => {
+                if let (Some(replica), Some(durable)) =
+                    (self.volatile.replicas.get_mut(&partition), self.durable.replicas.get(&partition))
+                {
+                    let replies = replica.on_alter_response(durable, result);
+                    send_replies(ctx, replies);
+                }
+            }
+            other => unreachable!("a broker never receives {other:?}"),
         }
     }
 
-    fn produce(&mut self, shared: &mut Shared, partition: PartitionId, batch: RecordBatch) -> Result<u64, ErrorCode> {
-        let (Some(leader), Some(log)) = (self.leaders.get_mut(&partition), self.durable.logs.get_mut(&partition))
+    fn serve_follower(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        partition: PartitionId,
+        follower: u32,
+        offset: u64,
+        last_fetched_epoch: Option<u32>,
+        leader_epoch: u32,
+    ) -> Result<ReplicaFetchData, ErrorCode> {
+        let (Some(replica), Some(durable)) =
+            (self.volatile.replicas.get_mut(&partition), self.durable.replicas.get(&partition))
         else {
-            shared.count(ErrorCode::NotLeaderOrFollower.counter());
             return Err(ErrorCode::NotLeaderOrFollower);
         };
-        match leader.produce(log, batch) {
-            Ok(ProduceResult::Appended(offset)) => {
-                shared.count("broker:append");
-                Ok(offset)
-            }
-            Ok(ProduceResult::Duplicate(offset)) => {
-                shared.count("broker:duplicate-batch-deduplicated");
-                Ok(offset)
-            }
-            Err(error) => {
-                shared.count(error.counter());
-                Err(error)
-            }
+        let now_ns = ctx.now_ns();
+        let result =
+            replica.replica_fetch(durable, follower, offset, last_fetched_epoch, leader_epoch, FETCH_MAX_RECORDS, now_ns);
+        if result.as_ref().is_ok_and(|data| data.diverging.is_some()) {
+            ctx.shared.count("broker:follower-diverged");
         }
+        count_result(ctx, &result.as_ref().map(|_| ()).map_err(|error| *error));
+        let replies = replica.complete_pending(Some(self.settings.replication.min_insync_replicas));
+        send_replies(ctx, replies);
+        result
+    }
+
+    fn send_follower_fetch(&mut self, ctx: &mut Ctx<'_>, partition: PartitionId) {
+        let Some(replica) = self.volatile.replicas.get(&partition) else { return };
+        let crate::replica::Role::Follower { leader } = replica.role else {
+            self.volatile.fetches.remove(&partition);
+            return;
+        };
+        let durable = &self.durable.replicas[&partition];
+        self.volatile.next_request_id += 1;
+        let request_id = self.volatile.next_request_id;
+        self.volatile.fetches.insert(partition, (request_id, ctx.now_ns()));
+        let msg = Msg::ReplicaFetchRequest {
+            request_id,
+            partition,
+            replica: self.settings.broker_index,
+            offset: durable.log.end_offset(),
+            last_fetched_epoch: durable.log.last_epoch(),
+            leader_epoch: replica.leader_epoch,
+        };
+        ctx.send(NodeId(leader), msg);
+    }
+
+    fn on_follower_fetched(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        request_id: u64,
+        partition: PartitionId,
+        result: Result<ReplicaFetchData, ErrorCode>,
+    ) {
+        if self.volatile.fetches.get(&partition).map(|(id, _)| *id) != Some(request_id) {
+            return;
+        }
+        self.volatile.fetches.remove(&partition);
+        let Ok(data) = result else { return };
+        let progressed = !data.batches.is_empty() || data.diverging.is_some();
+        if data.diverging.is_some() {
+            ctx.shared.count("broker:follower-truncated");
+        }
+        let replica = self.volatile.replicas.get_mut(&partition).expect("fetching replicas exist");
+        let durable = self.durable.replicas.get_mut(&partition).expect("hosted");
+        replica.on_fetch_data(durable, &self.settings.replication, data);
+        if progressed {
+            // More may be waiting: fetch again at once rather than after the fetch wait.
+            self.send_follower_fetch(ctx, partition);
+        }
+    }
+
+    fn apply_image(&mut self, ctx: &mut Ctx<'_>, image: MetadataImage) {
+        if self.volatile.image.as_ref().is_some_and(|current| current.version >= image.version) {
+            return;
+        }
+        for (partition, replica) in &mut self.volatile.replicas {
+            let state = &image.partitions[partition.index()];
+            let durable = &self.durable.replicas[partition];
+            let was_leader = replica.is_leader();
+            let replies = replica.apply_metadata(durable, state, ctx.now_ns());
+            if replica.is_leader() && !was_leader {
+                ctx.shared.count("broker:became-leader");
+            }
+            send_replies(ctx, replies);
+        }
+        self.volatile.image = Some(image);
+    }
+
+    fn tick_isr(&mut self, ctx: &mut Ctx<'_>) {
+        for (partition, replica) in &mut self.volatile.replicas {
+            let durable = &self.durable.replicas[partition];
+            let replies = replica.complete_pending(Some(self.settings.replication.min_insync_replicas));
+            send_replies(ctx, replies);
+            let Some(isr) = replica.wanted_isr(&self.settings.replication, ctx.now_ns()) else { continue };
+            let crate::replica::Role::Leader(role) = &replica.role else { continue };
+            let msg = Msg::AlterPartition {
+                partition: *partition,
+                broker: self.settings.broker_index,
+                leader_epoch: replica.leader_epoch,
+                partition_epoch: role.partition_epoch,
+                isr,
+            };
+            let _ = durable;
+            ctx.send(self.settings.controller, msg);
+            replica.alter_sent(ctx.now_ns());
+        }
+    }
+}
+
+fn send_replies(ctx: &mut Ctx<'_>, replies: Vec<Reply>) {
+    for (client, request_id, result) in replies {
+        count_result(ctx, &result.map(|_| ()));
+        ctx.send(client, Msg::ProduceResponse { request_id, result });
+    }
+}
+
+fn count_result(ctx: &mut Ctx<'_>, result: &Result<(), ErrorCode>) {
+    if let Err(error) = result {
+        ctx.shared.count(error.counter());
     }
 }

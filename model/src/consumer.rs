@@ -6,13 +6,15 @@
 //! request timeout passed, with whatever arrived (as `KafkaConsumer.poll` returns what it has). Responses
 //! to fetches of an earlier round are ignored, so positions only move forward.
 
+use crate::metadata::MetadataCache;
 use crate::node::{record, record_op, timer_parts, timer_tag, Ctx, Phase};
-use crate::protocol::{FetchData, Msg, PartitionId};
+use crate::protocol::{ErrorCode, FetchData, Msg, PartitionId};
 use eosim_checker::{MicroOp, Op, OpFn, OpType};
 use std::collections::BTreeMap;
 
 const TIMER_POLL: u16 = 1;
 const TIMER_ROUND_TIMEOUT: u16 = 2;
+const TIMER_METADATA: u16 = 3;
 
 /// Records per fetch at most.
 const FETCH_MAX_RECORDS: u32 = 64;
@@ -26,6 +28,8 @@ pub struct ConsumerSettings {
     pub request_timeout_ns: u64,
     /// Partitions, all assigned.
     pub partition_count: u32,
+    /// Brokers to ask for metadata.
+    pub brokers: Vec<eosim_sim::NodeId>,
 }
 
 #[derive(Clone, Debug)]
@@ -47,6 +51,7 @@ struct Volatile {
     next_request_id: u64,
     next_round: u64,
     finished_final: bool,
+    metadata: MetadataCache,
 }
 
 /// A consumer application node.
@@ -84,9 +89,20 @@ impl ConsumerApp {
             };
             record_op(ctx, op);
         }
-        let positions = vec![0; self.settings.partition_count as usize];
-        self.volatile =
-            Some(Volatile { process, positions, poll: None, next_request_id: 0, next_round: 0, finished_final: false });
+        let partition_count = self.settings.partition_count as usize;
+        let positions = vec![0; partition_count];
+        let brokers = self.settings.brokers.clone();
+        let mut metadata = MetadataCache::new(partition_count, brokers, self.settings.request_timeout_ns, TIMER_METADATA);
+        metadata.refresh(ctx);
+        self.volatile = Some(Volatile {
+            process,
+            positions,
+            poll: None,
+            next_request_id: 0,
+            next_round: 0,
+            finished_final: false,
+            metadata,
+        });
         ctx.set_timer(self.settings.poll_interval_ns, timer_tag(TIMER_POLL, 0));
     }
 
@@ -107,10 +123,12 @@ impl ConsumerApp {
 
     /// Handles a fetch response.
     pub fn on_message(&mut self, ctx: &mut Ctx<'_>, msg: Msg) {
-        let Msg::FetchResponse { request_id, result } = msg else {
-            return;
-        };
         let volatile = self.volatile.as_mut().expect("running");
+        if let Msg::MetadataResponse { request_id, leaders } = &msg {
+            volatile.metadata.on_response(*request_id, leaders);
+            return;
+        }
+        let Msg::FetchResponse { request_id, result } = msg else { return };
         let Some(poll) = volatile.poll.as_mut() else { return };
         let Some(partition) = poll.pending.remove(&request_id) else {
             return;
@@ -128,7 +146,16 @@ impl ConsumerApp {
                     poll.reads.entry(key).or_default().extend(fresh);
                 }
             }
-            Err(_) => ctx.shared.count("client:fetch-error"),
+            Err(ErrorCode::OffsetOutOfRange) => {
+                // The log was truncated below our position (an unclean election): start over from the
+                // beginning, as auto.offset.reset=earliest does. The history shows it as a poll going back.
+                ctx.shared.count("client:offset-reset");
+                volatile.positions[partition.index()] = 0;
+            }
+            Err(_) => {
+                ctx.shared.count("client:fetch-error");
+                volatile.metadata.invalidate(ctx, partition);
+            }
         }
         if poll.pending.is_empty() {
             self.finish_round(ctx);
@@ -147,10 +174,14 @@ impl ConsumerApp {
             }
             TIMER_ROUND_TIMEOUT => {
                 if volatile.poll.as_ref().is_some_and(|poll| poll.round == payload) {
-                    ctx.shared.count("client:fetch-timeout");
+                    if volatile.poll.as_ref().is_some_and(|poll| !poll.pending.is_empty()) {
+                        ctx.shared.count("client:fetch-timeout");
+                        volatile.metadata.refresh(ctx);
+                    }
                     self.finish_round(ctx);
                 }
             }
+            TIMER_METADATA => volatile.metadata.on_timeout(ctx, payload),
             _ => unreachable!("unknown consumer timer kind {kind}"),
         }
     }
@@ -180,11 +211,15 @@ impl ConsumerApp {
         poll.round = round;
         poll.pending.clear();
         for partition in partitions {
+            let Some(leader) = volatile.metadata.leader(*partition) else {
+                // No known leader: this partition waits for the round timeout and the next round.
+                volatile.metadata.refresh(ctx);
+                continue;
+            };
             volatile.next_request_id += 1;
             let request_id = volatile.next_request_id;
             poll.pending.insert(request_id, *partition);
             let offset = volatile.positions[partition.index()];
-            let leader = ctx.shared.leaders[partition.index()];
             ctx.send(
                 leader,
                 Msg::FetchRequest { request_id, partition: *partition, offset, max_records: FETCH_MAX_RECORDS },

@@ -1,7 +1,8 @@
 //! eosim-model: Kafka's delivery machinery on the eosim kernel.
 //!
-//! The cluster is a set of [`node::Node`]s: [`broker::Broker`]s hosting partition logs ([`log`]) with their
-//! leader role ([`partition`]) and broker-side idempotence ([`producer_state`]); producer applications
+//! The cluster is a set of [`node::Node`]s: [`broker::Broker`]s hosting partition replicas ([`replica`]:
+//! leader and follower roles, ISR, high watermark) over their logs ([`log`]) with broker-side idempotence
+//! ([`producer_state`]); the [`controller::Controller`] that elects leaders; producer applications
 //! ([`producer_app`]) on top of the producer client ([`producer`]); consumer applications ([`consumer`]).
 //! A [`Scenario`] (TOML) chooses the variant, the workload and the faults; [`simulate`] runs one seed and
 //! returns the history the clients wrote, for the checker to judge.
@@ -29,13 +30,15 @@
 
 pub mod broker;
 pub mod consumer;
+pub mod controller;
 pub mod log;
+pub mod metadata;
 pub mod node;
-pub mod partition;
 pub mod producer;
 pub mod producer_app;
 pub mod producer_state;
 pub mod protocol;
+pub mod replica;
 pub mod run;
 pub mod scenario;
 

@@ -1,30 +1,35 @@
-//! A partition's log: record batches at increasing offsets. This is the durable part of a partition; the
-//! leader role (producer state, request handling) lives in `partition.rs`, so replication can add
-//! followers that hold the same log without the leader's duties.
+//! A partition replica's log: record batches at increasing offsets, each stamped with the leader epoch it
+//! was written in. This is the durable part of a replica; the leader and follower roles live in
+//! `replica.rs`.
+//!
+//! Only the flushed prefix survives a crash. How often the log is flushed is a scenario setting
+//! (`flush_messages`, like Kafka's `log.flush.interval.messages`): Kafka's default never forces a flush and
+//! relies on replication, so a broker that loses power loses its unflushed tail.
 
-use crate::protocol::RecordBatch;
+use crate::protocol::{DivergingEpoch, RecordBatch, ReplicatedBatch};
 
-/// A batch as stored, with the offset of its first record.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StoredBatch {
-    /// Offset of the first record.
-    pub base_offset: u64,
-    /// The batch as the producer sent it.
-    pub batch: RecordBatch,
-}
+/// A batch as stored.
+pub type StoredBatch = ReplicatedBatch;
 
-impl StoredBatch {
+impl ReplicatedBatch {
     /// Offset of the last record.
     pub fn last_offset(&self) -> u64 {
         self.base_offset + self.batch.values.len() as u64 - 1
     }
+
+    /// Offset after the last record.
+    pub fn next_offset(&self) -> u64 {
+        self.base_offset + self.batch.values.len() as u64
+    }
 }
 
-/// The batches of one partition. In this model every append is flushed, so the whole log survives a crash.
+/// The batches of one partition replica.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PartitionLog {
     batches: Vec<StoredBatch>,
     end_offset: u64,
+    /// Offsets below this are on disk.
+    flushed_offset: u64,
 }
 
 impl PartitionLog {
@@ -33,18 +38,33 @@ impl PartitionLog {
         PartitionLog::default()
     }
 
-    /// Appends a batch at the end; returns its base offset.
-    pub fn append(&mut self, batch: RecordBatch) -> u64 {
+    /// Appends a batch written in `leader_epoch` at the end; returns its base offset.
+    pub fn append(&mut self, batch: RecordBatch, leader_epoch: u32) -> u64 {
         assert!(!batch.values.is_empty(), "an empty batch has no offsets");
         let base_offset = self.end_offset;
-        self.end_offset += batch.values.len() as u64;
-        self.batches.push(StoredBatch { base_offset, batch });
+        self.append_replicated(ReplicatedBatch { base_offset, leader_epoch, batch });
         base_offset
     }
 
-    /// The offset the next record will get.
+    /// Appends a batch copied from the leader; it must start at this log's end.
+    pub fn append_replicated(&mut self, stored: StoredBatch) {
+        assert_eq!(stored.base_offset, self.end_offset, "replicated batches extend the log exactly");
+        assert!(
+            self.batches.last().is_none_or(|last| last.leader_epoch <= stored.leader_epoch),
+            "leader epochs never decrease along a log"
+        );
+        self.end_offset = stored.next_offset();
+        self.batches.push(stored);
+    }
+
+    /// The offset the next record will get (the log end offset, LEO).
     pub fn end_offset(&self) -> u64 {
         self.end_offset
+    }
+
+    /// Offsets below this survive a crash.
+    pub fn flushed_offset(&self) -> u64 {
+        self.flushed_offset
     }
 
     /// Every stored batch, in offset order.
@@ -52,10 +72,25 @@ impl PartitionLog {
         &self.batches
     }
 
-    /// Up to `max_records` records from `offset` on, as (offset, value).
-    pub fn read(&self, offset: u64, max_records: u32) -> Vec<(u64, i64)> {
-        // The batch holding `offset` is the last one starting at or before it.
-        let first = self.batches.partition_point(|stored| stored.base_offset <= offset).saturating_sub(1);
+    /// Batches from `offset` on (whole batches, the first one may start before `offset`), at most
+    /// `max_records` records in all but at least one batch.
+    pub fn batches_from(&self, offset: u64, max_records: u32) -> Vec<StoredBatch> {
+        let first = self.batches.partition_point(|stored| stored.next_offset() <= offset);
+        let mut records = 0u32;
+        let mut batches = Vec::new();
+        for stored in &self.batches[first..] {
+            if !batches.is_empty() && records + stored.batch.values.len() as u32 > max_records {
+                break;
+            }
+            records += stored.batch.values.len() as u32;
+            batches.push(stored.clone());
+        }
+        batches
+    }
+
+    /// Up to `max_records` records from `offset` on, below `limit_offset`, as (offset, value).
+    pub fn read(&self, offset: u64, limit_offset: u64, max_records: u32) -> Vec<(u64, i64)> {
+        let first = self.batches.partition_point(|stored| stored.next_offset() <= offset);
         let mut records = Vec::new();
         for stored in &self.batches[first..] {
             for (i, value) in stored.batch.values.iter().enumerate() {
@@ -63,13 +98,55 @@ impl PartitionLog {
                 if record_offset < offset {
                     continue;
                 }
-                if records.len() == max_records as usize {
+                if record_offset >= limit_offset || records.len() == max_records as usize {
                     return records;
                 }
                 records.push((record_offset, *value));
             }
         }
         records
+    }
+
+    /// Leader epoch of the last batch.
+    pub fn last_epoch(&self) -> Option<u32> {
+        self.batches.last().map(|stored| stored.leader_epoch)
+    }
+
+    /// The largest epoch at or below `epoch` in this log and the offset where it ends (the start of the next
+    /// epoch, or the log end): what Kafka's OffsetsForLeaderEpoch answers. `(0, 0)` if no such epoch.
+    pub fn epoch_end_offset(&self, epoch: u32) -> DivergingEpoch {
+        let after = self.batches.partition_point(|stored| stored.leader_epoch <= epoch);
+        let Some(found) = after.checked_sub(1).map(|index| self.batches[index].leader_epoch) else {
+            return DivergingEpoch { epoch: 0, end_offset: 0 };
+        };
+        let end_offset = self.batches.get(after).map_or(self.end_offset, |next| next.base_offset);
+        DivergingEpoch { epoch: found, end_offset }
+    }
+
+    /// Drops every batch at or after `offset`, which must be a batch boundary or past the end.
+    pub fn truncate_to(&mut self, offset: u64) {
+        if offset >= self.end_offset {
+            return;
+        }
+        let keep = self.batches.partition_point(|stored| stored.base_offset < offset);
+        assert!(
+            keep == 0 || self.batches[keep - 1].next_offset() == offset,
+            "truncation at offset {offset} would split a batch"
+        );
+        self.batches.truncate(keep);
+        self.end_offset = offset;
+        self.flushed_offset = self.flushed_offset.min(offset);
+    }
+
+    /// Writes everything appended so far to disk.
+    pub fn flush(&mut self) {
+        self.flushed_offset = self.end_offset;
+    }
+
+    /// What a crash leaves: the flushed prefix. Truncation is at a batch boundary because flushes are.
+    pub fn recover_after_crash(&mut self) {
+        let flushed = self.flushed_offset;
+        self.truncate_to(flushed);
     }
 }
 
@@ -84,20 +161,73 @@ mod tests {
     #[test]
     fn appends_get_consecutive_offsets() {
         let mut log = PartitionLog::new();
-        assert_eq!(log.append(batch(&[10, 11])), 0);
-        assert_eq!(log.append(batch(&[12])), 2);
+        assert_eq!(log.append(batch(&[10, 11]), 0), 0);
+        assert_eq!(log.append(batch(&[12]), 0), 2);
         assert_eq!(log.end_offset(), 3);
         assert_eq!(log.batches()[1].last_offset(), 2);
     }
 
     #[test]
-    fn reads_start_inside_a_batch_and_stop_at_the_limit() {
+    fn reads_start_inside_a_batch_and_stop_at_the_limits() {
         let mut log = PartitionLog::new();
-        log.append(batch(&[10, 11, 12]));
-        log.append(batch(&[13, 14]));
-        assert_eq!(log.read(1, 10), vec![(1, 11), (2, 12), (3, 13), (4, 14)]);
-        assert_eq!(log.read(3, 1), vec![(3, 13)]);
-        assert_eq!(log.read(5, 10), vec![]);
-        assert_eq!(log.read(0, 0), vec![]);
+        log.append(batch(&[10, 11, 12]), 0);
+        log.append(batch(&[13, 14]), 0);
+        assert_eq!(log.read(1, 5, 10), vec![(1, 11), (2, 12), (3, 13), (4, 14)]);
+        assert_eq!(log.read(3, 5, 1), vec![(3, 13)]);
+        assert_eq!(log.read(1, 3, 10), vec![(1, 11), (2, 12)], "stops at the limit offset (the HW)");
+        assert_eq!(log.read(5, 5, 10), vec![]);
+        assert_eq!(log.read(0, 5, 0), vec![]);
+    }
+
+    #[test]
+    fn epoch_end_offsets() {
+        // Offsets 0-1 in epoch 0, 2 in epoch 2, 3-4 in epoch 5.
+        let mut log = PartitionLog::new();
+        log.append(batch(&[1, 2]), 0);
+        log.append(batch(&[3]), 2);
+        log.append(batch(&[4, 5]), 5);
+        assert_eq!(log.epoch_end_offset(0), DivergingEpoch { epoch: 0, end_offset: 2 });
+        assert_eq!(log.epoch_end_offset(1), DivergingEpoch { epoch: 0, end_offset: 2 });
+        assert_eq!(log.epoch_end_offset(2), DivergingEpoch { epoch: 2, end_offset: 3 });
+        assert_eq!(log.epoch_end_offset(4), DivergingEpoch { epoch: 2, end_offset: 3 });
+        assert_eq!(log.epoch_end_offset(9), DivergingEpoch { epoch: 5, end_offset: 5 });
+        assert_eq!(PartitionLog::new().epoch_end_offset(3), DivergingEpoch { epoch: 0, end_offset: 0 });
+    }
+
+    #[test]
+    fn a_crash_keeps_only_the_flushed_prefix() {
+        let mut log = PartitionLog::new();
+        log.append(batch(&[1, 2]), 0);
+        log.flush();
+        log.append(batch(&[3]), 0);
+        assert_eq!(log.flushed_offset(), 2);
+        log.recover_after_crash();
+        assert_eq!(log.end_offset(), 2);
+        assert_eq!(log.read(0, 10, 10), vec![(0, 1), (1, 2)]);
+    }
+
+    #[test]
+    fn truncation_drops_whole_batches() {
+        let mut log = PartitionLog::new();
+        log.append(batch(&[1, 2]), 0);
+        log.append(batch(&[3]), 1);
+        log.flush();
+        log.truncate_to(2);
+        assert_eq!(log.end_offset(), 2);
+        assert_eq!(log.flushed_offset(), 2);
+        assert_eq!(log.last_epoch(), Some(0));
+        log.truncate_to(7);
+        assert_eq!(log.end_offset(), 2, "truncating past the end changes nothing");
+    }
+
+    #[test]
+    fn batches_from_returns_whole_batches() {
+        let mut log = PartitionLog::new();
+        log.append(batch(&[1, 2, 3]), 0);
+        log.append(batch(&[4]), 0);
+        assert_eq!(log.batches_from(1, 100).len(), 2);
+        assert_eq!(log.batches_from(3, 100)[0].base_offset, 3);
+        assert_eq!(log.batches_from(0, 1).len(), 1, "at least one batch even above the limit");
+        assert!(log.batches_from(4, 100).is_empty());
     }
 }

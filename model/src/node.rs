@@ -3,6 +3,7 @@
 
 use crate::broker::Broker;
 use crate::consumer::ConsumerApp;
+use crate::controller::Controller;
 use crate::producer_app::ProducerApp;
 use crate::protocol::Msg;
 use eosim_checker::{History, Key, MicroOp, Op, OpFn, OpType};
@@ -36,10 +37,6 @@ pub struct Shared {
     pub counters: BTreeMap<&'static str, u64>,
     /// History key of each partition.
     pub keys: Vec<Key>,
-    /// The broker node leading each partition.
-    pub leaders: Vec<NodeId>,
-    /// Every broker node.
-    pub brokers: Vec<NodeId>,
 }
 
 impl Shared {
@@ -91,6 +88,8 @@ fn observe_micro_op(ctx: &mut Ctx<'_>, mop: &MicroOp) {
 pub enum Node {
     /// A broker.
     Broker(Broker),
+    /// The controller.
+    Controller(Controller),
     /// A producer application with its producer client.
     Producer(ProducerApp),
     /// A consumer application with its consumer client.
@@ -103,7 +102,8 @@ impl Actor for Node {
 
     fn on_start(&mut self, ctx: &mut Ctx<'_>) {
         match self {
-            Node::Broker(_) => {}
+            Node::Broker(broker) => broker.on_start(ctx),
+            Node::Controller(controller) => controller.on_start(ctx),
             Node::Producer(app) => app.on_start(ctx),
             Node::Consumer(app) => app.on_start(ctx),
         }
@@ -112,6 +112,7 @@ impl Actor for Node {
     fn on_message(&mut self, ctx: &mut Ctx<'_>, source: NodeId, msg: Msg) {
         match self {
             Node::Broker(broker) => broker.on_message(ctx, source, msg),
+            Node::Controller(controller) => controller.on_message(ctx, source, msg),
             Node::Producer(app) => app.on_message(ctx, msg),
             Node::Consumer(app) => app.on_message(ctx, msg),
         }
@@ -119,7 +120,8 @@ impl Actor for Node {
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_>, tag: u64) {
         match self {
-            Node::Broker(_) => unreachable!("brokers set no timers"),
+            Node::Broker(broker) => broker.on_timer(ctx, tag),
+            Node::Controller(controller) => controller.on_timer(ctx, tag),
             Node::Producer(app) => app.on_timer(ctx, tag),
             Node::Consumer(app) => app.on_timer(ctx, tag),
         }
@@ -128,6 +130,7 @@ impl Actor for Node {
     fn on_crash(&mut self, ctx: &mut Ctx<'_>) {
         match self {
             Node::Broker(broker) => broker.crash(),
+            Node::Controller(_) => {}
             Node::Producer(app) => app.on_crash(ctx),
             Node::Consumer(app) => app.on_crash(ctx),
         }
@@ -135,7 +138,8 @@ impl Actor for Node {
 
     fn on_restart(&mut self, ctx: &mut Ctx<'_>) {
         match self {
-            Node::Broker(broker) => broker.restart(),
+            Node::Broker(broker) => broker.on_restart(ctx),
+            Node::Controller(controller) => controller.on_restart(ctx),
             Node::Producer(app) => app.on_restart(ctx),
             Node::Consumer(app) => app.on_restart(ctx),
         }

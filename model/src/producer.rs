@@ -13,6 +13,7 @@
 //! still unacknowledged, and otherwise resets its producer id (the pre-KIP-360 recovery): every batch that
 //! was ever sent then ends with an unknown outcome.
 
+use crate::metadata::MetadataCache;
 use crate::node::{timer_parts, timer_tag, Ctx};
 use crate::protocol::{ErrorCode, Msg, PartitionId, ProducerIdentity, RecordBatch};
 use crate::scenario::{Acks, ProducerSettings};
@@ -27,6 +28,7 @@ const TIMER_LINGER: u16 = 16;
 const TIMER_REQUEST_TIMEOUT: u16 = 17;
 const TIMER_RETRY: u16 = 18;
 const TIMER_PRODUCER_ID: u16 = 19;
+const TIMER_METADATA: u16 = 20;
 
 /// What became of a record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -82,14 +84,15 @@ pub struct ProducerClient {
     next_request_id: u64,
     next_batch_id: u64,
     completions: Vec<Completion>,
+    metadata: MetadataCache,
 }
 
 impl ProducerClient {
     /// A client for `partition_count` partitions that asks `brokers` for its producer id.
     pub fn new(settings: ProducerSettings, brokers: Vec<NodeId>, partition_count: usize) -> ProducerClient {
         ProducerClient {
-            settings,
-            brokers,
+            settings: settings.clone(),
+            brokers: brokers.clone(),
             producer: None,
             producer_id_request: None,
             queues: vec![PartitionQueue::default(); partition_count],
@@ -98,11 +101,13 @@ impl ProducerClient {
             next_request_id: 0,
             next_batch_id: 1,
             completions: Vec::new(),
+            metadata: MetadataCache::new(partition_count, brokers.clone(), settings.request_timeout_ns, TIMER_METADATA),
         }
     }
 
     /// Starts the client: an idempotent producer asks for its producer id right away.
     pub fn start(&mut self, ctx: &mut Ctx<'_>) {
+        self.metadata.refresh(ctx);
         if self.settings.idempotence {
             self.request_producer_id(ctx);
         }
@@ -147,6 +152,7 @@ impl ProducerClient {
             }
             TIMER_REQUEST_TIMEOUT => self.on_request_timeout(ctx, payload),
             TIMER_RETRY => {}
+            TIMER_METADATA => self.metadata.on_timeout(ctx, payload),
             TIMER_PRODUCER_ID => {
                 if self.producer_id_request == Some(payload) {
                     ctx.shared.count("client:producer-id-retry");
@@ -167,6 +173,9 @@ impl ProducerClient {
             {
                 self.producer_id_request = None;
                 self.producer = Some((producer_id, epoch));
+            }
+            Msg::MetadataResponse { request_id, leaders } => {
+                self.metadata.on_response(request_id, &leaders);
             }
             Msg::ProduceResponse { request_id, result } => {
                 if let Some(batch_id) = self.requests.remove(&request_id) {
@@ -211,8 +220,11 @@ impl ProducerClient {
         self.next_request_id
     }
 
-    /// Sends every ready batch that the in-flight limit and backoff allow.
+    /// Sends every ready batch that the in-flight limit, backoff and known leaders allow.
     fn drain(&mut self, ctx: &mut Ctx<'_>) {
+        if self.metadata.incomplete() && self.queues.iter().any(|queue| !queue.ready.is_empty()) {
+            self.metadata.refresh(ctx);
+        }
         if self.settings.idempotence && self.producer.is_none() {
             return;
         }
@@ -230,6 +242,7 @@ impl ProducerClient {
             return None;
         }
         let batch_id = *queue.ready.front()?;
+        self.metadata.leader(PartitionId(index as u32))?;
         (self.batches[&batch_id].retry_at_ns <= now_ns).then_some(batch_id)
     }
 
@@ -255,7 +268,7 @@ impl ProducerClient {
             acks: self.settings.acks,
             batch: RecordBatch { producer: batch.identity, values },
         };
-        let leader = ctx.shared.leaders[partition.index()];
+        let leader = self.metadata.leader(partition).expect("only batches with a known leader are sent");
         ctx.send(leader, msg);
         if self.settings.acks == Acks::None {
             // Fire and forget: the send is complete the moment it leaves.
@@ -280,11 +293,16 @@ impl ProducerClient {
                 ctx.shared.count("client:retry-out-of-order");
                 self.retry(ctx, batch_id);
             }
-            Err(ErrorCode::NotLeaderOrFollower) => self.retry_or_give_up(ctx, batch_id),
+            Err(ErrorCode::NotLeaderOrFollower) => {
+                let partition = self.batches[&batch_id].partition;
+                self.metadata.invalidate(ctx, partition);
+                self.retry_or_give_up(ctx, batch_id);
+            }
+            Err(ErrorCode::NotEnoughReplicas) => self.retry_or_give_up(ctx, batch_id),
             Err(ErrorCode::OutOfOrderSequence | ErrorCode::InvalidProducerEpoch | ErrorCode::UnknownProducerId) => {
                 self.reset_producer_id(ctx);
             }
-            Err(ErrorCode::OffsetOutOfRange) => unreachable!("produce never gets OFFSET_OUT_OF_RANGE"),
+            Err(other) => unreachable!("produce never gets {other:?}"),
         }
     }
 
@@ -293,6 +311,8 @@ impl ProducerClient {
             return;
         };
         ctx.shared.count("client:request-timeout");
+        // A silent broker may have lost its leadership: ask again who leads.
+        self.metadata.refresh(ctx);
         self.leave_flight(batch_id);
         self.retry_or_give_up(ctx, batch_id);
     }

@@ -11,8 +11,11 @@
 //! 4. a producer id with no state at all is accepted at any sequence: the path through which lost
 //!    producer state silently lets a duplicate in.
 //!
-//! Rebuilding from the log replays every batch through [`ProducerStateManager::update`], so a broker that
-//! restarts with its whole log (this model flushes every append) has the same five batches as before.
+//! Rebuilding replays the log through [`ProducerStateManager::update`] from the last snapshot. A snapshot
+//! keeps only the LAST batch of each producer, as Kafka's do, so after a reload the duplicate window holds
+//! one batch plus whatever the log replays after the snapshot: a retry of an older batch then gets
+//! OUT_OF_ORDER_SEQUENCE instead of its original offsets. Followers apply the same updates while they
+//! replicate (without the checks), so a new leader already knows every producer.
 
 use crate::log::PartitionLog;
 use crate::protocol::{ErrorCode, ProducerIdentity};
@@ -48,6 +51,15 @@ impl ProducerEntry {
     }
 }
 
+/// Producer state as a snapshot file keeps it: at an offset, the last batch of each producer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProducerSnapshot {
+    /// The state covers the log below this offset.
+    pub offset: u64,
+    /// Producer id → (epoch, last batch).
+    pub entries: BTreeMap<u64, (u16, BatchMetadata)>,
+}
+
 /// The verdict on an incoming idempotent batch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AppendCheck {
@@ -74,13 +86,47 @@ impl ProducerStateManager {
 
     /// Rebuilds the state by replaying every idempotent batch of `log`.
     pub fn rebuild(log: &PartitionLog) -> ProducerStateManager {
+        ProducerStateManager::load(None, log)
+    }
+
+    /// Loads `snapshot` (if it is not past the log end) and replays the batches of `log` after it.
+    pub fn load(snapshot: Option<&ProducerSnapshot>, log: &PartitionLog) -> ProducerStateManager {
+        let snapshot = snapshot.filter(|snapshot| snapshot.offset <= log.end_offset());
         let mut state = ProducerStateManager::new();
-        for stored in log.batches() {
-            if let Some(identity) = stored.batch.producer {
-                state.update(identity, stored.batch.values.len() as u32, stored.base_offset);
+        let mut replay_from = 0;
+        if let Some(snapshot) = snapshot {
+            for (producer_id, (epoch, batch)) in &snapshot.entries {
+                let batches = VecDeque::from([*batch]);
+                state.entries.insert(*producer_id, ProducerEntry { epoch: *epoch, batches });
             }
+            replay_from = snapshot.offset;
+        }
+        for stored in log.batches().iter().filter(|stored| stored.base_offset >= replay_from) {
+            state.apply(stored);
         }
         state
+    }
+
+    /// A snapshot at `offset` (the state must cover the log below it): the last batch of each producer.
+    pub fn snapshot(&self, offset: u64) -> ProducerSnapshot {
+        let entries = self
+            .entries
+            .iter()
+            .filter_map(|(producer_id, entry)| Some((*producer_id, (entry.epoch, *entry.batches.back()?))))
+            .collect();
+        ProducerSnapshot { offset, entries }
+    }
+
+    /// Applies a batch that is already in the log (replication, replay) without checking it.
+    pub fn apply(&mut self, stored: &crate::log::StoredBatch) {
+        if let Some(identity) = stored.batch.producer {
+            let current = self.entries.get(&identity.producer_id).map(|entry| entry.epoch);
+            if current.is_some_and(|epoch| epoch > identity.epoch) {
+                // A zombie's batch that reached the log under an older epoch: it cannot roll the epoch back.
+                return;
+            }
+            self.update(identity, stored.batch.values.len() as u32, stored.base_offset);
+        }
     }
 
     /// What the partition knows of `producer_id`.
@@ -158,7 +204,7 @@ mod tests {
         let verdict = state.check(identity, n)?;
         if verdict == AppendCheck::Append {
             let values = (0..n).map(|i| i64::from(identity.base_sequence + i)).collect();
-            let base_offset = log.append(RecordBatch { producer: Some(identity), values });
+            let base_offset = log.append(RecordBatch { producer: Some(identity), values }, 0);
             state.update(identity, n, base_offset);
         }
         Ok(verdict)
@@ -212,12 +258,37 @@ mod tests {
     }
 
     #[test]
+    fn a_snapshot_reload_shrinks_the_window_to_one_batch() {
+        let (mut state, mut log) = (ProducerStateManager::new(), PartitionLog::new());
+        for sequence in 0..4 {
+            produce(&mut state, &mut log, id(1, 0, sequence), 1).unwrap();
+        }
+        let snapshot = state.snapshot(log.end_offset());
+        assert_eq!(snapshot.entries[&1].1.first_sequence, 3);
+        produce(&mut state, &mut log, id(1, 0, 4), 1).unwrap();
+        let reloaded = ProducerStateManager::load(Some(&snapshot), &log);
+        // Batches 3 (from the snapshot) and 4 (replayed) are remembered; batch 2 is not any more.
+        assert_eq!(reloaded.check(id(1, 0, 4), 1), Ok(AppendCheck::Duplicate { base_offset: 4 }));
+        assert_eq!(reloaded.check(id(1, 0, 3), 1), Ok(AppendCheck::Duplicate { base_offset: 3 }));
+        assert_eq!(reloaded.check(id(1, 0, 2), 1), Err(ErrorCode::OutOfOrderSequence));
+        assert_eq!(state.check(id(1, 0, 2), 1), Ok(AppendCheck::Duplicate { base_offset: 2 }), "before the reload");
+    }
+
+    #[test]
+    fn a_snapshot_past_the_log_end_is_ignored() {
+        let (mut state, mut log) = (ProducerStateManager::new(), PartitionLog::new());
+        produce(&mut state, &mut log, id(1, 0, 0), 1).unwrap();
+        let snapshot = state.snapshot(5);
+        assert_eq!(ProducerStateManager::load(Some(&snapshot), &log), ProducerStateManager::rebuild(&log));
+    }
+
+    #[test]
     fn rebuild_from_the_log_restores_the_window() {
         let (mut state, mut log) = (ProducerStateManager::new(), PartitionLog::new());
         for sequence in 0..7 {
             produce(&mut state, &mut log, id(1, 0, sequence), 1).unwrap();
         }
-        log.append(RecordBatch { producer: None, values: vec![100] });
+        log.append(RecordBatch { producer: None, values: vec![100] }, 0);
         let rebuilt = ProducerStateManager::rebuild(&log);
         assert_eq!(rebuilt, state);
         assert_eq!(rebuilt.check(id(1, 0, 6), 1), Ok(AppendCheck::Duplicate { base_offset: 6 }));

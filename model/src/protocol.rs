@@ -60,6 +60,14 @@ pub enum ErrorCode {
     NotLeaderOrFollower,
     /// A fetch asked for an offset past the end of the log.
     OffsetOutOfRange,
+    /// acks=all, but the in-sync replicas are fewer than `min.insync.replicas`.
+    NotEnoughReplicas,
+    /// The request carried a leader epoch older than the replica's.
+    FencedLeaderEpoch,
+    /// The request carried a leader epoch newer than the replica knows (its metadata is behind).
+    UnknownLeaderEpoch,
+    /// An AlterPartition from a leader whose partition epoch is stale.
+    InvalidUpdateVersion,
 }
 
 impl ErrorCode {
@@ -71,6 +79,10 @@ impl ErrorCode {
             ErrorCode::UnknownProducerId => "broker-error:UNKNOWN_PRODUCER_ID",
             ErrorCode::NotLeaderOrFollower => "broker-error:NOT_LEADER_OR_FOLLOWER",
             ErrorCode::OffsetOutOfRange => "broker-error:OFFSET_OUT_OF_RANGE",
+            ErrorCode::NotEnoughReplicas => "broker-error:NOT_ENOUGH_REPLICAS",
+            ErrorCode::FencedLeaderEpoch => "broker-error:FENCED_LEADER_EPOCH",
+            ErrorCode::UnknownLeaderEpoch => "broker-error:UNKNOWN_LEADER_EPOCH",
+            ErrorCode::InvalidUpdateVersion => "controller-error:INVALID_UPDATE_VERSION",
         }
     }
 
@@ -82,6 +94,10 @@ impl ErrorCode {
             ErrorCode::UnknownProducerId => "UNKNOWN_PRODUCER_ID",
             ErrorCode::NotLeaderOrFollower => "NOT_LEADER_OR_FOLLOWER",
             ErrorCode::OffsetOutOfRange => "OFFSET_OUT_OF_RANGE",
+            ErrorCode::NotEnoughReplicas => "NOT_ENOUGH_REPLICAS",
+            ErrorCode::FencedLeaderEpoch => "FENCED_LEADER_EPOCH",
+            ErrorCode::UnknownLeaderEpoch => "UNKNOWN_LEADER_EPOCH",
+            ErrorCode::InvalidUpdateVersion => "INVALID_UPDATE_VERSION",
         }
     }
 }
@@ -93,6 +109,61 @@ pub struct FetchData {
     pub records: Vec<(u64, i64)>,
     /// The offset after the last readable record.
     pub high_watermark: u64,
+}
+
+/// The controller's view of one partition: who leads, since which epoch, and who is in sync.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PartitionState {
+    /// Broker index of the leader; none while the partition is offline.
+    pub leader: Option<u32>,
+    /// Bumped at every leader change; fences the previous leader.
+    pub leader_epoch: u32,
+    /// In-sync replicas (broker indices), the leader included.
+    pub isr: Vec<u32>,
+    /// Every replica, preferred leader first.
+    pub replicas: Vec<u32>,
+    /// Bumped at every change (leader or ISR); an AlterPartition must name the current one.
+    pub partition_epoch: u32,
+}
+
+/// The controller's metadata: every partition's state, versioned.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct MetadataImage {
+    /// Bumped at every change.
+    pub version: u64,
+    /// State per partition, by [`PartitionId`].
+    pub partitions: Vec<PartitionState>,
+}
+
+/// A log entry as replication carries it: the batch, its base offset and the leader epoch it was written in.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ReplicatedBatch {
+    /// Offset of the first record.
+    pub base_offset: u64,
+    /// Leader epoch at append.
+    pub leader_epoch: u32,
+    /// The batch.
+    pub batch: RecordBatch,
+}
+
+/// Where a follower's log diverges from the leader's: truncate to `end_offset` and fetch again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct DivergingEpoch {
+    /// The largest leader epoch the leader has at or below the follower's last fetched epoch.
+    pub epoch: u32,
+    /// Where that epoch ends in the leader's log.
+    pub end_offset: u64,
+}
+
+/// A leader's answer to a follower fetch.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ReplicaFetchData {
+    /// Batches from the fetch offset on.
+    pub batches: Vec<ReplicatedBatch>,
+    /// The leader's high watermark.
+    pub high_watermark: u64,
+    /// Set when the follower must truncate first.
+    pub diverging: Option<DivergingEpoch>,
 }
 
 /// Every message of the model.
@@ -147,5 +218,75 @@ pub enum Msg {
         request_id: u64,
         /// Records and high watermark, or why not.
         result: Result<FetchData, ErrorCode>,
+    },
+    /// A client asks a broker which broker leads each partition.
+    MetadataRequest {
+        /// Matches the response.
+        request_id: u64,
+    },
+    /// The leader of each partition as the broker knows it (possibly stale).
+    MetadataResponse {
+        /// The request this answers.
+        request_id: u64,
+        /// Leader broker index per partition.
+        leaders: Vec<Option<u32>>,
+    },
+    /// A broker tells the controller it is alive, and which metadata it has.
+    BrokerHeartbeat {
+        /// Broker index.
+        broker: u32,
+        /// Bumped at every restart: a new incarnation makes the controller move leadership away first.
+        incarnation: u64,
+        /// Metadata version the broker has.
+        metadata_version: u64,
+    },
+    /// The controller's answer: newer metadata, if the broker is behind.
+    BrokerHeartbeatResponse {
+        /// The current image when newer than the broker's.
+        image: Option<MetadataImage>,
+    },
+    /// A leader asks the controller to change a partition's ISR.
+    AlterPartition {
+        /// The partition.
+        partition: PartitionId,
+        /// The leader asking.
+        broker: u32,
+        /// Its leader epoch.
+        leader_epoch: u32,
+        /// The partition epoch it last saw.
+        partition_epoch: u32,
+        /// The ISR it wants.
+        isr: Vec<u32>,
+    },
+    /// The new partition state, or why not.
+    AlterPartitionResponse {
+        /// The partition.
+        partition: PartitionId,
+        /// New state or error.
+        result: Result<PartitionState, ErrorCode>,
+    },
+    /// A follower fetches from its leader.
+    ReplicaFetchRequest {
+        /// Matches the response.
+        request_id: u64,
+        /// The partition.
+        partition: PartitionId,
+        /// The follower's broker index.
+        replica: u32,
+        /// The follower's log end offset.
+        offset: u64,
+        /// Leader epoch of the follower's last batch.
+        last_fetched_epoch: Option<u32>,
+        /// The leader epoch the follower follows.
+        leader_epoch: u32,
+    },
+    /// Batches and the high watermark, or why not.
+    ReplicaFetchResponse {
+        /// The request this answers.
+        request_id: u64,
+        /// The partition.
+        partition: PartitionId,
+        /// Batches or error.
+        result: Result<ReplicaFetchData, ErrorCode>,
     },
 }

@@ -1,10 +1,12 @@
 //! One simulated run of a scenario: build the cluster, inject the faults, quiesce, read to the end.
 
-use crate::broker::Broker;
+use crate::broker::{Broker, BrokerSettings};
+use crate::controller::{Controller, ControllerSettings};
 use crate::consumer::{ConsumerApp, ConsumerSettings};
 use crate::node::{Node, Phase, Shared};
 use crate::producer_app::{ProducerApp, ProducerWorkload};
-use crate::protocol::PartitionId;
+use crate::protocol::{MetadataImage, PartitionId, PartitionState};
+use crate::replica::ReplicationSettings;
 use crate::scenario::{fault_kind_name, Scenario};
 use eosim_checker::History;
 use eosim_sim::{FaultPlan, FaultSchedule, FaultTargets, NodeId, NodeRole, SwarmChoices, World, WorldOptions};
@@ -107,9 +109,11 @@ fn run_stats(world: &World<Node>) -> RunStats {
     }
 }
 
-/// Which node is what: brokers first, then producer applications, then consumers.
+/// Which node is what: brokers first (broker `i` is node `i`), then the controller, the producer
+/// applications and the consumers.
 struct Cluster {
     brokers: Vec<NodeId>,
+    controller: NodeId,
     producers: Vec<NodeId>,
     consumers: Vec<NodeId>,
     keys: Vec<String>,
@@ -121,20 +125,41 @@ impl Cluster {
         let producer_count = scenario.workload.producers;
         let consumer_count = scenario.workload.consumers;
         let brokers = (0..broker_count).map(NodeId).collect();
-        let producers = (broker_count..broker_count + producer_count).map(NodeId).collect();
-        let first_consumer = broker_count + producer_count;
+        let controller = NodeId(broker_count);
+        let first_producer = broker_count + 1;
+        let producers = (first_producer..first_producer + producer_count).map(NodeId).collect();
+        let first_consumer = first_producer + producer_count;
         let consumers = (first_consumer..first_consumer + consumer_count).map(NodeId).collect();
-        Cluster { brokers, producers, consumers, keys: scenario.keys() }
+        Cluster { brokers, controller, producers, consumers, keys: scenario.keys() }
     }
 
-    /// Partition `i` is led by broker `i % brokers`.
-    fn leader(&self, partition: usize) -> NodeId {
-        self.brokers[partition % self.brokers.len()]
+    /// The replicas of partition `i`: brokers `i, i+1, …` (mod brokers), the first one preferred leader.
+    fn replicas(&self, scenario: &Scenario, partition: usize) -> Vec<u32> {
+        let broker_count = self.brokers.len();
+        (0..scenario.cluster.replication_factor as usize).map(|i| ((partition + i) % broker_count) as u32).collect()
     }
 
+    /// Every partition led by its preferred replica, every replica in sync.
+    fn bootstrap_image(&self, scenario: &Scenario) -> MetadataImage {
+        let partitions = (0..self.keys.len())
+            .map(|partition| {
+                let replicas = self.replicas(scenario, partition);
+                PartitionState {
+                    leader: Some(replicas[0]),
+                    leader_epoch: 0,
+                    isr: replicas.clone(),
+                    replicas,
+                    partition_epoch: 0,
+                }
+            })
+            .collect();
+        MetadataImage { version: 1, partitions }
+    }
+
+    /// Brokers crash and pause; producers crash and pause; partitions may cut any node, the controller too.
     fn fault_targets(&self) -> FaultTargets {
-        let all = self.brokers.iter().chain(&self.producers).chain(&self.consumers).copied().collect();
-        FaultTargets { servers: self.brokers.clone(), clients: self.producers.clone(), all }
+        let nodes = self.brokers.iter().chain([&self.controller]).chain(&self.producers).chain(&self.consumers);
+        FaultTargets { servers: self.brokers.clone(), clients: self.producers.clone(), all: nodes.copied().collect() }
     }
 
     fn shared(&self) -> Shared {
@@ -144,24 +169,57 @@ impl Cluster {
             phase: Phase::Faulty,
             counters: BTreeMap::new(),
             keys: self.keys.clone(),
-            leaders: (0..self.keys.len()).map(|partition| self.leader(partition)).collect(),
-            brokers: self.brokers.clone(),
         }
     }
 
     fn nodes(&self, scenario: &Scenario) -> Vec<(Node, NodeRole)> {
         let partition_count = self.keys.len() as u32;
+        let bootstrap = self.bootstrap_image(scenario);
         let mut nodes = Vec::new();
-        for (index, broker) in self.brokers.iter().enumerate() {
-            let led: Vec<PartitionId> =
-                (0..partition_count).filter(|p| self.leader(*p as usize) == *broker).map(PartitionId).collect();
-            let broker = Broker::new(index as u32, self.brokers.len() as u32, &led);
+        for index in 0..self.brokers.len() as u32 {
+            let hosted: Vec<PartitionId> = (0..partition_count)
+                .filter(|partition| bootstrap.partitions[*partition as usize].replicas.contains(&index))
+                .map(PartitionId)
+                .collect();
+            let broker = Broker::new(self.broker_settings(scenario, index), &hosted, bootstrap.clone());
             nodes.push((Node::Broker(broker), NodeRole::Server));
         }
+        let cluster = &scenario.cluster;
+        let controller_settings = ControllerSettings {
+            session_timeout_ns: cluster.broker_session_timeout_ms * NS_PER_MS,
+            check_interval_ns: cluster.broker_heartbeat_ms * NS_PER_MS,
+            unclean_leader_election: cluster.unclean_leader_election,
+        };
+        let controller = Controller::new(controller_settings, bootstrap, cluster.brokers);
+        nodes.push((Node::Controller(controller), NodeRole::Server));
+        self.push_clients(scenario, &mut nodes);
+        nodes
+    }
+
+    fn broker_settings(&self, scenario: &Scenario, broker_index: u32) -> BrokerSettings {
+        let cluster = &scenario.cluster;
+        BrokerSettings {
+            broker_index,
+            broker_count: cluster.brokers,
+            controller: self.controller,
+            heartbeat_ns: cluster.broker_heartbeat_ms * NS_PER_MS,
+            fetch_wait_ns: cluster.replica_fetch_wait_ms * NS_PER_MS,
+            request_timeout_ns: scenario.producer_settings().request_timeout_ns,
+            replication: ReplicationSettings {
+                min_insync_replicas: cluster.min_insync_replicas,
+                replica_lag_ns: cluster.replica_lag_time_max_ms * NS_PER_MS,
+                flush_messages: cluster.flush_messages,
+                snapshot_interval_messages: cluster.snapshot_interval_messages,
+            },
+        }
+    }
+
+    fn push_clients(&self, scenario: &Scenario, nodes: &mut Vec<(Node, NodeRole)>) {
+        let partition_count = self.keys.len() as u32;
         let workload = ProducerWorkload {
             threads: scenario.workload.threads_per_producer,
             messages_total: scenario.workload.messages_per_producer,
-            send_interval_ns: scenario.workload.send_interval_ms * 1_000_000,
+            send_interval_ns: scenario.workload.send_interval_ms * NS_PER_MS,
             partition_count,
         };
         for index in 0..self.producers.len() {
@@ -170,13 +228,15 @@ impl Cluster {
             nodes.push((Node::Producer(app), NodeRole::Client));
         }
         let settings = ConsumerSettings {
-            poll_interval_ns: scenario.workload.poll_interval_ms * 1_000_000,
+            poll_interval_ns: scenario.workload.poll_interval_ms * NS_PER_MS,
             request_timeout_ns: scenario.producer_settings().request_timeout_ns,
             partition_count,
+            brokers: self.brokers.clone(),
         };
         for _ in &self.consumers {
             nodes.push((Node::Consumer(ConsumerApp::new(settings.clone())), NodeRole::Client));
         }
-        nodes
     }
 }
+
+const NS_PER_MS: u64 = 1_000_000;

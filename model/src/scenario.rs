@@ -66,14 +66,64 @@ pub struct TopicConfig {
     pub partitions: u32,
 }
 
-/// The brokers and topics.
+/// The brokers, topics and replication settings, named as Kafka names them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterConfig {
-    /// Number of brokers; partition `i` of every topic is led by broker `i % brokers`.
+    /// Number of brokers; the replicas of partition `i` are brokers `i, i+1, …` (mod brokers).
     pub brokers: u32,
     /// Topics.
     pub topics: Vec<TopicConfig>,
+    /// Replicas per partition.
+    #[serde(default = "one")]
+    pub replication_factor: u32,
+    /// `min.insync.replicas`.
+    #[serde(default = "one")]
+    pub min_insync_replicas: u32,
+    /// `unclean.leader.election.enable`.
+    #[serde(default)]
+    pub unclean_leader_election: bool,
+    /// `replica.lag.time.max.ms`.
+    #[serde(default = "default_replica_lag_ms")]
+    pub replica_lag_time_max_ms: u64,
+    /// `broker.session.timeout.ms`: a broker silent this long is fenced.
+    #[serde(default = "default_session_timeout_ms")]
+    pub broker_session_timeout_ms: u64,
+    /// `broker.heartbeat.interval.ms`.
+    #[serde(default = "default_heartbeat_ms")]
+    pub broker_heartbeat_ms: u64,
+    /// `log.flush.interval.messages`: flush after this many records; 0 never flushes (Kafka's default,
+    /// which relies on replication). Default 1: every append is on disk.
+    #[serde(default = "one_u64")]
+    pub flush_messages: u64,
+    /// Take a producer-state snapshot once this many records were flushed since the last one.
+    #[serde(default = "default_snapshot_interval")]
+    pub snapshot_interval_messages: u64,
+    /// `replica.fetch.wait.max.ms`: how long a follower waits after an empty fetch.
+    #[serde(default = "default_fetch_wait_ms")]
+    pub replica_fetch_wait_ms: u64,
+}
+
+fn one() -> u32 {
+    1
+}
+fn one_u64() -> u64 {
+    1
+}
+fn default_replica_lag_ms() -> u64 {
+    100
+}
+fn default_session_timeout_ms() -> u64 {
+    150
+}
+fn default_heartbeat_ms() -> u64 {
+    20
+}
+fn default_snapshot_interval() -> u64 {
+    50
+}
+fn default_fetch_wait_ms() -> u64 {
+    5
 }
 
 /// Producer client settings, as Kafka names them. Absent fields take the variant's defaults.
@@ -286,6 +336,16 @@ impl Scenario {
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
         if self.cluster.brokers == 0 {
             return Err(("brokers", "brokers must be at least 1".into()));
+        }
+        let cluster = &self.cluster;
+        if cluster.replication_factor == 0 || cluster.replication_factor > cluster.brokers {
+            return Err(("replication_factor", "replication_factor must be between 1 and brokers".into()));
+        }
+        if cluster.min_insync_replicas == 0 || cluster.min_insync_replicas > cluster.replication_factor {
+            return Err(("min_insync_replicas", "min_insync_replicas must be between 1 and replication_factor".into()));
+        }
+        if cluster.broker_heartbeat_ms == 0 || cluster.replica_lag_time_max_ms < 4 || cluster.replica_fetch_wait_ms == 0 {
+            return Err(("broker_heartbeat_ms", "heartbeat, fetch wait and replica lag must be positive".into()));
         }
         if self.cluster.topics.is_empty() || self.cluster.topics.iter().any(|topic| topic.partitions == 0) {
             return Err(("topics", "expected at least one topic with at least one partition".into()));

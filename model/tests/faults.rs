@@ -38,9 +38,9 @@ fn link(kind: FaultKind, direction: LinkDirection, at_ms: u64, duration_ms: u64)
     Fault { at_ns: at_ms * MS, duration_ns: duration_ms * MS, action }
 }
 
-/// Node ids in a tiny cluster: broker 0, producer 1, consumer 2.
+/// Node ids in a tiny cluster: broker 0, controller 1, producer 2, consumer 3.
 const BROKER: NodeId = NodeId(0);
-const PRODUCER: NodeId = NodeId(1);
+const PRODUCER: NodeId = NodeId(2);
 
 fn kinds(outcome: &SimOutcome) -> Vec<AnomalyKind> {
     check(&outcome.history, Guarantee::Idempotent).violations().map(|anomaly| anomaly.kind).collect()
@@ -79,7 +79,7 @@ fn lost_acks_are_deduplicated_by_an_idempotent_producer() {
 #[test]
 fn lost_acks_duplicate_without_idempotence() {
     // The same faults with at-least-once: the broker cannot recognise a retry and appends it again.
-    let scenario = with_faults(tiny("at-least-once", 10), vec![link(FaultKind::LostAck, LinkDirection::Acks, 0, 60)]);
+    let scenario = with_faults(tiny("at-least-once", 10), vec![link(FaultKind::LostAck, LinkDirection::Acks, 3, 60)]);
     let outcome = simulate(&scenario, 1);
     assert!(counter(&outcome, "client:retry") >= 1);
     assert!(kinds(&outcome).contains(&AnomalyKind::Duplicate));

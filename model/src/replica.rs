@@ -1,0 +1,446 @@
+//! One broker's replica of one partition, in the role the controller gave it: leader, follower, or none.
+//!
+//! The leader appends produce requests (checking producer state), serves follower fetches, tracks each
+//! follower's log end offset, advances the high watermark (HW) to the smallest log end offset in the ISR,
+//! answers acks=all requests once the HW passes them, and asks the controller to shrink the ISR when a
+//! follower lags more than `replica.lag.time.max.ms` or expand it when a follower has caught up.
+//!
+//! A follower fetches from its leader with the epoch of its last batch; when the leader says its log
+//! diverges (a different history was written under that epoch), it truncates to where the leader's epoch
+//! ends and fetches again, as Kafka does since KIP-320/KIP-595. It applies producer state while it copies,
+//! so it can deduplicate retries the moment it becomes leader.
+//!
+//! Durable ([`ReplicaDurable`]): the log and the producer-state snapshot. Everything in [`Replica`] is lost
+//! in a crash and rebuilt from the durable part and the controller's metadata.
+
+use crate::log::PartitionLog;
+use crate::producer_state::{AppendCheck, ProducerSnapshot, ProducerStateManager};
+use crate::protocol::{ErrorCode, FetchData, PartitionState, RecordBatch, ReplicaFetchData};
+use eosim_sim::NodeId;
+use std::collections::BTreeMap;
+
+/// Replication settings, times in nanoseconds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplicationSettings {
+    /// `min.insync.replicas`: acks=all needs at least this many in the ISR.
+    pub min_insync_replicas: u32,
+    /// `replica.lag.time.max.ms`.
+    pub replica_lag_ns: u64,
+    /// Flush after this many appended records; zero never flushes (Kafka's default).
+    pub flush_messages: u64,
+    /// Take a producer-state snapshot at a flush once this many records were appended since the last one.
+    pub snapshot_interval_messages: u64,
+}
+
+/// What survives a crash of the broker: the log and the last producer-state snapshot.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReplicaDurable {
+    /// The log.
+    pub log: PartitionLog,
+    /// The last producer-state snapshot, never past the flushed offset.
+    pub snapshot: Option<ProducerSnapshot>,
+    unflushed_messages: u64,
+}
+
+impl ReplicaDurable {
+    /// What a crash leaves: the flushed prefix, and the snapshot if it is not past it.
+    pub fn recover_after_crash(&mut self) {
+        self.log.recover_after_crash();
+        self.unflushed_messages = 0;
+        self.drop_snapshot_past_end();
+    }
+
+    fn drop_snapshot_past_end(&mut self) {
+        let end_offset = self.log.end_offset();
+        if self.snapshot.as_ref().is_some_and(|snapshot| snapshot.offset > end_offset) {
+            self.snapshot = None;
+        }
+    }
+}
+
+/// A produce request waiting for the HW (acks=all).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingProduce {
+    /// The client to answer.
+    pub client: NodeId,
+    /// Its request id.
+    pub request_id: u64,
+    /// Base offset to acknowledge.
+    pub base_offset: u64,
+    /// The HW must reach this (the batch's next offset).
+    pub required_offset: u64,
+}
+
+/// A follower as the leader sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FollowerProgress {
+    /// The follower's log end offset, as its last fetch said.
+    pub log_end: u64,
+    /// Last time it had everything the leader had.
+    pub last_caught_up_ns: u64,
+}
+
+/// Leader duties.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeaderRole {
+    /// Partition epoch of the ISR below.
+    pub partition_epoch: u32,
+    /// In-sync replicas, the leader included.
+    pub isr: Vec<u32>,
+    /// Every other replica's progress.
+    pub followers: BTreeMap<u32, FollowerProgress>,
+    /// When the AlterPartition in flight was sent.
+    pub alter_sent_ns: Option<u64>,
+    /// acks=all requests waiting for the HW.
+    pub pending: Vec<PendingProduce>,
+    /// Log end offset when this leader took over.
+    pub epoch_start_offset: u64,
+}
+
+/// What the replica does now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// No leader known, or this broker was just restarted.
+    None,
+    /// Leads the partition.
+    Leader(LeaderRole),
+    /// Copies from the leader, a broker index.
+    Follower {
+        /// The leader's broker index.
+        leader: u32,
+    },
+}
+
+/// What a produce did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Produced {
+    /// The base offset to acknowledge now; none when the answer waits for the HW.
+    pub ack: Option<u64>,
+    /// True if the batch was a retry of one already in the log (nothing appended).
+    pub duplicate: bool,
+}
+
+/// A response the broker must send on the replica's behalf.
+pub type Reply = (NodeId, u64, Result<u64, ErrorCode>);
+
+/// The volatile side of one partition replica.
+#[derive(Clone, Debug)]
+pub struct Replica {
+    me: u32,
+    /// The role the latest metadata gave.
+    pub role: Role,
+    /// Latest leader epoch known.
+    pub leader_epoch: u32,
+    /// The high watermark: records below it are on every ISR member and may be read.
+    pub high_watermark: u64,
+    producer_state: ProducerStateManager,
+}
+
+impl Replica {
+    /// The replica of broker `me` after a (re)start: producer state from the snapshot and the log, no role.
+    pub fn load(me: u32, durable: &ReplicaDurable) -> Replica {
+        let producer_state = ProducerStateManager::load(durable.snapshot.as_ref(), &durable.log);
+        Replica { me, role: Role::None, leader_epoch: 0, high_watermark: 0, producer_state }
+    }
+
+    /// Producer state, for tests.
+    pub fn producer_state(&self) -> &ProducerStateManager {
+        &self.producer_state
+    }
+
+    /// True if this replica leads.
+    pub fn is_leader(&self) -> bool {
+        matches!(self.role, Role::Leader(_))
+    }
+
+    /// Takes the role `state` gives; returns the acks=all requests that can no longer complete here.
+    pub fn apply_metadata(&mut self, durable: &ReplicaDurable, state: &PartitionState, now_ns: u64) -> Vec<Reply> {
+        if state.leader_epoch < self.leader_epoch {
+            return Vec::new();
+        }
+        let same_epoch = state.leader_epoch == self.leader_epoch;
+        match (&mut self.role, state.leader) {
+            (Role::Leader(role), Some(leader)) if leader == self.me && same_epoch => {
+                if state.partition_epoch > role.partition_epoch {
+                    role.partition_epoch = state.partition_epoch;
+                    role.isr = state.isr.clone();
+                    role.alter_sent_ns = None;
+                }
+                return Vec::new();
+            }
+            (Role::Follower { leader }, Some(new_leader)) if *leader == new_leader && same_epoch => return Vec::new(),
+            _ => {}
+        }
+        let abandoned = self.step_down();
+        self.leader_epoch = state.leader_epoch;
+        self.role = match state.leader {
+            Some(leader) if leader == self.me => {
+                let followers = state
+                    .replicas
+                    .iter()
+                    .filter(|replica| **replica != self.me)
+                    .map(|replica| (*replica, FollowerProgress { log_end: 0, last_caught_up_ns: now_ns }))
+                    .collect();
+                let isr = state.isr.clone();
+                Role::Leader(LeaderRole {
+                    partition_epoch: state.partition_epoch,
+                    isr,
+                    followers,
+                    alter_sent_ns: None,
+                    pending: Vec::new(),
+                    epoch_start_offset: durable.log.end_offset(),
+                })
+            }
+            Some(leader) => Role::Follower { leader },
+            None => Role::None,
+        };
+        self.maybe_advance_high_watermark(durable);
+        abandoned
+    }
+
+    /// Leaves leadership: every waiting acks=all request fails with NOT_LEADER_OR_FOLLOWER (the batch may
+    /// still be committed by the next leader, so the client must not treat it as a definite failure).
+    fn step_down(&mut self) -> Vec<Reply> {
+        let Role::Leader(role) = &mut self.role else { return Vec::new() };
+        let pending = std::mem::take(&mut role.pending);
+        pending
+            .into_iter()
+            .map(|pending| (pending.client, pending.request_id, Err(ErrorCode::NotLeaderOrFollower)))
+            .collect()
+    }
+
+    /// Handles a produce.
+    pub fn produce(
+        &mut self,
+        durable: &mut ReplicaDurable,
+        settings: &ReplicationSettings,
+        pending: Option<(NodeId, u64)>,
+        batch: RecordBatch,
+    ) -> Result<Produced, ErrorCode> {
+        let Role::Leader(role) = &self.role else { return Err(ErrorCode::NotLeaderOrFollower) };
+        if pending.is_some() && (role.isr.len() as u32) < settings.min_insync_replicas {
+            return Err(ErrorCode::NotEnoughReplicas);
+        }
+        let record_count = batch.values.len() as u32;
+        if let Some(identity) = batch.producer {
+            if let AppendCheck::Duplicate { base_offset } = self.producer_state.check(identity, record_count)? {
+                // A retry of a batch already in the log: answer with the original offsets once they are
+                // committed, as for the original.
+                let required_offset = base_offset + u64::from(record_count);
+                let ack = self.acknowledge_when_committed(pending, base_offset, required_offset)?;
+                return Ok(Produced { ack, duplicate: true });
+            }
+        }
+        let base_offset = durable.log.append(batch, self.leader_epoch);
+        let stored = durable.log.batches().last().expect("just appended").clone();
+        self.producer_state.apply(&stored);
+        self.after_append(durable, settings, u64::from(record_count));
+        self.maybe_advance_high_watermark(durable);
+        let ack = self.acknowledge_when_committed(pending, base_offset, stored.next_offset())?;
+        Ok(Produced { ack, duplicate: false })
+    }
+
+    fn acknowledge_when_committed(
+        &mut self,
+        pending: Option<(NodeId, u64)>,
+        base_offset: u64,
+        required_offset: u64,
+    ) -> Result<Option<u64>, ErrorCode> {
+        let Some((client, request_id)) = pending else { return Ok(Some(base_offset)) };
+        let Role::Leader(role) = &mut self.role else { unreachable!("checked by the caller") };
+        if self.high_watermark >= required_offset {
+            return Ok(Some(base_offset));
+        }
+        role.pending.push(PendingProduce { client, request_id, base_offset, required_offset });
+        Ok(None)
+    }
+
+    /// Flushes and snapshots as the settings say, after `records` were appended.
+    fn after_append(&mut self, durable: &mut ReplicaDurable, settings: &ReplicationSettings, records: u64) {
+        durable.unflushed_messages += records;
+        if settings.flush_messages == 0 || durable.unflushed_messages < settings.flush_messages {
+            return;
+        }
+        durable.log.flush();
+        durable.unflushed_messages = 0;
+        let end_offset = durable.log.end_offset();
+        let since_snapshot = end_offset - durable.snapshot.as_ref().map_or(0, |snapshot| snapshot.offset);
+        if since_snapshot >= settings.snapshot_interval_messages {
+            durable.snapshot = Some(self.producer_state.snapshot(end_offset));
+        }
+    }
+
+    /// A consumer fetch: records below the HW.
+    pub fn fetch(&self, durable: &ReplicaDurable, offset: u64, max_records: u32) -> Result<FetchData, ErrorCode> {
+        if !self.is_leader() {
+            return Err(ErrorCode::NotLeaderOrFollower);
+        }
+        if offset > durable.log.end_offset() {
+            return Err(ErrorCode::OffsetOutOfRange);
+        }
+        let records = durable.log.read(offset, self.high_watermark, max_records);
+        Ok(FetchData { records, high_watermark: self.high_watermark })
+    }
+
+    /// A follower fetch at the leader.
+    #[allow(clippy::too_many_arguments)]
+    pub fn replica_fetch(
+        &mut self,
+        durable: &ReplicaDurable,
+        replica: u32,
+        offset: u64,
+        last_fetched_epoch: Option<u32>,
+        leader_epoch: u32,
+        max_records: u32,
+        now_ns: u64,
+    ) -> Result<ReplicaFetchData, ErrorCode> {
+        if !self.is_leader() {
+            return Err(ErrorCode::NotLeaderOrFollower);
+        }
+        if leader_epoch < self.leader_epoch {
+            return Err(ErrorCode::FencedLeaderEpoch);
+        }
+        if leader_epoch > self.leader_epoch {
+            return Err(ErrorCode::UnknownLeaderEpoch);
+        }
+        if let Some(epoch) = last_fetched_epoch {
+            let end = durable.log.epoch_end_offset(epoch);
+            if end.epoch != epoch || end.end_offset < offset {
+                let high_watermark = self.high_watermark;
+                return Ok(ReplicaFetchData { batches: Vec::new(), high_watermark, diverging: Some(end) });
+            }
+        }
+        if offset > durable.log.end_offset() {
+            return Err(ErrorCode::OffsetOutOfRange);
+        }
+        let leader_end = durable.log.end_offset();
+        let Role::Leader(role) = &mut self.role else { unreachable!("checked above") };
+        if let Some(progress) = role.followers.get_mut(&replica) {
+            progress.log_end = offset;
+            if offset >= leader_end {
+                progress.last_caught_up_ns = now_ns;
+            }
+        }
+        self.maybe_advance_high_watermark(durable);
+        let batches = durable.log.batches_from(offset, max_records);
+        Ok(ReplicaFetchData { batches, high_watermark: self.high_watermark, diverging: None })
+    }
+
+    /// A follower's fetch came back: truncate where the leader says the logs diverge, else append.
+    pub fn on_fetch_data(&mut self, durable: &mut ReplicaDurable, settings: &ReplicationSettings, data: ReplicaFetchData) {
+        if !matches!(self.role, Role::Follower { .. }) {
+            return;
+        }
+        if let Some(diverging) = data.diverging {
+            let truncate_to = diverging.end_offset.min(durable.log.end_offset());
+            durable.log.truncate_to(truncate_to);
+            durable.drop_snapshot_past_end();
+            self.producer_state = ProducerStateManager::load(durable.snapshot.as_ref(), &durable.log);
+            self.high_watermark = self.high_watermark.min(truncate_to);
+            return;
+        }
+        let mut appended = 0;
+        for stored in data.batches {
+            if stored.base_offset != durable.log.end_offset() {
+                continue;
+            }
+            appended += stored.batch.values.len() as u64;
+            self.producer_state.apply(&stored);
+            durable.log.append_replicated(stored);
+        }
+        if appended > 0 {
+            self.after_append(durable, settings, appended);
+        }
+        self.high_watermark = self.high_watermark.max(data.high_watermark.min(durable.log.end_offset()));
+    }
+
+    /// The ISR the leader should ask for now (shrunk by lagging followers, grown by caught-up ones), if it
+    /// differs from the current one and no request is in flight.
+    pub fn wanted_isr(&self, settings: &ReplicationSettings, now_ns: u64) -> Option<Vec<u32>> {
+        let Role::Leader(role) = &self.role else { return None };
+        if role.alter_sent_ns.is_some_and(|sent_ns| now_ns.saturating_sub(sent_ns) < settings.replica_lag_ns) {
+            // One request at a time; an unanswered one is given up after a lag period.
+            return None;
+        }
+        let mut isr: Vec<u32> = role
+            .isr
+            .iter()
+            .copied()
+            .filter(|member| {
+                *member == self.me
+                    || role.followers.get(member).is_some_and(|progress| {
+                        now_ns.saturating_sub(progress.last_caught_up_ns) <= settings.replica_lag_ns
+                    })
+            })
+            .collect();
+        for (replica, progress) in &role.followers {
+            // Kafka's rule: back in sync once it has everything up to the HW and everything written since
+            // this leader took over.
+            let caught_up = progress.log_end >= self.high_watermark && progress.log_end >= role.epoch_start_offset;
+            if !isr.contains(replica) && caught_up {
+                isr.push(*replica);
+            }
+        }
+        isr.sort_unstable();
+        let mut current = role.isr.clone();
+        current.sort_unstable();
+        (isr != current).then_some(isr)
+    }
+
+    /// Marks an AlterPartition as sent.
+    pub fn alter_sent(&mut self, now_ns: u64) {
+        if let Role::Leader(role) = &mut self.role {
+            role.alter_sent_ns = Some(now_ns);
+        }
+    }
+
+    /// The controller answered an AlterPartition.
+    pub fn on_alter_response(&mut self, durable: &ReplicaDurable, result: Result<PartitionState, ErrorCode>) -> Vec<Reply> {
+        let Role::Leader(role) = &mut self.role else { return Vec::new() };
+        role.alter_sent_ns = None;
+        if let Ok(state) = result {
+            if state.leader_epoch == self.leader_epoch && state.partition_epoch > role.partition_epoch {
+                role.partition_epoch = state.partition_epoch;
+                role.isr = state.isr;
+            }
+        }
+        self.maybe_advance_high_watermark(durable);
+        self.complete_pending(None)
+    }
+
+    /// The HW is the smallest log end offset in the ISR; it never goes back.
+    fn maybe_advance_high_watermark(&mut self, durable: &ReplicaDurable) {
+        let Role::Leader(role) = &self.role else { return };
+        let leader_end = durable.log.end_offset();
+        let smallest = role
+            .isr
+            .iter()
+            .map(|member| if *member == self.me { leader_end } else { role.followers.get(member).map_or(0, |p| p.log_end) })
+            .min()
+            .unwrap_or(leader_end);
+        self.high_watermark = self.high_watermark.max(smallest.min(leader_end));
+    }
+
+    /// acks=all requests the HW has passed, answered; with `min_isr`, those that can no longer reach it
+    /// because the ISR shrank below it fail with NOT_ENOUGH_REPLICAS.
+    pub fn complete_pending(&mut self, min_isr: Option<u32>) -> Vec<Reply> {
+        let high_watermark = self.high_watermark;
+        let Role::Leader(role) = &mut self.role else { return Vec::new() };
+        let too_few = min_isr.is_some_and(|min| (role.isr.len() as u32) < min);
+        let mut replies = Vec::new();
+        role.pending.retain(|pending| {
+            if too_few {
+                // Kafka's NOT_ENOUGH_REPLICAS_AFTER_APPEND: the batch is in the log, but fewer replicas than
+                // promised have it, so it must not be acknowledged (the client retries).
+                replies.push((pending.client, pending.request_id, Err(ErrorCode::NotEnoughReplicas)));
+                false
+            } else if high_watermark >= pending.required_offset {
+                replies.push((pending.client, pending.request_id, Ok(pending.base_offset)));
+                false
+            } else {
+                true
+            }
+        });
+        replies
+    }
+}
