@@ -53,13 +53,15 @@ struct Volatile {
 #[derive(Clone, Debug)]
 pub struct ConsumerApp {
     settings: ConsumerSettings,
+    /// Starts so far, durable: request ids of different incarnations never collide.
+    incarnation: u64,
     volatile: Option<Volatile>,
 }
 
 impl ConsumerApp {
     /// A consumer of every partition.
     pub fn new(settings: ConsumerSettings) -> ConsumerApp {
-        ConsumerApp { settings, volatile: None }
+        ConsumerApp { settings, incarnation: 0, volatile: None }
     }
 
     /// True once the final poll has read every partition to its end.
@@ -84,9 +86,11 @@ impl ConsumerApp {
             };
             record_op(ctx, op);
         }
+        self.incarnation += 1;
+        let next_request_id = self.incarnation << crate::producer_app::REQUEST_ID_BITS;
         let positions = vec![0; self.settings.partition_count as usize];
         self.volatile =
-            Some(Volatile { process, positions, poll: None, next_request_id: 0, next_round: 0, finished_final: false });
+            Some(Volatile { process, positions, poll: None, next_request_id, next_round: 0, finished_final: false });
         ctx.set_timer(self.settings.poll_interval_ns, timer_tag(TIMER_POLL, 0));
     }
 
