@@ -58,13 +58,15 @@ struct Volatile {
 #[derive(Clone, Debug)]
 pub struct ConsumerApp {
     settings: ConsumerSettings,
+    /// Starts so far, durable: request ids of different incarnations never collide.
+    incarnation: u64,
     volatile: Option<Volatile>,
 }
 
 impl ConsumerApp {
     /// A consumer of every partition.
     pub fn new(settings: ConsumerSettings) -> ConsumerApp {
-        ConsumerApp { settings, volatile: None }
+        ConsumerApp { settings, incarnation: 0, volatile: None }
     }
 
     /// True once the final poll has read every partition to its end.
@@ -89,16 +91,19 @@ impl ConsumerApp {
             };
             record_op(ctx, op);
         }
+        self.incarnation += 1;
+        let next_request_id = self.incarnation << crate::producer_app::REQUEST_ID_BITS;
         let partition_count = self.settings.partition_count as usize;
         let positions = vec![0; partition_count];
         let brokers = self.settings.brokers.clone();
-        let mut metadata = MetadataCache::new(partition_count, brokers, self.settings.request_timeout_ns, TIMER_METADATA);
+        let mut metadata =
+            MetadataCache::new(partition_count, brokers, self.settings.request_timeout_ns, TIMER_METADATA, next_request_id);
         metadata.refresh(ctx);
         self.volatile = Some(Volatile {
             process,
             positions,
             poll: None,
-            next_request_id: 0,
+            next_request_id,
             next_round: 0,
             finished_final: false,
             metadata,

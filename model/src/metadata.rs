@@ -21,17 +21,27 @@ pub struct MetadataCache {
     refresh_scheduled: bool,
 }
 
+/// Timer payload of a scheduled refresh; request ids are never zero.
+const SCHEDULED_REFRESH: u64 = 0;
+
 /// Least time between two metadata requests (Kafka's `retry.backoff.ms` for metadata), in nanoseconds.
 const REFRESH_BACKOFF_NS: u64 = 10_000_000;
 
 impl MetadataCache {
-    /// An empty cache for `partition_count` partitions; timeouts use timers of kind `timer_kind`.
-    pub fn new(partition_count: usize, brokers: Vec<NodeId>, timeout_ns: u64, timer_kind: u16) -> MetadataCache {
+    /// An empty cache for `partition_count` partitions; timeouts use timers of kind `timer_kind`; request
+    /// ids start after `first_request_id` (distinct per client incarnation, as the client's own ids).
+    pub fn new(
+        partition_count: usize,
+        brokers: Vec<NodeId>,
+        timeout_ns: u64,
+        timer_kind: u16,
+        first_request_id: u64,
+    ) -> MetadataCache {
         MetadataCache {
             leaders: vec![None; partition_count],
             brokers,
             in_flight: None,
-            next_request_id: 0,
+            next_request_id: first_request_id,
             timeout_ns,
             timer_kind,
             last_request_ns: None,
@@ -54,7 +64,7 @@ impl MetadataCache {
             let ready_ns = last_ns + REFRESH_BACKOFF_NS;
             if ctx.now_ns() < ready_ns {
                 self.refresh_scheduled = true;
-                ctx.set_timer(ready_ns - ctx.now_ns(), timer_tag(self.timer_kind, 0));
+                ctx.set_timer(ready_ns - ctx.now_ns(), timer_tag(self.timer_kind, SCHEDULED_REFRESH));
                 return;
             }
         }
@@ -79,10 +89,10 @@ impl MetadataCache {
         true
     }
 
-    /// A metadata timer fired: the scheduled refresh (payload 0), or the timeout of a request that, if
+    /// A metadata timer fired: the scheduled refresh, or the timeout of a request that, if
     /// still unanswered, goes to another broker.
     pub fn on_timeout(&mut self, ctx: &mut Ctx<'_>, request_id: u64) {
-        if request_id == 0 {
+        if request_id == SCHEDULED_REFRESH {
             self.refresh_scheduled = false;
             self.refresh(ctx);
         } else if self.in_flight == Some(request_id) {

@@ -88,8 +88,16 @@ pub struct ProducerClient {
 }
 
 impl ProducerClient {
-    /// A client for `partition_count` partitions that asks `brokers` for its producer id.
-    pub fn new(settings: ProducerSettings, brokers: Vec<NodeId>, partition_count: usize) -> ProducerClient {
+    /// A client for `partition_count` partitions that asks `brokers` for its producer id. Its request ids
+    /// start after `first_request_id`, which must differ between incarnations of one application: a
+    /// response to a request of the previous incarnation (Kafka would have dropped it with the old
+    /// connection) must never match a request of this one.
+    pub fn new(
+        settings: ProducerSettings,
+        brokers: Vec<NodeId>,
+        partition_count: usize,
+        first_request_id: u64,
+    ) -> ProducerClient {
         ProducerClient {
             settings: settings.clone(),
             brokers: brokers.clone(),
@@ -98,10 +106,16 @@ impl ProducerClient {
             queues: vec![PartitionQueue::default(); partition_count],
             batches: BTreeMap::new(),
             requests: BTreeMap::new(),
-            next_request_id: 0,
+            next_request_id: first_request_id,
             next_batch_id: 1,
             completions: Vec::new(),
-            metadata: MetadataCache::new(partition_count, brokers.clone(), settings.request_timeout_ns, TIMER_METADATA),
+            metadata: MetadataCache::new(
+                partition_count,
+                brokers.clone(),
+                settings.request_timeout_ns,
+                TIMER_METADATA,
+                first_request_id,
+            ),
         }
     }
 

@@ -19,6 +19,9 @@ use std::collections::{BTreeMap, VecDeque};
 
 const TIMER_THINK: u16 = 1;
 
+/// Request ids of one incarnation stay below 2^40.
+pub const REQUEST_ID_BITS: u32 = 40;
+
 /// Values one application may issue; keeps values of different applications apart.
 const VALUES_PER_APP: i64 = 1_000_000;
 
@@ -42,6 +45,8 @@ pub struct ProducerAppDurable {
     pub values_issued: u32,
     /// Values sent but not seen acknowledged, with their partition.
     pub outbox: BTreeMap<i64, PartitionId>,
+    /// Starts of the application so far; keeps request ids of different incarnations apart.
+    pub incarnation: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -116,7 +121,10 @@ impl ProducerApp {
 
     fn boot(&mut self, ctx: &mut Ctx<'_>, resend: VecDeque<(i64, PartitionId)>) {
         let partition_count = self.workload.partition_count as usize;
-        let mut client = ProducerClient::new(self.settings.clone(), self.brokers.clone(), partition_count);
+        self.durable.incarnation += 1;
+        let first_request_id = self.durable.incarnation << REQUEST_ID_BITS;
+        let mut client =
+            ProducerClient::new(self.settings.clone(), self.brokers.clone(), partition_count, first_request_id);
         client.start(ctx);
         let threads =
             (0..self.workload.threads).map(|_| Thread { process: ctx.shared.new_process(), in_flight: None }).collect();
