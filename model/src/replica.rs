@@ -332,7 +332,10 @@ impl Replica {
             return;
         }
         if let Some(diverging) = data.diverging {
-            let truncate_to = diverging.end_offset.min(durable.log.end_offset());
+            // Kafka's rule: truncate to the smaller of where that epoch ends on the leader and where it ends
+            // here, so whatever this log wrote under a later epoch the leader never had goes too.
+            let own_end = durable.log.epoch_end_offset(diverging.epoch).end_offset;
+            let truncate_to = diverging.end_offset.min(own_end).min(durable.log.end_offset());
             durable.log.truncate_to(truncate_to);
             durable.drop_snapshot_past_end();
             self.producer_state = ProducerStateManager::load(durable.snapshot.as_ref(), &durable.log);
