@@ -73,7 +73,8 @@ impl Broker {
     pub fn new(settings: BrokerSettings, partitions: &[PartitionId], bootstrap: MetadataImage) -> Broker {
         let replicas = partitions.iter().map(|partition| (*partition, ReplicaDurable::default())).collect();
         let durable = BrokerDurable { replicas, producer_ids_issued: 0, incarnation: 0 };
-        let volatile = Volatile { image: None, replicas: BTreeMap::new(), fetches: BTreeMap::new(), next_request_id: 0 };
+        let volatile =
+            Volatile { image: None, replicas: BTreeMap::new(), fetches: BTreeMap::new(), next_request_id: 0 };
         Broker { settings, durable, volatile, bootstrap }
     }
 
@@ -100,7 +101,8 @@ impl Broker {
         for durable in self.durable.replicas.values_mut() {
             durable.recover_after_crash();
         }
-        self.volatile = Volatile { image: None, replicas: BTreeMap::new(), fetches: BTreeMap::new(), next_request_id: 0 };
+        self.volatile =
+            Volatile { image: None, replicas: BTreeMap::new(), fetches: BTreeMap::new(), next_request_id: 0 };
     }
 
     /// Comes back as a new incarnation with no roles; the controller's answer gives them back.
@@ -173,7 +175,7 @@ impl Broker {
             }
             Msg::MetadataRequest { request_id } => {
                 let leaders = self.volatile.image.as_ref().map_or_else(Vec::new, |image| {
-                    image.partitions.iter().map(|state| state.leader).collect()
+                    image.partitions.iter().map(|state| (state.leader, state.leader_epoch)).collect()
                 });
                 ctx.send(source, Msg::MetadataResponse { request_id, leaders });
             }
@@ -201,9 +203,9 @@ impl Broker {
                     Err(error) => ctx.send(source, Msg::ProduceResponse { request_id, result: Err(error) }),
                 }
             }
-            Msg::FetchRequest { request_id, partition, offset, max_records } => {
+            Msg::FetchRequest { request_id, partition, offset, max_records, leader_epoch } => {
                 let result = match (self.volatile.replicas.get(&partition), self.durable.replicas.get(&partition)) {
-                    (Some(replica), Some(durable)) => replica.fetch(durable, offset, max_records),
+                    (Some(replica), Some(durable)) => replica.fetch(durable, offset, max_records, leader_epoch),
                     _ => Err(ErrorCode::NotLeaderOrFollower),
                 };
                 count_result(ctx, &result.as_ref().map(|_| ()).map_err(|error| *error));
@@ -245,8 +247,15 @@ impl Broker {
             return Err(ErrorCode::NotLeaderOrFollower);
         };
         let now_ns = ctx.now_ns();
-        let result =
-            replica.replica_fetch(durable, follower, offset, last_fetched_epoch, leader_epoch, FETCH_MAX_RECORDS, now_ns);
+        let result = replica.replica_fetch(
+            durable,
+            follower,
+            offset,
+            last_fetched_epoch,
+            leader_epoch,
+            FETCH_MAX_RECORDS,
+            now_ns,
+        );
         if result.as_ref().is_ok_and(|data| data.diverging.is_some()) {
             ctx.shared.count("broker:follower-diverged");
         }
@@ -321,7 +330,6 @@ impl Broker {
 
     fn tick_isr(&mut self, ctx: &mut Ctx<'_>) {
         for (partition, replica) in &mut self.volatile.replicas {
-            let durable = &self.durable.replicas[partition];
             let replies = replica.complete_pending(Some(self.settings.replication.min_insync_replicas));
             send_replies(ctx, replies);
             let Some(isr) = replica.wanted_isr(&self.settings.replication, ctx.now_ns()) else { continue };
@@ -331,11 +339,10 @@ impl Broker {
                 broker: self.settings.broker_index,
                 leader_epoch: replica.leader_epoch,
                 partition_epoch: role.partition_epoch,
-                isr,
+                isr: isr.clone(),
             };
-            let _ = durable;
             ctx.send(self.settings.controller, msg);
-            replica.alter_sent(ctx.now_ns());
+            replica.alter_sent(isr, ctx.now_ns());
         }
     }
 }

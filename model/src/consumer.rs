@@ -96,8 +96,13 @@ impl ConsumerApp {
         let partition_count = self.settings.partition_count as usize;
         let positions = vec![0; partition_count];
         let brokers = self.settings.brokers.clone();
-        let mut metadata =
-            MetadataCache::new(partition_count, brokers, self.settings.request_timeout_ns, TIMER_METADATA, next_request_id);
+        let mut metadata = MetadataCache::new(
+            partition_count,
+            brokers,
+            self.settings.request_timeout_ns,
+            TIMER_METADATA,
+            next_request_id,
+        );
         metadata.refresh(ctx);
         self.volatile = Some(Volatile {
             process,
@@ -225,10 +230,15 @@ impl ConsumerApp {
             let request_id = volatile.next_request_id;
             poll.pending.insert(request_id, *partition);
             let offset = volatile.positions[partition.index()];
-            ctx.send(
-                leader,
-                Msg::FetchRequest { request_id, partition: *partition, offset, max_records: FETCH_MAX_RECORDS },
-            );
+            let leader_epoch = volatile.metadata.leader_epoch(*partition);
+            let msg = Msg::FetchRequest {
+                request_id,
+                partition: *partition,
+                offset,
+                max_records: FETCH_MAX_RECORDS,
+                leader_epoch,
+            };
+            ctx.send(leader, msg);
         }
         ctx.set_timer(self.settings.request_timeout_ns, timer_tag(TIMER_ROUND_TIMEOUT, round));
     }

@@ -11,7 +11,8 @@ use eosim_sim::NodeId;
 /// Leaders as a client knows them.
 #[derive(Clone, Debug)]
 pub struct MetadataCache {
-    leaders: Vec<Option<NodeId>>,
+    /// Leader and leader epoch per partition.
+    leaders: Vec<(Option<NodeId>, u32)>,
     brokers: Vec<NodeId>,
     in_flight: Option<u64>,
     next_request_id: u64,
@@ -38,7 +39,7 @@ impl MetadataCache {
         first_request_id: u64,
     ) -> MetadataCache {
         MetadataCache {
-            leaders: vec![None; partition_count],
+            leaders: vec![(None, 0); partition_count],
             brokers,
             in_flight: None,
             next_request_id: first_request_id,
@@ -51,7 +52,12 @@ impl MetadataCache {
 
     /// The leader of `partition`, if known.
     pub fn leader(&self, partition: PartitionId) -> Option<NodeId> {
-        self.leaders[partition.index()]
+        self.leaders[partition.index()].0
+    }
+
+    /// The leader epoch of `partition` as last learned.
+    pub fn leader_epoch(&self, partition: PartitionId) -> u32 {
+        self.leaders[partition.index()].1
     }
 
     /// Asks a broker (round robin) for fresh metadata, unless a request is already in flight; at most one
@@ -77,14 +83,20 @@ impl MetadataCache {
         ctx.set_timer(self.timeout_ns, timer_tag(self.timer_kind, request_id));
     }
 
-    /// Takes a metadata response; true if it was the awaited one.
-    pub fn on_response(&mut self, request_id: u64, leaders: &[Option<u32>]) -> bool {
+    /// Takes a metadata response; true if it was the awaited one. A partition's entry only moves to an
+    /// equal or newer leader epoch, so a broker with stale metadata cannot send the client back to a
+    /// deposed leader (Kafka's client keeps the same rule).
+    pub fn on_response(&mut self, request_id: u64, leaders: &[(Option<u32>, u32)]) -> bool {
         if self.in_flight != Some(request_id) {
             return false;
         }
         self.in_flight = None;
         if leaders.len() == self.leaders.len() {
-            self.leaders = leaders.iter().map(|leader| leader.map(NodeId)).collect();
+            for (known, (leader, epoch)) in self.leaders.iter_mut().zip(leaders) {
+                if *epoch >= known.1 {
+                    *known = (leader.map(NodeId), *epoch);
+                }
+            }
         }
         true
     }
@@ -103,12 +115,12 @@ impl MetadataCache {
 
     /// Forgets the leader of `partition` and refreshes.
     pub fn invalidate(&mut self, ctx: &mut Ctx<'_>, partition: PartitionId) {
-        self.leaders[partition.index()] = None;
+        self.leaders[partition.index()].0 = None;
         self.refresh(ctx);
     }
 
     /// True while some partition has no known leader.
     pub fn incomplete(&self) -> bool {
-        self.leaders.iter().any(Option::is_none)
+        self.leaders.iter().any(|(leader, _)| leader.is_none())
     }
 }

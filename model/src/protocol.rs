@@ -211,6 +211,9 @@ pub enum Msg {
         offset: u64,
         /// Most records to return.
         max_records: u32,
+        /// The leader epoch the consumer believes current (KIP-320): a broker with another epoch refuses
+        /// rather than answer from a log the consumer's position does not belong to.
+        leader_epoch: u32,
     },
     /// Records, or an error.
     FetchResponse {
@@ -228,8 +231,8 @@ pub enum Msg {
     MetadataResponse {
         /// The request this answers.
         request_id: u64,
-        /// Leader broker index per partition.
-        leaders: Vec<Option<u32>>,
+        /// Leader broker index and leader epoch per partition.
+        leaders: Vec<(Option<u32>, u32)>,
     },
     /// A broker tells the controller it is alive, and which metadata it has.
     BrokerHeartbeat {

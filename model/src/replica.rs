@@ -91,6 +91,8 @@ pub struct LeaderRole {
     pub followers: BTreeMap<u32, FollowerProgress>,
     /// When the AlterPartition in flight was sent.
     pub alter_sent_ns: Option<u64>,
+    /// The ISR proposed in that AlterPartition, until the controller's answer or newer metadata settles it.
+    pub pending_isr: Option<Vec<u32>>,
     /// acks=all requests waiting for the HW.
     pub pending: Vec<PendingProduce>,
     /// Log end offset when this leader took over.
@@ -165,7 +167,9 @@ impl Replica {
                     role.partition_epoch = state.partition_epoch;
                     role.isr = state.isr.clone();
                     role.alter_sent_ns = None;
+                    role.pending_isr = None;
                 }
+                self.maybe_advance_high_watermark(durable);
                 return Vec::new();
             }
             (Role::Follower { leader }, Some(new_leader)) if *leader == new_leader && same_epoch => return Vec::new(),
@@ -187,6 +191,7 @@ impl Replica {
                     isr,
                     followers,
                     alter_sent_ns: None,
+                    pending_isr: None,
                     pending: Vec::new(),
                     epoch_start_offset: durable.log.end_offset(),
                 })
@@ -271,9 +276,21 @@ impl Replica {
     }
 
     /// A consumer fetch: records below the HW.
-    pub fn fetch(&self, durable: &ReplicaDurable, offset: u64, max_records: u32) -> Result<FetchData, ErrorCode> {
+    pub fn fetch(
+        &self,
+        durable: &ReplicaDurable,
+        offset: u64,
+        max_records: u32,
+        leader_epoch: u32,
+    ) -> Result<FetchData, ErrorCode> {
         if !self.is_leader() {
             return Err(ErrorCode::NotLeaderOrFollower);
+        }
+        if leader_epoch < self.leader_epoch {
+            return Err(ErrorCode::FencedLeaderEpoch);
+        }
+        if leader_epoch > self.leader_epoch {
+            return Err(ErrorCode::UnknownLeaderEpoch);
         }
         if offset > durable.log.end_offset() {
             return Err(ErrorCode::OffsetOutOfRange);
@@ -327,7 +344,12 @@ impl Replica {
     }
 
     /// A follower's fetch came back: truncate where the leader says the logs diverge, else append.
-    pub fn on_fetch_data(&mut self, durable: &mut ReplicaDurable, settings: &ReplicationSettings, data: ReplicaFetchData) {
+    pub fn on_fetch_data(
+        &mut self,
+        durable: &mut ReplicaDurable,
+        settings: &ReplicationSettings,
+        data: ReplicaFetchData,
+    ) {
         if !matches!(self.role, Role::Follower { .. }) {
             return;
         }
@@ -358,12 +380,13 @@ impl Replica {
     }
 
     /// The ISR the leader should ask for now (shrunk by lagging followers, grown by caught-up ones), if it
-    /// differs from the current one and no request is in flight.
+    /// differs from the current one. While a proposal is unanswered nothing new is proposed; after a lag
+    /// period the same proposal is sent again (it may have been lost, or applied with its answer lost).
     pub fn wanted_isr(&self, settings: &ReplicationSettings, now_ns: u64) -> Option<Vec<u32>> {
         let Role::Leader(role) = &self.role else { return None };
-        if role.alter_sent_ns.is_some_and(|sent_ns| now_ns.saturating_sub(sent_ns) < settings.replica_lag_ns) {
-            // One request at a time; an unanswered one is given up after a lag period.
-            return None;
+        if let Some(pending) = &role.pending_isr {
+            let sent_ns = role.alter_sent_ns.unwrap_or(0);
+            return (now_ns.saturating_sub(sent_ns) >= settings.replica_lag_ns).then(|| pending.clone());
         }
         let mut isr: Vec<u32> = role
             .isr
@@ -378,8 +401,11 @@ impl Replica {
             .collect();
         for (replica, progress) in &role.followers {
             // Kafka's rule: back in sync once it has everything up to the HW and everything written since
-            // this leader took over.
+            // this leader took over; and, as Kafka only expands while serving that follower's fetch, it
+            // must be fetching now.
+            let fetching = now_ns.saturating_sub(progress.last_caught_up_ns) <= settings.replica_lag_ns;
             let caught_up = progress.log_end >= self.high_watermark && progress.log_end >= role.epoch_start_offset;
+            let caught_up = caught_up && fetching;
             if !isr.contains(replica) && caught_up {
                 isr.push(*replica);
             }
@@ -390,35 +416,54 @@ impl Replica {
         (isr != current).then_some(isr)
     }
 
-    /// Marks an AlterPartition as sent.
-    pub fn alter_sent(&mut self, now_ns: u64) {
+    /// Marks an AlterPartition proposing `isr` as sent.
+    pub fn alter_sent(&mut self, isr: Vec<u32>, now_ns: u64) {
         if let Role::Leader(role) = &mut self.role {
             role.alter_sent_ns = Some(now_ns);
+            role.pending_isr = Some(isr);
         }
     }
 
-    /// The controller answered an AlterPartition.
-    pub fn on_alter_response(&mut self, durable: &ReplicaDurable, result: Result<PartitionState, ErrorCode>) -> Vec<Reply> {
+    /// The controller answered an AlterPartition. A rejection keeps the proposal pending: the controller
+    /// may hold a newer state this leader has not seen, and only newer metadata settles it (as in Kafka).
+    pub fn on_alter_response(
+        &mut self,
+        durable: &ReplicaDurable,
+        result: Result<PartitionState, ErrorCode>,
+    ) -> Vec<Reply> {
         let Role::Leader(role) = &mut self.role else { return Vec::new() };
-        role.alter_sent_ns = None;
         if let Ok(state) = result {
             if state.leader_epoch == self.leader_epoch && state.partition_epoch > role.partition_epoch {
                 role.partition_epoch = state.partition_epoch;
                 role.isr = state.isr;
+                role.pending_isr = None;
+                role.alter_sent_ns = None;
             }
         }
         self.maybe_advance_high_watermark(durable);
         self.complete_pending(None)
     }
 
-    /// The HW is the smallest log end offset in the ISR; it never goes back.
+    /// The HW is the smallest log end offset in the maximal ISR (the committed ISR plus any member a
+    /// pending proposal adds: KIP-497's rule, without which an expansion the controller applied but whose
+    /// answer was lost would let the HW pass a member the controller may elect); it never goes back.
     fn maybe_advance_high_watermark(&mut self, durable: &ReplicaDurable) {
         let Role::Leader(role) = &self.role else { return };
         let leader_end = durable.log.end_offset();
+        let pending = role.pending_isr.iter().flatten();
         let smallest = role
             .isr
             .iter()
-            .map(|member| if *member == self.me { leader_end } else { role.followers.get(member).map_or(0, |p| p.log_end) })
+            .chain(pending)
+            .map(
+                |member| {
+                    if *member == self.me {
+                        leader_end
+                    } else {
+                        role.followers.get(member).map_or(0, |p| p.log_end)
+                    }
+                },
+            )
             .min()
             .unwrap_or(leader_end);
         self.high_watermark = self.high_watermark.max(smallest.min(leader_end));
@@ -445,5 +490,227 @@ impl Replica {
             }
         });
         replies
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Hand-built sequences on one partition with replicas 0 (leader), 1 and 2; expected logs worked out by
+    //! hand in the comments.
+    use super::*;
+    use crate::protocol::ProducerIdentity;
+
+    const MS: u64 = 1_000_000;
+
+    fn settings() -> ReplicationSettings {
+        ReplicationSettings {
+            min_insync_replicas: 2,
+            replica_lag_ns: 100 * MS,
+            flush_messages: 1,
+            snapshot_interval_messages: 2,
+        }
+    }
+
+    fn state(leader: u32, leader_epoch: u32, isr: &[u32], partition_epoch: u32) -> PartitionState {
+        PartitionState {
+            leader: Some(leader),
+            leader_epoch,
+            isr: isr.to_vec(),
+            replicas: vec![0, 1, 2],
+            partition_epoch,
+        }
+    }
+
+    fn batch(values: &[i64]) -> RecordBatch {
+        RecordBatch { producer: None, values: values.to_vec() }
+    }
+
+    /// Broker `me` with an empty log, given `partition_state`.
+    fn replica(me: u32, partition_state: &PartitionState) -> (Replica, ReplicaDurable) {
+        let durable = ReplicaDurable::default();
+        let mut replica = Replica::load(me, &durable);
+        assert!(replica.apply_metadata(&durable, partition_state, 0).is_empty());
+        (replica, durable)
+    }
+
+    /// Copies everything `follower` lacks from `leader`, as one fetch and its response.
+    fn replicate(
+        leader: &mut Replica,
+        leader_log: &ReplicaDurable,
+        follower: &mut Replica,
+        log: &mut ReplicaDurable,
+        now_ns: u64,
+    ) {
+        let data = leader
+            .replica_fetch(
+                leader_log,
+                follower.me,
+                log.log.end_offset(),
+                log.log.last_epoch(),
+                follower.leader_epoch,
+                100,
+                now_ns,
+            )
+            .expect("fetch accepted");
+        follower.on_fetch_data(log, &settings(), data);
+    }
+
+    fn client(request_id: u64) -> Option<(NodeId, u64)> {
+        Some((NodeId(9), request_id))
+    }
+
+    #[test]
+    fn the_high_watermark_waits_for_every_in_sync_replica() {
+        let partition = state(0, 0, &[0, 1, 2], 0);
+        let (mut leader, mut leader_log) = replica(0, &partition);
+        let (mut one, mut one_log) = replica(1, &partition);
+        let (mut two, mut two_log) = replica(2, &partition);
+        // acks=all: appended at offsets 0-1, answered only once the HW reaches 2.
+        let produced = leader.produce(&mut leader_log, &settings(), client(7), batch(&[10, 11])).unwrap();
+        assert_eq!(produced, Produced { ack: None, duplicate: false });
+        assert_eq!(leader.high_watermark, 0);
+        replicate(&mut leader, &leader_log, &mut one, &mut one_log, MS);
+        // Follower 1 fetched at offset 0 and got the batch; the leader learns it has it on the next fetch.
+        replicate(&mut leader, &leader_log, &mut one, &mut one_log, 2 * MS);
+        assert_eq!(leader.high_watermark, 0, "replica 2 has nothing yet");
+        replicate(&mut leader, &leader_log, &mut two, &mut two_log, 3 * MS);
+        replicate(&mut leader, &leader_log, &mut two, &mut two_log, 4 * MS);
+        assert_eq!(leader.high_watermark, 2);
+        assert_eq!(leader.complete_pending(Some(2)), vec![(NodeId(9), 7, Ok(0))]);
+        assert_eq!(one_log.log.read(0, 10, 10), vec![(0, 10), (1, 11)]);
+        assert_eq!(one.high_watermark, 0, "a follower learns the HW on its next fetch");
+        replicate(&mut leader, &leader_log, &mut one, &mut one_log, 5 * MS);
+        assert_eq!(one.high_watermark, 2);
+    }
+
+    #[test]
+    fn a_lagging_follower_leaves_the_isr_and_comes_back_when_caught_up() {
+        let partition = state(0, 0, &[0, 1, 2], 0);
+        let (mut leader, mut leader_log) = replica(0, &partition);
+        let (mut one, mut one_log) = replica(1, &partition);
+        leader.produce(&mut leader_log, &settings(), None, batch(&[1])).unwrap();
+        replicate(&mut leader, &leader_log, &mut one, &mut one_log, 10 * MS);
+        replicate(&mut leader, &leader_log, &mut one, &mut one_log, 20 * MS);
+        // Replica 2 never fetched: 150 ms later it has lagged past replica.lag.time.max.ms (100 ms), replica 1
+        // (caught up at 20 ms) has not.
+        assert_eq!(leader.wanted_isr(&settings(), 110 * MS), Some(vec![0, 1]));
+        leader.alter_sent(vec![0, 1], 110 * MS);
+        assert_eq!(leader.wanted_isr(&settings(), 120 * MS), None, "one proposal at a time");
+        let replies = leader.on_alter_response(&leader_log, Ok(state(0, 0, &[0, 1], 1)));
+        assert!(replies.is_empty());
+        let Role::Leader(role) = &leader.role else { panic!("still leads") };
+        assert_eq!(role.isr, vec![0, 1]);
+        // Replica 2 fetches everything: at the HW and past the epoch start, it is proposed back (replica 1
+        // keeps fetching, so it stays).
+        replicate(&mut leader, &leader_log, &mut one, &mut one_log, 125 * MS);
+        let (mut two, mut two_log) = replica(2, &partition);
+        replicate(&mut leader, &leader_log, &mut two, &mut two_log, 130 * MS);
+        replicate(&mut leader, &leader_log, &mut two, &mut two_log, 131 * MS);
+        assert_eq!(leader.wanted_isr(&settings(), 132 * MS), Some(vec![0, 1, 2]));
+    }
+
+    #[test]
+    fn a_pending_expansion_holds_the_high_watermark_back() {
+        // ISR {0}; replica 1 caught up and is proposed back. Until the controller answers, the HW must
+        // count replica 1: the controller may already have added it and may elect it.
+        let partition = state(0, 0, &[0], 0);
+        let (mut leader, mut leader_log) = replica(0, &partition);
+        let (mut one, mut one_log) = replica(1, &partition);
+        let mut relaxed = settings();
+        relaxed.min_insync_replicas = 1;
+        leader.produce(&mut leader_log, &relaxed, None, batch(&[1])).unwrap();
+        assert_eq!(leader.high_watermark, 1, "alone in the ISR");
+        replicate(&mut leader, &leader_log, &mut one, &mut one_log, MS);
+        replicate(&mut leader, &leader_log, &mut one, &mut one_log, 2 * MS);
+        leader.alter_sent(vec![0, 1], 2 * MS);
+        leader.produce(&mut leader_log, &relaxed, None, batch(&[2])).unwrap();
+        assert_eq!(leader.high_watermark, 1, "replica 1 does not have offset 1 yet");
+        replicate(&mut leader, &leader_log, &mut one, &mut one_log, 3 * MS);
+        replicate(&mut leader, &leader_log, &mut one, &mut one_log, 4 * MS);
+        assert_eq!(leader.high_watermark, 2);
+    }
+
+    #[test]
+    fn acks_all_below_min_isr_is_refused_and_a_shrink_after_append_fails_the_wait() {
+        let (mut leader, mut leader_log) = replica(0, &state(0, 0, &[0], 0));
+        let refused = leader.produce(&mut leader_log, &settings(), client(1), batch(&[1]));
+        assert_eq!(refused, Err(ErrorCode::NotEnoughReplicas));
+        assert_eq!(leader_log.log.end_offset(), 0, "nothing appended");
+        let (mut leader, mut leader_log) = replica(0, &state(0, 0, &[0, 1], 0));
+        leader.produce(&mut leader_log, &settings(), client(2), batch(&[1])).unwrap();
+        leader.apply_metadata(&leader_log, &state(0, 0, &[0], 1), MS);
+        // The HW may now pass offset 0, but only one replica has it: NOT_ENOUGH_REPLICAS, not an ack.
+        assert_eq!(leader.complete_pending(Some(2)), vec![(NodeId(9), 2, Err(ErrorCode::NotEnoughReplicas))]);
+    }
+
+    #[test]
+    fn a_follower_truncates_what_a_deposed_leader_wrote_under_its_epoch() {
+        // Leader 0 (epoch 0) writes [1] and [2]; follower 1 copies both. Then 0 writes [3] alone and is
+        // deposed. Replica 1 leads epoch 1 and writes [4] at offset 2. When 0 follows 1, it must drop [3]
+        // (offset 2, epoch 0) and copy [4]: expected log of 0 is 1, 2, 4.
+        let (mut zero, mut zero_log) = replica(0, &state(0, 0, &[0, 1], 0));
+        let (mut one, mut one_log) = replica(1, &state(0, 0, &[0, 1], 0));
+        let mut relaxed = settings();
+        relaxed.min_insync_replicas = 1;
+        zero.produce(&mut zero_log, &relaxed, None, batch(&[1])).unwrap();
+        zero.produce(&mut zero_log, &relaxed, None, batch(&[2])).unwrap();
+        replicate(&mut zero, &zero_log, &mut one, &mut one_log, MS);
+        zero.produce(&mut zero_log, &relaxed, None, batch(&[3])).unwrap();
+        let epoch_one = state(1, 1, &[1], 1);
+        one.apply_metadata(&one_log, &epoch_one, 2 * MS);
+        one.produce(&mut one_log, &relaxed, None, batch(&[4])).unwrap();
+        zero.apply_metadata(&zero_log, &epoch_one, 3 * MS);
+        assert_eq!(zero.role, Role::Follower { leader: 1 });
+        replicate(&mut one, &one_log, &mut zero, &mut zero_log, 4 * MS);
+        assert_eq!(zero_log.log.end_offset(), 2, "offset 2 of epoch 0 truncated");
+        replicate(&mut one, &one_log, &mut zero, &mut zero_log, 5 * MS);
+        assert_eq!(zero_log.log.read(0, 10, 10), vec![(0, 1), (1, 2), (2, 4)]);
+        assert_eq!(zero_log.log.batches()[2].leader_epoch, 1);
+    }
+
+    #[test]
+    fn a_stale_epoch_is_fenced() {
+        let (mut leader, leader_log) = replica(0, &state(0, 2, &[0, 1], 0));
+        assert_eq!(leader.replica_fetch(&leader_log, 1, 0, None, 1, 10, 0), Err(ErrorCode::FencedLeaderEpoch));
+        assert_eq!(leader.replica_fetch(&leader_log, 1, 0, None, 3, 10, 0), Err(ErrorCode::UnknownLeaderEpoch));
+        assert_eq!(leader.fetch(&leader_log, 0, 10, 1), Err(ErrorCode::FencedLeaderEpoch));
+        assert!(leader.fetch(&leader_log, 0, 10, 2).is_ok());
+    }
+
+    #[test]
+    fn followers_build_producer_state_so_a_new_leader_deduplicates() {
+        let (mut zero, mut zero_log) = replica(0, &state(0, 0, &[0, 1], 0));
+        let (mut one, mut one_log) = replica(1, &state(0, 0, &[0, 1], 0));
+        let identity = ProducerIdentity { producer_id: 5, epoch: 0, base_sequence: 0 };
+        let idempotent = RecordBatch { producer: Some(identity), values: vec![7] };
+        zero.produce(&mut zero_log, &settings(), None, idempotent.clone()).unwrap();
+        replicate(&mut zero, &zero_log, &mut one, &mut one_log, MS);
+        one.apply_metadata(&one_log, &state(1, 1, &[1], 1), 2 * MS);
+        // The retry of the batch whose ack the old leader never sent: the new leader knows it.
+        let mut relaxed = settings();
+        relaxed.min_insync_replicas = 1;
+        let retried = one.produce(&mut one_log, &relaxed, None, idempotent).unwrap();
+        assert_eq!(retried, Produced { ack: Some(0), duplicate: true });
+        assert_eq!(one_log.log.end_offset(), 1);
+    }
+
+    #[test]
+    fn a_crash_loses_the_unflushed_tail_and_reloads_producer_state_from_the_snapshot() {
+        let mut lazy = settings();
+        lazy.flush_messages = 2;
+        lazy.min_insync_replicas = 1;
+        let (mut leader, mut log) = replica(0, &state(0, 0, &[0], 0));
+        for sequence in 0..3 {
+            let identity = ProducerIdentity { producer_id: 5, epoch: 0, base_sequence: sequence };
+            leader.produce(&mut log, &lazy, None, RecordBatch { producer: Some(identity), values: vec![7] }).unwrap();
+        }
+        // Flushed after two records (with a snapshot of batch 1 at offset 2); the third is lost.
+        log.recover_after_crash();
+        assert_eq!(log.log.end_offset(), 2);
+        assert_eq!(log.snapshot.as_ref().map(|snapshot| snapshot.offset), Some(2));
+        let reloaded = Replica::load(0, &log);
+        let entry = reloaded.producer_state().entry(5).expect("from the snapshot");
+        assert_eq!(entry.batches.len(), 1, "a snapshot keeps the last batch only");
+        assert_eq!(entry.last_sequence(), Some(1));
     }
 }

@@ -1,8 +1,8 @@
 //! One simulated run of a scenario: build the cluster, inject the faults, quiesce, read to the end.
 
 use crate::broker::{Broker, BrokerSettings};
-use crate::controller::{Controller, ControllerSettings};
 use crate::consumer::{ConsumerApp, ConsumerSettings};
+use crate::controller::{Controller, ControllerSettings};
 use crate::node::{Node, Phase, Shared};
 use crate::producer_app::{ProducerApp, ProducerWorkload};
 use crate::protocol::{MetadataImage, PartitionId, PartitionState};

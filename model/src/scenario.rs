@@ -344,7 +344,8 @@ impl Scenario {
         if cluster.min_insync_replicas == 0 || cluster.min_insync_replicas > cluster.replication_factor {
             return Err(("min_insync_replicas", "min_insync_replicas must be between 1 and replication_factor".into()));
         }
-        if cluster.broker_heartbeat_ms == 0 || cluster.replica_lag_time_max_ms < 4 || cluster.replica_fetch_wait_ms == 0 {
+        if cluster.broker_heartbeat_ms == 0 || cluster.replica_lag_time_max_ms < 4 || cluster.replica_fetch_wait_ms == 0
+        {
             return Err(("broker_heartbeat_ms", "heartbeat, fetch wait and replica lag must be positive".into()));
         }
         if self.cluster.topics.is_empty() || self.cluster.topics.iter().any(|topic| topic.partitions == 0) {
