@@ -10,8 +10,8 @@
 //! retry of a batch whose ack was lost is appended twice. With idempotence the producer first obtains a
 //! producer id, numbers every batch with a sequence that stays fixed across retries, keeps retries in
 //! sequence order, treats OUT_OF_ORDER_SEQUENCE as retriable while an earlier batch of the partition is
-//! still unacknowledged, and otherwise resets its producer id (the pre-KIP-360 recovery): every batch that
-//! was ever sent then ends with an unknown outcome.
+//! still unacknowledged, and otherwise bumps its epoch (KIP-360): every batch that was ever sent then ends
+//! with an unknown outcome.
 
 use crate::metadata::MetadataCache;
 use crate::node::{timer_parts, timer_tag, Ctx};
@@ -314,7 +314,7 @@ impl ProducerClient {
             }
             Err(ErrorCode::NotEnoughReplicas) => self.retry_or_give_up(ctx, batch_id),
             Err(ErrorCode::OutOfOrderSequence | ErrorCode::InvalidProducerEpoch | ErrorCode::UnknownProducerId) => {
-                self.reset_producer_id(ctx);
+                self.bump_epoch(ctx);
             }
             Err(other) => unreachable!("produce never gets {other:?}"),
         }
@@ -340,8 +340,8 @@ impl ProducerClient {
         }
         ctx.shared.count("client:gave-up");
         if self.settings.idempotence {
-            // The sequence now has a gap the broker can never fill: start over with a new producer id.
-            self.reset_producer_id(ctx);
+            // The sequence now has a gap the broker can never fill: start over under a new epoch.
+            self.bump_epoch(ctx);
             return;
         }
         let batch = self.batches.remove(&batch_id).expect("batch exists");
@@ -373,11 +373,12 @@ impl ProducerClient {
         ctx.set_timer(backoff_ns, timer_tag(TIMER_RETRY, batch_id));
     }
 
-    /// Gives every batch that was ever sent an unknown outcome and asks for a new producer id; batches never
-    /// sent keep their place and get sequences under the new id.
-    fn reset_producer_id(&mut self, ctx: &mut Ctx<'_>) {
-        ctx.shared.count("client:producer-id-reset");
-        self.producer = None;
+    /// KIP-360 for an idempotent producer: every batch that was ever sent ends with an unknown outcome,
+    /// the epoch is bumped locally so sequences restart at 0 (the broker accepts a new epoch only from
+    /// sequence 0 and fences the old one), and batches never sent keep their place under the new epoch. A
+    /// producer whose epoch is exhausted asks for a new producer id instead.
+    fn bump_epoch(&mut self, ctx: &mut Ctx<'_>) {
+        ctx.shared.count("client:epoch-bump");
         self.requests.clear();
         let sent: Vec<u64> = self.batches.iter().filter(|(_, batch)| batch.sent).map(|(id, _)| *id).collect();
         for batch_id in sent {
@@ -392,8 +393,14 @@ impl ProducerClient {
         for batch in self.batches.values_mut() {
             batch.identity = None;
         }
-        if self.producer_id_request.is_none() {
-            self.request_producer_id(ctx);
+        match self.producer {
+            Some((producer_id, epoch)) if epoch < u16::MAX => self.producer = Some((producer_id, epoch + 1)),
+            _ => {
+                self.producer = None;
+                if self.producer_id_request.is_none() {
+                    self.request_producer_id(ctx);
+                }
+            }
         }
     }
 

@@ -156,10 +156,15 @@ impl Cluster {
         MetadataImage { version: 1, partitions }
     }
 
-    /// Brokers crash and pause; producers crash and pause; partitions may cut any node, the controller too.
+    /// Brokers crash and pause; producers crash and pause; the controller crashes; partitions may cut any node.
     fn fault_targets(&self) -> FaultTargets {
         let nodes = self.brokers.iter().chain([&self.controller]).chain(&self.producers).chain(&self.consumers);
-        FaultTargets { servers: self.brokers.clone(), clients: self.producers.clone(), all: nodes.copied().collect() }
+        FaultTargets {
+            servers: self.brokers.clone(),
+            clients: self.producers.clone(),
+            controllers: vec![self.controller],
+            all: nodes.copied().collect(),
+        }
     }
 
     fn shared(&self) -> Shared {

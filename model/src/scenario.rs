@@ -263,6 +263,8 @@ pub struct FaultsConfig {
     pub producer_crash: Option<FaultKindConfig>,
     /// A producer application pauses and resumes unaware.
     pub producer_pause: Option<FaultKindConfig>,
+    /// The controller crashes and restarts from its durable metadata.
+    pub controller_crash: Option<FaultKindConfig>,
     /// An explicit schedule that replaces the swarm (what a repro replays); never read from a scenario file.
     #[serde(skip)]
     pub schedule: Option<FaultSchedule>,
@@ -460,6 +462,7 @@ impl FaultsConfig {
             ("broker-pause", &self.broker_pause),
             ("producer-crash", &self.producer_crash),
             ("producer-pause", &self.producer_pause),
+            ("controller-crash", &self.controller_crash),
         ];
         all.into_iter().filter_map(|(name, config)| config.as_ref().map(|config| (name, config))).collect()
     }

@@ -101,7 +101,11 @@ fn lost_requests_lose_fire_and_forget_writes() {
 fn a_broker_crash_keeps_the_log_and_the_producer_state() {
     // Acks are lost, then the broker crashes before the retries arrive. The log is flushed on every append
     // and the restarted broker rebuilds producer state from it, so the retries are still deduplicated.
-    let crash = Fault { at_ns: 20 * MS, duration_ns: 50 * MS, action: FaultAction::Crash { node: BROKER } };
+    let crash = Fault {
+        at_ns: 20 * MS,
+        duration_ns: 50 * MS,
+        action: FaultAction::Crash { node: BROKER, kind: FaultKind::ServerCrash },
+    };
     let faults = vec![link(FaultKind::LostAck, LinkDirection::Acks, 3, 17), crash];
     let outcome = simulate(&with_faults(tiny("idempotent", 10), faults), 1);
     assert_eq!(outcome.stats.faults.get("broker-crash"), Some(&1));
@@ -113,7 +117,11 @@ fn a_broker_crash_keeps_the_log_and_the_producer_state() {
 fn a_restarted_producer_resends_and_duplicates() {
     // Acks are lost, so the producer never learns its first values landed; it crashes, restarts with a new
     // producer id and re-sends its outbox. The broker sees new batches from an unknown producer id.
-    let crash = Fault { at_ns: 25 * MS, duration_ns: 10 * MS, action: FaultAction::Crash { node: PRODUCER } };
+    let crash = Fault {
+        at_ns: 25 * MS,
+        duration_ns: 10 * MS,
+        action: FaultAction::Crash { node: PRODUCER, kind: FaultKind::ClientCrash },
+    };
     let faults = vec![link(FaultKind::LostAck, LinkDirection::Acks, 3, 37), crash];
     let outcome = simulate(&with_faults(tiny("idempotent", 10), faults), 1);
     assert_eq!(counter(&outcome, "app:producer-restart"), 1);
@@ -125,7 +133,11 @@ fn a_restarted_producer_resends_and_duplicates() {
 
 #[test]
 fn a_paused_producer_resumes_unaware_and_stays_correct() {
-    let pause = Fault { at_ns: 10 * MS, duration_ns: 200 * MS, action: FaultAction::Pause { node: PRODUCER } };
+    let pause = Fault {
+        at_ns: 10 * MS,
+        duration_ns: 200 * MS,
+        action: FaultAction::Pause { node: PRODUCER, kind: FaultKind::ClientPause },
+    };
     let outcome = simulate(&with_faults(tiny("idempotent", 10), vec![pause]), 1);
     assert_eq!(outcome.stats.faults.get("producer-pause"), Some(&1));
     assert_eq!(acked_sends(&outcome), 10);

@@ -64,11 +64,13 @@ pub enum FaultKind {
     ClientCrash,
     /// A client stops for a while and resumes unaware: the zombie maker.
     ClientPause,
+    /// The node that controls the cluster (elects leaders) crashes and later restarts.
+    ControllerCrash,
 }
 
 impl FaultKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [FaultKind; 9] = [
+    pub const ALL: [FaultKind; 10] = [
         FaultKind::LostRequest,
         FaultKind::LostAck,
         FaultKind::Duplicate,
@@ -78,6 +80,7 @@ impl FaultKind {
         FaultKind::ServerPause,
         FaultKind::ClientCrash,
         FaultKind::ClientPause,
+        FaultKind::ControllerCrash,
     ];
 
     /// The kebab-case name used in scenario files and reports.
@@ -92,6 +95,7 @@ impl FaultKind {
             FaultKind::ServerPause => "server-pause",
             FaultKind::ClientCrash => "client-crash",
             FaultKind::ClientPause => "client-pause",
+            FaultKind::ControllerCrash => "controller-crash",
         }
     }
 
@@ -135,24 +139,24 @@ pub enum FaultAction {
     Crash {
         /// The node.
         node: NodeId,
+        /// The kind it counts as (server, client or controller crash).
+        kind: FaultKind,
     },
     /// Pauses a node; it resumes at the end.
     Pause {
         /// The node.
         node: NodeId,
+        /// The kind it counts as (server or client pause).
+        kind: FaultKind,
     },
 }
 
 impl FaultAction {
     /// The fault kind this action counts as.
-    pub fn kind(&self, roles: &dyn Fn(NodeId) -> bool) -> FaultKind {
+    pub fn kind(&self) -> FaultKind {
         match self {
-            FaultAction::Link { kind, .. } => *kind,
+            FaultAction::Link { kind, .. } | FaultAction::Crash { kind, .. } | FaultAction::Pause { kind, .. } => *kind,
             FaultAction::Partition { .. } => FaultKind::Partition,
-            FaultAction::Crash { node } if roles(*node) => FaultKind::ServerCrash,
-            FaultAction::Crash { .. } => FaultKind::ClientCrash,
-            FaultAction::Pause { node } if roles(*node) => FaultKind::ServerPause,
-            FaultAction::Pause { .. } => FaultKind::ClientPause,
         }
     }
 
@@ -219,6 +223,8 @@ pub struct FaultTargets {
     pub servers: Vec<NodeId>,
     /// Clients that may crash or pause.
     pub clients: Vec<NodeId>,
+    /// Controllers that may crash.
+    pub controllers: Vec<NodeId>,
     /// Every node, for partitions.
     pub all: Vec<NodeId>,
 }
@@ -325,10 +331,11 @@ fn draw_action(rng: &mut SimRng, kind: FaultKind, spec: &KindSpec, targets: &Fau
         FaultKind::LostAck => link(LinkDirection::Acks),
         FaultKind::Duplicate | FaultKind::Delay => link(LinkDirection::Any),
         FaultKind::Partition => draw_partition(rng, &targets.all)?,
-        FaultKind::ServerCrash => FaultAction::Crash { node: *pick_node(rng, &targets.servers)? },
-        FaultKind::ServerPause => FaultAction::Pause { node: *pick_node(rng, &targets.servers)? },
-        FaultKind::ClientCrash => FaultAction::Crash { node: *pick_node(rng, &targets.clients)? },
-        FaultKind::ClientPause => FaultAction::Pause { node: *pick_node(rng, &targets.clients)? },
+        FaultKind::ServerCrash => FaultAction::Crash { node: *pick_node(rng, &targets.servers)?, kind },
+        FaultKind::ServerPause => FaultAction::Pause { node: *pick_node(rng, &targets.servers)?, kind },
+        FaultKind::ClientCrash => FaultAction::Crash { node: *pick_node(rng, &targets.clients)?, kind },
+        FaultKind::ClientPause => FaultAction::Pause { node: *pick_node(rng, &targets.clients)?, kind },
+        FaultKind::ControllerCrash => FaultAction::Crash { node: *pick_node(rng, &targets.controllers)?, kind },
     };
     Some(action)
 }
@@ -379,7 +386,7 @@ fn draw_partition(rng: &mut SimRng, nodes: &[NodeId]) -> Option<FaultAction> {
 /// cannot crash while it is down.
 fn overlaps_node_fault(faults: &[Fault], fault: &Fault) -> bool {
     let node_of = |action: &FaultAction| match action {
-        FaultAction::Crash { node } | FaultAction::Pause { node } => Some(*node),
+        FaultAction::Crash { node, .. } | FaultAction::Pause { node, .. } => Some(*node),
         _ => None,
     };
     let Some(node) = node_of(&fault.action) else {
@@ -414,6 +421,7 @@ mod tests {
         FaultTargets {
             servers: vec![NodeId(0), NodeId(1)],
             clients: vec![NodeId(2), NodeId(3)],
+            controllers: vec![NodeId(1)],
             all: (0..4).map(NodeId).collect(),
         }
     }
@@ -496,6 +504,6 @@ mod tests {
         let fault = drop.link_fault().expect("a link fault");
         assert_eq!(fault.drop_probability, Ratio::per_million(250_000));
         assert!(fault.duplicate_probability.is_zero());
-        assert!(FaultAction::Crash { node: NodeId(0) }.link_fault().is_none());
+        assert!(FaultAction::Crash { node: NodeId(0), kind: FaultKind::ServerCrash }.link_fault().is_none());
     }
 }

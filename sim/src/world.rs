@@ -414,8 +414,7 @@ impl<A: Actor> World<A> {
             return;
         }
         let action = self.schedule.faults[index].action.clone();
-        let roles: Vec<NodeRole> = (0..self.nodes.len()).map(|i| self.network.role(NodeId(i as u32))).collect();
-        let kind = action.kind(&|node: NodeId| roles[node.index()] == NodeRole::Server);
+        let kind = action.kind();
         *self.stats.faults.entry(kind).or_insert(0) += 1;
         self.trace.record(TraceTag::FaultStart, self.now_ns, &(index, &action));
         match &action {
@@ -424,8 +423,8 @@ impl<A: Actor> World<A> {
                 self.network.degrade(index, fault);
             }
             FaultAction::Partition { kind, side_a, side_b } => self.network.partition(index, *kind, side_a, side_b),
-            FaultAction::Crash { node } => self.crash(*node),
-            FaultAction::Pause { node } => self.pause(*node),
+            FaultAction::Crash { node, .. } => self.crash(*node),
+            FaultAction::Pause { node, .. } => self.pause(*node),
         }
     }
 
@@ -436,8 +435,8 @@ impl<A: Actor> World<A> {
         self.trace.record(TraceTag::FaultEnd, self.now_ns, &index);
         match self.schedule.faults[index].action {
             FaultAction::Link { .. } | FaultAction::Partition { .. } => self.network.heal(index),
-            FaultAction::Crash { node } => self.restart(node),
-            FaultAction::Pause { node } => self.resume(node),
+            FaultAction::Crash { node, .. } => self.restart(node),
+            FaultAction::Pause { node, .. } => self.resume(node),
         }
     }
 
@@ -592,7 +591,7 @@ mod tests {
             probability_ppm: 1_000_000,
             delay_ns_max: 0,
         };
-        let crash = FaultAction::Crash { node: NodeId(1) };
+        let crash = FaultAction::Crash { node: NodeId(1), kind: FaultKind::ClientCrash };
         world.install_faults(FaultSchedule {
             faults: vec![
                 Fault { at_ns: 0, duration_ns: 100_000_000, action },
@@ -618,9 +617,21 @@ mod tests {
         let mut world = world(1);
         world.install_faults(FaultSchedule {
             faults: vec![
-                Fault { at_ns: 10, duration_ns: 1_000_000_000, action: FaultAction::Crash { node: NodeId(0) } },
-                Fault { at_ns: 10, duration_ns: 1_000_000_000, action: FaultAction::Pause { node: NodeId(1) } },
-                Fault { at_ns: 500, duration_ns: 10, action: FaultAction::Crash { node: NodeId(1) } },
+                Fault {
+                    at_ns: 10,
+                    duration_ns: 1_000_000_000,
+                    action: FaultAction::Crash { node: NodeId(0), kind: FaultKind::ServerCrash },
+                },
+                Fault {
+                    at_ns: 10,
+                    duration_ns: 1_000_000_000,
+                    action: FaultAction::Pause { node: NodeId(1), kind: FaultKind::ClientPause },
+                },
+                Fault {
+                    at_ns: 500,
+                    duration_ns: 10,
+                    action: FaultAction::Crash { node: NodeId(1), kind: FaultKind::ClientCrash },
+                },
             ],
         });
         world.run_until(100);
