@@ -41,6 +41,7 @@ pub mod protocol;
 pub mod replica;
 pub mod run;
 pub mod scenario;
+pub mod txn_state;
 
 pub use run::{simulate, RunStats, SimOutcome};
 pub use scenario::{Scenario, ScenarioError, Variant};
