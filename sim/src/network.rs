@@ -131,6 +131,16 @@ impl Network {
 
     /// Decides the fate of one message sent at `now_ns`.
     pub fn route(&mut self, rng: &mut SimRng, now_ns: u64, source: NodeId, target: NodeId) -> Route {
+        if self.states.is_empty() && self.options.drop_probability.is_zero() && self.options.overrides.is_empty() {
+            // A healed network: one copy, global latency, FIFO. The draws are the ones the general path below
+            // would make (no drop, duplicate or delay draws happen for zero probabilities), so a run's
+            // random streams do not depend on which path routed a message.
+            let latency = self.options.latency;
+            let arrival_ns = now_ns + latency.latency_ns_min + rng.exponential_ns(latency.latency_ns_mean);
+            let mut route = Route { copies: 1, ..Route::default() };
+            route.arrivals_ns[0] = self.fifo_arrival(source, target, arrival_ns);
+            return route;
+        }
         if self.is_partitioned(source, target) {
             return Route { partitioned: true, ..Route::default() };
         }
@@ -147,13 +157,19 @@ impl Network {
             if clogged > 0 {
                 arrival_ns += clogged;
             } else {
-                let link = source.index() * self.roles.len() + target.index();
-                arrival_ns = arrival_ns.max(self.last_arrival_ns[link]);
-                self.last_arrival_ns[link] = arrival_ns;
+                arrival_ns = self.fifo_arrival(source, target, arrival_ns);
             }
             route.arrivals_ns[copy] = arrival_ns;
         }
         route
+    }
+
+    /// The arrival time on a FIFO link: never before the previous message on it.
+    fn fifo_arrival(&mut self, source: NodeId, target: NodeId, arrival_ns: u64) -> u64 {
+        let link = source.index() * self.roles.len() + target.index();
+        let arrival_ns = arrival_ns.max(self.last_arrival_ns[link]);
+        self.last_arrival_ns[link] = arrival_ns;
+        arrival_ns
     }
 
     /// True if a partition blocks `source` → `target` now.
