@@ -203,9 +203,11 @@ impl Broker {
                     Err(error) => ctx.send(source, Msg::ProduceResponse { request_id, result: Err(error) }),
                 }
             }
-            Msg::FetchRequest { request_id, partition, offset, max_records, leader_epoch } => {
+            Msg::FetchRequest { request_id, partition, offset, max_records, leader_epoch, isolation } => {
                 let result = match (self.volatile.replicas.get(&partition), self.durable.replicas.get(&partition)) {
-                    (Some(replica), Some(durable)) => replica.fetch(durable, offset, max_records, leader_epoch),
+                    (Some(replica), Some(durable)) => {
+                        replica.fetch(durable, offset, max_records, leader_epoch, isolation)
+                    }
                     _ => Err(ErrorCode::NotLeaderOrFollower),
                 };
                 count_result(ctx, &result.as_ref().map(|_| ()).map_err(|error| *error));

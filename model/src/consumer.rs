@@ -8,7 +8,7 @@
 
 use crate::metadata::MetadataCache;
 use crate::node::{record, record_op, timer_parts, timer_tag, Ctx, Phase};
-use crate::protocol::{ErrorCode, FetchData, Msg, PartitionId};
+use crate::protocol::{ErrorCode, FetchData, IsolationLevel, Msg, PartitionId};
 use eosim_checker::{MicroOp, Op, OpFn, OpType};
 use std::collections::BTreeMap;
 
@@ -30,6 +30,8 @@ pub struct ConsumerSettings {
     pub partition_count: u32,
     /// Brokers to ask for metadata.
     pub brokers: Vec<eosim_sim::NodeId>,
+    /// read_committed or read_uncommitted.
+    pub isolation: IsolationLevel,
 }
 
 #[derive(Clone, Debug)]
@@ -144,13 +146,16 @@ impl ConsumerApp {
             return;
         };
         match result {
-            Ok(FetchData { records, high_watermark }) => {
+            Ok(FetchData { records, next_offset, high_watermark, last_stable_offset }) => {
                 let position = &mut volatile.positions[partition.index()];
                 let fresh: Vec<(u64, i64)> = records.into_iter().filter(|(offset, _)| *offset >= *position).collect();
-                if let Some((last, _)) = fresh.last() {
-                    *position = last + 1;
-                }
-                poll.caught_up[partition.index()] = *position >= high_watermark;
+                // Past the records and also past markers and aborted records, which are never delivered.
+                *position = (*position).max(next_offset);
+                let end = match self.settings.isolation {
+                    IsolationLevel::ReadUncommitted => high_watermark,
+                    IsolationLevel::ReadCommitted => last_stable_offset,
+                };
+                poll.caught_up[partition.index()] = *position >= end;
                 if !fresh.is_empty() {
                     let key = ctx.shared.keys[partition.index()].clone();
                     poll.reads.entry(key).or_default().extend(fresh);
@@ -237,6 +242,7 @@ impl ConsumerApp {
                 offset,
                 max_records: FETCH_MAX_RECORDS,
                 leader_epoch,
+                isolation: self.settings.isolation,
             };
             ctx.send(leader, msg);
         }

@@ -14,13 +14,22 @@ pub type StoredBatch = ReplicatedBatch;
 impl ReplicatedBatch {
     /// Offset of the last record.
     pub fn last_offset(&self) -> u64 {
-        self.base_offset + self.batch.values.len() as u64 - 1
+        self.base_offset + u64::from(self.batch.record_count()) - 1
     }
 
     /// Offset after the last record.
     pub fn next_offset(&self) -> u64 {
-        self.base_offset + self.batch.values.len() as u64
+        self.base_offset + u64::from(self.batch.record_count())
     }
+}
+
+/// What a read returned: the visible records and where the reader goes on from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LogRead {
+    /// (offset, value) pairs.
+    pub records: Vec<(u64, i64)>,
+    /// The offset after the last record or marker the read passed.
+    pub next_offset: u64,
 }
 
 /// The batches of one partition replica.
@@ -40,7 +49,7 @@ impl PartitionLog {
 
     /// Appends a batch written in `leader_epoch` at the end; returns its base offset.
     pub fn append(&mut self, batch: RecordBatch, leader_epoch: u32) -> u64 {
-        assert!(!batch.values.is_empty(), "an empty batch has no offsets");
+        assert!(batch.record_count() > 0, "an empty batch has no offsets");
         let base_offset = self.end_offset;
         self.append_replicated(ReplicatedBatch { base_offset, leader_epoch, batch });
         base_offset
@@ -79,32 +88,41 @@ impl PartitionLog {
         let mut records = 0u32;
         let mut batches = Vec::new();
         for stored in &self.batches[first..] {
-            if !batches.is_empty() && records + stored.batch.values.len() as u32 > max_records {
+            if !batches.is_empty() && records + stored.batch.record_count() > max_records {
                 break;
             }
-            records += stored.batch.values.len() as u32;
+            records += stored.batch.record_count();
             batches.push(stored.clone());
         }
         batches
     }
 
-    /// Up to `max_records` records from `offset` on, below `limit_offset`, as (offset, value).
-    pub fn read(&self, offset: u64, limit_offset: u64, max_records: u32) -> Vec<(u64, i64)> {
+    /// Up to `max_records` records from `offset` on, below `limit_offset`, as (offset, value), leaving out
+    /// control batches and any record `hidden(producer_id, offset)` says to skip (aborted transactions),
+    /// with the offset a reader continues from. That offset passes skipped records and markers too, as
+    /// Kafka's consumer moves its position past the control batches it never delivers.
+    pub fn read(&self, offset: u64, limit_offset: u64, max_records: u32, hidden: impl Fn(u64, u64) -> bool) -> LogRead {
         let first = self.batches.partition_point(|stored| stored.next_offset() <= offset);
-        let mut records = Vec::new();
+        let mut read = LogRead { records: Vec::new(), next_offset: offset };
         for stored in &self.batches[first..] {
-            for (i, value) in stored.batch.values.iter().enumerate() {
-                let record_offset = stored.base_offset + i as u64;
+            let producer_id = stored.batch.producer.map(|identity| identity.producer_id);
+            for i in 0..u64::from(stored.batch.record_count()) {
+                let record_offset = stored.base_offset + i;
                 if record_offset < offset {
                     continue;
                 }
-                if record_offset >= limit_offset || records.len() == max_records as usize {
-                    return records;
+                if record_offset >= limit_offset || read.records.len() == max_records as usize {
+                    return read;
                 }
-                records.push((record_offset, *value));
+                read.next_offset = record_offset + 1;
+                let skipped = stored.batch.control.is_some()
+                    || producer_id.is_some_and(|producer_id| hidden(producer_id, record_offset));
+                if !skipped {
+                    read.records.push((record_offset, stored.batch.values[i as usize]));
+                }
             }
         }
-        records
+        read
     }
 
     /// Leader epoch of the last batch.
@@ -155,7 +173,7 @@ mod tests {
     use super::*;
 
     fn batch(values: &[i64]) -> RecordBatch {
-        RecordBatch { producer: None, values: values.to_vec() }
+        RecordBatch::data(None, false, values.to_vec())
     }
 
     #[test]
@@ -172,11 +190,12 @@ mod tests {
         let mut log = PartitionLog::new();
         log.append(batch(&[10, 11, 12]), 0);
         log.append(batch(&[13, 14]), 0);
-        assert_eq!(log.read(1, 5, 10), vec![(1, 11), (2, 12), (3, 13), (4, 14)]);
-        assert_eq!(log.read(3, 5, 1), vec![(3, 13)]);
-        assert_eq!(log.read(1, 3, 10), vec![(1, 11), (2, 12)], "stops at the limit offset (the HW)");
-        assert_eq!(log.read(5, 5, 10), vec![]);
-        assert_eq!(log.read(0, 5, 0), vec![]);
+        let read = |offset, limit, max| log.read(offset, limit, max, |_, _| false);
+        assert_eq!(read(1, 5, 10).records, vec![(1, 11), (2, 12), (3, 13), (4, 14)]);
+        assert_eq!(read(3, 5, 1), LogRead { records: vec![(3, 13)], next_offset: 4 });
+        assert_eq!(read(1, 3, 10).records, vec![(1, 11), (2, 12)], "stops at the limit offset (the HW)");
+        assert_eq!(read(5, 5, 10), LogRead { records: vec![], next_offset: 5 });
+        assert_eq!(read(0, 5, 0).records, vec![]);
     }
 
     #[test]
@@ -203,7 +222,7 @@ mod tests {
         assert_eq!(log.flushed_offset(), 2);
         log.recover_after_crash();
         assert_eq!(log.end_offset(), 2);
-        assert_eq!(log.read(0, 10, 10), vec![(0, 1), (1, 2)]);
+        assert_eq!(log.read(0, 10, 10, |_, _| false).records, vec![(0, 1), (1, 2)]);
     }
 
     #[test]

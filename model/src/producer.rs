@@ -280,7 +280,7 @@ impl ProducerClient {
             request_id,
             partition,
             acks: self.settings.acks,
-            batch: RecordBatch { producer: batch.identity, values },
+            batch: RecordBatch::data(batch.identity, false, values),
         };
         let leader = self.metadata.leader(partition).expect("only batches with a known leader are sent");
         ctx.send(leader, msg);

@@ -18,7 +18,7 @@
 //! replicate (without the checks), so a new leader already knows every producer.
 
 use crate::log::PartitionLog;
-use crate::protocol::{ErrorCode, ProducerIdentity};
+use crate::protocol::{ControlMarker, ErrorCode, ProducerIdentity};
 use std::collections::{BTreeMap, VecDeque};
 
 /// How many recent batches per producer the broker remembers for duplicate detection.
@@ -42,6 +42,27 @@ pub struct ProducerEntry {
     pub epoch: u16,
     /// The last batches, oldest first, at most [`DUPLICATE_WINDOW_BATCHES`].
     pub batches: VecDeque<BatchMetadata>,
+    /// Offset of the first batch of the producer's open transaction on this partition, until its marker.
+    pub current_txn_first_offset: Option<u64>,
+}
+
+/// An aborted transaction as the partition's aborted-transaction index records it: read_committed
+/// consumers skip this producer's records between the two offsets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AbortedTxn {
+    /// The producer.
+    pub producer_id: u64,
+    /// First offset of the transaction on this partition.
+    pub first_offset: u64,
+    /// Offset of its ABORT marker.
+    pub last_offset: u64,
+}
+
+impl AbortedTxn {
+    /// True if the record at `offset` written by `producer_id` belongs to this aborted transaction.
+    pub fn covers(&self, producer_id: u64, offset: u64) -> bool {
+        self.producer_id == producer_id && (self.first_offset..=self.last_offset).contains(&offset)
+    }
 }
 
 impl ProducerEntry {
@@ -51,13 +72,24 @@ impl ProducerEntry {
     }
 }
 
+/// One producer in a snapshot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SnapshotEntry {
+    /// Its epoch.
+    pub epoch: u16,
+    /// Its last batch, if it wrote data.
+    pub last_batch: Option<BatchMetadata>,
+    /// Its open transaction's first offset, which the LSO must not pass after a reload.
+    pub current_txn_first_offset: Option<u64>,
+}
+
 /// Producer state as a snapshot file keeps it: at an offset, the last batch of each producer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProducerSnapshot {
     /// The state covers the log below this offset.
     pub offset: u64,
-    /// Producer id → (epoch, last batch).
-    pub entries: BTreeMap<u64, (u16, BatchMetadata)>,
+    /// Producer id → its entry.
+    pub entries: BTreeMap<u64, SnapshotEntry>,
 }
 
 /// The verdict on an incoming idempotent batch.
@@ -95,9 +127,13 @@ impl ProducerStateManager {
         let mut state = ProducerStateManager::new();
         let mut replay_from = 0;
         if let Some(snapshot) = snapshot {
-            for (producer_id, (epoch, batch)) in &snapshot.entries {
-                let batches = VecDeque::from([*batch]);
-                state.entries.insert(*producer_id, ProducerEntry { epoch: *epoch, batches });
+            for (producer_id, saved) in &snapshot.entries {
+                let entry = ProducerEntry {
+                    epoch: saved.epoch,
+                    batches: saved.last_batch.into_iter().collect(),
+                    current_txn_first_offset: saved.current_txn_first_offset,
+                };
+                state.entries.insert(*producer_id, entry);
             }
             replay_from = snapshot.offset;
         }
@@ -112,21 +148,65 @@ impl ProducerStateManager {
         let entries = self
             .entries
             .iter()
-            .filter_map(|(producer_id, entry)| Some((*producer_id, (entry.epoch, *entry.batches.back()?))))
+            .map(|(producer_id, entry)| {
+                let saved = SnapshotEntry {
+                    epoch: entry.epoch,
+                    last_batch: entry.batches.back().copied(),
+                    current_txn_first_offset: entry.current_txn_first_offset,
+                };
+                (*producer_id, saved)
+            })
             .collect();
         ProducerSnapshot { offset, entries }
     }
 
-    /// Applies a batch that is already in the log (replication, replay) without checking it.
-    pub fn apply(&mut self, stored: &crate::log::StoredBatch) {
-        if let Some(identity) = stored.batch.producer {
-            let current = self.entries.get(&identity.producer_id).map(|entry| entry.epoch);
-            if current.is_some_and(|epoch| epoch > identity.epoch) {
-                // A zombie's batch that reached the log under an older epoch: it cannot roll the epoch back.
-                return;
-            }
-            self.update(identity, stored.batch.values.len() as u32, stored.base_offset);
+    /// Applies a batch that is already in the log (append, replication, replay) without checking it;
+    /// returns the transaction an ABORT marker completed, for the aborted-transaction index.
+    pub fn apply(&mut self, stored: &crate::log::StoredBatch) -> Option<AbortedTxn> {
+        let identity = stored.batch.producer?;
+        let current = self.entries.get(&identity.producer_id).map(|entry| entry.epoch);
+        if current.is_some_and(|epoch| epoch > identity.epoch) {
+            // A zombie's batch that reached the log under an older epoch: it cannot roll the epoch back.
+            return None;
         }
+        if let Some(marker) = stored.batch.control {
+            return self.apply_marker(identity, marker, stored.base_offset);
+        }
+        self.update(identity, stored.batch.record_count(), stored.base_offset, stored.batch.transactional);
+        None
+    }
+
+    /// Ends the producer's open transaction at a marker written at `offset`.
+    fn apply_marker(&mut self, identity: ProducerIdentity, marker: ControlMarker, offset: u64) -> Option<AbortedTxn> {
+        let entry = self.entries.entry(identity.producer_id).or_insert(ProducerEntry {
+            epoch: identity.epoch,
+            batches: VecDeque::new(),
+            current_txn_first_offset: None,
+        });
+        if identity.epoch > entry.epoch {
+            // KIP-890 markers carry the bumped epoch: the next transaction starts its sequences afresh.
+            entry.epoch = identity.epoch;
+            entry.batches.clear();
+        }
+        let first_offset = entry.current_txn_first_offset.take()?;
+        (marker == ControlMarker::Abort).then_some(AbortedTxn {
+            producer_id: identity.producer_id,
+            first_offset,
+            last_offset: offset,
+        })
+    }
+
+    /// Validates a marker: an older epoch than the partition knows is fenced.
+    pub fn check_marker(&self, identity: ProducerIdentity) -> Result<(), ErrorCode> {
+        match self.entries.get(&identity.producer_id) {
+            Some(entry) if identity.epoch < entry.epoch => Err(ErrorCode::InvalidProducerEpoch),
+            _ => Ok(()),
+        }
+    }
+
+    /// The first offset of the earliest open transaction: the LSO may not pass it.
+    pub fn first_unstable_offset(&self) -> Option<u64> {
+        self.entries.values().filter_map(|entry| entry.current_txn_first_offset).min()
     }
 
     /// What the partition knows of `producer_id`.
@@ -134,12 +214,21 @@ impl ProducerStateManager {
         self.entries.get(&producer_id)
     }
 
-    /// Validates a batch of `record_count` records from `identity` against the rules above.
-    pub fn check(&self, identity: ProducerIdentity, record_count: u32) -> Result<AppendCheck, ErrorCode> {
+    /// Validates a data batch of `record_count` records from `identity` against the rules above; a plain
+    /// batch from a producer with an open transaction is INVALID_TXN_STATE.
+    pub fn check(
+        &self,
+        identity: ProducerIdentity,
+        record_count: u32,
+        transactional: bool,
+    ) -> Result<AppendCheck, ErrorCode> {
         assert!(record_count > 0, "an empty batch has no sequence");
         let Some(entry) = self.entries.get(&identity.producer_id) else {
             return Ok(AppendCheck::Append);
         };
+        if !transactional && entry.current_txn_first_offset.is_some() && identity.epoch == entry.epoch {
+            return Err(ErrorCode::InvalidTxnState);
+        }
         let first_sequence = identity.base_sequence;
         let last_sequence = first_sequence + record_count - 1;
         if identity.epoch == entry.epoch {
@@ -161,12 +250,14 @@ impl ProducerStateManager {
         Ok(AppendCheck::Append)
     }
 
-    /// Records an appended batch; a new epoch clears the remembered batches.
-    pub fn update(&mut self, identity: ProducerIdentity, record_count: u32, base_offset: u64) {
-        let entry = self
-            .entries
-            .entry(identity.producer_id)
-            .or_insert(ProducerEntry { epoch: identity.epoch, batches: VecDeque::new() });
+    /// Records an appended data batch; a new epoch clears the remembered batches, and the first
+    /// transactional batch opens the producer's transaction on this partition.
+    pub fn update(&mut self, identity: ProducerIdentity, record_count: u32, base_offset: u64, transactional: bool) {
+        let entry = self.entries.entry(identity.producer_id).or_insert(ProducerEntry {
+            epoch: identity.epoch,
+            batches: VecDeque::new(),
+            current_txn_first_offset: None,
+        });
         assert!(identity.epoch >= entry.epoch, "an older epoch never reaches update");
         if identity.epoch > entry.epoch {
             entry.epoch = identity.epoch;
@@ -178,6 +269,9 @@ impl ProducerStateManager {
             base_offset,
         };
         entry.batches.push_back(metadata);
+        if transactional && entry.current_txn_first_offset.is_none() {
+            entry.current_txn_first_offset = Some(base_offset);
+        }
         if entry.batches.len() > DUPLICATE_WINDOW_BATCHES {
             entry.batches.pop_front();
         }
@@ -201,11 +295,11 @@ mod tests {
         identity: ProducerIdentity,
         n: u32,
     ) -> Result<AppendCheck, ErrorCode> {
-        let verdict = state.check(identity, n)?;
+        let verdict = state.check(identity, n, false)?;
         if verdict == AppendCheck::Append {
             let values = (0..n).map(|i| i64::from(identity.base_sequence + i)).collect();
-            let base_offset = log.append(RecordBatch { producer: Some(identity), values }, 0);
-            state.update(identity, n, base_offset);
+            let base_offset = log.append(RecordBatch::data(Some(identity), false, values), 0);
+            state.update(identity, n, base_offset, false);
         }
         Ok(verdict)
     }
@@ -264,14 +358,18 @@ mod tests {
             produce(&mut state, &mut log, id(1, 0, sequence), 1).unwrap();
         }
         let snapshot = state.snapshot(log.end_offset());
-        assert_eq!(snapshot.entries[&1].1.first_sequence, 3);
+        assert_eq!(snapshot.entries[&1].last_batch.map(|batch| batch.first_sequence), Some(3));
         produce(&mut state, &mut log, id(1, 0, 4), 1).unwrap();
         let reloaded = ProducerStateManager::load(Some(&snapshot), &log);
         // Batches 3 (from the snapshot) and 4 (replayed) are remembered; batch 2 is not any more.
-        assert_eq!(reloaded.check(id(1, 0, 4), 1), Ok(AppendCheck::Duplicate { base_offset: 4 }));
-        assert_eq!(reloaded.check(id(1, 0, 3), 1), Ok(AppendCheck::Duplicate { base_offset: 3 }));
-        assert_eq!(reloaded.check(id(1, 0, 2), 1), Err(ErrorCode::OutOfOrderSequence));
-        assert_eq!(state.check(id(1, 0, 2), 1), Ok(AppendCheck::Duplicate { base_offset: 2 }), "before the reload");
+        assert_eq!(reloaded.check(id(1, 0, 4), 1, false), Ok(AppendCheck::Duplicate { base_offset: 4 }));
+        assert_eq!(reloaded.check(id(1, 0, 3), 1, false), Ok(AppendCheck::Duplicate { base_offset: 3 }));
+        assert_eq!(reloaded.check(id(1, 0, 2), 1, false), Err(ErrorCode::OutOfOrderSequence));
+        assert_eq!(
+            state.check(id(1, 0, 2), 1, false),
+            Ok(AppendCheck::Duplicate { base_offset: 2 }),
+            "before the reload"
+        );
     }
 
     #[test]
@@ -288,10 +386,10 @@ mod tests {
         for sequence in 0..7 {
             produce(&mut state, &mut log, id(1, 0, sequence), 1).unwrap();
         }
-        log.append(RecordBatch { producer: None, values: vec![100] }, 0);
+        log.append(RecordBatch::data(None, false, vec![100]), 0);
         let rebuilt = ProducerStateManager::rebuild(&log);
         assert_eq!(rebuilt, state);
-        assert_eq!(rebuilt.check(id(1, 0, 6), 1), Ok(AppendCheck::Duplicate { base_offset: 6 }));
-        assert_eq!(rebuilt.check(id(1, 0, 7), 1), Ok(AppendCheck::Append));
+        assert_eq!(rebuilt.check(id(1, 0, 6), 1, false), Ok(AppendCheck::Duplicate { base_offset: 6 }));
+        assert_eq!(rebuilt.check(id(1, 0, 7), 1, false), Ok(AppendCheck::Append));
     }
 }

@@ -29,20 +29,52 @@ pub struct ProducerIdentity {
     pub base_sequence: u32,
 }
 
+/// The decision a control batch (a transaction marker) records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum ControlMarker {
+    /// The producer's open transaction on this partition committed.
+    Commit,
+    /// The producer's open transaction on this partition aborted.
+    Abort,
+}
+
 /// A batch of records as a producer sends it and a log stores it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct RecordBatch {
-    /// Set by idempotent producers; absent for plain ones.
+    /// Set by idempotent and transactional producers, and on markers; absent for plain producers.
     pub producer: Option<ProducerIdentity>,
-    /// The record values, in order.
+    /// Part of a transaction: invisible to read_committed consumers until its COMMIT marker.
+    pub transactional: bool,
+    /// Set on a control batch: a COMMIT or ABORT marker, which occupies one offset and holds no values.
+    pub control: Option<ControlMarker>,
+    /// The record values, in order (empty for a control batch).
     pub values: Vec<i64>,
 }
 
 impl RecordBatch {
+    /// A data batch.
+    pub fn data(producer: Option<ProducerIdentity>, transactional: bool, values: Vec<i64>) -> RecordBatch {
+        RecordBatch { producer, transactional, control: None, values }
+    }
+
+    /// A transaction marker for `producer`'s open transaction.
+    pub fn marker(producer: ProducerIdentity, marker: ControlMarker) -> RecordBatch {
+        RecordBatch { producer: Some(producer), transactional: true, control: Some(marker), values: Vec::new() }
+    }
+
+    /// Offsets the batch occupies: its values, or one for a marker.
+    pub fn record_count(&self) -> u32 {
+        if self.control.is_some() {
+            1
+        } else {
+            self.values.len() as u32
+        }
+    }
+
     /// Sequence number of the last record, for an idempotent batch.
     pub fn last_sequence(&self) -> Option<u32> {
         let identity = self.producer?;
-        Some(identity.base_sequence + self.values.len() as u32 - 1)
+        Some(identity.base_sequence + self.record_count() - 1)
     }
 }
 
@@ -68,6 +100,8 @@ pub enum ErrorCode {
     UnknownLeaderEpoch,
     /// An AlterPartition from a leader whose partition epoch is stale.
     InvalidUpdateVersion,
+    /// A plain batch from a producer with an open transaction, or a marker with nothing to end.
+    InvalidTxnState,
 }
 
 impl ErrorCode {
@@ -83,6 +117,7 @@ impl ErrorCode {
             ErrorCode::FencedLeaderEpoch => "broker-error:FENCED_LEADER_EPOCH",
             ErrorCode::UnknownLeaderEpoch => "broker-error:UNKNOWN_LEADER_EPOCH",
             ErrorCode::InvalidUpdateVersion => "controller-error:INVALID_UPDATE_VERSION",
+            ErrorCode::InvalidTxnState => "broker-error:INVALID_TXN_STATE",
         }
     }
 
@@ -98,8 +133,19 @@ impl ErrorCode {
             ErrorCode::FencedLeaderEpoch => "FENCED_LEADER_EPOCH",
             ErrorCode::UnknownLeaderEpoch => "UNKNOWN_LEADER_EPOCH",
             ErrorCode::InvalidUpdateVersion => "INVALID_UPDATE_VERSION",
+            ErrorCode::InvalidTxnState => "INVALID_TXN_STATE",
         }
     }
+}
+
+/// Which records a consumer may see.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IsolationLevel {
+    /// Everything below the high watermark, aborted transactions included (Kafka's default).
+    ReadUncommitted,
+    /// Only below the last stable offset, without aborted transactions.
+    ReadCommitted,
 }
 
 /// Records a fetch returned, with the partition's high watermark.
@@ -107,8 +153,12 @@ impl ErrorCode {
 pub struct FetchData {
     /// (offset, value) pairs from the requested offset on.
     pub records: Vec<(u64, i64)>,
-    /// The offset after the last readable record.
+    /// Where the consumer goes on from: past the last record, marker or skipped record returned.
+    pub next_offset: u64,
+    /// The high watermark.
     pub high_watermark: u64,
+    /// The last stable offset: below it no transaction is open.
+    pub last_stable_offset: u64,
 }
 
 /// The controller's view of one partition: who leads, since which epoch, and who is in sync.
@@ -214,6 +264,8 @@ pub enum Msg {
         /// The leader epoch the consumer believes current (KIP-320): a broker with another epoch refuses
         /// rather than answer from a log the consumer's position does not belong to.
         leader_epoch: u32,
+        /// read_committed or read_uncommitted.
+        isolation: IsolationLevel,
     },
     /// Records, or an error.
     FetchResponse {

@@ -14,8 +14,11 @@
 //! in a crash and rebuilt from the durable part and the controller's metadata.
 
 use crate::log::PartitionLog;
-use crate::producer_state::{AppendCheck, ProducerSnapshot, ProducerStateManager};
-use crate::protocol::{ErrorCode, FetchData, PartitionState, RecordBatch, ReplicaFetchData};
+use crate::producer_state::{AbortedTxn, AppendCheck, ProducerSnapshot, ProducerStateManager};
+use crate::protocol::{
+    ControlMarker, ErrorCode, FetchData, IsolationLevel, PartitionState, ProducerIdentity, RecordBatch,
+    ReplicaFetchData,
+};
 use eosim_sim::NodeId;
 use std::collections::BTreeMap;
 
@@ -32,29 +35,44 @@ pub struct ReplicationSettings {
     pub snapshot_interval_messages: u64,
 }
 
-/// What survives a crash of the broker: the log and the last producer-state snapshot.
+/// What survives a crash of the broker: the log, the last producer-state snapshot and the
+/// aborted-transaction index (Kafka's `.txnindex` files).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ReplicaDurable {
     /// The log.
     pub log: PartitionLog,
     /// The last producer-state snapshot, never past the flushed offset.
     pub snapshot: Option<ProducerSnapshot>,
+    /// Aborted transactions, in marker order.
+    pub aborted: Vec<AbortedTxn>,
     unflushed_messages: u64,
 }
 
 impl ReplicaDurable {
-    /// What a crash leaves: the flushed prefix, and the snapshot if it is not past it.
+    /// What a crash leaves: the flushed prefix, and the snapshot and index entries not past it.
     pub fn recover_after_crash(&mut self) {
         self.log.recover_after_crash();
         self.unflushed_messages = 0;
-        self.drop_snapshot_past_end();
+        self.forget_past_end();
     }
 
-    fn drop_snapshot_past_end(&mut self) {
+    /// Truncates the log and everything derived from it to `offset`.
+    fn truncate_to(&mut self, offset: u64) {
+        self.log.truncate_to(offset);
+        self.forget_past_end();
+    }
+
+    fn forget_past_end(&mut self) {
         let end_offset = self.log.end_offset();
         if self.snapshot.as_ref().is_some_and(|snapshot| snapshot.offset > end_offset) {
             self.snapshot = None;
         }
+        self.aborted.retain(|aborted| aborted.last_offset < end_offset);
+    }
+
+    /// Read_committed hides a producer's records inside one of its aborted transactions.
+    fn is_aborted(&self, producer_id: u64, offset: u64) -> bool {
+        self.aborted.iter().any(|aborted| aborted.covers(producer_id, offset))
     }
 }
 
@@ -226,9 +244,10 @@ impl Replica {
         if pending.is_some() && (role.isr.len() as u32) < settings.min_insync_replicas {
             return Err(ErrorCode::NotEnoughReplicas);
         }
-        let record_count = batch.values.len() as u32;
+        let record_count = batch.record_count();
         if let Some(identity) = batch.producer {
-            if let AppendCheck::Duplicate { base_offset } = self.producer_state.check(identity, record_count)? {
+            let check = self.producer_state.check(identity, record_count, batch.transactional)?;
+            if let AppendCheck::Duplicate { base_offset } = check {
                 // A retry of a batch already in the log: answer with the original offsets once they are
                 // committed, as for the original.
                 let required_offset = base_offset + u64::from(record_count);
@@ -238,7 +257,7 @@ impl Replica {
         }
         let base_offset = durable.log.append(batch, self.leader_epoch);
         let stored = durable.log.batches().last().expect("just appended").clone();
-        self.producer_state.apply(&stored);
+        durable.aborted.extend(self.producer_state.apply(&stored));
         self.after_append(durable, settings, u64::from(record_count));
         self.maybe_advance_high_watermark(durable);
         let ack = self.acknowledge_when_committed(pending, base_offset, stored.next_offset())?;
@@ -275,13 +294,43 @@ impl Replica {
         }
     }
 
-    /// A consumer fetch: records below the HW.
+    /// Writes a transaction marker for `producer` (WriteTxnMarkers); it is acknowledged, like acks=all,
+    /// once replicated. A marker from an epoch older than the producer's is fenced.
+    pub fn write_marker(
+        &mut self,
+        durable: &mut ReplicaDurable,
+        settings: &ReplicationSettings,
+        pending: Option<(NodeId, u64)>,
+        producer: ProducerIdentity,
+        marker: ControlMarker,
+    ) -> Result<Produced, ErrorCode> {
+        if !self.is_leader() {
+            return Err(ErrorCode::NotLeaderOrFollower);
+        }
+        self.producer_state.check_marker(producer)?;
+        let base_offset = durable.log.append(RecordBatch::marker(producer, marker), self.leader_epoch);
+        let stored = durable.log.batches().last().expect("just appended").clone();
+        durable.aborted.extend(self.producer_state.apply(&stored));
+        self.after_append(durable, settings, 1);
+        self.maybe_advance_high_watermark(durable);
+        let ack = self.acknowledge_when_committed(pending, base_offset, base_offset + 1)?;
+        Ok(Produced { ack, duplicate: false })
+    }
+
+    /// The last stable offset: the first offset of the earliest open transaction, capped at the HW.
+    pub fn last_stable_offset(&self) -> u64 {
+        self.producer_state.first_unstable_offset().map_or(self.high_watermark, |first| first.min(self.high_watermark))
+    }
+
+    /// A consumer fetch: records below the HW (read_uncommitted), or below the LSO without aborted
+    /// transactions (read_committed).
     pub fn fetch(
         &self,
         durable: &ReplicaDurable,
         offset: u64,
         max_records: u32,
         leader_epoch: u32,
+        isolation: IsolationLevel,
     ) -> Result<FetchData, ErrorCode> {
         if !self.is_leader() {
             return Err(ErrorCode::NotLeaderOrFollower);
@@ -295,8 +344,21 @@ impl Replica {
         if offset > durable.log.end_offset() {
             return Err(ErrorCode::OffsetOutOfRange);
         }
-        let records = durable.log.read(offset, self.high_watermark, max_records);
-        Ok(FetchData { records, high_watermark: self.high_watermark })
+        let last_stable_offset = self.last_stable_offset();
+        let read = match isolation {
+            IsolationLevel::ReadUncommitted => durable.log.read(offset, self.high_watermark, max_records, |_, _| false),
+            IsolationLevel::ReadCommitted => {
+                durable
+                    .log
+                    .read(offset, last_stable_offset, max_records, |producer, at| durable.is_aborted(producer, at))
+            }
+        };
+        Ok(FetchData {
+            records: read.records,
+            next_offset: read.next_offset,
+            high_watermark: self.high_watermark,
+            last_stable_offset,
+        })
     }
 
     /// A follower fetch at the leader.
@@ -358,8 +420,7 @@ impl Replica {
             // here, so whatever this log wrote under a later epoch the leader never had goes too.
             let own_end = durable.log.epoch_end_offset(diverging.epoch).end_offset;
             let truncate_to = diverging.end_offset.min(own_end).min(durable.log.end_offset());
-            durable.log.truncate_to(truncate_to);
-            durable.drop_snapshot_past_end();
+            durable.truncate_to(truncate_to);
             self.producer_state = ProducerStateManager::load(durable.snapshot.as_ref(), &durable.log);
             self.high_watermark = self.high_watermark.min(truncate_to);
             return;
@@ -369,8 +430,8 @@ impl Replica {
             if stored.base_offset != durable.log.end_offset() {
                 continue;
             }
-            appended += stored.batch.values.len() as u64;
-            self.producer_state.apply(&stored);
+            appended += u64::from(stored.batch.record_count());
+            durable.aborted.extend(self.producer_state.apply(&stored));
             durable.log.append_replicated(stored);
         }
         if appended > 0 {
@@ -522,7 +583,7 @@ mod tests {
     }
 
     fn batch(values: &[i64]) -> RecordBatch {
-        RecordBatch { producer: None, values: values.to_vec() }
+        RecordBatch::data(None, false, values.to_vec())
     }
 
     /// Broker `me` with an empty log, given `partition_state`.
@@ -577,7 +638,7 @@ mod tests {
         replicate(&mut leader, &leader_log, &mut two, &mut two_log, 4 * MS);
         assert_eq!(leader.high_watermark, 2);
         assert_eq!(leader.complete_pending(Some(2)), vec![(NodeId(9), 7, Ok(0))]);
-        assert_eq!(one_log.log.read(0, 10, 10), vec![(0, 10), (1, 11)]);
+        assert_eq!(one_log.log.read(0, 10, 10, |_, _| false).records, vec![(0, 10), (1, 11)]);
         assert_eq!(one.high_watermark, 0, "a follower learns the HW on its next fetch");
         replicate(&mut leader, &leader_log, &mut one, &mut one_log, 5 * MS);
         assert_eq!(one.high_watermark, 2);
@@ -664,7 +725,7 @@ mod tests {
         replicate(&mut one, &one_log, &mut zero, &mut zero_log, 4 * MS);
         assert_eq!(zero_log.log.end_offset(), 2, "offset 2 of epoch 0 truncated");
         replicate(&mut one, &one_log, &mut zero, &mut zero_log, 5 * MS);
-        assert_eq!(zero_log.log.read(0, 10, 10), vec![(0, 1), (1, 2), (2, 4)]);
+        assert_eq!(zero_log.log.read(0, 10, 10, |_, _| false).records, vec![(0, 1), (1, 2), (2, 4)]);
         assert_eq!(zero_log.log.batches()[2].leader_epoch, 1);
     }
 
@@ -673,8 +734,11 @@ mod tests {
         let (mut leader, leader_log) = replica(0, &state(0, 2, &[0, 1], 0));
         assert_eq!(leader.replica_fetch(&leader_log, 1, 0, None, 1, 10, 0), Err(ErrorCode::FencedLeaderEpoch));
         assert_eq!(leader.replica_fetch(&leader_log, 1, 0, None, 3, 10, 0), Err(ErrorCode::UnknownLeaderEpoch));
-        assert_eq!(leader.fetch(&leader_log, 0, 10, 1), Err(ErrorCode::FencedLeaderEpoch));
-        assert!(leader.fetch(&leader_log, 0, 10, 2).is_ok());
+        assert_eq!(
+            leader.fetch(&leader_log, 0, 10, 1, IsolationLevel::ReadCommitted),
+            Err(ErrorCode::FencedLeaderEpoch)
+        );
+        assert!(leader.fetch(&leader_log, 0, 10, 2, IsolationLevel::ReadCommitted).is_ok());
     }
 
     #[test]
@@ -682,7 +746,7 @@ mod tests {
         let (mut zero, mut zero_log) = replica(0, &state(0, 0, &[0, 1], 0));
         let (mut one, mut one_log) = replica(1, &state(0, 0, &[0, 1], 0));
         let identity = ProducerIdentity { producer_id: 5, epoch: 0, base_sequence: 0 };
-        let idempotent = RecordBatch { producer: Some(identity), values: vec![7] };
+        let idempotent = RecordBatch::data(Some(identity), false, vec![7]);
         zero.produce(&mut zero_log, &settings(), None, idempotent.clone()).unwrap();
         replicate(&mut zero, &zero_log, &mut one, &mut one_log, MS);
         one.apply_metadata(&one_log, &state(1, 1, &[1], 1), 2 * MS);
@@ -702,7 +766,7 @@ mod tests {
         let (mut leader, mut log) = replica(0, &state(0, 0, &[0], 0));
         for sequence in 0..3 {
             let identity = ProducerIdentity { producer_id: 5, epoch: 0, base_sequence: sequence };
-            leader.produce(&mut log, &lazy, None, RecordBatch { producer: Some(identity), values: vec![7] }).unwrap();
+            leader.produce(&mut log, &lazy, None, RecordBatch::data(Some(identity), false, vec![7])).unwrap();
         }
         // Flushed after two records (with a snapshot of batch 1 at offset 2); the third is lost.
         log.recover_after_crash();
@@ -712,5 +776,79 @@ mod tests {
         let entry = reloaded.producer_state().entry(5).expect("from the snapshot");
         assert_eq!(entry.batches.len(), 1, "a snapshot keeps the last batch only");
         assert_eq!(entry.last_sequence(), Some(1));
+    }
+
+    fn txn(producer_id: u64, base_sequence: u32, values: &[i64]) -> RecordBatch {
+        let identity = ProducerIdentity { producer_id, epoch: 0, base_sequence };
+        RecordBatch::data(Some(identity), true, values.to_vec())
+    }
+
+    fn producer(producer_id: u64) -> ProducerIdentity {
+        ProducerIdentity { producer_id, epoch: 0, base_sequence: 0 }
+    }
+
+    #[test]
+    fn the_lso_and_the_aborted_index_filter_read_committed() {
+        // Worked by hand. Producers: A=1 (transactional, aborts), B=2 (plain), C=3 (transactional, commits).
+        //   offset 0-1  A [1, 2]   txn
+        //   offset 2    B [3]
+        //   offset 3    C [4]      txn
+        //   offset 4    ABORT(A)   -> aborted index (A, 0, 4)
+        //   offset 5    B [5]
+        //   offset 6    COMMIT(C)
+        let mut alone = settings();
+        alone.min_insync_replicas = 1;
+        let (mut leader, mut log) = replica(0, &state(0, 0, &[0], 0));
+        let committed = |leader: &Replica, log: &ReplicaDurable| {
+            leader.fetch(log, 0, 100, 0, IsolationLevel::ReadCommitted).expect("leader")
+        };
+        leader.produce(&mut log, &alone, None, txn(1, 0, &[1, 2])).unwrap();
+        leader.produce(&mut log, &alone, None, batch(&[3])).unwrap();
+        leader.produce(&mut log, &alone, None, txn(3, 0, &[4])).unwrap();
+        assert_eq!(leader.last_stable_offset(), 0, "A's transaction is open from offset 0");
+        assert!(committed(&leader, &log).records.is_empty());
+        leader.write_marker(&mut log, &alone, None, producer(1), ControlMarker::Abort).unwrap();
+        assert_eq!(log.aborted, vec![AbortedTxn { producer_id: 1, first_offset: 0, last_offset: 4 }]);
+        assert_eq!(leader.last_stable_offset(), 3, "C's transaction is still open from offset 3");
+        let read = committed(&leader, &log);
+        assert_eq!((read.records, read.next_offset), (vec![(2, 3)], 3));
+        leader.produce(&mut log, &alone, None, batch(&[5])).unwrap();
+        leader.write_marker(&mut log, &alone, None, producer(3), ControlMarker::Commit).unwrap();
+        assert_eq!(leader.last_stable_offset(), 7);
+        let read = committed(&leader, &log);
+        assert_eq!(read.records, vec![(2, 3), (3, 4), (5, 5)], "aborted 0-1 and the markers 4, 6 are skipped");
+        assert_eq!(read.next_offset, 7, "the position passes the last marker");
+        let everything = leader.fetch(&log, 0, 100, 0, IsolationLevel::ReadUncommitted).unwrap();
+        assert_eq!(everything.records, vec![(0, 1), (1, 2), (2, 3), (3, 4), (5, 5)]);
+        let from_inside = leader.fetch(&log, 1, 100, 0, IsolationLevel::ReadCommitted).unwrap();
+        assert_eq!(from_inside.records, vec![(2, 3), (3, 4), (5, 5)]);
+    }
+
+    #[test]
+    fn transactions_fence_plain_writes_and_stale_markers_and_survive_a_reload() {
+        let mut alone = settings();
+        alone.min_insync_replicas = 1;
+        let (mut leader, mut log) = replica(0, &state(0, 0, &[0], 0));
+        leader.produce(&mut log, &alone, None, txn(1, 0, &[1])).unwrap();
+        let plain =
+            RecordBatch::data(Some(ProducerIdentity { producer_id: 1, epoch: 0, base_sequence: 1 }), false, vec![2]);
+        assert_eq!(leader.produce(&mut log, &alone, None, plain), Err(ErrorCode::InvalidTxnState));
+        // A reload (snapshot taken every two records, so at offset 2 after this batch) keeps the open
+        // transaction: the LSO must not jump past it.
+        leader.produce(&mut log, &alone, None, txn(1, 1, &[2])).unwrap();
+        let reloaded = Replica::load(0, &log);
+        assert_eq!(reloaded.producer_state().first_unstable_offset(), Some(0));
+        let bumped = ProducerIdentity { producer_id: 1, epoch: 1, base_sequence: 0 };
+        leader.write_marker(&mut log, &alone, None, bumped, ControlMarker::Abort).unwrap();
+        let stale = ProducerIdentity { producer_id: 1, epoch: 0, base_sequence: 0 };
+        assert_eq!(
+            leader.write_marker(&mut log, &alone, None, stale, ControlMarker::Commit),
+            Err(ErrorCode::InvalidProducerEpoch)
+        );
+        // The index is durable: a crash with everything flushed keeps it, a truncation below it drops it.
+        log.recover_after_crash();
+        assert_eq!(log.aborted.len(), 1);
+        log.truncate_to(2);
+        assert!(log.aborted.is_empty());
     }
 }

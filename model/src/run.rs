@@ -237,6 +237,7 @@ impl Cluster {
             request_timeout_ns: scenario.producer_settings().request_timeout_ns,
             partition_count,
             brokers: self.brokers.clone(),
+            isolation: scenario.workload.isolation_level,
         };
         for _ in &self.consumers {
             nodes.push((Node::Consumer(ConsumerApp::new(settings.clone())), NodeRole::Client));

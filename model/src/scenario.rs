@@ -3,6 +3,7 @@
 //! Times in files are milliseconds (`*_ms`) or microseconds (`*_us`); inside the model every time is in
 //! nanoseconds. Unknown keys are errors that name the file, the line and the keys that were expected.
 
+use crate::protocol::IsolationLevel;
 use eosim_checker::Guarantee;
 use eosim_sim::{FaultKind, FaultPlan, FaultSchedule, KindSpec, LinkLatency, NetworkOptions, Ratio, SwarmSpec};
 use serde::{Deserialize, Serialize};
@@ -191,6 +192,13 @@ pub struct WorkloadConfig {
     /// Time between two polls of a consumer, in milliseconds.
     #[serde(default = "default_poll_interval_ms")]
     pub poll_interval_ms: u64,
+    /// The consumers' `isolation.level`: "read_uncommitted" (Kafka's default) or "read_committed".
+    #[serde(default = "default_isolation")]
+    pub isolation_level: IsolationLevel,
+}
+
+fn default_isolation() -> IsolationLevel {
+    IsolationLevel::ReadUncommitted
 }
 
 fn default_threads() -> u32 {
