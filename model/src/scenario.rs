@@ -344,23 +344,7 @@ impl Scenario {
 
     /// Checks what serde cannot: ranges and combinations. Returns the offending key and the message.
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
-        if self.cluster.brokers == 0 {
-            return Err(("brokers", "brokers must be at least 1".into()));
-        }
-        let cluster = &self.cluster;
-        if cluster.replication_factor == 0 || cluster.replication_factor > cluster.brokers {
-            return Err(("replication_factor", "replication_factor must be between 1 and brokers".into()));
-        }
-        if cluster.min_insync_replicas == 0 || cluster.min_insync_replicas > cluster.replication_factor {
-            return Err(("min_insync_replicas", "min_insync_replicas must be between 1 and replication_factor".into()));
-        }
-        if cluster.broker_heartbeat_ms == 0 || cluster.replica_lag_time_max_ms < 4 || cluster.replica_fetch_wait_ms == 0
-        {
-            return Err(("broker_heartbeat_ms", "heartbeat, fetch wait and replica lag must be positive".into()));
-        }
-        if self.cluster.topics.is_empty() || self.cluster.topics.iter().any(|topic| topic.partitions == 0) {
-            return Err(("topics", "expected at least one topic with at least one partition".into()));
-        }
+        self.validate_cluster()?;
         if self.workload.producers == 0 || self.workload.threads_per_producer == 0 {
             return Err(("producers", "expected at least one producer with at least one thread".into()));
         }
@@ -373,18 +357,54 @@ impl Scenario {
                 return Err(("guarantee", format!("unknown guarantee {name:?} (expected {})", expected.join("|"))));
             }
         }
-        for (name, kind) in self.faults.kinds() {
-            if !(0.0..=1.0).contains(&kind.probability) {
-                return Err(("probability", format!("{name}: probability must be between 0 and 1")));
-            }
-            if kind.duration_ms[0] > kind.duration_ms[1] || kind.every_ms == 0 {
-                return Err(("duration_ms", format!("{name}: expected every_ms > 0 and duration_ms = [min, max]")));
-            }
-        }
+        self.validate_faults()?;
         let settings = self.producer_settings();
         if settings.idempotence && (settings.acks != Acks::All || settings.max_in_flight > 5) {
             // Kafka refuses this combination with a ConfigException; so do we.
             return Err(("acks", "idempotence needs acks = \"all\" and max_in_flight <= 5".into()));
+        }
+        Ok(())
+    }
+
+    fn validate_cluster(&self) -> Result<(), (&'static str, String)> {
+        let cluster = &self.cluster;
+        if cluster.brokers == 0 {
+            return Err(("brokers", "brokers must be at least 1".into()));
+        }
+        if cluster.replication_factor == 0 || cluster.replication_factor > cluster.brokers {
+            return Err(("replication_factor", "replication_factor must be between 1 and brokers".into()));
+        }
+        if cluster.min_insync_replicas == 0 || cluster.min_insync_replicas > cluster.replication_factor {
+            return Err(("min_insync_replicas", "min_insync_replicas must be between 1 and replication_factor".into()));
+        }
+        if cluster.broker_heartbeat_ms == 0 {
+            return Err(("broker_heartbeat_ms", "broker_heartbeat_ms must be at least 1".into()));
+        }
+        if cluster.replica_fetch_wait_ms == 0 {
+            return Err(("replica_fetch_wait_ms", "replica_fetch_wait_ms must be at least 1".into()));
+        }
+        if cluster.replica_lag_time_max_ms < 4 {
+            // The leader checks the ISR every quarter of this period.
+            return Err(("replica_lag_time_max_ms", "replica_lag_time_max_ms must be at least 4".into()));
+        }
+        if cluster.topics.is_empty() || cluster.topics.iter().any(|topic| topic.partitions == 0) {
+            return Err(("topics", "expected at least one topic with at least one partition".into()));
+        }
+        Ok(())
+    }
+
+    fn validate_faults(&self) -> Result<(), (&'static str, String)> {
+        for (name, kind) in self.faults.kinds() {
+            let link = matches!(name, "lost-request" | "lost-ack" | "duplicate" | "delay");
+            if !(0.0..=1.0).contains(&kind.probability) || (link && kind.probability == 0.0) {
+                return Err((name, format!("{name}: expected a probability in (0, 1] for a link fault")));
+            }
+            if kind.duration_ms[0] > kind.duration_ms[1] || kind.every_ms == 0 {
+                return Err((name, format!("{name}: expected every_ms > 0 and duration_ms = [min, max]")));
+            }
+            if name == "delay" && kind.delay_ms_max == 0 {
+                return Err((name, "delay: expected delay_ms_max > 0".into()));
+            }
         }
         Ok(())
     }
@@ -411,7 +431,7 @@ impl Scenario {
             linger_ns: config.linger_ms.unwrap_or(1) * NS_PER_MS,
             batch_records: config.batch_records.unwrap_or(4).max(1),
             request_timeout_ns: config.request_timeout_ms.unwrap_or(30) * NS_PER_MS,
-            delivery_timeout_ns: config.delivery_timeout_ms.unwrap_or(120_000) * NS_PER_MS,
+            delivery_timeout_ns: config.delivery_timeout_ms.unwrap_or(10_000) * NS_PER_MS,
             retry_backoff_ns: config.retry_backoff_ms.unwrap_or(10) * NS_PER_MS,
         }
     }
@@ -516,9 +536,75 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 fn find_key(text: &str, key: &str) -> (usize, usize) {
     for (number, line) in text.lines().enumerate() {
         let trimmed = line.trim_start();
-        if trimmed.starts_with(key) && trimmed[key.len()..].trim_start().starts_with('=') {
+        let assigned = trimmed.starts_with(key) && trimmed[key.len()..].trim_start().starts_with('=');
+        let table = trimmed.starts_with('[') && trimmed.trim_end().ends_with(&format!(".{key}]"));
+        if assigned || table {
             return (number + 1, line.len() - trimmed.len() + 1);
         }
     }
     (1, 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"name = "t"
+description = "d"
+variant = "idempotent"
+duration_ms = 100
+
+[cluster]
+brokers = 1
+topics = [{ name = "t", partitions = 1 }]
+
+[workload]
+producers = 1
+messages_per_producer = 1
+"#;
+
+    #[test]
+    fn a_minimal_scenario_takes_kafka_defaults() {
+        let scenario = Scenario::from_toml("t.toml", MINIMAL).expect("valid");
+        assert_eq!(scenario.guarantee(), Guarantee::Idempotent);
+        let producer = scenario.producer_settings();
+        assert!(producer.idempotence);
+        assert_eq!((producer.acks, producer.max_in_flight), (Acks::All, 5));
+        assert_eq!(scenario.cluster.replication_factor, 1);
+        assert_eq!(scenario.keys(), vec!["t-0".to_string()]);
+    }
+
+    #[test]
+    fn an_unknown_key_names_file_line_and_the_expected_keys() {
+        let text = MINIMAL.replace("brokers = 1", "brokers = 1\nbrokerz = 2");
+        let error = Scenario::from_toml("bad.toml", &text).expect_err("unknown key");
+        assert_eq!((error.file.as_str(), error.line), ("bad.toml", 8));
+        assert!(error.message.contains("brokerz"), "{error}");
+        assert!(error.message.contains("replication_factor"), "lists the expected keys: {error}");
+        assert!(error.to_string().starts_with("bad.toml:8:"));
+    }
+
+    #[test]
+    fn a_range_error_points_at_its_key() {
+        let text =
+            format!("{MINIMAL}\n[faults]\nlost-ack = {{ every_ms = 10, duration_ms = [1, 2], probability = 1.5 }}\n");
+        let error = Scenario::from_toml("bad.toml", &text).expect_err("probability out of range");
+        assert_eq!(error.line, 15, "{error}");
+        assert!(error.message.contains("probability"), "{error}");
+        let text = MINIMAL.replace("variant = \"idempotent\"", "variant = \"idempotent\"\n[producer]\nacks = \"1\"");
+        let text = text.replacen(
+            "[producer]\nacks = \"1\"\nduration_ms = 100",
+            "duration_ms = 100\n[producer]\nacks = \"1\"",
+            1,
+        );
+        let error = Scenario::from_toml("bad.toml", &text).expect_err("idempotence needs acks=all");
+        assert!(error.message.contains("idempotence"), "{error}");
+    }
+
+    #[test]
+    fn a_type_error_is_placed_by_the_parser() {
+        let text = MINIMAL.replace("brokers = 1", "brokers = \"one\"");
+        let error = Scenario::from_toml("bad.toml", &text).expect_err("wrong type");
+        assert_eq!(error.line, 7, "{error}");
+    }
 }

@@ -51,8 +51,19 @@ pub enum NodeStatus {
 #[derive(Clone, Debug)]
 enum Event<M> {
     Start(NodeId),
-    Deliver { source: NodeId, target: NodeId, msg: M },
-    Timer { node: NodeId, incarnation: u32, tag: u64 },
+    /// `incarnation` is the target's at send time: a message sent to a node that crashes before it
+    /// arrives is lost with the connection, even if the node has restarted by then.
+    Deliver {
+        source: NodeId,
+        target: NodeId,
+        incarnation: u32,
+        msg: M,
+    },
+    Timer {
+        node: NodeId,
+        incarnation: u32,
+        tag: u64,
+    },
     FaultStart(usize),
     FaultEnd(usize),
 }
@@ -60,8 +71,6 @@ enum Event<M> {
 struct NodeSlot<A: Actor> {
     actor: A,
     status: NodeStatus,
-    /// Bumped on every crash, so timers set before the crash never fire after the restart.
-    incarnation: u32,
     /// Events that reached the node while it was paused, in arrival order.
     held: Vec<Event<A::Msg>>,
     rng: SimRng,
@@ -88,8 +97,9 @@ pub struct WorldStats {
 pub struct Context<'a, M, S> {
     now_ns: u64,
     node: NodeId,
-    incarnation: u32,
     silenced: bool,
+    /// Every node's incarnation, bumped on every crash.
+    incarnations: &'a [u32],
     queue: &'a mut EventQueue<Event<M>>,
     network: &'a mut Network,
     network_rng: &'a mut SimRng,
@@ -124,10 +134,11 @@ impl<M: Clone + Hash, S> Context<'_, M, S> {
             return;
         }
         let source = self.node;
+        let incarnation = self.incarnations[target.index()];
         for arrival_ns in &arrivals_ns[1..] {
-            self.queue.push(*arrival_ns, Event::Deliver { source, target, msg: msg.clone() });
+            self.queue.push(*arrival_ns, Event::Deliver { source, target, incarnation, msg: msg.clone() });
         }
-        self.queue.push(arrivals_ns[0], Event::Deliver { source, target, msg });
+        self.queue.push(arrivals_ns[0], Event::Deliver { source, target, incarnation, msg });
     }
 
     /// Calls this node's `on_timer(tag)` after `delay_ns`, unless it crashes first.
@@ -135,7 +146,7 @@ impl<M: Clone + Hash, S> Context<'_, M, S> {
         if self.silenced {
             return;
         }
-        let event = Event::Timer { node: self.node, incarnation: self.incarnation, tag };
+        let event = Event::Timer { node: self.node, incarnation: self.incarnations[self.node.index()], tag };
         self.queue.push(self.now_ns + delay_ns, event);
     }
 
@@ -163,6 +174,9 @@ pub struct WorldOptions {
 pub struct World<A: Actor> {
     now_ns: u64,
     nodes: Vec<NodeSlot<A>>,
+    /// Bumped on every crash of a node, so timers set and messages sent before the crash never reach the
+    /// restarted node.
+    incarnations: Vec<u32>,
     queue: EventQueue<Event<A::Msg>>,
     network: Network,
     network_rng: SimRng,
@@ -179,18 +193,20 @@ impl<A: Actor> World<A> {
     pub fn new(options: WorldOptions, actors: Vec<(A, NodeRole)>, shared: A::Shared) -> World<A> {
         let roles = actors.iter().map(|(_, role)| *role).collect();
         let mut queue = EventQueue::new();
-        let nodes = actors
+        let nodes: Vec<NodeSlot<A>> = actors
             .into_iter()
             .enumerate()
             .map(|(index, (actor, _))| {
                 queue.push(0, Event::Start(NodeId(index as u32)));
                 let rng = SimRng::new(options.seed, Stream::Node(index as u32));
-                NodeSlot { actor, status: NodeStatus::Up, incarnation: 0, held: Vec::new(), rng }
+                NodeSlot { actor, status: NodeStatus::Up, held: Vec::new(), rng }
             })
             .collect();
+        let incarnations = vec![0; nodes.len()];
         World {
             now_ns: 0,
             nodes,
+            incarnations,
             queue,
             network: Network::new(options.network, roles),
             network_rng: SimRng::new(options.seed, Stream::Network),
@@ -222,7 +238,7 @@ impl<A: Actor> World<A> {
         self.stats.events += 1;
         match event {
             Event::Start(node) => self.with_context(node, |actor, ctx| actor.on_start(ctx)),
-            Event::Deliver { source, target, msg } => self.tick_deliver(source, target, msg),
+            Event::Deliver { source, target, incarnation, msg } => self.tick_deliver(source, target, incarnation, msg),
             Event::Timer { node, incarnation, tag } => self.tick_timer(node, incarnation, tag),
             Event::FaultStart(index) => self.tick_fault_start(index),
             Event::FaultEnd(index) => self.tick_fault_end(index),
@@ -275,8 +291,8 @@ impl<A: Actor> World<A> {
             return;
         }
         slot.status = NodeStatus::Down;
-        slot.incarnation += 1;
         slot.held.clear();
+        self.incarnations[node.index()] += 1;
         self.trace.record(TraceTag::NodeStatus, self.now_ns, &(node, 0u8));
         self.with_context_silenced(node, |actor, ctx| actor.on_crash(ctx));
     }
@@ -369,14 +385,19 @@ impl<A: Actor> World<A> {
         (self.nodes.into_iter().map(|slot| slot.actor).collect(), self.shared)
     }
 
-    fn tick_deliver(&mut self, source: NodeId, target: NodeId, msg: A::Msg) {
+    fn tick_deliver(&mut self, source: NodeId, target: NodeId, incarnation: u32, msg: A::Msg) {
+        if self.incarnations[target.index()] != incarnation {
+            // Sent to an earlier incarnation of the target: the connection died in the crash.
+            self.stats.messages_dropped += 1;
+            return;
+        }
         match self.nodes[target.index()].status {
             NodeStatus::Down => {
                 self.stats.messages_dropped += 1;
                 return;
             }
             NodeStatus::Paused => {
-                self.nodes[target.index()].held.push(Event::Deliver { source, target, msg });
+                self.nodes[target.index()].held.push(Event::Deliver { source, target, incarnation, msg });
                 return;
             }
             NodeStatus::Up => {}
@@ -392,10 +413,10 @@ impl<A: Actor> World<A> {
     }
 
     fn tick_timer(&mut self, node: NodeId, incarnation: u32, tag: u64) {
-        let slot = &mut self.nodes[node.index()];
-        if slot.incarnation != incarnation {
+        if self.incarnations[node.index()] != incarnation {
             return;
         }
+        let slot = &mut self.nodes[node.index()];
         match slot.status {
             NodeStatus::Down => return,
             NodeStatus::Paused => {
@@ -462,8 +483,8 @@ impl<A: Actor> World<A> {
         let mut ctx = Context {
             now_ns: self.now_ns,
             node,
-            incarnation: slot.incarnation,
             silenced,
+            incarnations: &self.incarnations,
             queue: &mut self.queue,
             network: &mut self.network,
             network_rng: &mut self.network_rng,
@@ -563,6 +584,17 @@ mod tests {
         assert_eq!(node.restarts, 1);
         assert!(node.timers.is_empty(), "timers set during on_crash are discarded, even after restart");
         assert!(!node.durable.contains(&999), "sends during on_crash are discarded");
+    }
+
+    #[test]
+    fn a_message_in_flight_across_a_crash_and_restart_is_lost() {
+        let mut world = world(1);
+        send(&mut world, NodeId(1), NodeId(0), 3);
+        world.crash(NodeId(0));
+        world.restart(NodeId(0));
+        send(&mut world, NodeId(1), NodeId(0), 4);
+        world.run_until(50_000_000);
+        assert_eq!(world.actor(NodeId(0)).durable, vec![4], "only the message sent after the restart arrives");
     }
 
     #[test]
