@@ -1,1 +1,456 @@
-fn main() {}
+//! The `eosim` command line: parses arguments, calls the library, prints, and sets the exit status.
+//!
+//! Exit status (design.md §7): 0 no violation; 1 violations, stalls or crashes found; 2 bad usage or bad input;
+//! 3 internal error (including a replay whose trace hash diverged).
+
+use std::fmt::Display;
+use std::io::{IsTerminal as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand, ValueEnum};
+use eosim::campaign::{default_jobs, run_campaign, CampaignError, CampaignOptions};
+use eosim::render::{run_text, RunJson, RunLabel};
+use eosim::repro::{Comparison, Expected, Repro};
+use eosim::runner::{run_seed, RunResult};
+use eosim::scenarios::{self, Loaded};
+use eosim_checker::{check, Guarantee, History};
+use eosim_model::Scenario;
+use eosim_reports::{history_file_name, replay_command, repro_file_name, TextOptions};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+/// Deterministic simulation testing for Kafka-style exactly-once protocols.
+///
+/// Every run is a pure function of (eosim version, scenario, seed): a failing seed always fails again, and its
+/// trace hash proves it did the same thing.
+#[derive(Parser, Debug)]
+#[command(name = "eosim", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// List the built-in scenarios.
+    List {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Run one seed of a scenario and check its history.
+    Run {
+        /// A built-in scenario name (see `eosim list`), `default`, or a path to a scenario TOML file.
+        scenario: String,
+        /// The seed.
+        #[arg(long)]
+        seed: u64,
+        /// Write history.jsonl and repro.json into this directory (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Run many seeds of a scenario in parallel and summarize what they found.
+    Campaign {
+        /// A built-in scenario name, `default`, or a path to a scenario TOML file.
+        #[arg(default_value = scenarios::DEFAULT_ALIAS)]
+        scenario: String,
+        /// How many seeds to run.
+        #[arg(long, default_value_t = 100)]
+        seeds: u64,
+        /// The first seed.
+        #[arg(long, default_value_t = 0)]
+        seed_start: u64,
+        /// Worker threads [default: every core].
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        jobs: Option<u32>,
+        /// Write report.json, and repro-SEED.json and history-SEED.jsonl for each failing seed, into this directory.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Output format; json prints report.json's content.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Replay a repro file and verify its trace hash.
+    Replay {
+        /// A repro.json written by `eosim run --out` or `eosim campaign --out`.
+        repro: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Check a history (JSON Lines) against a guarantee, without simulating anything.
+    Check {
+        /// The history file, one operation event per line.
+        history: PathBuf,
+        /// The guarantee the system claims.
+        #[arg(long, default_value = "kafka-eos", value_parser = parse_guarantee)]
+        guarantee: Guarantee,
+        /// Show every case of every anomaly, not only the first 10 of each kind.
+        #[arg(long)]
+        all_errors: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Measure kernel events/s, scenario events/s and campaign seeds/s in this build.
+    Bench {
+        /// Wall time per figure, in seconds.
+        #[arg(long, default_value_t = 2.0)]
+        seconds: f64,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+}
+
+/// How results are printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// For people.
+    Text,
+    /// For machines.
+    Json,
+}
+
+/// An error in what the user gave us (a file, a name, a flag): exit status 2. Any other error is internal (3).
+#[derive(Debug)]
+struct BadInput(String);
+
+impl Display for BadInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadInput {}
+
+fn bad_input(error: impl Display) -> anyhow::Error {
+    anyhow::Error::new(BadInput(error.to_string()))
+}
+
+/// Set by Ctrl-C: campaigns start no new seed.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+fn main() -> ExitCode {
+    // Usage errors exit 2 and --help/--version exit 0, as clap does by default.
+    let cli = Cli::parse();
+    match dispatch(cli.command) {
+        Ok(code) => code,
+        Err(error) if error.downcast_ref::<BadInput>().is_some() => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+        Err(error) => {
+            eprintln!("internal error: {error:#}");
+            ExitCode::from(3)
+        }
+    }
+}
+
+fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::List { format } => command_list(format),
+        Command::Run { scenario, seed, out, format } => command_run(&scenario, seed, out.as_deref(), format),
+        Command::Campaign { scenario, seeds, seed_start, jobs, out, format } => {
+            let jobs = jobs.map_or_else(default_jobs, |jobs| jobs as usize);
+            let options = CampaignOptions { seed_start, seeds, jobs };
+            command_campaign(&scenario, options, out.as_deref(), format)
+        }
+        Command::Replay { repro, format } => command_replay(&repro, format),
+        Command::Check { history, guarantee, all_errors, format } => {
+            command_check(&history, guarantee, all_errors, format)
+        }
+        Command::Bench { seconds, format } => command_bench(seconds, format),
+    }
+}
+
+fn parse_guarantee(name: &str) -> Result<Guarantee, String> {
+    Guarantee::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = Guarantee::ALL.iter().map(|guarantee| guarantee.name()).collect();
+        format!("unknown guarantee (expected one of: {})", names.join(", "))
+    })
+}
+
+/// Prints to stdout; a closed pipe (`eosim ... | head`) is not an error.
+fn emit(text: &str) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => Err(error).context("cannot write to stdout"),
+        _ => Ok(()),
+    }
+}
+
+fn to_json(value: &impl Serialize) -> anyhow::Result<String> {
+    let mut json = serde_json::to_string_pretty(value).context("cannot serialize output")?;
+    json.push('\n');
+    Ok(json)
+}
+
+fn exit_for(failed: bool) -> ExitCode {
+    if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn write_file(path: &Path, text: &str) -> anyhow::Result<()> {
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn create_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create directory {}", dir.display()))
+}
+
+fn load_scenario(arg: &str) -> anyhow::Result<Loaded> {
+    scenarios::load(arg).map_err(bad_input)
+}
+
+#[derive(Serialize)]
+struct ListEntry {
+    name: &'static str,
+    description: String,
+    variant: &'static str,
+    guarantee: &'static str,
+}
+
+fn command_list(format: Format) -> anyhow::Result<ExitCode> {
+    let mut entries = Vec::new();
+    for builtin in scenarios::BUILTINS {
+        let scenario = Scenario::from_toml(builtin.file, builtin.text).context("a built-in scenario is invalid")?;
+        entries.push(ListEntry {
+            name: builtin.name,
+            description: scenario.description.clone(),
+            variant: scenario.variant.name(),
+            guarantee: scenario.guarantee().name(),
+        });
+    }
+    let text = match format {
+        Format::Json => to_json(&entries)?,
+        Format::Text => {
+            let width = entries.iter().map(|entry| entry.name.len()).max().unwrap_or(0);
+            let mut text = String::new();
+            for entry in &entries {
+                text.push_str(&format!("{:<width$}  {}\n", entry.name, entry.description));
+            }
+            text.push_str(&format!("{:<width$}  alias of {}\n", scenarios::DEFAULT_ALIAS, scenarios::DEFAULT_SCENARIO));
+            text
+        }
+    };
+    emit(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn command_run(arg: &str, seed: u64, out: Option<&Path>, format: Format) -> anyhow::Result<ExitCode> {
+    let loaded = load_scenario(arg)?;
+    let result = run_seed(&loaded.scenario, seed);
+    if let Some(dir) = out {
+        create_dir(dir)?;
+        write_run_files(dir, "history.jsonl", "repro.json", &loaded.scenario, &result)?;
+    }
+    let text = match format {
+        Format::Json => RunJson::new(&loaded.scenario.name, loaded.scenario.guarantee(), &result).to_json(),
+        Format::Text => {
+            let label = RunLabel { scenario: loaded.describe(), rerun_arg: Some(loaded.arg.clone()) };
+            run_text(&label, &result)
+        }
+    };
+    emit(&text)?;
+    Ok(exit_for(result.verdict.is_failure()))
+}
+
+/// Writes a run's history (when the model got far enough to have one) and its repro.
+fn write_run_files(
+    dir: &Path,
+    history_name: &str,
+    repro_name: &str,
+    scenario: &Scenario,
+    result: &RunResult,
+) -> anyhow::Result<()> {
+    if let Some(outcome) = &result.outcome {
+        write_file(&dir.join(history_name), &outcome.history.to_jsonl())?;
+    }
+    write_file(&dir.join(repro_name), &Repro::of_run(scenario, result).to_json())
+}
+
+fn command_campaign(
+    arg: &str,
+    options: CampaignOptions,
+    out: Option<&Path>,
+    format: Format,
+) -> anyhow::Result<ExitCode> {
+    let loaded = load_scenario(arg)?;
+    if let Some(dir) = out {
+        create_dir(dir)?;
+    }
+    install_ctrl_c();
+    let progress = progress_bar(options.seeds);
+    let write_errors = Mutex::new(Vec::new());
+    let on_run = |result: &RunResult| {
+        progress.inc(1);
+        let Some(dir) = out.filter(|_| result.verdict.is_failure()) else { return };
+        let (history, repro) = (history_file_name(result.seed), repro_file_name(result.seed));
+        if let Err(error) = write_run_files(dir, &history, &repro, &loaded.scenario, result) {
+            // A full disk should not cost the findings so far: stop starting seeds, report what finished.
+            STOP.store(true, Ordering::Relaxed);
+            write_errors.lock().unwrap_or_else(|poison| poison.into_inner()).push(format!("{error:#}"));
+        }
+    };
+    let start = Instant::now();
+    let report = match run_campaign(&loaded.scenario, options, &STOP, &on_run) {
+        Ok(report) => report,
+        Err(error @ CampaignError::SeedOverflow { .. }) => return Err(bad_input(error)),
+        Err(error) => return Err(error.into()),
+    };
+    let wall_seconds = start.elapsed().as_secs_f64();
+    progress.finish_and_clear();
+    if let Some(dir) = out {
+        write_file(&dir.join("report.json"), &report.to_json())?;
+    }
+    let text = match format {
+        Format::Json => report.to_json(),
+        Format::Text => {
+            let mut options = TextOptions::new(&loaded.arg);
+            options.out_dir = out.map(|dir| dir.to_string_lossy().into_owned());
+            options.wall_seconds = Some(wall_seconds);
+            let mut text = String::new();
+            if let Some(alias) = &loaded.alias {
+                text.push_str(&format!("{alias}: resolves to {}\n", loaded.arg));
+            }
+            text + &report.render_text(&options)
+        }
+    };
+    emit(&text)?;
+    let errors = write_errors.into_inner().unwrap_or_else(|poison| poison.into_inner());
+    if let Some(first) = errors.first() {
+        anyhow::bail!("{first} ({} file(s) could not be written)", errors.len());
+    }
+    Ok(exit_for(!report.is_valid()))
+}
+
+/// Ctrl-C once: no new seed starts, the seeds that finished are reported. Twice: quit at once.
+fn install_ctrl_c() {
+    let installed = ctrlc::set_handler(|| {
+        if STOP.swap(true, Ordering::Relaxed) {
+            std::process::exit(130);
+        }
+        eprintln!("\nstopping: no new seed starts; the report covers the seeds that finished (Ctrl-C again quits)");
+    });
+    // Without a handler Ctrl-C simply ends the process, which loses the report but nothing else.
+    if let Err(error) = installed {
+        eprintln!("warning: Ctrl-C will not stop the campaign gracefully: {error}");
+    }
+}
+
+/// A bar on stderr while stdout is a terminal; hidden when output goes to a file or a pipe.
+fn progress_bar(seeds: u64) -> ProgressBar {
+    if !std::io::stdout().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(seeds);
+    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} seeds, {per_sec}, eta {eta}") {
+        bar.set_style(style);
+    }
+    bar
+}
+
+#[derive(Serialize)]
+struct ReplayJson<'a> {
+    run: RunJson<'a>,
+    expected: &'a Expected,
+    matches: Comparison,
+}
+
+fn command_replay(path: &Path, format: Format) -> anyhow::Result<ExitCode> {
+    let repro = Repro::read(path).map_err(bad_input)?;
+    if repro.version != eosim::VERSION {
+        eprintln!(
+            "warning: {} was written by eosim {}, this is {}; trace hashes may differ",
+            path.display(),
+            repro.version,
+            eosim::VERSION
+        );
+    }
+    let result = repro.replay();
+    let comparison = repro.compare(&result);
+    let text = match format {
+        Format::Json => {
+            let run = RunJson::new(&repro.scenario.name, repro.scenario.guarantee(), &result);
+            to_json(&ReplayJson { run, expected: &repro.expected, matches: comparison })?
+        }
+        Format::Text => replay_text(path, &repro, &result, comparison),
+    };
+    emit(&text)?;
+    if !comparison.trace_hash {
+        eprintln!(
+            "error: the replay diverged: {} expects trace-hash {}, the replay gave {}",
+            path.display(),
+            repro.expected.trace_hash.as_deref().unwrap_or("none"),
+            result.trace_hash().unwrap_or("none")
+        );
+        return Ok(ExitCode::from(3));
+    }
+    Ok(exit_for(result.verdict.is_failure()))
+}
+
+fn replay_text(path: &Path, repro: &Repro, result: &RunResult, comparison: Comparison) -> String {
+    let label = RunLabel { scenario: format!("{} (from {})", repro.scenario.name, path.display()), rerun_arg: None };
+    let mut text = run_text(&label, result);
+    let yes_no = |same: bool| if same { "yes" } else { "NO" };
+    let expected = &repro.expected;
+    let kinds: Vec<&str> = expected.anomalies.iter().map(|kind| kind.name()).collect();
+    text.push_str(&format!("expected trace-hash: {}\n", expected.trace_hash.as_deref().unwrap_or("none")));
+    text.push_str(&format!("trace hash matches: {}\n", yes_no(comparison.trace_hash)));
+    text.push_str(&format!("verdict matches: {} (expected {})\n", yes_no(comparison.verdict), expected.verdict.name()));
+    text.push_str(&format!(
+        "anomaly kinds match: {} (expected [{}])\n",
+        yes_no(comparison.anomalies),
+        kinds.join(", ")
+    ));
+    if result.verdict.is_failure() {
+        text.push_str(&format!(
+            "SEED={} failed; replay with: {}\n",
+            repro.seed,
+            replay_command(&path.to_string_lossy())
+        ));
+    }
+    text
+}
+
+fn command_check(path: &Path, guarantee: Guarantee, all_errors: bool, format: Format) -> anyhow::Result<ExitCode> {
+    let name = path.to_string_lossy();
+    let text =
+        std::fs::read_to_string(path).map_err(|error| bad_input(format!("{name}: cannot read history: {error}")))?;
+    let history = History::parse_jsonl(&name, &text).map_err(bad_input)?;
+    let report = check(&history, guarantee);
+    let output = match format {
+        Format::Json => to_json(&report)?,
+        Format::Text => {
+            let cases = if all_errors { usize::MAX } else { 10 };
+            format!("history: {name} ({} operations)\n{}", history.ops.len(), report.render_text(cases))
+        }
+    };
+    emit(&output)?;
+    Ok(exit_for(!report.is_valid()))
+}
+
+fn command_bench(seconds: f64, format: Format) -> anyhow::Result<ExitCode> {
+    if !(seconds.is_finite() && seconds > 0.0) {
+        return Err(bad_input(format!("--seconds must be a positive number of seconds, not {seconds}")));
+    }
+    let report = eosim::bench::run_bench(seconds)?;
+    let text = match format {
+        Format::Json => to_json(&report)?,
+        Format::Text => report.render_text(),
+    };
+    emit(&text)?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,194 @@
+//! The campaign summary as text, for a person at a terminal.
+
+use std::fmt::Write as _;
+
+use crate::{CampaignReport, SeedRecord};
+
+/// What the text summary needs beyond the report itself.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TextOptions {
+    /// How the scenario is named on a replay command line: a built-in name or the file path the user gave.
+    pub scenario_arg: String,
+    /// The directory the repro files were written to, if any.
+    pub out_dir: Option<String>,
+    /// Wall time of the campaign in seconds; only the terminal sees it, so reports stay reproducible.
+    pub wall_seconds: Option<f64>,
+    /// At most this many failing seeds are listed with their replay commands.
+    pub failing_listed_max: usize,
+}
+
+impl TextOptions {
+    /// Options for a campaign of `scenario_arg` without repro files or timing, listing up to 20 failing seeds.
+    pub fn new(scenario_arg: &str) -> TextOptions {
+        TextOptions {
+            scenario_arg: scenario_arg.to_string(),
+            out_dir: None,
+            wall_seconds: None,
+            failing_listed_max: 20,
+        }
+    }
+}
+
+/// The command that reruns one seed of a scenario, quoted for a POSIX shell.
+pub fn run_command(scenario_arg: &str, seed: u64) -> String {
+    format!("eosim run {} --seed {seed}", shell_word(scenario_arg))
+}
+
+/// The command that replays a repro file, quoted for a POSIX shell.
+pub fn replay_command(repro_path: &str) -> String {
+    format!("eosim replay {}", shell_word(repro_path))
+}
+
+/// The file name of a failing seed's repro inside a campaign's output directory.
+pub fn repro_file_name(seed: u64) -> String {
+    format!("repro-{seed}.json")
+}
+
+/// The file name of a failing seed's history inside a campaign's output directory.
+pub fn history_file_name(seed: u64) -> String {
+    format!("history-{seed}.jsonl")
+}
+
+/// `word` as one shell word: as is when it holds only safe characters, else in single quotes.
+fn shell_word(word: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "-_./:=+,@%".contains(c);
+    if !word.is_empty() && word.chars().all(safe) {
+        return word.to_string();
+    }
+    format!("'{}'", word.replace('\'', r"'\''"))
+}
+
+pub(crate) fn render(report: &CampaignReport, options: &TextOptions) -> String {
+    let mut out = String::new();
+    render_header(&mut out, report);
+    render_tables(&mut out, report);
+    if let Some(seconds) = options.wall_seconds {
+        let rate = report.totals.seeds_run as f64 / seconds.max(1e-9);
+        let _ = writeln!(out, "wall time: {seconds:.2} s ({rate:.1} seeds/s)");
+    }
+    render_failing(&mut out, report, options);
+    let totals = &report.totals;
+    let _ = match totals.failing {
+        0 => writeln!(out, "result: PASS (no finding in {} seeds)", totals.seeds_run),
+        n => writeln!(out, "result: FAIL ({n} of {} seeds failed)", totals.seeds_run),
+    };
+    out
+}
+
+fn render_header(out: &mut String, report: &CampaignReport) {
+    let totals = &report.totals;
+    let _ = writeln!(out, "scenario: {}", report.scenario);
+    let _ = writeln!(out, "guarantee: {} ({})", report.guarantee.name(), report.guarantee.description());
+    let end = report.seed_start.saturating_add(report.seeds);
+    let _ = writeln!(out, "seeds: {}..{} ({} run)", report.seed_start, end, totals.seeds_run);
+    if report.interrupted {
+        let _ = writeln!(out, "interrupted: {} of {} seeds ran before Ctrl-C", totals.seeds_run, report.seeds);
+    }
+    let verdicts: Vec<String> =
+        totals.verdicts.iter().map(|(verdict, runs)| format!("{runs} {}", verdict.name())).collect();
+    let _ = writeln!(out, "passing: {}, failing: {} ({})", totals.passing, totals.failing, verdicts.join(", "));
+}
+
+fn render_tables(out: &mut String, report: &CampaignReport) {
+    let totals = &report.totals;
+    if totals.anomalies.is_empty() {
+        out.push_str("anomalies: none\n");
+    } else {
+        out.push_str("anomalies (runs that found each kind):\n");
+        for (kind, tally) in &totals.anomalies {
+            let class = if tally.violation { "violation" } else { "allowed" };
+            let _ = writeln!(out, "  {:<22} {:>7} runs  {class}", kind.name(), tally.runs);
+        }
+    }
+    if totals.faults.is_empty() {
+        out.push_str("faults: none injected\n");
+    } else {
+        out.push_str("faults (runs that injected each kind):\n");
+        for (kind, runs) in &totals.faults {
+            let _ = writeln!(out, "  {kind:<22} {runs:>7} runs");
+        }
+    }
+    let _ = writeln!(out, "events: {}", totals.events);
+}
+
+fn render_failing(out: &mut String, report: &CampaignReport, options: &TextOptions) {
+    let failing: Vec<&SeedRecord> = report.failing().collect();
+    if failing.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "failing seeds ({} of {}):", failing.len(), report.totals.seeds_run);
+    for run in failing.iter().take(options.failing_listed_max) {
+        let kinds: Vec<&str> = run.violations.iter().map(|kind| kind.name()).collect();
+        let what = match (&run.finding, kinds.is_empty()) {
+            (Some(finding), _) => format!("{}: {}", run.verdict.name(), finding),
+            (None, false) => format!("{} ({})", run.verdict.name(), kinds.join(", ")),
+            (None, true) => run.verdict.name().to_string(),
+        };
+        let _ = writeln!(out, "  seed {}: {what}", run.seed);
+        let _ = writeln!(out, "    {}", run_command(&options.scenario_arg, run.seed));
+        if let Some(dir) = &options.out_dir {
+            let path = std::path::Path::new(dir).join(repro_file_name(run.seed));
+            let _ = writeln!(out, "    {}", replay_command(&path.to_string_lossy()));
+        }
+    }
+    if failing.len() > options.failing_listed_max {
+        let _ = writeln!(out, "  ... and {} more", failing.len() - options.failing_listed_max);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{CampaignHeader, Verdict};
+    use eosim_checker::{AnomalyKind, Guarantee};
+
+    fn report(failing: u64) -> CampaignReport {
+        let header = CampaignHeader {
+            scenario: "at-most-once".to_string(),
+            guarantee: Guarantee::Idempotent,
+            seed_start: 0,
+            seeds: failing + 1,
+            interrupted: false,
+        };
+        let mut runs = vec![SeedRecord::new(0, Verdict::Pass)];
+        for seed in 1..=failing {
+            let mut run = SeedRecord::new(seed, Verdict::Violation);
+            run.anomalies = vec![AnomalyKind::LostWrite];
+            run.violations = vec![AnomalyKind::LostWrite];
+            run.faults.insert("lost-request".to_string(), 3);
+            runs.push(run);
+        }
+        CampaignReport::new(header, runs)
+    }
+
+    #[test]
+    fn failing_seeds_come_with_their_commands_and_are_capped() {
+        let mut options = TextOptions::new("at-most-once");
+        options.out_dir = Some("out".to_string());
+        options.failing_listed_max = 2;
+        let text = report(3).render_text(&options);
+        assert!(text.contains("seed 1: violation (lost-write)"), "{text}");
+        assert!(text.contains("eosim run at-most-once --seed 2"), "{text}");
+        assert!(text.contains("eosim replay out/repro-2.json"), "{text}");
+        assert!(!text.contains("--seed 3"), "{text}");
+        assert!(text.contains("... and 1 more"), "{text}");
+        assert!(text.contains("lost-write                   3 runs  violation"), "{text}");
+        assert!(text.contains("lost-request                 3 runs"), "{text}");
+        assert!(text.contains("result: FAIL (3 of 4 seeds failed)"), "{text}");
+    }
+
+    #[test]
+    fn a_clean_campaign_says_pass_and_lists_no_seed() {
+        let text = report(0).render_text(&TextOptions::new("idempotent"));
+        assert!(text.contains("result: PASS"), "{text}");
+        assert!(text.contains("anomalies: none"), "{text}");
+        assert!(!text.contains("failing seeds"), "{text}");
+    }
+
+    #[test]
+    fn odd_paths_are_quoted_for_the_shell() {
+        assert_eq!(run_command("my scenarios/x.toml", 4), "eosim run 'my scenarios/x.toml' --seed 4");
+        assert_eq!(replay_command("it's.json"), r"eosim replay 'it'\''s.json'");
+        assert_eq!(run_command("scenarios/x.toml", 4), "eosim run scenarios/x.toml --seed 4");
+    }
+}

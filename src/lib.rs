@@ -1,0 +1,40 @@
+//! eosim: deterministic simulation testing of Kafka-style exactly-once protocols — the library behind the CLI.
+//!
+//! The binary (`src/main.rs`) only parses arguments and prints; the work is here:
+//!
+//! - [`scenarios`]: the built-in scenarios embedded in the binary, and how a SCENARIO argument (a built-in name,
+//!   `default`, or a path to a TOML file) becomes an [`eosim_model::Scenario`];
+//! - [`runner`]: [`run_seed`] simulates one seed, checks its history against the scenario's guarantee and gives a
+//!   [`Verdict`] (`pass`, `violation`, `stall` or `crash`: a panic inside a run is a finding, not the end);
+//! - [`campaign`]: [`run_campaign`] runs many seeds on a thread pool and reports them in seed order, so the report is
+//!   the same for any number of threads;
+//! - [`repro`]: [`Repro`], the file that replays one run exactly (explicit fault schedule, expected trace hash);
+//! - [`render`]: one run as text or JSON;
+//! - [`bench`]: throughput of the kernel, of one scenario and of a campaign.
+//!
+//! A run is a pure function of (eosim version, scenario, seed) — design.md §2 — so the same seed gives the same
+//! trace hash however and wherever it runs:
+//!
+//! ```
+//! let loaded = eosim::scenarios::load("at-least-once").expect("a built-in scenario");
+//! let first = eosim::run_seed(&loaded.scenario, 7);
+//! let again = eosim::run_seed(&loaded.scenario, 7);
+//! assert_eq!(first.trace_hash(), again.trace_hash());
+//! println!("verdict: {}", first.verdict.name());
+//! ```
+#![deny(missing_docs)]
+
+pub mod bench;
+pub mod campaign;
+pub mod render;
+pub mod repro;
+pub mod runner;
+pub mod scenarios;
+
+pub use campaign::{run_campaign, CampaignOptions};
+pub use eosim_reports::Verdict;
+pub use repro::Repro;
+pub use runner::{run_seed, RunResult};
+
+/// The eosim version, written into every repro and report: trace hashes are promised equal only within one version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

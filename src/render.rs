@@ -1,0 +1,148 @@
+//! One run on the terminal (`eosim run`, `eosim replay`), as text or as JSON.
+//!
+//! The text reads in the order the run happened, as TigerBeetle's VOPR prints it: `SEED=…` first, the scenario,
+//! this seed's swarm choices, the size of the fault schedule, then what the checker found, the verdict and the
+//! trace hash; a failing run ends with the command that reruns it.
+
+use std::fmt::Write as _;
+
+use eosim_checker::{Guarantee, Report};
+use eosim_model::scenario::fault_kind_name;
+use eosim_model::RunStats;
+use eosim_reports::{run_command, Verdict};
+use eosim_sim::SwarmChoices;
+use serde::Serialize;
+
+use crate::runner::RunResult;
+
+/// Anomaly cases shown per kind in a run's text output.
+const CASES_PER_KIND: usize = 5;
+
+/// How the run is named on the terminal.
+#[derive(Clone, Debug)]
+pub struct RunLabel {
+    /// The scenario line, e.g. `idempotent` or `idempotent (default resolves to idempotent)`.
+    pub scenario: String,
+    /// How a rerun command names the scenario (a built-in name or a path), or `None` when only a replay
+    /// reproduces it.
+    pub rerun_arg: Option<String>,
+}
+
+/// The run as text: seed, scenario, swarm, schedule size, findings, verdict, `trace-hash: <hex>`.
+pub fn run_text(label: &RunLabel, result: &RunResult) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "SEED={}", result.seed);
+    let _ = writeln!(out, "scenario: {}", label.scenario);
+    if let Some(outcome) = &result.outcome {
+        swarm_lines(&mut out, &outcome.swarm);
+        let _ = writeln!(out, "faults in schedule: {}", outcome.schedule.faults.len());
+        let stats = &outcome.stats;
+        let virtual_ms = stats.virtual_ns / 1_000_000;
+        let _ = writeln!(out, "events: {}, virtual time: {virtual_ms} ms", stats.events);
+        let _ = writeln!(out, "history: {} operations", outcome.history.ops.len());
+    }
+    if let Some(report) = &result.report {
+        out.push_str("check:\n");
+        for line in report.render_text(CASES_PER_KIND).lines() {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
+    if let Some(finding) = result.finding() {
+        let _ = writeln!(out, "finding: {finding}");
+    }
+    let _ = writeln!(out, "verdict: {}", result.verdict.name());
+    let _ = writeln!(out, "trace-hash: {}", result.trace_hash().unwrap_or("none"));
+    if result.verdict.is_failure() {
+        if let Some(arg) = &label.rerun_arg {
+            let _ = writeln!(out, "SEED={} failed; rerun with: {}", result.seed, run_command(arg, result.seed));
+        }
+    }
+    out
+}
+
+/// This seed's swarm choices, one kind per line, named as scenario files name them (`broker-crash`, not the
+/// kernel's `server-crash`), so the lines match the scenario and the fault counts of a campaign.
+fn swarm_lines(out: &mut String, swarm: &SwarmChoices) {
+    if swarm.enabled.is_empty() {
+        out.push_str("swarm: no fault kind on\n");
+    }
+    for (kind, rate_percent) in &swarm.enabled {
+        let _ = writeln!(out, "swarm: {} on, at {rate_percent}% of the scenario's rate", fault_kind_name(*kind));
+    }
+}
+
+/// The run as a JSON document, for machines.
+#[derive(Serialize)]
+pub struct RunJson<'a> {
+    /// The seed.
+    pub seed: u64,
+    /// The scenario's name.
+    pub scenario: &'a str,
+    /// The guarantee it was judged against.
+    pub guarantee: Guarantee,
+    /// How the run ended.
+    pub verdict: Verdict,
+    /// The stall or panic, if any.
+    pub finding: Option<String>,
+    /// The trace hash, unless the model panicked first.
+    pub trace_hash: Option<&'a str>,
+    /// The seed's swarm choices.
+    pub swarm: Option<&'a SwarmChoices>,
+    /// Faults in the resolved schedule.
+    pub faults_scheduled: Option<usize>,
+    /// The run's counters.
+    pub stats: Option<&'a RunStats>,
+    /// The checker's report: every anomaly with its evidence.
+    pub report: Option<&'a Report>,
+}
+
+impl<'a> RunJson<'a> {
+    /// The JSON view of `result`, a run of the scenario named `scenario`.
+    pub fn new(scenario: &'a str, guarantee: Guarantee, result: &'a RunResult) -> RunJson<'a> {
+        let outcome = result.outcome.as_ref();
+        RunJson {
+            seed: result.seed,
+            scenario,
+            guarantee,
+            verdict: result.verdict,
+            finding: result.finding(),
+            trace_hash: result.trace_hash(),
+            swarm: outcome.map(|outcome| &outcome.swarm),
+            faults_scheduled: outcome.map(|outcome| outcome.schedule.faults.len()),
+            stats: outcome.map(|outcome| &outcome.stats),
+            report: result.report.as_ref(),
+        }
+    }
+
+    /// Pretty-printed, ending in a newline.
+    pub fn to_json(&self) -> String {
+        // Plain data with string keys: serialization cannot fail.
+        let mut json = serde_json::to_string_pretty(self).expect("a run always serializes");
+        json.push('\n');
+        json
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_crash_prints_its_message_no_hash_and_the_rerun_command() {
+        let result = RunResult {
+            seed: 4,
+            verdict: Verdict::Crash,
+            outcome: None,
+            report: None,
+            panic_message: Some("boom (at model/src/x.rs:1:1)".to_string()),
+        };
+        let label = RunLabel { scenario: "idempotent".to_string(), rerun_arg: Some("idempotent".to_string()) };
+        let text = run_text(&label, &result);
+        assert!(text.starts_with("SEED=4\nscenario: idempotent\n"), "{text}");
+        assert!(text.contains("finding: the model panicked: boom (at model/src/x.rs:1:1)\n"), "{text}");
+        assert!(text.contains("verdict: crash\ntrace-hash: none\n"), "{text}");
+        assert!(text.contains("rerun with: eosim run idempotent --seed 4"), "{text}");
+        let json = RunJson::new("idempotent", Guarantee::Idempotent, &result).to_json();
+        assert!(json.contains("\"verdict\": \"crash\""), "{json}");
+    }
+}

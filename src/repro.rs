@@ -1,0 +1,217 @@
+//! Repro files: everything needed to replay one run exactly, and what it is expected to show.
+//!
+//! A repro holds the eosim version, the whole scenario inline (so it still replays when the scenario file
+//! changes), the seed, this seed's swarm choices, the resolved fault schedule, and the expected verdict, anomaly
+//! kinds and trace hash. [`Repro::replay`] runs the scenario with the seed and the *explicit* schedule, which is
+//! also what a shrinker will edit; [`Repro::compare`] says whether the replay matched. The layout is documented in
+//! `docs/repro-format.md`.
+
+use std::path::Path;
+
+use eosim_checker::AnomalyKind;
+use eosim_model::Scenario;
+use eosim_reports::Verdict;
+use eosim_sim::{FaultSchedule, SwarmChoices};
+use serde::{Deserialize, Serialize};
+
+use crate::runner::{run_seed, RunResult};
+
+/// One run, written down so that it can be replayed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Repro {
+    /// The eosim version that wrote it; trace hashes are only promised to match within one version.
+    pub version: String,
+    /// The scenario, inline.
+    pub scenario: Scenario,
+    /// The seed.
+    pub seed: u64,
+    /// The seed's swarm choices (which fault kinds were on, at what rate).
+    pub swarm: SwarmChoices,
+    /// The resolved fault schedule; `null` when the run crashed before resolving it, and then the seed resolves
+    /// it again from the scenario's fault plan.
+    pub schedule: Option<FaultSchedule>,
+    /// What the run showed.
+    pub expected: Expected,
+}
+
+/// What a repro's run showed when it was written.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expected {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Every anomaly kind found, in report order.
+    pub anomalies: Vec<AnomalyKind>,
+    /// The kinds the scenario's guarantee forbids, in report order.
+    pub violations: Vec<AnomalyKind>,
+    /// The trace hash; `null` when the run crashed before it had one.
+    pub trace_hash: Option<String>,
+}
+
+/// How a replay compares with its repro.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Comparison {
+    /// The trace hashes are equal: the replay did exactly what the original run did.
+    pub trace_hash: bool,
+    /// The verdicts are equal.
+    pub verdict: bool,
+    /// The anomaly kinds are equal.
+    pub anomalies: bool,
+}
+
+/// A repro file that could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReproError {
+    /// The file could not be read.
+    #[error("{path}: cannot read repro file: {source}")]
+    Read {
+        /// The path as given.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The JSON is malformed, or does not describe a repro; displays as `FILE:LINE:COL: message`.
+    #[error("{file}:{line}:{column}: {message}")]
+    Invalid {
+        /// The file name as given.
+        file: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What was wrong, and what was expected.
+        message: String,
+    },
+}
+
+impl Repro {
+    /// The repro of a finished run of `scenario`.
+    pub fn of_run(scenario: &Scenario, result: &RunResult) -> Repro {
+        let outcome = result.outcome.as_ref();
+        Repro {
+            version: crate::VERSION.to_string(),
+            scenario: scenario.clone(),
+            seed: result.seed,
+            swarm: outcome.map(|outcome| outcome.swarm.clone()).unwrap_or_default(),
+            schedule: outcome.map(|outcome| outcome.schedule.clone()),
+            expected: Expected {
+                verdict: result.verdict,
+                anomalies: result.anomaly_kinds(),
+                violations: result.violation_kinds(),
+                trace_hash: result.trace_hash().map(str::to_string),
+            },
+        }
+    }
+
+    /// Reads a repro file; errors name the file, line and column.
+    pub fn read(path: &Path) -> Result<Repro, ReproError> {
+        let name = path.to_string_lossy();
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ReproError::Read { path: name.to_string(), source })?;
+        Repro::parse(&name, &text)
+    }
+
+    /// Parses a repro's JSON text; `file` is only used in error messages.
+    pub fn parse(file: &str, text: &str) -> Result<Repro, ReproError> {
+        let repro: Repro = serde_json::from_str(text).map_err(|error| json_error(file, &error))?;
+        repro.scenario.validate().map_err(|(key, message)| {
+            let (line, column) = find_json_key(text, key);
+            ReproError::Invalid { file: file.to_string(), line, column, message: format!("scenario: {message}") }
+        })?;
+        Ok(repro)
+    }
+
+    /// The repro as pretty-printed JSON, ending in a newline.
+    pub fn to_json(&self) -> String {
+        // Scenarios, schedules and choices are plain data with string keys, so serialization cannot fail.
+        let mut json = serde_json::to_string_pretty(self).expect("a repro always serializes");
+        json.push('\n');
+        json
+    }
+
+    /// Runs the repro's scenario with its seed and its explicit schedule. The result carries the repro's swarm
+    /// choices, which an explicit schedule does not re-derive.
+    pub fn replay(&self) -> RunResult {
+        let mut scenario = self.scenario.clone();
+        scenario.faults.schedule = self.schedule.clone();
+        let mut result = run_seed(&scenario, self.seed);
+        if let Some(outcome) = &mut result.outcome {
+            if self.schedule.is_some() {
+                outcome.swarm = self.swarm.clone();
+            }
+        }
+        result
+    }
+
+    /// Compares a replay with what the repro expects.
+    pub fn compare(&self, result: &RunResult) -> Comparison {
+        Comparison {
+            trace_hash: self.expected.trace_hash.as_deref() == result.trace_hash(),
+            verdict: self.expected.verdict == result.verdict,
+            anomalies: self.expected.anomalies == result.anomaly_kinds(),
+        }
+    }
+}
+
+/// A serde_json error as `FILE:LINE:COL: message`, the position moved out of the message.
+fn json_error(file: &str, error: &serde_json::Error) -> ReproError {
+    let (line, column) = (error.line().max(1), error.column().max(1));
+    let text = error.to_string();
+    let suffix = format!(" at line {} column {}", error.line(), error.column());
+    let mut message = text.strip_suffix(&suffix).unwrap_or(&text).to_string();
+    if message.starts_with("missing field") {
+        message.push_str(" (expected a repro: version, scenario, seed, swarm, schedule, expected)");
+    }
+    ReproError::Invalid { file: file.to_string(), line, column, message }
+}
+
+/// Line and column of the first `"key"` in JSON text, for errors serde cannot place; 1:1 when absent.
+fn find_json_key(text: &str, key: &str) -> (usize, usize) {
+    let quoted = format!("\"{key}\"");
+    for (number, line) in text.lines().enumerate() {
+        if let Some(byte) = line.find(&quoted) {
+            return (number + 1, line[..byte].chars().count() + 1);
+        }
+    }
+    (1, 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn invalid(text: &str) -> String {
+        match Repro::parse("r.json", text) {
+            Ok(_) => panic!("parsed: {text}"),
+            Err(error) => error.to_string(),
+        }
+    }
+
+    #[test]
+    fn malformed_json_names_file_line_and_column() {
+        let message = invalid("{\n  \"version\": \"0.1.0\",\n  \"seed\": ]\n}");
+        assert!(message.starts_with("r.json:3:11: expected value"), "{message}");
+    }
+
+    #[test]
+    fn a_missing_field_says_what_a_repro_holds() {
+        let message = invalid("{\"version\": \"0.1.0\"}");
+        assert!(message.starts_with("r.json:1:"), "{message}");
+        assert!(message.contains("missing field"), "{message}");
+        assert!(message.contains("expected a repro"), "{message}");
+    }
+
+    #[test]
+    fn an_unknown_field_lists_the_known_ones() {
+        let message = invalid("{\"versoin\": 1}");
+        assert!(message.contains("unknown field `versoin`"), "{message}");
+        assert!(message.contains("expected one of"), "{message}");
+    }
+
+    #[test]
+    fn json_keys_are_found_by_line_and_column() {
+        assert_eq!(find_json_key("{\n  \"a\": 1,\n    \"brokers\": 0\n}", "brokers"), (3, 5));
+        assert_eq!(find_json_key("{}", "brokers"), (1, 1));
+    }
+}

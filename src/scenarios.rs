@@ -1,0 +1,157 @@
+//! The built-in scenarios, embedded in the binary, and how a SCENARIO argument is resolved.
+//!
+//! A SCENARIO argument is a built-in name (`eosim list` shows them), the alias `default`, or a path to a TOML
+//! file. Built-in names win over files of the same name in the working directory, so `eosim run idempotent`
+//! means the same thing everywhere.
+
+use std::path::Path;
+
+use eosim_model::{Scenario, ScenarioError};
+
+/// A scenario shipped inside the binary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Builtin {
+    /// The name on the command line, also the scenario's `name`.
+    pub name: &'static str,
+    /// The file it came from, for error messages.
+    pub file: &'static str,
+    /// The TOML text.
+    pub text: &'static str,
+}
+
+/// Every built-in scenario, in the order `eosim list` shows them.
+pub const BUILTINS: &[Builtin] = &[
+    Builtin {
+        name: "at-most-once",
+        file: "scenarios/at-most-once.toml",
+        text: include_str!("../scenarios/at-most-once.toml"),
+    },
+    Builtin {
+        name: "at-least-once",
+        file: "scenarios/at-least-once.toml",
+        text: include_str!("../scenarios/at-least-once.toml"),
+    },
+    Builtin {
+        name: "idempotent",
+        file: "scenarios/idempotent.toml",
+        text: include_str!("../scenarios/idempotent.toml"),
+    },
+    Builtin {
+        name: "idempotent-restart",
+        file: "scenarios/idempotent-restart.toml",
+        text: include_str!("../scenarios/idempotent-restart.toml"),
+    },
+    Builtin {
+        name: "acks-1-leader-loss",
+        file: "scenarios/acks-1-leader-loss.toml",
+        text: include_str!("../scenarios/acks-1-leader-loss.toml"),
+    },
+    Builtin {
+        name: "unclean-election",
+        file: "scenarios/unclean-election.toml",
+        text: include_str!("../scenarios/unclean-election.toml"),
+    },
+];
+
+/// The alias for the scenario a campaign runs when none is named.
+pub const DEFAULT_ALIAS: &str = "default";
+
+/// The built-in scenario `default` stands for: idempotent producers, until transactions land.
+pub const DEFAULT_SCENARIO: &str = "idempotent";
+
+/// A scenario argument that could not be turned into a scenario.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// Neither a built-in name nor an existing file.
+    #[error("unknown scenario {name:?} (expected a built-in: {expected}; or a path to a .toml file)")]
+    Unknown {
+        /// The argument as given.
+        name: String,
+        /// The built-in names, joined with `|`.
+        expected: String,
+    },
+    /// The file exists but could not be read.
+    #[error("{path}: cannot read scenario file: {source}")]
+    Read {
+        /// The path as given.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The TOML is malformed or breaks a rule; displays as `FILE:LINE:COL: message`.
+    #[error(transparent)]
+    Invalid(#[from] ScenarioError),
+}
+
+/// A resolved scenario and how to name it again on a command line.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    /// The scenario.
+    pub scenario: Scenario,
+    /// How replay commands name it: the built-in name it resolved to, or the path as given.
+    pub arg: String,
+    /// The alias the user typed, when it was one (`default`).
+    pub alias: Option<String>,
+}
+
+impl Loaded {
+    /// One line naming the scenario, and the alias it was reached through, if any.
+    pub fn describe(&self) -> String {
+        match &self.alias {
+            Some(alias) => format!("{} ({alias} resolves to {})", self.scenario.name, self.arg),
+            None => self.scenario.name.clone(),
+        }
+    }
+}
+
+/// The built-in named `name`, if there is one.
+pub fn builtin(name: &str) -> Option<&'static Builtin> {
+    BUILTINS.iter().find(|builtin| builtin.name == name)
+}
+
+/// Resolves a SCENARIO argument: `default`, a built-in name, or a path to a TOML file.
+pub fn load(arg: &str) -> Result<Loaded, LoadError> {
+    let (name, alias) = if arg == DEFAULT_ALIAS { (DEFAULT_SCENARIO, Some(arg.to_string())) } else { (arg, None) };
+    if let Some(builtin) = builtin(name) {
+        let scenario = Scenario::from_toml(builtin.file, builtin.text)?;
+        return Ok(Loaded { scenario, arg: builtin.name.to_string(), alias });
+    }
+    let path = Path::new(arg);
+    if !path.is_file() {
+        let expected = BUILTINS.iter().map(|builtin| builtin.name).collect::<Vec<_>>().join("|");
+        return Err(LoadError::Unknown { name: arg.to_string(), expected });
+    }
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read { path: arg.to_string(), source })?;
+    let scenario = Scenario::from_toml(arg, &text)?;
+    Ok(Loaded { scenario, arg: arg.to_string(), alias: None })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_parses_and_carries_its_own_name() {
+        for builtin in BUILTINS {
+            let loaded = load(builtin.name).unwrap_or_else(|error| panic!("{}: {error}", builtin.name));
+            assert_eq!(loaded.scenario.name, builtin.name);
+            assert_eq!(loaded.arg, builtin.name);
+            assert!(!loaded.scenario.description.is_empty());
+        }
+    }
+
+    #[test]
+    fn default_names_the_idempotent_scenario() {
+        let loaded = load(DEFAULT_ALIAS).expect("default resolves");
+        assert_eq!(loaded.scenario.name, DEFAULT_SCENARIO);
+        assert_eq!(loaded.arg, DEFAULT_SCENARIO);
+        assert_eq!(loaded.describe(), "idempotent (default resolves to idempotent)");
+    }
+
+    #[test]
+    fn an_unknown_name_lists_the_builtins() {
+        let error = load("no-such-scenario").expect_err("unknown");
+        let message = error.to_string();
+        assert!(message.contains("at-most-once|at-least-once|idempotent"), "{message}");
+    }
+}

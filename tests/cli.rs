@@ -1,0 +1,294 @@
+//! The `eosim` binary end to end: output, files, determinism across runs and threads, and exit statuses.
+//!
+//! Exit statuses are part of the interface (design.md §7): 0 no violation, 1 findings, 2 bad usage or input,
+//! 3 internal error. Campaigns here use a few hundred seeds at most, so the file runs in well under a minute in
+//! release on two cores.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// Runs `eosim` with `args` in the crate root.
+fn eosim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_eosim"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the eosim binary runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Asserts the exit status, showing both streams when it is wrong.
+fn assert_exit(output: &Output, code: i32) {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "expected exit {code}\n--- stdout\n{}\n--- stderr\n{}",
+        stdout(output),
+        stderr(output)
+    );
+}
+
+/// A fresh, empty directory for one test's files.
+fn scratch_dir(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("the scratch directory can be created");
+    dir
+}
+
+fn path_arg(path: &Path) -> &str {
+    path.to_str().expect("scratch paths are UTF-8")
+}
+
+fn trace_hash_line(text: &str) -> String {
+    let line = text.lines().find(|line| line.starts_with("trace-hash: ")).expect("a trace-hash line");
+    assert_eq!(line.len(), "trace-hash: ".len() + 32, "32 hex digits: {line}");
+    line.to_string()
+}
+
+fn read_json(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+}
+
+/// Per-seed (seed, trace hash) pairs of a report.json.
+fn seed_hashes(report: &Value) -> Vec<(u64, String)> {
+    let runs = report["runs"].as_array().expect("runs is a list");
+    runs.iter()
+        .map(|run| (run["seed"].as_u64().expect("seed"), run["trace_hash"].as_str().expect("hash").to_string()))
+        .collect()
+}
+
+#[test]
+fn list_shows_every_builtin_and_the_default_alias() {
+    let output = eosim(&["list"]);
+    assert_exit(&output, 0);
+    let text = stdout(&output);
+    for name in ["at-most-once", "at-least-once", "idempotent", "idempotent-restart", "default"] {
+        assert!(text.lines().any(|line| line.starts_with(name)), "{name} missing:\n{text}");
+    }
+    let json = eosim(&["list", "--format", "json"]);
+    assert_exit(&json, 0);
+    let entries: Value = serde_json::from_str(&stdout(&json)).expect("list --format json is JSON");
+    assert!(entries.as_array().is_some_and(|entries| entries.len() >= 4), "{entries}");
+}
+
+#[test]
+fn every_command_has_help_and_bad_usage_exits_2() {
+    for command in ["list", "run", "campaign", "replay", "check", "bench"] {
+        let output = eosim(&[command, "--help"]);
+        assert_exit(&output, 0);
+        assert!(stdout(&output).contains("Usage: eosim"), "{command} --help");
+    }
+    assert_exit(&eosim(&["run", "idempotent"]), 2);
+    assert_exit(&eosim(&["no-such-command"]), 2);
+    assert_exit(&eosim(&["campaign", "--jobs", "0"]), 2);
+}
+
+#[test]
+fn run_twice_with_one_seed_prints_one_trace_hash() {
+    let first = eosim(&["run", "idempotent-restart", "--seed", "7"]);
+    let second = eosim(&["run", "idempotent-restart", "--seed", "7"]);
+    let other = eosim(&["run", "idempotent-restart", "--seed", "8"]);
+    let text = stdout(&first);
+    assert!(text.starts_with("SEED=7\nscenario: idempotent-restart\n"), "{text}");
+    assert!(text.contains("faults in schedule: "), "{text}");
+    assert!(text.lines().any(|line| line.starts_with("verdict: ")), "{text}");
+    assert_eq!(trace_hash_line(&text), trace_hash_line(&stdout(&second)));
+    assert_eq!(stdout(&first), stdout(&second), "the whole output is a function of the seed");
+    assert_ne!(trace_hash_line(&text), trace_hash_line(&stdout(&other)));
+}
+
+#[test]
+fn run_out_writes_a_history_the_checker_judges_the_same_way() {
+    let dir = scratch_dir("run-out");
+    let output = eosim(&["run", "at-least-once", "--seed", "3", "--out", path_arg(&dir)]);
+    let code = output.status.code().expect("an exit code");
+    assert!(code == 0 || code == 1, "{}", stderr(&output));
+    let repro = read_json(&dir.join("repro.json"));
+    assert_eq!(repro["seed"], 3);
+    assert_eq!(repro["scenario"]["name"], "at-least-once");
+    let hash = repro["expected"]["trace_hash"].as_str().expect("hash");
+    assert_eq!(format!("trace-hash: {hash}"), trace_hash_line(&stdout(&output)));
+    let history = dir.join("history.jsonl");
+    let check = eosim(&["check", path_arg(&history), "--guarantee", "idempotent"]);
+    assert_exit(&check, code);
+}
+
+#[test]
+fn the_default_campaign_names_what_default_resolves_to() {
+    let output = eosim(&["campaign", "--seeds", "4", "--jobs", "2"]);
+    assert_exit(&output, 0);
+    let text = stdout(&output);
+    assert!(text.contains("default: resolves to idempotent"), "{text}");
+    assert!(text.contains("scenario: idempotent\n"), "{text}");
+}
+
+#[test]
+fn a_campaign_reports_the_same_hashes_on_one_thread_and_on_two() {
+    let one = scratch_dir("jobs-1");
+    let two = scratch_dir("jobs-2");
+    for (dir, jobs) in [(&one, "1"), (&two, "2")] {
+        let output =
+            eosim(&["campaign", "idempotent-restart", "--seeds", "24", "--jobs", jobs, "--out", path_arg(dir)]);
+        assert!(matches!(output.status.code(), Some(0 | 1)), "{}", stderr(&output));
+    }
+    let (report_one, report_two) = (read_json(&one.join("report.json")), read_json(&two.join("report.json")));
+    assert_eq!(seed_hashes(&report_one).len(), 24);
+    assert_eq!(seed_hashes(&report_one), seed_hashes(&report_two));
+    assert_eq!(report_one, report_two, "report.json holds nothing that depends on threads or time");
+}
+
+#[test]
+fn campaign_json_is_report_json() {
+    let dir = scratch_dir("campaign-json");
+    let output = eosim(&["campaign", "at-most-once", "--seeds", "10", "--format", "json", "--out", path_arg(&dir)]);
+    let printed: Value = serde_json::from_str(&stdout(&output)).expect("campaign --format json prints JSON");
+    assert_eq!(printed, read_json(&dir.join("report.json")));
+    assert_eq!(printed["scenario"], "at-most-once");
+    assert_eq!(printed["seed_start"], 0);
+    assert_eq!(printed["seeds"], 10);
+    assert_eq!(printed["totals"]["seeds_run"], 10);
+}
+
+/// Runs an at-most-once campaign into `dir` and returns the first failing seed.
+fn first_failing_seed(dir: &Path) -> u64 {
+    let output = eosim(&["campaign", "at-most-once", "--seeds", "20", "--out", path_arg(dir)]);
+    assert_exit(&output, 1);
+    let report = read_json(&dir.join("report.json"));
+    let runs = report["runs"].as_array().expect("runs");
+    let failing = runs.iter().find(|run| run["verdict"] != "pass").expect("at-most-once loses writes");
+    let seed = failing["seed"].as_u64().expect("seed");
+    assert!(stdout(&output).contains(&format!("eosim run at-most-once --seed {seed}\n")), "{}", stdout(&output));
+    let repro = dir.join(format!("repro-{seed}.json"));
+    assert!(stdout(&output).contains(&format!("eosim replay {}\n", repro.display())), "{}", stdout(&output));
+    assert!(dir.join(format!("history-{seed}.jsonl")).is_file());
+    seed
+}
+
+#[test]
+fn replay_reproduces_a_failing_seed_and_a_tampered_hash_exits_3() {
+    let dir = scratch_dir("replay");
+    let seed = first_failing_seed(&dir);
+    let repro_path = dir.join(format!("repro-{seed}.json"));
+    let replay = eosim(&["replay", path_arg(&repro_path)]);
+    assert_exit(&replay, 1);
+    let text = stdout(&replay);
+    let repro = read_json(&repro_path);
+    let expected_hash = repro["expected"]["trace_hash"].as_str().expect("hash").to_string();
+    assert_eq!(trace_hash_line(&text), format!("trace-hash: {expected_hash}"));
+    assert!(text.contains("verdict: violation\n"), "{text}");
+    assert!(text.contains("trace hash matches: yes"), "{text}");
+    assert!(text.contains("anomaly kinds match: yes"), "{text}");
+
+    let rerun = eosim(&["run", "at-most-once", "--seed", &seed.to_string()]);
+    assert_eq!(trace_hash_line(&stdout(&rerun)), format!("trace-hash: {expected_hash}"));
+
+    let tampered_hash = "0".repeat(32);
+    let tampered = std::fs::read_to_string(&repro_path).expect("repro").replace(&expected_hash, &tampered_hash);
+    let tampered_path = dir.join("tampered.json");
+    std::fs::write(&tampered_path, tampered).expect("written");
+    let diverged = eosim(&["replay", path_arg(&tampered_path)]);
+    assert_exit(&diverged, 3);
+    assert!(stderr(&diverged).contains(&tampered_hash), "{}", stderr(&diverged));
+    assert!(stderr(&diverged).contains(&expected_hash), "{}", stderr(&diverged));
+}
+
+#[test]
+fn replay_rejects_missing_and_malformed_repros_with_exit_2() {
+    let missing = eosim(&["replay", "tests/fixtures/no-such-repro.json"]);
+    assert_exit(&missing, 2);
+    assert!(stderr(&missing).contains("no-such-repro.json"), "{}", stderr(&missing));
+    let dir = scratch_dir("bad-repro");
+    let path = dir.join("bad.json");
+    std::fs::write(&path, "{\n  \"version\": \"0.1.0\",\n  \"seed\": \"seven\"\n}\n").expect("written");
+    let malformed = eosim(&["replay", path_arg(&path)]);
+    assert_exit(&malformed, 2);
+    assert!(stderr(&malformed).contains(&format!("{}:3:", path.display())), "{}", stderr(&malformed));
+    assert!(stderr(&malformed).contains("expected u64"), "{}", stderr(&malformed));
+}
+
+#[test]
+fn check_names_a_duplicate_and_exits_1() {
+    let output = eosim(&["check", "tests/fixtures/duplicate.jsonl"]);
+    assert_exit(&output, 1);
+    assert!(stdout(&output).contains("duplicate"), "{}", stdout(&output));
+    // At least once allows duplicates: the same history keeps that weaker guarantee.
+    assert_exit(&eosim(&["check", "tests/fixtures/duplicate.jsonl", "--guarantee", "at-least-once"]), 0);
+    assert_exit(&eosim(&["check", "tests/fixtures/clean.jsonl"]), 0);
+    let json = eosim(&["check", "tests/fixtures/duplicate.jsonl", "--format", "json"]);
+    let report: Value = serde_json::from_str(&stdout(&json)).expect("check --format json is JSON");
+    assert_eq!(report["anomalies"][0]["kind"], "duplicate");
+}
+
+#[test]
+fn check_rejects_a_malformed_line_with_its_place_and_exit_2() {
+    let output = eosim(&["check", "tests/fixtures/malformed.jsonl"]);
+    assert_exit(&output, 2);
+    assert!(stderr(&output).contains("tests/fixtures/malformed.jsonl:2:"), "{}", stderr(&output));
+    let unknown = eosim(&["check", "tests/fixtures/clean.jsonl", "--guarantee", "exactly-once-please"]);
+    assert_exit(&unknown, 2);
+    assert!(stderr(&unknown).contains("at-most-once, at-least-once, idempotent, kafka-eos"), "{}", stderr(&unknown));
+    assert_exit(&eosim(&["check", "tests/fixtures/no-such-history.jsonl"]), 2);
+}
+
+#[test]
+fn a_scenario_file_with_an_unknown_key_exits_2_naming_file_and_line() {
+    let output = eosim(&["run", "tests/fixtures/unknown-key.toml", "--seed", "1"]);
+    assert_exit(&output, 2);
+    let text = stderr(&output);
+    assert!(text.contains("tests/fixtures/unknown-key.toml:10:"), "{text}");
+    assert!(text.contains("partitons"), "{text}");
+    let unknown = eosim(&["run", "no-such-scenario", "--seed", "1"]);
+    assert_exit(&unknown, 2);
+    assert!(stderr(&unknown).contains("idempotent-restart"), "{}", stderr(&unknown));
+}
+
+#[test]
+fn a_scenario_file_runs_like_a_builtin() {
+    let output = eosim(&["campaign", "tests/fixtures/tiny.toml", "--seeds", "20", "--jobs", "2"]);
+    assert!(matches!(output.status.code(), Some(0 | 1)), "{}", stderr(&output));
+    assert!(stdout(&output).contains("scenario: tiny\n"), "{}", stdout(&output));
+}
+
+/// Runs a campaign, asserts its exit status and returns its text.
+fn campaign(scenario: &str, seeds: &str, code: i32) -> String {
+    let output = eosim(&["campaign", scenario, "--seeds", seeds, "--jobs", "2"]);
+    assert_exit(&output, code);
+    stdout(&output)
+}
+
+#[test]
+fn at_most_once_loses_acknowledged_writes() {
+    let text = campaign("at-most-once", "200", 1);
+    assert!(text.contains("lost-write"), "{text}");
+    assert!(text.contains("result: FAIL"), "{text}");
+}
+
+#[test]
+fn at_least_once_duplicates() {
+    let text = campaign("at-least-once", "200", 1);
+    assert!(text.lines().any(|line| line.trim_start().starts_with("duplicate ")), "{text}");
+}
+
+#[test]
+fn idempotent_producers_keep_their_guarantee() {
+    let text = campaign("idempotent", "500", 0);
+    assert!(text.contains("passing: 500, failing: 0"), "{text}");
+    assert!(text.contains("result: PASS"), "{text}");
+}
+
+#[test]
+fn idempotence_ends_at_the_producer_session_boundary() {
+    let text = campaign("idempotent-restart", "500", 1);
+    assert!(text.lines().any(|line| line.trim_start().starts_with("duplicate ")), "{text}");
+}
