@@ -18,7 +18,7 @@ use eosim::render::{run_text, RunJson, RunLabel};
 use eosim::repro::{Comparison, Expected, Repro};
 use eosim::runner::{run_seed, RunResult};
 use eosim::scenarios::{self, Loaded};
-use eosim_checker::{check, Guarantee, History};
+use eosim_checker::{check, linearizable, Guarantee, History};
 use eosim_model::Scenario;
 use eosim_reports::{history_file_name, replay_command, repro_file_name, TextOptions};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -86,9 +86,9 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
-    /// Check a history (JSON Lines) against a guarantee, without simulating anything.
+    /// Check a history (eosim JSON Lines or Jepsen EDN) against a guarantee, without simulating anything.
     Check {
-        /// The history file, one operation event per line.
+        /// The history file: JSON Lines (one operation event per line) or a Jepsen `history.edn`.
         history: PathBuf,
         /// The guarantee the system claims.
         #[arg(long, default_value = "kafka-eos", value_parser = parse_guarantee)]
@@ -96,6 +96,10 @@ enum Command {
         /// Show every case of every anomaly, not only the first 10 of each kind.
         #[arg(long)]
         all_errors: bool,
+        /// Also check that each partition's log is linearizable (appends get offsets in real-time order,
+        /// polls read exactly what was appended); a proven violation counts as a finding.
+        #[arg(long)]
+        linearizable: bool,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
@@ -165,8 +169,8 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             command_campaign(&scenario, options, out.as_deref(), format)
         }
         Command::Replay { repro, format } => command_replay(&repro, format),
-        Command::Check { history, guarantee, all_errors, format } => {
-            command_check(&history, guarantee, all_errors, format)
+        Command::Check { history, guarantee, all_errors, linearizable, format } => {
+            command_check(&history, guarantee, CheckOptions { all_errors, linearizable }, format)
         }
         Command::Bench { seconds, format } => command_bench(seconds, format),
     }
@@ -425,21 +429,58 @@ fn replay_text(path: &Path, repro: &Repro, result: &RunResult, comparison: Compa
     text
 }
 
-fn command_check(path: &Path, guarantee: Guarantee, all_errors: bool, format: Format) -> anyhow::Result<ExitCode> {
+/// What `eosim check` does beyond the Kafka checks.
+struct CheckOptions {
+    all_errors: bool,
+    linearizable: bool,
+}
+
+fn command_check(path: &Path, guarantee: Guarantee, options: CheckOptions, format: Format) -> anyhow::Result<ExitCode> {
     let name = path.to_string_lossy();
     let text =
         std::fs::read_to_string(path).map_err(|error| bad_input(format!("{name}: cannot read history: {error}")))?;
-    let history = History::parse_jsonl(&name, &text).map_err(bad_input)?;
+    let history = History::parse_auto(&name, &text).map_err(bad_input)?;
     let report = check(&history, guarantee);
+    let verdicts = if options.linearizable {
+        linearizable::check_history(&history, linearizable::SearchBudget::default())
+    } else {
+        Vec::new()
+    };
+    let not_linearizable =
+        verdicts.iter().any(|(_, verdict)| matches!(verdict, linearizable::Verdict::NotLinearizable { .. }));
     let output = match format {
-        Format::Json => to_json(&report)?,
+        Format::Json => {
+            let mut value = serde_json::to_value(&report)?;
+            if options.linearizable {
+                let per_key: Vec<serde_json::Value> = verdicts
+                    .iter()
+                    .map(|(key, verdict)| serde_json::json!({ "key": key, "verdict": verdict }))
+                    .collect();
+                value["linearizability"] = serde_json::Value::Array(per_key);
+            }
+            serde_json::to_string_pretty(&value)?
+        }
         Format::Text => {
-            let cases = if all_errors { usize::MAX } else { 10 };
-            format!("history: {name} ({} operations)\n{}", history.ops.len(), report.render_text(cases))
+            let cases = if options.all_errors { usize::MAX } else { 10 };
+            let mut text = format!("history: {name} ({} operations)\n{}", history.ops.len(), report.render_text(cases));
+            for (key, verdict) in &verdicts {
+                text.push_str(&render_linearizability(key, verdict));
+            }
+            text
         }
     };
     emit(&output)?;
-    Ok(exit_for(!report.is_valid()))
+    Ok(exit_for(!report.is_valid() || not_linearizable))
+}
+
+fn render_linearizability(key: &str, verdict: &linearizable::Verdict) -> String {
+    match verdict {
+        linearizable::Verdict::Linearizable => format!("linearizable: {key}: yes\n"),
+        linearizable::Verdict::NotLinearizable { explanation, .. } => {
+            format!("linearizable: {key}: NO (violation): {explanation}\n")
+        }
+        linearizable::Verdict::Unknown { reason } => format!("linearizable: {key}: unknown ({reason})\n"),
+    }
 }
 
 fn command_bench(seconds: f64, format: Format) -> anyhow::Result<ExitCode> {

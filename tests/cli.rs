@@ -292,3 +292,59 @@ fn idempotence_ends_at_the_producer_session_boundary() {
     let text = campaign("idempotent-restart", "500", 1);
     assert!(text.lines().any(|line| line.trim_start().starts_with("duplicate ")), "{text}");
 }
+
+#[test]
+fn replication_keeps_idempotence_under_every_fault_kind() {
+    let text = campaign("idempotent", "1000", 0);
+    assert!(text.contains("passing: 1000, failing: 0"), "{text}");
+    for kind in [
+        "broker-crash",
+        "broker-pause",
+        "controller-crash",
+        "delay",
+        "duplicate",
+        "lost-ack",
+        "lost-request",
+        "partition",
+    ] {
+        let line =
+            text.lines().find(|line| line.trim_start().starts_with(kind)).unwrap_or_else(|| panic!("{kind}: {text}"));
+        assert!(!line.contains(" 0 runs"), "every fault kind is exercised: {line}");
+    }
+}
+
+#[test]
+fn acks_1_leader_loss_and_unclean_election_lose_acknowledged_writes() {
+    for scenario in ["acks-1-leader-loss", "unclean-election"] {
+        let text = campaign(scenario, "300", 1);
+        assert!(text.lines().any(|line| line.trim_start().starts_with("lost-write ")), "{scenario}: {text}");
+    }
+}
+
+#[test]
+fn check_reads_jepsen_edn_histories() {
+    assert_exit(&eosim(&["check", "checker/tests/fixtures/jepsen-clean.edn"]), 0);
+    let anomalies = eosim(&["check", "checker/tests/fixtures/jepsen-anomalies.edn"]);
+    assert_exit(&anomalies, 1);
+    for kind in ["lost-write", "G1a", "poll-skip", "precommitted-read"] {
+        assert!(stdout(&anomalies).contains(kind), "{kind}: {}", stdout(&anomalies));
+    }
+    let malformed = eosim(&["check", "checker/tests/fixtures/malformed.edn"]);
+    assert_exit(&malformed, 2);
+    assert!(stderr(&malformed).contains("checker/tests/fixtures/malformed.edn:3:"), "{}", stderr(&malformed));
+}
+
+#[test]
+fn check_linearizable_finds_a_log_that_no_order_explains() {
+    let clean = eosim(&["check", "tests/fixtures/clean.jsonl", "--linearizable"]);
+    assert_exit(&clean, 0);
+    assert!(stdout(&clean).contains("linearizable: orders-0: yes"), "{}", stdout(&clean));
+    // Value 17 sent once but read at two offsets: no order of one append explains the read.
+    let duplicate =
+        eosim(&["check", "tests/fixtures/duplicate.jsonl", "--guarantee", "at-least-once", "--linearizable"]);
+    assert_exit(&duplicate, 1);
+    assert!(stdout(&duplicate).contains("linearizable: orders-0: NO"), "{}", stdout(&duplicate));
+    let json = eosim(&["check", "tests/fixtures/clean.jsonl", "--linearizable", "--format", "json"]);
+    let report: Value = serde_json::from_str(&stdout(&json)).expect("JSON");
+    assert_eq!(report["linearizability"][0]["verdict"], "Linearizable");
+}

@@ -1,17 +1,35 @@
 //! Indexes over a history, built once and shared by every check.
 //!
 //! Every check reads the same few facts: who wrote each value and how that write ended, every offset at which each
-//! value was observed, each partition's order of known offsets, and what each process polled and sent, one
-//! operation after another. [`Analysis::new`] builds them in a handful of passes over the history, sorting instead
-//! of hashing so that its output is deterministic, and in O(n log n) for n micro-op entries. Checks then only look
-//! things up: none walks the history again, and none copies it.
+//! value was observed, each partition's order of known offsets, what each process polled and sent, one operation
+//! after another, and the order of the records inside each operation. [`Analysis::new`] builds them in a handful
+//! of passes over the history, sorting rather than iterating anything hashed so that its output is deterministic
+//! (the one hash table, for key names in `keys.rs`, is only looked up), and in O(n log n) for n micro-op entries. Checks then only look things up: none walks the history again, and none
+//! copies it.
 //!
 //! Keys are interned to [`KeyId`]s in sorted order of their names, so that iterating [`Analysis::keys`] visits
 //! partitions in name order and per-key data lives in plain vectors.
+//!
+//! The passes, in order: flatten the history once into compact records (`flat.rs`: pairs invocations with
+//! completions, interns keys, renumbers processes); index every write with its outcome; gather every observation
+//! of (offset, value); prove which unknown outcomes committed (a committed operation read another value the same
+//! operation sent, Jepsen's `must-have-committed?`); sort each partition's observations into its version order;
+//! walk each process's polls and sends ([`Succession`]s); walk the records inside each operation ([`Step`]s and
+//! [`OwnRead`]s, in `intra_op.rs`); and index writes to external stores ([`SinkIndex`], in `sinks.rs`). On long
+//! histories, per-key work and the independent walks run on two threads (`parallel.rs`), with the same result.
+
+mod flat;
+mod intra_op;
+mod keys;
+mod parallel;
+mod sinks;
 
 use std::collections::BTreeMap;
 
-use crate::history::{History, Key, MicroOp, Offset, Op, OpFn, OpType, Value};
+use crate::history::{History, Key, Offset, OpFn, OpType, Value};
+
+pub use intra_op::{OwnRead, Step};
+pub use sinks::SinkIndex;
 
 /// A partition's position in [`Analysis::keys`]; ids follow the sorted order of key names.
 pub type KeyId = usize;
@@ -21,10 +39,20 @@ pub type KeyId = usize;
 pub enum WriteStatus {
     /// Acknowledged: the value is in the log.
     Ok,
+    /// Unknown outcome, but proven committed: an ok poll read another value that the same operation sent, and an
+    /// operation's sends commit together, so this one is in the log too (Jepsen's `must-have-committed?`).
+    InfoCommitted,
     /// Unknown (timed out, crashed, or never completed): the value may or may not be in the log.
     Info,
     /// Certainly not written: no consumer may ever see the value.
     Fail,
+}
+
+impl WriteStatus {
+    /// Whether the value is known to be in the log: acknowledged, or proven committed.
+    pub fn committed(self) -> bool {
+        matches!(self, WriteStatus::Ok | WriteStatus::InfoCommitted)
+    }
 }
 
 /// The write of one value to one partition.
@@ -32,7 +60,8 @@ pub enum WriteStatus {
 pub struct Write {
     /// The value written.
     pub value: Value,
-    /// The offset the broker acknowledged, when the write completed ok with a known offset.
+    /// The offset the broker acknowledged: known when the write completed ok with an offset, or when an unknown
+    /// outcome that reported an offset was proven committed.
     pub offset: Option<Offset>,
     /// How the write ended.
     pub status: WriteStatus,
@@ -54,7 +83,7 @@ impl Write {
 /// Where an observation of (offset, value) came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Source {
-    /// An acknowledged send's offset.
+    /// An acknowledged send's offset (or the offset reported by an unknown outcome proven committed).
     Send,
     /// A read by a poll that completed ok.
     OkRead,
@@ -95,10 +124,15 @@ pub struct KeyIndex {
     pub writes: Vec<Write>,
     /// Every observation of (offset, value), sorted by offset, then value, then op.
     pub observations: Vec<Observation>,
+    /// Every observation as (value, offset, op), sorted: each value's offsets together, lowest first.
+    pub by_value: Vec<(Value, Offset, usize)>,
     /// The version order: every distinct offset known to hold a record, ascending.
     pub version_order: Vec<Offset>,
     /// Every value any poll read, sorted and distinct.
     pub read_values: Vec<Value>,
+    /// Every value delivered to an application that committed — read by an operation that completed ok, or by one
+    /// proven committed — with its earliest such reader, sorted by value, one per value.
+    pub ok_reads: Vec<(Value, usize)>,
     /// The read at the highest offset by an ok poll, the earliest such op on ties.
     pub max_ok_read: Option<Observation>,
     /// The ok final poll of this key invoked last: a poll counts for every key in its result, even an empty one.
@@ -111,9 +145,35 @@ impl KeyIndex {
         self.writes.binary_search_by_key(&value, |w| w.value).ok().map(|i| &self.writes[i])
     }
 
-    /// Whether some poll read `value`.
+    /// Whether some poll, of any outcome, read `value`.
     pub fn was_read(&self, value: Value) -> bool {
         self.read_values.binary_search(&value).is_ok()
+    }
+
+    /// The earliest committed operation (ok, or proven committed) that read `value`, if any did.
+    pub fn first_ok_reader(&self, value: Value) -> Option<usize> {
+        self.ok_reads.binary_search_by_key(&value, |r| r.0).ok().map(|i| self.ok_reads[i].1)
+    }
+
+    /// Whether a committed operation read `value`: only those count as delivered to an application.
+    pub fn was_ok_read(&self, value: Value) -> bool {
+        self.first_ok_reader(value).is_some()
+    }
+
+    /// The lowest offset at which anything (an acknowledgement or a read) places `value`, if anything does.
+    pub fn observed_offset(&self, value: Value) -> Option<Offset> {
+        let start = self.by_value.partition_point(|o| o.0 < value);
+        self.by_value.get(start).filter(|o| o.0 == value).map(|o| o.1)
+    }
+
+    /// Where `value` sits: its write's acknowledged offset, else the lowest offset anything observed it at.
+    pub fn offset_of(&self, value: Value) -> Option<Offset> {
+        self.writer_of(value).and_then(|w| w.offset).or_else(|| self.observed_offset(value))
+    }
+
+    /// Whether `next` is the offset right after `offset` in the version order (both known to hold records).
+    pub fn follows(&self, offset: Offset, next: Offset) -> bool {
+        self.rank(offset).is_some_and(|rank| self.version_order.get(rank + 1) == Some(&next))
     }
 
     /// `offset`'s position in the version order, if it is known to hold a record.
@@ -153,6 +213,20 @@ pub struct Succession {
     pub before: Position,
     /// The first record of the later operation.
     pub after: Position,
+    /// The last operation of the process in between that read the partition and failed: an aborted transaction,
+    /// after which the consumer had to rewind to `before`.
+    pub aborted: Option<usize>,
+}
+
+/// Why an operation whose outcome is unknown is known to have committed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CommitProof {
+    /// The partition of the value that was read.
+    pub key: KeyId,
+    /// A value the operation sent.
+    pub value: Value,
+    /// The earliest operation that read it and committed (completed ok, or was itself proven committed).
+    pub reader: usize,
 }
 
 /// The indexes every check reads; see the module documentation.
@@ -164,89 +238,129 @@ pub struct Analysis<'h> {
     pub partner: Vec<Option<usize>>,
     /// Per partition, by [`KeyId`].
     pub keys: Vec<KeyIndex>,
-    /// Successive ok polls of one partition by one process, with no reassignment dropping it in between.
+    /// Per operation with an unknown outcome that is proven committed, keyed by [`Write::op`], the proof.
+    pub commit_proofs: BTreeMap<usize, CommitProof>,
+    /// Successive ok polls of one partition by one process, with no reassignment dropping it in between, where the
+    /// later did not start at the record right after the one the earlier ended on (in the version order): the
+    /// candidates for nonmonotonic-poll and poll-skip. Regular successions are left out, so this stays small.
     pub poll_successions: Vec<Succession>,
-    /// Successive ok sends to one partition by one process, with known offsets, in completion order.
+    /// Successive ok sends to one partition by one process, with known offsets, in completion order, where the later
+    /// did not land after the earlier: the candidates for nonmonotonic-send.
     pub send_successions: Vec<Succession>,
-    key_ids: BTreeMap<&'h str, KeyId>,
+    /// Consecutive reads of one partition inside one operation that are not neighbours in the version order.
+    pub poll_steps: Vec<Step>,
+    /// Consecutive sends to one partition inside one operation that are not neighbours in the version order.
+    pub send_steps: Vec<Step>,
+    /// Reads by an operation of a value that the same operation sent.
+    pub own_reads: Vec<OwnRead>,
+    /// Writes to external stores, per (store, key), sorted.
+    pub sinks: Vec<SinkIndex>,
+    key_ids: keys::KeyTable<'h>,
+    flat: flat::Flat,
 }
 
 impl<'h> Analysis<'h> {
     /// Builds every index for `history`.
     pub fn new(history: &'h History) -> Analysis<'h> {
-        let partner = pair_ops(history);
-        let key_ids = intern_keys(history);
-        let mut keys: Vec<KeyIndex> = key_ids.keys().map(|k| empty_key_index(k)).collect();
+        Analysis::build(history, parallel::worth_it(history.ops.len()))
+    }
+
+    /// Builds every index for `history`, using a second thread for independent work if `parallel`.
+    fn build(history: &'h History, parallel: bool) -> Analysis<'h> {
+        let (mut flat, key_ids, names) = flat::flatten(history);
+        let mut keys: Vec<KeyIndex> = names.into_iter().map(empty_key_index).collect();
         let mut analysis = Analysis {
             history,
-            partner,
+            partner: std::mem::take(&mut flat.partner),
             keys: Vec::new(),
+            commit_proofs: BTreeMap::new(),
             poll_successions: Vec::new(),
             send_successions: Vec::new(),
+            poll_steps: Vec::new(),
+            send_steps: Vec::new(),
+            own_reads: Vec::new(),
+            sinks: Vec::new(),
             key_ids,
+            flat,
         };
+        // Per-key work and the independent walks may use a second thread; the result is the same either way.
         analysis.index_writes(&mut keys);
+        parallel::for_each(parallel, &mut keys, |k| k.writes.len(), sort_writes);
         analysis.index_observations(&mut keys);
+        parallel::for_each(parallel, &mut keys, |k| k.observations.len(), index_ok_reads);
+        analysis.commit_proofs = analysis.prove_commits(&mut keys);
+        parallel::for_each(parallel, &mut keys, |k| k.observations.len(), finish_key_index);
         analysis.keys = keys;
-        analysis.poll_successions = analysis.walk_polls();
-        analysis.send_successions = analysis.walk_sends();
+        let this = &analysis;
+        let ((polls, sends), intra) =
+            parallel::join(parallel, || (this.walk_polls(), this.walk_sends()), || this.walk_intra_op());
+        analysis.poll_successions = polls;
+        analysis.send_successions = sends;
+        (analysis.poll_steps, analysis.send_steps, analysis.own_reads) = intra;
+        if analysis.flat.has_sinks {
+            analysis.sinks = analysis.index_sinks();
+        }
+        assert_eq!(analysis.partner.len(), history.ops.len());
         analysis
     }
 
     /// The id of partition `key`, if the history mentions it.
     pub fn key_id(&self, key: &str) -> Option<KeyId> {
-        self.key_ids.get(key).copied()
+        self.key_ids.get(key)
     }
 
     /// The invocation of completion `index`, if paired.
     pub fn invoke_of(&self, index: usize) -> Option<usize> {
-        let op = &self.history.ops[index];
-        if op.op_type == OpType::Invoke {
+        if self.flat.meta[index].op_type == OpType::Invoke {
             return None;
         }
         self.partner[index]
     }
 
-    fn index_writes(&self, keys: &mut [KeyIndex]) {
-        for op in &self.history.ops {
-            if self.completion_repeats_sends(op) {
-                continue;
-            }
-            let (status, invoke, completion) = self.write_context(op);
-            for mop in &op.mops {
-                if let MicroOp::Send { key, value, offset, .. } = mop {
-                    // Only an acknowledgement proves an offset; an invocation's or a failure's offset is a guess.
-                    let offset = if op.op_type == OpType::Ok { *offset } else { None };
-                    keys[self.id(key)].writes.push(Write { value: *value, offset, status, invoke, completion });
-                }
-            }
-        }
-        for index in keys.iter_mut() {
-            // If an invocation and its completion both contributed a value, keep the completion's, which knows the
-            // offset; a value written by two ops breaks the format, and the earliest writer is kept.
-            index.writes.sort_unstable_by_key(|w| (w.value, w.offset.is_none(), w.completion, w.invoke));
-            index.writes.dedup_by_key(|w| w.value);
-            assert!(index.writes.windows(2).all(|w| w[0].value < w[1].value));
+    /// Whether the operation ending at `index` (a completion, or an invocation never completed) committed: it
+    /// completed ok, or its outcome is unknown and [`Analysis::commit_proofs`] proves it.
+    pub fn committed(&self, index: usize) -> bool {
+        match self.flat.meta[index].op_type {
+            OpType::Ok => true,
+            OpType::Fail => false,
+            OpType::Info | OpType::Invoke => self.commit_proofs.contains_key(&index),
         }
     }
 
-    /// Whether `op` is an invocation whose completion lists as many sends: then the completion alone speaks for
-    /// them. Otherwise (no completion, or one listing fewer sends) the invocation's sends are indexed too.
-    fn completion_repeats_sends(&self, op: &Op) -> bool {
-        let send_count = |op: &Op| op.mops.iter().filter(|m| matches!(m, MicroOp::Send { .. })).count();
-        match (op.op_type, self.partner[op.index]) {
-            (OpType::Invoke, Some(completion)) => send_count(&self.history.ops[completion]) >= send_count(op),
+    fn index_writes(&self, keys: &mut [KeyIndex]) {
+        for (index, meta) in self.flat.meta.iter().enumerate() {
+            if self.completion_repeats_sends(index, meta) {
+                continue;
+            }
+            let (status, invoke, completion) = self.write_context(index, meta);
+            // Only a completion can know an offset. An ok one's is an acknowledgement; an info one's is kept only
+            // if the operation is later proven committed (see `prove_commits`).
+            let knows_offsets = matches!(meta.op_type, OpType::Ok | OpType::Info);
+            for rec in self.flat.recs(index).iter().filter(|r| r.kind == flat::Kind::Send) {
+                let offset = (knows_offsets && rec.has_offset).then_some(rec.offset);
+                let value = rec.value;
+                keys[flat::key_of(rec)].writes.push(Write { value, offset, status, invoke, completion });
+            }
+        }
+    }
+
+    /// Whether op `index` is an invocation whose completion lists as many sends: then the completion alone speaks
+    /// for them. Otherwise (no completion, or one listing fewer sends) the invocation's sends are indexed too.
+    fn completion_repeats_sends(&self, index: usize, meta: &flat::Meta) -> bool {
+        let send_count = |index: usize| self.flat.recs(index).iter().filter(|r| r.kind == flat::Kind::Send).count();
+        match (meta.op_type, self.partner[index]) {
+            (OpType::Invoke, Some(completion)) => send_count(completion) >= send_count(index),
             _ => false,
         }
     }
 
-    /// The status, invocation and completion of the write made by `op`'s micro-ops.
-    fn write_context(&self, op: &Op) -> (WriteStatus, Option<usize>, Option<usize>) {
-        let partner = self.partner[op.index];
+    /// The status, invocation and completion of the write made by op `index`'s micro-ops.
+    fn write_context(&self, index: usize, meta: &flat::Meta) -> (WriteStatus, Option<usize>, Option<usize>) {
+        let partner = self.partner[index];
         let (invoke, completion) =
-            if op.op_type == OpType::Invoke { (Some(op.index), partner) } else { (partner, Some(op.index)) };
+            if meta.op_type == OpType::Invoke { (Some(index), partner) } else { (partner, Some(index)) };
         // An invocation never completed is an unknown outcome, like an info.
-        let status = match completion.map(|c| self.history.ops[c].op_type) {
+        let status = match completion.map(|c| self.flat.meta[c].op_type) {
             Some(OpType::Ok) => WriteStatus::Ok,
             Some(OpType::Fail) => WriteStatus::Fail,
             Some(OpType::Info | OpType::Invoke) | None => WriteStatus::Info,
@@ -255,66 +369,125 @@ impl<'h> Analysis<'h> {
     }
 
     fn index_observations(&self, keys: &mut [KeyIndex]) {
-        for op in &self.history.ops {
-            if op.op_type == OpType::Invoke {
+        for (op, meta) in self.flat.meta.iter().enumerate() {
+            if meta.op_type == OpType::Invoke {
                 continue;
             }
-            for mop in &op.mops {
-                self.observe_mop(keys, op, mop);
+            let ok = meta.op_type == OpType::Ok;
+            let source = if ok { Source::OkRead } else { Source::OtherRead };
+            for rec in self.flat.recs(op) {
+                let index = &mut keys[flat::key_of(rec)];
+                let (offset, value) = (rec.offset, rec.value);
+                match rec.kind {
+                    flat::Kind::Send if ok && rec.has_offset => {
+                        index.observations.push(Observation { offset, value, op, source: Source::Send });
+                    }
+                    flat::Kind::PollKey if ok && meta.final_poll => note_final_poll(index, op, self.partner[op]),
+                    flat::Kind::Read => index.observations.push(Observation { offset, value, op, source }),
+                    flat::Kind::Send | flat::Kind::PollKey | flat::Kind::Key => {}
+                }
             }
-        }
-        for index in keys.iter_mut() {
-            finish_key_index(index);
         }
     }
 
-    fn observe_mop(&self, keys: &mut [KeyIndex], op: &Op, mop: &MicroOp) {
-        match mop {
-            MicroOp::Send { key, value, offset: Some(offset), .. } if op.op_type == OpType::Ok => {
-                keys[self.id(key)].observations.push(Observation {
-                    offset: *offset,
-                    value: *value,
-                    op: op.index,
-                    source: Source::Send,
-                });
-            }
-            MicroOp::Poll { reads } => {
-                let source = if op.op_type == OpType::Ok { Source::OkRead } else { Source::OtherRead };
-                for (key, pairs) in reads {
-                    let index = &mut keys[self.id(key)];
-                    if op.final_poll && op.op_type == OpType::Ok {
-                        note_final_poll(index, op.index, self.partner[op.index]);
+    /// Finds every operation with an unknown outcome of which a committed operation read some sent value: such an
+    /// operation committed, so all of its writes are upgraded to [`WriteStatus::InfoCommitted`], the offsets it
+    /// reported join the observations, and what it read counts as delivered (in [`KeyIndex::ok_reads`]) — which
+    /// may prove more operations, so this runs until nothing changes. Unproven unknown outcomes forget their
+    /// offsets, which prove nothing.
+    fn prove_commits(&self, keys: &mut [KeyIndex]) -> BTreeMap<usize, CommitProof> {
+        let unknown: Vec<(KeyId, usize)> = keys
+            .iter()
+            .enumerate()
+            .flat_map(|(key, index)| {
+                index
+                    .writes
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, w)| w.status == WriteStatus::Info)
+                    .map(move |(i, _)| (key, i))
+            })
+            .collect();
+        let mut proofs = BTreeMap::new();
+        loop {
+            let mut found = Vec::new();
+            for &(key, i) in &unknown {
+                let write = &keys[key].writes[i];
+                if !proofs.contains_key(&write.op()) {
+                    if let Some(reader) = keys[key].first_ok_reader(write.value) {
+                        found.push((write.op(), CommitProof { key, value: write.value, reader }));
                     }
-                    index.observations.extend(pairs.iter().map(|&(offset, value)| Observation {
-                        offset,
-                        value,
-                        op: op.index,
-                        source,
-                    }));
                 }
             }
-            MicroOp::Send { .. } | MicroOp::Sink { .. } => {}
+            if found.is_empty() {
+                break;
+            }
+            let mut touched = Vec::new();
+            for (op, proof) in found {
+                if proofs.contains_key(&op) {
+                    continue;
+                }
+                proofs.insert(op, proof);
+                // Only a completion lists what the operation read.
+                if self.flat.meta[op].op_type == OpType::Invoke {
+                    continue;
+                }
+                for rec in self.flat.recs(op).iter().filter(|r| r.kind == flat::Kind::Read) {
+                    keys[flat::key_of(rec)].ok_reads.push((rec.value, op));
+                    touched.push(flat::key_of(rec));
+                }
+            }
+            touched.sort_unstable();
+            touched.dedup();
+            for key in touched {
+                sort_ok_reads(&mut keys[key]);
+            }
         }
+        for index in keys.iter_mut() {
+            let mut reported = Vec::new();
+            for write in index.writes.iter_mut().filter(|w| w.status == WriteStatus::Info) {
+                if !proofs.contains_key(&write.op()) {
+                    write.offset = None;
+                    continue;
+                }
+                write.status = WriteStatus::InfoCommitted;
+                if let Some(offset) = write.offset {
+                    reported.push(Observation { offset, value: write.value, op: write.op(), source: Source::Send });
+                }
+            }
+            index.observations.extend(reported);
+        }
+        proofs
     }
 
     /// Walks each process's completions in order and pairs each ok poll of a key with the previous one.
     fn walk_polls(&self) -> Vec<Succession> {
-        let mut positions: BTreeMap<u64, BTreeMap<KeyId, Position>> = BTreeMap::new();
+        // Per dense process id: where it stands in each key.
+        let mut positions: Vec<BTreeMap<KeyId, Standing>> = vec![BTreeMap::new(); self.flat.processes.len()];
         let mut successions = Vec::new();
         let mut extents = Vec::new();
-        for op in &self.history.ops {
-            match (op.f, op.op_type) {
-                (_, OpType::Invoke | OpType::Fail) => {
+        for (op, meta) in self.flat.meta.iter().enumerate() {
+            let process = &mut positions[meta.process as usize];
+            if meta.op_type != OpType::Invoke && meta.has_keys {
+                self.forget_rebalanced(op, meta, process);
+            }
+            match (meta.f, meta.op_type) {
+                (_, OpType::Invoke) => {}
+                (_, OpType::Fail) => {
                     // A failed poll or aborted transaction did not happen: its consumer must rewind to where it
-                    // stood, so the position is unchanged.
+                    // stood, so the position is unchanged. Noting the abort lets a skip name it.
+                    self.op_extents(op, meta, true, &mut extents);
+                    for &(key, _, _) in &extents {
+                        if let Some(standing) = process.get_mut(&key) {
+                            standing.aborted = Some(op);
+                        }
+                    }
                 }
                 (OpFn::Assign | OpFn::Subscribe, _) => {
                     // An info reassignment may have happened; forgetting dropped keys is the cautious reading.
-                    let mut kept: Vec<KeyId> = op.keys.iter().map(|k| self.id(k)).collect();
+                    let mut kept: Vec<KeyId> = self.flat.recs(op).iter().map(flat::key_of).collect();
                     kept.sort_unstable();
-                    if let Some(process) = positions.get_mut(&op.process) {
-                        process.retain(|key, _| kept.binary_search(key).is_ok());
-                    }
+                    process.retain(|key, _| kept.binary_search(key).is_ok());
                 }
                 (OpFn::Send, OpType::Info) => {
                     // An unknown send says nothing about where the process's consumer stands.
@@ -322,131 +495,113 @@ impl<'h> Analysis<'h> {
                 (OpFn::Poll | OpFn::Txn | OpFn::Crash, OpType::Info) => {
                     // An info poll may have advanced the consumer by records we never saw, so the next poll can be
                     // judged against nothing; a crash ends the process anyway.
-                    positions.remove(&op.process);
+                    process.clear();
                 }
                 (_, OpType::Ok) => {
-                    let process = positions.entry(op.process).or_default();
-                    self.op_extents(op, true, &mut extents);
+                    self.op_extents(op, meta, true, &mut extents);
                     for &(key, first, last) in &extents {
-                        if let Some(before) = process.insert(key, last) {
-                            successions.push(succession(op.process, key, before, first));
+                        let standing = Standing { last, aborted: None };
+                        match process.insert(key, standing) {
+                            Some(before) if !self.keys[key].follows(before.last.offset, first.offset) => {
+                                let name = self.flat.processes[meta.process as usize];
+                                successions.push(succession(name, key, before, first));
+                            }
+                            _ => {}
                         }
                     }
                 }
             }
         }
         successions
+    }
+
+    /// Forgets where a process stood in the partitions whose assignment changed while op `op` ran (Jepsen's
+    /// `:rebalance-log`, kept in [`Op::keys`] for send, poll and txn operations): the consumer may have been
+    /// moved to its committed offset, legitimately.
+    fn forget_rebalanced(&self, op: usize, meta: &flat::Meta, process: &mut BTreeMap<KeyId, Standing>) {
+        if matches!(meta.f, OpFn::Assign | OpFn::Subscribe) {
+            return;
+        }
+        for rec in self.flat.recs(op).iter().filter(|r| r.kind == flat::Kind::Key) {
+            process.remove(&flat::key_of(rec));
+        }
     }
 
     /// Walks each process's ok sends in completion order and pairs each send to a key with the previous one.
     fn walk_sends(&self) -> Vec<Succession> {
-        let mut positions: BTreeMap<(u64, KeyId), Position> = BTreeMap::new();
+        let mut positions: Vec<BTreeMap<KeyId, Position>> = vec![BTreeMap::new(); self.flat.processes.len()];
         let mut successions = Vec::new();
         let mut extents = Vec::new();
-        for op in &self.history.ops {
-            if op.op_type != OpType::Ok {
+        for (op, meta) in self.flat.meta.iter().enumerate() {
+            if meta.op_type != OpType::Ok {
                 continue;
             }
-            self.op_extents(op, false, &mut extents);
+            self.op_extents(op, meta, false, &mut extents);
             for &(key, first, last) in &extents {
-                if let Some(before) = positions.insert((op.process, key), last) {
-                    successions.push(succession(op.process, key, before, first));
+                match positions[meta.process as usize].insert(key, last) {
+                    Some(before) if first.offset <= before.offset => {
+                        let before = Standing { last: before, aborted: None };
+                        let name = self.flat.processes[meta.process as usize];
+                        successions.push(succession(name, key, before, first));
+                    }
+                    _ => {}
                 }
             }
         }
         successions
     }
 
-    /// For each key `op` read (or, with `reads` false, sent to with a known offset): its first and last record,
-    /// in the order the op lists them, into `extents` (cleared first), by key. Records in between are the business
-    /// of intra-op checks. `extents` is a buffer reused across ops, so that the walk allocates nothing per op.
-    fn op_extents(&self, op: &Op, reads: bool, extents: &mut Vec<(KeyId, Position, Position)>) {
+    /// For each key op `op` read (or, with `reads` false, sent to with a known offset): its first and last
+    /// record, in the order the op lists them, into `extents` (cleared first), by key. Records in between are the
+    /// business of intra-op checks. Keys rebalanced during the op are left out: where the consumer stood in them
+    /// is not known. `extents` is a buffer reused across ops, so that the walk allocates nothing per op.
+    fn op_extents(&self, op: usize, meta: &flat::Meta, reads: bool, extents: &mut Vec<(KeyId, Position, Position)>) {
         extents.clear();
-        let position = |&(offset, value): &(Offset, Value)| Position { op: op.index, offset, value };
-        for mop in &op.mops {
-            match mop {
-                MicroOp::Poll { reads: by_key } if reads => {
-                    for (key, records) in by_key {
-                        if let (Some(first), Some(last)) = (records.first(), records.last()) {
-                            extents.push((self.id(key), position(first), position(last)));
-                        }
+        let recs = self.flat.recs(op);
+        let position = |rec: &flat::Rec| Position { op, offset: rec.offset, value: rec.value };
+        for (i, rec) in recs.iter().enumerate() {
+            match rec.kind {
+                flat::Kind::PollKey if reads => {
+                    let records = recs[i + 1..].iter().take_while(|r| r.kind == flat::Kind::Read);
+                    if let (Some(first), Some(last)) = (records.clone().next(), records.last()) {
+                        extents.push((flat::key_of(rec), position(first), position(last)));
                     }
                 }
-                MicroOp::Send { key, value, offset: Some(offset), .. } if !reads => {
-                    let record = position(&(*offset, *value));
-                    extents.push((self.id(key), record, record));
+                flat::Kind::Send if !reads && rec.has_offset => {
+                    extents.push((flat::key_of(rec), position(rec), position(rec)));
                 }
                 _ => {}
             }
         }
+        if reads && meta.has_keys && !matches!(meta.f, OpFn::Assign | OpFn::Subscribe) {
+            let rebalanced = |key: KeyId| recs.iter().any(|r| r.kind == flat::Kind::Key && flat::key_of(r) == key);
+            extents.retain(|e| !rebalanced(e.0));
+        }
         // Merge entries of one key, keeping the first's start and the last's end; a stable sort keeps op order.
-        extents.sort_by_key(|e| e.0);
-        extents.dedup_by(|later, earlier| {
-            let same_key = later.0 == earlier.0;
-            if same_key {
-                earlier.2 = later.2;
-            }
-            same_key
-        });
-    }
-
-    fn id(&self, key: &str) -> KeyId {
-        // intern_keys saw every key of every op, so the lookup cannot miss.
-        let id = self.key_ids.get(key).copied();
-        assert!(id.is_some(), "key {key:?} was not interned");
-        id.unwrap_or(0)
-    }
-}
-
-fn succession(process: u64, key: KeyId, before: Position, after: Position) -> Succession {
-    assert!(before.op < after.op);
-    Succession { process, key, before, after }
-}
-
-/// Pairs each invocation with its process's next completion; see [`Analysis::partner`].
-fn pair_ops(history: &History) -> Vec<Option<usize>> {
-    let mut partner = vec![None; history.ops.len()];
-    let mut in_flight: BTreeMap<u64, usize> = BTreeMap::new();
-    for op in &history.ops {
-        if op.op_type == OpType::Invoke {
-            // A second invocation while one is in flight breaks the format; the first then never completes,
-            // which is read as an unknown outcome.
-            in_flight.insert(op.process, op.index);
-        } else if let Some(invoke) = in_flight.remove(&op.process) {
-            partner[invoke] = Some(op.index);
-            partner[op.index] = Some(invoke);
-        }
-    }
-    assert_eq!(partner.len(), history.ops.len());
-    partner
-}
-
-/// Every key any op names, each given an id in sorted order of names.
-fn intern_keys(history: &History) -> BTreeMap<&str, KeyId> {
-    let mut ids: BTreeMap<&str, KeyId> = BTreeMap::new();
-    for op in &history.ops {
-        for key in &op.keys {
-            ids.insert(key, 0);
-        }
-        for mop in &op.mops {
-            match mop {
-                MicroOp::Send { key, .. } => {
-                    ids.insert(key, 0);
+        if extents.len() > 1 {
+            extents.sort_by_key(|e| e.0);
+            extents.dedup_by(|later, earlier| {
+                let same_key = later.0 == earlier.0;
+                if same_key {
+                    earlier.2 = later.2;
                 }
-                MicroOp::Poll { reads } => {
-                    for key in reads.keys() {
-                        ids.insert(key, 0);
-                    }
-                }
-                // Sinks name keys of external stores, not partitions.
-                MicroOp::Sink { .. } => {}
-            }
+                same_key
+            });
         }
     }
-    for (id, slot) in ids.values_mut().enumerate() {
-        *slot = id;
-    }
-    ids
+}
+
+/// Where a process stands in a partition: the last record its ok polls read, and any abort since.
+#[derive(Clone, Copy, Debug)]
+struct Standing {
+    last: Position,
+    aborted: Option<usize>,
+}
+
+fn succession(process: u64, key: KeyId, before: Standing, after: Position) -> Succession {
+    assert!(before.last.op < after.op);
+    assert!(before.aborted.is_none_or(|a| before.last.op < a && a < after.op));
+    Succession { process, key, before: before.last, after, aborted: before.aborted }
 }
 
 fn empty_key_index(key: &str) -> KeyIndex {
@@ -454,8 +609,10 @@ fn empty_key_index(key: &str) -> KeyIndex {
         key: key.to_string(),
         writes: Vec::new(),
         observations: Vec::new(),
+        by_value: Vec::new(),
         version_order: Vec::new(),
         read_values: Vec::new(),
+        ok_reads: Vec::new(),
         max_ok_read: None,
         final_poll: None,
     }
@@ -468,12 +625,37 @@ fn note_final_poll(index: &mut KeyIndex, op: usize, invoke: Option<usize>) {
     }
 }
 
+/// Sorts a key's writes by value, one per value. If an invocation and its completion both contributed a value, the
+/// completion's is kept, which knows the offset; a value written by two ops breaks the format, and the earliest
+/// writer is kept.
+fn sort_writes(index: &mut KeyIndex) {
+    index.writes.sort_unstable_by_key(|w| (w.value, w.offset.is_none(), w.completion, w.invoke));
+    index.writes.dedup_by_key(|w| w.value);
+    assert!(index.writes.windows(2).all(|w| w[0].value < w[1].value));
+}
+
+/// Collects the values ok polls read, each with its earliest reader (observations are not sorted yet).
+fn index_ok_reads(index: &mut KeyIndex) {
+    index.ok_reads =
+        index.observations.iter().filter(|o| o.source == Source::OkRead).map(|o| (o.value, o.op)).collect();
+    sort_ok_reads(index);
+}
+
+/// Sorts `ok_reads` by value, keeping each value's earliest reader.
+fn sort_ok_reads(index: &mut KeyIndex) {
+    index.ok_reads.sort_unstable();
+    index.ok_reads.dedup_by_key(|r| r.0);
+    assert!(index.ok_reads.windows(2).all(|w| w[0].0 < w[1].0));
+}
+
 /// Sorts a key's observations and derives the version order, the values read, and the highest ok read.
 fn finish_key_index(index: &mut KeyIndex) {
     index.observations.sort_unstable();
     index.observations.dedup();
     index.version_order = index.observations.iter().map(|o| o.offset).collect();
     index.version_order.dedup();
+    index.by_value = index.observations.iter().map(|o| (o.value, o.offset, o.op)).collect();
+    index.by_value.sort_unstable();
     index.read_values = index.observations.iter().filter(|o| o.source != Source::Send).map(|o| o.value).collect();
     index.read_values.sort_unstable();
     index.read_values.dedup();
@@ -537,5 +719,163 @@ mod tests {
         assert_eq!(a0.final_poll, Some(FinalPoll { op: 3, invoked: 3 }));
         assert_eq!(analysis.keys[1].final_poll, Some(FinalPoll { op: 3, invoked: 3 }));
         assert_eq!(analysis.poll_successions, vec![]);
+    }
+
+    #[test]
+    fn an_unknown_outcome_is_proven_committed_by_a_read_of_a_sibling() {
+        // Op 1's transaction timed out; op 2 read b-0's 21, so the whole transaction committed, 20 included, and
+        // the offset op 1 reported for 20 joins the version order. Op 4's info send of 30 is never read: unproven.
+        let history = analyse(
+            r#"{"index":0,"time":0,"process":1,"type":"invoke","f":"txn","value":[["send","a-0",20],["send","b-0",21]]}
+{"index":1,"time":1,"process":1,"type":"info","f":"txn","value":[["send","a-0",[7,20]],["send","b-0",21]]}
+{"index":2,"time":2,"process":2,"type":"ok","f":"poll","value":[["poll",{"b-0":[[0,21]]}]]}
+{"index":3,"time":3,"process":3,"type":"invoke","f":"send","value":[["send","a-0",30]]}
+{"index":4,"time":4,"process":3,"type":"info","f":"send","value":[["send","a-0",[9,30]]]}
+"#,
+        );
+        let analysis = Analysis::new(&history);
+        assert_eq!(analysis.commit_proofs.keys().copied().collect::<Vec<_>>(), vec![1]);
+        assert_eq!(analysis.commit_proofs[&1], CommitProof { key: 1, value: 21, reader: 2 });
+        let a0 = &analysis.keys[0];
+        let statuses: Vec<_> = a0.writes.iter().map(|w| (w.value, w.status, w.offset)).collect();
+        assert_eq!(statuses, vec![(20, WriteStatus::InfoCommitted, Some(7)), (30, WriteStatus::Info, None)]);
+        assert_eq!(a0.version_order, vec![7]);
+        assert!(analysis.committed(1) && analysis.committed(2) && !analysis.committed(4));
+        assert_eq!(analysis.keys[1].first_ok_reader(21), Some(2));
+        assert!(!a0.was_ok_read(20));
+    }
+
+    #[test]
+    fn a_failed_read_places_a_value_but_does_not_deliver_it() {
+        let history = analyse(
+            r#"{"index":0,"time":0,"process":1,"type":"ok","f":"send","value":[["send","a-0",[null,20]]]}
+{"index":1,"time":1,"process":2,"type":"fail","f":"txn","value":[["poll",{"a-0":[[4,20]]}]]}
+"#,
+        );
+        let analysis = Analysis::new(&history);
+        let a0 = &analysis.keys[0];
+        assert!(a0.was_read(20));
+        assert!(!a0.was_ok_read(20));
+        assert_eq!((a0.observed_offset(20), a0.offset_of(20), a0.observed_offset(21)), (Some(4), Some(4), None));
+    }
+
+    #[test]
+    fn steps_inside_one_operation() {
+        // Version order of a-0: 0, 2, 3, 5. Op 1 reads 0 then 3 (over 2) in one poll, then 2 in a second poll of the
+        // same op (back); op 2's reads are all neighbours; op 3 sends 12 then 10, which landed lower.
+        let history = analyse(
+            r#"{"index":0,"time":0,"process":1,"type":"ok","f":"send","value":[["send","a-0",[0,10]],["send","a-0",[2,11]],["send","a-0",[3,12]],["send","a-0",[5,13]]]}
+{"index":1,"time":1,"process":2,"type":"ok","f":"txn","value":[["poll",{"a-0":[[0,10],[3,12]]}],["poll",{"a-0":[[2,11]]}]]}
+{"index":2,"time":2,"process":3,"type":"ok","f":"poll","value":[["poll",{"a-0":[[0,10],[2,11],[3,12],[5,13]]}]]}
+{"index":3,"time":3,"process":4,"type":"info","f":"txn","value":[["send","a-0",12],["send","a-0",10]]}
+"#,
+        );
+        let analysis = Analysis::new(&history);
+        let steps: Vec<_> =
+            analysis.poll_steps.iter().map(|s| (s.before.op, s.before.offset, s.after.offset, s.delta)).collect();
+        assert_eq!(steps, vec![(1, 0, 3, 2), (1, 3, 2, -1)]);
+        // Op 0's sends are neighbours; op 3's unknown sends are placed by the offsets others observed.
+        let sends: Vec<_> =
+            analysis.send_steps.iter().map(|s| (s.after.op, s.before.value, s.after.value, s.delta)).collect();
+        assert_eq!(sends, vec![(3, 12, 10, -2)]);
+        assert_eq!(analysis.own_reads, vec![]);
+    }
+
+    #[test]
+    fn rebalanced_keys_are_not_judged_inside_or_across_an_operation() {
+        let history = analyse(
+            r#"{"index":0,"time":0,"process":1,"type":"ok","f":"send","value":[["send","a-0",[0,10]],["send","a-0",[1,11]],["send","a-0",[2,12]]]}
+{"index":1,"time":1,"process":2,"type":"ok","f":"poll","value":[["poll",{"a-0":[[1,11]]}]]}
+{"index":2,"time":2,"process":2,"type":"ok","f":"poll","value":[["poll",{"a-0":[[0,10],[2,12]]}]],"rebalanced":["a-0"]}
+{"index":3,"time":3,"process":2,"type":"ok","f":"poll","value":[["poll",{"a-0":[[0,10]]}]]}
+"#,
+        );
+        let analysis = Analysis::new(&history);
+        assert_eq!(analysis.poll_steps, vec![]);
+        assert_eq!(analysis.poll_successions, vec![]);
+        let judged = history.ops[2].clone();
+        let mut plain = history.clone();
+        plain.ops[2].keys.clear();
+        let analysis = Analysis::new(&plain);
+        assert_eq!(analysis.poll_steps.len(), 1);
+        assert_eq!(analysis.poll_successions.len(), 2, "both go back");
+        assert_eq!(judged.keys, vec!["a-0".to_string()]);
+    }
+
+    #[test]
+    fn own_reads_and_aborts_between_polls() {
+        // Op 1 sends 10 and reads it back in the same transaction, which then aborts; op 2 continues from op 0.
+        let history = analyse(
+            r#"{"index":0,"time":0,"process":1,"type":"ok","f":"poll","value":[["poll",{"a-0":[[0,9]]}]]}
+{"index":1,"time":1,"process":1,"type":"fail","f":"txn","value":[["send","a-0",10],["poll",{"a-0":[[1,10]]}]]}
+{"index":2,"time":2,"process":1,"type":"ok","f":"poll","value":[["poll",{"a-0":[[2,11]]}]]}
+"#,
+        );
+        let analysis = Analysis::new(&history);
+        assert_eq!(analysis.own_reads, vec![OwnRead { op: 1, key: 0, value: 10, offset: 1 }]);
+        assert_eq!(analysis.poll_successions.len(), 1);
+        assert_eq!(analysis.poll_successions[0].aborted, Some(1));
+    }
+
+    #[test]
+    fn sinks_acknowledged_and_required() {
+        // Op 1 (aborted) got db/k=5 acknowledged; op 3 committed and got it acknowledged again; op 5 committed but
+        // its completion does not acknowledge db/k=6; op 7 failed before writing 7, which nothing requires.
+        let history = analyse(
+            r#"{"index":0,"time":0,"process":1,"type":"invoke","f":"txn","value":[["sink","db","k",5]]}
+{"index":1,"time":1,"process":1,"type":"fail","f":"txn","value":[["sink","db","k",5]]}
+{"index":2,"time":2,"process":1,"type":"invoke","f":"txn","value":[["sink","db","k",5]]}
+{"index":3,"time":3,"process":1,"type":"ok","f":"txn","value":[["sink","db","k",5]]}
+{"index":4,"time":4,"process":1,"type":"invoke","f":"txn","value":[["sink","db","k",6]]}
+{"index":5,"time":5,"process":1,"type":"ok","f":"txn","value":[]}
+{"index":6,"time":6,"process":1,"type":"invoke","f":"txn","value":[["sink","db","k",7]]}
+{"index":7,"time":7,"process":1,"type":"fail","f":"txn","value":[]}
+"#,
+        );
+        let analysis = Analysis::new(&history);
+        assert_eq!(analysis.sinks.len(), 1);
+        let sink = &analysis.sinks[0];
+        assert_eq!(sink.name(), "db/k");
+        assert_eq!(sink.acknowledged, vec![(5, 1), (5, 3)]);
+        assert_eq!(sink.required, vec![(5, 3), (6, 5)]);
+        assert!(sink.was_acknowledged(5) && !sink.was_acknowledged(6));
+        assert!(analysis.keys.is_empty(), "sink keys are not partitions");
+    }
+
+    #[test]
+    fn one_thread_or_two_give_the_same_analysis() {
+        // A history with a bit of everything: transactions, unknown outcomes, aborts, skips and repeats.
+        let mut text = String::new();
+        for i in 0..400u64 {
+            let (key, value) = (i % 3, i as i64);
+            let outcome = ["ok", "ok", "info", "fail"][(i % 4) as usize];
+            let offset = if outcome == "ok" { format!("[{},{value}]", i / 3 * 2) } else { value.to_string() };
+            text += &format!(
+                "{{\"index\":{},\"time\":0,\"process\":{},\"type\":\"{outcome}\",\"f\":\"txn\",\"value\":[[\"send\",\"k-{key}\",{offset}],[\"poll\",{{\"k-{key}\":[[{},{}],[{},{}]]}}]]}}\n",
+                2 * i,
+                i % 7,
+                i / 2,
+                value - 3,
+                i / 2 + (i % 5),
+                value - 1
+            );
+            text += &format!(
+                "{{\"index\":{},\"time\":0,\"process\":9,\"type\":\"ok\",\"f\":\"poll\",\"value\":[[\"poll\",{{\"k-{key}\":[[{},{value}]]}}]]}}\n",
+                2 * i + 1,
+                i + i % 2
+            );
+        }
+        let history = analyse(&text);
+        let (one, two) = (Analysis::build(&history, false), Analysis::build(&history, true));
+        assert_eq!(one.keys, two.keys);
+        assert_eq!(one.commit_proofs, two.commit_proofs);
+        assert_eq!((&one.poll_successions, &one.send_successions), (&two.poll_successions, &two.send_successions));
+        assert_eq!(
+            (&one.poll_steps, &one.send_steps, &one.own_reads),
+            (&two.poll_steps, &two.send_steps, &two.own_reads)
+        );
+        let sizes =
+            (one.poll_steps.len(), one.poll_successions.len(), one.commit_proofs.len(), one.send_successions.len());
+        assert!(sizes.0 > 0 && sizes.1 > 0 && sizes.2 > 0, "{sizes:?}");
     }
 }

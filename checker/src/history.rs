@@ -9,7 +9,9 @@
 //! ```
 //!
 //! The reader never panics: every malformed line becomes a [`ParseError`] that reads
-//! `FILE:LINE:COL: what was expected`, like a compiler's. Fields it does not know (a real system's
+//! `FILE:LINE:COL: what was expected`, like a compiler's. Lines are read by a fast path first (`jsonl_fast.rs`,
+//! on several threads for long files), and by the careful reader below when the fast path gives up — which it
+//! does on anything unusual, and on every mistake, so that error messages come from one place. Fields it does not know (a real system's
 //! `"error"` note, say) are ignored, so that histories from other tools can be checked as they are.
 
 use std::collections::BTreeMap;
@@ -103,7 +105,9 @@ pub struct Op {
     pub f: OpFn,
     /// The micro-ops, for send / poll / txn (JSON "value" is the list of micro-ops).
     pub mops: Vec<MicroOp>,
-    /// The partitions, for assign / subscribe (JSON "value" is the list of keys).
+    /// For assign / subscribe, the partitions assigned (JSON "value" is the list of keys). For send / poll / txn,
+    /// the partitions whose assignment changed while the operation ran (JSON `"rebalanced"`, Jepsen's
+    /// `:rebalance-log`): where the consumer stood in them is not known, so their poll order is not judged.
     pub keys: Vec<Key>,
     /// JSON `"final": true`: this poll read each of its keys to the end of the log after the system quiesced.
     pub final_poll: bool,
@@ -166,6 +170,22 @@ impl OpFn {
     }
 }
 
+impl Op {
+    /// Stands in for a line not read yet; allocates nothing.
+    pub(crate) fn placeholder() -> Op {
+        Op {
+            index: usize::MAX,
+            time_ns: 0,
+            process: 0,
+            op_type: OpType::Info,
+            f: OpFn::Crash,
+            mops: Vec::new(),
+            keys: Vec::new(),
+            final_poll: false,
+        }
+    }
+}
+
 impl History {
     /// An empty history.
     pub fn new() -> Self {
@@ -187,21 +207,40 @@ impl History {
     /// The first malformed line, as a [`ParseError`] naming its line, the column of the offending token, and what
     /// was expected there. Any input gives a history or an error; none makes the reader panic.
     pub fn parse_jsonl(file_name: &str, text: &str) -> Result<History, ParseError> {
-        let mut history = History::new();
-        for (line_index, raw) in text.split('\n').enumerate() {
-            let line = raw.strip_suffix('\r').unwrap_or(raw);
-            if line.trim().is_empty() {
-                continue;
+        // The fast path reads almost every line, in parallel on long texts; the careful reader reads the rest, in
+        // order, and every line with a mistake, so that the first mistake is the one reported.
+        let mut ops: Vec<Op> = Vec::new();
+        let mut first_line = 0;
+        for mut chunk in crate::jsonl_fast::read_chunks(text) {
+            let base = ops.len();
+            let mut slow = chunk.slow.iter().peekable();
+            for (i, op) in chunk.ops.iter_mut().enumerate() {
+                let line = match slow.peek() {
+                    Some(&&(at, number, line)) if at == i => {
+                        slow.next();
+                        (number, line)
+                    }
+                    _ if op.index == base + i => continue,
+                    // The fast path read this line but its index is wrong: the careful reader says so.
+                    _ => crate::jsonl_fast::lines(chunk.text).nth(i).unwrap_or((0, "")),
+                };
+                let ctx = LineCtx { file: file_name, line: first_line + line.0 + 1, text: line.1 };
+                *op = parse_op(&ctx, base + i)?;
             }
-            let ctx = LineCtx { file: file_name, line: line_index + 1, text: line };
-            let op = parse_op(&ctx, history.ops.len())?;
-            history.ops.push(op);
+            first_line += chunk.newline_count;
+            if ops.is_empty() {
+                ops = chunk.ops;
+            } else {
+                ops.append(&mut chunk.ops);
+            }
         }
+        let history = History { ops };
+        assert!(history.ops.iter().enumerate().all(|(i, op)| op.index == i));
         Ok(history)
     }
 
     /// One JSON object per line, each line ending in '\n'; `parse_jsonl(to_jsonl(h)) == h`.
-    /// Field order: index, time, process, type, f, value, final (only when true).
+    /// Field order: index, time, process, type, f, value, final (only when true), rebalanced (only when not empty).
     pub fn to_jsonl(&self) -> String {
         let mut out = String::with_capacity(self.ops.len() * 96);
         for op in &self.ops {
@@ -241,6 +280,10 @@ fn write_op(out: &mut String, op: &Op) {
     }
     if op.final_poll {
         out.push_str(",\"final\":true");
+    }
+    if !op.keys.is_empty() && matches!(op.f, OpFn::Send | OpFn::Poll | OpFn::Txn) {
+        out.push_str(",\"rebalanced\":");
+        write_keys(out, &op.keys);
     }
     out.push('}');
 }
@@ -550,7 +593,7 @@ fn parse_op_value(ctx: &LineCtx<'_>, obj: &Map<String, Json>, op: &mut Op) -> Re
             )),
         },
         OpFn::Assign | OpFn::Subscribe => {
-            op.keys = parse_keys(ctx, value)?;
+            op.keys = parse_keys(ctx, "value", value)?;
             Ok(())
         }
         OpFn::Send | OpFn::Poll | OpFn::Txn => {
@@ -562,21 +605,25 @@ fn parse_op_value(ctx: &LineCtx<'_>, obj: &Map<String, Json>, op: &mut Op) -> Re
                 return Err(ctx.error(ctx.field_column("value"), message));
             };
             op.mops = items.iter().map(|item| parse_mop(ctx, item)).collect::<Result<_, _>>()?;
+            op.keys = match obj.get("rebalanced") {
+                None | Some(Json::Null) => Vec::new(),
+                Some(keys) => parse_keys(ctx, "rebalanced", keys)?,
+            };
             Ok(())
         }
     }
 }
 
-fn parse_keys(ctx: &LineCtx<'_>, value: &Json) -> Result<Vec<Key>, ParseError> {
+fn parse_keys(ctx: &LineCtx<'_>, field: &str, value: &Json) -> Result<Vec<Key>, ParseError> {
     let expected = "expected a list of keys (strings)";
     let Json::Array(items) = value else {
-        return Err(ctx.error(ctx.field_column("value"), format!("{expected}, found {}", show(value))));
+        return Err(ctx.error(ctx.field_column(field), format!("{expected}, found {}", show(value))));
     };
     items
         .iter()
         .map(|item| match item {
             Json::String(key) => Ok(key.clone()),
-            other => Err(ctx.error(ctx.locate("value", other), format!("{expected}, found {}", show(other)))),
+            other => Err(ctx.error(ctx.locate(field, other), format!("{expected}, found {}", show(other)))),
         })
         .collect()
 }
@@ -748,5 +795,52 @@ mod tests {
         });
         let again = History::parse_jsonl("e.jsonl", &history.to_jsonl()).expect("round trip");
         assert_eq!(again, history);
+    }
+
+    /// Lines in every shape the writer produces, and some it does not (spaces, other field orders, extra fields).
+    const TEMPLATES: &[&str] = &[
+        r#"{"index":7,"time":1200,"process":3,"type":"invoke","f":"txn","value":[["send","orders-0",17],["poll"]]}"#,
+        r#"{"index":7,"time":5300,"process":3,"type":"ok","f":"txn","value":[["send","orders-0",[4,-17]],["send","a-1",[null,9],{"source":["in-0",3]}],["poll",{"a-0":[[0,1],[2,3]],"b":[]}],["sink","db","k",5]],"final":true,"rebalanced":["a-0"]}"#,
+        r#"{"index":7,"time":1,"process":2,"type":"info","f":"crash","value":null}"#,
+        r#"{"index":7,"time":1,"process":2,"type":"ok","f":"subscribe","value":["a-0","b-1"],"rebalanced":7}"#,
+        r#" { "value" : [ [ "poll" , { "k" : [ [ 1 , 2 ] ] } ] ] , "f" : "poll" , "type":"fail", "process":1, "time":0, "index":7, "note":{"x":[1.5,true,"y\n"]} } "#,
+    ];
+
+    const EDIT_BYTES: &[u8] = b"\"\\,:[]{} -019.eEnultrux";
+
+    proptest::proptest! {
+        #[test]
+        fn the_fast_path_agrees_with_the_careful_reader(
+            template in 0..TEMPLATES.len(),
+            edits in proptest::collection::vec((proptest::prelude::any::<proptest::sample::Index>(), 0..EDIT_BYTES.len(), 0..3u8), 0..4),
+        ) {
+            let mut bytes = TEMPLATES[template].as_bytes().to_vec();
+            for (at, byte, kind) in edits {
+                let at = at.index(bytes.len() + 1);
+                match kind {
+                    0 if at < bytes.len() => bytes[at] = EDIT_BYTES[byte],
+                    1 => bytes.insert(at, EDIT_BYTES[byte]),
+                    _ if at < bytes.len() => {
+                        bytes.remove(at);
+                    }
+                    _ => {}
+                }
+            }
+            let line = String::from_utf8_lossy(&bytes).into_owned();
+            if let Some(op) = crate::jsonl_fast::parse_line_any_index(&line) {
+                let careful = parse_op(&LineCtx { file: "f.jsonl", line: 1, text: &line }, op.index);
+                proptest::prop_assert_eq!(careful, Ok(op), "{}", line);
+            }
+        }
+    }
+
+    #[test]
+    fn every_template_takes_the_fast_path() {
+        for template in TEMPLATES {
+            let fast = crate::jsonl_fast::parse_line_any_index(template);
+            assert!(fast.is_some(), "{template}");
+            let careful = parse_op(&LineCtx { file: "f.jsonl", line: 1, text: template }, 7);
+            assert_eq!(careful.as_ref().ok(), fast.as_ref(), "{template}");
+        }
     }
 }

@@ -1,9 +1,12 @@
 //! eosim-checker: reads a history of a Kafka-style system and finds the anomalies Jepsen's Kafka checker names.
 //!
-//! A [`History`] is a list of [`Op`]s (design.md §5), read from JSON Lines by [`History::parse_jsonl`] and written
+//! A [`History`] is a list of [`Op`]s (design.md §5), read from JSON Lines by [`History::parse_jsonl`] (a fast
+//! path, in parallel on long files, backed by a careful reader for exact error messages), from Jepsen's EDN
+//! `history.edn` by [`History::parse_edn`] (see [`edn`]), or from either by [`History::parse_auto`], and written
 //! back by [`History::to_jsonl`]. [`check`] builds an [`Analysis`] (every index the checks share, once), runs each
-//! check in [`anomaly`] — one module per [`AnomalyKind`] — and returns a [`Report`]: every [`Anomaly`] found, each
-//! with the key, values, offsets and op indices that prove it, judged against the [`Guarantee`] the system claims.
+//! check in [`anomaly`] — one module per [`AnomalyKind`], Jepsen's whole Kafka catalogue plus writes to external
+//! stores — and returns a [`Report`]: every [`Anomaly`] found, each with the key, values, offsets and op indices
+//! that prove it, judged against the [`Guarantee`] the system claims.
 //! A duplicate is expected under at-least-once and a violation under exactly-once; the report lists both kinds of
 //! finding, but only violations make it invalid.
 //!
@@ -32,8 +35,11 @@
 
 pub mod analysis;
 pub mod anomaly;
+pub mod edn;
 mod guarantee;
 pub mod history;
+mod jsonl_fast;
+pub mod linearizable;
 mod report;
 
 use serde::{Deserialize, Serialize};
@@ -44,6 +50,9 @@ pub use history::*;
 pub use report::Report;
 
 /// The kinds of anomaly the checker finds, with Jepsen's names; the declaration order is the report order.
+///
+/// `sink-lost-write` and `sink-duplicate` are eosim's own (Jepsen has no external stores): the same two failures as
+/// `lost-write` and `duplicate`, for writes to a store outside Kafka, keyed `store/key`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum AnomalyKind {
     /// An acknowledged value that should have been read, but no poll ever read it.
@@ -61,12 +70,33 @@ pub enum AnomalyKind {
     /// A process's poll of a key jumped over offsets known to hold records.
     #[serde(rename = "poll-skip")]
     PollSkip,
+    /// Inside one operation, a read of a key went back to, or repeated, an earlier offset.
+    #[serde(rename = "int-nonmonotonic-poll")]
+    IntNonmonotonicPoll,
+    /// Inside one operation, two consecutive reads of a key jumped over offsets known to hold records.
+    #[serde(rename = "int-poll-skip")]
+    IntPollSkip,
     /// A process's later send to a key was acknowledged at a lower offset than its earlier one.
     #[serde(rename = "nonmonotonic-send")]
     NonmonotonicSend,
+    /// Inside one operation, a later send to a key landed at or before an earlier one.
+    #[serde(rename = "int-nonmonotonic-send")]
+    IntNonmonotonicSend,
+    /// Inside one operation, two consecutive sends to a key landed with other records between them.
+    #[serde(rename = "int-send-skip")]
+    IntSendSkip,
     /// Aborted read: an ok poll saw a value whose send definitely failed.
     #[serde(rename = "G1a")]
     G1a,
+    /// An operation read a value it sent itself, before it had committed.
+    #[serde(rename = "precommitted-read")]
+    PrecommittedRead,
+    /// An operation committed, but an external store never acknowledged a write it meant to make.
+    #[serde(rename = "sink-lost-write")]
+    SinkLostWrite,
+    /// An external store acknowledged the same write more than once.
+    #[serde(rename = "sink-duplicate")]
+    SinkDuplicate,
     /// Acknowledged values that no poll has read yet, with nothing proving they should have been (informational).
     #[serde(rename = "unseen")]
     Unseen,
@@ -80,8 +110,15 @@ impl AnomalyKind {
         AnomalyKind::InconsistentOffsets,
         AnomalyKind::NonmonotonicPoll,
         AnomalyKind::PollSkip,
+        AnomalyKind::IntNonmonotonicPoll,
+        AnomalyKind::IntPollSkip,
         AnomalyKind::NonmonotonicSend,
+        AnomalyKind::IntNonmonotonicSend,
+        AnomalyKind::IntSendSkip,
         AnomalyKind::G1a,
+        AnomalyKind::PrecommittedRead,
+        AnomalyKind::SinkLostWrite,
+        AnomalyKind::SinkDuplicate,
         AnomalyKind::Unseen,
     ];
 
@@ -93,8 +130,15 @@ impl AnomalyKind {
             AnomalyKind::InconsistentOffsets => "inconsistent-offsets",
             AnomalyKind::NonmonotonicPoll => "nonmonotonic-poll",
             AnomalyKind::PollSkip => "poll-skip",
+            AnomalyKind::IntNonmonotonicPoll => "int-nonmonotonic-poll",
+            AnomalyKind::IntPollSkip => "int-poll-skip",
             AnomalyKind::NonmonotonicSend => "nonmonotonic-send",
+            AnomalyKind::IntNonmonotonicSend => "int-nonmonotonic-send",
+            AnomalyKind::IntSendSkip => "int-send-skip",
             AnomalyKind::G1a => "G1a",
+            AnomalyKind::PrecommittedRead => "precommitted-read",
+            AnomalyKind::SinkLostWrite => "sink-lost-write",
+            AnomalyKind::SinkDuplicate => "sink-duplicate",
             AnomalyKind::Unseen => "unseen",
         }
     }
@@ -125,15 +169,23 @@ pub struct Anomaly {
 /// A check: reads the shared indexes, returns every anomaly of its kind.
 type Check = fn(&Analysis<'_>) -> Vec<Anomaly>;
 
-/// The single list of checks, one per kind, in [`AnomalyKind::ALL`] order.
-const CHECKS: [(AnomalyKind, Check); 8] = [
+/// The single list of checks, one per kind, in [`AnomalyKind::ALL`] order. Which of them a claim allows, and why,
+/// is the table in [`Guarantee::forbids`].
+const CHECKS: [(AnomalyKind, Check); 15] = [
     (AnomalyKind::LostWrite, anomaly::lost_write::check),
     (AnomalyKind::Duplicate, anomaly::duplicate::check),
     (AnomalyKind::InconsistentOffsets, anomaly::inconsistent_offsets::check),
     (AnomalyKind::NonmonotonicPoll, anomaly::nonmonotonic_poll::check),
     (AnomalyKind::PollSkip, anomaly::poll_skip::check),
+    (AnomalyKind::IntNonmonotonicPoll, anomaly::int_nonmonotonic_poll::check),
+    (AnomalyKind::IntPollSkip, anomaly::int_poll_skip::check),
     (AnomalyKind::NonmonotonicSend, anomaly::nonmonotonic_send::check),
+    (AnomalyKind::IntNonmonotonicSend, anomaly::int_nonmonotonic_send::check),
+    (AnomalyKind::IntSendSkip, anomaly::int_send_skip::check),
     (AnomalyKind::G1a, anomaly::aborted_read::check),
+    (AnomalyKind::PrecommittedRead, anomaly::precommitted_read::check),
+    (AnomalyKind::SinkLostWrite, anomaly::sink_lost_write::check),
+    (AnomalyKind::SinkDuplicate, anomaly::sink_duplicate::check),
     (AnomalyKind::Unseen, anomaly::unseen::check),
 ];
 

@@ -142,3 +142,53 @@ fn a_consume_transform_produce_pipeline_that_keeps_exactly_once_is_valid() {
     let report = report(text, Guarantee::KafkaEos);
     assert!(report.anomalies.is_empty(), "{}", report.render_text(5));
 }
+
+/// A transaction reads back its own send; the same history is a violation only where transactions are claimed.
+#[test]
+fn a_precommitted_read_is_judged_by_whether_the_claim_has_transactions() {
+    let text = r#"{"index":0,"time":0,"process":1,"type":"invoke","f":"txn","value":[["send","orders-0",17],["poll"]]}
+{"index":1,"time":1,"process":1,"type":"ok","f":"txn","value":[["send","orders-0",[0,17]],["poll",{"orders-0":[[0,17]]}]]}
+"#;
+    for guarantee in [Guarantee::AtMostOnce, Guarantee::AtLeastOnce, Guarantee::Idempotent] {
+        let report = report(text, guarantee);
+        assert_eq!(kinds(&report), vec![AnomalyKind::PrecommittedRead]);
+        assert!(report.is_valid(), "{}", report.render_text(3));
+    }
+    for guarantee in [Guarantee::KafkaEos, Guarantee::Serializable] {
+        assert_eq!(report(text, guarantee).violation_count(), 1);
+    }
+}
+
+/// A transaction's two records with another's between them: reported everywhere, a violation nowhere.
+#[test]
+fn an_int_send_skip_is_never_a_violation() {
+    let text = r#"{"index":0,"time":0,"process":2,"type":"ok","f":"send","value":[["send","orders-0",[1,30]]]}
+{"index":1,"time":1,"process":1,"type":"ok","f":"txn","value":[["send","orders-0",[0,17]],["send","orders-0",[2,18]]]}
+{"index":2,"time":2,"process":3,"type":"ok","f":"poll","value":[["poll",{"orders-0":[[0,17],[1,30],[2,18]]}]],"final":true}
+"#;
+    for &guarantee in Guarantee::ALL {
+        let report = report(text, guarantee);
+        assert_eq!(kinds(&report), vec![AnomalyKind::IntSendSkip]);
+        assert!(report.is_valid());
+        assert!(report.render_text(3).contains("int-send-skip: 1 (allowed)"));
+    }
+}
+
+/// A consume-transform-produce step writes its row to a store, aborts, and is retried: the store holds the row
+/// twice. Kafka's side is clean; the exactly-once claim is broken at the store.
+#[test]
+fn a_store_write_retried_after_an_abort_is_a_sink_duplicate() {
+    let text = r#"{"index":0,"time":0,"process":1,"type":"ok","f":"send","value":[["send","in-0",[0,17]]]}
+{"index":1,"time":1,"process":3,"type":"ok","f":"assign","value":["in-0"]}
+{"index":2,"time":2,"process":3,"type":"invoke","f":"txn","value":[["poll"],["send","out-0",100],["sink","db","k",100]]}
+{"index":3,"time":3,"process":3,"type":"fail","f":"txn","value":[["poll",{"in-0":[[0,17]]}],["send","out-0",100],["sink","db","k",100]]}
+{"index":4,"time":4,"process":3,"type":"invoke","f":"txn","value":[["poll"],["send","out-0",101],["sink","db","k",100]]}
+{"index":5,"time":5,"process":3,"type":"ok","f":"txn","value":[["poll",{"in-0":[[0,17]]}],["send","out-0",[1,101]],["sink","db","k",100]]}
+{"index":6,"time":6,"process":4,"type":"ok","f":"poll","value":[["poll",{"in-0":[[0,17]],"out-0":[[1,101]]}]],"final":true}
+"#;
+    let eos = report(text, Guarantee::KafkaEos);
+    assert_eq!(kinds(&eos), vec![AnomalyKind::SinkDuplicate], "{}", eos.render_text(3));
+    assert_eq!((eos.anomalies[0].key.as_str(), eos.anomalies[0].ops.clone()), ("db/k", vec![3, 5]));
+    assert!(!eos.is_valid());
+    assert!(report(text, Guarantee::AtLeastOnce).is_valid());
+}

@@ -167,3 +167,54 @@ fn huge_values_are_cut_in_messages() {
     assert!(error.message.len() < 120, "{error}");
     assert!(error.message.ends_with("...\"}") || error.message.ends_with("..."), "{error}");
 }
+
+/// A history long enough to be read in parallel chunks, with lines only the careful reader takes (an escaped key),
+/// blank lines and CRLF endings: it reads like a short one, and its first mistake is the one reported, with the
+/// right line number, wherever the chunks were cut.
+#[test]
+fn long_histories_read_in_chunks_report_the_first_mistake_by_its_line() {
+    let line = |index: usize| {
+        let key = if index % 9_999 == 7 { "\\u006b-0".to_string() } else { "k-0".to_string() };
+        format!(
+            r#"{{"index":{index},"time":{index},"process":1,"type":"ok","f":"send","value":[["send","{key}",[{index},{index}]]]}}"#
+        )
+    };
+    let count = 60_000;
+    let mut text = String::new();
+    for index in 0..count {
+        text.push_str(&line(index));
+        text.push_str(if index % 1_000 == 0 { "\r\n\n" } else { "\n" });
+    }
+    assert!(text.len() > 4 << 20, "long enough for several chunks");
+    let history = History::parse_jsonl("long.jsonl", &text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(history.ops.len(), count);
+    assert!(history.ops.iter().enumerate().all(|(i, op)| op.index == i && op.mops.len() == 1));
+    assert_eq!(History::parse_jsonl("long.jsonl", &history.to_jsonl()), Ok(history));
+
+    // Op 45,000 sits on line 45,046: its own position, plus one, plus the blank lines after ops 0, 1000 ... 44,000.
+    let bad_index = 45_000;
+    let bad_line = bad_index + 1 + bad_index / 1_000;
+    let broken = text.replacen(
+        r#""index":45000,"time":45000,"process":1,"type":"ok","f":"send""#,
+        r#""index":45000,"time":45000,"process":1,"type":"ok","f":"sned""#,
+        1,
+    );
+    let error = History::parse_jsonl("long.jsonl", &broken).expect_err("bad op name");
+    assert_eq!(
+        (error.line, error.message.as_str()),
+        (bad_line, r#"unknown op "sned" (expected send|poll|txn|assign|subscribe|crash)"#)
+    );
+    // A wrong index that the fast path reads happily is still caught, on its own line.
+    let shifted = text.replacen(r#""index":50000,"#, r#""index":50001,"#, 1);
+    let error = History::parse_jsonl("long.jsonl", &shifted).expect_err("wrong index");
+    assert_eq!(error.line, 50_000 + 1 + 50);
+    assert_eq!(error.message, "expected index 50000 (the op's position in the file), found 50001");
+    // Two mistakes: the earlier one wins, even when a later chunk sees its own first.
+    let both = broken.replacen(
+        r#""index":1000,"time":1000,"process":1,"type":"ok""#,
+        r#""index":1000,"time":1000,"process":1,"type":"okay""#,
+        1,
+    );
+    let error = History::parse_jsonl("long.jsonl", &both).expect_err("two mistakes");
+    assert_eq!(error.line, 1_000 + 1 + 1);
+}

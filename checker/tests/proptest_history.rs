@@ -1,12 +1,16 @@
-//! Property tests. A random reference log (producers sending unique values to a few partitions, with ok, info and
-//! fail outcomes; consumers polling successive ranges, being reassigned, and finishing with final polls) yields a
-//! correct history, which must check clean under `idempotent`. One mutation of it — a value dropped from every
-//! read, a read of a value at a second offset, a poll restarted earlier — must make the matching anomaly appear.
-//! And the reader must never panic, whatever it is given.
+//! Property tests. A random reference log (producers sending unique values to a few partitions, alone or in
+//! transactions, with ok, info and fail outcomes; consumers polling successive ranges, running consume-transform-
+//! produce transactions that commit, abort — and then rewind — or end unknown, being reassigned, and finishing with
+//! final polls) yields a correct history, which must check clean under `kafka-eos`: aborted writes are never read,
+//! unknown outcomes are read or not, consumers never skip or go back. One mutation of it must make the matching
+//! anomaly appear: a value dropped from every read (lost-write), read at a second offset (duplicate), a poll
+//! restarted earlier (nonmonotonic-poll), an aborted value read (G1a), two reads of one poll swapped
+//! (int-nonmonotonic-poll), a read dropped from the middle of a poll (int-poll-skip), a consumer that does not
+//! rewind after an abort (poll-skip). And the readers must never panic, whatever they are given.
 
 use std::collections::BTreeMap;
 
-use eosim_checker::{check, AnomalyKind, Guarantee, History, MicroOp, Offset, Op, OpFn, OpType, Value};
+use eosim_checker::{check, Analysis, AnomalyKind, Guarantee, History, MicroOp, Offset, Op, OpFn, OpType, Value};
 use proptest::prelude::*;
 use proptest::sample::Index;
 
@@ -29,9 +33,31 @@ enum Outcome {
 /// One step of the reference workload.
 #[derive(Clone, Debug)]
 enum Action {
-    Send { producer: u64, keys: Vec<usize>, outcome: Outcome, defer: bool, null_offset: bool, gap: bool },
-    Poll { consumer: usize, max_records: usize, info: bool },
-    Assign { consumer: usize, mask: u8, subscribe: bool },
+    Send {
+        producer: u64,
+        keys: Vec<usize>,
+        outcome: Outcome,
+        defer: bool,
+        null_offset: bool,
+        gap: bool,
+    },
+    Poll {
+        consumer: usize,
+        max_records: usize,
+        info: bool,
+    },
+    Assign {
+        consumer: usize,
+        mask: u8,
+        subscribe: bool,
+    },
+    /// A consume-transform-produce transaction: poll, then send one output record to `output`.
+    Transact {
+        consumer: usize,
+        max_records: usize,
+        outcome: Outcome,
+        output: usize,
+    },
 }
 
 fn action() -> impl Strategy<Value = Action> {
@@ -64,7 +90,12 @@ fn action() -> impl Strategy<Value = Action> {
         mask,
         subscribe,
     });
-    prop_oneof![5 => send, 4 => poll, 1 => assign]
+    let outcome = prop_oneof![3 => Just(Outcome::Ok), 1 => Just(Outcome::InfoLanded), 1 => Just(Outcome::InfoLost), 2 => Just(Outcome::Fail)];
+    let transact =
+        (0..CONSUMER_COUNT, 1..4usize, outcome, 0..KEY_COUNT).prop_map(|(consumer, max_records, outcome, output)| {
+            Action::Transact { consumer, max_records, outcome, output }
+        });
+    prop_oneof![5 => send, 4 => poll, 1 => assign, 2 => transact]
 }
 
 /// A send invoked and not yet completed.
@@ -82,6 +113,8 @@ struct Consumer {
     positions: BTreeMap<usize, usize>,
     /// Per key, the last record read since the key was assigned, if the checker still knows the position.
     last_read: BTreeMap<usize, (Offset, Value)>,
+    /// Per key, how many records aborted transactions read since the last committed read (to be read again).
+    aborted_reads: BTreeMap<usize, usize>,
 }
 
 /// The simulated system and the history it produces.
@@ -97,6 +130,11 @@ struct Reference {
     continuations: Vec<(usize, usize, (Offset, Value))>,
     /// Acknowledged values: (key, value).
     acknowledged: Vec<(usize, Value)>,
+    /// Values whose send or transaction definitely failed: (key, value).
+    failed: Vec<(usize, Value)>,
+    /// Ok polls whose first records of a key an aborted transaction of the same consumer had read first:
+    /// (op index, key, how many records were read again after the rewind).
+    rewinds: Vec<(usize, usize, usize)>,
 }
 
 fn op(process: u64, op_type: OpType, f: OpFn, mops: Vec<MicroOp>) -> Op {
@@ -130,6 +168,9 @@ impl Reference {
                 }
                 Action::Poll { consumer, max_records, info } => reference.poll(*consumer, *max_records, *info, false),
                 Action::Assign { consumer, mask, subscribe } => reference.assign(*consumer, *mask, *subscribe),
+                Action::Transact { consumer, max_records, outcome, output } => {
+                    reference.transact(*consumer, *max_records, *outcome, *output);
+                }
             }
         }
         reference.finish();
@@ -165,6 +206,9 @@ impl Reference {
             if acknowledged {
                 self.acknowledged.push((key, value));
             }
+            if matches!(pending.outcome, Outcome::Fail) {
+                self.failed.push((key, value));
+            }
             let offset = if acknowledged && !pending.null_offset { offset } else { None };
             mops.push(MicroOp::Send { key: key_name(key), value, offset, source: None });
         }
@@ -188,23 +232,86 @@ impl Reference {
             return;
         }
         let index = self.history.ops.len();
+        let max_records = if final_poll { usize::MAX } else { max_records };
+        let reads = self.read(consumer, max_records, Some(index));
+        self.push(Op { op_type: OpType::Ok, mops: vec![MicroOp::Poll { reads }], ..invoke });
+    }
+
+    /// What `consumer` reads from each assigned key, at most `max_records` each. With `committed` (the index the
+    /// completion will have), its position moves past them; without, it stays (the transaction aborts).
+    fn read(
+        &mut self,
+        consumer: usize,
+        max_records: usize,
+        committed: Option<usize>,
+    ) -> BTreeMap<String, Vec<(Offset, Value)>> {
         let mut reads = BTreeMap::new();
         let keys: Vec<usize> = self.consumers[consumer].positions.keys().copied().collect();
         for key in keys {
             let start = self.consumers[consumer].positions[&key];
-            let end = if final_poll { self.logs[key].len() } else { (start + max_records).min(self.logs[key].len()) };
+            let end = start.saturating_add(max_records).min(self.logs[key].len());
             let records = self.logs[key][start..end].to_vec();
             let state = &mut self.consumers[consumer];
-            state.positions.insert(key, end);
-            if let (Some(&first), Some(&last)) = (records.first(), records.last()) {
-                if let Some(previous) = state.last_read.insert(key, last) {
-                    self.continuations.push((index, key, previous));
+            if let Some(index) = committed {
+                state.positions.insert(key, end);
+                if let (Some(&first), Some(&last)) = (records.first(), records.last()) {
+                    let reread = state.aborted_reads.remove(&key);
+                    if let Some(previous) = state.last_read.insert(key, last) {
+                        self.continuations.push((index, key, previous));
+                        // Only a position the checker knows makes a skip visible.
+                        if let Some(reread) = reread {
+                            self.rewinds.push((index, key, reread.min(records.len())));
+                        }
+                    }
+                    assert!(first.0 < last.0 || records.len() == 1);
                 }
-                assert!(first.0 < last.0 || records.len() == 1);
+            } else if !records.is_empty() {
+                let reread = state.aborted_reads.entry(key).or_insert(0);
+                *reread = (*reread).max(records.len());
             }
             reads.insert(key_name(key), records);
         }
-        self.push(Op { op_type: OpType::Ok, mops: vec![MicroOp::Poll { reads }], ..invoke });
+        reads
+    }
+
+    /// A consume-transform-produce transaction: reads like a poll, then sends one record to `output`. Committed,
+    /// both take effect; aborted, neither does and the consumer rewinds; unknown, they happened or not.
+    fn transact(&mut self, consumer: usize, max_records: usize, outcome: Outcome, output: usize) {
+        let process = 10 + consumer as u64;
+        let value = self.next_value + output as Value;
+        self.next_value += 10;
+        let send = |offset| MicroOp::Send { key: key_name(output), value, offset, source: None };
+        self.push(op(process, OpType::Invoke, OpFn::Txn, vec![MicroOp::Poll { reads: BTreeMap::new() }, send(None)]));
+        let index = self.history.ops.len();
+        let lands = matches!(outcome, Outcome::Ok | Outcome::InfoLanded);
+        let reads = self.read(consumer, max_records, lands.then_some(index));
+        let mut offset = None;
+        if lands {
+            offset = Some(self.next_offset[output]);
+            self.logs[output].push((self.next_offset[output], value));
+            self.next_offset[output] += 1;
+        }
+        let op_type = match outcome {
+            Outcome::Ok => {
+                self.acknowledged.push((output, value));
+                OpType::Ok
+            }
+            Outcome::InfoLanded | Outcome::InfoLost => {
+                // The checker cannot know where an unknown transaction left the consumer: it forgets, and judges
+                // nothing about this read.
+                self.continuations.retain(|c| c.0 != index);
+                self.rewinds.retain(|r| r.0 != index);
+                self.consumers[consumer].last_read.clear();
+                self.consumers[consumer].aborted_reads.clear();
+                offset = None;
+                OpType::Info
+            }
+            Outcome::Fail => {
+                self.failed.push((output, value));
+                OpType::Fail
+            }
+        };
+        self.push(op(process, op_type, OpFn::Txn, vec![MicroOp::Poll { reads }, send(offset)]));
     }
 
     fn assign(&mut self, consumer: usize, mask: u8, subscribe: bool) {
@@ -212,6 +319,7 @@ impl Reference {
         let state = &mut self.consumers[consumer];
         state.positions.retain(|k, _| keys.contains(k));
         state.last_read.retain(|k, _| keys.contains(k));
+        state.aborted_reads.retain(|k, _| keys.contains(k));
         for &key in &keys {
             // A newly assigned key starts from the beginning: re-reading after a reset is legitimate.
             state.positions.entry(key).or_insert(0);
@@ -256,7 +364,30 @@ fn reads_mut(op: &mut Op) -> impl Iterator<Item = &mut BTreeMap<String, Vec<(Off
 }
 
 fn kinds_found(history: &History) -> Vec<AnomalyKind> {
-    check(history, Guarantee::Idempotent).anomalies.iter().map(|a| a.kind).collect()
+    check(history, Guarantee::KafkaEos).anomalies.iter().map(|a| a.kind).collect()
+}
+
+/// One poll's records of one key: (op index, key, records).
+type PollRecords = (usize, String, Vec<(Offset, Value)>);
+
+/// Every (op, key, records) of an ok or failed poll, for mutations inside one poll.
+fn poll_records(history: &History) -> Vec<PollRecords> {
+    let mut found = Vec::new();
+    for op in history.ops.iter().filter(|op| op.op_type != OpType::Invoke) {
+        for mop in &op.mops {
+            if let MicroOp::Poll { reads } = mop {
+                found.extend(reads.iter().map(|(key, records)| (op.index, key.clone(), records.clone())));
+            }
+        }
+    }
+    found
+}
+
+/// Replaces the records of `key` in op `index`'s first poll of it.
+fn set_records(history: &mut History, index: usize, key: &str, records: Vec<(Offset, Value)>) {
+    if let Some(slot) = reads_mut(&mut history.ops[index]).find_map(|reads| reads.get_mut(key)) {
+        *slot = records;
+    }
 }
 
 proptest! {
@@ -265,7 +396,7 @@ proptest! {
     #[test]
     fn a_correct_history_checks_clean_and_round_trips(actions in prop::collection::vec(action(), 0..40)) {
         let reference = Reference::run(&actions);
-        let report = check(&reference.history, Guarantee::Idempotent);
+        let report = check(&reference.history, Guarantee::KafkaEos);
         prop_assert!(report.anomalies.is_empty(), "{}\n{}", report.render_text(5), reference.history.to_jsonl());
         let text = reference.history.to_jsonl();
         let parsed = History::parse_jsonl("h.jsonl", &text);
@@ -287,7 +418,7 @@ proptest! {
                 }
             }
         }
-        let report = check(&reference.history, Guarantee::Idempotent);
+        let report = check(&reference.history, Guarantee::KafkaEos);
         let lost: Vec<_> = report.anomalies.iter().filter(|a| a.kind == AnomalyKind::LostWrite).collect();
         prop_assert_eq!(lost.len(), 1, "{}", report.render_text(5));
         prop_assert_eq!(&lost[0].values, &vec![value]);
@@ -332,9 +463,105 @@ proptest! {
     }
 
     #[test]
+    fn reading_an_aborted_value_is_g1a(actions in prop::collection::vec(action(), 1..40), pick in any::<Index>()) {
+        let mut reference = Reference::run(&actions);
+        prop_assume!(!reference.failed.is_empty());
+        let (key, value) = reference.failed[pick.index(reference.failed.len())];
+        let beyond = reference.next_offset[key] + 1;
+        let reads = BTreeMap::from([(key_name(key), vec![(beyond, value)])]);
+        reference.push(op(999, OpType::Ok, OpFn::Poll, vec![MicroOp::Poll { reads }]));
+        prop_assert_eq!(kinds_found(&reference.history), vec![AnomalyKind::G1a]);
+    }
+
+    #[test]
+    fn swapping_two_reads_of_a_poll_is_int_nonmonotonic(
+        actions in prop::collection::vec(action(), 1..40),
+        pick in any::<Index>(),
+        at in any::<Index>(),
+    ) {
+        let mut reference = Reference::run(&actions);
+        let polls: Vec<_> = poll_records(&reference.history).into_iter().filter(|p| p.2.len() >= 2).collect();
+        prop_assume!(!polls.is_empty());
+        let (index, key, mut records) = polls[pick.index(polls.len())].clone();
+        let i = at.index(records.len() - 1);
+        records.swap(i, i + 1);
+        set_records(&mut reference.history, index, &key, records);
+        let found = kinds_found(&reference.history);
+        prop_assert!(found.contains(&AnomalyKind::IntNonmonotonicPoll), "{:?}", found);
+    }
+
+    #[test]
+    fn dropping_a_read_from_the_middle_of_a_poll_is_int_poll_skip(
+        actions in prop::collection::vec(action(), 1..40),
+        pick in any::<Index>(),
+        at in any::<Index>(),
+    ) {
+        let mut reference = Reference::run(&actions);
+        let polls: Vec<_> = poll_records(&reference.history).into_iter().filter(|p| p.2.len() >= 3).collect();
+        prop_assume!(!polls.is_empty());
+        let (index, key, mut records) = polls[pick.index(polls.len())].clone();
+        let dropped = records.remove(1 + at.index(records.len() - 2));
+        set_records(&mut reference.history, index, &key, records);
+        // The record must still be known to be there (from its acknowledgement or another read).
+        let analysis = Analysis::new(&reference.history);
+        let known = analysis.key_id(&key).is_some_and(|id| analysis.keys[id].rank(dropped.0).is_some());
+        prop_assume!(known);
+        let found = kinds_found(&reference.history);
+        prop_assert!(found.contains(&AnomalyKind::IntPollSkip), "{:?}", found);
+    }
+
+    #[test]
+    fn not_rewinding_after_an_abort_is_a_poll_skip(
+        suffix in prop::collection::vec(action(), 0..30),
+        pick in any::<Index>(),
+    ) {
+        // A consumer reads one record, aborts a transaction that read the next, and reads on (rewound); then
+        // anything may happen, including more aborts and rewinds.
+        let send = Action::Send { producer: 0, keys: vec![0], outcome: Outcome::Ok, defer: false, null_offset: false, gap: false };
+        let mut actions = vec![Action::Assign { consumer: 0, mask: 1, subscribe: false }];
+        actions.extend(std::iter::repeat_n(send, 4));
+        actions.push(Action::Poll { consumer: 0, max_records: 1, info: false });
+        actions.push(Action::Transact { consumer: 0, max_records: 1, outcome: Outcome::Fail, output: 1 });
+        actions.push(Action::Poll { consumer: 0, max_records: 3, info: false });
+        actions.extend(suffix);
+        let mut reference = Reference::run(&actions);
+        let history = &reference.history;
+        let rewinds: Vec<(usize, usize, usize)> = reference
+            .rewinds
+            .iter()
+            .copied()
+            .filter(|&(index, key, reread)| {
+                reads_mut(&mut history.ops[index].clone())
+                    .find_map(|reads| reads.get(&key_name(key)).map(|r| r.len() > reread))
+                    .unwrap_or(false)
+            })
+            .collect();
+        prop_assume!(!rewinds.is_empty());
+        let (index, key, reread) = rewinds[pick.index(rewinds.len())];
+        if let Some(records) = reads_mut(&mut reference.history.ops[index]).find_map(|r| r.get_mut(&key_name(key))) {
+            records.drain(..reread);
+        }
+        let found = kinds_found(&reference.history);
+        prop_assert!(found.contains(&AnomalyKind::PollSkip), "{:?}", found);
+    }
+
+    #[test]
     fn the_reader_never_panics_on_random_text(text in ".{0,300}") {
         if let Ok(history) = History::parse_jsonl("random.jsonl", &text) {
             let _ = check(&history, Guarantee::KafkaEos);
+        }
+        if let Ok(history) = History::parse_edn("random.edn", &text) {
+            let _ = check(&history, Guarantee::KafkaEos);
+        }
+    }
+
+    #[test]
+    fn the_edn_reader_never_panics_on_edn_like_text(text in r#"[\[\]{}()#:_ ;,"\\a-z0-9nil.\n-]{0,200}"#) {
+        match History::parse_edn("random.edn", &text) {
+            Ok(history) => {
+                let _ = check(&history, Guarantee::KafkaEos);
+            }
+            Err(error) => prop_assert!(error.line >= 1 && error.column >= 1),
         }
     }
 
@@ -375,9 +602,11 @@ fn arbitrary_op() -> impl Strategy<Value = Op> {
     let f = prop_oneof![Just(OpFn::Send), Just(OpFn::Poll), Just(OpFn::Txn), Just(OpFn::Assign), Just(OpFn::Crash)];
     (0..3u64, op_type, f, prop::collection::vec(mop, 0..3), prop::collection::vec(key, 0..3), any::<bool>()).prop_map(
         |(process, op_type, f, mops, keys, final_poll)| {
+            // Send, poll and txn ops carry their rebalanced keys in `keys`; a third of them have some.
             let (mops, keys) = match f {
                 OpFn::Assign | OpFn::Subscribe => (Vec::new(), keys),
                 OpFn::Crash => (Vec::new(), Vec::new()),
+                OpFn::Send | OpFn::Poll | OpFn::Txn if process == 0 => (mops, keys),
                 OpFn::Send | OpFn::Poll | OpFn::Txn => (mops, Vec::new()),
             };
             Op { index: 0, time_ns: 0, process, op_type, f, mops, keys, final_poll }

@@ -1,7 +1,14 @@
-//! Checker throughput on a 10^6-op history. Ignored by default (it wants a release build):
-//! `cargo test --release -p eosim-checker --test throughput -- --ignored --nocapture`.
+//! Checker throughput: reading JSON Lines and the full Kafka check, on generated histories of 10^4, 10^5 and 10^6
+//! operations, with the peak memory of each. Ignored by default (it wants a release build):
+//! `cargo test --release -p eosim-checker --test throughput -- --ignored --nocapture --test-threads 1`.
+//!
+//! For each size it prints wall-clock seconds and ops/s of `parse_jsonl`, of `check`, and of both together, the
+//! CPU seconds the process spent meanwhile (the machine may be shared, and CPU time is what a quiet one would show),
+//! and the peak resident memory (Linux `VmHWM`, reset before each size through `/proc/self/clear_refs`), which
+//! includes the history's text. The 10^6 run also times each check alone.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::time::Instant;
 
 use eosim_checker::{anomaly, check, Analysis, Guarantee, History, MicroOp, Op, OpFn, OpType};
@@ -11,39 +18,80 @@ type Check = fn(&Analysis<'_>) -> Vec<eosim_checker::Anomaly>;
 
 const KEY_COUNT: u64 = 8;
 const PRODUCER_COUNT: u64 = 4;
+/// Every this many records, a transactional producer writes two keys in one transaction instead.
+const TXN_EVERY: i64 = 8;
 
 fn op(process: u64, op_type: OpType, f: OpFn, mops: Vec<MicroOp>) -> Op {
     Op { index: 0, time_ns: 0, process, op_type, f, mops, keys: Vec::new(), final_poll: false }
 }
 
-/// Producers send to keys round-robin; one consumer per key polls every 16 records; final polls end it.
+/// The simulated partitions: each record followed by a marker, so offsets have gaps as under transactions.
+struct Logs {
+    logs: Vec<Vec<(u64, i64)>>,
+    positions: Vec<usize>,
+}
+
+impl Logs {
+    fn append(&mut self, key: u64, value: i64) -> u64 {
+        let log = &mut self.logs[key as usize];
+        let offset = log.len() as u64 * 2;
+        log.push((offset, value));
+        offset
+    }
+
+    /// The unread records of `key`, marking them read.
+    fn take(&mut self, key: u64) -> Vec<(u64, i64)> {
+        let records = self.logs[key as usize][self.positions[key as usize]..].to_vec();
+        self.positions[key as usize] = self.logs[key as usize].len();
+        records
+    }
+
+    fn unread(&self, key: u64) -> usize {
+        self.logs[key as usize].len() - self.positions[key as usize]
+    }
+}
+
+/// Producers send to keys round-robin, a transactional producer writes pairs of keys, one consumer per key polls
+/// every 16 records, and final polls end it: a clean history of about `op_count` ops.
 fn workload(op_count: usize) -> History {
     let mut history = History::new();
-    let mut logs: Vec<Vec<(u64, i64)>> = vec![Vec::new(); KEY_COUNT as usize];
-    let mut positions = vec![0usize; KEY_COUNT as usize];
+    let mut logs = Logs { logs: vec![Vec::new(); KEY_COUNT as usize], positions: vec![0; KEY_COUNT as usize] };
     let mut value = 0i64;
     while history.ops.len() < op_count {
         let key = (value as u64) % KEY_COUNT;
-        let producer = (value as u64) % PRODUCER_COUNT;
-        let name = format!("t-{key}");
-        let log = &mut logs[key as usize];
-        let offset = log.len() as u64 * 2; // every record followed by a marker
-        log.push((offset, value));
-        let send = |offset| vec![MicroOp::Send { key: name.clone(), value, offset, source: None }];
-        history.push(op(producer, OpType::Invoke, OpFn::Send, send(None)));
-        history.push(op(producer, OpType::Ok, OpFn::Send, send(Some(offset))));
-        if log.len() - positions[key as usize] >= 16 {
-            let records = log[positions[key as usize]..].to_vec();
-            positions[key as usize] = log.len();
-            let reads = BTreeMap::from([(name.clone(), records)]);
-            history.push(op(100 + key, OpType::Invoke, OpFn::Poll, vec![MicroOp::Poll { reads: BTreeMap::new() }]));
-            history.push(op(100 + key, OpType::Ok, OpFn::Poll, vec![MicroOp::Poll { reads }]));
+        let name = |key: u64| format!("t-{key}");
+        if value % TXN_EVERY == 0 {
+            let other = (key + 1) % KEY_COUNT;
+            let writes = [(key, value), (other, value + 1)];
+            let invoke =
+                writes.iter().map(|&(k, v)| MicroOp::Send { key: name(k), value: v, offset: None, source: None });
+            history.push(op(50, OpType::Invoke, OpFn::Txn, invoke.collect()));
+            let acked = writes.iter().map(|&(k, v)| MicroOp::Send {
+                key: name(k),
+                value: v,
+                offset: Some(logs.append(k, v)),
+                source: None,
+            });
+            history.push(op(50, OpType::Ok, OpFn::Txn, acked.collect()));
+            value += 2;
+        } else {
+            let producer = (value as u64) % PRODUCER_COUNT;
+            let send = |offset| vec![MicroOp::Send { key: name(key), value, offset, source: None }];
+            history.push(op(producer, OpType::Invoke, OpFn::Send, send(None)));
+            let offset = logs.append(key, value);
+            history.push(op(producer, OpType::Ok, OpFn::Send, send(Some(offset))));
+            value += 1;
         }
-        value += 1;
+        for key in 0..KEY_COUNT {
+            if logs.unread(key) >= 16 {
+                let reads = BTreeMap::from([(name(key), logs.take(key))]);
+                history.push(op(100 + key, OpType::Invoke, OpFn::Poll, vec![MicroOp::Poll { reads: BTreeMap::new() }]));
+                history.push(op(100 + key, OpType::Ok, OpFn::Poll, vec![MicroOp::Poll { reads }]));
+            }
+        }
     }
     for key in 0..KEY_COUNT {
-        let records = logs[key as usize][positions[key as usize]..].to_vec();
-        let reads = BTreeMap::from([(format!("t-{key}"), records)]);
+        let reads = BTreeMap::from([(format!("t-{key}"), logs.take(key))]);
         let mut last = op(100 + key, OpType::Ok, OpFn::Poll, vec![MicroOp::Poll { reads }]);
         last.final_poll = true;
         history.push(last);
@@ -51,43 +99,145 @@ fn workload(op_count: usize) -> History {
     history
 }
 
+/// A line of `/proc/self/status`, in KiB (`VmHWM`, `VmRSS`), or 0 where there is none.
+fn status_kib(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let line = status.lines().find(|l| l.starts_with(field)).unwrap_or_default();
+    line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).unwrap_or(0)
+}
+
+/// Resets `VmHWM` to the current resident size (Linux 4.0+); harmless where it cannot.
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// User plus system CPU seconds of the whole process so far, from `/proc/self/stat` (clock ticks of 1/100 s).
+fn cpu_s() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of the line; here, after pid and comm, indices 11 and 12.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Parses and checks one generated history of about `op_count` ops, printing one line of figures.
+fn measure(op_count: usize) -> (History, String) {
+    let text = workload(op_count).to_jsonl();
+    reset_peak();
+    let (cpu_start, started) = (cpu_s(), Instant::now());
+    let history = History::parse_jsonl("bench.jsonl", &text).expect("valid");
+    let parse_s = started.elapsed().as_secs_f64();
+    let report = check(&history, Guarantee::KafkaEos);
+    let total_s = started.elapsed().as_secs_f64();
+    let cpu = cpu_s() - cpu_start;
+    assert!(report.anomalies.is_empty(), "{}", report.render_text(3));
+    let ops = history.ops.len() as f64;
+    let check_s = total_s - parse_s;
+    println!(
+        "{:>8} ops {:>5} MiB text | parse {parse_s:.3} s {:>9.0} ops/s | check {check_s:.3} s {:>9.0} ops/s | \
+         parse+check {total_s:.3} s {:>9.0} ops/s, {cpu:.2} CPU s | peak {} MiB",
+        history.ops.len(),
+        text.len() >> 20,
+        ops / parse_s,
+        ops / check_s,
+        ops / total_s,
+        status_kib("VmHWM:") >> 10,
+    );
+    (history, text)
+}
+
+/// The history as Jepsen would write it: one EDN map per line, keys as strings.
+fn to_edn(history: &History) -> String {
+    let mut out = String::with_capacity(history.ops.len() * 100);
+    for op in &history.ops {
+        let _ = write!(
+            out,
+            "{{:index {}, :time {}, :type :{}, :process {}, :f :{}, :value [",
+            op.index,
+            op.time_ns,
+            op.op_type.name(),
+            op.process,
+            op.f.name()
+        );
+        for mop in &op.mops {
+            match mop {
+                MicroOp::Send { key, value, offset: Some(offset), .. } => {
+                    let _ = write!(out, "[:send \"{key}\" [{offset} {value}]]");
+                }
+                MicroOp::Send { key, value, .. } => {
+                    let _ = write!(out, "[:send \"{key}\" {value}]");
+                }
+                MicroOp::Poll { reads } if reads.is_empty() => out.push_str("[:poll]"),
+                MicroOp::Poll { reads } => {
+                    out.push_str("[:poll {");
+                    for (key, records) in reads {
+                        let _ = write!(out, "\"{key}\" [");
+                        for (offset, value) in records {
+                            let _ = write!(out, "[{offset} {value}]");
+                        }
+                        out.push_str("] ");
+                    }
+                    out.push_str("}]");
+                }
+                MicroOp::Sink { .. } => {}
+            }
+        }
+        out.push_str(if op.final_poll { "], :final? true}\n" } else { "]}\n" });
+    }
+    out
+}
+
+/// Parses the same history written as EDN, printing one line of figures.
+fn measure_edn(history: &History) {
+    let text = to_edn(history);
+    let started = Instant::now();
+    let parsed = History::parse_edn("bench.edn", &text).expect("valid");
+    let parse_s = started.elapsed().as_secs_f64();
+    assert_eq!(&parsed, history);
+    let ops = history.ops.len() as f64;
+    println!(
+        "{:>8} ops {:>5} MiB EDN  | parse_edn {parse_s:.3} s {:>9.0} ops/s",
+        history.ops.len(),
+        text.len() >> 20,
+        ops / parse_s
+    );
+}
+
 #[test]
 #[ignore = "a benchmark: run in release with --ignored --nocapture"]
-fn checks_a_million_ops() {
-    let history = workload(1_000_000);
-    let ops = history.ops.len() as f64;
-    let text = history.to_jsonl();
-
-    let started = Instant::now();
-    let parsed = History::parse_jsonl("bench.jsonl", &text).expect("valid");
-    let parse_s = started.elapsed().as_secs_f64();
-    assert_eq!(parsed.ops.len(), history.ops.len());
-
-    let started = Instant::now();
-    let report = check(&history, Guarantee::KafkaEos);
-    let check_s = started.elapsed().as_secs_f64();
-    assert!(report.anomalies.is_empty(), "{}", report.render_text(3));
+fn parse_and_check_throughput_and_peak_memory() {
+    for op_count in [10_000, 100_000] {
+        measure(op_count);
+    }
+    let (history, text) = measure(1_000_000);
+    drop(text);
+    measure_edn(&history);
 
     let started = Instant::now();
     let analysis = Analysis::new(&history);
-    let analysis_s = started.elapsed().as_secs_f64();
-    let checks: [(&str, Check); 8] = [
+    println!("  analysis: {:.3} s", started.elapsed().as_secs_f64());
+    let checks: [(&str, Check); 15] = [
         ("lost-write", anomaly::lost_write::check),
         ("duplicate", anomaly::duplicate::check),
         ("inconsistent-offsets", anomaly::inconsistent_offsets::check),
         ("nonmonotonic-poll", anomaly::nonmonotonic_poll::check),
         ("poll-skip", anomaly::poll_skip::check),
+        ("int-nonmonotonic-poll", anomaly::int_nonmonotonic_poll::check),
+        ("int-poll-skip", anomaly::int_poll_skip::check),
         ("nonmonotonic-send", anomaly::nonmonotonic_send::check),
+        ("int-nonmonotonic-send", anomaly::int_nonmonotonic_send::check),
+        ("int-send-skip", anomaly::int_send_skip::check),
         ("G1a", anomaly::aborted_read::check),
+        ("precommitted-read", anomaly::precommitted_read::check),
+        ("sink-lost-write", anomaly::sink_lost_write::check),
+        ("sink-duplicate", anomaly::sink_duplicate::check),
         ("unseen", anomaly::unseen::check),
     ];
-    println!("{} ops, {} bytes of JSON Lines", history.ops.len(), text.len());
-    println!("  analysis: {analysis_s:.3} s");
     for (name, run) in checks {
         let started = Instant::now();
         let found = run(&analysis);
         println!("  {name}: {:.3} s ({} found)", started.elapsed().as_secs_f64(), found.len());
     }
-    println!("parse: {parse_s:.3} s = {:.0} ops/s", ops / parse_s);
-    println!("check: {check_s:.3} s = {:.0} ops/s", ops / check_s);
 }

@@ -22,26 +22,34 @@
 //! 17's writer failed (op 1) and an ok poll read it (op 3): one G1a, values [17], offsets [0], ops [1, 3]. Had the
 //! transaction completed `ok` or `info`, the read would be fine.
 
-use crate::analysis::{Analysis, KeyIndex, Source, WriteStatus};
+use crate::analysis::{Analysis, KeyIndex, Observation, Source, WriteStatus};
 use crate::{Anomaly, AnomalyKind, Value};
 
 /// Every value of a failed write read by an ok poll, one anomaly per value (naming all its readers).
 pub fn check(analysis: &Analysis<'_>) -> Vec<Anomaly> {
     let mut anomalies = Vec::new();
     for index in &analysis.keys {
-        let mut hits: Vec<(Value, u64, usize)> = index
-            .observations
-            .iter()
-            .filter(|o| o.source == Source::OkRead)
-            .filter(|o| index.writer_of(o.value).is_some_and(|w| w.status == WriteStatus::Fail))
-            .map(|o| (o.value, o.offset, o.op))
-            .collect();
-        hits.sort_unstable();
-        for group in hits.chunk_by(|a, b| a.0 == b.0) {
-            anomalies.push(aborted_read(index, group));
+        // Failed writes are few: look each one's observations up by value, rather than every observation's writer.
+        for write in index.writes.iter().filter(|w| w.status == WriteStatus::Fail) {
+            let start = index.by_value.partition_point(|o| o.0 < write.value);
+            let hits: Vec<(Value, u64, usize)> = index.by_value[start..]
+                .iter()
+                .take_while(|o| o.0 == write.value)
+                .filter(|&&(_, offset, op)| read_ok(index, offset, write.value, op))
+                .copied()
+                .collect();
+            if !hits.is_empty() {
+                anomalies.push(aborted_read(index, &hits));
+            }
         }
     }
     anomalies
+}
+
+/// Whether op `op` observed `value` at `offset` as an ok read.
+fn read_ok(index: &KeyIndex, offset: u64, value: Value, op: usize) -> bool {
+    let probe = Observation { offset, value, op, source: Source::OkRead };
+    index.observations.binary_search(&probe).is_ok()
 }
 
 fn aborted_read(index: &KeyIndex, group: &[(Value, u64, usize)]) -> Anomaly {

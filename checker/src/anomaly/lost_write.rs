@@ -12,9 +12,17 @@
 //!   consumers read partitions in order, so a consumer that got past the offset should have passed the value. "At"
 //!   matters only when another value was read at that very offset, which `inconsistent-offsets` also reports.
 //!
-//! Only `ok` sends make the promise: an `info` send may never have happened, so it is never required to be read.
-//! A send acknowledged with a null offset (acks=0) can only be judged by rule (a). Acknowledged values that no rule
-//! convicts are reported as `unseen` instead (see [`super::unseen`]).
+//! Only committed sends make the promise. An `ok` send is acknowledged. An `info` send (unknown outcome) may
+//! never have happened, so on its own it is never required to be read; but an operation's sends commit together
+//! (a transaction's atomically, and eosim records a plain produce as one record per op), so when a poll that
+//! completed ok read *another* value the same operation sent, the operation committed and every value it sent is
+//! required like an acknowledged one (Jepsen's `must-have-committed?`). Only polls that completed ok count as having
+//! read a value: a read by a poll that failed or timed out delivered nothing to an application that committed.
+//!
+//! A value's offset is its acknowledged one, else the lowest offset any observation (a read of any outcome, or an
+//! offset reported by a proven-committed unknown outcome) places it at; a value with no known offset can only be
+//! judged by rule (a). Acknowledged values that no rule convicts are reported as `unseen` instead (see
+//! [`super::unseen`]).
 //!
 //! Worked example. Process 1 sends 17 and then 18 to orders-0, acknowledged at offsets 0 and 1; process 2 polls
 //! and reads only offset 1:
@@ -57,51 +65,84 @@ pub(crate) enum Witness {
     HigherRead(Observation),
 }
 
-/// Decides the fate of `write` in partition `index`; shared with the `unseen` check, so that the two never disagree.
-pub(crate) fn fate(index: &KeyIndex, write: &Write) -> Fate {
-    if write.status != WriteStatus::Ok {
+/// The fate of every write of `index`, in order; shared with the `unseen` check, so that the two never disagree.
+/// Writes and delivered reads are both sorted by value, so one merge
+/// tells which were read, instead of a search per write.
+pub(crate) fn fates<'i>(index: &'i KeyIndex) -> impl Iterator<Item = (&'i Write, Fate)> + 'i {
+    let mut reads = index.ok_reads.iter().peekable();
+    index.writes.iter().map(move |write| {
+        while reads.next_if(|r| r.0 < write.value).is_some() {}
+        let read = reads.peek().is_some_and(|r| r.0 == write.value);
+        (write, fate_read(index, write, read))
+    })
+}
+
+/// The fate of `write`, knowing whether a committed operation read it.
+fn fate_read(index: &KeyIndex, write: &Write, read: bool) -> Fate {
+    if !write.status.committed() {
         return Fate::NotRequired;
     }
-    if index.was_read(write.value) {
+    if read {
         return Fate::Read;
     }
-    // Rule (a): the final poll started after the acknowledgement, so the record was in the log it read to the end.
+    // Rule (a): the final poll started after the write ended, so the record was in the log it read to the end.
     if let Some(final_poll) = index.final_poll {
         if final_poll.invoked > write.op() {
             return Fate::Lost(Witness::FinalPoll(final_poll.op));
         }
     }
     // Rule (b): a consumer read past the record's offset.
-    if let (Some(offset), Some(max_read)) = (write.offset, index.max_ok_read) {
+    let offset = write.offset.or_else(|| index.observed_offset(write.value));
+    if let (Some(offset), Some(max_read)) = (offset, index.max_ok_read) {
         if offset <= max_read.offset {
             return Fate::Lost(Witness::HigherRead(max_read));
         }
     }
-    Fate::Unseen
+    // A proven-committed unknown outcome is not "acknowledged", which is what `unseen` lists.
+    if write.status == WriteStatus::Ok {
+        Fate::Unseen
+    } else {
+        Fate::NotRequired
+    }
 }
 
-/// Every acknowledged write that should have been read and was not, one anomaly per value.
+/// Every committed write that should have been read and was not, one anomaly per value.
 pub fn check(analysis: &Analysis<'_>) -> Vec<Anomaly> {
     let mut anomalies = Vec::new();
     for index in &analysis.keys {
-        for write in &index.writes {
-            if let Fate::Lost(witness) = fate(index, write) {
-                anomalies.push(lost(index, write, witness));
+        for (write, fate) in fates(index) {
+            if let Fate::Lost(witness) = fate {
+                anomalies.push(lost(analysis, index, write, witness));
             }
         }
     }
     anomalies
 }
 
-fn lost(index: &KeyIndex, write: &Write, witness: Witness) -> Anomaly {
+fn lost(analysis: &Analysis<'_>, index: &KeyIndex, write: &Write, witness: Witness) -> Anomaly {
     let key = &index.key;
     let value = write.value;
     let writer = write.op();
-    let acknowledged = match write.offset {
-        Some(offset) => format!("at offset {offset}"),
-        None => "(offset unknown)".to_string(),
+    let offset = write.offset.or_else(|| index.observed_offset(value));
+    let placed = match (write.offset, offset) {
+        (Some(offset), _) => format!("at offset {offset}"),
+        (None, Some(offset)) => format!("(observed at offset {offset})"),
+        (None, None) => "(offset unknown)".to_string(),
     };
-    let mut offsets: Vec<u64> = write.offset.into_iter().collect();
+    let mut offsets: Vec<u64> = offset.into_iter().collect();
+    let mut ops = vec![writer];
+    let committed = match (write.status, analysis.commit_proofs.get(&writer)) {
+        (WriteStatus::InfoCommitted, Some(proof)) => {
+            ops.push(proof.reader);
+            let sibling = &analysis.keys[proof.key].key;
+            format!(
+                "was sent {placed} by op {writer}, whose outcome is unknown, but op {} read value {} of {sibling} \
+                 that the same operation sent, so it committed",
+                proof.reader, proof.value
+            )
+        }
+        _ => format!("was acknowledged {placed} by op {writer}"),
+    };
     let (witness_op, because) = match witness {
         Witness::FinalPoll(op) => (op, format!("the final poll by op {op} read {key} to its end")),
         Witness::HigherRead(read) => {
@@ -109,18 +150,17 @@ fn lost(index: &KeyIndex, write: &Write, witness: Witness) -> Anomaly {
             (read.op, format!("op {} read {key} up to offset {}", read.op, read.offset))
         }
     };
+    ops.push(witness_op);
     // The witness may be the writer itself: a transaction can send a value and poll past its offset.
-    assert!(write.status == WriteStatus::Ok);
+    assert!(write.status.committed());
+    let nobody = if index.was_read(value) { "no poll that completed ok read it" } else { "no poll ever read it" };
     Anomaly {
         kind: AnomalyKind::LostWrite,
         key: key.clone(),
         values: vec![value],
         offsets: super::sorted_distinct(offsets),
-        ops: super::sorted_distinct(vec![writer, witness_op]),
-        explanation: format!(
-            "value {value} of {key} was acknowledged {acknowledged} by op {writer}, but no poll ever read it, \
-             although {because}"
-        ),
+        ops: super::sorted_distinct(ops),
+        explanation: format!("value {value} of {key} {committed}, but {nobody}, although {because}"),
     }
 }
 
@@ -209,5 +249,47 @@ mod tests {
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!((found[0].offsets.clone(), found[0].ops.clone()), (vec![], vec![1, 6]));
         assert!(found[0].explanation.contains("acknowledged (offset unknown) by op 1"));
+    }
+
+    #[test]
+    fn an_unknown_transaction_proven_committed_must_be_read_whole() {
+        // Op 1's transaction sent 17 to orders-0 and 50 to audit-0 and timed out; op 2 read 50, so it committed;
+        // the final poll by op 4 read orders-0 to its end without 17.
+        let text = r#"{"index":0,"time":0,"process":1,"type":"invoke","f":"txn","value":[["send","orders-0",17],["send","audit-0",50]]}
+{"index":1,"time":1,"process":1,"type":"info","f":"txn","value":[["send","orders-0",17],["send","audit-0",50]]}
+{"index":2,"time":2,"process":2,"type":"ok","f":"poll","value":[["poll",{"audit-0":[[0,50]]}]]}
+{"index":3,"time":3,"process":3,"type":"invoke","f":"poll","value":[["poll"]],"final":true}
+{"index":4,"time":4,"process":3,"type":"ok","f":"poll","value":[["poll",{"orders-0":[]}]],"final":true}
+"#;
+        let found = run(check, text);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!((found[0].key.as_str(), found[0].values.clone()), ("orders-0", vec![17]));
+        assert_eq!(found[0].ops, vec![1, 2, 4]);
+        assert_eq!(
+            found[0].explanation,
+            "value 17 of orders-0 was sent (offset unknown) by op 1, whose outcome is unknown, but op 2 read value 50 \
+             of audit-0 that the same operation sent, so it committed, but no poll ever read it, although the final \
+             poll by op 4 read orders-0 to its end"
+        );
+        // Unproven (nobody read 50), the same history is clean; read, 17 is fine.
+        assert_eq!(run(check, &text.replace("[[0,50]]", "[]")), vec![]);
+        assert_eq!(run(check, &text.replace(r#"{"orders-0":[]}"#, r#"{"orders-0":[[0,17]]}"#)), vec![]);
+        assert_eq!(run(super::super::unseen::check, &text.replace(r#","final":true"#, "")), vec![]);
+    }
+
+    #[test]
+    fn a_value_read_only_by_failed_polls_was_never_delivered() {
+        // 17 is read only by op 5's aborted transaction; op 6 read past it (offset 1) without it: lost, placed at 0.
+        let text = EXAMPLE.replace("[0,17]", "[null,17]")
+            + r#"{"index":5,"time":5,"process":3,"type":"fail","f":"txn","value":[["poll",{"orders-0":[[0,17]]}]]}
+"#;
+        let found = run(check, &text);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!((found[0].offsets.clone(), found[0].ops.clone()), (vec![0, 1], vec![1, 4]));
+        assert_eq!(
+            found[0].explanation,
+            "value 17 of orders-0 was acknowledged (observed at offset 0) by op 1, but no poll that completed ok read \
+             it, although op 4 read orders-0 up to offset 1"
+        );
     }
 }

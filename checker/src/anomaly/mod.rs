@@ -4,16 +4,25 @@
 //! history by hand; its unit tests check that same history and a passing and a failing variant of it. Checks only
 //! read the shared [`Analysis`](crate::Analysis): the list that runs them, in report order, is `CHECKS` in `lib.rs`.
 //!
-//! Intra-operation anomalies (Jepsen's `int-poll-skip`, `int-nonmonotonic-poll`, `int-nonmonotonic-send`) will
-//! live beside their cross-operation cousins and read each op's record list in the same way.
+//! Intra-operation anomalies (Jepsen's `int-poll-skip`, `int-nonmonotonic-poll`, `int-nonmonotonic-send`,
+//! `int-send-skip`) live beside their cross-operation cousins and read the [`Step`](crate::analysis::Step)s the
+//! analysis found inside each operation. Writes to external stores (`sink-duplicate`, `sink-lost-write`) read the
+//! [`SinkIndex`](crate::analysis::SinkIndex)es: they are eosim's own, as Jepsen has no sinks.
 
 pub mod aborted_read;
 pub mod duplicate;
 pub mod inconsistent_offsets;
+pub mod int_nonmonotonic_poll;
+pub mod int_nonmonotonic_send;
+pub mod int_poll_skip;
+pub mod int_send_skip;
 pub mod lost_write;
 pub mod nonmonotonic_poll;
 pub mod nonmonotonic_send;
 pub mod poll_skip;
+pub mod precommitted_read;
+pub mod sink_duplicate;
+pub mod sink_lost_write;
 pub mod unseen;
 
 use std::fmt::{Display, Write as _};
@@ -28,6 +37,29 @@ pub(crate) fn join<T: Display>(items: &[T]) -> String {
         let _ = write!(text, " and {} more", items.len() - LISTED_MAX);
     }
     text
+}
+
+/// The offsets of `version_order` strictly between `low` and `high`: the known records a step jumped over.
+pub(crate) fn between(version_order: &[u64], low: u64, high: u64) -> &[u64] {
+    let start = version_order.partition_point(|&o| o <= low);
+    let end = version_order.partition_point(|&o| o < high);
+    version_order.get(start..end).unwrap_or(&[])
+}
+
+/// "offset 2, which is known to hold a record" or "2 offsets (2, 3) known to hold records", for skips.
+pub(crate) fn skipped_phrase(skipped: &[u64]) -> String {
+    match skipped {
+        [one] => format!("offset {one}, which is known to hold a record"),
+        _ => format!("{} offsets ({}) known to hold records", skipped.len(), join(skipped)),
+    }
+}
+
+/// "1 known record (at offset 1)" or "2 known records (at offsets 1, 2)".
+pub(crate) fn records_at(offsets: &[u64]) -> String {
+    match offsets {
+        [one] => format!("1 known record (at offset {one})"),
+        _ => format!("{} known records (at offsets {})", offsets.len(), join(offsets)),
+    }
 }
 
 /// Sorts and removes repeats, for op lists.
@@ -60,5 +92,9 @@ mod tests {
         assert_eq!(join(&[1, 2, 3]), "1, 2, 3");
         assert_eq!(join(&(0..10).collect::<Vec<_>>()), "0, 1, 2, 3, 4, 5, 6, 7 and 2 more");
         assert_eq!(sorted_distinct(vec![3, 1, 3]), vec![1, 3]);
+        assert_eq!(between(&[0, 2, 3, 5], 0, 5), &[2, 3]);
+        assert_eq!(between(&[0, 2, 3, 5], 5, 0), &[] as &[u64]);
+        assert_eq!(skipped_phrase(&[2]), "offset 2, which is known to hold a record");
+        assert_eq!(records_at(&[1, 2]), "2 known records (at offsets 1, 2)");
     }
 }

@@ -42,14 +42,8 @@ pub fn check(analysis: &Analysis<'_>) -> Vec<Anomaly> {
 
 /// The offsets known to hold records strictly between where the earlier poll ended and the later one began.
 fn skipped_offsets<'a>(analysis: &'a Analysis<'_>, s: &Succession) -> &'a [u64] {
-    let order = &analysis.keys[s.key].version_order;
-    let low = order.partition_point(|&o| o <= s.before.offset);
-    let high = order.partition_point(|&o| o < s.after.offset);
-    // A poll that went back is nonmonotonic, not a skip; then high <= low and the slice is empty.
-    if high <= low {
-        return &[];
-    }
-    &order[low..high]
+    // A poll that went back is nonmonotonic, not a skip; then the range is empty.
+    super::between(&analysis.keys[s.key].version_order, s.before.offset, s.after.offset)
 }
 
 fn skip(analysis: &Analysis<'_>, s: &Succession, skipped: &[u64]) -> Anomaly {
@@ -57,20 +51,28 @@ fn skip(analysis: &Analysis<'_>, s: &Succession, skipped: &[u64]) -> Anomaly {
     let key = &index.key;
     let (before, after) = (s.before, s.after);
     assert!(before.offset < after.offset && !skipped.is_empty());
-    let what = if skipped.len() == 1 {
-        format!("offset {}, which is known to hold a record", skipped[0])
-    } else {
-        format!("{} offsets ({}) known to hold records", skipped.len(), super::join(skipped))
+    let what = super::skipped_phrase(skipped);
+    let mut ops = vec![before.op, after.op];
+    let rewind = match s.aborted {
+        Some(aborted) => {
+            ops.push(aborted);
+            format!(
+                "; op {aborted}, which read {key} in between, failed, so the consumer had to rewind to just after \
+                 offset {}",
+                before.offset
+            )
+        }
+        None => String::new(),
     };
     Anomaly {
         kind: AnomalyKind::PollSkip,
         key: key.clone(),
         values: vec![before.value, after.value],
         offsets: vec![before.offset, after.offset],
-        ops: vec![before.op, after.op],
+        ops: super::sorted_distinct(ops),
         explanation: format!(
             "process {} read {key} up to offset {} in op {}, then its next poll, op {}, started at offset {}, \
-             skipping {what}",
+             skipping {what}{rewind}",
             s.process, before.offset, before.op, after.op, after.offset
         ),
     }
@@ -130,7 +132,13 @@ mod tests {
 "#;
         let found = run(check, text);
         assert_eq!(found.len(), 1, "{found:?}");
-        assert_eq!((found[0].offsets.clone(), found[0].ops.clone()), (vec![0, 2], vec![1, 3]));
+        assert_eq!((found[0].offsets.clone(), found[0].ops.clone()), (vec![0, 2], vec![1, 2, 3]));
+        assert_eq!(
+            found[0].explanation,
+            "process 2 read orders-0 up to offset 0 in op 1, then its next poll, op 3, started at offset 2, skipping \
+             offset 1, which is known to hold a record; op 2, which read orders-0 in between, failed, so the consumer \
+             had to rewind to just after offset 0"
+        );
         let rewound = text.replace("[[2,19]]", "[[1,18],[2,19]]");
         assert_eq!(run(check, &rewound), vec![]);
     }

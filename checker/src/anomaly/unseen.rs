@@ -4,7 +4,7 @@
 //! (one anomaly per key, listing the values) because a large or growing unseen set is how a loss looks before a
 //! final poll proves it, and because a run whose checks saw nothing proves little. No guarantee forbids it. A
 //! write the history proves should have been read is a `lost-write` instead; both checks share one decision,
-//! [`super::lost_write::fate`], so a value is never both.
+//! [`super::lost_write::fates`], so a value is never both.
 //!
 //! Worked example. Process 1's sends of 17 and 18 are acknowledged at offsets 0 and 1; process 2 reads offset 0,
 //! and the history ends without a final poll:
@@ -21,14 +21,14 @@
 //! orders-0 with values [18], offsets [1], ops [3]. Had op 4 also read `[1,18]`, nothing would be unseen.
 
 use crate::analysis::Analysis;
-use crate::anomaly::lost_write::{fate, Fate};
+use crate::anomaly::lost_write::{fates, Fate};
 use crate::{Anomaly, AnomalyKind};
 
 /// One anomaly per key listing its acknowledged values that no poll read and no rule proves lost.
 pub fn check(analysis: &Analysis<'_>) -> Vec<Anomaly> {
     let mut anomalies = Vec::new();
     for index in &analysis.keys {
-        let unseen: Vec<_> = index.writes.iter().filter(|w| fate(index, w) == Fate::Unseen).collect();
+        let unseen: Vec<_> = fates(index).filter(|(_, fate)| *fate == Fate::Unseen).map(|(w, _)| w).collect();
         if unseen.is_empty() {
             continue;
         }

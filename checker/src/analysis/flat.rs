@@ -1,0 +1,160 @@
+//! The history's micro-ops flattened into one array of small records, built in a single walk.
+//!
+//! A history is a vector of ops whose micro-ops, keys and reads live in many small heap blocks. Every pass that
+//! walks them chases pointers, and on a long history each pass then costs a cache miss or more per op. So the walk
+//! is done once: [`flatten`] pairs invocations with completions, interns every key, and copies each op's sends,
+//! reads and keys, in order, into [`Rec`]s in one vector, and each op's few fixed fields into a [`Meta`] of eight
+//! bytes, with its process renumbered densely. The other passes read those vectors front to back, which the
+//! processor streams, and keep per-process state in plain vectors.
+
+use std::collections::BTreeMap;
+
+use super::keys::KeyTable;
+use super::KeyId;
+use crate::history::{History, MicroOp, Offset, OpFn, OpType, Value};
+
+/// What a record stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Kind {
+    /// A send micro-op to `key` of `value`, at `offset` when `has_offset`.
+    Send,
+    /// A poll micro-op's result for `key` (possibly empty): its reads follow.
+    PollKey,
+    /// One record read, (`offset`, `value`), of the key of the `PollKey` before it.
+    Read,
+    /// One of `op.keys`: assigned (assign, subscribe) or rebalanced during the op (send, poll, txn).
+    Key,
+}
+
+/// One flattened entry; `key` is a [`KeyId`] once [`flatten`] returns.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Rec {
+    pub(super) key: u32,
+    pub(super) kind: Kind,
+    pub(super) has_offset: bool,
+    pub(super) offset: Offset,
+    pub(super) value: Value,
+}
+
+/// An op's fixed fields, in eight bytes.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Meta {
+    pub(super) op_type: OpType,
+    pub(super) f: OpFn,
+    pub(super) final_poll: bool,
+    /// Whether `op.keys` is not empty (its `Key` records follow its micro-ops' records).
+    pub(super) has_keys: bool,
+    /// The process, renumbered densely in order of first sight; `Flat::processes` maps it back.
+    pub(super) process: u32,
+}
+
+/// Every op's records, and what else the walk found.
+#[derive(Debug)]
+pub(super) struct Flat {
+    pub(super) recs: Vec<Rec>,
+    /// Per op, its fixed fields.
+    pub(super) meta: Vec<Meta>,
+    /// Per dense process id, the process.
+    pub(super) processes: Vec<u64>,
+    /// Op `i`'s records are `recs[starts[i]..starts[i + 1]]`.
+    pub(super) starts: Vec<usize>,
+    /// For each op, its invocation's completion or its completion's invocation.
+    pub(super) partner: Vec<Option<usize>>,
+    /// Whether any op has a sink micro-op (they are rare and read from the ops themselves).
+    pub(super) has_sinks: bool,
+}
+
+impl Flat {
+    /// Op `index`'s records, in the order its micro-ops and keys list them.
+    pub(super) fn recs(&self, index: usize) -> &[Rec] {
+        &self.recs[self.starts[index]..self.starts[index + 1]]
+    }
+}
+
+/// Walks `history` once: pairs ops, interns keys (ids in sorted order of names) and flattens every op.
+pub(super) fn flatten(history: &History) -> (Flat, KeyTable<'_>, Vec<&str>) {
+    let mut table = KeyTable::new();
+    let mut flat = Flat {
+        recs: Vec::with_capacity(history.ops.len() * 2),
+        meta: Vec::with_capacity(history.ops.len()),
+        processes: Vec::new(),
+        starts: Vec::with_capacity(history.ops.len() + 1),
+        partner: vec![None; history.ops.len()],
+        has_sinks: false,
+    };
+    let mut process_ids: BTreeMap<u64, u32> = BTreeMap::new();
+    // The last process seen and its id: a process's invocation and completion are often close together.
+    let mut last_process = None;
+    let mut in_flight: Vec<Option<usize>> = Vec::new();
+    let rec = |key: u32, kind: Kind, offset: Option<Offset>, value: Value| Rec {
+        key,
+        kind,
+        has_offset: offset.is_some(),
+        offset: offset.unwrap_or(0),
+        value,
+    };
+    for op in &history.ops {
+        let process = match last_process {
+            Some((process, id)) if process == op.process => id,
+            _ => {
+                let next = process_ids.len() as u32;
+                let id = *process_ids.entry(op.process).or_insert(next);
+                if id == next {
+                    flat.processes.push(op.process);
+                    in_flight.push(None);
+                }
+                last_process = Some((op.process, id));
+                id
+            }
+        };
+        pair(&mut flat.partner, &mut in_flight[process as usize], op.op_type, op.index);
+        let has_keys = !op.keys.is_empty();
+        flat.meta.push(Meta { op_type: op.op_type, f: op.f, final_poll: op.final_poll, has_keys, process });
+        flat.starts.push(flat.recs.len());
+        for mop in &op.mops {
+            match mop {
+                MicroOp::Send { key, value, offset, .. } => {
+                    flat.recs.push(rec(table.insert(key), Kind::Send, *offset, *value));
+                }
+                MicroOp::Poll { reads } => {
+                    for (key, records) in reads {
+                        flat.recs.push(rec(table.insert(key), Kind::PollKey, None, 0));
+                        let id = flat.recs[flat.recs.len() - 1].key;
+                        flat.recs
+                            .extend(records.iter().map(|&(offset, value)| rec(id, Kind::Read, Some(offset), value)));
+                    }
+                }
+                // Sinks name keys of external stores, not partitions.
+                MicroOp::Sink { .. } => flat.has_sinks = true,
+            }
+        }
+        for key in &op.keys {
+            flat.recs.push(rec(table.insert(key), Kind::Key, None, 0));
+        }
+    }
+    flat.starts.push(flat.recs.len());
+    let names = table.finish();
+    for rec in &mut flat.recs {
+        rec.key = table.id_of_entry(rec.key) as u32;
+    }
+    assert_eq!(flat.starts.len(), history.ops.len() + 1);
+    assert_eq!(flat.processes.len(), process_ids.len());
+    (flat, table, names)
+}
+
+/// Pairs each invocation with its process's next completion; `in_flight` is the process's invocation, if any.
+fn pair(partner: &mut [Option<usize>], in_flight: &mut Option<usize>, op_type: OpType, index: usize) {
+    if op_type == OpType::Invoke {
+        // A second invocation while one is in flight breaks the format; the first then never completes, which is
+        // read as an unknown outcome.
+        *in_flight = Some(index);
+    } else if let Some(invoke) = in_flight.take() {
+        partner[invoke] = Some(index);
+        partner[index] = Some(invoke);
+    }
+}
+
+/// A record's key as an index into per-key vectors.
+pub(super) fn key_of(rec: &Rec) -> KeyId {
+    rec.key as KeyId
+}

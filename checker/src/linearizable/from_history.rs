@@ -1,0 +1,181 @@
+//! From an eosim [`History`] to [`Log`] operations: each partition's log, checked for linearizability.
+//!
+//! An operation of the history (an invocation and its process's next completion, paired as `analysis.rs` pairs
+//! them) becomes one log operation per micro-op on a key, all with the operation's interval:
+//! - a send that completed `ok` with an offset is an append that returned that offset;
+//! - a send whose outcome is unknown (`info`, or never completed) may or may not have landed: it becomes a pending
+//!   append (it may take effect any time after its call, or never). So does an `ok` send with a `null` offset
+//!   (acks=0: the broker promised nothing). A pending append needs an offset: the one at which an `ok` poll saw
+//!   its value, if any did; if none did, the append constrains nothing (it may simply never have happened) and is
+//!   left out;
+//! - a send that `fail`ed certainly did not happen: it is left out, and a poll that read its value has no
+//!   linearization (that is `G1a`);
+//! - an `ok` poll's records of one key are a read of that range of the log, to its end if the poll was `final`. An
+//!   empty range observes nothing and is left out, and so are polls that did not complete `ok` (what they saw is not
+//!   recorded, or the harness does not vouch for it).
+//!
+//! Times are the positions of the events in the file, not their `time` fields: a history is written in real-time
+//! order (each event when it happens; eosim orders events of one virtual instant by sequence number), and positions
+//! never tie where two events share a `time`. The other checks read the file order as real-time order too
+//! (`lost-write`'s final-poll rule). An operation whose completion has no invocation is taken to have been called
+//! at the start of the history, which assumes the least.
+//!
+//! What the log model rejects that the anomaly checks name one by one: a read at an offset its append did not
+//! return (`inconsistent-offsets`, `duplicate`), a read of a failed send (`G1a`), a read range with an acknowledged
+//! record missing from it (`int-poll-skip`, `lost-write`), a final read that misses an acknowledged record
+//! (`lost-write`), and offsets handed out against real-time order (`nonmonotonic-send` across processes, which the
+//! anomaly check sees only within one process). It knows nothing of transactions' atomicity across partitions.
+//!
+//! Worked example:
+//!
+//! ```text
+//! {"index":0,"time":0,"process":1,"type":"invoke","f":"send","value":[["send","orders-0",17]]}
+//! {"index":1,"time":1,"process":1,"type":"ok","f":"send","value":[["send","orders-0",[1,17]]]}
+//! {"index":2,"time":2,"process":2,"type":"invoke","f":"send","value":[["send","orders-0",18]]}
+//! {"index":3,"time":3,"process":2,"type":"ok","f":"send","value":[["send","orders-0",[0,18]]]}
+//! ```
+//!
+//! Two appends: 17 over [0, 1] returned offset 1, 18 over [2, 3] returned offset 0. The first returned before the
+//! second was called, so it took effect first, yet it got the higher offset: orders-0 is not linearizable. With the
+//! offsets the other way round, or with the second send invoked before event 1, it would be.
+
+use std::collections::BTreeMap;
+
+use super::{check_partitions_named, Log, LogInput, LogOutput, Operation, SearchBudget, Verdict};
+use crate::{History, Key, MicroOp, Offset, Op, OpType, Value};
+
+/// The log operations of a history, with the history events they came from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HistoryOperations {
+    /// The operations, in the order of their first event in the history.
+    pub ops: Vec<Operation<LogInput, LogOutput>>,
+    /// For each operation, the index of the history event that completed it, or that invoked it if it never
+    /// completed.
+    pub events: Vec<usize>,
+}
+
+/// The log operations of every partition of `history`; see the module header.
+pub fn from_history(history: &History) -> HistoryOperations {
+    let partner = pair(history);
+    let observed = observed_offsets(history);
+    let mut built = HistoryOperations::default();
+    for op in &history.ops {
+        let (invoke, completion) = match (op.op_type, partner[op.index]) {
+            (OpType::Invoke, Some(completion)) => (Some(op), Some(&history.ops[completion])),
+            (OpType::Invoke, None) => (Some(op), None),
+            // A completion paired with an invocation was handled at the invocation.
+            (_, Some(_)) => continue,
+            (_, None) => (None, Some(op)),
+        };
+        let call_ns = invoke.map_or(0, |invoke| invoke.index as u64);
+        let event = completion.or(invoke).map_or(0, |event| event.index);
+        for operation in operations(invoke, completion, call_ns, &observed) {
+            assert!(operation.call_ns <= operation.return_ns);
+            built.ops.push(operation);
+            built.events.push(event);
+        }
+    }
+    assert_eq!(built.ops.len(), built.events.len());
+    built
+}
+
+/// Checks every partition's log in `history` for linearizability, in key order, each within `budget`.
+///
+/// A [`Verdict::NotLinearizable`]'s `longest_prefix` lists history event indices (see
+/// [`HistoryOperations::events`]; an operation with several micro-ops on the key appears once for each), and its
+/// explanation names events the same way.
+pub fn check_history(history: &History, budget: SearchBudget) -> Vec<(Key, Verdict)> {
+    let HistoryOperations { ops, events } = from_history(history);
+    let name = |index: usize| format!("history op {}", events[index]);
+    let mut verdicts = check_partitions_named(&Log, &ops, budget, &name);
+    for (_, verdict) in &mut verdicts {
+        if let Verdict::NotLinearizable { longest_prefix, .. } = verdict {
+            for index in longest_prefix.iter_mut() {
+                *index = events[*index];
+            }
+        }
+    }
+    verdicts
+}
+
+/// Pairs each invocation with its process's next completion, both ways, as `analysis.rs` does: an invocation
+/// followed by another of the same process never completed.
+fn pair(history: &History) -> Vec<Option<usize>> {
+    let mut partner = vec![None; history.ops.len()];
+    let mut in_flight: BTreeMap<u64, usize> = BTreeMap::new();
+    for op in &history.ops {
+        if op.op_type == OpType::Invoke {
+            in_flight.insert(op.process, op.index);
+        } else if let Some(invoke) = in_flight.remove(&op.process) {
+            partner[invoke] = Some(op.index);
+            partner[op.index] = Some(invoke);
+        }
+    }
+    assert_eq!(partner.len(), history.ops.len());
+    partner
+}
+
+/// The offset at which an `ok` poll first saw each (key, value).
+fn observed_offsets(history: &History) -> BTreeMap<(&str, Value), Offset> {
+    let mut observed = BTreeMap::new();
+    for op in history.ops.iter().filter(|op| op.op_type == OpType::Ok) {
+        for mop in &op.mops {
+            if let MicroOp::Poll { reads } = mop {
+                for (key, records) in reads {
+                    for &(offset, value) in records {
+                        observed.entry((key.as_str(), value)).or_insert(offset);
+                    }
+                }
+            }
+        }
+    }
+    observed
+}
+
+/// The log operations of one history operation; see the module header for each case.
+fn operations(
+    invoke: Option<&Op>,
+    completion: Option<&Op>,
+    call_ns: u64,
+    observed: &BTreeMap<(&str, Value), Offset>,
+) -> Vec<Operation<LogInput, LogOutput>> {
+    let outcome = completion.map_or(OpType::Info, |completion| completion.op_type);
+    let process = invoke.or(completion).map_or(0, |op| op.process);
+    let return_ns = match outcome {
+        OpType::Ok => completion.map_or(u64::MAX, |completion| completion.index as u64),
+        OpType::Info | OpType::Invoke => u64::MAX,
+        OpType::Fail => return Vec::new(),
+    };
+    // A completion states the outcome of each micro-op; an info completion may repeat the invocation or say
+    // nothing, and then the invocation's micro-ops are all there is.
+    let mops = match completion {
+        Some(completion) if !completion.mops.is_empty() => &completion.mops,
+        _ => invoke.map_or(&[][..], |invoke| &invoke.mops),
+    };
+    let final_poll = completion.is_some_and(|completion| completion.final_poll);
+    let mut built = Vec::new();
+    for mop in mops {
+        match mop {
+            MicroOp::Send { key, value, offset, .. } => {
+                let (offset, returned) = match (*offset, outcome) {
+                    (Some(offset), OpType::Ok) => (Some(offset), return_ns),
+                    (offset, _) => (offset.or_else(|| observed.get(&(key.as_str(), *value)).copied()), u64::MAX),
+                };
+                let Some(offset) = offset else { continue };
+                let input = LogInput::Append { key: key.clone(), value: *value };
+                let output = LogOutput::Appended { offset };
+                built.push(Operation { client: process, input, call_ns, return_ns: returned, output });
+            }
+            MicroOp::Poll { reads } if outcome == OpType::Ok => {
+                for (key, records) in reads.iter().filter(|(_, records)| !records.is_empty()) {
+                    let input = LogInput::Read { key: key.clone() };
+                    let output = LogOutput::Read { records: records.clone(), to_end: final_poll };
+                    built.push(Operation { client: process, input, call_ns, return_ns, output });
+                }
+            }
+            // Polls that did not complete ok, and writes to external stores, are not log operations.
+            _ => {}
+        }
+    }
+    built
+}
