@@ -322,6 +322,21 @@ impl Replica {
         self.producer_state.first_unstable_offset().map_or(self.high_watermark, |first| first.min(self.high_watermark))
     }
 
+    /// A fetch is served only by the leader, and only at its own leader epoch (KIP-320): an older epoch is
+    /// fenced, a newer one means this replica's metadata is behind.
+    fn check_leader_epoch(&self, leader_epoch: u32) -> Result<(), ErrorCode> {
+        if !self.is_leader() {
+            return Err(ErrorCode::NotLeaderOrFollower);
+        }
+        if leader_epoch < self.leader_epoch {
+            return Err(ErrorCode::FencedLeaderEpoch);
+        }
+        if leader_epoch > self.leader_epoch {
+            return Err(ErrorCode::UnknownLeaderEpoch);
+        }
+        Ok(())
+    }
+
     /// A consumer fetch: records below the HW (read_uncommitted), or below the LSO without aborted
     /// transactions (read_committed).
     pub fn fetch(
@@ -332,15 +347,7 @@ impl Replica {
         leader_epoch: u32,
         isolation: IsolationLevel,
     ) -> Result<FetchData, ErrorCode> {
-        if !self.is_leader() {
-            return Err(ErrorCode::NotLeaderOrFollower);
-        }
-        if leader_epoch < self.leader_epoch {
-            return Err(ErrorCode::FencedLeaderEpoch);
-        }
-        if leader_epoch > self.leader_epoch {
-            return Err(ErrorCode::UnknownLeaderEpoch);
-        }
+        self.check_leader_epoch(leader_epoch)?;
         if offset > durable.log.end_offset() {
             return Err(ErrorCode::OffsetOutOfRange);
         }
@@ -373,15 +380,7 @@ impl Replica {
         max_records: u32,
         now_ns: u64,
     ) -> Result<ReplicaFetchData, ErrorCode> {
-        if !self.is_leader() {
-            return Err(ErrorCode::NotLeaderOrFollower);
-        }
-        if leader_epoch < self.leader_epoch {
-            return Err(ErrorCode::FencedLeaderEpoch);
-        }
-        if leader_epoch > self.leader_epoch {
-            return Err(ErrorCode::UnknownLeaderEpoch);
-        }
+        self.check_leader_epoch(leader_epoch)?;
         if let Some(epoch) = last_fetched_epoch {
             let end = durable.log.epoch_end_offset(epoch);
             if end.epoch != epoch || end.end_offset < offset {
