@@ -9,7 +9,7 @@ use std::cell::{Cell, RefCell};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
 
-use eosim_checker::{check, AnomalyKind, Report};
+use eosim_checker::{check, linearizable, AnomalyKind, Guarantee, Report};
 use eosim_model::{simulate, Scenario, SimOutcome};
 use eosim_reports::{SeedRecord, Verdict};
 
@@ -26,6 +26,8 @@ pub struct RunResult {
     pub report: Option<Report>,
     /// The panic message, with its source location, when the verdict is `crash`.
     pub panic_message: Option<String>,
+    /// Partitions whose log is provably not linearizable, with the checker's explanation.
+    pub not_linearizable: Vec<(String, String)>,
 }
 
 impl RunResult {
@@ -38,6 +40,9 @@ impl RunResult {
     pub fn finding(&self) -> Option<String> {
         if let Some(message) = &self.panic_message {
             return Some(format!("the model panicked: {message}"));
+        }
+        if let Some((key, explanation)) = self.not_linearizable.first() {
+            return Some(format!("the log of {key} is not linearizable: {explanation}"));
         }
         let stall = self.outcome.as_ref().and_then(|outcome| outcome.stall.as_ref())?;
         Some(format!("stalled: {stall}"))
@@ -72,7 +77,8 @@ impl RunResult {
 
 /// Runs `scenario` with `seed`, checks its history against `scenario.guarantee()`, and judges it.
 ///
-/// Verdict order: a panic is a `crash`; else a forbidden anomaly is a `violation` (even if the run also stalled,
+/// Verdict order: a panic is a `crash`; else a forbidden anomaly, or a partition log that is provably not
+/// linearizable under a guarantee that forbids duplicates, is a `violation` (even if the run also stalled,
 /// because a safety violation is the more specific finding); else a stall is a `stall`; else `pass`.
 pub fn run_seed(scenario: &Scenario, seed: u64) -> RunResult {
     let outcome = match catch_panic(|| simulate(scenario, seed)) {
@@ -84,18 +90,40 @@ pub fn run_seed(scenario: &Scenario, seed: u64) -> RunResult {
         Ok(report) => report,
         Err(message) => return crashed(seed, Some(outcome), format!("in the checker: {message}")),
     };
-    let verdict = if !report.is_valid() {
+    let not_linearizable = match catch_panic(|| not_linearizable(&outcome.history, scenario.guarantee())) {
+        Ok(found) => found,
+        Err(message) => return crashed(seed, Some(outcome), format!("in the linearizability checker: {message}")),
+    };
+    let verdict = if !report.is_valid() || !not_linearizable.is_empty() {
         Verdict::Violation
     } else if outcome.stall.is_some() {
         Verdict::Stall
     } else {
         Verdict::Pass
     };
-    RunResult { seed, verdict, outcome: Some(outcome), report: Some(report), panic_message: None }
+    RunResult { seed, verdict, outcome: Some(outcome), report: Some(report), panic_message: None, not_linearizable }
+}
+
+/// Every partition log's linearizability, for guarantees that promise each record once: under them a log
+/// must be explained by appends taking effect in real-time order. (A duplicate makes a log non-linearizable,
+/// which the weaker guarantees allow, so they are not asked.) A search that hits its bound proves nothing
+/// and is not a finding.
+fn not_linearizable(history: &eosim_checker::History, guarantee: Guarantee) -> Vec<(String, String)> {
+    if !guarantee.forbids(AnomalyKind::Duplicate) {
+        return Vec::new();
+    }
+    linearizable::check_history(history, linearizable::SearchBudget::default())
+        .into_iter()
+        .filter_map(|(key, verdict)| match verdict {
+            linearizable::Verdict::NotLinearizable { explanation, .. } => Some((key, explanation)),
+            _ => None,
+        })
+        .collect()
 }
 
 fn crashed(seed: u64, outcome: Option<SimOutcome>, message: String) -> RunResult {
-    RunResult { seed, verdict: Verdict::Crash, outcome, report: None, panic_message: Some(message) }
+    let not_linearizable = Vec::new();
+    RunResult { seed, verdict: Verdict::Crash, outcome, report: None, panic_message: Some(message), not_linearizable }
 }
 
 thread_local! {
