@@ -132,7 +132,12 @@ fn render_failing(out: &mut String, report: &CampaignReport, options: &TextOptio
         }
     }
     if failing.len() > options.failing_listed_max {
-        let _ = writeln!(out, "  ... and {} more", failing.len() - options.failing_listed_max);
+        // Every failing seed stays replayable from the terminal: the rest are listed by number.
+        let rest: Vec<String> =
+            failing.iter().skip(options.failing_listed_max).map(|run| run.seed.to_string()).collect();
+        let template = run_command(&options.scenario_arg, 0).replace("--seed 0", "--seed N");
+        let _ =
+            writeln!(out, "  ... and {} more, each replayed by `{template}`: seeds {}", rest.len(), rest.join(", "));
     }
 }
 
