@@ -255,12 +255,27 @@ impl Replica {
                 return Ok(Produced { ack, duplicate: true });
             }
         }
+        self.append_as_leader(durable, settings, pending, batch)
+    }
+
+    /// Appends a validated batch (data or marker) under this leader's epoch, applies it to producer state
+    /// and the aborted index, and acknowledges it now or once the HW passes it.
+    fn append_as_leader(
+        &mut self,
+        durable: &mut ReplicaDurable,
+        settings: &ReplicationSettings,
+        pending: Option<(NodeId, u64)>,
+        batch: RecordBatch,
+    ) -> Result<Produced, ErrorCode> {
+        let record_count = batch.record_count();
         let base_offset = durable.log.append(batch, self.leader_epoch);
-        let stored = durable.log.batches().last().expect("just appended").clone();
-        durable.aborted.extend(self.producer_state.apply(&stored));
+        let stored = durable.log.batches().last().expect("just appended");
+        let aborted = self.producer_state.apply(stored);
+        durable.aborted.extend(aborted);
         self.after_append(durable, settings, u64::from(record_count));
         self.maybe_advance_high_watermark(durable);
-        let ack = self.acknowledge_when_committed(pending, base_offset, stored.next_offset())?;
+        let required_offset = base_offset + u64::from(record_count);
+        let ack = self.acknowledge_when_committed(pending, base_offset, required_offset)?;
         Ok(Produced { ack, duplicate: false })
     }
 
@@ -308,13 +323,7 @@ impl Replica {
             return Err(ErrorCode::NotLeaderOrFollower);
         }
         self.producer_state.check_marker(producer)?;
-        let base_offset = durable.log.append(RecordBatch::marker(producer, marker), self.leader_epoch);
-        let stored = durable.log.batches().last().expect("just appended").clone();
-        durable.aborted.extend(self.producer_state.apply(&stored));
-        self.after_append(durable, settings, 1);
-        self.maybe_advance_high_watermark(durable);
-        let ack = self.acknowledge_when_committed(pending, base_offset, base_offset + 1)?;
-        Ok(Produced { ack, duplicate: false })
+        self.append_as_leader(durable, settings, pending, RecordBatch::marker(producer, marker))
     }
 
     /// The last stable offset: the first offset of the earliest open transaction, capped at the HW.
