@@ -7,7 +7,7 @@
 //! to fetches of an earlier round are ignored, so positions only move forward.
 
 use crate::metadata::MetadataCache;
-use crate::node::{record, record_op, timer_parts, timer_tag, Ctx, Phase};
+use crate::node::{record, record_crash, record_op, timer_parts, timer_tag, Ctx, Phase};
 use crate::protocol::{ErrorCode, FetchData, IsolationLevel, Msg, PartitionId};
 use eosim_checker::{MicroOp, Op, OpFn, OpType};
 use std::collections::BTreeMap;
@@ -129,8 +129,7 @@ impl ConsumerApp {
         if volatile.poll.is_some() {
             record(ctx, volatile.process, OpType::Info, OpFn::Poll, vec![MicroOp::Poll { reads: BTreeMap::new() }]);
         }
-        record(ctx, volatile.process, OpType::Invoke, OpFn::Crash, Vec::new());
-        record(ctx, volatile.process, OpType::Info, OpFn::Crash, Vec::new());
+        record_crash(ctx, volatile.process);
     }
 
     /// Handles a fetch response.

@@ -61,6 +61,12 @@ pub fn record(ctx: &mut Ctx<'_>, process: u64, op_type: OpType, f: OpFn, mops: V
     )
 }
 
+/// Records that `process` died: a `crash` operation, which always completes as `info` (design.md §5).
+pub fn record_crash(ctx: &mut Ctx<'_>, process: u64) {
+    record(ctx, process, OpType::Invoke, OpFn::Crash, Vec::new());
+    record(ctx, process, OpType::Info, OpFn::Crash, Vec::new());
+}
+
 /// Appends a fully built operation (assign keys, final polls); returns its index.
 pub fn record_op(ctx: &mut Ctx<'_>, op: Op) -> usize {
     ctx.observe(&(op.process, op.op_type, op.f, op.mops.len(), op.final_poll));

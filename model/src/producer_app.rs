@@ -9,7 +9,7 @@
 //! id, so the broker cannot recognise a re-sent value that had in fact landed: idempotence holds only
 //! within one producer session.
 
-use crate::node::{record, timer_parts, timer_tag, Ctx, Phase};
+use crate::node::{record, record_crash, timer_parts, timer_tag, Ctx, Phase};
 use crate::producer::{Delivery, ProducerClient, RecordId};
 use crate::protocol::{Msg, PartitionId};
 use crate::scenario::ProducerSettings;
@@ -114,8 +114,7 @@ impl ProducerApp {
                 let mop = send_mop(ctx, partition, value, None);
                 record(ctx, thread.process, OpType::Info, OpFn::Send, vec![mop]);
             }
-            record(ctx, thread.process, OpType::Invoke, OpFn::Crash, Vec::new());
-            record(ctx, thread.process, OpType::Info, OpFn::Crash, Vec::new());
+            record_crash(ctx, thread.process);
         }
     }
 
