@@ -19,8 +19,9 @@ use std::collections::{BTreeMap, VecDeque};
 
 const TIMER_THINK: u16 = 1;
 
-/// Request ids of one incarnation stay below 2^40.
-pub const REQUEST_ID_BITS: u32 = 40;
+/// Request ids of one incarnation stay below 2^32. Request ids also travel as timer payloads (below 2^48),
+/// which leaves room for 2^16 incarnations of one client.
+pub const REQUEST_ID_BITS: u32 = 32;
 
 /// Values one application may issue; keeps values of different applications apart.
 const VALUES_PER_APP: i64 = 1_000_000;
