@@ -19,38 +19,25 @@ pub struct Builtin {
     pub text: &'static str,
 }
 
+/// A built-in named `name`, embedded from `scenarios/<name>.toml`.
+macro_rules! builtin {
+    ($name:literal) => {
+        Builtin {
+            name: $name,
+            file: concat!("scenarios/", $name, ".toml"),
+            text: include_str!(concat!("../scenarios/", $name, ".toml")),
+        }
+    };
+}
+
 /// Every built-in scenario, in the order `eosim list` shows them.
 pub const BUILTINS: &[Builtin] = &[
-    Builtin {
-        name: "at-most-once",
-        file: "scenarios/at-most-once.toml",
-        text: include_str!("../scenarios/at-most-once.toml"),
-    },
-    Builtin {
-        name: "at-least-once",
-        file: "scenarios/at-least-once.toml",
-        text: include_str!("../scenarios/at-least-once.toml"),
-    },
-    Builtin {
-        name: "idempotent",
-        file: "scenarios/idempotent.toml",
-        text: include_str!("../scenarios/idempotent.toml"),
-    },
-    Builtin {
-        name: "idempotent-restart",
-        file: "scenarios/idempotent-restart.toml",
-        text: include_str!("../scenarios/idempotent-restart.toml"),
-    },
-    Builtin {
-        name: "acks-1-leader-loss",
-        file: "scenarios/acks-1-leader-loss.toml",
-        text: include_str!("../scenarios/acks-1-leader-loss.toml"),
-    },
-    Builtin {
-        name: "unclean-election",
-        file: "scenarios/unclean-election.toml",
-        text: include_str!("../scenarios/unclean-election.toml"),
-    },
+    builtin!("at-most-once"),
+    builtin!("at-least-once"),
+    builtin!("idempotent"),
+    builtin!("idempotent-restart"),
+    builtin!("acks-1-leader-loss"),
+    builtin!("unclean-election"),
 ];
 
 /// The alias for the scenario a campaign runs when none is named.
