@@ -38,13 +38,15 @@ pub const BUILTINS: &[Builtin] = &[
     builtin!("idempotent-restart"),
     builtin!("acks-1-leader-loss"),
     builtin!("unclean-election"),
+    builtin!("eos-v2"),
+    builtin!("eos-v1"),
 ];
 
 /// The alias for the scenario a campaign runs when none is named.
 pub const DEFAULT_ALIAS: &str = "default";
 
-/// The built-in scenario `default` stands for: idempotent producers, until transactions land.
-pub const DEFAULT_SCENARIO: &str = "idempotent";
+/// The built-in scenario `default` stands for: the eos-v2 pipeline under the full fault mix.
+pub const DEFAULT_SCENARIO: &str = "eos-v2";
 
 /// A scenario argument that could not be turned into a scenario.
 #[derive(Debug, thiserror::Error)]

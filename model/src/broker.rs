@@ -1,20 +1,32 @@
 //! A broker: hosts partition replicas, answers produce, fetch and metadata requests, replicates as a
 //! follower, heartbeats to the controller, and hands out producer ids.
 //!
+//! A broker that leads an internal partition is also its coordinator: the transaction coordinator
+//! ([`crate::txn_coordinator`]) for a transaction-log partition, the group coordinator
+//! ([`crate::group_coordinator`]) for an offsets partition; `coordination.rs` carries their requests out.
+//!
 //! Durable ([`BrokerDurable`]): every replica's log and snapshot, the producer-id counter, and the
-//! incarnation number. Volatile: the metadata image, every replica's role, HW and producer state, and the
-//! follower fetches in flight, all rebuilt after a restart (roles only once the controller answers).
+//! incarnation number. Volatile: the metadata image, every replica's role, HW and producer state, the
+//! follower fetches in flight, and the coordinators' state, all rebuilt after a restart (roles only once the
+//! controller answers, coordinators from their logs once the broker leads them again).
 
+mod coordination;
+
+use crate::group_coordinator::GroupCoordinator;
+use crate::internal_topics::InternalTopics;
 use crate::node::{timer_parts, timer_tag, Ctx};
-use crate::protocol::{ErrorCode, MetadataImage, Msg, PartitionId, ReplicaFetchData};
+use crate::protocol::{ErrorCode, MetadataImage, Msg, PartitionId, RecordBatch, ReplicaFetchData};
 use crate::replica::{Produced, Replica, ReplicaDurable, ReplicationSettings, Reply};
 use crate::scenario::Acks;
+use crate::txn_coordinator::{TxnCoordinator, TxnCoordinatorSettings};
+use coordination::{InternalWrite, Verification};
 use eosim_sim::NodeId;
 use std::collections::BTreeMap;
 
 const TIMER_HEARTBEAT: u16 = 1;
 const TIMER_ISR_CHECK: u16 = 2;
 const TIMER_FOLLOWER_FETCH: u16 = 3;
+const TIMER_COORDINATOR: u16 = 4;
 
 /// Records per fetch at most.
 const FETCH_MAX_RECORDS: u32 = 64;
@@ -36,6 +48,14 @@ pub struct BrokerSettings {
     pub request_timeout_ns: u64,
     /// Replication settings.
     pub replication: ReplicationSettings,
+    /// Where the internal partitions are.
+    pub internal: InternalTopics,
+    /// The transaction coordinator's settings.
+    pub txn: TxnCoordinatorSettings,
+    /// KIP-890: verify a transactional partition with the coordinator before its first append.
+    pub verify_transactional_partitions: bool,
+    /// How often the coordinators look for timed-out transactions and expired members.
+    pub coordinator_tick_ns: u64,
 }
 
 /// What survives a broker crash.
@@ -56,6 +76,33 @@ struct Volatile {
     /// Follower fetch in flight per partition: request id and send time.
     fetches: BTreeMap<PartitionId, (u64, u64)>,
     next_request_id: u64,
+    txn: TxnCoordinator,
+    groups: GroupCoordinator,
+    /// Leader epoch of each internal partition whose coordinator is loaded.
+    coordinator_epochs: BTreeMap<PartitionId, u32>,
+    /// Writes to this broker's own replicas that wait for replication, by internal request id.
+    internal_writes: BTreeMap<u64, InternalWrite>,
+    /// Markers this broker's transaction coordinator sent: request id → (log, transactional id, partition).
+    marker_requests: BTreeMap<u64, (PartitionId, String, PartitionId)>,
+    /// Transactional produces waiting for their KIP-890 verification, by the verification's request id.
+    verifications: BTreeMap<u64, Verification>,
+}
+
+impl Volatile {
+    fn new(settings: &BrokerSettings) -> Volatile {
+        Volatile {
+            image: None,
+            replicas: BTreeMap::new(),
+            fetches: BTreeMap::new(),
+            next_request_id: 0,
+            txn: TxnCoordinator::new(settings.txn.clone()),
+            groups: GroupCoordinator::new(),
+            coordinator_epochs: BTreeMap::new(),
+            internal_writes: BTreeMap::new(),
+            marker_requests: BTreeMap::new(),
+            verifications: BTreeMap::new(),
+        }
+    }
 }
 
 /// A broker node.
@@ -73,8 +120,7 @@ impl Broker {
     pub fn new(settings: BrokerSettings, partitions: &[PartitionId], bootstrap: MetadataImage) -> Broker {
         let replicas = partitions.iter().map(|partition| (*partition, ReplicaDurable::default())).collect();
         let durable = BrokerDurable { replicas, producer_ids_issued: 0, incarnation: 0 };
-        let volatile =
-            Volatile { image: None, replicas: BTreeMap::new(), fetches: BTreeMap::new(), next_request_id: 0 };
+        let volatile = Volatile::new(&settings);
         Broker { settings, durable, volatile, bootstrap }
     }
 
@@ -86,6 +132,16 @@ impl Broker {
     /// The replica of `partition`, while the broker runs.
     pub fn replica(&self, partition: PartitionId) -> Option<&Replica> {
         self.volatile.replicas.get(&partition)
+    }
+
+    /// Every replica, while the broker runs.
+    pub fn replicas(&self) -> impl Iterator<Item = (&PartitionId, &Replica)> {
+        self.volatile.replicas.iter()
+    }
+
+    /// Transactions this broker coordinates that are open (Ongoing or being completed).
+    pub fn open_transactions(&self) -> Vec<(String, crate::txn_state::TxnState)> {
+        self.volatile.txn.states().into_iter().filter(|(_, state)| state.is_open()).collect()
     }
 
     /// Loads the replicas and applies the bootstrap metadata.
@@ -101,8 +157,7 @@ impl Broker {
         for durable in self.durable.replicas.values_mut() {
             durable.recover_after_crash();
         }
-        self.volatile =
-            Volatile { image: None, replicas: BTreeMap::new(), fetches: BTreeMap::new(), next_request_id: 0 };
+        self.volatile = Volatile::new(&self.settings);
     }
 
     /// Comes back as a new incarnation with no roles; the controller's answer gives them back.
@@ -124,6 +179,9 @@ impl Broker {
         ctx.set_timer(self.settings.replication.replica_lag_ns / 4, timer_tag(TIMER_ISR_CHECK, 0));
         for partition in self.durable.replicas.keys() {
             ctx.set_timer(self.settings.fetch_wait_ns, timer_tag(TIMER_FOLLOWER_FETCH, u64::from(partition.0)));
+        }
+        if self.durable.replicas.keys().any(|partition| partition.0 >= self.settings.internal.first_partition) {
+            ctx.set_timer(self.settings.coordinator_tick_ns, timer_tag(TIMER_COORDINATOR, 0));
         }
     }
 
@@ -159,6 +217,10 @@ impl Broker {
                 }
                 ctx.set_timer(self.settings.fetch_wait_ns, tag);
             }
+            TIMER_COORDINATOR => {
+                self.tick_coordinators(ctx);
+                ctx.set_timer(self.settings.coordinator_tick_ns, tag);
+            }
             _ => unreachable!("unknown broker timer kind {kind}"),
         }
     }
@@ -166,12 +228,26 @@ impl Broker {
     /// Handles one request or response.
     pub fn on_message(&mut self, ctx: &mut Ctx<'_>, source: NodeId, msg: Msg) {
         match msg {
-            Msg::InitProducerIdRequest { request_id } => {
-                let producer_id = self.durable.producer_ids_issued * u64::from(self.settings.broker_count)
-                    + u64::from(self.settings.broker_index)
-                    + 1;
-                self.durable.producer_ids_issued += 1;
-                ctx.send(source, Msg::InitProducerIdResponse { request_id, producer_id, epoch: 0 });
+            Msg::InitProducerIdRequest { request_id, transactional: None } => {
+                let producer_id = self.new_producer_id();
+                let result = Ok((producer_id, 0));
+                ctx.send(source, Msg::InitProducerIdResponse { request_id, result });
+            }
+            Msg::InitProducerIdRequest { request_id, transactional: Some(init) } => {
+                self.on_init_transactional(ctx, source, request_id, init);
+            }
+            Msg::TxnRequest { request_id, transactional_id, producer_id, epoch, op } => {
+                self.on_txn_request(ctx, source, request_id, &transactional_id, producer_id, epoch, op);
+            }
+            Msg::TxnResponse { request_id, result } => self.on_verified(ctx, request_id, result),
+            Msg::WriteTxnMarkerRequest { request_id, partition, producer, marker, coordinator_epoch } => {
+                self.on_write_marker(ctx, source, request_id, partition, producer, marker, coordinator_epoch);
+            }
+            Msg::WriteTxnMarkerResponse { request_id, partition: _, result } => {
+                self.on_marker_written(ctx, request_id, result);
+            }
+            Msg::GroupRequest { request_id, group_id, op } => {
+                self.on_group_request(ctx, source, request_id, &group_id, op);
             }
             Msg::MetadataRequest { request_id } => {
                 let leaders = self.volatile.image.as_ref().map_or_else(Vec::new, |image| {
@@ -179,28 +255,12 @@ impl Broker {
                 });
                 ctx.send(source, Msg::MetadataResponse { request_id, leaders });
             }
-            Msg::ProduceRequest { request_id, partition, acks, batch } => {
-                let waiting = (acks == Acks::All).then_some((source, request_id));
-                let result = match self.volatile.replicas.get_mut(&partition) {
-                    Some(replica) => {
-                        let durable = self.durable.replicas.get_mut(&partition).expect("hosted");
-                        replica.produce(durable, &self.settings.replication, waiting, batch)
-                    }
-                    None => Err(ErrorCode::NotLeaderOrFollower),
-                };
-                count_result(ctx, &result.map(|_| ()));
-                match result {
-                    Ok(produced) if produced.duplicate => ctx.shared.count("broker:duplicate-batch-deduplicated"),
-                    Ok(_) => ctx.shared.count("broker:append"),
-                    Err(_) => {}
-                }
-                match result {
-                    Ok(Produced { ack: None, .. }) => {}
-                    _ if acks == Acks::None => {}
-                    Ok(Produced { ack: Some(offset), .. }) => {
-                        ctx.send(source, Msg::ProduceResponse { request_id, result: Ok(offset) })
-                    }
-                    Err(error) => ctx.send(source, Msg::ProduceResponse { request_id, result: Err(error) }),
+            Msg::ProduceRequest { request_id, partition, acks, batch, transactional_id } => {
+                if self.needs_verification(partition, &batch, transactional_id.as_deref()) {
+                    let transactional_id = transactional_id.expect("checked by needs_verification");
+                    self.verify(ctx, source, request_id, partition, acks, batch, transactional_id);
+                } else {
+                    self.produce(ctx, source, request_id, partition, acks, batch);
                 }
             }
             Msg::FetchRequest { request_id, partition, offset, max_records, leader_epoch, isolation } => {
@@ -227,10 +287,54 @@ impl Broker {
                     (self.volatile.replicas.get_mut(&partition), self.durable.replicas.get(&partition))
                 {
                     let replies = replica.on_alter_response(durable, result);
-                    send_replies(ctx, replies);
+                    self.send_replies(ctx, replies);
                 }
             }
             other => unreachable!("a broker never receives {other:?}"),
+        }
+    }
+
+    /// A producer id unique in the cluster.
+    fn new_producer_id(&mut self) -> u64 {
+        let producer_id = self.durable.producer_ids_issued * u64::from(self.settings.broker_count)
+            + u64::from(self.settings.broker_index)
+            + 1;
+        self.durable.producer_ids_issued += 1;
+        producer_id
+    }
+
+    /// Appends a produce request's batch (after its verification, if it needed one) and answers it now or,
+    /// with acks=all, once replicated.
+    fn produce(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        client: NodeId,
+        request_id: u64,
+        partition: PartitionId,
+        acks: Acks,
+        batch: RecordBatch,
+    ) {
+        let waiting = (acks == Acks::All).then_some((client, request_id));
+        let result = match self.volatile.replicas.get_mut(&partition) {
+            Some(replica) => {
+                let durable = self.durable.replicas.get_mut(&partition).expect("hosted");
+                replica.produce(durable, &self.settings.replication, waiting, batch)
+            }
+            None => Err(ErrorCode::NotLeaderOrFollower),
+        };
+        count_result(ctx, &result.map(|_| ()));
+        match result {
+            Ok(produced) if produced.duplicate => ctx.shared.count("broker:duplicate-batch-deduplicated"),
+            Ok(_) => ctx.shared.count("broker:append"),
+            Err(_) => {}
+        }
+        match result {
+            Ok(Produced { ack: None, .. }) => {}
+            _ if acks == Acks::None => {}
+            Ok(Produced { ack: Some(offset), .. }) => {
+                ctx.send(client, Msg::ProduceResponse { request_id, result: Ok(offset) })
+            }
+            Err(error) => ctx.send(client, Msg::ProduceResponse { request_id, result: Err(error) }),
         }
     }
 
@@ -263,7 +367,7 @@ impl Broker {
         }
         count_result(ctx, &result.as_ref().map(|_| ()).map_err(|error| *error));
         let replies = replica.complete_pending(Some(self.settings.replication.min_insync_replicas));
-        send_replies(ctx, replies);
+        self.send_replies(ctx, replies);
         result
     }
 
@@ -317,23 +421,25 @@ impl Broker {
         if self.volatile.image.as_ref().is_some_and(|current| current.version >= image.version) {
             return;
         }
+        let mut replies = Vec::new();
         for (partition, replica) in &mut self.volatile.replicas {
             let state = &image.partitions[partition.index()];
             let durable = &self.durable.replicas[partition];
             let was_leader = replica.is_leader();
-            let replies = replica.apply_metadata(durable, state, ctx.now_ns());
+            replies.extend(replica.apply_metadata(durable, state, ctx.now_ns()));
             if replica.is_leader() && !was_leader {
                 ctx.shared.count("broker:became-leader");
             }
-            send_replies(ctx, replies);
         }
         self.volatile.image = Some(image);
+        self.send_replies(ctx, replies);
+        self.sync_coordinators(ctx);
     }
 
     fn tick_isr(&mut self, ctx: &mut Ctx<'_>) {
+        let mut replies = Vec::new();
         for (partition, replica) in &mut self.volatile.replicas {
-            let replies = replica.complete_pending(Some(self.settings.replication.min_insync_replicas));
-            send_replies(ctx, replies);
+            replies.extend(replica.complete_pending(Some(self.settings.replication.min_insync_replicas)));
             let Some(isr) = replica.wanted_isr(&self.settings.replication, ctx.now_ns()) else { continue };
             let crate::replica::Role::Leader(role) = &replica.role else { continue };
             let msg = Msg::AlterPartition {
@@ -346,13 +452,21 @@ impl Broker {
             ctx.send(self.settings.controller, msg);
             replica.alter_sent(isr, ctx.now_ns());
         }
+        self.send_replies(ctx, replies);
     }
-}
 
-fn send_replies(ctx: &mut Ctx<'_>, replies: Vec<Reply>) {
-    for (client, request_id, result) in replies {
-        count_result(ctx, &result.map(|_| ()));
-        ctx.send(client, Msg::ProduceResponse { request_id, result });
+    /// Answers the acks=all requests a replica completed; those this broker made itself (coordinator writes,
+    /// markers) go to whoever waits for them here.
+    fn send_replies(&mut self, ctx: &mut Ctx<'_>, replies: Vec<Reply>) {
+        let me = NodeId(self.settings.broker_index);
+        for (client, request_id, result) in replies {
+            if client == me {
+                self.on_internal_write_done(ctx, request_id, result.map(|_| ()));
+                continue;
+            }
+            count_result(ctx, &result.map(|_| ()));
+            ctx.send(client, Msg::ProduceResponse { request_id, result });
+        }
     }
 }
 

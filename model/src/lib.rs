@@ -28,12 +28,16 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod atomic_writer;
 pub mod broker;
 pub mod consumer;
 pub mod controller;
+pub mod group_coordinator;
+pub mod internal_topics;
 pub mod log;
 pub mod metadata;
 pub mod node;
+pub mod pipeline;
 pub mod producer;
 pub mod producer_app;
 pub mod producer_state;
@@ -41,6 +45,9 @@ pub mod protocol;
 pub mod replica;
 pub mod run;
 pub mod scenario;
+pub mod store;
+pub mod txn_coordinator;
+pub mod txn_producer;
 pub mod txn_state;
 
 pub use run::{simulate, RunStats, SimOutcome};

@@ -91,7 +91,9 @@ impl MetadataCache {
             return false;
         }
         self.in_flight = None;
-        if leaders.len() == self.leaders.len() {
+        // The answer covers every partition of the cluster; a client that knows only the user partitions
+        // takes their prefix (internal partitions come last).
+        if leaders.len() >= self.leaders.len() {
             for (known, (leader, epoch)) in self.leaders.iter_mut().zip(leaders) {
                 if *epoch >= known.1 {
                     *known = (leader.map(NodeId), *epoch);

@@ -1,13 +1,17 @@
 //! Every node of the simulated cluster as one [`Actor`], the state the nodes share with the run (the
 //! history), and the helpers clients use to write the history.
 
+use crate::atomic_writer::AtomicWriterApp;
 use crate::broker::Broker;
 use crate::consumer::ConsumerApp;
 use crate::controller::Controller;
+use crate::pipeline::PipelineApp;
 use crate::producer_app::ProducerApp;
+use crate::store::StoreNode;
 use crate::protocol::Msg;
 use eosim_checker::{History, Key, MicroOp, Op, OpFn, OpType};
 use eosim_sim::{Actor, Context, NodeId};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// The context every model node handles events with.
@@ -33,8 +37,8 @@ pub struct Shared {
     pub next_process: u64,
     /// Where the run is.
     pub phase: Phase,
-    /// Coverage counters: broker errors, client retries, epoch bumps.
-    pub counters: BTreeMap<&'static str, u64>,
+    /// Coverage counters: broker errors, client retries, epoch bumps, coordinator states.
+    pub counters: BTreeMap<Cow<'static, str>, u64>,
     /// History key of each partition.
     pub keys: Vec<Key>,
 }
@@ -42,7 +46,12 @@ pub struct Shared {
 impl Shared {
     /// Bumps a coverage counter.
     pub fn count(&mut self, name: &'static str) {
-        *self.counters.entry(name).or_insert(0) += 1;
+        *self.counters.entry(Cow::Borrowed(name)).or_insert(0) += 1;
+    }
+
+    /// Bumps a coverage counter whose name is built at run time (coordinator states and transitions).
+    pub fn count_named(&mut self, name: String) {
+        *self.counters.entry(Cow::Owned(name)).or_insert(0) += 1;
     }
 
     /// A fresh history process id.
@@ -100,6 +109,12 @@ pub enum Node {
     Producer(ProducerApp),
     /// A consumer application with its consumer client.
     Consumer(ConsumerApp),
+    /// An atomic multi-partition writer with its transactional producer.
+    AtomicWriter(AtomicWriterApp),
+    /// A consume-transform-produce pipeline.
+    Pipeline(PipelineApp),
+    /// The external store.
+    Store(StoreNode),
 }
 
 impl Actor for Node {
@@ -112,6 +127,9 @@ impl Actor for Node {
             Node::Controller(controller) => controller.on_start(ctx),
             Node::Producer(app) => app.on_start(ctx),
             Node::Consumer(app) => app.on_start(ctx),
+            Node::AtomicWriter(app) => app.on_start(ctx),
+            Node::Pipeline(app) => app.on_start(ctx),
+            Node::Store(_) => {}
         }
     }
 
@@ -121,6 +139,9 @@ impl Actor for Node {
             Node::Controller(controller) => controller.on_message(ctx, source, msg),
             Node::Producer(app) => app.on_message(ctx, msg),
             Node::Consumer(app) => app.on_message(ctx, msg),
+            Node::AtomicWriter(app) => app.on_message(ctx, msg),
+            Node::Pipeline(app) => app.on_message(ctx, msg),
+            Node::Store(store) => store.on_message(ctx, source, msg),
         }
     }
 
@@ -130,6 +151,9 @@ impl Actor for Node {
             Node::Controller(controller) => controller.on_timer(ctx, tag),
             Node::Producer(app) => app.on_timer(ctx, tag),
             Node::Consumer(app) => app.on_timer(ctx, tag),
+            Node::AtomicWriter(app) => app.on_timer(ctx, tag),
+            Node::Pipeline(app) => app.on_timer(ctx, tag),
+            Node::Store(_) => unreachable!("the store sets no timers"),
         }
     }
 
@@ -139,6 +163,9 @@ impl Actor for Node {
             Node::Controller(_) => {}
             Node::Producer(app) => app.on_crash(ctx),
             Node::Consumer(app) => app.on_crash(ctx),
+            Node::AtomicWriter(app) => app.on_crash(ctx),
+            Node::Pipeline(app) => app.on_crash(ctx),
+            Node::Store(_) => unreachable!("the store never crashes"),
         }
     }
 
@@ -148,6 +175,9 @@ impl Actor for Node {
             Node::Controller(controller) => controller.on_restart(ctx),
             Node::Producer(app) => app.on_restart(ctx),
             Node::Consumer(app) => app.on_restart(ctx),
+            Node::AtomicWriter(app) => app.on_restart(ctx),
+            Node::Pipeline(app) => app.on_restart(ctx),
+            Node::Store(_) => unreachable!("the store never crashes"),
         }
     }
 }

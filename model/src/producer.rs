@@ -12,13 +12,20 @@
 //! sequence order, treats OUT_OF_ORDER_SEQUENCE as retriable while an earlier batch of the partition is
 //! still unacknowledged, and otherwise bumps its epoch (KIP-360): every batch that was ever sent then ends
 //! with an unknown outcome.
+//!
+//! In transactional mode ([`ProducerClient::transactional`]) the producer id comes from the transaction
+//! coordinator (see `txn_producer.rs`), batches are marked transactional and carry the transactional id,
+//! under eos-v1 a partition's batches wait until the coordinator has added the partition, and errors are
+//! not handled here but reported ([`ClientError`]): a fenced epoch, a sequence error or a batch given up on
+//! is fatal (the application closes the producer and starts a new one, which fences this one), and
+//! INVALID_TXN_STATE makes the transaction abortable.
 
 use crate::metadata::MetadataCache;
 use crate::node::{timer_parts, timer_tag, Ctx};
 use crate::protocol::{ErrorCode, Msg, PartitionId, ProducerIdentity, RecordBatch};
 use crate::scenario::{Acks, ProducerSettings};
 use eosim_sim::NodeId;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Identifies one record handed to [`ProducerClient::send`].
 pub type RecordId = u64;
@@ -46,6 +53,26 @@ pub struct Completion {
     pub record: RecordId,
     /// Its outcome.
     pub delivery: Delivery,
+}
+
+/// An error a transactional client reports instead of handling it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientError {
+    /// The producer must be closed: its epoch is fenced, its sequences are broken, or a batch's outcome
+    /// is unknown.
+    Fatal(ErrorCode),
+    /// The transaction must be aborted.
+    Abortable(ErrorCode),
+}
+
+/// Transactional mode.
+#[derive(Clone, Debug)]
+struct Transactional {
+    transactional_id: String,
+    /// eos-v1: batches of a partition wait until AddPartitionsToTxn has added it.
+    explicit_add: bool,
+    added: BTreeSet<PartitionId>,
+    error: Option<ClientError>,
 }
 
 #[derive(Clone, Debug)]
@@ -85,6 +112,7 @@ pub struct ProducerClient {
     next_batch_id: u64,
     completions: Vec<Completion>,
     metadata: MetadataCache,
+    transactional: Option<Transactional>,
 }
 
 impl ProducerClient {
@@ -116,15 +144,109 @@ impl ProducerClient {
                 TIMER_METADATA,
                 first_request_id,
             ),
+            transactional: None,
         }
     }
 
-    /// Starts the client: an idempotent producer asks for its producer id right away.
+    /// A transactional client for `transactional_id`; with `explicit_add` (eos-v1) a partition's batches
+    /// wait for [`ProducerClient::mark_added`].
+    pub fn transactional(mut self, transactional_id: &str, explicit_add: bool) -> ProducerClient {
+        self.transactional = Some(Transactional {
+            transactional_id: transactional_id.to_string(),
+            explicit_add,
+            added: BTreeSet::new(),
+            error: None,
+        });
+        self
+    }
+
+    /// Starts the client: an idempotent producer asks for its producer id right away (a transactional one
+    /// is given its id by its coordinator).
     pub fn start(&mut self, ctx: &mut Ctx<'_>) {
         self.metadata.refresh(ctx);
-        if self.settings.idempotence {
+        if self.settings.idempotence && self.transactional.is_none() {
             self.request_producer_id(ctx);
         }
+    }
+
+    /// The client's metadata cache.
+    pub fn metadata(&self) -> &MetadataCache {
+        &self.metadata
+    }
+
+    /// The client's metadata cache, to refresh or invalidate.
+    pub fn metadata_mut(&mut self) -> &mut MetadataCache {
+        &mut self.metadata
+    }
+
+    /// Sets the producer id and epoch from the coordinator; a new epoch restarts every sequence at 0, as
+    /// the broker expects of a new epoch.
+    pub fn set_producer(&mut self, producer_id: u64, epoch: u16) {
+        assert!(self.batches.values().all(|batch| !batch.sent), "the epoch changes only with nothing in flight");
+        if self.producer != Some((producer_id, epoch)) {
+            for queue in &mut self.queues {
+                queue.next_sequence = 0;
+            }
+            for batch in self.batches.values_mut() {
+                batch.identity = None;
+            }
+        }
+        self.producer = Some((producer_id, epoch));
+    }
+
+    /// eos-v1: the coordinator added these partitions to the transaction.
+    pub fn mark_added(&mut self, partitions: &[PartitionId]) {
+        let txn = self.transactional.as_mut().expect("transactional");
+        txn.added.extend(partitions.iter().copied());
+    }
+
+    /// The transaction ended: the next one adds its partitions again.
+    pub fn end_transaction(&mut self) {
+        let txn = self.transactional.as_mut().expect("transactional");
+        txn.added.clear();
+        if matches!(txn.error, Some(ClientError::Abortable(_))) {
+            txn.error = None;
+        }
+    }
+
+    /// eos-v1: partitions with records waiting that the coordinator has not added yet.
+    pub fn partitions_to_add(&self) -> Vec<PartitionId> {
+        let Some(txn) = self.transactional.as_ref().filter(|txn| txn.explicit_add) else { return Vec::new() };
+        (0..self.queues.len())
+            .map(|index| PartitionId(index as u32))
+            .filter(|partition| !txn.added.contains(partition))
+            .filter(|partition| {
+                let queue = &self.queues[partition.index()];
+                !queue.open.is_empty() || !queue.ready.is_empty()
+            })
+            .collect()
+    }
+
+    /// The error a transactional client reported, if any; an abortable one stays until the transaction ends.
+    pub fn error(&self) -> Option<ClientError> {
+        self.transactional.as_ref().and_then(|txn| txn.error)
+    }
+
+    /// Closes every open batch so it can be sent now (`flush()` before a commit).
+    pub fn flush(&mut self, ctx: &mut Ctx<'_>) {
+        for index in 0..self.queues.len() {
+            self.close_batch(ctx, PartitionId(index as u32));
+        }
+        self.drain(ctx);
+    }
+
+    /// Drops every record not sent yet (an abort): they certainly never reached a broker.
+    pub fn drop_unsent(&mut self) {
+        for queue in &mut self.queues {
+            queue.open.clear();
+            queue.ready.retain(|batch_id| self.batches.get(batch_id).is_some_and(|batch| batch.sent));
+        }
+        self.batches.retain(|_, batch| batch.sent);
+    }
+
+    /// True while a batch is in flight.
+    pub fn has_in_flight(&self) -> bool {
+        self.batches.values().any(|batch| batch.sent)
     }
 
     /// Outcomes since the last call.
@@ -182,7 +304,7 @@ impl ProducerClient {
     /// Handles a response.
     pub fn on_message(&mut self, ctx: &mut Ctx<'_>, msg: Msg) {
         match msg {
-            Msg::InitProducerIdResponse { request_id, producer_id, epoch }
+            Msg::InitProducerIdResponse { request_id, result: Ok((producer_id, epoch)) }
                 if self.producer_id_request == Some(request_id) =>
             {
                 self.producer_id_request = None;
@@ -225,7 +347,7 @@ impl ProducerClient {
         let request_id = self.new_request_id();
         self.producer_id_request = Some(request_id);
         let broker = self.brokers[(request_id % self.brokers.len() as u64) as usize];
-        ctx.send(broker, Msg::InitProducerIdRequest { request_id });
+        ctx.send(broker, Msg::InitProducerIdRequest { request_id, transactional: None });
         ctx.set_timer(self.settings.request_timeout_ns, timer_tag(TIMER_PRODUCER_ID, request_id));
     }
 
@@ -242,6 +364,9 @@ impl ProducerClient {
         if self.settings.idempotence && self.producer.is_none() {
             return;
         }
+        if self.transactional.as_ref().is_some_and(|txn| txn.error.is_some()) {
+            return;
+        }
         for index in 0..self.queues.len() {
             while let Some(batch_id) = self.next_sendable(index, ctx.now_ns()) {
                 self.queues[index].ready.pop_front();
@@ -256,7 +381,13 @@ impl ProducerClient {
             return None;
         }
         let batch_id = *queue.ready.front()?;
-        self.metadata.leader(PartitionId(index as u32))?;
+        let partition = PartitionId(index as u32);
+        if let Some(txn) = self.transactional.as_ref().filter(|txn| txn.explicit_add) {
+            if !txn.added.contains(&partition) {
+                return None;
+            }
+        }
+        self.metadata.leader(partition)?;
         (self.batches[&batch_id].retry_at_ns <= now_ns).then_some(batch_id)
     }
 
@@ -280,7 +411,8 @@ impl ProducerClient {
             request_id,
             partition,
             acks: self.settings.acks,
-            batch: RecordBatch::data(batch.identity, false, values),
+            batch: RecordBatch::data(batch.identity, self.transactional.is_some(), values),
+            transactional_id: self.transactional.as_ref().map(|txn| txn.transactional_id.clone()),
         };
         let leader = self.metadata.leader(partition).expect("only batches with a known leader are sent");
         ctx.send(leader, msg);
@@ -297,6 +429,14 @@ impl ProducerClient {
 
     fn on_produce_response(&mut self, ctx: &mut Ctx<'_>, batch_id: u64, result: Result<u64, ErrorCode>) {
         self.leave_flight(batch_id);
+        if self.transactional.is_some() {
+            if let Err(error) = result {
+                if let Some(client_error) = self.transactional_error(batch_id, error) {
+                    self.fail_transactional(ctx, client_error);
+                    return;
+                }
+            }
+        }
         match result {
             Ok(base_offset) => {
                 let batch = self.batches.remove(&batch_id).expect("in-flight batches exist");
@@ -339,6 +479,10 @@ impl ProducerClient {
             return;
         }
         ctx.shared.count("client:gave-up");
+        if self.transactional.is_some() {
+            self.fail_transactional(ctx, ClientError::Fatal(ErrorCode::OutOfOrderSequence));
+            return;
+        }
         if self.settings.idempotence {
             // The sequence now has a gap the broker can never fill: start over under a new epoch.
             self.bump_epoch(ctx);
@@ -401,6 +545,40 @@ impl ProducerClient {
                     self.request_producer_id(ctx);
                 }
             }
+        }
+    }
+
+    /// How a transactional client treats a produce error: retriable ones are left to the usual path.
+    fn transactional_error(&self, batch_id: u64, error: ErrorCode) -> Option<ClientError> {
+        match error {
+            ErrorCode::NotLeaderOrFollower | ErrorCode::NotEnoughReplicas => None,
+            ErrorCode::OutOfOrderSequence if self.has_earlier_unacked(batch_id) => None,
+            ErrorCode::InvalidTxnState => Some(ClientError::Abortable(error)),
+            _ => Some(ClientError::Fatal(error)),
+        }
+    }
+
+    /// A transactional error: every batch ends (sent ones with an unknown outcome) and nothing more is sent
+    /// in this transaction; a fatal error also stops the client for good.
+    fn fail_transactional(&mut self, ctx: &mut Ctx<'_>, error: ClientError) {
+        let name = match error {
+            ClientError::Fatal(_) => "client:txn-fatal-error",
+            ClientError::Abortable(_) => "client:txn-abortable-error",
+        };
+        ctx.shared.count(name);
+        self.requests.clear();
+        let batches = std::mem::take(&mut self.batches);
+        for batch in batches.values() {
+            self.complete(batch, |_| Delivery::Unknown);
+        }
+        for queue in &mut self.queues {
+            queue.open.clear();
+            queue.ready.clear();
+            queue.in_flight.clear();
+        }
+        let txn = self.transactional.as_mut().expect("transactional");
+        if !matches!(txn.error, Some(ClientError::Fatal(_))) {
+            txn.error = Some(error);
         }
     }
 

@@ -36,7 +36,7 @@ pub struct ProducerWorkload {
     /// Mean think time between two sends of a thread, in nanoseconds.
     pub send_interval_ns: u64,
     /// Partitions to choose from.
-    pub partition_count: u32,
+    pub partitions: Vec<PartitionId>,
 }
 
 /// What survives a crash of the application: its outbox and its value counter.
@@ -120,7 +120,7 @@ impl ProducerApp {
     }
 
     fn boot(&mut self, ctx: &mut Ctx<'_>, resend: VecDeque<(i64, PartitionId)>) {
-        let partition_count = self.workload.partition_count as usize;
+        let partition_count = ctx.shared.keys.len();
         self.durable.incarnation += 1;
         let first_request_id = self.durable.incarnation << REQUEST_ID_BITS;
         let mut client =
@@ -166,7 +166,8 @@ impl ProducerApp {
         } else if ctx.shared.phase == Phase::Faulty && self.durable.values_issued < self.workload.messages_total {
             let value = i64::from(self.app_index) * VALUES_PER_APP + i64::from(self.durable.values_issued);
             self.durable.values_issued += 1;
-            let partition = PartitionId(ctx.rng().below(u64::from(self.workload.partition_count)) as u32);
+            let partitions = &self.workload.partitions;
+            let partition = partitions[ctx.rng().below(partitions.len() as u64) as usize];
             (value, partition)
         } else {
             return;

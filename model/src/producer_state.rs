@@ -44,6 +44,8 @@ pub struct ProducerEntry {
     pub batches: VecDeque<BatchMetadata>,
     /// Offset of the first batch of the producer's open transaction on this partition, until its marker.
     pub current_txn_first_offset: Option<u64>,
+    /// The newest coordinator epoch whose marker reached this partition: older coordinators are fenced.
+    pub coordinator_epoch: u32,
 }
 
 /// An aborted transaction as the partition's aborted-transaction index records it: read_committed
@@ -81,6 +83,8 @@ pub struct SnapshotEntry {
     pub last_batch: Option<BatchMetadata>,
     /// Its open transaction's first offset, which the LSO must not pass after a reload.
     pub current_txn_first_offset: Option<u64>,
+    /// The newest coordinator epoch seen in a marker.
+    pub coordinator_epoch: u32,
 }
 
 /// Producer state as a snapshot file keeps it: at an offset, the last batch of each producer.
@@ -132,6 +136,7 @@ impl ProducerStateManager {
                     epoch: saved.epoch,
                     batches: saved.last_batch.into_iter().collect(),
                     current_txn_first_offset: saved.current_txn_first_offset,
+                    coordinator_epoch: saved.coordinator_epoch,
                 };
                 state.entries.insert(*producer_id, entry);
             }
@@ -153,6 +158,7 @@ impl ProducerStateManager {
                     epoch: entry.epoch,
                     last_batch: entry.batches.back().copied(),
                     current_txn_first_offset: entry.current_txn_first_offset,
+                    coordinator_epoch: entry.coordinator_epoch,
                 };
                 (*producer_id, saved)
             })
@@ -170,19 +176,47 @@ impl ProducerStateManager {
             return None;
         }
         if let Some(marker) = stored.batch.control {
-            return self.apply_marker(identity, marker, stored.base_offset);
+            return self.apply_marker(identity, marker, stored.batch.coordinator_epoch, stored.base_offset);
+        }
+        if stored.batch.internal.is_some() {
+            // A coordinator-written transactional record (an offset commit) carries no sequence.
+            self.open_coordinator_txn(identity, stored.base_offset);
+            return None;
         }
         self.update(identity, stored.batch.record_count(), stored.base_offset, stored.batch.transactional);
         None
     }
 
-    /// Ends the producer's open transaction at a marker written at `offset`.
-    fn apply_marker(&mut self, identity: ProducerIdentity, marker: ControlMarker, offset: u64) -> Option<AbortedTxn> {
-        let entry = self.entries.entry(identity.producer_id).or_insert(ProducerEntry {
+    /// A transactional offset commit opens the producer's transaction on an offsets partition, without
+    /// touching sequences (Kafka appends it with the coordinator as origin, which skips sequence checks).
+    fn open_coordinator_txn(&mut self, identity: ProducerIdentity, base_offset: u64) {
+        let entry = self.entry_mut(identity);
+        if identity.epoch > entry.epoch {
+            entry.epoch = identity.epoch;
+            entry.batches.clear();
+        }
+        entry.current_txn_first_offset.get_or_insert(base_offset);
+    }
+
+    fn entry_mut(&mut self, identity: ProducerIdentity) -> &mut ProducerEntry {
+        self.entries.entry(identity.producer_id).or_insert(ProducerEntry {
             epoch: identity.epoch,
             batches: VecDeque::new(),
             current_txn_first_offset: None,
-        });
+            coordinator_epoch: 0,
+        })
+    }
+
+    /// Ends the producer's open transaction at a marker written at `offset`.
+    fn apply_marker(
+        &mut self,
+        identity: ProducerIdentity,
+        marker: ControlMarker,
+        coordinator_epoch: u32,
+        offset: u64,
+    ) -> Option<AbortedTxn> {
+        let entry = self.entry_mut(identity);
+        entry.coordinator_epoch = entry.coordinator_epoch.max(coordinator_epoch);
         if identity.epoch > entry.epoch {
             // KIP-890 markers carry the bumped epoch: the next transaction starts its sequences afresh.
             entry.epoch = identity.epoch;
@@ -196,12 +230,30 @@ impl ProducerStateManager {
         })
     }
 
-    /// Validates a marker: an older epoch than the partition knows is fenced.
-    pub fn check_marker(&self, identity: ProducerIdentity) -> Result<(), ErrorCode> {
+    /// Validates a marker: an older producer epoch than the partition knows is fenced, and so is a marker
+    /// from a coordinator older than one whose marker already landed here.
+    pub fn check_marker(&self, identity: ProducerIdentity, coordinator_epoch: u32) -> Result<(), ErrorCode> {
+        match self.entries.get(&identity.producer_id) {
+            Some(entry) if identity.epoch < entry.epoch => Err(ErrorCode::InvalidProducerEpoch),
+            Some(entry) if coordinator_epoch < entry.coordinator_epoch => Err(ErrorCode::TransactionCoordinatorFenced),
+            _ => Ok(()),
+        }
+    }
+
+    /// Validates a coordinator-written transactional record: only the producer epoch is checked.
+    pub fn check_coordinator_append(&self, identity: ProducerIdentity) -> Result<(), ErrorCode> {
         match self.entries.get(&identity.producer_id) {
             Some(entry) if identity.epoch < entry.epoch => Err(ErrorCode::InvalidProducerEpoch),
             _ => Ok(()),
         }
+    }
+
+    /// True if the producer has an open transaction on this partition at `epoch` (KIP-890 verification
+    /// is then not needed: the coordinator already knows the partition).
+    pub fn has_open_txn(&self, producer_id: u64, epoch: u16) -> bool {
+        self.entries
+            .get(&producer_id)
+            .is_some_and(|entry| entry.epoch == epoch && entry.current_txn_first_offset.is_some())
     }
 
     /// The first offset of the earliest open transaction: the LSO may not pass it.
@@ -253,11 +305,7 @@ impl ProducerStateManager {
     /// Records an appended data batch; a new epoch clears the remembered batches, and the first
     /// transactional batch opens the producer's transaction on this partition.
     pub fn update(&mut self, identity: ProducerIdentity, record_count: u32, base_offset: u64, transactional: bool) {
-        let entry = self.entries.entry(identity.producer_id).or_insert(ProducerEntry {
-            epoch: identity.epoch,
-            batches: VecDeque::new(),
-            current_txn_first_offset: None,
-        });
+        let entry = self.entry_mut(identity);
         assert!(identity.epoch >= entry.epoch, "an older epoch never reaches update");
         if identity.epoch > entry.epoch {
             entry.epoch = identity.epoch;

@@ -49,22 +49,46 @@ pub struct RecordBatch {
     pub control: Option<ControlMarker>,
     /// The record values, in order (empty for a control batch).
     pub values: Vec<i64>,
+    /// On a marker: the leader epoch of the transaction-log partition of the coordinator that wrote it.
+    pub coordinator_epoch: u32,
+    /// Set on a record of an internal topic (the transaction log, `__consumer_offsets`): one record, no values.
+    pub internal: Option<Box<InternalRecord>>,
 }
 
 impl RecordBatch {
     /// A data batch.
     pub fn data(producer: Option<ProducerIdentity>, transactional: bool, values: Vec<i64>) -> RecordBatch {
-        RecordBatch { producer, transactional, control: None, values }
+        RecordBatch { producer, transactional, control: None, values, coordinator_epoch: 0, internal: None }
     }
 
-    /// A transaction marker for `producer`'s open transaction.
-    pub fn marker(producer: ProducerIdentity, marker: ControlMarker) -> RecordBatch {
-        RecordBatch { producer: Some(producer), transactional: true, control: Some(marker), values: Vec::new() }
+    /// One record of an internal topic; `producer` is set on a transactional offset commit.
+    pub fn internal(producer: Option<ProducerIdentity>, record: InternalRecord) -> RecordBatch {
+        let transactional = producer.is_some();
+        RecordBatch {
+            producer,
+            transactional,
+            control: None,
+            values: Vec::new(),
+            coordinator_epoch: 0,
+            internal: Some(Box::new(record)),
+        }
     }
 
-    /// Offsets the batch occupies: its values, or one for a marker.
+    /// A transaction marker for `producer`'s open transaction, written by a coordinator of `coordinator_epoch`.
+    pub fn marker(producer: ProducerIdentity, marker: ControlMarker, coordinator_epoch: u32) -> RecordBatch {
+        RecordBatch {
+            producer: Some(producer),
+            transactional: true,
+            control: Some(marker),
+            values: Vec::new(),
+            coordinator_epoch,
+            internal: None,
+        }
+    }
+
+    /// Offsets the batch occupies: its values, or one for a marker or an internal record.
     pub fn record_count(&self) -> u32 {
-        if self.control.is_some() {
+        if self.control.is_some() || self.internal.is_some() {
             1
         } else {
             self.values.len() as u32
@@ -100,8 +124,27 @@ pub enum ErrorCode {
     UnknownLeaderEpoch,
     /// An AlterPartition from a leader whose partition epoch is stale.
     InvalidUpdateVersion,
-    /// A plain batch from a producer with an open transaction, or a marker with nothing to end.
+    /// A plain batch from a producer with an open transaction, an EndTxn that does not match the
+    /// transaction's state, or a transactional batch the coordinator does not know (KIP-890 verification).
     InvalidTxnState,
+    /// This broker is not the coordinator of the transactional id or group (it does not lead its partition).
+    NotCoordinator,
+    /// The transaction's state is being written, or its markers are being written: retry later.
+    ConcurrentTransactions,
+    /// The producer id is not the one the coordinator holds for the transactional id.
+    InvalidProducerIdMapping,
+    /// A newer producer with the same transactional id exists (fatal for this producer).
+    ProducerFenced,
+    /// A marker from a coordinator older than one the partition has seen.
+    TransactionCoordinatorFenced,
+    /// The group has moved to a newer generation than the request's (KIP-447 fencing).
+    IllegalGeneration,
+    /// The group does not know the member.
+    UnknownMemberId,
+    /// The group is rebalancing: rejoin.
+    RebalanceInProgress,
+    /// A partition has transactional offsets waiting for their marker (OffsetFetch with requireStable).
+    UnstableOffsetCommit,
 }
 
 impl ErrorCode {
@@ -118,6 +161,15 @@ impl ErrorCode {
             ErrorCode::UnknownLeaderEpoch => "broker-error:UNKNOWN_LEADER_EPOCH",
             ErrorCode::InvalidUpdateVersion => "controller-error:INVALID_UPDATE_VERSION",
             ErrorCode::InvalidTxnState => "broker-error:INVALID_TXN_STATE",
+            ErrorCode::NotCoordinator => "broker-error:NOT_COORDINATOR",
+            ErrorCode::ConcurrentTransactions => "broker-error:CONCURRENT_TRANSACTIONS",
+            ErrorCode::InvalidProducerIdMapping => "broker-error:INVALID_PRODUCER_ID_MAPPING",
+            ErrorCode::ProducerFenced => "broker-error:PRODUCER_FENCED",
+            ErrorCode::TransactionCoordinatorFenced => "broker-error:TRANSACTION_COORDINATOR_FENCED",
+            ErrorCode::IllegalGeneration => "broker-error:ILLEGAL_GENERATION",
+            ErrorCode::UnknownMemberId => "broker-error:UNKNOWN_MEMBER_ID",
+            ErrorCode::RebalanceInProgress => "broker-error:REBALANCE_IN_PROGRESS",
+            ErrorCode::UnstableOffsetCommit => "broker-error:UNSTABLE_OFFSET_COMMIT",
         }
     }
 
@@ -134,6 +186,15 @@ impl ErrorCode {
             ErrorCode::UnknownLeaderEpoch => "UNKNOWN_LEADER_EPOCH",
             ErrorCode::InvalidUpdateVersion => "INVALID_UPDATE_VERSION",
             ErrorCode::InvalidTxnState => "INVALID_TXN_STATE",
+            ErrorCode::NotCoordinator => "NOT_COORDINATOR",
+            ErrorCode::ConcurrentTransactions => "CONCURRENT_TRANSACTIONS",
+            ErrorCode::InvalidProducerIdMapping => "INVALID_PRODUCER_ID_MAPPING",
+            ErrorCode::ProducerFenced => "PRODUCER_FENCED",
+            ErrorCode::TransactionCoordinatorFenced => "TRANSACTION_COORDINATOR_FENCED",
+            ErrorCode::IllegalGeneration => "ILLEGAL_GENERATION",
+            ErrorCode::UnknownMemberId => "UNKNOWN_MEMBER_ID",
+            ErrorCode::RebalanceInProgress => "REBALANCE_IN_PROGRESS",
+            ErrorCode::UnstableOffsetCommit => "UNSTABLE_OFFSET_COMMIT",
         }
     }
 }
@@ -216,22 +277,226 @@ pub struct ReplicaFetchData {
     pub diverging: Option<DivergingEpoch>,
 }
 
+/// What a transactional producer tells the coordinator at InitProducerId.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TxnInit {
+    /// The transactional id.
+    pub transactional_id: String,
+    /// `transaction.timeout.ms`, in nanoseconds.
+    pub timeout_ns: u64,
+}
+
+/// The transaction coordinator's requests besides InitProducerId.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TxnOp {
+    /// AddPartitionsToTxn: the producer will write to these partitions in its transaction. Sent by the
+    /// client (eos-v1), or by a partition leader on the client's behalf before the first append (eos-v2).
+    AddPartitions(Vec<PartitionId>),
+    /// AddOffsetsToTxn: the transaction will commit offsets of this group.
+    AddOffsets(String),
+    /// EndTxn: commit (true) or abort (false).
+    EndTxn(bool),
+}
+
+/// The group coordinator's requests.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum GroupOp {
+    /// JoinGroup (with SyncGroup folded in: the coordinator assigns partitions itself).
+    Join {
+        /// The member id the consumer has chosen, unique per consumer incarnation.
+        member_id: String,
+        /// `session.timeout.ms` in nanoseconds: a member silent this long leaves the group.
+        session_timeout_ns: u64,
+        /// The partitions the member subscribes to (one topic's partitions).
+        subscription: Vec<PartitionId>,
+    },
+    /// Heartbeat of a member at a generation.
+    Heartbeat {
+        /// The member.
+        member_id: String,
+        /// Its generation.
+        generation: u32,
+    },
+    /// OffsetFetch; with `require_stable`, partitions with pending transactional offsets are refused.
+    OffsetFetch {
+        /// The partitions.
+        partitions: Vec<PartitionId>,
+        /// KIP-447's requireStable.
+        require_stable: bool,
+    },
+    /// TxnOffsetCommit (KIP-447): offsets committed with the producer's transaction, fenced by generation.
+    TxnOffsetCommit {
+        /// The transactional id.
+        transactional_id: String,
+        /// The producer.
+        producer_id: u64,
+        /// Its epoch.
+        epoch: u16,
+        /// The member committing.
+        member_id: String,
+        /// The generation it believes current.
+        generation: u32,
+        /// Next offset to consume, per partition.
+        offsets: Vec<(PartitionId, u64)>,
+    },
+}
+
+/// The group coordinator's successful replies.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum GroupReply {
+    /// Joined: the generation and this member's partitions.
+    Joined {
+        /// The generation.
+        generation: u32,
+        /// The partitions assigned to the member.
+        assignment: Vec<PartitionId>,
+    },
+    /// Heartbeat or TxnOffsetCommit accepted.
+    Done,
+    /// Committed offsets (none where nothing was committed).
+    Offsets(Vec<(PartitionId, Option<u64>)>),
+}
+
+/// A record of an internal topic.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum InternalRecord {
+    /// The transaction log: one transactional id's metadata after a transition.
+    Txn(TxnLogEntry),
+    /// `__consumer_offsets`: a group's generation and assignment after a rebalance.
+    Group {
+        /// The group.
+        group_id: String,
+        /// The generation.
+        generation: u32,
+        /// Members with their session timeout and partitions.
+        members: Vec<(String, u64, Vec<PartitionId>)>,
+    },
+    /// `__consumer_offsets`: committed offsets; transactional (pending until the marker) when the batch has a
+    /// producer.
+    Offsets {
+        /// The group.
+        group_id: String,
+        /// Next offset to consume, per partition.
+        offsets: Vec<(PartitionId, u64)>,
+    },
+}
+
+/// The transaction log's record of one transactional id.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TxnLogEntry {
+    /// The transactional id.
+    pub transactional_id: String,
+    /// Its producer id.
+    pub producer_id: u64,
+    /// The current epoch.
+    pub epoch: u16,
+    /// The epoch before the last KIP-890 bump, to recognise a retried EndTxn.
+    pub last_epoch: Option<u16>,
+    /// The state entered.
+    pub state: crate::txn_state::TxnState,
+    /// Partitions in the transaction.
+    pub partitions: Vec<PartitionId>,
+    /// `transaction.timeout.ms` in nanoseconds.
+    pub timeout_ns: u64,
+    /// When the open transaction started (the first partition added).
+    pub txn_start_ns: u64,
+}
+
 /// Every message of the model.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Msg {
-    /// A producer asks for a producer id.
+    /// A pipeline writes one row to the external store.
+    StoreWriteRequest {
+        /// Matches the response.
+        request_id: u64,
+        /// The row's key.
+        key: String,
+        /// The row's value.
+        value: i64,
+        /// Upsert: write the row only if no row with this key and value exists (an idempotent write).
+        upsert: bool,
+        /// The transaction attempt writing it.
+        writer: u64,
+    },
+    /// The store's answer.
+    StoreWriteResponse {
+        /// The request this answers.
+        request_id: u64,
+        /// True if this writer's write is in the store (an upsert of a row another writer made is not).
+        applied: bool,
+    },
+    /// A producer asks for a producer id: any broker for an idempotent producer, the transaction
+    /// coordinator for a transactional one.
     InitProducerIdRequest {
         /// Matches the response.
         request_id: u64,
+        /// Set for a transactional producer.
+        transactional: Option<TxnInit>,
     },
-    /// A new producer id and epoch.
+    /// A producer id and epoch, or why not.
     InitProducerIdResponse {
         /// The request this answers.
         request_id: u64,
-        /// Producer id.
+        /// Producer id and epoch.
+        result: Result<(u64, u16), ErrorCode>,
+    },
+    /// A request to the transaction coordinator about one transactional id.
+    TxnRequest {
+        /// Matches the response.
+        request_id: u64,
+        /// The transactional id.
+        transactional_id: String,
+        /// The producer id the client holds.
         producer_id: u64,
-        /// Epoch.
+        /// The epoch the client holds.
         epoch: u16,
+        /// What it asks.
+        op: TxnOp,
+    },
+    /// The coordinator's answer: the producer epoch to use from now on (bumped by a KIP-890 EndTxn), or why not.
+    TxnResponse {
+        /// The request this answers.
+        request_id: u64,
+        /// The epoch, or the error.
+        result: Result<u16, ErrorCode>,
+    },
+    /// The transaction coordinator asks a partition leader to write a marker.
+    WriteTxnMarkerRequest {
+        /// Matches the response.
+        request_id: u64,
+        /// The partition.
+        partition: PartitionId,
+        /// The producer whose transaction ends, with the marker's epoch.
+        producer: ProducerIdentity,
+        /// COMMIT or ABORT.
+        marker: ControlMarker,
+        /// The leader epoch of the coordinator's transaction-log partition: fences older coordinators.
+        coordinator_epoch: u32,
+    },
+    /// The marker is replicated, or why not.
+    WriteTxnMarkerResponse {
+        /// The request this answers.
+        request_id: u64,
+        /// The partition.
+        partition: PartitionId,
+        /// Ok, or the error.
+        result: Result<(), ErrorCode>,
+    },
+    /// A request to the group coordinator.
+    GroupRequest {
+        /// Matches the response.
+        request_id: u64,
+        /// The group.
+        group_id: String,
+        /// What it asks.
+        op: GroupOp,
+    },
+    /// The group coordinator's answer.
+    GroupResponse {
+        /// The request this answers.
+        request_id: u64,
+        /// The reply, or the error.
+        result: Result<GroupReply, ErrorCode>,
     },
     /// A batch for one partition.
     ProduceRequest {
@@ -243,6 +508,8 @@ pub enum Msg {
         acks: Acks,
         /// The records.
         batch: RecordBatch,
+        /// Set by a transactional producer: the leader verifies the partition with its coordinator (KIP-890).
+        transactional_id: Option<String>,
     },
     /// The outcome of a produce: the batch's base offset, or an error.
     ProduceResponse {

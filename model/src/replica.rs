@@ -311,6 +311,7 @@ impl Replica {
 
     /// Writes a transaction marker for `producer` (WriteTxnMarkers); it is acknowledged, like acks=all,
     /// once replicated. A marker from an epoch older than the producer's is fenced.
+    #[allow(clippy::too_many_arguments)]
     pub fn write_marker(
         &mut self,
         durable: &mut ReplicaDurable,
@@ -318,12 +319,34 @@ impl Replica {
         pending: Option<(NodeId, u64)>,
         producer: ProducerIdentity,
         marker: ControlMarker,
+        coordinator_epoch: u32,
     ) -> Result<Produced, ErrorCode> {
         if !self.is_leader() {
             return Err(ErrorCode::NotLeaderOrFollower);
         }
-        self.producer_state.check_marker(producer)?;
-        self.append_as_leader(durable, settings, pending, RecordBatch::marker(producer, marker))
+        self.producer_state.check_marker(producer, coordinator_epoch)?;
+        self.append_as_leader(durable, settings, pending, RecordBatch::marker(producer, marker, coordinator_epoch))
+    }
+
+    /// Appends a record a coordinator writes to its internal partition (transaction log, group metadata,
+    /// offset commits), acknowledged once replicated; a transactional offset commit from a fenced
+    /// producer epoch is refused.
+    pub fn append_internal(
+        &mut self,
+        durable: &mut ReplicaDurable,
+        settings: &ReplicationSettings,
+        pending: (NodeId, u64),
+        batch: RecordBatch,
+    ) -> Result<Produced, ErrorCode> {
+        assert!(batch.internal.is_some(), "only internal records take this path");
+        let Role::Leader(role) = &self.role else { return Err(ErrorCode::NotLeaderOrFollower) };
+        if (role.isr.len() as u32) < settings.min_insync_replicas {
+            return Err(ErrorCode::NotEnoughReplicas);
+        }
+        if let Some(identity) = batch.producer {
+            self.producer_state.check_coordinator_append(identity)?;
+        }
+        self.append_as_leader(durable, settings, Some(pending), batch)
     }
 
     /// The last stable offset: the first offset of the earliest open transaction, capped at the HW.
@@ -815,13 +838,13 @@ mod tests {
         leader.produce(&mut log, &alone, None, txn(3, 0, &[4])).unwrap();
         assert_eq!(leader.last_stable_offset(), 0, "A's transaction is open from offset 0");
         assert!(committed(&leader, &log).records.is_empty());
-        leader.write_marker(&mut log, &alone, None, producer(1), ControlMarker::Abort).unwrap();
+        leader.write_marker(&mut log, &alone, None, producer(1), ControlMarker::Abort, 0).unwrap();
         assert_eq!(log.aborted, vec![AbortedTxn { producer_id: 1, first_offset: 0, last_offset: 4 }]);
         assert_eq!(leader.last_stable_offset(), 3, "C's transaction is still open from offset 3");
         let read = committed(&leader, &log);
         assert_eq!((read.records, read.next_offset), (vec![(2, 3)], 3));
         leader.produce(&mut log, &alone, None, batch(&[5])).unwrap();
-        leader.write_marker(&mut log, &alone, None, producer(3), ControlMarker::Commit).unwrap();
+        leader.write_marker(&mut log, &alone, None, producer(3), ControlMarker::Commit, 0).unwrap();
         assert_eq!(leader.last_stable_offset(), 7);
         let read = committed(&leader, &log);
         assert_eq!(read.records, vec![(2, 3), (3, 4), (5, 5)], "aborted 0-1 and the markers 4, 6 are skipped");
@@ -847,10 +870,10 @@ mod tests {
         let reloaded = Replica::load(0, &log);
         assert_eq!(reloaded.producer_state().first_unstable_offset(), Some(0));
         let bumped = ProducerIdentity { producer_id: 1, epoch: 1, base_sequence: 0 };
-        leader.write_marker(&mut log, &alone, None, bumped, ControlMarker::Abort).unwrap();
+        leader.write_marker(&mut log, &alone, None, bumped, ControlMarker::Abort, 0).unwrap();
         let stale = ProducerIdentity { producer_id: 1, epoch: 0, base_sequence: 0 };
         assert_eq!(
-            leader.write_marker(&mut log, &alone, None, stale, ControlMarker::Commit),
+            leader.write_marker(&mut log, &alone, None, stale, ControlMarker::Commit, 0),
             Err(ErrorCode::InvalidProducerEpoch)
         );
         // The index is durable: a crash with everything flushed keeps it, a truncation below it drops it.

@@ -1,13 +1,19 @@
 //! One simulated run of a scenario: build the cluster, inject the faults, quiesce, read to the end.
 
+use crate::atomic_writer::{AtomicWriterApp, AtomicWriterSettings};
 use crate::broker::{Broker, BrokerSettings};
 use crate::consumer::{ConsumerApp, ConsumerSettings};
 use crate::controller::{Controller, ControllerSettings};
+use crate::internal_topics::InternalTopics;
 use crate::node::{Node, Phase, Shared};
+use crate::pipeline::{PipelineApp, PipelineSettings, StoreSettings};
 use crate::producer_app::{ProducerApp, ProducerWorkload};
 use crate::protocol::{MetadataImage, PartitionId, PartitionState};
 use crate::replica::ReplicationSettings;
-use crate::scenario::{fault_kind_name, Scenario};
+use crate::scenario::{fault_kind_name, Scenario, Variant};
+use crate::store::StoreNode;
+use crate::txn_coordinator::TxnCoordinatorSettings;
+use crate::txn_producer::TxnProducerSettings;
 use eosim_checker::History;
 use eosim_sim::{FaultPlan, FaultSchedule, FaultTargets, NodeId, NodeRole, SwarmChoices, World, WorldOptions};
 use serde::{Deserialize, Serialize};
@@ -70,17 +76,19 @@ pub fn simulate(scenario: &Scenario, seed: u64) -> SimOutcome {
     SimOutcome { seed, trace_hash, history: shared.history, swarm, schedule, stats, stall }
 }
 
-/// Heals every fault, waits for producers to settle, then for every consumer's final poll; returns what
-/// was stuck if either does not happen within the scenario's bound.
+/// Heals every fault, waits for the applications to settle and every transaction to complete, then for
+/// every consumer's final poll; returns what was stuck if that does not happen within the scenario's bound.
 fn transition_to_liveness_mode(world: &mut World<Node>, scenario: &Scenario) -> Option<String> {
     world.heal_all();
     world.shared_mut().phase = Phase::Quiescent;
     let settle_end_ns = world.now_ns() + scenario.quiesce_ns();
-    let producers_settled = world.run_until_done(settle_end_ns, |world| {
-        nodes(world).all(|node| !matches!(node, Node::Producer(app) if !app.is_settled()))
-    });
-    if !producers_settled {
-        return Some(format!("producers did not settle within {} ms of the heal", scenario.quiesce_ms));
+    let settled = world.run_until_done(settle_end_ns, |world| apps_settled(world) && hanging(world).is_none());
+    if !settled {
+        if let Some(stuck) = unsettled_app(world) {
+            return Some(format!("{stuck} did not settle within {} ms of the heal", scenario.quiesce_ms));
+        }
+        let what = hanging(world).unwrap_or_default();
+        return Some(format!("hanging-transaction: {what} {} ms after the heal", scenario.quiesce_ms));
     }
     world.shared_mut().phase = Phase::FinalRead;
     let read_end_ns = world.now_ns() + scenario.quiesce_ns();
@@ -95,6 +103,70 @@ fn transition_to_liveness_mode(world: &mut World<Node>, scenario: &Scenario) -> 
 
 fn nodes(world: &World<Node>) -> impl Iterator<Item = &Node> {
     (0..world.node_count()).map(|index| world.actor(NodeId(index as u32)))
+}
+
+fn apps_settled(world: &World<Node>) -> bool {
+    unsettled_app(world).is_none()
+}
+
+/// The first application that has work in flight, or a group whose partitions are not all owned by
+/// running members of one generation.
+fn unsettled_app(world: &World<Node>) -> Option<String> {
+    let mut owned: Vec<PartitionId> = Vec::new();
+    let mut generations: Vec<u32> = Vec::new();
+    let mut pipelines = 0;
+    for (index, node) in nodes(world).enumerate() {
+        let settled = match node {
+            Node::Producer(app) => app.is_settled(),
+            Node::AtomicWriter(app) => app.is_settled(),
+            Node::Pipeline(app) => {
+                pipelines += 1;
+                if let Some((generation, assignment)) = app.assignment() {
+                    owned.extend(assignment);
+                    generations.push(generation);
+                }
+                app.is_settled()
+            }
+            _ => true,
+        };
+        if !settled {
+            return Some(format!("application node {index}"));
+        }
+    }
+    if pipelines > 0 {
+        owned.sort();
+        let one_generation = generations.windows(2).all(|pair| pair[0] == pair[1]);
+        let Node::Pipeline(first) = nodes(world).find(|node| matches!(node, Node::Pipeline(_)))? else {
+            unreachable!("found above")
+        };
+        if !one_generation || owned != first.inputs() {
+            return Some("the pipeline group (partitions not owned by one generation)".to_string());
+        }
+    }
+    None
+}
+
+/// A transaction still open at its coordinator, or a partition whose last stable offset is stuck below its
+/// high watermark, once the applications have settled: a hanging transaction.
+fn hanging(world: &World<Node>) -> Option<String> {
+    let keys = &world.shared().keys;
+    for (index, node) in nodes(world).enumerate() {
+        let Node::Broker(broker) = node else { continue };
+        if world.status(NodeId(index as u32)) != eosim_sim::NodeStatus::Up {
+            continue;
+        }
+        if let Some((id, state)) = broker.open_transactions().into_iter().next() {
+            return Some(format!("transactional id {id} is {state} at broker {index}"));
+        }
+        for (partition, replica) in broker.replicas() {
+            let (lso, hw) = (replica.last_stable_offset(), replica.high_watermark);
+            if replica.is_leader() && lso < hw {
+                let name = keys.get(partition.index()).cloned().unwrap_or_else(|| format!("partition {}", partition.0));
+                return Some(format!("{name}: last stable offset {lso} below high watermark {hw}"));
+            }
+        }
+    }
+    None
 }
 
 fn run_stats(world: &World<Node>) -> RunStats {
@@ -116,7 +188,11 @@ struct Cluster {
     controller: NodeId,
     producers: Vec<NodeId>,
     consumers: Vec<NodeId>,
+    atomic_writers: Vec<NodeId>,
+    pipelines: Vec<NodeId>,
+    store: Option<NodeId>,
     keys: Vec<String>,
+    internal: InternalTopics,
 }
 
 impl Cluster {
@@ -130,7 +206,25 @@ impl Cluster {
         let producers = (first_producer..first_producer + producer_count).map(NodeId).collect();
         let first_consumer = first_producer + producer_count;
         let consumers = (first_consumer..first_consumer + consumer_count).map(NodeId).collect();
-        Cluster { brokers, controller, producers, consumers, keys: scenario.keys() }
+        // Transactional applications come after the nodes every scenario has, so adding them never
+        // renumbers (and re-hashes) the scenarios without them.
+        let first_writer = first_consumer + consumer_count;
+        let writer_count = scenario.workload.atomic_writers;
+        let atomic_writers = (first_writer..first_writer + writer_count).map(NodeId).collect();
+        let first_pipeline = first_writer + writer_count;
+        let pipeline = scenario.workload.pipeline.as_ref();
+        let pipeline_count = pipeline.map_or(0, |pipeline| pipeline.instances);
+        let pipelines = (first_pipeline..first_pipeline + pipeline_count).map(NodeId).collect();
+        let has_store = pipeline.is_some_and(|pipeline| pipeline.store.is_some());
+        let store = has_store.then_some(NodeId(first_pipeline + pipeline_count));
+        let keys = scenario.keys();
+        let transactional = scenario.variant.is_transactional();
+        let internal = InternalTopics {
+            first_partition: keys.len() as u32,
+            transaction_log_partitions: if transactional { scenario.cluster.transaction_log_partitions } else { 0 },
+            offsets_partitions: if pipeline.is_some() { scenario.cluster.offsets_partitions } else { 0 },
+        };
+        Cluster { brokers, controller, producers, consumers, atomic_writers, pipelines, store, keys, internal }
     }
 
     /// The replicas of partition `i`: brokers `i, i+1, …` (mod brokers), the first one preferred leader.
@@ -141,7 +235,7 @@ impl Cluster {
 
     /// Every partition led by its preferred replica, every replica in sync.
     fn bootstrap_image(&self, scenario: &Scenario) -> MetadataImage {
-        let partitions = (0..self.keys.len())
+        let partitions = (0..self.internal.partition_count() as usize)
             .map(|partition| {
                 let replicas = self.replicas(scenario, partition);
                 PartitionState {
@@ -156,13 +250,18 @@ impl Cluster {
         MetadataImage { version: 1, partitions }
     }
 
-    /// Brokers crash and pause; producers crash and pause; the controller crashes; partitions may cut any node.
+    /// Brokers crash and pause; producing applications crash and pause; consumers (pipelines and reading
+    /// consumers) crash and pause; the controller crashes; partitions may cut any node but the store, which
+    /// stands for a database outside the cluster's network.
     fn fault_targets(&self) -> FaultTargets {
         let nodes = self.brokers.iter().chain([&self.controller]).chain(&self.producers).chain(&self.consumers);
+        let nodes = nodes.chain(&self.atomic_writers).chain(&self.pipelines);
+        let clients = self.producers.iter().chain(&self.atomic_writers).chain(&self.pipelines);
         FaultTargets {
             servers: self.brokers.clone(),
-            clients: self.producers.clone(),
+            clients: clients.copied().collect(),
             controllers: vec![self.controller],
+            consumers: self.pipelines.iter().chain(&self.consumers).copied().collect(),
             all: nodes.copied().collect(),
         }
     }
@@ -178,7 +277,7 @@ impl Cluster {
     }
 
     fn nodes(&self, scenario: &Scenario) -> Vec<(Node, NodeRole)> {
-        let partition_count = self.keys.len() as u32;
+        let partition_count = self.internal.partition_count();
         let bootstrap = self.bootstrap_image(scenario);
         let mut nodes = Vec::new();
         for index in 0..self.brokers.len() as u32 {
@@ -216,16 +315,25 @@ impl Cluster {
                 flush_messages: cluster.flush_messages,
                 snapshot_interval_messages: cluster.snapshot_interval_messages,
             },
+            internal: self.internal,
+            txn: TxnCoordinatorSettings {
+                epoch_bump_per_txn: scenario.variant == Variant::EosV2,
+                transactional_id_expiration_ns: cluster.transactional_id_expiration_ms * NS_PER_MS,
+                marker_retry_ns: MARKER_RETRY_NS,
+            },
+            verify_transactional_partitions: scenario.variant == Variant::EosV2,
+            coordinator_tick_ns: COORDINATOR_TICK_NS,
         }
     }
 
     fn push_clients(&self, scenario: &Scenario, nodes: &mut Vec<(Node, NodeRole)>) {
         let partition_count = self.keys.len() as u32;
+        let targets = scenario.topic_partitions(scenario.workload.producer_topic.as_deref());
         let workload = ProducerWorkload {
             threads: scenario.workload.threads_per_producer,
             messages_total: scenario.workload.messages_per_producer,
             send_interval_ns: scenario.workload.send_interval_ms * NS_PER_MS,
-            partition_count,
+            partitions: targets.into_iter().map(PartitionId).collect(),
         };
         for index in 0..self.producers.len() {
             let app =
@@ -242,7 +350,89 @@ impl Cluster {
         for _ in &self.consumers {
             nodes.push((Node::Consumer(ConsumerApp::new(settings.clone())), NodeRole::Client));
         }
+        self.push_transactional_apps(scenario, nodes);
+    }
+
+    fn txn_producer_settings(&self, scenario: &Scenario, transactional_id: String) -> TxnProducerSettings {
+        let producer = scenario.producer_settings();
+        TxnProducerSettings {
+            transactional_id,
+            transaction_timeout_ns: scenario.workload.transaction_timeout_ms * NS_PER_MS,
+            eos_v2: scenario.variant == Variant::EosV2,
+            request_timeout_ns: producer.request_timeout_ns,
+            retry_backoff_ns: producer.retry_backoff_ns,
+            internal: self.internal,
+        }
+    }
+
+    fn push_transactional_apps(&self, scenario: &Scenario, nodes: &mut Vec<(Node, NodeRole)>) {
+        let workload = &scenario.workload;
+        let partition_count = self.internal.partition_count() as usize;
+        // Value spaces: plain producers first, then writers, then pipelines.
+        let mut app_index = i64::from(workload.producers);
+        let targets: Vec<PartitionId> =
+            scenario.topic_partitions(workload.atomic_topic.as_deref()).into_iter().map(PartitionId).collect();
+        for index in 0..self.atomic_writers.len() {
+            let settings = AtomicWriterSettings {
+                txn: self.txn_producer_settings(scenario, format!("writer-{index}")),
+                producer: scenario.producer_settings(),
+                brokers: self.brokers.clone(),
+                partition_count,
+                targets: targets.clone(),
+                partitions_per_txn: workload.atomic_partitions_per_txn,
+                txns_total: workload.atomic_txns_per_writer,
+                think_ns: workload.send_interval_ms * NS_PER_MS,
+                value_base: app_index * VALUES_PER_APP,
+            };
+            app_index += 1;
+            nodes.push((Node::AtomicWriter(AtomicWriterApp::new(settings)), NodeRole::Client));
+        }
+        let Some(pipeline) = &workload.pipeline else { return };
+        let partitions = |topic: &str| -> Vec<PartitionId> {
+            scenario.topic_partitions(Some(topic)).into_iter().map(PartitionId).collect()
+        };
+        for index in 0..self.pipelines.len() {
+            let store = pipeline.store.as_ref().map(|store| StoreSettings {
+                node: self.store.expect("a store node exists with a store"),
+                name: "db".to_string(),
+                upsert: store.upsert,
+            });
+            let producer = scenario.producer_settings();
+            let settings = PipelineSettings {
+                txn: self.txn_producer_settings(scenario, format!("pipeline-{index}")),
+                brokers: self.brokers.clone(),
+                partition_count,
+                group_id: pipeline.group.clone(),
+                input: partitions(&pipeline.input),
+                output: partitions(&pipeline.output),
+                max_records_per_txn: pipeline.max_records_per_txn as usize,
+                poll_interval_ns: workload.poll_interval_ms * NS_PER_MS,
+                heartbeat_interval_ns: pipeline.heartbeat_interval_ms * NS_PER_MS,
+                session_timeout_ns: pipeline.session_timeout_ms * NS_PER_MS,
+                request_timeout_ns: producer.request_timeout_ns,
+                retry_backoff_ns: producer.retry_backoff_ns,
+                producer,
+                store,
+                value_base: app_index * VALUES_PER_APP,
+                pipeline_index: index as u32,
+            };
+            app_index += 1;
+            nodes.push((Node::Pipeline(PipelineApp::new(settings)), NodeRole::Client));
+        }
+        if self.store.is_some() {
+            nodes.push((Node::Store(StoreNode::new()), NodeRole::Client));
+        }
     }
 }
 
 const NS_PER_MS: u64 = 1_000_000;
+
+/// How long a transaction marker waits for its answer before it is sent again: longer than the largest
+/// delay a delay fault adds, so a retried marker never overtakes the original.
+const MARKER_RETRY_NS: u64 = 100 * NS_PER_MS;
+
+/// How often coordinators look for timed-out transactions and silent group members.
+const COORDINATOR_TICK_NS: u64 = 10 * NS_PER_MS;
+
+/// Values one application may issue (as the producer applications use).
+const VALUES_PER_APP: i64 = 1_000_000;

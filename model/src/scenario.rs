@@ -21,6 +21,11 @@ pub enum Variant {
     AtLeastOnce,
     /// Producer id, epoch and sequence numbers: retries are deduplicated within one producer session.
     Idempotent,
+    /// Transactions as KIP-98 and KIP-447 define them: explicit AddPartitionsToTxn, one epoch per producer
+    /// session.
+    EosV1,
+    /// Transactions with KIP-890: partitions verified and added by their leaders, an epoch bump per EndTxn.
+    EosV2,
 }
 
 impl Variant {
@@ -30,7 +35,14 @@ impl Variant {
             Variant::AtMostOnce => "at-most-once",
             Variant::AtLeastOnce => "at-least-once",
             Variant::Idempotent => "idempotent",
+            Variant::EosV1 => "eos-v1",
+            Variant::EosV2 => "eos-v2",
         }
+    }
+
+    /// True for the transactional variants.
+    pub fn is_transactional(self) -> bool {
+        matches!(self, Variant::EosV1 | Variant::EosV2)
     }
 
     /// The guarantee the variant claims.
@@ -39,6 +51,7 @@ impl Variant {
             Variant::AtMostOnce => Guarantee::AtMostOnce,
             Variant::AtLeastOnce => Guarantee::AtLeastOnce,
             Variant::Idempotent => Guarantee::Idempotent,
+            Variant::EosV1 | Variant::EosV2 => Guarantee::KafkaEos,
         }
     }
 }
@@ -103,6 +116,22 @@ pub struct ClusterConfig {
     /// `replica.fetch.wait.max.ms`: how long a follower waits after an empty fetch.
     #[serde(default = "default_fetch_wait_ms")]
     pub replica_fetch_wait_ms: u64,
+    /// `transaction.state.log.num.partitions` (transactional variants only).
+    #[serde(default = "default_transaction_log_partitions")]
+    pub transaction_log_partitions: u32,
+    /// `offsets.topic.num.partitions` (scenarios with a pipeline only).
+    #[serde(default = "one")]
+    pub offsets_partitions: u32,
+    /// `transactional.id.expiration.ms`: an idle transactional id is removed after this long.
+    #[serde(default = "default_transactional_id_expiration_ms")]
+    pub transactional_id_expiration_ms: u64,
+}
+
+fn default_transaction_log_partitions() -> u32 {
+    2
+}
+fn default_transactional_id_expiration_ms() -> u64 {
+    1_500
 }
 
 fn one() -> u32 {
@@ -195,6 +224,81 @@ pub struct WorkloadConfig {
     /// The consumers' `isolation.level`: "read_uncommitted" (Kafka's default) or "read_committed".
     #[serde(default = "default_isolation")]
     pub isolation_level: IsolationLevel,
+    /// The topic the producers write to; every topic when absent.
+    pub producer_topic: Option<String>,
+    /// Atomic multi-partition writers (transactional variants).
+    #[serde(default)]
+    pub atomic_writers: u32,
+    /// Transactions per atomic writer.
+    #[serde(default = "default_atomic_txns")]
+    pub atomic_txns_per_writer: u32,
+    /// Partitions each atomic transaction writes to.
+    #[serde(default = "default_atomic_partitions")]
+    pub atomic_partitions_per_txn: u32,
+    /// The topic the atomic writers write to; every topic when absent.
+    pub atomic_topic: Option<String>,
+    /// A consume-transform-produce pipeline (transactional variants).
+    pub pipeline: Option<PipelineConfig>,
+    /// `transaction.timeout.ms` of every transactional producer.
+    #[serde(default = "default_transaction_timeout_ms")]
+    pub transaction_timeout_ms: u64,
+}
+
+/// A consume-transform-produce pipeline: instances in one consumer group, from one topic to another.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// Pipeline instances (group members, each with its own transactional id).
+    pub instances: u32,
+    /// The input topic.
+    pub input: String,
+    /// The output topic.
+    pub output: String,
+    /// The consumer group.
+    #[serde(default = "default_group")]
+    pub group: String,
+    /// Input records per transaction at most.
+    #[serde(default = "default_records_per_txn")]
+    pub max_records_per_txn: u32,
+    /// `session.timeout.ms`.
+    #[serde(default = "default_session_ms")]
+    pub session_timeout_ms: u64,
+    /// `heartbeat.interval.ms`.
+    #[serde(default = "default_heartbeat_interval_ms")]
+    pub heartbeat_interval_ms: u64,
+    /// An external store written before each commit.
+    pub store: Option<StoreConfig>,
+}
+
+/// The external store of a pipeline.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Idempotent writes: upsert keyed by the input record.
+    #[serde(default)]
+    pub upsert: bool,
+}
+
+fn default_atomic_txns() -> u32 {
+    40
+}
+fn default_atomic_partitions() -> u32 {
+    2
+}
+fn default_transaction_timeout_ms() -> u64 {
+    400
+}
+fn default_group() -> String {
+    "pipeline".to_string()
+}
+fn default_records_per_txn() -> u32 {
+    8
+}
+fn default_session_ms() -> u64 {
+    200
+}
+fn default_heartbeat_interval_ms() -> u64 {
+    40
 }
 
 fn default_isolation() -> IsolationLevel {
@@ -273,6 +377,10 @@ pub struct FaultsConfig {
     pub producer_pause: Option<FaultKindConfig>,
     /// The controller crashes and restarts from its durable metadata.
     pub controller_crash: Option<FaultKindConfig>,
+    /// A consumer (a pipeline instance or a reading consumer) crashes and restarts as a new member.
+    pub consumer_crash: Option<FaultKindConfig>,
+    /// A consumer pauses past its session timeout, so its group rebalances, and resumes unaware.
+    pub consumer_pause: Option<FaultKindConfig>,
     /// An explicit schedule that replaces the swarm (what a repro replays); never read from a scenario file.
     #[serde(skip)]
     pub schedule: Option<FaultSchedule>,
@@ -345,9 +453,13 @@ impl Scenario {
     /// Checks what serde cannot: ranges and combinations. Returns the offending key and the message.
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
         self.validate_cluster()?;
-        if self.workload.producers == 0 || self.workload.threads_per_producer == 0 {
-            return Err(("producers", "expected at least one producer with at least one thread".into()));
+        if self.workload.threads_per_producer == 0 {
+            return Err(("threads_per_producer", "expected at least one thread per producer".into()));
         }
+        if self.workload.producers == 0 && self.workload.atomic_writers == 0 {
+            return Err(("producers", "expected at least one producer or atomic writer".into()));
+        }
+        self.validate_transactional()?;
         if self.duration_ms == 0 {
             return Err(("duration_ms", "duration_ms must be positive".into()));
         }
@@ -393,6 +505,39 @@ impl Scenario {
         Ok(())
     }
 
+    fn validate_transactional(&self) -> Result<(), (&'static str, String)> {
+        let workload = &self.workload;
+        let transactional = self.variant.is_transactional();
+        if !transactional && (workload.atomic_writers > 0 || workload.pipeline.is_some()) {
+            return Err(("variant", "atomic writers and pipelines need variant \"eos-v1\" or \"eos-v2\"".into()));
+        }
+        let topics: Vec<&str> = self.cluster.topics.iter().map(|topic| topic.name.as_str()).collect();
+        let known = |name: &Option<String>| name.as_deref().is_none_or(|name| topics.contains(&name));
+        if !known(&workload.producer_topic) {
+            return Err(("producer_topic", format!("unknown topic (expected one of {})", topics.join("|"))));
+        }
+        if !known(&workload.atomic_topic) {
+            return Err(("atomic_topic", format!("unknown topic (expected one of {})", topics.join("|"))));
+        }
+        if let Some(pipeline) = &workload.pipeline {
+            for (key, name) in [("input", &pipeline.input), ("output", &pipeline.output)] {
+                if !topics.contains(&name.as_str()) {
+                    return Err((key, format!("unknown topic {name:?} (expected one of {})", topics.join("|"))));
+                }
+            }
+            if pipeline.input == pipeline.output || pipeline.instances == 0 || pipeline.max_records_per_txn == 0 {
+                return Err(("pipeline", "expected instances > 0, max_records_per_txn > 0, input != output".into()));
+            }
+            if pipeline.heartbeat_interval_ms == 0 || pipeline.heartbeat_interval_ms >= pipeline.session_timeout_ms {
+                return Err(("heartbeat_interval_ms", "expected 0 < heartbeat_interval_ms < session_timeout_ms".into()));
+            }
+        }
+        if transactional && (self.cluster.transaction_log_partitions == 0 || self.cluster.offsets_partitions == 0) {
+            return Err(("transaction_log_partitions", "expected at least one partition per internal topic".into()));
+        }
+        Ok(())
+    }
+
     fn validate_faults(&self) -> Result<(), (&'static str, String)> {
         for (name, kind) in self.faults.kinds() {
             let link = matches!(name, "lost-request" | "lost-ack" | "duplicate" | "delay");
@@ -420,7 +565,7 @@ impl Scenario {
         let (idempotence, acks, retries) = match self.variant {
             Variant::AtMostOnce => (false, Acks::None, 0),
             Variant::AtLeastOnce => (false, Acks::All, u32::MAX),
-            Variant::Idempotent => (true, Acks::All, u32::MAX),
+            Variant::Idempotent | Variant::EosV1 | Variant::EosV2 => (true, Acks::All, u32::MAX),
         };
         let config = &self.producer;
         ProducerSettings {
@@ -453,6 +598,21 @@ impl Scenario {
         let kinds =
             self.faults.kinds().into_iter().map(|(name, config)| (sim_fault_kind(name), kind_spec(config))).collect();
         FaultPlan::Swarm(SwarmSpec { swarm: self.faults.swarm, kinds })
+    }
+
+    /// The keys (partition indices) of one topic, or of every topic when `topic` is none.
+    pub fn topic_partitions(&self, topic: Option<&str>) -> Vec<u32> {
+        let mut partitions = Vec::new();
+        let mut index = 0;
+        for config in &self.cluster.topics {
+            for _ in 0..config.partitions {
+                if topic.is_none_or(|name| name == config.name) {
+                    partitions.push(index);
+                }
+                index += 1;
+            }
+        }
+        partitions
     }
 
     /// Every topic-partition as a history key, in a fixed order.
@@ -491,6 +651,8 @@ impl FaultsConfig {
             ("producer-crash", &self.producer_crash),
             ("producer-pause", &self.producer_pause),
             ("controller-crash", &self.controller_crash),
+            ("consumer-crash", &self.consumer_crash),
+            ("consumer-pause", &self.consumer_pause),
         ];
         all.into_iter().filter_map(|(name, config)| config.as_ref().map(|config| (name, config))).collect()
     }
@@ -503,6 +665,8 @@ pub fn fault_kind_name(kind: FaultKind) -> &'static str {
         FaultKind::ServerPause => "broker-pause",
         FaultKind::ClientCrash => "producer-crash",
         FaultKind::ClientPause => "producer-pause",
+        FaultKind::ConsumerCrash => "consumer-crash",
+        FaultKind::ConsumerPause => "consumer-pause",
         other => other.name(),
     }
 }

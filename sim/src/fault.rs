@@ -66,11 +66,15 @@ pub enum FaultKind {
     ClientPause,
     /// The node that controls the cluster (elects leaders) crashes and later restarts.
     ControllerCrash,
+    /// A consumer (a group member) crashes and restarts as a new member.
+    ConsumerCrash,
+    /// A consumer stops for a while and resumes unaware: its group rebalances meanwhile.
+    ConsumerPause,
 }
 
 impl FaultKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [FaultKind; 10] = [
+    pub const ALL: [FaultKind; 12] = [
         FaultKind::LostRequest,
         FaultKind::LostAck,
         FaultKind::Duplicate,
@@ -81,6 +85,8 @@ impl FaultKind {
         FaultKind::ClientCrash,
         FaultKind::ClientPause,
         FaultKind::ControllerCrash,
+        FaultKind::ConsumerCrash,
+        FaultKind::ConsumerPause,
     ];
 
     /// The kebab-case name used in scenario files and reports.
@@ -96,6 +102,8 @@ impl FaultKind {
             FaultKind::ClientCrash => "client-crash",
             FaultKind::ClientPause => "client-pause",
             FaultKind::ControllerCrash => "controller-crash",
+            FaultKind::ConsumerCrash => "consumer-crash",
+            FaultKind::ConsumerPause => "consumer-pause",
         }
     }
 
@@ -225,6 +233,8 @@ pub struct FaultTargets {
     pub clients: Vec<NodeId>,
     /// Controllers that may crash.
     pub controllers: Vec<NodeId>,
+    /// Consumers (group members) that may crash or pause.
+    pub consumers: Vec<NodeId>,
     /// Every node, for partitions.
     pub all: Vec<NodeId>,
 }
@@ -336,6 +346,8 @@ fn draw_action(rng: &mut SimRng, kind: FaultKind, spec: &KindSpec, targets: &Fau
         FaultKind::ClientCrash => FaultAction::Crash { node: *pick_node(rng, &targets.clients)?, kind },
         FaultKind::ClientPause => FaultAction::Pause { node: *pick_node(rng, &targets.clients)?, kind },
         FaultKind::ControllerCrash => FaultAction::Crash { node: *pick_node(rng, &targets.controllers)?, kind },
+        FaultKind::ConsumerCrash => FaultAction::Crash { node: *pick_node(rng, &targets.consumers)?, kind },
+        FaultKind::ConsumerPause => FaultAction::Pause { node: *pick_node(rng, &targets.consumers)?, kind },
     };
     Some(action)
 }
@@ -422,6 +434,7 @@ mod tests {
             servers: vec![NodeId(0), NodeId(1)],
             clients: vec![NodeId(2), NodeId(3)],
             controllers: vec![NodeId(1)],
+            consumers: vec![NodeId(3)],
             all: (0..4).map(NodeId).collect(),
         }
     }

@@ -1,0 +1,603 @@
+//! The transaction coordinator: for every transactional id whose transaction-log partition this broker
+//! leads, the transaction's metadata and the state machine that moves it (Kafka's
+//! `TransactionCoordinator` and `TransactionStateManager`).
+//!
+//! Every transition is first written to the replicated transaction log (an internal partition); while that
+//! write is pending the entry has a `pending` transition and any other request for the id gets
+//! CONCURRENT_TRANSACTIONS. Only when the write is replicated does the state change and the client hear back,
+//! so a coordinator that fails over loses nothing it answered. The new leader of the partition loads every
+//! entry from its log ([`TxnCoordinator::load`]) and resumes what was in flight: a Prepare* entry re-sends
+//! its markers, an Ongoing one times out as usual.
+//!
+//! The coordinator is a pure state machine: it never touches the network or the log itself but returns
+//! [`TxnEffect`]s for the broker to carry out, so the hand-built tests below drive it directly.
+//!
+//! eos-v1 and eos-v2 are one code path with switches ([`TxnCoordinatorSettings::epoch_bump_per_txn`]): under
+//! KIP-890 every EndTxn bumps the epoch at Prepare, the markers carry the new epoch, and a client may abort
+//! with no transaction open.
+
+use crate::protocol::{ControlMarker, ErrorCode, PartitionId, ProducerIdentity, TxnLogEntry};
+use crate::txn_state::TxnState;
+use eosim_sim::NodeId;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Coordinator settings, times in nanoseconds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TxnCoordinatorSettings {
+    /// KIP-890: bump the epoch at every EndTxn, allow blind aborts.
+    pub epoch_bump_per_txn: bool,
+    /// `transactional.id.expiration.ms`: an idle completed id is removed (through Dead) after this long.
+    pub transactional_id_expiration_ns: u64,
+    /// How long a marker waits for its answer before it is sent again.
+    pub marker_retry_ns: u64,
+}
+
+/// A client waiting for the answer to a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Waiter {
+    /// The client node.
+    pub client: NodeId,
+    /// Its request id.
+    pub request_id: u64,
+    /// What it asked: InitProducerId answers with (producer id, epoch), the others with the epoch.
+    pub init: bool,
+}
+
+/// One marker of a transaction that is being completed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct MarkerProgress {
+    sent_ns: Option<u64>,
+}
+
+/// A transactional id's metadata.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TxnMetadata {
+    /// The producer id.
+    pub producer_id: u64,
+    /// The current epoch.
+    pub epoch: u16,
+    /// The epoch before the last KIP-890 bump.
+    pub last_epoch: Option<u16>,
+    /// The state.
+    pub state: TxnState,
+    /// Partitions in the transaction.
+    pub partitions: BTreeSet<PartitionId>,
+    /// `transaction.timeout.ms`.
+    pub timeout_ns: u64,
+    /// When the open transaction started.
+    pub txn_start_ns: u64,
+    /// Last state change.
+    pub last_update_ns: u64,
+    /// The transition being written to the log, with the client to answer once it is replicated.
+    pending: Option<(TxnLogEntry, Option<Waiter>)>,
+    /// Markers still to be acknowledged, while in Prepare*.
+    markers: BTreeMap<PartitionId, MarkerProgress>,
+}
+
+impl TxnMetadata {
+    fn from_entry(entry: &TxnLogEntry, now_ns: u64) -> TxnMetadata {
+        TxnMetadata {
+            producer_id: entry.producer_id,
+            epoch: entry.epoch,
+            last_epoch: entry.last_epoch,
+            state: entry.state,
+            partitions: entry.partitions.iter().copied().collect(),
+            timeout_ns: entry.timeout_ns,
+            txn_start_ns: entry.txn_start_ns,
+            last_update_ns: now_ns,
+            pending: None,
+            markers: BTreeMap::new(),
+        }
+    }
+
+    fn log_entry(&self, transactional_id: &str, state: TxnState) -> TxnLogEntry {
+        TxnLogEntry {
+            transactional_id: transactional_id.to_string(),
+            producer_id: self.producer_id,
+            epoch: self.epoch,
+            last_epoch: self.last_epoch,
+            state,
+            partitions: self.partitions.iter().copied().collect(),
+            timeout_ns: self.timeout_ns,
+            txn_start_ns: self.txn_start_ns,
+        }
+    }
+
+    /// True while a transition is being written.
+    pub fn is_pending(&self) -> bool {
+        self.pending.is_some()
+    }
+}
+
+/// What the broker must do for the coordinator.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TxnEffect {
+    /// Append this entry to transaction-log partition `log`, then call [`TxnCoordinator::on_append`].
+    Append {
+        /// The transaction-log partition.
+        log: PartitionId,
+        /// The entry.
+        entry: TxnLogEntry,
+    },
+    /// Answer a client.
+    Reply {
+        /// Who.
+        waiter: Waiter,
+        /// (producer id, epoch), or why not.
+        result: Result<(u64, u16), ErrorCode>,
+    },
+    /// Write a marker to `partition` and report with [`TxnCoordinator::on_marker`].
+    Marker {
+        /// The transaction's id, to route the answer.
+        transactional_id: String,
+        /// The partition.
+        partition: PartitionId,
+        /// Producer and the marker's epoch.
+        producer: ProducerIdentity,
+        /// COMMIT or ABORT.
+        marker: ControlMarker,
+        /// The coordinator's epoch.
+        coordinator_epoch: u32,
+    },
+    /// A transition outside Kafka's table was attempted: a bug, reported as a finding.
+    Illegal(String),
+}
+
+/// The transaction state of one transaction-log partition this broker leads.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct LogPartition {
+    coordinator_epoch: u32,
+    txns: BTreeMap<String, TxnMetadata>,
+}
+
+/// Every transaction this broker coordinates.
+#[derive(Clone, Debug)]
+pub struct TxnCoordinator {
+    settings: TxnCoordinatorSettings,
+    partitions: BTreeMap<PartitionId, LogPartition>,
+    /// Counts of states entered and transitions taken since the last [`TxnCoordinator::take_coverage`].
+    coverage: Vec<String>,
+}
+
+impl TxnCoordinator {
+    /// A coordinator of nothing yet.
+    pub fn new(settings: TxnCoordinatorSettings) -> TxnCoordinator {
+        TxnCoordinator { settings, partitions: BTreeMap::new(), coverage: Vec::new() }
+    }
+
+    /// True if this broker coordinates the transaction-log partition `log`.
+    pub fn coordinates(&self, log: PartitionId) -> bool {
+        self.partitions.contains_key(&log)
+    }
+
+    /// The metadata of `transactional_id`, if loaded here.
+    pub fn metadata(&self, log: PartitionId, transactional_id: &str) -> Option<&TxnMetadata> {
+        self.partitions.get(&log)?.txns.get(transactional_id)
+    }
+
+    /// Every loaded transactional id with its state, for the end-of-run check of hanging transactions.
+    pub fn states(&self) -> Vec<(String, TxnState)> {
+        let entries = self.partitions.values().flat_map(|partition| partition.txns.iter());
+        entries.map(|(id, txn)| (id.clone(), txn.state)).collect()
+    }
+
+    /// Coverage counter names since the last call.
+    pub fn take_coverage(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.coverage)
+    }
+
+    /// Becomes the coordinator of `log` at `coordinator_epoch`, from the entries in its log (later entries
+    /// of an id replace earlier ones); returns the markers of every Prepare* transaction to re-send.
+    pub fn load(
+        &mut self,
+        log: PartitionId,
+        coordinator_epoch: u32,
+        entries: &[TxnLogEntry],
+        now_ns: u64,
+    ) -> Vec<TxnEffect> {
+        let mut txns: BTreeMap<String, TxnMetadata> = BTreeMap::new();
+        for entry in entries {
+            if entry.state == TxnState::Dead {
+                txns.remove(&entry.transactional_id);
+            } else {
+                txns.insert(entry.transactional_id.clone(), TxnMetadata::from_entry(entry, now_ns));
+            }
+        }
+        self.partitions.insert(log, LogPartition { coordinator_epoch, txns });
+        self.coverage.push("coordinator:txn-log-loaded".to_string());
+        let preparing: Vec<String> = self.partitions[&log]
+            .txns
+            .iter()
+            .filter(|(_, txn)| matches!(txn.state, TxnState::PrepareCommit | TxnState::PrepareAbort))
+            .map(|(id, _)| id.clone())
+            .collect();
+        let mut effects = Vec::new();
+        for id in preparing {
+            self.coverage.push("coordinator:markers-resumed".to_string());
+            effects.extend(self.start_markers(log, &id, now_ns));
+        }
+        effects
+    }
+
+    /// Stops coordinating `log` (leadership moved): waiting clients hear NOT_COORDINATOR.
+    pub fn unload(&mut self, log: PartitionId) -> Vec<TxnEffect> {
+        let Some(partition) = self.partitions.remove(&log) else { return Vec::new() };
+        partition
+            .txns
+            .into_values()
+            .filter_map(|txn| txn.pending.and_then(|(_, waiter)| waiter))
+            .map(|waiter| TxnEffect::Reply { waiter, result: Err(ErrorCode::NotCoordinator) })
+            .collect()
+    }
+
+    /// InitProducerId for a transactional id: a new producer id, or the old one with its epoch bumped,
+    /// which fences every older producer; an open transaction is aborted first (the client retries).
+    #[allow(clippy::too_many_arguments)]
+    pub fn init_producer_id(
+        &mut self,
+        log: PartitionId,
+        transactional_id: &str,
+        timeout_ns: u64,
+        waiter: Waiter,
+        mut new_producer_id: impl FnMut() -> u64,
+        now_ns: u64,
+    ) -> Vec<TxnEffect> {
+        let Some(partition) = self.partitions.get_mut(&log) else { return reply(waiter, ErrorCode::NotCoordinator) };
+        let existed = partition.txns.contains_key(transactional_id);
+        let txn = partition.txns.entry(transactional_id.to_string()).or_insert_with(|| TxnMetadata {
+            producer_id: new_producer_id(),
+            epoch: 0,
+            last_epoch: None,
+            state: TxnState::Empty,
+            partitions: BTreeSet::new(),
+            timeout_ns,
+            txn_start_ns: now_ns,
+            last_update_ns: now_ns,
+            pending: None,
+            markers: BTreeMap::new(),
+        });
+        if txn.pending.is_some() {
+            return reply(waiter, ErrorCode::ConcurrentTransactions);
+        }
+        match txn.state {
+            TxnState::Ongoing => {
+                // Fence the current producer and abort its transaction; the new one retries until it is done.
+                self.coverage.push("coordinator:init-aborts-open-txn".to_string());
+                let mut effects = self.fence_and_abort(log, transactional_id, now_ns);
+                effects.extend(reply(waiter, ErrorCode::ConcurrentTransactions));
+                effects
+            }
+            TxnState::PrepareCommit | TxnState::PrepareAbort | TxnState::PrepareEpochFence | TxnState::Dead => {
+                reply(waiter, ErrorCode::ConcurrentTransactions)
+            }
+            TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort => {
+                if existed {
+                    if txn.epoch == u16::MAX {
+                        txn.producer_id = new_producer_id();
+                        txn.epoch = 0;
+                    } else {
+                        txn.epoch += 1;
+                    }
+                }
+                txn.last_epoch = None;
+                txn.timeout_ns = timeout_ns;
+                txn.partitions.clear();
+                self.begin_transition(log, transactional_id, TxnState::Empty, Some(waiter))
+            }
+        }
+    }
+
+    /// AddPartitionsToTxn (client or, under KIP-890, a partition leader on its behalf) and AddOffsetsToTxn
+    /// (the group's offsets partition): the transaction becomes (or stays) Ongoing with these partitions.
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_partitions(
+        &mut self,
+        log: PartitionId,
+        transactional_id: &str,
+        producer_id: u64,
+        epoch: u16,
+        partitions: &[PartitionId],
+        waiter: Waiter,
+        now_ns: u64,
+    ) -> Vec<TxnEffect> {
+        let txn = match self.validate(log, transactional_id, producer_id, epoch) {
+            Ok(txn) => txn,
+            Err(error) => return reply(waiter, error),
+        };
+        match txn.state {
+            TxnState::PrepareCommit | TxnState::PrepareAbort | TxnState::PrepareEpochFence | TxnState::Dead => {
+                return reply(waiter, ErrorCode::ConcurrentTransactions);
+            }
+            TxnState::Ongoing if partitions.iter().all(|partition| txn.partitions.contains(partition)) => {
+                return vec![TxnEffect::Reply { waiter, result: Ok((txn.producer_id, txn.epoch)) }];
+            }
+            TxnState::Ongoing => {}
+            TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort => {
+                txn.partitions.clear();
+                txn.txn_start_ns = now_ns;
+            }
+        }
+        txn.partitions.extend(partitions.iter().copied());
+        self.begin_transition(log, transactional_id, TxnState::Ongoing, Some(waiter))
+    }
+
+    /// EndTxn, with Kafka's error table; under KIP-890 the epoch is bumped at Prepare and a retried EndTxn
+    /// of the previous epoch is recognised.
+    #[allow(clippy::too_many_arguments)]
+    pub fn end_txn(
+        &mut self,
+        log: PartitionId,
+        transactional_id: &str,
+        producer_id: u64,
+        epoch: u16,
+        commit: bool,
+        waiter: Waiter,
+        now_ns: u64,
+    ) -> Vec<TxnEffect> {
+        let bump = self.settings.epoch_bump_per_txn;
+        let Some(partition) = self.partitions.get_mut(&log) else { return reply(waiter, ErrorCode::NotCoordinator) };
+        let Some(txn) = partition.txns.get_mut(transactional_id) else {
+            return reply(waiter, ErrorCode::InvalidProducerIdMapping);
+        };
+        if txn.producer_id != producer_id {
+            return reply(waiter, ErrorCode::InvalidProducerIdMapping);
+        }
+        let retry_of_bumped = bump && txn.last_epoch == Some(epoch) && epoch < txn.epoch;
+        if epoch < txn.epoch && !retry_of_bumped {
+            return reply(waiter, ErrorCode::ProducerFenced);
+        }
+        if txn.pending.is_some() {
+            return reply(waiter, ErrorCode::ConcurrentTransactions);
+        }
+        let (prepare, complete) = if commit {
+            (TxnState::PrepareCommit, TxnState::CompleteCommit)
+        } else {
+            (TxnState::PrepareAbort, TxnState::CompleteAbort)
+        };
+        let current = (txn.producer_id, txn.epoch);
+        match txn.state {
+            state if state == complete => vec![TxnEffect::Reply { waiter, result: Ok(current) }],
+            state if state == prepare => reply(waiter, ErrorCode::ConcurrentTransactions),
+            TxnState::Ongoing if !retry_of_bumped => {
+                if bump {
+                    txn.last_epoch = Some(txn.epoch);
+                    txn.epoch += 1;
+                }
+                self.begin_transition(log, transactional_id, prepare, Some(waiter))
+            }
+            TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort if bump && !commit => {
+                // KIP-890 blind abort: nothing may be open, but the epoch bump fences any late write.
+                self.coverage.push("coordinator:blind-abort".to_string());
+                txn.last_epoch = Some(txn.epoch);
+                txn.epoch += 1;
+                txn.partitions.clear();
+                txn.txn_start_ns = now_ns;
+                self.begin_transition(log, transactional_id, prepare, Some(waiter))
+            }
+            _ => reply(waiter, ErrorCode::InvalidTxnState),
+        }
+    }
+
+    /// The transaction log write of `entry` finished (replicated, or failed).
+    pub fn on_append(&mut self, log: PartitionId, entry: &TxnLogEntry, ok: bool, now_ns: u64) -> Vec<TxnEffect> {
+        let Some(partition) = self.partitions.get_mut(&log) else { return Vec::new() };
+        let Some(txn) = partition.txns.get_mut(&entry.transactional_id) else { return Vec::new() };
+        if txn.pending.as_ref().is_none_or(|(pending, _)| pending != entry) {
+            return Vec::new();
+        }
+        let (_, waiter) = txn.pending.take().expect("checked above");
+        if !ok {
+            // The write did not replicate: the state stays, the client retries (NOT_COORDINATOR makes it look
+            // the coordinator up again, as Kafka's NOT_ENOUGH_REPLICAS handling does).
+            self.coverage.push("coordinator:txn-log-write-failed".to_string());
+            return waiter.map(|waiter| reply(waiter, ErrorCode::NotCoordinator)).unwrap_or_default();
+        }
+        let mut effects = Vec::new();
+        if let Err(illegal) = txn.state.check_transition(entry.state, self.settings.epoch_bump_per_txn) {
+            effects.push(TxnEffect::Illegal(format!("{}: {illegal}", entry.transactional_id)));
+            return effects;
+        }
+        self.coverage.push(format!("txn-state:{}", entry.state.name()));
+        self.coverage.push(format!("txn-transition:{}->{}", txn.state.name(), entry.state.name()));
+        txn.state = entry.state;
+        txn.epoch = entry.epoch;
+        txn.last_update_ns = now_ns;
+        if let Some(waiter) = waiter {
+            effects.push(TxnEffect::Reply { waiter, result: Ok((txn.producer_id, txn.epoch)) });
+        }
+        match entry.state {
+            TxnState::PrepareCommit | TxnState::PrepareAbort => {
+                effects.extend(self.start_markers(log, &entry.transactional_id, now_ns));
+            }
+            TxnState::Dead => {
+                self.partitions.get_mut(&log).expect("loaded").txns.remove(&entry.transactional_id);
+            }
+            _ => {}
+        }
+        effects
+    }
+
+    /// A marker's answer: once every partition has its marker, the transaction completes.
+    pub fn on_marker(
+        &mut self,
+        log: PartitionId,
+        transactional_id: &str,
+        partition: PartitionId,
+        result: Result<(), ErrorCode>,
+        now_ns: u64,
+    ) -> Vec<TxnEffect> {
+        let Some(txn) = self.partitions.get_mut(&log).and_then(|p| p.txns.get_mut(transactional_id)) else {
+            return Vec::new();
+        };
+        if !matches!(txn.state, TxnState::PrepareCommit | TxnState::PrepareAbort) || txn.pending.is_some() {
+            return Vec::new();
+        }
+        match result {
+            // A fenced epoch means a newer marker already ended this producer's transaction there.
+            Ok(()) | Err(ErrorCode::InvalidProducerEpoch) => {
+                txn.markers.remove(&partition);
+            }
+            Err(_) => {
+                // Retried by the tick, from fresh metadata.
+                if let Some(progress) = txn.markers.get_mut(&partition) {
+                    progress.sent_ns = None;
+                }
+                return Vec::new();
+            }
+        }
+        if !txn.markers.is_empty() {
+            return Vec::new();
+        }
+        let complete =
+            if txn.state == TxnState::PrepareCommit { TxnState::CompleteCommit } else { TxnState::CompleteAbort };
+        txn.last_update_ns = now_ns;
+        self.begin_transition(log, transactional_id, complete, None)
+    }
+
+    /// Periodic work: time out open transactions, re-send unanswered markers, expire idle ids.
+    pub fn tick(&mut self, now_ns: u64) -> Vec<TxnEffect> {
+        let mut effects = Vec::new();
+        let logs: Vec<PartitionId> = self.partitions.keys().copied().collect();
+        for log in logs {
+            let ids: Vec<String> = self.partitions[&log].txns.keys().cloned().collect();
+            for id in ids {
+                effects.extend(self.tick_txn(log, &id, now_ns));
+            }
+        }
+        effects
+    }
+
+    fn tick_txn(&mut self, log: PartitionId, id: &str, now_ns: u64) -> Vec<TxnEffect> {
+        let expiration_ns = self.settings.transactional_id_expiration_ns;
+        let retry_ns = self.settings.marker_retry_ns;
+        let txn = &self.partitions[&log].txns[id];
+        if txn.pending.is_some() {
+            return Vec::new();
+        }
+        match txn.state {
+            TxnState::Ongoing if now_ns.saturating_sub(txn.txn_start_ns) >= txn.timeout_ns => {
+                self.coverage.push("coordinator:txn-timeout".to_string());
+                self.fence_and_abort(log, id, now_ns)
+            }
+            TxnState::PrepareEpochFence => {
+                // The abort that follows the fence did not reach the log: write it again.
+                self.begin_transition(log, id, TxnState::PrepareAbort, None)
+            }
+            TxnState::PrepareCommit | TxnState::PrepareAbort => {
+                let stale = txn.markers.values().any(|m| m.sent_ns.is_none_or(|sent| now_ns - sent >= retry_ns));
+                if stale {
+                    self.send_markers(log, id, now_ns, retry_ns)
+                } else {
+                    Vec::new()
+                }
+            }
+            TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort
+                if now_ns.saturating_sub(txn.last_update_ns) >= expiration_ns =>
+            {
+                self.begin_transition(log, id, TxnState::Dead, None)
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Ongoing → PrepareEpochFence (the epoch is bumped, fencing the producer) → PrepareAbort.
+    fn fence_and_abort(&mut self, log: PartitionId, id: &str, now_ns: u64) -> Vec<TxnEffect> {
+        let blind_abort = self.settings.epoch_bump_per_txn;
+        let txn = self.partitions.get_mut(&log).expect("loaded").txns.get_mut(id).expect("present");
+        let mut effects = Vec::new();
+        match txn.state.check_transition(TxnState::PrepareEpochFence, blind_abort) {
+            Ok(_) => {
+                self.coverage.push("txn-state:PrepareEpochFence".to_string());
+                self.coverage.push(format!("txn-transition:{}->PrepareEpochFence", txn.state.name()));
+                txn.state = TxnState::PrepareEpochFence;
+            }
+            Err(illegal) => {
+                effects.push(TxnEffect::Illegal(format!("{id}: {illegal}")));
+                return effects;
+            }
+        }
+        txn.last_epoch = Some(txn.epoch);
+        txn.epoch = txn.epoch.saturating_add(1);
+        txn.last_update_ns = now_ns;
+        effects.extend(self.begin_transition(log, id, TxnState::PrepareAbort, None));
+        effects
+    }
+
+    /// Writes the transition to `to` to the log; the state changes when the write is replicated.
+    fn begin_transition(&mut self, log: PartitionId, id: &str, to: TxnState, waiter: Option<Waiter>) -> Vec<TxnEffect> {
+        let txn = self.partitions.get_mut(&log).expect("loaded").txns.get_mut(id).expect("present");
+        assert!(txn.pending.is_none(), "one transition at a time per transactional id");
+        let entry = txn.log_entry(id, to);
+        txn.pending = Some((entry.clone(), waiter));
+        vec![TxnEffect::Append { log, entry }]
+    }
+
+    fn start_markers(&mut self, log: PartitionId, id: &str, now_ns: u64) -> Vec<TxnEffect> {
+        let retry_ns = self.settings.marker_retry_ns;
+        let txn = self.partitions.get_mut(&log).expect("loaded").txns.get_mut(id).expect("present");
+        txn.markers = txn.partitions.iter().map(|partition| (*partition, MarkerProgress { sent_ns: None })).collect();
+        if txn.markers.is_empty() {
+            // Nothing was written (a blind abort): complete at once.
+            let complete =
+                if txn.state == TxnState::PrepareCommit { TxnState::CompleteCommit } else { TxnState::CompleteAbort };
+            return self.begin_transition(log, id, complete, None);
+        }
+        self.send_markers(log, id, now_ns, retry_ns)
+    }
+
+    fn send_markers(&mut self, log: PartitionId, id: &str, now_ns: u64, retry_ns: u64) -> Vec<TxnEffect> {
+        let partition = self.partitions.get_mut(&log).expect("loaded");
+        let coordinator_epoch = partition.coordinator_epoch;
+        let txn = partition.txns.get_mut(id).expect("present");
+        let marker = if txn.state == TxnState::PrepareCommit { ControlMarker::Commit } else { ControlMarker::Abort };
+        let producer = ProducerIdentity { producer_id: txn.producer_id, epoch: txn.epoch, base_sequence: 0 };
+        let mut effects = Vec::new();
+        for (target, progress) in &mut txn.markers {
+            if progress.sent_ns.is_some_and(|sent| now_ns - sent < retry_ns) {
+                continue;
+            }
+            if progress.sent_ns.is_some() {
+                self.coverage.push("coordinator:marker-retry".to_string());
+            }
+            progress.sent_ns = Some(now_ns);
+            effects.push(TxnEffect::Marker {
+                transactional_id: id.to_string(),
+                partition: *target,
+                producer,
+                marker,
+                coordinator_epoch,
+            });
+        }
+        effects
+    }
+
+    /// The checks every request about an existing transaction shares: coordinator, producer id, epoch, and
+    /// no transition in flight.
+    fn validate(
+        &mut self,
+        log: PartitionId,
+        id: &str,
+        producer_id: u64,
+        epoch: u16,
+    ) -> Result<&mut TxnMetadata, ErrorCode> {
+        let partition = self.partitions.get_mut(&log).ok_or(ErrorCode::NotCoordinator)?;
+        let txn = partition.txns.get_mut(id).ok_or(ErrorCode::InvalidProducerIdMapping)?;
+        if txn.producer_id != producer_id {
+            return Err(ErrorCode::InvalidProducerIdMapping);
+        }
+        if epoch < txn.epoch {
+            return Err(ErrorCode::ProducerFenced);
+        }
+        if epoch > txn.epoch {
+            return Err(ErrorCode::InvalidProducerEpoch);
+        }
+        if txn.pending.is_some() {
+            return Err(ErrorCode::ConcurrentTransactions);
+        }
+        Ok(txn)
+    }
+}
+
+fn reply(waiter: Waiter, error: ErrorCode) -> Vec<TxnEffect> {
+    vec![TxnEffect::Reply { waiter, result: Err(error) }]
+}

@@ -1,0 +1,507 @@
+//! The transactional producer: Kafka's `TransactionManager` on top of the producer client —
+//! `initTransactions`, `beginTransaction`, `send`, `sendOffsetsToTransaction`, `commitTransaction`,
+//! `abortTransaction` — talking to the transaction coordinator and, for offsets, the group coordinator.
+//!
+//! One coordinator request is in flight at a time, as in Kafka. Retriable answers (NOT_COORDINATOR,
+//! CONCURRENT_TRANSACTIONS, a timeout) are retried after a backoff, with fresh metadata when the
+//! coordinator may have moved. Errors come to the application as [`TxnEvent`]s in Kafka's classes: a fatal
+//! one (PRODUCER_FENCED, INVALID_PRODUCER_EPOCH, OUT_OF_ORDER_SEQUENCE, a batch given up on) means the
+//! producer must be closed and a new one started, whose InitProducerId bumps the epoch, fences this one and
+//! aborts its open transaction; an abortable one (ILLEGAL_GENERATION from a KIP-447-fenced offset commit,
+//! INVALID_TXN_STATE) means the application must abort and retry.
+//!
+//! eos-v1 sends AddPartitionsToTxn before a partition's first batch and keeps its epoch across
+//! transactions. eos-v2 (KIP-890) adds partitions implicitly (the partition leader asks the coordinator) and
+//! takes the bumped epoch every EndTxn returns, restarting its sequences.
+
+use crate::internal_topics::InternalTopics;
+use crate::node::{timer_parts, timer_tag, Ctx};
+use crate::producer::{ClientError, Completion, ProducerClient, RecordId};
+use crate::protocol::{ErrorCode, GroupOp, GroupReply, Msg, PartitionId, TxnInit, TxnOp};
+use eosim_sim::NodeId;
+
+const TIMER_REQUEST_TIMEOUT: u16 = 24;
+const TIMER_BACKOFF: u16 = 25;
+
+/// Request ids of the transaction manager, apart from the client's own.
+const REQUEST_ID_OFFSET: u64 = 1 << 30;
+
+/// Settings of a transactional producer, times in nanoseconds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TxnProducerSettings {
+    /// `transactional.id`.
+    pub transactional_id: String,
+    /// `transaction.timeout.ms`.
+    pub transaction_timeout_ns: u64,
+    /// KIP-890 (eos-v2): implicit partition adds and an epoch bump per transaction.
+    pub eos_v2: bool,
+    /// `request.timeout.ms`.
+    pub request_timeout_ns: u64,
+    /// `retry.backoff.ms`.
+    pub retry_backoff_ns: u64,
+    /// Where the coordinators' partitions are.
+    pub internal: InternalTopics,
+}
+
+/// What happened, for the application.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TxnEvent {
+    /// `initTransactions` completed: transactions may begin.
+    Ready,
+    /// The transaction committed.
+    Committed,
+    /// The transaction aborted.
+    Aborted,
+    /// The transaction must be aborted.
+    Abortable(ErrorCode),
+    /// The producer must be closed.
+    Fatal(ErrorCode),
+}
+
+/// Where the producer is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TxnPhase {
+    /// Waiting for InitProducerId.
+    Initializing,
+    /// No transaction open.
+    Ready,
+    /// A transaction is open.
+    InTxn,
+    /// `commitTransaction` (true) or `abortTransaction` (false) was called.
+    Ending(bool),
+    /// Closed by a fatal error.
+    Failed,
+}
+
+/// Offsets sent with the transaction (`sendOffsetsToTransaction`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct PendingOffsets {
+    group_id: String,
+    member_id: String,
+    generation: u32,
+    offsets: Vec<(PartitionId, u64)>,
+    /// AddOffsetsToTxn done; next the TxnOffsetCommit.
+    added: bool,
+    /// TxnOffsetCommit done.
+    committed: bool,
+}
+
+/// A coordinator request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Step {
+    Init,
+    AddPartitions(Vec<PartitionId>),
+    AddOffsets,
+    CommitOffsets,
+    EndTxn(bool),
+}
+
+/// A transactional producer.
+#[derive(Clone, Debug)]
+pub struct TxnProducer {
+    settings: TxnProducerSettings,
+    client: ProducerClient,
+    producer: Option<(u64, u16)>,
+    phase: TxnPhase,
+    in_flight: Option<(u64, Step)>,
+    backing_off: bool,
+    offsets: Option<PendingOffsets>,
+    /// eos-v1: the coordinator knows of this transaction (something was added), so it must be ended there.
+    started_on_coordinator: bool,
+    /// Set once the transaction's commit or abort request was sent: from then its outcome is the
+    /// coordinator's.
+    end_sent: bool,
+    next_request_id: u64,
+    events: Vec<TxnEvent>,
+}
+
+impl TxnProducer {
+    /// A producer over `client` (made transactional here); request ids start after `first_request_id`.
+    pub fn new(settings: TxnProducerSettings, client: ProducerClient, first_request_id: u64) -> TxnProducer {
+        let client = client.transactional(&settings.transactional_id, !settings.eos_v2);
+        TxnProducer {
+            settings,
+            client,
+            producer: None,
+            phase: TxnPhase::Initializing,
+            in_flight: None,
+            backing_off: false,
+            offsets: None,
+            started_on_coordinator: false,
+            end_sent: false,
+            next_request_id: first_request_id + REQUEST_ID_OFFSET,
+            events: Vec::new(),
+        }
+    }
+
+    /// `initTransactions`.
+    pub fn start(&mut self, ctx: &mut Ctx<'_>) {
+        self.client.start(ctx);
+        self.pump(ctx);
+    }
+
+    /// Where the producer is.
+    pub fn phase(&self) -> TxnPhase {
+        self.phase
+    }
+
+    /// True once the transaction's EndTxn was sent: its outcome may be commit even if the answer is lost.
+    pub fn end_sent(&self) -> bool {
+        self.end_sent
+    }
+
+    /// The producer id and epoch, once initialized.
+    pub fn producer(&self) -> Option<(u64, u16)> {
+        self.producer
+    }
+
+    /// The client underneath, for its metadata.
+    pub fn client(&self) -> &ProducerClient {
+        &self.client
+    }
+
+    /// The client underneath, to refresh its metadata.
+    pub fn client_mut(&mut self) -> &mut ProducerClient {
+        &mut self.client
+    }
+
+    /// Events since the last call.
+    pub fn take_events(&mut self) -> Vec<TxnEvent> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// Record outcomes since the last call.
+    pub fn take_completions(&mut self) -> Vec<Completion> {
+        self.client.take_completions()
+    }
+
+    /// `beginTransaction`.
+    pub fn begin(&mut self) {
+        assert_eq!(self.phase, TxnPhase::Ready, "a transaction begins only when none is open");
+        self.phase = TxnPhase::InTxn;
+        self.end_sent = false;
+    }
+
+    /// `send` within the open transaction.
+    pub fn send(&mut self, ctx: &mut Ctx<'_>, partition: PartitionId, record: RecordId, value: i64) {
+        assert_eq!(self.phase, TxnPhase::InTxn, "sends belong to an open transaction");
+        self.client.send(ctx, partition, record, value);
+        self.pump(ctx);
+    }
+
+    /// `sendOffsetsToTransaction`: the offsets commit with the transaction, fenced by the member's generation.
+    pub fn send_offsets(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        group_id: &str,
+        member_id: &str,
+        generation: u32,
+        offsets: Vec<(PartitionId, u64)>,
+    ) {
+        assert_eq!(self.phase, TxnPhase::InTxn, "offsets belong to an open transaction");
+        self.offsets = Some(PendingOffsets {
+            group_id: group_id.to_string(),
+            member_id: member_id.to_string(),
+            generation,
+            offsets,
+            added: false,
+            committed: false,
+        });
+        self.pump(ctx);
+    }
+
+    /// `commitTransaction` (true) or `abortTransaction` (false).
+    pub fn end(&mut self, ctx: &mut Ctx<'_>, commit: bool) {
+        assert_eq!(self.phase, TxnPhase::InTxn, "only an open transaction ends");
+        self.phase = TxnPhase::Ending(commit);
+        if commit {
+            self.client.flush(ctx);
+        } else {
+            self.client.drop_unsent();
+            self.offsets = None;
+        }
+        self.pump(ctx);
+    }
+
+    /// Handles a response; false if it was not for this producer.
+    pub fn on_message(&mut self, ctx: &mut Ctx<'_>, msg: Msg) -> bool {
+        match msg {
+            Msg::InitProducerIdResponse { request_id, result } => {
+                if self.take_in_flight(request_id).is_some() {
+                    self.on_init(ctx, result);
+                }
+            }
+            Msg::TxnResponse { request_id, result } => {
+                if let Some(step) = self.take_in_flight(request_id) {
+                    self.on_txn_response(ctx, step, result);
+                }
+            }
+            Msg::GroupResponse { request_id, result } => {
+                if self.take_in_flight(request_id).is_some() {
+                    self.on_offsets_committed(ctx, result);
+                }
+            }
+            Msg::ProduceResponse { .. } | Msg::MetadataResponse { .. } => self.client.on_message(ctx, msg),
+            _ => return false,
+        }
+        self.after_client(ctx);
+        true
+    }
+
+    /// Handles a timer of the producer or its client; false if the tag is neither's.
+    pub fn on_timer(&mut self, ctx: &mut Ctx<'_>, tag: u64) -> bool {
+        let (kind, payload) = timer_parts(tag);
+        match kind {
+            TIMER_REQUEST_TIMEOUT => {
+                if self.in_flight.as_ref().is_some_and(|(request_id, _)| *request_id == payload) {
+                    ctx.shared.count("client:txn-request-timeout");
+                    self.in_flight = None;
+                    self.client.metadata_mut().refresh(ctx);
+                    self.backoff(ctx);
+                }
+            }
+            TIMER_BACKOFF => {
+                self.backing_off = false;
+                self.pump(ctx);
+            }
+            _ => {
+                if !self.client.on_timer(ctx, tag) {
+                    return false;
+                }
+            }
+        }
+        self.after_client(ctx);
+        true
+    }
+
+    fn take_in_flight(&mut self, request_id: u64) -> Option<Step> {
+        if self.in_flight.as_ref().is_some_and(|(id, _)| *id == request_id) {
+            return self.in_flight.take().map(|(_, step)| step);
+        }
+        None
+    }
+
+    /// Looks at the client's errors, then at what to send next.
+    fn after_client(&mut self, ctx: &mut Ctx<'_>) {
+        match self.client.error() {
+            Some(ClientError::Fatal(error)) if self.phase != TxnPhase::Failed => self.fail(ctx, error),
+            Some(ClientError::Abortable(error)) if self.phase == TxnPhase::Ending(true) => {
+                // The commit cannot go ahead: the application must abort instead.
+                self.phase = TxnPhase::InTxn;
+                self.events.push(TxnEvent::Abortable(error));
+            }
+            Some(ClientError::Abortable(error)) if self.phase == TxnPhase::InTxn && !self.abortable_reported() => {
+                self.events.push(TxnEvent::Abortable(error));
+            }
+            _ => {}
+        }
+        self.pump(ctx);
+    }
+
+    fn abortable_reported(&self) -> bool {
+        self.events.iter().any(|event| matches!(event, TxnEvent::Abortable(_)))
+    }
+
+    fn fail(&mut self, ctx: &mut Ctx<'_>, error: ErrorCode) {
+        ctx.shared.count("client:producer-fenced-or-fatal");
+        self.phase = TxnPhase::Failed;
+        self.in_flight = None;
+        self.events.push(TxnEvent::Fatal(error));
+    }
+
+    /// Sends the next coordinator request the phase calls for, if none is in flight.
+    fn pump(&mut self, ctx: &mut Ctx<'_>) {
+        if self.in_flight.is_some() || self.backing_off {
+            return;
+        }
+        let Some(step) = self.next_step() else { return };
+        self.send_step(ctx, step);
+    }
+
+    fn next_step(&mut self) -> Option<Step> {
+        match self.phase {
+            TxnPhase::Initializing => Some(Step::Init),
+            TxnPhase::Ready | TxnPhase::Failed => None,
+            TxnPhase::InTxn => self.next_step_in_txn(),
+            TxnPhase::Ending(commit) => {
+                if let Some(step) = self.next_step_in_txn() {
+                    return (commit).then_some(step);
+                }
+                if self.client.has_in_flight() || (commit && !self.client.is_idle()) {
+                    return None;
+                }
+                if commit && self.client.error().is_some() {
+                    return None;
+                }
+                if !self.started_on_coordinator && !self.settings.eos_v2 {
+                    // Nothing reached the coordinator: the transaction ends here (eos-v1).
+                    self.finish_txn(commit);
+                    return None;
+                }
+                Some(Step::EndTxn(commit))
+            }
+        }
+    }
+
+    fn next_step_in_txn(&self) -> Option<Step> {
+        let partitions = self.client.partitions_to_add();
+        if !partitions.is_empty() {
+            return Some(Step::AddPartitions(partitions));
+        }
+        let offsets = self.offsets.as_ref()?;
+        if !offsets.added {
+            Some(Step::AddOffsets)
+        } else if !offsets.committed {
+            Some(Step::CommitOffsets)
+        } else {
+            None
+        }
+    }
+
+    fn send_step(&mut self, ctx: &mut Ctx<'_>, step: Step) {
+        let coordinator_partition = match step {
+            Step::CommitOffsets => {
+                let group_id = &self.offsets.as_ref().expect("offsets pending").group_id;
+                self.settings.internal.offsets_partition(group_id)
+            }
+            _ => self.settings.internal.transaction_log_partition(&self.settings.transactional_id),
+        };
+        let Some(coordinator) = self.client.metadata().leader(coordinator_partition) else {
+            self.client.metadata_mut().refresh(ctx);
+            self.backoff(ctx);
+            return;
+        };
+        self.next_request_id += 1;
+        let request_id = self.next_request_id;
+        let msg = self.request(request_id, &step);
+        if matches!(step, Step::EndTxn(_)) {
+            self.end_sent = true;
+        }
+        ctx.send(coordinator, msg);
+        self.in_flight = Some((request_id, step));
+        ctx.set_timer(self.settings.request_timeout_ns, timer_tag(TIMER_REQUEST_TIMEOUT, request_id));
+    }
+
+    fn request(&self, request_id: u64, step: &Step) -> Msg {
+        let transactional_id = self.settings.transactional_id.clone();
+        let (producer_id, epoch) = self.producer.unwrap_or((0, 0));
+        let op = match step {
+            Step::Init => {
+                let init = TxnInit { transactional_id, timeout_ns: self.settings.transaction_timeout_ns };
+                return Msg::InitProducerIdRequest { request_id, transactional: Some(init) };
+            }
+            Step::AddPartitions(partitions) => TxnOp::AddPartitions(partitions.clone()),
+            Step::AddOffsets => TxnOp::AddOffsets(self.offsets.as_ref().expect("offsets pending").group_id.clone()),
+            Step::EndTxn(commit) => TxnOp::EndTxn(*commit),
+            Step::CommitOffsets => {
+                let offsets = self.offsets.as_ref().expect("offsets pending");
+                let op = GroupOp::TxnOffsetCommit {
+                    transactional_id,
+                    producer_id,
+                    epoch,
+                    member_id: offsets.member_id.clone(),
+                    generation: offsets.generation,
+                    offsets: offsets.offsets.clone(),
+                };
+                return Msg::GroupRequest { request_id, group_id: offsets.group_id.clone(), op };
+            }
+        };
+        Msg::TxnRequest { request_id, transactional_id, producer_id, epoch, op }
+    }
+
+    fn backoff(&mut self, ctx: &mut Ctx<'_>) {
+        if !self.backing_off {
+            self.backing_off = true;
+            ctx.set_timer(self.settings.retry_backoff_ns, timer_tag(TIMER_BACKOFF, 0));
+        }
+    }
+
+    fn on_init(&mut self, ctx: &mut Ctx<'_>, result: Result<(u64, u16), ErrorCode>) {
+        match result {
+            Ok((producer_id, epoch)) => {
+                self.producer = Some((producer_id, epoch));
+                self.client.set_producer(producer_id, epoch);
+                self.phase = TxnPhase::Ready;
+                self.events.push(TxnEvent::Ready);
+            }
+            Err(error) => self.retry_or_fail(ctx, error),
+        }
+    }
+
+    fn on_txn_response(&mut self, ctx: &mut Ctx<'_>, step: Step, result: Result<u16, ErrorCode>) {
+        let epoch = match result {
+            Ok(epoch) => epoch,
+            Err(error) => return self.retry_or_fail(ctx, error),
+        };
+        match step {
+            Step::AddPartitions(partitions) => {
+                self.started_on_coordinator = true;
+                self.client.mark_added(&partitions);
+            }
+            Step::AddOffsets => {
+                self.started_on_coordinator = true;
+                if let Some(offsets) = self.offsets.as_mut() {
+                    offsets.added = true;
+                }
+            }
+            Step::EndTxn(commit) => {
+                if let Some((producer_id, _)) = self.producer {
+                    // KIP-890: the coordinator bumped the epoch at Prepare; the next transaction uses it.
+                    self.producer = Some((producer_id, epoch));
+                    self.client.set_producer(producer_id, epoch);
+                }
+                self.finish_txn(commit);
+            }
+            Step::Init | Step::CommitOffsets => unreachable!("answered by other messages"),
+        }
+    }
+
+    fn on_offsets_committed(&mut self, ctx: &mut Ctx<'_>, result: Result<GroupReply, ErrorCode>) {
+        match result {
+            Ok(_) => {
+                if let Some(offsets) = self.offsets.as_mut() {
+                    offsets.committed = true;
+                }
+            }
+            Err(error @ (ErrorCode::IllegalGeneration | ErrorCode::UnknownMemberId)) => {
+                // KIP-447: a newer generation owns these partitions; this transaction must not commit.
+                ctx.shared.count("client:txn-offset-commit-fenced");
+                self.offsets = None;
+                if self.phase == TxnPhase::InTxn {
+                    self.events.push(TxnEvent::Abortable(error));
+                } else if self.phase == TxnPhase::Ending(true) {
+                    self.phase = TxnPhase::InTxn;
+                    self.events.push(TxnEvent::Abortable(error));
+                }
+            }
+            Err(error) => self.retry_or_fail(ctx, error),
+        }
+    }
+
+    /// Retriable errors are retried after a backoff (with fresh metadata when the coordinator may have
+    /// moved); the others are fatal.
+    fn retry_or_fail(&mut self, ctx: &mut Ctx<'_>, error: ErrorCode) {
+        match error {
+            ErrorCode::ConcurrentTransactions | ErrorCode::NotEnoughReplicas => self.backoff(ctx),
+            ErrorCode::NotCoordinator | ErrorCode::NotLeaderOrFollower => {
+                self.client.metadata_mut().refresh(ctx);
+                self.backoff(ctx);
+            }
+            _ => self.fail(ctx, error),
+        }
+    }
+
+    fn finish_txn(&mut self, commit: bool) {
+        self.client.end_transaction();
+        self.offsets = None;
+        self.started_on_coordinator = false;
+        self.phase = TxnPhase::Ready;
+        self.events.push(if commit { TxnEvent::Committed } else { TxnEvent::Aborted });
+    }
+
+    /// The coordinator node of this producer's transactional id, if known.
+    pub fn coordinator(&self) -> Option<NodeId> {
+        let log = self.settings.internal.transaction_log_partition(&self.settings.transactional_id);
+        self.client.metadata().leader(log)
+    }
+}
