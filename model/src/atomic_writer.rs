@@ -88,6 +88,12 @@ impl AtomicWriterApp {
         self.volatile.as_ref().is_some_and(|v| v.txn.is_none() && v.producer.phase() == TxnPhase::Ready)
     }
 
+    /// What the writer is waiting for, in words, for stall reports.
+    pub fn describe(&self) -> String {
+        let Some(v) = &self.volatile else { return "atomic writer: down".to_string() };
+        format!("atomic writer: transaction open: {}; {}", v.txn.is_some(), v.producer.describe())
+    }
+
     /// Starts the producer.
     pub fn on_start(&mut self, ctx: &mut Ctx<'_>) {
         let process = ctx.shared.new_process();

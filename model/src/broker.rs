@@ -139,6 +139,11 @@ impl Broker {
         self.volatile.replicas.iter()
     }
 
+    /// The transaction coordinator's entries, one line each, for stall reports.
+    pub fn describe_transactions(&self) -> Vec<String> {
+        self.volatile.txn.describe()
+    }
+
     /// Transactions this broker coordinates that are open (Ongoing or being completed).
     pub fn open_transactions(&self) -> Vec<(String, crate::txn_state::TxnState)> {
         self.volatile.txn.states().into_iter().filter(|(_, state)| state.is_open()).collect()

@@ -179,6 +179,26 @@ impl PipelineApp {
             && v.assignment.iter().all(|partition| v.caught_up.get(partition).copied().unwrap_or(false))
     }
 
+    /// What the pipeline is waiting for, in words, for stall reports.
+    pub fn describe(&self) -> String {
+        let Some(v) = &self.volatile else { return "pipeline: down".to_string() };
+        let txn = v.txn.as_ref().map(|txn| (txn.ending, txn.outcome, txn.store_pending.len()));
+        format!(
+            "pipeline {}: {:?} generation {} {:?}, heartbeat ok {}, group request {:?}, fetches {}, caught up {:?}, txn (ending, outcome, store pending) {:?}, rejoin {}; {}",
+            v.member_id,
+            v.membership,
+            v.generation,
+            v.assignment,
+            v.heartbeat_ok,
+            v.group_request,
+            v.fetches.len(),
+            v.caught_up,
+            txn,
+            v.rejoin_after_txn,
+            v.producer.describe()
+        )
+    }
+
     /// The group's input partitions.
     pub fn inputs(&self) -> &[PartitionId] {
         &self.settings.input
@@ -428,6 +448,13 @@ impl PipelineApp {
             return;
         }
         v.rejoin_after_txn = false;
+        if v.membership != Membership::Joining && !v.assignment.is_empty() {
+            // An eager rebalance revokes every partition before the next assignment: positions come from the
+            // committed offsets again, whoever committed them meanwhile.
+            let process = v.process;
+            record_assign(ctx, process, Vec::new());
+            v.assignment.clear();
+        }
         v.membership = Membership::Joining;
         v.fetches.clear();
         v.fetched.clear();

@@ -85,7 +85,8 @@ fn transition_to_liveness_mode(world: &mut World<Node>, scenario: &Scenario) -> 
     let settled = world.run_until_done(settle_end_ns, |world| apps_settled(world) && hanging(world).is_none());
     if !settled {
         if let Some(stuck) = unsettled_app(world) {
-            return Some(format!("{stuck} did not settle within {} ms of the heal", scenario.quiesce_ms));
+            let hanging = hanging(world).map(|what| format!("; hanging-transaction: {what}")).unwrap_or_default();
+            return Some(format!("{stuck} did not settle within {} ms of the heal{hanging}", scenario.quiesce_ms));
         }
         let what = hanging(world).unwrap_or_default();
         return Some(format!("hanging-transaction: {what} {} ms after the heal", scenario.quiesce_ms));
@@ -116,21 +117,21 @@ fn unsettled_app(world: &World<Node>) -> Option<String> {
     let mut generations: Vec<u32> = Vec::new();
     let mut pipelines = 0;
     for (index, node) in nodes(world).enumerate() {
-        let settled = match node {
-            Node::Producer(app) => app.is_settled(),
-            Node::AtomicWriter(app) => app.is_settled(),
+        let unsettled = match node {
+            Node::Producer(app) => (!app.is_settled()).then(|| "producer".to_string()),
+            Node::AtomicWriter(app) => (!app.is_settled()).then(|| app.describe()),
             Node::Pipeline(app) => {
                 pipelines += 1;
                 if let Some((generation, assignment)) = app.assignment() {
                     owned.extend(assignment);
                     generations.push(generation);
                 }
-                app.is_settled()
+                (!app.is_settled()).then(|| app.describe())
             }
-            _ => true,
+            _ => None,
         };
-        if !settled {
-            return Some(format!("application node {index}"));
+        if let Some(state) = unsettled {
+            return Some(format!("application node {index} ({state})"));
         }
     }
     if pipelines > 0 {
@@ -156,7 +157,8 @@ fn hanging(world: &World<Node>) -> Option<String> {
             continue;
         }
         if let Some((id, state)) = broker.open_transactions().into_iter().next() {
-            return Some(format!("transactional id {id} is {state} at broker {index}"));
+            let entries = broker.describe_transactions().join(", ");
+            return Some(format!("transactional id {id} is {state} at broker {index} ({entries})"));
         }
         for (partition, replica) in broker.replicas() {
             let (lso, hw) = (replica.last_stable_offset(), replica.high_watermark);

@@ -181,6 +181,18 @@ impl TxnCoordinator {
         entries.map(|(id, txn)| (id.clone(), txn.state)).collect()
     }
 
+    /// One line per loaded transactional id: state, epoch, pending transition and markers outstanding.
+    pub fn describe(&self) -> Vec<String> {
+        let entries = self.partitions.iter().flat_map(|(log, partition)| partition.txns.iter().map(move |t| (log, t)));
+        entries
+            .map(|(log, (id, txn))| {
+                let pending = txn.pending.as_ref().map(|(entry, _)| entry.state);
+                let markers: Vec<u32> = txn.markers.keys().map(|partition| partition.0).collect();
+                format!("{id}@{}: {} epoch {} pending {pending:?} markers {markers:?}", log.0, txn.state, txn.epoch)
+            })
+            .collect()
+    }
+
     /// Coverage counter names since the last call.
     pub fn take_coverage(&mut self) -> Vec<String> {
         std::mem::take(&mut self.coverage)
@@ -482,6 +494,12 @@ impl TxnCoordinator {
             TxnState::PrepareEpochFence => {
                 // The abort that follows the fence did not reach the log: write it again.
                 self.begin_transition(log, id, TxnState::PrepareAbort, None)
+            }
+            TxnState::PrepareCommit | TxnState::PrepareAbort if txn.markers.is_empty() => {
+                // Every marker landed but the Complete* write did not replicate: write it again.
+                let complete =
+                    if txn.state == TxnState::PrepareCommit { TxnState::CompleteCommit } else { TxnState::CompleteAbort };
+                self.begin_transition(log, id, complete, None)
             }
             TxnState::PrepareCommit | TxnState::PrepareAbort => {
                 let stale = txn.markers.values().any(|m| m.sent_ns.is_none_or(|sent| now_ns - sent >= retry_ns));

@@ -499,6 +499,21 @@ impl TxnProducer {
         self.events.push(if commit { TxnEvent::Committed } else { TxnEvent::Aborted });
     }
 
+    /// What the producer is waiting for, in words, for stall reports.
+    pub fn describe(&self) -> String {
+        let request = self.in_flight.as_ref().map_or("none".to_string(), |(_, step)| format!("{step:?}"));
+        format!(
+            "producer {} {:?} (epoch {:?}), request in flight: {request}, backing off: {}, client idle: {}, in flight: {}, error: {:?}",
+            self.settings.transactional_id,
+            self.phase,
+            self.producer,
+            self.backing_off,
+            self.client.is_idle(),
+            self.client.has_in_flight(),
+            self.client.error(),
+        )
+    }
+
     /// The coordinator node of this producer's transactional id, if known.
     pub fn coordinator(&self) -> Option<NodeId> {
         let log = self.settings.internal.transaction_log_partition(&self.settings.transactional_id);
