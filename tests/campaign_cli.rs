@@ -403,6 +403,9 @@ fn shrink_and_replay(scenario: &str, anomaly: &str) {
     let again = dir.join("again.json");
     assert_exit(&eosim(&["shrink", arg(&dir.join("repro.json")), "--out", arg(&again)]), 1);
     assert_eq!(read(&again), read(&shrunk_path), "the same repro shrinks to the same file");
+    let twice = dir.join("twice.json");
+    assert_exit(&eosim(&["shrink", arg(&shrunk_path), "--out", arg(&twice)]), 1);
+    assert_eq!(read(&twice), read(&shrunk_path), "a shrunk repro is already minimal");
 }
 
 #[test]
