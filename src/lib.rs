@@ -7,7 +7,10 @@
 //! - [`runner`]: [`run_seed`] simulates one seed, checks its history against the scenario's guarantee and gives a
 //!   [`Verdict`] (`pass`, `violation`, `stall` or `crash`: a panic inside a run is a finding, not the end);
 //! - [`campaign`]: [`run_campaign`] runs many seeds on a thread pool and reports them in seed order, so the report is
-//!   the same for any number of threads;
+//!   the same for any number of threads; [`campaign::run_campaign_scoped`] also runs one shard ([`shard`]) and
+//!   stops at the first failure or when a time budget runs out;
+//! - [`coverage`]: the coverage points a scenario is expected to reach, and one run's points;
+//! - [`shrink`]: delta debugging of a failing repro's fault schedule and workload;
 //! - [`repro`]: [`Repro`], the file that replays one run exactly (explicit fault schedule, expected trace hash);
 //! - [`render`]: one run as text or JSON;
 //! - [`bench`]: throughput of the kernel, of one scenario and of a campaign.
@@ -26,10 +29,13 @@
 
 pub mod bench;
 pub mod campaign;
+pub mod coverage;
 pub mod render;
 pub mod repro;
 pub mod runner;
 pub mod scenarios;
+pub mod shard;
+pub mod shrink;
 
 pub use campaign::{run_campaign, CampaignOptions};
 pub use eosim_reports::Verdict;

@@ -9,18 +9,20 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand, ValueEnum};
-use eosim::campaign::{default_jobs, run_campaign, CampaignError, CampaignOptions};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use eosim::campaign::{default_jobs, run_campaign_scoped, CampaignError, CampaignOptions, CampaignScope};
 use eosim::render::{run_text, RunJson, RunLabel};
 use eosim::repro::{Comparison, Expected, Repro};
 use eosim::runner::{run_seed, RunResult};
 use eosim::scenarios::{self, Loaded};
+use eosim::shard::ShardArg;
+use eosim::shrink::RunSize;
 use eosim_checker::{check, linearizable, Guarantee, History};
 use eosim_model::Scenario;
-use eosim_reports::{history_file_name, replay_command, repro_file_name, TextOptions};
+use eosim_reports::{history_file_name, render_junit, replay_command, repro_file_name, CampaignReport, TextOptions};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
@@ -58,23 +60,27 @@ enum Command {
         format: Format,
     },
     /// Run many seeds of a scenario in parallel and summarize what they found.
-    Campaign {
-        /// A built-in scenario name, `default`, or a path to a scenario TOML file.
-        #[arg(default_value = scenarios::DEFAULT_ALIAS)]
-        scenario: String,
-        /// How many seeds to run.
-        #[arg(long, default_value_t = 100)]
-        seeds: u64,
-        /// The first seed.
-        #[arg(long, default_value_t = 0)]
-        seed_start: u64,
-        /// Worker threads [default: every core].
-        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
-        jobs: Option<u32>,
-        /// Write report.json, and repro-SEED.json and history-SEED.jsonl for each failing seed, into this directory.
+    Campaign(CampaignArgs),
+    /// Join the report.json files of a campaign's shards into the report of the whole campaign.
+    Merge {
+        /// The shards' report.json files, one per shard (`eosim campaign --shard K/N --out DIR` writes DIR/report.json).
+        #[arg(required = true, num_args = 1..)]
+        reports: Vec<PathBuf>,
+        /// Write report.json and junit.xml into this directory, and copy every failing seed's repro and history there.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
-        /// Output format; json prints report.json's content.
+        /// Output format; json prints the merged report.json's content.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Shrink a failing repro: the fewest faults and the smallest workload that still fail the same way.
+    Shrink {
+        /// A repro.json of a failing run (`eosim run --out`, `eosim campaign --out`).
+        repro: PathBuf,
+        /// Where to write the shrunk repro [default: REPRO with `.shrunk.json` in place of `.json`].
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
@@ -113,6 +119,44 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+}
+
+/// `eosim campaign`'s arguments.
+#[derive(Args, Debug)]
+struct CampaignArgs {
+    /// A built-in scenario name, `default`, or a path to a scenario TOML file.
+    #[arg(default_value = scenarios::DEFAULT_ALIAS)]
+    scenario: String,
+    /// How many seeds to run.
+    #[arg(long, default_value_t = 100)]
+    seeds: u64,
+    /// The first seed.
+    #[arg(long, default_value_t = 0)]
+    seed_start: u64,
+    /// Worker threads [default: every core].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    jobs: Option<u32>,
+    /// Start no new seed after the first failing one; the seeds that finished are reported.
+    #[arg(long)]
+    stop_on_first: bool,
+    /// Start no new seed after this much wall time, in seconds; the report says it was cut short.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    time_budget: Option<Duration>,
+    /// Run only shard K of N: the seeds s with (s - seed-start) % N == K - 1. `auto` reads the shard from a
+    /// Kubernetes Indexed Job (JOB_COMPLETION_INDEX, with --shards N or EOSIM_SHARDS) or GitLab CI
+    /// (CI_NODE_INDEX, CI_NODE_TOTAL). Join the shards' reports with `eosim merge`.
+    #[arg(long, value_name = "K/N|auto")]
+    shard: Option<ShardArg>,
+    /// The shard count for `--shard auto`, which a Kubernetes Indexed Job does not tell its pods.
+    #[arg(long, value_name = "N", requires = "shard", value_parser = clap::value_parser!(u64).range(1..))]
+    shards: Option<u64>,
+    /// Write report.json, junit.xml, and repro-SEED.json and history-SEED.jsonl for each failing seed, into this
+    /// directory.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Output format; json prints report.json's content.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
 }
 
 /// How results are printed.
@@ -163,16 +207,21 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::List { format } => command_list(format),
         Command::Run { scenario, seed, out, format } => command_run(&scenario, seed, out.as_deref(), format),
-        Command::Campaign { scenario, seeds, seed_start, jobs, out, format } => {
-            let jobs = jobs.map_or_else(default_jobs, |jobs| jobs as usize);
-            let options = CampaignOptions { seed_start, seeds, jobs };
-            command_campaign(&scenario, options, out.as_deref(), format)
-        }
+        Command::Campaign(args) => command_campaign(&args),
+        Command::Merge { reports, out, format } => command_merge(&reports, out.as_deref(), format),
+        Command::Shrink { repro, out, format } => command_shrink(&repro, out.as_deref(), format),
         Command::Replay { repro, format } => command_replay(&repro, format),
         Command::Check { history, guarantee, all_errors, linearizable, format } => {
             command_check(&history, guarantee, CheckOptions { all_errors, linearizable }, format)
         }
         Command::Bench { seconds, format } => command_bench(seconds, format),
+    }
+}
+
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && seconds > 0.0 => Ok(Duration::from_secs_f64(seconds)),
+        _ => Err(format!("expected a positive number of seconds, not {text:?}")),
     }
 }
 
@@ -285,18 +334,18 @@ fn write_run_files(
     write_file(&dir.join(repro_name), &Repro::of_run(scenario, result).to_json())
 }
 
-fn command_campaign(
-    arg: &str,
-    options: CampaignOptions,
-    out: Option<&Path>,
-    format: Format,
-) -> anyhow::Result<ExitCode> {
-    let loaded = load_scenario(arg)?;
+fn command_campaign(args: &CampaignArgs) -> anyhow::Result<ExitCode> {
+    let loaded = load_scenario(&args.scenario)?;
+    let shard = eosim::shard::resolve(args.shard, args.shards, &|name| std::env::var(name).ok()).map_err(bad_input)?;
+    let jobs = args.jobs.map_or_else(default_jobs, |jobs| jobs as usize);
+    let options = CampaignOptions { seed_start: args.seed_start, seeds: args.seeds, jobs };
+    let scope = CampaignScope { shard, stop_on_first: args.stop_on_first, time_budget: args.time_budget };
+    let out = args.out.as_deref();
     if let Some(dir) = out {
         create_dir(dir)?;
     }
     install_ctrl_c();
-    let progress = progress_bar(options.seeds);
+    let progress = progress_bar(shard.map_or(args.seeds, |shard| shard.seed_count(args.seeds)));
     let write_errors = Mutex::new(Vec::new());
     let on_run = |result: &RunResult| {
         progress.inc(1);
@@ -309,27 +358,23 @@ fn command_campaign(
         }
     };
     let start = Instant::now();
-    let report = match run_campaign(&loaded.scenario, options, &STOP, &on_run) {
+    let report = match run_campaign_scoped(&loaded.scenario, options, scope, &STOP, &on_run) {
         Ok(report) => report,
         Err(error @ CampaignError::SeedOverflow { .. }) => return Err(bad_input(error)),
         Err(error) => return Err(error.into()),
     };
-    let wall_seconds = start.elapsed().as_secs_f64();
     progress.finish_and_clear();
+    let mut text_options = TextOptions::new(&loaded.arg);
+    text_options.out_dir = out.map(|dir| dir.to_string_lossy().into_owned());
+    text_options.wall_seconds = Some(start.elapsed().as_secs_f64());
     if let Some(dir) = out {
-        write_file(&dir.join("report.json"), &report.to_json())?;
+        write_report_files(dir, &report, &text_options)?;
     }
-    let text = match format {
+    let text = match args.format {
         Format::Json => report.to_json(),
         Format::Text => {
-            let mut options = TextOptions::new(&loaded.arg);
-            options.out_dir = out.map(|dir| dir.to_string_lossy().into_owned());
-            options.wall_seconds = Some(wall_seconds);
-            let mut text = String::new();
-            if let Some(alias) = &loaded.alias {
-                text.push_str(&format!("{alias}: resolves to {}\n", loaded.arg));
-            }
-            text + &report.render_text(&options)
+            let alias = loaded.alias.as_ref().map(|alias| format!("{alias}: resolves to {}\n", loaded.arg));
+            alias.unwrap_or_default() + &report.render_text(&text_options)
         }
     };
     emit(&text)?;
@@ -338,6 +383,55 @@ fn command_campaign(
         anyhow::bail!("{first} ({} file(s) could not be written)", errors.len());
     }
     Ok(exit_for(!report.is_valid()))
+}
+
+/// A campaign's report.json and junit.xml.
+fn write_report_files(dir: &Path, report: &CampaignReport, options: &TextOptions) -> anyhow::Result<()> {
+    write_file(&dir.join("report.json"), &report.to_json())?;
+    write_file(&dir.join("junit.xml"), &render_junit(report, options))
+}
+
+fn command_merge(paths: &[PathBuf], out: Option<&Path>, format: Format) -> anyhow::Result<ExitCode> {
+    let mut reports = Vec::with_capacity(paths.len());
+    for path in paths {
+        let name = path.to_string_lossy().into_owned();
+        let text =
+            std::fs::read_to_string(path).map_err(|error| bad_input(format!("{name}: cannot read report: {error}")))?;
+        let report = CampaignReport::parse(&name, &text).map_err(bad_input)?;
+        reports.push((name, report));
+    }
+    let merged = eosim_reports::merge(&reports).map_err(bad_input)?;
+    let mut text_options = TextOptions::new(&merged.scenario);
+    if let Some(dir) = out {
+        create_dir(dir)?;
+        copy_failing_files(dir, paths, &reports)?;
+        text_options.out_dir = Some(dir.to_string_lossy().into_owned());
+        write_report_files(dir, &merged, &text_options)?;
+    }
+    let text = match format {
+        Format::Json => merged.to_json(),
+        Format::Text => format!("merged {} report(s)\n{}", reports.len(), merged.render_text(&text_options)),
+    };
+    emit(&text)?;
+    Ok(exit_for(!merged.is_valid()))
+}
+
+/// Copies each shard's failing-seed files next to the merged report, so that its replay commands work.
+fn copy_failing_files(dir: &Path, paths: &[PathBuf], reports: &[(String, CampaignReport)]) -> anyhow::Result<()> {
+    for (path, (_, report)) in paths.iter().zip(reports) {
+        let source_dir = path.parent().unwrap_or(Path::new("."));
+        for run in report.failing() {
+            for name in [repro_file_name(run.seed), history_file_name(run.seed)] {
+                let (source, target) = (source_dir.join(&name), dir.join(&name));
+                let same = source.canonicalize().ok().zip(target.canonicalize().ok()).is_some_and(|(a, b)| a == b);
+                if source.is_file() && !same {
+                    std::fs::copy(&source, &target)
+                        .with_context(|| format!("cannot copy {} to {}", source.display(), target.display()))?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Ctrl-C once: no new seed starts, the seeds that finished are reported. Twice: quit at once.
@@ -494,4 +588,67 @@ fn command_bench(seconds: f64, format: Format) -> anyhow::Result<ExitCode> {
     };
     emit(&text)?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Serialize)]
+struct ShrinkJson<'a> {
+    repro: String,
+    out: String,
+    seed: u64,
+    before: RunSize,
+    after: RunSize,
+    trials: u64,
+    expected: &'a Expected,
+}
+
+fn command_shrink(path: &Path, out: Option<&Path>, format: Format) -> anyhow::Result<ExitCode> {
+    let repro = Repro::read(path).map_err(bad_input)?;
+    let shrunk = eosim::shrink::shrink(&repro).map_err(|error| bad_input(format!("{}: {error}", path.display())))?;
+    let target = out.map_or_else(|| shrunk_path(path), Path::to_path_buf);
+    write_file(&target, &shrunk.repro.to_json())?;
+    let (before, after) = (shrunk.before, shrunk.after);
+    let text = match format {
+        Format::Json => to_json(&ShrinkJson {
+            repro: path.to_string_lossy().into_owned(),
+            out: target.to_string_lossy().into_owned(),
+            seed: repro.seed,
+            before,
+            after,
+            trials: shrunk.trials,
+            expected: &shrunk.repro.expected,
+        })?,
+        Format::Text => {
+            let expected = &shrunk.repro.expected;
+            let kinds: Vec<&str> = expected.violations.iter().map(|kind| kind.name()).collect();
+            let mut text = format!("shrunk {} (seed {}) in {} replays\n", path.display(), repro.seed, shrunk.trials);
+            text.push_str(&format!("faults: {} -> {}\n", before.faults, after.faults));
+            text.push_str(&format!(
+                "messages: {} -> {} (producers {} -> {}, messages per producer {} -> {}, consumers {} -> {})\n",
+                before.messages,
+                after.messages,
+                before.producers,
+                after.producers,
+                before.messages_per_producer,
+                after.messages_per_producer,
+                before.consumers,
+                after.consumers
+            ));
+            text.push_str(&format!("verdict: {} [{}]\n", expected.verdict.name(), kinds.join(", ")));
+            text.push_str(&format!("trace-hash: {}\n", expected.trace_hash.as_deref().unwrap_or("none")));
+            text.push_str(&format!(
+                "wrote {}; replay with: {}\n",
+                target.display(),
+                replay_command(&target.to_string_lossy())
+            ));
+            text
+        }
+    };
+    emit(&text)?;
+    Ok(exit_for(shrunk.repro.expected.verdict.is_failure()))
+}
+
+/// `DIR/repro-7.json` becomes `DIR/repro-7.shrunk.json`.
+fn shrunk_path(path: &Path) -> PathBuf {
+    let stem = path.file_stem().map_or_else(|| "repro".into(), |stem| stem.to_string_lossy().into_owned());
+    path.with_file_name(format!("{stem}.shrunk.json"))
 }

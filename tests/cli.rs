@@ -84,7 +84,7 @@ fn list_shows_every_builtin_and_the_default_alias() {
 
 #[test]
 fn every_command_has_help_and_bad_usage_exits_2() {
-    for command in ["list", "run", "campaign", "replay", "check", "bench"] {
+    for command in ["list", "run", "campaign", "merge", "replay", "shrink", "check", "bench"] {
         let output = eosim(&[command, "--help"]);
         assert_exit(&output, 0);
         assert!(stdout(&output).contains("Usage: eosim"), "{command} --help");

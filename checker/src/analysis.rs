@@ -4,8 +4,8 @@
 //! value was observed, each partition's order of known offsets, what each process polled and sent, one operation
 //! after another, and the order of the records inside each operation. [`Analysis::new`] builds them in a handful
 //! of passes over the history, sorting rather than iterating anything hashed so that its output is deterministic
-//! (the one hash table, for key names in `keys.rs`, is only looked up), and in O(n log n) for n micro-op entries. Checks then only look things up: none walks the history again, and none
-//! copies it.
+//! (the one hash table, for key names in `keys.rs`, is only looked up), and in O(n log n) for n micro-op entries.
+//! Checks then only look things up: none walks the history again, and none copies it.
 //!
 //! Keys are interned to [`KeyId`]s in sorted order of their names, so that iterating [`Analysis::keys`] visits
 //! partitions in name order and per-key data lives in plain vectors.
@@ -15,14 +15,16 @@
 //! of (offset, value); prove which unknown outcomes committed (a committed operation read another value the same
 //! operation sent, Jepsen's `must-have-committed?`); sort each partition's observations into its version order;
 //! walk each process's polls and sends ([`Succession`]s); walk the records inside each operation ([`Step`]s and
-//! [`OwnRead`]s, in `intra_op.rs`); and index writes to external stores ([`SinkIndex`], in `sinks.rs`). On long
-//! histories, per-key work and the independent walks run on two threads (`parallel.rs`), with the same result.
+//! [`OwnRead`]s, in `intra_op.rs`); index writes to external stores ([`SinkIndex`], in `sinks.rs`); and index
+//! consume-transform-produce provenance ([`TransformIndex`], in `transforms.rs`). On long histories, per-key work
+//! and the independent walks run on two threads (`parallel.rs`), with the same result.
 
 mod flat;
 mod intra_op;
 mod keys;
 mod parallel;
 mod sinks;
+mod transforms;
 
 use std::collections::BTreeMap;
 
@@ -30,6 +32,7 @@ use crate::history::{History, Key, Offset, OpFn, OpType, Value};
 
 pub use intra_op::{OwnRead, Step};
 pub use sinks::SinkIndex;
+pub use transforms::{Output, TransformIndex};
 
 /// A partition's position in [`Analysis::keys`]; ids follow the sorted order of key names.
 pub type KeyId = usize;
@@ -255,6 +258,8 @@ pub struct Analysis<'h> {
     pub own_reads: Vec<OwnRead>,
     /// Writes to external stores, per (store, key), sorted.
     pub sinks: Vec<SinkIndex>,
+    /// Consume-transform-produce provenance, per input partition, in order of its name.
+    pub transforms: Vec<TransformIndex>,
     key_ids: keys::KeyTable<'h>,
     flat: flat::Flat,
 }
@@ -280,6 +285,7 @@ impl<'h> Analysis<'h> {
             send_steps: Vec::new(),
             own_reads: Vec::new(),
             sinks: Vec::new(),
+            transforms: Vec::new(),
             key_ids,
             flat,
         };
@@ -299,6 +305,9 @@ impl<'h> Analysis<'h> {
         (analysis.poll_steps, analysis.send_steps, analysis.own_reads) = intra;
         if analysis.flat.has_sinks {
             analysis.sinks = analysis.index_sinks();
+        }
+        if analysis.flat.has_sources {
+            analysis.transforms = analysis.index_transforms();
         }
         assert_eq!(analysis.partner.len(), history.ops.len());
         analysis
@@ -325,6 +334,19 @@ impl<'h> Analysis<'h> {
             OpType::Fail => false,
             OpType::Info | OpType::Invoke => self.commit_proofs.contains_key(&index),
         }
+    }
+
+    /// The sends of the operation that op `op` begins or ends — listed by its invocation or its completion — as
+    /// (key, value), sorted and distinct.
+    pub fn sends_of(&self, op: usize) -> Vec<(KeyId, Value)> {
+        let mut sends: Vec<(KeyId, Value)> = std::iter::once(op)
+            .chain(self.partner[op])
+            .flat_map(|i| self.flat.recs(i).iter().filter(|r| r.kind == flat::Kind::Send))
+            .map(|r| (flat::key_of(r), r.value))
+            .collect();
+        sends.sort_unstable();
+        sends.dedup();
+        sends
     }
 
     fn index_writes(&self, keys: &mut [KeyIndex]) {

@@ -86,6 +86,17 @@ impl Guarantee {
             // At least once retries a send whose ack was lost, so the broker may append the record twice; a store
             // write retried after an abort is applied twice the same way.
             (G::AtLeastOnce, A::Duplicate | A::SinkDuplicate) => false,
+            // An at-most-once pipeline commits its input offsets before it sends the outputs, so a crash in between
+            // drops the input for good.
+            (G::AtMostOnce, A::TransformLost) => false,
+            // An at-least-once pipeline commits its input offsets only after its outputs are acknowledged, so a crash
+            // in between makes it read the input again and transform it again.
+            (G::AtLeastOnce, A::TransformDuplicate) => false,
+            // The idempotent producer removes retries of one record within one producer session, but a pipeline
+            // that reads an input again (after a crash or a rebalance, its offsets not committed yet) sends new
+            // records; only a transaction committing the offsets with the outputs stops that (Kafka's own docs:
+            // exactly-once consume-transform-produce needs transactions).
+            (G::Idempotent, A::TransformDuplicate) => false,
             // Without transactions an acknowledged record is visible at once, so an operation that sends and then
             // polls may read its own record back; only a transaction hides its records until it commits.
             (G::AtMostOnce | G::AtLeastOnce | G::Idempotent, A::PrecommittedRead) => false,
@@ -103,7 +114,9 @@ impl Guarantee {
                 | A::G1a
                 | A::PrecommittedRead
                 | A::SinkLostWrite
-                | A::SinkDuplicate,
+                | A::SinkDuplicate
+                | A::TransformLost
+                | A::TransformDuplicate,
             ) => true,
         }
     }
@@ -144,6 +157,7 @@ mod tests {
                 A::IntSendSkip,
                 A::PrecommittedRead,
                 A::SinkLostWrite,
+                A::TransformLost,
                 A::Unseen
             ]
         );
@@ -156,10 +170,14 @@ mod tests {
                 A::IntSendSkip,
                 A::PrecommittedRead,
                 A::SinkDuplicate,
+                A::TransformDuplicate,
                 A::Unseen
             ]
         );
-        assert_eq!(allowed(Guarantee::Idempotent), vec![A::IntSendSkip, A::PrecommittedRead, A::Unseen]);
+        assert_eq!(
+            allowed(Guarantee::Idempotent),
+            vec![A::IntSendSkip, A::PrecommittedRead, A::TransformDuplicate, A::Unseen]
+        );
         for g in [Guarantee::KafkaEos, Guarantee::Serializable] {
             assert_eq!(allowed(g), vec![A::IntSendSkip, A::Unseen]);
         }
@@ -180,6 +198,8 @@ mod tests {
             A::PrecommittedRead,
             A::NonmonotonicSend,
             A::IntNonmonotonicSend,
+            A::TransformLost,
+            A::TransformDuplicate,
         ] {
             assert!(Guarantee::KafkaEos.forbids(kind), "{}", kind.name());
         }

@@ -5,8 +5,8 @@
 //! `history.edn` by [`History::parse_edn`] (see [`edn`]), or from either by [`History::parse_auto`], and written
 //! back by [`History::to_jsonl`]. [`check`] builds an [`Analysis`] (every index the checks share, once), runs each
 //! check in [`anomaly`] — one module per [`AnomalyKind`], Jepsen's whole Kafka catalogue plus writes to external
-//! stores — and returns a [`Report`]: every [`Anomaly`] found, each with the key, values, offsets and op indices
-//! that prove it, judged against the [`Guarantee`] the system claims.
+//! stores and consume-transform-produce pipelines — and returns a [`Report`]: every [`Anomaly`] found, each with
+//! the key, values, offsets and op indices that prove it, judged against the [`Guarantee`] the system claims.
 //! A duplicate is expected under at-least-once and a violation under exactly-once; the report lists both kinds of
 //! finding, but only violations make it invalid.
 //!
@@ -52,7 +52,9 @@ pub use report::Report;
 /// The kinds of anomaly the checker finds, with Jepsen's names; the declaration order is the report order.
 ///
 /// `sink-lost-write` and `sink-duplicate` are eosim's own (Jepsen has no external stores): the same two failures as
-/// `lost-write` and `duplicate`, for writes to a store outside Kafka, keyed `store/key`.
+/// `lost-write` and `duplicate`, for writes to a store outside Kafka, keyed `store/key`. So are `transform-lost` and
+/// `transform-duplicate`: the same two failures for a consume-transform-produce pipeline's input records, judged
+/// through the `source` each output send names, keyed by the input partition.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum AnomalyKind {
     /// An acknowledged value that should have been read, but no poll ever read it.
@@ -97,6 +99,12 @@ pub enum AnomalyKind {
     /// An external store acknowledged the same write more than once.
     #[serde(rename = "sink-duplicate")]
     SinkDuplicate,
+    /// A consume-transform-produce pipeline consumed an input record, and none of its outputs is committed.
+    #[serde(rename = "transform-lost")]
+    TransformLost,
+    /// A consume-transform-produce pipeline's outputs of one input record were committed by two or more operations.
+    #[serde(rename = "transform-duplicate")]
+    TransformDuplicate,
     /// Acknowledged values that no poll has read yet, with nothing proving they should have been (informational).
     #[serde(rename = "unseen")]
     Unseen,
@@ -119,6 +127,8 @@ impl AnomalyKind {
         AnomalyKind::PrecommittedRead,
         AnomalyKind::SinkLostWrite,
         AnomalyKind::SinkDuplicate,
+        AnomalyKind::TransformLost,
+        AnomalyKind::TransformDuplicate,
         AnomalyKind::Unseen,
     ];
 
@@ -139,6 +149,8 @@ impl AnomalyKind {
             AnomalyKind::PrecommittedRead => "precommitted-read",
             AnomalyKind::SinkLostWrite => "sink-lost-write",
             AnomalyKind::SinkDuplicate => "sink-duplicate",
+            AnomalyKind::TransformLost => "transform-lost",
+            AnomalyKind::TransformDuplicate => "transform-duplicate",
             AnomalyKind::Unseen => "unseen",
         }
     }
@@ -171,7 +183,7 @@ type Check = fn(&Analysis<'_>) -> Vec<Anomaly>;
 
 /// The single list of checks, one per kind, in [`AnomalyKind::ALL`] order. Which of them a claim allows, and why,
 /// is the table in [`Guarantee::forbids`].
-const CHECKS: [(AnomalyKind, Check); 15] = [
+const CHECKS: [(AnomalyKind, Check); 17] = [
     (AnomalyKind::LostWrite, anomaly::lost_write::check),
     (AnomalyKind::Duplicate, anomaly::duplicate::check),
     (AnomalyKind::InconsistentOffsets, anomaly::inconsistent_offsets::check),
@@ -186,6 +198,8 @@ const CHECKS: [(AnomalyKind, Check); 15] = [
     (AnomalyKind::PrecommittedRead, anomaly::precommitted_read::check),
     (AnomalyKind::SinkLostWrite, anomaly::sink_lost_write::check),
     (AnomalyKind::SinkDuplicate, anomaly::sink_duplicate::check),
+    (AnomalyKind::TransformLost, anomaly::transform_lost::check),
+    (AnomalyKind::TransformDuplicate, anomaly::transform_duplicate::check),
     (AnomalyKind::Unseen, anomaly::unseen::check),
 ];
 

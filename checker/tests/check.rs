@@ -192,3 +192,46 @@ fn a_store_write_retried_after_an_abort_is_a_sink_duplicate() {
     assert!(!eos.is_valid());
     assert!(report(text, Guarantee::AtLeastOnce).is_valid());
 }
+
+/// A fenced zombie transforms an input again and commits: Kafka's side has no duplicate value, but the input was
+/// processed twice. By hand: in-0 offset 0 has committed outputs 100 (op 2) and 101 (op 4), both read by the final
+/// poll (op 5); nothing else is wrong (101 sits at offset 2, after the transaction marker of op 2).
+#[test]
+fn an_input_transformed_twice_breaks_exactly_once_but_not_at_least_once() {
+    let text = r#"{"index":0,"time":0,"process":1,"type":"ok","f":"send","value":[["send","in-0",[0,17]]]}
+{"index":1,"time":1,"process":3,"type":"invoke","f":"txn","value":[["poll"],["send","out-0",100,{"source":["in-0",0]}]]}
+{"index":2,"time":2,"process":3,"type":"ok","f":"txn","value":[["poll",{"in-0":[[0,17]]}],["send","out-0",[0,100],{"source":["in-0",0]}]]}
+{"index":3,"time":3,"process":5,"type":"invoke","f":"txn","value":[["poll"],["send","out-0",101,{"source":["in-0",0]}]]}
+{"index":4,"time":4,"process":5,"type":"ok","f":"txn","value":[["poll",{"in-0":[[0,17]]}],["send","out-0",[2,101],{"source":["in-0",0]}]]}
+{"index":5,"time":5,"process":4,"type":"ok","f":"poll","value":[["poll",{"in-0":[[0,17]],"out-0":[[0,100],[2,101]]}]],"final":true}
+"#;
+    let eos = report(text, Guarantee::KafkaEos);
+    assert_eq!(kinds(&eos), vec![AnomalyKind::TransformDuplicate], "{}", eos.render_text(3));
+    assert_eq!(eos.violation_count(), 1);
+    assert!(report(text, Guarantee::AtLeastOnce).is_valid());
+    assert!(report(text, Guarantee::Idempotent).is_valid());
+    assert!(!report(text, Guarantee::AtMostOnce).is_valid());
+    // The first attempt aborted and its output is not read: one committed output, a clean history.
+    let retried = text
+        .replacen(r#""type":"ok","f":"txn""#, r#""type":"fail","f":"txn""#, 1)
+        .replace("[0,100],[2,101]", "[2,101]");
+    let clean = report(&retried, Guarantee::KafkaEos);
+    assert!(clean.anomalies.is_empty(), "{}", clean.render_text(3));
+}
+
+/// The pipeline's transaction consumed 17 and 18 and committed, but sent an output for 17 only. By hand: 18 is a
+/// transform-lost (ops 2, 3); at most once allows it; without the final poll of out-0 nothing is judged.
+#[test]
+fn an_input_consumed_without_output_is_lost_unless_at_most_once() {
+    let text = r#"{"index":0,"time":0,"process":1,"type":"ok","f":"send","value":[["send","in-0",[0,17]],["send","in-0",[1,18]]]}
+{"index":1,"time":1,"process":3,"type":"ok","f":"txn","value":[["poll",{"in-0":[[0,17],[1,18]]}],["send","out-0",[0,100],{"source":["in-0",0]}]]}
+{"index":2,"time":2,"process":4,"type":"ok","f":"poll","value":[["poll",{"in-0":[[0,17],[1,18]],"out-0":[[0,100]]}]],"final":true}
+"#;
+    let eos = report(text, Guarantee::KafkaEos);
+    assert_eq!(kinds(&eos), vec![AnomalyKind::TransformLost], "{}", eos.render_text(3));
+    assert_eq!((eos.anomalies[0].offsets.clone(), eos.anomalies[0].ops.clone()), (vec![1], vec![1, 2]));
+    assert!(report(text, Guarantee::AtMostOnce).is_valid());
+    assert!(!report(text, Guarantee::AtLeastOnce).is_valid());
+    let unjudged = report(&text.replace(r#","out-0":[[0,100]]"#, ""), Guarantee::KafkaEos);
+    assert!(!kinds(&unjudged).contains(&AnomalyKind::TransformLost), "{}", unjudged.render_text(3));
+}

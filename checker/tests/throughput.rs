@@ -218,7 +218,7 @@ fn parse_and_check_throughput_and_peak_memory() {
     let started = Instant::now();
     let analysis = Analysis::new(&history);
     println!("  analysis: {:.3} s", started.elapsed().as_secs_f64());
-    let checks: [(&str, Check); 15] = [
+    let checks: [(&str, Check); 17] = [
         ("lost-write", anomaly::lost_write::check),
         ("duplicate", anomaly::duplicate::check),
         ("inconsistent-offsets", anomaly::inconsistent_offsets::check),
@@ -233,6 +233,8 @@ fn parse_and_check_throughput_and_peak_memory() {
         ("precommitted-read", anomaly::precommitted_read::check),
         ("sink-lost-write", anomaly::sink_lost_write::check),
         ("sink-duplicate", anomaly::sink_duplicate::check),
+        ("transform-lost", anomaly::transform_lost::check),
+        ("transform-duplicate", anomaly::transform_duplicate::check),
         ("unseen", anomaly::unseen::check),
     ];
     for (name, run) in checks {

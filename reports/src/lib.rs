@@ -7,8 +7,12 @@
 //! - [`SeedRecord`]: one seed's verdict, trace hash, anomaly kinds and injected faults;
 //! - [`CampaignReport`]: the header of a campaign, every [`SeedRecord`] in seed order and the [`Totals`] derived
 //!   from them; it is what `report.json` holds (schema in `docs/report-schema.md`);
-//! - [`TextOptions`]: what the text summary needs beyond the report (how to name the scenario in replay commands,
-//!   where repro files went, the wall time).
+//! - [`Coverage`]: per coverage point (protocol state, transition, broker error, fault kind), the runs that
+//!   reached it and its total count, and the expected points that no run reached;
+//! - [`Shard`] and [`StopReason`]: which slice of the seeds a report covers, and why a campaign stopped early;
+//! - [`merge`]: joins the reports of a campaign's shards into the report of the whole campaign;
+//! - [`TextOptions`]: what the text summary and `junit.xml` ([`render_junit`]) need beyond the report (how to name
+//!   the scenario in replay commands, where repro files went, the wall time).
 //!
 //! The crate knows the checker's anomaly kinds and guarantees, and nothing of the simulator: a report can be read,
 //! merged and rendered without running anything.
@@ -22,7 +26,8 @@
 //!     guarantee: Guarantee::Idempotent,
 //!     seed_start: 0,
 //!     seeds: 2,
-//!     interrupted: false,
+//!     shard: None,
+//!     stopped: None,
 //! };
 //! let mut lost = SeedRecord::new(1, Verdict::Violation);
 //! lost.anomalies = vec![AnomalyKind::LostWrite];
@@ -34,6 +39,10 @@
 //! ```
 #![deny(missing_docs)]
 
+mod coverage;
+mod junit;
+mod merge;
+mod shard;
 mod text;
 
 use std::collections::BTreeMap;
@@ -41,6 +50,10 @@ use std::collections::BTreeMap;
 use eosim_checker::{AnomalyKind, Guarantee};
 use serde::{Deserialize, Serialize};
 
+pub use coverage::{Coverage, CoveragePoint};
+pub use junit::{render_junit, xml_escape};
+pub use merge::{merge, MergeError};
+pub use shard::{Shard, ShardParseError, StopReason};
 pub use text::{history_file_name, replay_command, repro_file_name, run_command, TextOptions};
 
 /// The version of the `report.json` layout; bumped when a field changes meaning or disappears.
@@ -132,10 +145,12 @@ pub struct CampaignHeader {
     pub guarantee: Guarantee,
     /// The first seed.
     pub seed_start: u64,
-    /// How many seeds were asked for (`seed_start .. seed_start + seeds`).
+    /// How many seeds the whole campaign was asked for (`seed_start .. seed_start + seeds`), every shard together.
     pub seeds: u64,
-    /// True when the campaign was stopped (Ctrl-C) before every seed ran.
-    pub interrupted: bool,
+    /// The shard of those seeds this campaign ran; `None` for all of them.
+    pub shard: Option<Shard>,
+    /// Why the campaign stopped before every seed of its shard ran; `None` when they all ran.
+    pub stopped: Option<StopReason>,
 }
 
 /// How many runs found one anomaly kind, and whether the guarantee forbids it.
@@ -182,19 +197,33 @@ pub struct CampaignReport {
     pub guarantee: Guarantee,
     /// The first seed.
     pub seed_start: u64,
-    /// How many seeds were asked for.
+    /// How many seeds the whole campaign was asked for, every shard together.
     pub seeds: u64,
-    /// True when the campaign was stopped before every seed ran.
+    /// The shard this report covers; `null` for the whole campaign (also after `eosim merge`).
+    #[serde(default)]
+    pub shard: Option<Shard>,
+    /// True when Ctrl-C stopped the campaign before every seed ran (`stopped` is then `interrupted`).
     pub interrupted: bool,
+    /// Why the campaign stopped before every seed of its shard ran; `null` when they all ran.
+    #[serde(default)]
+    pub stopped: Option<StopReason>,
     /// One record per seed that ran, in seed order.
     pub runs: Vec<SeedRecord>,
     /// Sums over `runs`.
     pub totals: Totals,
+    /// What the runs exercised, per coverage point; not derivable from `runs`, but additive over shards.
+    #[serde(default)]
+    pub coverage: Coverage,
 }
 
 impl CampaignReport {
-    /// A report of `runs` (sorted here by seed), with totals computed from them.
-    pub fn new(header: CampaignHeader, mut runs: Vec<SeedRecord>) -> CampaignReport {
+    /// A report of `runs` (sorted here by seed), with totals computed from them and an empty coverage table.
+    pub fn new(header: CampaignHeader, runs: Vec<SeedRecord>) -> CampaignReport {
+        CampaignReport::with_coverage(header, runs, Coverage::default())
+    }
+
+    /// A report of `runs` (sorted here by seed), with totals computed from them and the runs' `coverage`.
+    pub fn with_coverage(header: CampaignHeader, mut runs: Vec<SeedRecord>, coverage: Coverage) -> CampaignReport {
         runs.sort_by_key(|run| run.seed);
         assert!(runs.windows(2).all(|pair| pair[0].seed < pair[1].seed), "each seed runs once");
         let totals = Totals::of(header.guarantee, &runs);
@@ -205,10 +234,40 @@ impl CampaignReport {
             guarantee: header.guarantee,
             seed_start: header.seed_start,
             seeds: header.seeds,
-            interrupted: header.interrupted,
+            shard: header.shard,
+            interrupted: header.stopped == Some(StopReason::Interrupted),
+            stopped: header.stopped,
             runs,
             totals,
+            coverage,
         }
+    }
+
+    /// Everything but the runs: what a report was asked to do.
+    pub fn header(&self) -> CampaignHeader {
+        CampaignHeader {
+            scenario: self.scenario.clone(),
+            guarantee: self.guarantee,
+            seed_start: self.seed_start,
+            seeds: self.seeds,
+            shard: self.shard,
+            stopped: self.stopped,
+        }
+    }
+
+    /// How many seeds this report was asked to run: those of its shard, or all of them.
+    pub fn seeds_in_scope(&self) -> u64 {
+        self.shard.map_or(self.seeds, |shard| shard.seed_count(self.seeds))
+    }
+
+    /// Parses a report.json's text; `file` is only used in error messages, `FILE:LINE:COL: message`.
+    pub fn parse(file: &str, text: &str) -> Result<CampaignReport, String> {
+        serde_json::from_str(text).map_err(|error| {
+            let message = error.to_string();
+            let suffix = format!(" at line {} column {}", error.line(), error.column());
+            let message = message.strip_suffix(&suffix).unwrap_or(&message);
+            format!("{file}:{}:{}: {message}", error.line().max(1), error.column().max(1))
+        })
     }
 
     /// The runs that did not pass, in seed order.
@@ -277,7 +336,8 @@ mod tests {
             guarantee: Guarantee::Idempotent,
             seed_start: 10,
             seeds,
-            interrupted: false,
+            shard: None,
+            stopped: None,
         }
     }
 

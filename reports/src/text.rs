@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::{CampaignReport, SeedRecord};
+use crate::{CampaignReport, Coverage, SeedRecord};
 
 /// What the text summary needs beyond the report itself.
 #[derive(Clone, Debug, PartialEq)]
@@ -81,8 +81,22 @@ fn render_header(out: &mut String, report: &CampaignReport) {
     let _ = writeln!(out, "guarantee: {} ({})", report.guarantee.name(), report.guarantee.description());
     let end = report.seed_start.saturating_add(report.seeds);
     let _ = writeln!(out, "seeds: {}..{} ({} run)", report.seed_start, end, totals.seeds_run);
+    if let Some(shard) = report.shard {
+        let _ = writeln!(
+            out,
+            "shard: {shard} (the seeds s with (s - {}) % {} == {}: {} of {})",
+            report.seed_start,
+            shard.count,
+            shard.index - 1,
+            report.seeds_in_scope(),
+            report.seeds
+        );
+    }
     if report.interrupted {
-        let _ = writeln!(out, "interrupted: {} of {} seeds ran before Ctrl-C", totals.seeds_run, report.seeds);
+        let _ =
+            writeln!(out, "interrupted: {} of {} seeds ran before Ctrl-C", totals.seeds_run, report.seeds_in_scope());
+    } else if let Some(reason) = report.stopped {
+        let _ = writeln!(out, "{}: {} of {} seeds ran", reason.describe(), totals.seeds_run, report.seeds_in_scope());
     }
     let verdicts: Vec<String> =
         totals.verdicts.iter().map(|(verdict, runs)| format!("{runs} {}", verdict.name())).collect();
@@ -109,6 +123,23 @@ fn render_tables(out: &mut String, report: &CampaignReport) {
         }
     }
     let _ = writeln!(out, "events: {}", totals.events);
+    render_coverage(out, &report.coverage);
+}
+
+/// Every coverage point with its runs and total count; expected points that no run reached are flagged.
+fn render_coverage(out: &mut String, coverage: &Coverage) {
+    if coverage.points.is_empty() {
+        return;
+    }
+    let width = coverage.points.keys().map(|name| name.chars().count()).max().unwrap_or(0).max(22);
+    out.push_str("coverage (runs that reached each point, total count):\n");
+    for (name, point) in &coverage.points {
+        let flag = if point.runs == 0 && coverage.is_expected(name) { "  NEVER REACHED" } else { "" };
+        let _ = writeln!(out, "  {name:<width$} {:>7} runs {:>10}{flag}", point.runs, point.count);
+    }
+    if !coverage.never_reached.is_empty() {
+        let _ = writeln!(out, "never reached: {}", coverage.never_reached.join(", "));
+    }
 }
 
 fn render_failing(out: &mut String, report: &CampaignReport, options: &TextOptions) {
@@ -153,7 +184,8 @@ mod tests {
             guarantee: Guarantee::Idempotent,
             seed_start: 0,
             seeds: failing + 1,
-            interrupted: false,
+            shard: None,
+            stopped: None,
         };
         let mut runs = vec![SeedRecord::new(0, Verdict::Pass)];
         for seed in 1..=failing {

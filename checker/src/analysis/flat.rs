@@ -62,6 +62,8 @@ pub(super) struct Flat {
     pub(super) partner: Vec<Option<usize>>,
     /// Whether any op has a sink micro-op (they are rare and read from the ops themselves).
     pub(super) has_sinks: bool,
+    /// Whether any send names its source record (consume-transform-produce provenance, read from the ops too).
+    pub(super) has_sources: bool,
 }
 
 impl Flat {
@@ -81,6 +83,7 @@ pub(super) fn flatten(history: &History) -> (Flat, KeyTable<'_>, Vec<&str>) {
         starts: Vec::with_capacity(history.ops.len() + 1),
         partner: vec![None; history.ops.len()],
         has_sinks: false,
+        has_sources: false,
     };
     let mut process_ids: BTreeMap<u64, u32> = BTreeMap::new();
     // The last process seen and its id: a process's invocation and completion are often close together.
@@ -113,7 +116,8 @@ pub(super) fn flatten(history: &History) -> (Flat, KeyTable<'_>, Vec<&str>) {
         flat.starts.push(flat.recs.len());
         for mop in &op.mops {
             match mop {
-                MicroOp::Send { key, value, offset, .. } => {
+                MicroOp::Send { key, value, offset, source } => {
+                    flat.has_sources |= source.is_some();
                     flat.recs.push(rec(table.insert(key), Kind::Send, *offset, *value));
                 }
                 MicroOp::Poll { reads } => {

@@ -39,9 +39,13 @@
 //! poll read 17: a lost write, proven by ops 1 and 4. Value 18 was read, so it is fine. Had op 4 read
 //! `[[0,17],[1,18]]`, nothing would be lost; had it read only `[[0,17]]`, 18 (at offset 1 > 0) would merely be
 //! unseen — unless a final poll came after op 3.
+//!
+//! A torn transaction — one that committed, of which some writes were read and others lost — is reported the same
+//! way, as Jepsen does; the explanation then says that the transaction is only partly visible, which breaks its
+//! atomicity, and names the reads of its other writes.
 
-use crate::analysis::{Analysis, KeyIndex, Observation, Write, WriteStatus};
-use crate::{Anomaly, AnomalyKind};
+use crate::analysis::{Analysis, KeyId, KeyIndex, Observation, Write, WriteStatus};
+use crate::{Anomaly, AnomalyKind, OpFn};
 
 /// What became of one write, as far as the history can tell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -109,17 +113,18 @@ fn fate_read(index: &KeyIndex, write: &Write, read: bool) -> Fate {
 /// Every committed write that should have been read and was not, one anomaly per value.
 pub fn check(analysis: &Analysis<'_>) -> Vec<Anomaly> {
     let mut anomalies = Vec::new();
-    for index in &analysis.keys {
+    for (key, index) in analysis.keys.iter().enumerate() {
         for (write, fate) in fates(index) {
             if let Fate::Lost(witness) = fate {
-                anomalies.push(lost(analysis, index, write, witness));
+                anomalies.push(lost(analysis, key, write, witness));
             }
         }
     }
     anomalies
 }
 
-fn lost(analysis: &Analysis<'_>, index: &KeyIndex, write: &Write, witness: Witness) -> Anomaly {
+fn lost(analysis: &Analysis<'_>, key_id: KeyId, write: &Write, witness: Witness) -> Anomaly {
+    let index = &analysis.keys[key_id];
     let key = &index.key;
     let value = write.value;
     let writer = write.op();
@@ -154,13 +159,47 @@ fn lost(analysis: &Analysis<'_>, index: &KeyIndex, write: &Write, witness: Witne
     // The witness may be the writer itself: a transaction can send a value and poll past its offset.
     assert!(write.status.committed());
     let nobody = if index.was_read(value) { "no poll that completed ok read it" } else { "no poll ever read it" };
+    let torn = torn(analysis, key_id, write, &mut ops);
     Anomaly {
         kind: AnomalyKind::LostWrite,
         key: key.clone(),
         values: vec![value],
         offsets: super::sorted_distinct(offsets),
         ops: super::sorted_distinct(ops),
-        explanation: format!("value {value} of {key} {committed}, but {nobody}, although {because}"),
+        explanation: format!("value {value} of {key} {committed}, but {nobody}, although {because}{torn}"),
+    }
+}
+
+/// When the lost value's operation is a transaction of which other writes were read: a clause saying it is only
+/// partly visible, which breaks its atomicity (Jepsen reports such a torn transaction as a lost write), with the
+/// readers added to `ops`; otherwise nothing.
+fn torn(analysis: &Analysis<'_>, key_id: KeyId, write: &Write, ops: &mut Vec<usize>) -> String {
+    let writer = write.op();
+    if analysis.history.ops[writer].f != OpFn::Txn {
+        return String::new();
+    }
+    let proof = analysis.commit_proofs.get(&writer).map(|p| (p.key, p.value));
+    let mut visible = false;
+    let mut reads = Vec::new();
+    for (key, value) in analysis.sends_of(writer) {
+        if (key, value) == (key_id, write.value) {
+            continue;
+        }
+        let Some(reader) = analysis.keys[key].first_ok_reader(value) else { continue };
+        visible = true;
+        ops.push(reader);
+        // The read that proved the commit is already named in the sentence.
+        if proof != Some((key, value)) {
+            reads.push(format!("op {reader} read its value {value} of {}", analysis.keys[key].key));
+        }
+    }
+    match (visible, reads.is_empty()) {
+        (false, _) => String::new(),
+        (true, true) => "; so the transaction is only partly visible, which breaks its atomicity".to_string(),
+        (true, false) => format!(
+            "; op {writer} is a transaction and only part of it is visible ({}), which breaks its atomicity",
+            super::join(&reads)
+        ),
     }
 }
 
@@ -269,12 +308,46 @@ mod tests {
             found[0].explanation,
             "value 17 of orders-0 was sent (offset unknown) by op 1, whose outcome is unknown, but op 2 read value 50 \
              of audit-0 that the same operation sent, so it committed, but no poll ever read it, although the final \
-             poll by op 4 read orders-0 to its end"
+             poll by op 4 read orders-0 to its end; so the transaction is only partly visible, which breaks its \
+             atomicity"
         );
         // Unproven (nobody read 50), the same history is clean; read, 17 is fine.
         assert_eq!(run(check, &text.replace("[[0,50]]", "[]")), vec![]);
         assert_eq!(run(check, &text.replace(r#"{"orders-0":[]}"#, r#"{"orders-0":[[0,17]]}"#)), vec![]);
         assert_eq!(run(super::super::unseen::check, &text.replace(r#","final":true"#, "")), vec![]);
+    }
+
+    #[test]
+    fn a_torn_transaction_names_atomicity() {
+        // Op 1's transaction wrote 17 to orders-0 and 50 to audit-0 and committed; op 2 read 50, and the final poll
+        // by op 3 (invoked after op 1) read orders-0 to its end without 17. By hand: 17 is lost by rule (a), and
+        // since the same transaction's 50 was read, the transaction is only partly visible: ops 1, 2 and 3.
+        let text = r#"{"index":0,"time":0,"process":1,"type":"invoke","f":"txn","value":[["send","orders-0",17],["send","audit-0",50]]}
+{"index":1,"time":1,"process":1,"type":"ok","f":"txn","value":[["send","orders-0",[0,17]],["send","audit-0",[0,50]]]}
+{"index":2,"time":2,"process":2,"type":"ok","f":"poll","value":[["poll",{"audit-0":[[0,50]]}]]}
+{"index":3,"time":3,"process":3,"type":"ok","f":"poll","value":[["poll",{"orders-0":[]}]],"final":true}
+"#;
+        let found = run(check, text);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!((found[0].key.as_str(), found[0].ops.clone()), ("orders-0", vec![1, 2, 3]));
+        assert_eq!(
+            found[0].explanation,
+            "value 17 of orders-0 was acknowledged at offset 0 by op 1, but no poll ever read it, although the final \
+             poll by op 3 read orders-0 to its end; op 1 is a transaction and only part of it is visible (op 2 read \
+             its value 50 of audit-0), which breaks its atomicity"
+        );
+        // Nothing of the transaction read: both values are lost, and neither names atomicity.
+        let unread = text
+            .replace(r#"{"audit-0":[[0,50]]}"#, r#"{"audit-0":[]}"#)
+            .replace(r#"{"orders-0":[]}"#, r#"{"audit-0":[],"orders-0":[]}"#);
+        let found = run(check, &unread);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found.iter().all(|a| !a.explanation.contains("atomicity")), "{found:?}");
+        // Two plain sends in one op are not atomic: no clause either.
+        let plain = text.replace(r#""f":"txn""#, r#""f":"send""#);
+        let found = run(check, &plain);
+        assert_eq!((found.len(), found[0].ops.clone()), (1, vec![1, 3]));
+        assert!(!found[0].explanation.contains("atomicity"), "{}", found[0].explanation);
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! Intra-operation anomalies (Jepsen's `int-poll-skip`, `int-nonmonotonic-poll`, `int-nonmonotonic-send`,
 //! `int-send-skip`) live beside their cross-operation cousins and read the [`Step`](crate::analysis::Step)s the
 //! analysis found inside each operation. Writes to external stores (`sink-duplicate`, `sink-lost-write`) read the
-//! [`SinkIndex`](crate::analysis::SinkIndex)es: they are eosim's own, as Jepsen has no sinks.
+//! [`SinkIndex`](crate::analysis::SinkIndex)es: they are eosim's own, as Jepsen has no sinks. So are the
+//! consume-transform-produce checks (`transform-lost`, `transform-duplicate`), which read the
+//! [`TransformIndex`](crate::analysis::TransformIndex)es built from each output send's `source`.
 
 pub mod aborted_read;
 pub mod duplicate;
@@ -23,6 +25,8 @@ pub mod poll_skip;
 pub mod precommitted_read;
 pub mod sink_duplicate;
 pub mod sink_lost_write;
+pub mod transform_duplicate;
+pub mod transform_lost;
 pub mod unseen;
 
 use std::fmt::{Display, Write as _};

@@ -1,0 +1,337 @@
+//! Shrinking: the smallest fault schedule and workload that still fail the way a repro fails (design.md §8).
+//!
+//! [`shrink`] keeps the repro's seed, so every random stream but the fault plan stays where it was, and edits only
+//! what the repro makes explicit:
+//!
+//! 1. the fault schedule, by delta debugging (Zeller's ddmin): try halves, then quarters, … of the faults, and the
+//!    complement of each part, keeping any smaller list that still fails, until removing any single fault makes
+//!    the failure go away (the schedule is then *1-minimal*);
+//! 2. the workload: halve `messages_per_producer`, `consumers` and `producers` in turn, each as long as the run
+//!    still fails, then go back to step 1 with the smaller workload, until neither step changes anything.
+//!
+//! "Still fails" is judged against the original run: a violation must still show at least one of the original
+//! violation kinds; a stall must still stall; a crash must still panic at the same source location (a different
+//! panic is a different bug). Every trial is a full deterministic replay, so the same repro always shrinks to the
+//! same result, and the shrunk repro carries its own trace hash and expected anomalies.
+
+use std::collections::BTreeMap;
+
+use eosim_checker::AnomalyKind;
+use eosim_model::Scenario;
+use eosim_reports::Verdict;
+use eosim_sim::{Fault, FaultSchedule};
+use serde::Serialize;
+
+use crate::repro::Repro;
+use crate::runner::{run_seed, RunResult};
+
+/// How big a run is: what shrinking makes smaller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct RunSize {
+    /// Faults in the explicit schedule (0 when the repro has none).
+    pub faults: usize,
+    /// Producer applications.
+    pub producers: u32,
+    /// Values each producer sends.
+    pub messages_per_producer: u32,
+    /// Messages in all: producers × messages per producer.
+    pub messages: u64,
+    /// Consumer applications.
+    pub consumers: u32,
+}
+
+impl RunSize {
+    fn of(scenario: &Scenario, schedule: Option<&FaultSchedule>) -> RunSize {
+        let workload = &scenario.workload;
+        RunSize {
+            faults: schedule.map_or(0, |schedule| schedule.faults.len()),
+            producers: workload.producers,
+            messages_per_producer: workload.messages_per_producer,
+            messages: u64::from(workload.producers) * u64::from(workload.messages_per_producer),
+            consumers: workload.consumers,
+        }
+    }
+}
+
+/// A shrunk repro and how it got there.
+#[derive(Clone, Debug)]
+pub struct Shrunk {
+    /// The smaller repro: same seed and version, smaller schedule and workload, its own expected outcome.
+    pub repro: Repro,
+    /// The size of the original run.
+    pub before: RunSize,
+    /// The size of the shrunk run.
+    pub after: RunSize,
+    /// Replays tried, the original's included.
+    pub trials: u64,
+}
+
+/// A repro that cannot be shrunk.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShrinkError {
+    /// The repro's run passed: there is no failure to keep.
+    #[error("the repro's run passes (verdict pass): there is no failure to shrink")]
+    Passing,
+    /// Replaying the repro no longer fails the way the repro says it did.
+    #[error("replaying the repro gives {found}, not the expected {expected}: the repro no longer reproduces")]
+    NotReproduced {
+        /// What the repro expects.
+        expected: String,
+        /// What the replay gave.
+        found: String,
+    },
+}
+
+/// What a trial must still show to count as the same failure.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Failure {
+    /// At least one of these forbidden anomaly kinds.
+    Violations(Vec<AnomalyKind>),
+    /// This verdict (a stall, or a violation found only by the linearizability check).
+    Verdict(Verdict),
+    /// A panic at this source location (or, without a location, with this message).
+    Crash(String),
+}
+
+impl Failure {
+    fn of(result: &RunResult) -> Option<Failure> {
+        match result.verdict {
+            Verdict::Pass => None,
+            Verdict::Crash => Some(Failure::Crash(crash_site(result))),
+            Verdict::Violation if !result.violation_kinds().is_empty() => {
+                Some(Failure::Violations(result.violation_kinds()))
+            }
+            verdict => Some(Failure::Verdict(verdict)),
+        }
+    }
+
+    fn shown_by(&self, result: &RunResult) -> bool {
+        match self {
+            Failure::Violations(kinds) => result.violation_kinds().iter().any(|kind| kinds.contains(kind)),
+            Failure::Verdict(verdict) => result.verdict == *verdict,
+            Failure::Crash(site) => result.verdict == Verdict::Crash && crash_site(result) == *site,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Failure::Violations(kinds) => {
+                let names: Vec<&str> = kinds.iter().map(|kind| kind.name()).collect();
+                format!("a violation ({})", names.join(", "))
+            }
+            Failure::Verdict(verdict) => verdict.name().to_string(),
+            Failure::Crash(site) => format!("a crash at {site}"),
+        }
+    }
+}
+
+/// Where a run panicked: the `(at FILE:LINE:COL)` the runner appends, else the whole message.
+fn crash_site(result: &RunResult) -> String {
+    let message = result.panic_message.as_deref().unwrap_or("");
+    match message.rfind(" (at ") {
+        Some(start) => message[start..].trim_start().to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// The trials of one shrink: the fixed seed, the failure to keep, and a count of replays.
+struct Trials {
+    seed: u64,
+    failure: Failure,
+    count: u64,
+}
+
+impl Trials {
+    /// Whether `scenario` with `schedule` (or the seed's own swarm, when `None`) still fails the same way.
+    fn fails(&mut self, scenario: &Scenario, schedule: Option<FaultSchedule>) -> bool {
+        let mut scenario = scenario.clone();
+        scenario.faults.schedule = schedule;
+        self.count += 1;
+        self.failure.shown_by(&run_seed(&scenario, self.seed))
+    }
+}
+
+/// Shrinks a failing repro; see the module documentation for how.
+pub fn shrink(repro: &Repro) -> Result<Shrunk, ShrinkError> {
+    let original = repro.replay();
+    let Some(failure) = Failure::of(&original) else {
+        return Err(if repro.expected.verdict == Verdict::Pass {
+            ShrinkError::Passing
+        } else {
+            ShrinkError::NotReproduced { expected: repro.expected.verdict.name().to_string(), found: "pass".into() }
+        });
+    };
+    let expected = repro_failure(repro);
+    if expected.as_ref().is_some_and(|expected| !expected.shown_by(&original)) {
+        let expected = expected.map_or_else(String::new, |expected| expected.describe());
+        return Err(ShrinkError::NotReproduced { expected, found: failure.describe() });
+    }
+    let mut trials = Trials { seed: repro.seed, failure, count: 1 };
+    let mut scenario = repro.scenario.clone();
+    scenario.faults.schedule = None;
+    let mut faults = repro.schedule.as_ref().map(|schedule| schedule.faults.clone());
+    loop {
+        if let Some(current) = &faults {
+            faults = Some(ddmin_faults(&mut trials, &scenario, current));
+        }
+        let schedule = faults.clone().map(|faults| FaultSchedule { faults });
+        if !shrink_workload(&mut trials, &mut scenario, &schedule) {
+            break;
+        }
+    }
+    let schedule = faults.map(|faults| FaultSchedule { faults });
+    let mut final_scenario = scenario.clone();
+    final_scenario.faults.schedule = schedule.clone();
+    let result = run_seed(&final_scenario, repro.seed);
+    assert!(trials.failure.shown_by(&result), "the shrunk run fails as every accepted trial did");
+    let mut shrunk = Repro::of_run(&scenario, &result);
+    // The seed's swarm choices are what the original run drew; shrinking does not draw again.
+    shrunk.swarm = repro.swarm.clone();
+    let before = RunSize::of(&repro.scenario, repro.schedule.as_ref());
+    let after = RunSize::of(&scenario, schedule.as_ref());
+    Ok(Shrunk { repro: shrunk, before, after, trials: trials.count + 1 })
+}
+
+/// The failure the repro's `expected` block describes, when it names one precisely enough to check.
+fn repro_failure(repro: &Repro) -> Option<Failure> {
+    match repro.expected.verdict {
+        Verdict::Violation if !repro.expected.violations.is_empty() => {
+            Some(Failure::Violations(repro.expected.violations.clone()))
+        }
+        Verdict::Pass | Verdict::Crash => None,
+        verdict => Some(Failure::Verdict(verdict)),
+    }
+}
+
+/// ddmin over `faults` for `scenario`; returns a 1-minimal sublist that still fails (in schedule order).
+fn ddmin_faults(trials: &mut Trials, scenario: &Scenario, faults: &[Fault]) -> Vec<Fault> {
+    // Trials are keyed by which of the faults they keep, so that no list is replayed twice.
+    let mut cache: BTreeMap<Vec<usize>, bool> = BTreeMap::new();
+    let mut test = |kept: &[usize]| -> bool {
+        if let Some(known) = cache.get(kept) {
+            return *known;
+        }
+        let schedule = FaultSchedule { faults: kept.iter().map(|index| faults[*index].clone()).collect() };
+        let fails = trials.fails(scenario, Some(schedule));
+        cache.insert(kept.to_vec(), fails);
+        fails
+    };
+    let kept = ddmin((0..faults.len()).collect(), &mut test);
+    kept.into_iter().map(|index| faults[index].clone()).collect()
+}
+
+/// Zeller's ddmin over `items`, given that `test(items)` holds; the result is 1-minimal for `test`.
+pub fn ddmin(items: Vec<usize>, test: &mut dyn FnMut(&[usize]) -> bool) -> Vec<usize> {
+    if test(&[]) {
+        return Vec::new();
+    }
+    let mut current = items;
+    let mut parts = 2usize;
+    while current.len() >= 2 {
+        let chunks = split(&current, parts);
+        if let Some(chunk) = chunks.iter().find(|chunk| test(chunk)) {
+            current = chunk.clone();
+            parts = 2;
+            continue;
+        }
+        // With two parts each complement is the other part, already tried.
+        let complement = (parts > 2)
+            .then(|| (0..chunks.len()).map(|skip| without(&chunks, skip)).find(|complement| test(complement)))
+            .flatten();
+        if let Some(complement) = complement {
+            current = complement;
+            parts = (parts - 1).max(2);
+            continue;
+        }
+        if parts >= current.len() {
+            break;
+        }
+        parts = (parts * 2).min(current.len());
+    }
+    assert!(!current.is_empty(), "an empty list that fails returned early");
+    current
+}
+
+/// `items` cut into `parts` contiguous chunks whose lengths differ by at most one.
+fn split(items: &[usize], parts: usize) -> Vec<Vec<usize>> {
+    let parts = parts.clamp(1, items.len().max(1));
+    let (base, extra) = (items.len() / parts, items.len() % parts);
+    let mut chunks = Vec::with_capacity(parts);
+    let mut start = 0;
+    for index in 0..parts {
+        let length = base + usize::from(index < extra);
+        chunks.push(items[start..start + length].to_vec());
+        start += length;
+    }
+    assert_eq!(start, items.len());
+    chunks
+}
+
+/// Every chunk but the one at `skip`, concatenated in order.
+fn without(chunks: &[Vec<usize>], skip: usize) -> Vec<usize> {
+    chunks.iter().enumerate().filter(|(index, _)| *index != skip).flat_map(|(_, chunk)| chunk.clone()).collect()
+}
+
+/// Halves the workload's sizes, each as long as the run still fails; true when anything got smaller.
+fn shrink_workload(trials: &mut Trials, scenario: &mut Scenario, schedule: &Option<FaultSchedule>) -> bool {
+    type Field = fn(&mut Scenario) -> &mut u32;
+    // Messages first: fewer messages change no node ids, so the schedule's crash and pause targets stay put.
+    // Consumers come after producers in node order, so fewer consumers move no producer either.
+    let fields: [Field; 3] = [
+        |scenario| &mut scenario.workload.messages_per_producer,
+        |scenario| &mut scenario.workload.consumers,
+        |scenario| &mut scenario.workload.producers,
+    ];
+    let mut changed = false;
+    for field in fields {
+        while *field(scenario) > 1 {
+            let mut candidate = scenario.clone();
+            let value = field(&mut candidate);
+            *value /= 2;
+            if candidate.validate().is_err() || !trials.fails(&candidate, schedule.clone()) {
+                break;
+            }
+            *scenario = candidate;
+            changed = true;
+        }
+    }
+    changed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A test that fails when every item of `needed` is kept.
+    fn needs(needed: &'static [usize]) -> impl FnMut(&[usize]) -> bool {
+        move |kept| needed.iter().all(|item| kept.contains(item))
+    }
+
+    #[test]
+    fn ddmin_finds_the_faults_that_matter() {
+        assert_eq!(ddmin((0..16).collect(), &mut needs(&[3, 11])), vec![3, 11]);
+        assert_eq!(ddmin((0..7).collect(), &mut needs(&[6])), vec![6]);
+        assert_eq!(ddmin((0..5).collect(), &mut needs(&[])), Vec::<usize>::new());
+        assert_eq!(ddmin((0..9).collect(), &mut needs(&[0, 4, 8])), vec![0, 4, 8]);
+    }
+
+    #[test]
+    fn ddmin_is_1_minimal_for_a_test_with_alternatives() {
+        // Fails with both of {1, 2} or with 5 alone: either answer is 1-minimal, and the same one comes out twice.
+        let mut test = |kept: &[usize]| (kept.contains(&1) && kept.contains(&2)) || kept.contains(&5);
+        let first = ddmin((0..8).collect(), &mut test);
+        assert_eq!(first, ddmin((0..8).collect(), &mut test));
+        for index in 0..first.len() {
+            let mut smaller = first.clone();
+            smaller.remove(index);
+            assert!(!test(&smaller), "removing {} keeps it failing: {first:?}", first[index]);
+        }
+    }
+
+    #[test]
+    fn chunks_cover_the_items_in_order() {
+        assert_eq!(split(&[1, 2, 3, 4, 5], 2), vec![vec![1, 2, 3], vec![4, 5]]);
+        assert_eq!(split(&[1, 2, 3], 3), vec![vec![1], vec![2], vec![3]]);
+        assert_eq!(without(&split(&[1, 2, 3, 4], 4), 1), vec![1, 3, 4]);
+    }
+}
