@@ -199,6 +199,12 @@ impl PipelineApp {
         )
     }
 
+    /// The next offset the pipeline will read, per assigned partition.
+    pub fn positions(&self) -> Vec<(PartitionId, u64)> {
+        let Some(v) = &self.volatile else { return Vec::new() };
+        v.assignment.iter().map(|partition| (*partition, v.positions.get(partition).copied().unwrap_or(0))).collect()
+    }
+
     /// The group's input partitions.
     pub fn inputs(&self) -> &[PartitionId] {
         &self.settings.input

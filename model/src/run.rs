@@ -126,7 +126,11 @@ fn unsettled_app(world: &World<Node>) -> Option<String> {
                     owned.extend(assignment);
                     generations.push(generation);
                 }
-                (!app.is_settled()).then(|| app.describe())
+                let behind = app.positions().into_iter().find(|(partition, position)| {
+                    committed_end(world, *partition).is_none_or(|end| *position < end)
+                });
+                let behind = behind.map(|(partition, position)| format!("at offset {position} of partition {}", partition.0));
+                (!app.is_settled()).then(|| app.describe()).or(behind)
             }
             _ => None,
         };
@@ -145,6 +149,16 @@ fn unsettled_app(world: &World<Node>) -> Option<String> {
         }
     }
     None
+}
+
+/// The high watermark of `partition` at its leader, if a running broker leads it.
+fn committed_end(world: &World<Node>, partition: PartitionId) -> Option<u64> {
+    nodes(world).enumerate().find_map(|(index, node)| {
+        let Node::Broker(broker) = node else { return None };
+        let up = world.status(NodeId(index as u32)) == eosim_sim::NodeStatus::Up;
+        let replica = broker.replica(partition).filter(|replica| up && replica.is_leader())?;
+        Some(replica.high_watermark)
+    })
 }
 
 /// A transaction still open at its coordinator, or a partition whose last stable offset is stuck below its
