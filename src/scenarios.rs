@@ -40,6 +40,10 @@ pub const BUILTINS: &[Builtin] = &[
     builtin!("unclean-election"),
     builtin!("eos-v2"),
     builtin!("eos-v1"),
+    builtin!("atomic-writer"),
+    builtin!("read-uncommitted"),
+    builtin!("external-store"),
+    builtin!("external-store-upsert"),
 ];
 
 /// The alias for the scenario a campaign runs when none is named.

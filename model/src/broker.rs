@@ -144,6 +144,11 @@ impl Broker {
         self.volatile.txn.describe()
     }
 
+    /// The group coordinator's groups, one line each, for stall reports.
+    pub fn describe_groups(&self) -> Vec<String> {
+        self.volatile.groups.describe()
+    }
+
     /// Transactions this broker coordinates that are open (Ongoing or being completed).
     pub fn open_transactions(&self) -> Vec<(String, crate::txn_state::TxnState)> {
         self.volatile.txn.states().into_iter().filter(|(_, state)| state.is_open()).collect()

@@ -46,8 +46,11 @@ pub struct Group {
     pub committed: BTreeMap<PartitionId, u64>,
     /// Transactional offsets waiting for their producer's marker.
     pub pending_txn: BTreeMap<u64, BTreeMap<PartitionId, u64>>,
-    /// A rebalance being written.
-    rebalancing: bool,
+    /// A rebalance being written: its generation and assignment take effect once replicated, so a
+    /// generation number is never told to anyone before it is durable (and never reused after a fail-over).
+    rebalancing: Option<(u32, BTreeMap<String, Vec<PartitionId>>)>,
+    /// Membership changed but the rebalance's write failed: the tick writes a new one.
+    needs_rebalance: bool,
 }
 
 /// What a write to the offsets partition is for.
@@ -117,6 +120,21 @@ impl GroupCoordinator {
     /// The group, if loaded here.
     pub fn group(&self, log: PartitionId, group_id: &str) -> Option<&Group> {
         self.partitions.get(&log)?.get(group_id)
+    }
+
+    /// One line per loaded group: generation and members with their partitions, for stall reports.
+    pub fn describe(&self) -> Vec<String> {
+        let groups = self.partitions.iter().flat_map(|(log, groups)| groups.iter().map(move |g| (log, g)));
+        groups
+            .map(|(log, (id, group))| {
+                let members: Vec<String> = group
+                    .members
+                    .iter()
+                    .map(|(member, m)| format!("{member} {:?} seen {} ms", m.assignment, m.last_seen_ns / 1_000_000))
+                    .collect();
+                format!("{id}@{}: generation {} rebalancing {} members [{}]", log.0, group.generation, group.rebalancing.is_some(), members.join(", "))
+            })
+            .collect()
     }
 
     /// Coverage counter names since the last call.
@@ -192,7 +210,7 @@ impl GroupCoordinator {
     ) -> Vec<GroupEffect> {
         let Some(groups) = self.partitions.get_mut(&log) else { return reply(waiter, ErrorCode::NotCoordinator) };
         let group = groups.entry(group_id.to_string()).or_default();
-        if group.rebalancing {
+        if group.rebalancing.is_some() {
             return reply(waiter, ErrorCode::RebalanceInProgress);
         }
         if group.subscription.is_empty() {
@@ -227,7 +245,7 @@ impl GroupCoordinator {
             return reply(waiter, ErrorCode::UnknownMemberId);
         };
         member.last_seen_ns = now_ns;
-        if group.rebalancing || generation != group.generation {
+        if group.rebalancing.is_some() || generation != group.generation {
             self.coverage.push("group:heartbeat-rebalance".to_string());
             return reply(waiter, ErrorCode::RebalanceInProgress);
         }
@@ -275,7 +293,7 @@ impl GroupCoordinator {
             self.coverage.push("group:fenced-unknown-member".to_string());
             return reply(waiter, ErrorCode::UnknownMemberId);
         }
-        if generation != group.generation || group.rebalancing {
+        if generation != group.generation || group.rebalancing.is_some() {
             self.coverage.push("group:fenced-stale-generation".to_string());
             return reply(waiter, ErrorCode::IllegalGeneration);
         }
@@ -314,7 +332,18 @@ impl GroupCoordinator {
             }
             GroupWrite::Generation { group_id, waiter } => {
                 let group = groups.get_mut(&group_id).expect("a rebalancing group exists");
-                group.rebalancing = false;
+                let (generation, assignment) = group.rebalancing.take().expect("a rebalance was being written");
+                if result.is_ok() {
+                    group.generation = generation;
+                    for (member_id, member) in &mut group.members {
+                        member.assignment = assignment.get(member_id).cloned().unwrap_or_default();
+                    }
+                    // A member that left while the generation was written leaves its partitions unowned.
+                    group.needs_rebalance = assignment.keys().any(|id| !group.members.contains_key(id))
+                        || group.members.keys().any(|id| !assignment.contains_key(id));
+                } else {
+                    group.needs_rebalance = true;
+                }
                 let Some((waiter, member_id)) = waiter else { return Vec::new() };
                 if result.is_err() {
                     return reply(waiter, ErrorCode::NotCoordinator);
@@ -347,13 +376,16 @@ impl GroupCoordinator {
             let ids: Vec<String> = self.partitions[&log].keys().cloned().collect();
             for id in ids {
                 let group = self.partitions.get_mut(&log).expect("listed").get_mut(&id).expect("listed");
-                if group.rebalancing {
+                if group.rebalancing.is_some() {
                     continue;
                 }
                 let before = group.members.len();
                 group.members.retain(|_, member| now_ns.saturating_sub(member.last_seen_ns) < member.session_timeout_ns);
-                if group.members.len() < before {
+                let expired = group.members.len() < before;
+                if expired {
                     self.coverage.push("group:member-expired".to_string());
+                }
+                if expired || group.needs_rebalance {
                     effects.extend(self.rebalance(log, &id, None));
                 }
             }
@@ -366,28 +398,30 @@ impl GroupCoordinator {
         groups.get_mut(group_id).ok_or(ErrorCode::UnknownMemberId)
     }
 
-    /// A new generation: partitions dealt round robin to the members in id order, written to the log.
+    /// A new generation: partitions dealt round robin to the members in id order, written to the log; it
+    /// takes effect when the write is replicated.
     fn rebalance(&mut self, log: PartitionId, group_id: &str, waiter: Option<(Waiter, String)>) -> Vec<GroupEffect> {
         let group = self.partitions.get_mut(&log).expect("loaded").get_mut(group_id).expect("present");
-        group.generation += 1;
-        group.rebalancing = true;
+        assert!(group.rebalancing.is_none(), "one rebalance at a time per group");
+        let generation = group.generation + 1;
+        group.needs_rebalance = false;
         self.coverage.push("group:rebalance".to_string());
         let member_ids: Vec<String> = group.members.keys().cloned().collect();
-        for member in group.members.values_mut() {
-            member.assignment.clear();
-        }
+        let mut assignment: BTreeMap<String, Vec<PartitionId>> =
+            member_ids.iter().map(|id| (id.clone(), Vec::new())).collect();
         if !member_ids.is_empty() {
             for (i, partition) in group.subscription.iter().enumerate() {
                 let member = &member_ids[i % member_ids.len()];
-                group.members.get_mut(member).expect("listed").assignment.push(*partition);
+                assignment.get_mut(member).expect("listed").push(*partition);
             }
         }
         let members = group
             .members
             .iter()
-            .map(|(id, member)| (id.clone(), member.session_timeout_ns, member.assignment.clone()))
+            .map(|(id, member)| (id.clone(), member.session_timeout_ns, assignment[id].clone()))
             .collect();
-        let record = InternalRecord::Group { group_id: group_id.to_string(), generation: group.generation, members };
+        group.rebalancing = Some((generation, assignment));
+        let record = InternalRecord::Group { group_id: group_id.to_string(), generation, members };
         let write = GroupWrite::Generation { group_id: group_id.to_string(), waiter };
         vec![GroupEffect::Append { log, producer: None, record, write }]
     }

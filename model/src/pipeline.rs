@@ -464,9 +464,9 @@ impl PipelineApp {
         v.membership = Membership::Joining;
         v.fetches.clear();
         v.fetched.clear();
-        if v.group_request.is_none() {
-            self.send_group_request(ctx);
-        }
+        // An OffsetFetch still in flight belongs to the old assignment: its answer must be ignored.
+        v.group_request = None;
+        self.send_group_request(ctx);
     }
 
     /// Polls every assigned partition, unless busy.

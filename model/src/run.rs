@@ -145,7 +145,14 @@ fn unsettled_app(world: &World<Node>) -> Option<String> {
             unreachable!("found above")
         };
         if !one_generation || owned != first.inputs() {
-            return Some("the pipeline group (partitions not owned by one generation)".to_string());
+            let states: Vec<String> = nodes(world)
+                .filter_map(|node| match node {
+                    Node::Pipeline(app) => Some(app.describe()),
+                    Node::Broker(broker) => Some(broker.describe_groups().join(", ")).filter(|text| !text.is_empty()),
+                    _ => None,
+                })
+                .collect();
+            return Some(format!("the pipeline group, whose partitions are not owned by one generation ({})", states.join("; ")));
         }
     }
     None

@@ -283,18 +283,19 @@ impl TxnCoordinator {
                 reply(waiter, ErrorCode::ConcurrentTransactions)
             }
             TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort => {
+                let mut entry = txn.log_entry(transactional_id, TxnState::Empty);
                 if existed {
                     if txn.epoch == u16::MAX {
-                        txn.producer_id = new_producer_id();
-                        txn.epoch = 0;
+                        entry.producer_id = new_producer_id();
+                        entry.epoch = 0;
                     } else {
-                        txn.epoch += 1;
+                        entry.epoch += 1;
                     }
                 }
-                txn.last_epoch = None;
-                txn.timeout_ns = timeout_ns;
-                txn.partitions.clear();
-                self.begin_transition(log, transactional_id, TxnState::Empty, Some(waiter))
+                entry.last_epoch = None;
+                entry.timeout_ns = timeout_ns;
+                entry.partitions.clear();
+                self.begin_transition(log, entry, Some(waiter))
             }
         }
     }
@@ -324,13 +325,19 @@ impl TxnCoordinator {
                 return vec![TxnEffect::Reply { waiter, result: Ok((txn.producer_id, txn.epoch)) }];
             }
             TxnState::Ongoing => {}
-            TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort => {
-                txn.partitions.clear();
-                txn.txn_start_ns = now_ns;
-            }
+            TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort => {}
         }
-        txn.partitions.extend(partitions.iter().copied());
-        self.begin_transition(log, transactional_id, TxnState::Ongoing, Some(waiter))
+        // The metadata changes only once the entry is replicated (Kafka's prepareTransitionTo, then
+        // completeTransitionTo): a partition whose addition never reached the log must not count as added.
+        let mut entry = txn.log_entry(transactional_id, TxnState::Ongoing);
+        if txn.state != TxnState::Ongoing {
+            entry.partitions.clear();
+            entry.txn_start_ns = now_ns;
+        }
+        entry.partitions.extend(partitions.iter().copied());
+        entry.partitions.sort();
+        entry.partitions.dedup();
+        self.begin_transition(log, entry, Some(waiter))
     }
 
     /// EndTxn, with Kafka's error table; under KIP-890 the epoch is bumped at Prepare and a retried EndTxn
@@ -371,20 +378,22 @@ impl TxnCoordinator {
             state if state == complete => vec![TxnEffect::Reply { waiter, result: Ok(current) }],
             state if state == prepare => reply(waiter, ErrorCode::ConcurrentTransactions),
             TxnState::Ongoing if !retry_of_bumped => {
+                let mut entry = txn.log_entry(transactional_id, prepare);
                 if bump {
-                    txn.last_epoch = Some(txn.epoch);
-                    txn.epoch += 1;
+                    entry.last_epoch = Some(txn.epoch);
+                    entry.epoch += 1;
                 }
-                self.begin_transition(log, transactional_id, prepare, Some(waiter))
+                self.begin_transition(log, entry, Some(waiter))
             }
             TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort if bump && !commit => {
                 // KIP-890 blind abort: nothing may be open, but the epoch bump fences any late write.
                 self.coverage.push("coordinator:blind-abort".to_string());
-                txn.last_epoch = Some(txn.epoch);
-                txn.epoch += 1;
-                txn.partitions.clear();
-                txn.txn_start_ns = now_ns;
-                self.begin_transition(log, transactional_id, prepare, Some(waiter))
+                let mut entry = txn.log_entry(transactional_id, prepare);
+                entry.last_epoch = Some(txn.epoch);
+                entry.epoch += 1;
+                entry.partitions.clear();
+                entry.txn_start_ns = now_ns;
+                self.begin_transition(log, entry, Some(waiter))
             }
             _ => reply(waiter, ErrorCode::InvalidTxnState),
         }
@@ -412,7 +421,12 @@ impl TxnCoordinator {
         self.coverage.push(format!("txn-state:{}", entry.state.name()));
         self.coverage.push(format!("txn-transition:{}->{}", txn.state.name(), entry.state.name()));
         txn.state = entry.state;
+        txn.producer_id = entry.producer_id;
         txn.epoch = entry.epoch;
+        txn.last_epoch = entry.last_epoch;
+        txn.partitions = entry.partitions.iter().copied().collect();
+        txn.timeout_ns = entry.timeout_ns;
+        txn.txn_start_ns = entry.txn_start_ns;
         txn.last_update_ns = now_ns;
         if let Some(waiter) = waiter {
             effects.push(TxnEffect::Reply { waiter, result: Ok((txn.producer_id, txn.epoch)) });
@@ -463,7 +477,7 @@ impl TxnCoordinator {
         let complete =
             if txn.state == TxnState::PrepareCommit { TxnState::CompleteCommit } else { TxnState::CompleteAbort };
         txn.last_update_ns = now_ns;
-        self.begin_transition(log, transactional_id, complete, None)
+        self.transition(log, transactional_id, complete, None)
     }
 
     /// Periodic work: time out open transactions, re-send unanswered markers, expire idle ids.
@@ -493,13 +507,13 @@ impl TxnCoordinator {
             }
             TxnState::PrepareEpochFence => {
                 // The abort that follows the fence did not reach the log: write it again.
-                self.begin_transition(log, id, TxnState::PrepareAbort, None)
+                self.transition(log, id, TxnState::PrepareAbort, None)
             }
             TxnState::PrepareCommit | TxnState::PrepareAbort if txn.markers.is_empty() => {
                 // Every marker landed but the Complete* write did not replicate: write it again.
                 let complete =
                     if txn.state == TxnState::PrepareCommit { TxnState::CompleteCommit } else { TxnState::CompleteAbort };
-                self.begin_transition(log, id, complete, None)
+                self.transition(log, id, complete, None)
             }
             TxnState::PrepareCommit | TxnState::PrepareAbort => {
                 let stale = txn.markers.values().any(|m| m.sent_ns.is_none_or(|sent| now_ns - sent >= retry_ns));
@@ -512,7 +526,7 @@ impl TxnCoordinator {
             TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort
                 if now_ns.saturating_sub(txn.last_update_ns) >= expiration_ns =>
             {
-                self.begin_transition(log, id, TxnState::Dead, None)
+                self.transition(log, id, TxnState::Dead, None)
             }
             _ => Vec::new(),
         }
@@ -537,15 +551,22 @@ impl TxnCoordinator {
         txn.last_epoch = Some(txn.epoch);
         txn.epoch = txn.epoch.saturating_add(1);
         txn.last_update_ns = now_ns;
-        effects.extend(self.begin_transition(log, id, TxnState::PrepareAbort, None));
+        effects.extend(self.transition(log, id, TxnState::PrepareAbort, None));
         effects
     }
 
-    /// Writes the transition to `to` to the log; the state changes when the write is replicated.
-    fn begin_transition(&mut self, log: PartitionId, id: &str, to: TxnState, waiter: Option<Waiter>) -> Vec<TxnEffect> {
-        let txn = self.partitions.get_mut(&log).expect("loaded").txns.get_mut(id).expect("present");
-        assert!(txn.pending.is_none(), "one transition at a time per transactional id");
+    /// Writes the transition to `to`, with the metadata as it is, to the log.
+    fn transition(&mut self, log: PartitionId, id: &str, to: TxnState, waiter: Option<Waiter>) -> Vec<TxnEffect> {
+        let txn = &self.partitions[&log].txns[id];
         let entry = txn.log_entry(id, to);
+        self.begin_transition(log, entry, waiter)
+    }
+
+    /// Writes `entry` to the log; the metadata becomes the entry's only when the write is replicated.
+    fn begin_transition(&mut self, log: PartitionId, entry: TxnLogEntry, waiter: Option<Waiter>) -> Vec<TxnEffect> {
+        let partition = self.partitions.get_mut(&log).expect("loaded");
+        let txn = partition.txns.get_mut(&entry.transactional_id).expect("present");
+        assert!(txn.pending.is_none(), "one transition at a time per transactional id");
         txn.pending = Some((entry.clone(), waiter));
         vec![TxnEffect::Append { log, entry }]
     }
@@ -558,7 +579,7 @@ impl TxnCoordinator {
             // Nothing was written (a blind abort): complete at once.
             let complete =
                 if txn.state == TxnState::PrepareCommit { TxnState::CompleteCommit } else { TxnState::CompleteAbort };
-            return self.begin_transition(log, id, complete, None);
+            return self.transition(log, id, complete, None);
         }
         self.send_markers(log, id, now_ns, retry_ns)
     }
