@@ -464,3 +464,7 @@ fn marker_name(marker: ControlMarker) -> &'static str {
 fn reply(waiter: Waiter, error: ErrorCode) -> Vec<GroupEffect> {
     vec![GroupEffect::Reply { waiter, result: Err(error) }]
 }
+
+#[cfg(test)]
+#[path = "group_coordinator_tests.rs"]
+mod tests;

@@ -640,3 +640,7 @@ impl TxnCoordinator {
 fn reply(waiter: Waiter, error: ErrorCode) -> Vec<TxnEffect> {
     vec![TxnEffect::Reply { waiter, result: Err(error) }]
 }
+
+#[cfg(test)]
+#[path = "txn_coordinator_tests.rs"]
+mod tests;

@@ -1,0 +1,3 @@
+//! Hand-built tests of the coordinator.
+
+use super::*;
