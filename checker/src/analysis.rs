@@ -336,6 +336,31 @@ impl<'h> Analysis<'h> {
         }
     }
 
+    /// Whether op `index` ends an operation that committed and read or wrote records: a completion, or an
+    /// invocation that never completed, of a send, poll or txn, that [`Analysis::committed`] says committed. These
+    /// are the nodes of the dependency graph the cycle search builds.
+    pub fn is_committed_end(&self, index: usize) -> bool {
+        let meta = &self.flat.meta[index];
+        let ends = meta.op_type != OpType::Invoke || self.partner[index].is_none();
+        ends && matches!(meta.f, OpFn::Send | OpFn::Poll | OpFn::Txn) && self.committed(index)
+    }
+
+    /// Op `index`'s process, numbered densely from 0 in order of first appearance (below [`Analysis::process_count`]),
+    /// for per-process vectors.
+    pub(crate) fn process_slot(&self, index: usize) -> usize {
+        self.flat.meta[index].process as usize
+    }
+
+    /// How many distinct processes the history has.
+    pub(crate) fn process_count(&self) -> usize {
+        self.flat.processes.len()
+    }
+
+    /// Whether op `index` is an invocation, and whether it is an ok completion: all the realtime order needs.
+    pub(crate) fn op_type(&self, index: usize) -> OpType {
+        self.flat.meta[index].op_type
+    }
+
     /// The sends of the operation that op `op` begins or ends — listed by its invocation or its completion — as
     /// (key, value), sorted and distinct.
     pub fn sends_of(&self, op: usize) -> Vec<(KeyId, Value)> {

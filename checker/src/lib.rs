@@ -8,7 +8,9 @@
 //! stores and consume-transform-produce pipelines — and returns a [`Report`]: every [`Anomaly`] found, each with
 //! the key, values, offsets and op indices that prove it, judged against the [`Guarantee`] the system claims.
 //! A duplicate is expected under at-least-once and a violation under exactly-once; the report lists both kinds of
-//! finding, but only violations make it invalid.
+//! finding, but only violations make it invalid. The same goes for the dependency cycles that [`cycles`] finds with
+//! Elle's names (G0, G1c, G-single, ...): Kafka does not claim serializability, so they are listed, and only a
+//! `serializable` claim forbids them.
 //!
 //! The crate knows nothing of the simulator: it checks a history that any real system produced.
 //!
@@ -35,6 +37,7 @@
 
 pub mod analysis;
 pub mod anomaly;
+pub mod cycles;
 pub mod edn;
 mod guarantee;
 pub mod history;
@@ -108,6 +111,51 @@ pub enum AnomalyKind {
     /// Acknowledged values that no poll has read yet, with nothing proving they should have been (informational).
     #[serde(rename = "unseen")]
     Unseen,
+    /// Dependency cycle: a cycle of write-write dependencies only.
+    #[serde(rename = "G0")]
+    G0,
+    /// Dependency cycle: G0, with a process-order edge.
+    #[serde(rename = "G0-process")]
+    G0Process,
+    /// Dependency cycle: G0, with a realtime edge.
+    #[serde(rename = "G0-realtime")]
+    G0Realtime,
+    /// Dependency cycle: write-write and write-read dependencies, at least one write-read (circular information flow).
+    #[serde(rename = "G1c")]
+    G1c,
+    /// Dependency cycle: G1c, with a process-order edge.
+    #[serde(rename = "G1c-process")]
+    G1cProcess,
+    /// Dependency cycle: G1c, with a realtime edge.
+    #[serde(rename = "G1c-realtime")]
+    G1cRealtime,
+    /// Dependency cycle: a dependency cycle with exactly one anti-dependency (read-write) edge.
+    #[serde(rename = "G-single")]
+    GSingle,
+    /// Dependency cycle: G-single, with a process-order edge.
+    #[serde(rename = "G-single-process")]
+    GSingleProcess,
+    /// Dependency cycle: G-single, with a realtime edge.
+    #[serde(rename = "G-single-realtime")]
+    GSingleRealtime,
+    /// Dependency cycle: a dependency cycle with two or more anti-dependency edges, no two of them adjacent.
+    #[serde(rename = "G-nonadjacent")]
+    GNonadjacent,
+    /// Dependency cycle: G-nonadjacent, with a process-order edge.
+    #[serde(rename = "G-nonadjacent-process")]
+    GNonadjacentProcess,
+    /// Dependency cycle: G-nonadjacent, with a realtime edge.
+    #[serde(rename = "G-nonadjacent-realtime")]
+    GNonadjacentRealtime,
+    /// Dependency cycle: a dependency cycle with two or more anti-dependency edges, two of them adjacent.
+    #[serde(rename = "G2-item")]
+    G2Item,
+    /// Dependency cycle: G2-item, with a process-order edge.
+    #[serde(rename = "G2-item-process")]
+    G2ItemProcess,
+    /// Dependency cycle: G2-item, with a realtime edge.
+    #[serde(rename = "G2-item-realtime")]
+    G2ItemRealtime,
 }
 
 impl AnomalyKind {
@@ -130,6 +178,21 @@ impl AnomalyKind {
         AnomalyKind::TransformLost,
         AnomalyKind::TransformDuplicate,
         AnomalyKind::Unseen,
+        AnomalyKind::G0,
+        AnomalyKind::G0Process,
+        AnomalyKind::G0Realtime,
+        AnomalyKind::G1c,
+        AnomalyKind::G1cProcess,
+        AnomalyKind::G1cRealtime,
+        AnomalyKind::GSingle,
+        AnomalyKind::GSingleProcess,
+        AnomalyKind::GSingleRealtime,
+        AnomalyKind::GNonadjacent,
+        AnomalyKind::GNonadjacentProcess,
+        AnomalyKind::GNonadjacentRealtime,
+        AnomalyKind::G2Item,
+        AnomalyKind::G2ItemProcess,
+        AnomalyKind::G2ItemRealtime,
     ];
 
     /// Jepsen's name for the kind, e.g. "lost-write" or "G1a".
@@ -152,6 +215,21 @@ impl AnomalyKind {
             AnomalyKind::TransformLost => "transform-lost",
             AnomalyKind::TransformDuplicate => "transform-duplicate",
             AnomalyKind::Unseen => "unseen",
+            AnomalyKind::G0 => "G0",
+            AnomalyKind::G0Process => "G0-process",
+            AnomalyKind::G0Realtime => "G0-realtime",
+            AnomalyKind::G1c => "G1c",
+            AnomalyKind::G1cProcess => "G1c-process",
+            AnomalyKind::G1cRealtime => "G1c-realtime",
+            AnomalyKind::GSingle => "G-single",
+            AnomalyKind::GSingleProcess => "G-single-process",
+            AnomalyKind::GSingleRealtime => "G-single-realtime",
+            AnomalyKind::GNonadjacent => "G-nonadjacent",
+            AnomalyKind::GNonadjacentProcess => "G-nonadjacent-process",
+            AnomalyKind::GNonadjacentRealtime => "G-nonadjacent-realtime",
+            AnomalyKind::G2Item => "G2-item",
+            AnomalyKind::G2ItemProcess => "G2-item-process",
+            AnomalyKind::G2ItemRealtime => "G2-item-realtime",
         }
     }
 
@@ -181,8 +259,9 @@ pub struct Anomaly {
 /// A check: reads the shared indexes, returns every anomaly of its kind.
 type Check = fn(&Analysis<'_>) -> Vec<Anomaly>;
 
-/// The single list of checks, one per kind, in [`AnomalyKind::ALL`] order. Which of them a claim allows, and why,
-/// is the table in [`Guarantee::forbids`].
+/// The single list of checks, one per kind, in [`AnomalyKind::ALL`] order, but for the cycle kinds, which one
+/// search finds together ([`cycles::check`], run after these). Which of them a claim allows, and why, is the table in
+/// [`Guarantee::forbids`].
 const CHECKS: [(AnomalyKind, Check); 17] = [
     (AnomalyKind::LostWrite, anomaly::lost_write::check),
     (AnomalyKind::Duplicate, anomaly::duplicate::check),
@@ -216,6 +295,12 @@ pub fn check(history: &History, guarantee: Guarantee) -> Report {
         assert!(found.iter().all(|a| a.kind == kind), "check for {} reported another kind", kind.name());
         anomalies.extend(found);
     }
+    let cycles = cycles::check(&analysis);
+    assert!(
+        cycles.iter().all(|a| cycles::kinds().any(|kind| kind == a.kind)),
+        "the cycle search reported another kind"
+    );
+    anomalies.extend(cycles);
     anomalies.sort_by(|a, b| {
         (a.kind, &a.key, a.ops.first(), &a.ops, &a.values, &a.offsets).cmp(&(
             b.kind,
@@ -235,7 +320,8 @@ mod tests {
 
     #[test]
     fn the_check_list_covers_every_kind_in_order() {
-        let kinds: Vec<AnomalyKind> = CHECKS.iter().map(|(kind, _)| *kind).collect();
+        let mut kinds: Vec<AnomalyKind> = CHECKS.iter().map(|(kind, _)| *kind).collect();
+        kinds.extend(cycles::kinds());
         assert_eq!(kinds, AnomalyKind::ALL);
         let mut sorted = kinds.clone();
         sorted.sort();

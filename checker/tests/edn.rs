@@ -53,6 +53,9 @@ fn a_clean_jepsen_history_checks_clean_with_jepsen_indices() {
 ///   consumer had to rewind to offset 1; op 19 started at 2 instead: poll-skip, ops [15, 17, 19]. And 71, read only by
 ///   the aborted transaction, lies below op 19's read at 2: lost-write, ops [13, 19].
 /// - Op 23 read key 8 at offset 1 then 0: int-nonmonotonic-poll, op [23].
+/// - Cycles (allowed under kafka-eos): key 4 holds op 7's 39, op 5's 40, op 7's 41, so ww edges run 7 → 5 → 7: a
+///   G0, ops [5, 7]. Op 15's highest read of key 7 is op 13's 70 at offset 0 (wr 13 → 15), and op 13 also wrote
+///   the next version, 71 (rw 15 → 13): a G-single, ops [13, 15].
 #[test]
 fn hand_worked_anomalies_in_a_vector_of_tagged_records() {
     let history = parse("jepsen-anomalies.edn");
@@ -69,6 +72,8 @@ fn hand_worked_anomalies_in_a_vector_of_tagged_records() {
             (AnomalyKind::IntSendSkip, "4", vec![7]),
             (AnomalyKind::G1a, "3", vec![1, 3]),
             (AnomalyKind::PrecommittedRead, "6", vec![11]),
+            (AnomalyKind::G0, "4", vec![5, 7]),
+            (AnomalyKind::GSingle, "7", vec![13, 15]),
         ],
         "{}",
         report.render_text(10)

@@ -363,8 +363,14 @@ fn reads_mut(op: &mut Op) -> impl Iterator<Item = &mut BTreeMap<String, Vec<(Off
     })
 }
 
+fn is_cycle(kind: AnomalyKind) -> bool {
+    eosim_checker::cycles::kinds().any(|k| k == kind)
+}
+
+/// The kinds found, but for dependency cycles: the reference's consumers lag and its sends overlap, which makes
+/// cycles (allowed under kafka-eos) that no mutation is about.
 fn kinds_found(history: &History) -> Vec<AnomalyKind> {
-    check(history, Guarantee::KafkaEos).anomalies.iter().map(|a| a.kind).collect()
+    check(history, Guarantee::KafkaEos).anomalies.iter().map(|a| a.kind).filter(|&k| !is_cycle(k)).collect()
 }
 
 /// One poll's records of one key: (op index, key, records).
@@ -397,7 +403,10 @@ proptest! {
     fn a_correct_history_checks_clean_and_round_trips(actions in prop::collection::vec(action(), 0..40)) {
         let reference = Reference::run(&actions);
         let report = check(&reference.history, Guarantee::KafkaEos);
-        prop_assert!(report.anomalies.is_empty(), "{}\n{}", report.render_text(5), reference.history.to_jsonl());
+        // Cycles are allowed: Kafka's consumers lag behind acknowledged records, and its writes interleave.
+        let only_cycles = report.anomalies.iter().all(|a| is_cycle(a.kind));
+        prop_assert!(only_cycles, "{}\n{}", report.render_text(5), reference.history.to_jsonl());
+        prop_assert!(report.is_valid());
         let text = reference.history.to_jsonl();
         let parsed = History::parse_jsonl("h.jsonl", &text);
         prop_assert_eq!(parsed.as_ref(), Ok(&reference.history));

@@ -237,6 +237,7 @@ fn parse_and_check_throughput_and_peak_memory() {
         ("transform-duplicate", anomaly::transform_duplicate::check),
         ("unseen", anomaly::unseen::check),
     ];
+    let checks = checks.into_iter().chain([("cycles (all kinds)", eosim_checker::cycles::check as Check)]);
     for (name, run) in checks {
         let started = Instant::now();
         let found = run(&analysis);
