@@ -194,10 +194,11 @@ impl ProducerClient {
         self.producer = Some((producer_id, epoch));
     }
 
-    /// eos-v1: the coordinator added these partitions to the transaction.
-    pub fn mark_added(&mut self, partitions: &[PartitionId]) {
+    /// eos-v1: the coordinator added these partitions to the transaction; their batches may go out.
+    pub fn mark_added(&mut self, ctx: &mut Ctx<'_>, partitions: &[PartitionId]) {
         let txn = self.transactional.as_mut().expect("transactional");
         txn.added.extend(partitions.iter().copied());
+        self.drain(ctx);
     }
 
     /// The transaction ended: the next one adds its partitions again.

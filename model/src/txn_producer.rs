@@ -436,7 +436,7 @@ impl TxnProducer {
         match step {
             Step::AddPartitions(partitions) => {
                 self.started_on_coordinator = true;
-                self.client.mark_added(&partitions);
+                self.client.mark_added(ctx, &partitions);
             }
             Step::AddOffsets => {
                 self.started_on_coordinator = true;
