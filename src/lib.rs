@@ -13,6 +13,8 @@
 //! - [`shrink`]: delta debugging of a failing repro's fault schedule and workload;
 //! - [`repro`]: [`Repro`], the file that replays one run exactly (explicit fault schedule, expected trace hash);
 //! - [`render`]: one run as text or JSON;
+//! - [`html_report`]: `index.html`, with each failing seed rerun under the kernel's recorder and drawn as a
+//!   space-time diagram around its anomaly;
 //! - [`bench`]: throughput of the kernel, of one scenario and of a campaign.
 //!
 //! A run is a pure function of (eosim version, scenario, seed) — design.md §2 — so the same seed gives the same
@@ -30,6 +32,7 @@
 pub mod bench;
 pub mod campaign;
 pub mod coverage;
+pub mod html_report;
 pub mod render;
 pub mod repro;
 pub mod runner;

@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use eosim::campaign::{default_jobs, run_campaign_scoped, CampaignError, CampaignOptions, CampaignScope};
+use eosim::coverage::{expected_points, run_points};
+use eosim::html_report::campaign_page;
 use eosim::render::{run_text, RunJson, RunLabel};
 use eosim::repro::{Comparison, Expected, Repro};
 use eosim::runner::{run_seed, RunResult};
@@ -22,7 +24,10 @@ use eosim::shard::ShardArg;
 use eosim::shrink::RunSize;
 use eosim_checker::{check, linearizable, Guarantee, History};
 use eosim_model::Scenario;
-use eosim_reports::{history_file_name, render_junit, replay_command, repro_file_name, CampaignReport, TextOptions};
+use eosim_reports::{
+    history_file_name, render_junit, replay_command, repro_file_name, CampaignHeader, CampaignReport, Coverage,
+    TextOptions,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
@@ -52,7 +57,7 @@ enum Command {
         /// The seed.
         #[arg(long)]
         seed: u64,
-        /// Write history.jsonl and repro.json into this directory (created if missing).
+        /// Write history.jsonl, repro.json and index.html into this directory (created if missing).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
         /// Output format.
@@ -150,8 +155,8 @@ struct CampaignArgs {
     /// The shard count for `--shard auto`, which a Kubernetes Indexed Job does not tell its pods.
     #[arg(long, value_name = "N", requires = "shard", value_parser = clap::value_parser!(u64).range(1..))]
     shards: Option<u64>,
-    /// Write report.json, junit.xml, and repro-SEED.json and history-SEED.jsonl for each failing seed, into this
-    /// directory.
+    /// Write report.json, junit.xml, index.html (with a space-time diagram of each failing seed), and
+    /// repro-SEED.json and history-SEED.jsonl for each failing seed, into this directory.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Output format; json prints report.json's content.
@@ -308,6 +313,7 @@ fn command_run(arg: &str, seed: u64, out: Option<&Path>, format: Format) -> anyh
     if let Some(dir) = out {
         create_dir(dir)?;
         write_run_files(dir, "history.jsonl", "repro.json", &loaded.scenario, &result)?;
+        write_run_page(dir, &loaded, &result)?;
     }
     let text = match format {
         Format::Json => RunJson::new(&loaded.scenario.name, loaded.scenario.guarantee(), &result).to_json(),
@@ -318,6 +324,29 @@ fn command_run(arg: &str, seed: u64, out: Option<&Path>, format: Format) -> anyh
     };
     emit(&text)?;
     Ok(exit_for(result.verdict.is_failure()))
+}
+
+/// Writes `index.html` for one run: the page of a one-seed campaign, with a diagram when the run failed.
+fn write_run_page(dir: &Path, loaded: &Loaded, result: &RunResult) -> anyhow::Result<()> {
+    let scenario = &loaded.scenario;
+    let header = CampaignHeader {
+        scenario: scenario.name.clone(),
+        guarantee: scenario.guarantee(),
+        seed_start: result.seed,
+        seeds: 1,
+        shard: None,
+        stopped: None,
+    };
+    let mut coverage = Coverage::new(expected_points(scenario));
+    if let Some(outcome) = &result.outcome {
+        coverage.add_run(&run_points(&outcome.stats));
+    }
+    let report = CampaignReport::with_coverage(header, vec![result.seed_record()], coverage);
+    let mut options = TextOptions::new(&loaded.arg);
+    options.out_dir = Some(dir.to_string_lossy().into_owned());
+    let files = |_seed: u64| vec!["repro.json".to_string(), "history.jsonl".to_string()];
+    let page = campaign_page(scenario, &report, &options, &files)?;
+    write_file(&dir.join("index.html"), &page)
 }
 
 /// Writes a run's history (when the model got far enough to have one) and its repro.
@@ -369,6 +398,9 @@ fn command_campaign(args: &CampaignArgs) -> anyhow::Result<ExitCode> {
     text_options.wall_seconds = Some(start.elapsed().as_secs_f64());
     if let Some(dir) = out {
         write_report_files(dir, &report, &text_options)?;
+        let files = |seed: u64| vec![repro_file_name(seed), history_file_name(seed)];
+        let page = campaign_page(&loaded.scenario, &report, &text_options, &files)?;
+        write_file(&dir.join("index.html"), &page)?;
     }
     let text = match args.format {
         Format::Json => report.to_json(),

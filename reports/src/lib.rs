@@ -12,7 +12,9 @@
 //! - [`Shard`] and [`StopReason`]: which slice of the seeds a report covers, and why a campaign stopped early;
 //! - [`merge`]: joins the reports of a campaign's shards into the report of the whole campaign;
 //! - [`TextOptions`]: what the text summary and `junit.xml` ([`render_junit`]) need beyond the report (how to name
-//!   the scenario in replay commands, where repro files went, the wall time).
+//!   the scenario in replay commands, where repro files went, the wall time);
+//! - [`render_html`]: `index.html`, the report as one self-contained page with a [`SeedSection`] per failing seed,
+//!   each drawn as a space-time diagram ([`svg::SpaceTime`], rendered by [`svg::render_svg`]).
 //!
 //! The crate knows the checker's anomaly kinds and guarantees, and nothing of the simulator: a report can be read,
 //! merged and rendered without running anything.
@@ -40,9 +42,11 @@
 #![deny(missing_docs)]
 
 mod coverage;
+mod html;
 mod junit;
 mod merge;
 mod shard;
+pub mod svg;
 mod text;
 
 use std::collections::BTreeMap;
@@ -51,6 +55,7 @@ use eosim_checker::{AnomalyKind, Guarantee};
 use serde::{Deserialize, Serialize};
 
 pub use coverage::{Coverage, CoveragePoint};
+pub use html::{diagram_id, op_summary, render_html, OpRow, SeedSection};
 pub use junit::{render_junit, xml_escape};
 pub use merge::{merge, MergeError};
 pub use shard::{Shard, ShardParseError, StopReason};

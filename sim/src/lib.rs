@@ -8,7 +8,9 @@
 //! - [`SimRng`] and [`Stream`]: one ChaCha stream per purpose, derived from (seed, stream id);
 //! - [`Network`] (in `network.rs`, the whole network fault model): latency, lost requests and acks,
 //!   duplicates, reordering, partitions;
-//! - [`FaultPlan`]: an explicit [`FaultSchedule`] or a [`SwarmSpec`] resolved into one before the run.
+//! - [`FaultPlan`]: an explicit [`FaultSchedule`] or a [`SwarmSpec`] resolved into one before the run;
+//! - [`Recording`] (in `recording.rs`, off by default): every message's send time and fate, every fault's start
+//!   and end, for space-time diagrams; messages name themselves with [`Label`].
 //!
 //! ```
 //! use eosim_sim::{Actor, Context, NodeId, NodeRole, World, WorldOptions};
@@ -45,6 +47,7 @@
 pub mod fault;
 pub mod network;
 pub mod queue;
+pub mod recording;
 pub mod rng;
 pub mod trace;
 pub mod world;
@@ -55,6 +58,7 @@ pub use fault::{
 };
 pub use network::{LinkFault, LinkLatency, LinkOverride, Network, NetworkOptions, NodeRole};
 pub use queue::EventQueue;
+pub use recording::{Label, Recording};
 pub use rng::{Ratio, SimRng, Stream};
 pub use trace::{Trace, TraceTag};
 pub use world::{Actor, Context, NodeStatus, World, WorldOptions, WorldStats};

@@ -9,6 +9,7 @@
 use crate::fault::{FaultAction, FaultKind, FaultSchedule};
 use crate::network::{Network, NetworkOptions, NodeRole};
 use crate::queue::EventQueue;
+use crate::recording::{Arrival, DropCause, Label, Recorder, RecorderSlot, Recording};
 use crate::rng::{SimRng, Stream};
 use crate::trace::{Trace, TraceTag};
 use crate::NodeId;
@@ -18,8 +19,8 @@ use std::hash::Hash;
 /// A simulated node. Keep durable state (what an fsync would keep) apart from volatile state, and drop the
 /// volatile part in [`Actor::on_crash`]: that is what makes crash-restart faithful.
 pub trait Actor {
-    /// The messages nodes exchange; hashed into the trace on delivery.
-    type Msg: Clone + Hash;
+    /// The messages nodes exchange; hashed into the trace on delivery, named by [`Label`] in recordings.
+    type Msg: Clone + Hash + Label;
     /// State shared by all nodes of a world that is not part of the simulated system (the history that
     /// clients write, counters for coverage).
     type Shared;
@@ -106,11 +107,13 @@ pub struct Context<'a, M, S> {
     node_rng: &'a mut SimRng,
     trace: &'a mut Trace,
     stats: &'a mut WorldStats,
+    /// Set only while the world records (see `recording.rs`).
+    recorder: Option<&'a mut Recorder>,
     /// State shared by every node of the world, outside the simulated system.
     pub shared: &'a mut S,
 }
 
-impl<M: Clone + Hash, S> Context<'_, M, S> {
+impl<M: Clone + Hash + Label, S> Context<'_, M, S> {
     /// Virtual time now, in nanoseconds.
     pub fn now_ns(&self) -> u64 {
         self.now_ns
@@ -131,9 +134,16 @@ impl<M: Clone + Hash, S> Context<'_, M, S> {
         let arrivals_ns = route.arrivals_ns();
         if arrivals_ns.is_empty() {
             self.stats.messages_dropped += 1;
+            if let Some(recorder) = self.recorder.as_deref_mut() {
+                let cause = if route.partitioned { DropCause::Partitioned } else { DropCause::Lost };
+                recorder.lost(self.now_ns, self.node, target, &msg, cause);
+            }
             return;
         }
         let source = self.node;
+        if let Some(recorder) = self.recorder.as_deref_mut() {
+            recorder.sent(self.now_ns, source, target, &msg, arrivals_ns);
+        }
         let incarnation = self.incarnations[target.index()];
         for arrival_ns in &arrivals_ns[1..] {
             self.queue.push(*arrival_ns, Event::Deliver { source, target, incarnation, msg: msg.clone() });
@@ -158,6 +168,9 @@ impl<M: Clone + Hash, S> Context<'_, M, S> {
     /// Adds an observation (a client's view of an outcome) to the trace hash.
     pub fn observe<T: Hash + ?Sized>(&mut self, value: &T) {
         self.trace.record(TraceTag::Observation, self.now_ns, value);
+        if let Some(recorder) = self.recorder.as_deref_mut() {
+            recorder.observed(self.now_ns, self.node);
+        }
     }
 }
 
@@ -185,13 +198,16 @@ pub struct World<A: Actor> {
     schedule: FaultSchedule,
     /// Set once faults are over: later fault starts are ignored.
     faults_closed: bool,
+    /// Empty unless the world records; see `recording.rs`.
+    recorder: RecorderSlot,
     shared: A::Shared,
 }
 
 impl<A: Actor> World<A> {
     /// A world with the given nodes (node `i` gets `NodeId(i)`), all started at time zero.
     pub fn new(options: WorldOptions, actors: Vec<(A, NodeRole)>, shared: A::Shared) -> World<A> {
-        let roles = actors.iter().map(|(_, role)| *role).collect();
+        let roles: Vec<NodeRole> = actors.iter().map(|(_, role)| *role).collect();
+        let recorder = RecorderSlot::for_new_world(&roles);
         let mut queue = EventQueue::new();
         let nodes: Vec<NodeSlot<A>> = actors
             .into_iter()
@@ -214,8 +230,25 @@ impl<A: Actor> World<A> {
             stats: WorldStats::default(),
             schedule: FaultSchedule::default(),
             faults_closed: false,
+            recorder,
             shared,
         }
+    }
+
+    /// Records every message, fault and observation from now on (`recording.rs`); call it before the first
+    /// event, so that no message is in flight unrecorded. Recording changes nothing about the run.
+    pub fn enable_recording(&mut self) {
+        assert_eq!(self.stats.events, 0, "recording starts before the first event");
+        if self.recorder.0.is_none() {
+            let roles = (0..self.nodes.len()).map(|index| self.network.role(NodeId(index as u32))).collect();
+            self.recorder.0 = Some(Box::new(Recorder::new(roles)));
+        }
+    }
+
+    /// The recording so far, which ends recording; `None` if the world was not recording.
+    pub fn take_recording(&mut self) -> Option<Recording> {
+        let recorder = self.recorder.0.take()?;
+        Some(recorder.finish(Some(self.now_ns), Some(self.trace.hex())))
     }
 
     /// Schedules every fault of `schedule` (its start and its end).
@@ -273,6 +306,9 @@ impl<A: Actor> World<A> {
     /// faults scheduled later never start. The start of a run's quiescent phase.
     pub fn heal_all(&mut self) {
         self.faults_closed = true;
+        if let Some(recorder) = self.recorder.0.as_deref_mut() {
+            recorder.healed(self.now_ns);
+        }
         self.network.heal_all();
         for index in 0..self.nodes.len() {
             let node = NodeId(index as u32);
@@ -292,6 +328,9 @@ impl<A: Actor> World<A> {
         }
         slot.status = NodeStatus::Down;
         slot.held.clear();
+        if let Some(recorder) = self.recorder.0.as_deref_mut() {
+            recorder.crashed(self.now_ns, node);
+        }
         self.incarnations[node.index()] += 1;
         self.trace.record(TraceTag::NodeStatus, self.now_ns, &(node, 0u8));
         self.with_context_silenced(node, |actor, ctx| actor.on_crash(ctx));
@@ -326,6 +365,9 @@ impl<A: Actor> World<A> {
         slot.status = NodeStatus::Up;
         for event in std::mem::take(&mut slot.held) {
             self.queue.push(self.now_ns, event);
+        }
+        if let Some(recorder) = self.recorder.0.as_deref_mut() {
+            recorder.resumed(self.now_ns, node);
         }
         self.trace.record(TraceTag::NodeStatus, self.now_ns, &(node, 3u8));
     }
@@ -380,36 +422,54 @@ impl<A: Actor> World<A> {
         self.queue.is_empty()
     }
 
-    /// Consumes the world, returning its nodes and shared state.
-    pub fn into_parts(self) -> (Vec<A>, A::Shared) {
+    /// Consumes the world, returning its nodes and shared state. Inside [`crate::recording::capture`], the
+    /// world's recording is handed over here, with its final time and trace hash.
+    pub fn into_parts(mut self) -> (Vec<A>, A::Shared) {
+        if self.recorder.0.is_some() {
+            self.recorder.hand_over(Some(self.now_ns), Some(self.trace.hex()));
+        }
         (self.nodes.into_iter().map(|slot| slot.actor).collect(), self.shared)
     }
 
     fn tick_deliver(&mut self, source: NodeId, target: NodeId, incarnation: u32, msg: A::Msg) {
-        if self.incarnations[target.index()] != incarnation {
-            // Sent to an earlier incarnation of the target: the connection died in the crash.
-            self.stats.messages_dropped += 1;
-            return;
+        let arrival = self.arrival(source, target, incarnation);
+        if let Some(recorder) = self.recorder.0.as_deref_mut() {
+            recorder.arrived(self.now_ns, source, target, arrival);
         }
-        match self.nodes[target.index()].status {
-            NodeStatus::Down => {
+        match arrival {
+            Arrival::Dropped(_) => {
                 self.stats.messages_dropped += 1;
                 return;
             }
-            NodeStatus::Paused => {
+            Arrival::Held => {
                 self.nodes[target.index()].held.push(Event::Deliver { source, target, incarnation, msg });
                 return;
             }
-            NodeStatus::Up => {}
-        }
-        if self.network.is_partitioned(source, target) {
-            // The partition began while the message was in flight.
-            self.stats.messages_dropped += 1;
-            return;
+            Arrival::Delivered => {}
         }
         self.stats.messages_delivered += 1;
         self.trace.record(TraceTag::Deliver, self.now_ns, &(source, target, &msg));
         self.with_context(target, |actor, ctx| actor.on_message(ctx, source, msg));
+    }
+
+    /// What becomes of a message arriving now; a leaf that decides and changes nothing. Inlined, so that the
+    /// decision folds into `tick_deliver`'s branches as if they were written there.
+    #[inline(always)]
+    fn arrival(&self, source: NodeId, target: NodeId, incarnation: u32) -> Arrival {
+        if self.incarnations[target.index()] != incarnation {
+            // Sent to an earlier incarnation of the target: the connection died in the crash.
+            return Arrival::Dropped(DropCause::ConnectionLost);
+        }
+        match self.nodes[target.index()].status {
+            NodeStatus::Down => return Arrival::Dropped(DropCause::TargetDown),
+            NodeStatus::Paused => return Arrival::Held,
+            NodeStatus::Up => {}
+        }
+        if self.network.is_partitioned(source, target) {
+            // The partition began while the message was in flight.
+            return Arrival::Dropped(DropCause::PartitionedInFlight);
+        }
+        Arrival::Delivered
     }
 
     fn tick_timer(&mut self, node: NodeId, incarnation: u32, tag: u64) {
@@ -438,6 +498,9 @@ impl<A: Actor> World<A> {
         let kind = action.kind();
         *self.stats.faults.entry(kind).or_insert(0) += 1;
         self.trace.record(TraceTag::FaultStart, self.now_ns, &(index, &action));
+        if let Some(recorder) = self.recorder.0.as_deref_mut() {
+            recorder.fault_started(self.now_ns, index, &action);
+        }
         match &action {
             FaultAction::Link { .. } => {
                 let fault = action.link_fault().expect("link action has a link fault");
@@ -454,6 +517,9 @@ impl<A: Actor> World<A> {
             return;
         }
         self.trace.record(TraceTag::FaultEnd, self.now_ns, &index);
+        if let Some(recorder) = self.recorder.0.as_deref_mut() {
+            recorder.fault_ended(self.now_ns, index);
+        }
         match self.schedule.faults[index].action {
             FaultAction::Link { .. } | FaultAction::Partition { .. } => self.network.heal(index),
             FaultAction::Crash { node, .. } => self.restart(node),
@@ -491,6 +557,7 @@ impl<A: Actor> World<A> {
             node_rng: &mut slot.rng,
             trace: &mut self.trace,
             stats: &mut self.stats,
+            recorder: self.recorder.0.as_deref_mut(),
             shared: &mut self.shared,
         };
         handle(&mut slot.actor, &mut ctx);
@@ -501,6 +568,7 @@ impl<A: Actor> World<A> {
 mod tests {
     use super::*;
     use crate::fault::{Fault, LinkDirection};
+    use crate::recording::MessageFate;
 
     /// Counts what reaches it; `durable` survives crashes, `volatile` does not.
     #[derive(Default)]
@@ -673,6 +741,98 @@ mod tests {
         world.run_until(2_000_000_000);
         assert_eq!(world.status(NodeId(1)), NodeStatus::Up, "a fault after heal_all never starts");
         assert_eq!(world.actor(NodeId(1)).restarts, 0);
+    }
+
+    /// A run with every kind of fate: loss, a partition, a pause that holds messages, a crash.
+    fn faulty_run(record: bool) -> (String, WorldStats, Option<Recording>) {
+        let mut world = world(3);
+        if record {
+            world.enable_recording();
+        }
+        let lossy = FaultAction::Link {
+            kind: FaultKind::LostRequest,
+            direction: LinkDirection::Requests,
+            probability_ppm: 500_000,
+            delay_ns_max: 0,
+        };
+        let partition = FaultAction::Partition {
+            kind: crate::fault::PartitionKind::Symmetric,
+            side_a: vec![NodeId(0)],
+            side_b: vec![NodeId(1)],
+        };
+        let pause = FaultAction::Pause { node: NodeId(0), kind: FaultKind::ServerPause };
+        let crash = FaultAction::Crash { node: NodeId(0), kind: FaultKind::ServerCrash };
+        world.install_faults(FaultSchedule {
+            faults: vec![
+                Fault { at_ns: 0, duration_ns: 20_000_000, action: lossy },
+                Fault { at_ns: 30_000_000, duration_ns: 10_000_000, action: partition },
+                Fault { at_ns: 50_000_000, duration_ns: 10_000_000, action: pause },
+                Fault { at_ns: 70_000_000, duration_ns: 10_000_000, action: crash },
+            ],
+        });
+        for step in 0..100u64 {
+            world.run_until(step * 1_000_000);
+            send(&mut world, NodeId(1), NodeId(0), step);
+            send(&mut world, NodeId(0), NodeId(1), step);
+        }
+        world.run_until(200_000_000);
+        let recording = world.take_recording();
+        (world.trace_hash(), world.stats().clone(), recording)
+    }
+
+    #[test]
+    fn recording_changes_nothing_and_accounts_for_every_message() {
+        let (plain_hash, plain_stats, none) = faulty_run(false);
+        let (hash, stats, recording) = faulty_run(true);
+        assert!(none.is_none());
+        assert_eq!(hash, plain_hash, "recording must not change the run");
+        assert_eq!(stats, plain_stats);
+        let recording = recording.expect("the world recorded");
+        assert_eq!(recording.trace_hash.as_deref(), Some(hash.as_str()));
+        let delivered = recording.messages.iter().filter(|m| matches!(m.fate, MessageFate::Delivered { .. })).count();
+        let dropped: Vec<DropCause> = recording
+            .messages
+            .iter()
+            .filter_map(|m| match m.fate {
+                MessageFate::Dropped { cause, .. } => Some(cause),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(delivered as u64, stats.messages_delivered);
+        assert_eq!(
+            dropped.iter().filter(|cause| **cause != DropCause::HeldAtCrash).count() as u64,
+            stats.messages_dropped
+        );
+        for cause in [DropCause::Lost, DropCause::Partitioned, DropCause::TargetDown] {
+            assert!(dropped.contains(&cause), "{cause:?} in {dropped:?}");
+        }
+        let held_late = recording.messages.iter().any(
+            |m| matches!(m.fate, MessageFate::Delivered { at_ns } if at_ns == 60_000_000 && m.target == NodeId(0)),
+        );
+        assert!(held_late, "messages held by the pause are delivered at the resume");
+        let ends: Vec<Option<u64>> = recording.faults.iter().map(|fault| fault.end_ns).collect();
+        assert_eq!(ends, vec![Some(20_000_000), Some(40_000_000), Some(60_000_000), Some(80_000_000)]);
+        assert_eq!(recording.faults[3].nodes, vec![NodeId(0)]);
+        assert_eq!(recording.labels, vec!["u64"]);
+    }
+
+    #[test]
+    fn capture_records_worlds_built_out_of_reach() {
+        let (hash, recordings) = crate::recording::capture(|| {
+            let mut world = world(9);
+            send(&mut world, NodeId(1), NodeId(0), 1);
+            world.run_until(1_000_000_000);
+            let hash = world.trace_hash();
+            let _ = world.into_parts();
+            hash
+        });
+        assert_eq!(recordings.len(), 1);
+        assert_eq!(recordings[0].trace_hash.as_deref(), Some(hash.as_str()));
+        assert_eq!(recordings[0].messages.len(), 1);
+        assert_eq!(recordings[0].observations, Vec::new());
+        let ((), dropped) = crate::recording::capture(|| drop(world(9)));
+        assert_eq!(dropped.len(), 1, "a world dropped unfinished still hands over its recording");
+        assert_eq!(dropped[0].trace_hash, None);
     }
 
     fn ping_hash(seed: u64) -> String {

@@ -1,0 +1,340 @@
+//! `index.html`: the report page, with a space-time diagram of each failing seed around its anomaly.
+//!
+//! A campaign does not record its runs: recording costs time and memory, and most seeds pass. When a page is
+//! written, each failing seed (up to [`DIAGRAMS_MAX`]) is run again with the kernel's recorder on
+//! (`eosim_sim::recording::capture`). A run is a pure function of its seed and recording changes nothing, so
+//! the rerun must give the trace hash the campaign saw; [`seed_section`] checks that before it draws anything,
+//! and a difference is an internal error ([`HtmlError::Diverged`]), never a wrong picture.
+//!
+//! The drawing itself is `eosim_reports::svg`; this module turns a recording, a history and a checker report
+//! into its data:
+//!
+//! - lanes: one per node, named by [`node_names`] (`broker-0`, `controller`, `producer-1`, `consumer-0`);
+//! - history processes are matched to nodes by time: a client writes its history through the kernel's
+//!   `observe`, which the recording notes with the node, so a process belongs to the one node that observed
+//!   something at the instant of every one of its operations. A process that matches no single node gets a lane
+//!   of its own (`process-7`);
+//! - the anomaly drawn is the run's first violation (else its first anomaly); its operations, and the
+//!   invocations they complete, are the instants the diagram is focused on.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use eosim_checker::{Anomaly, History, Op, OpType};
+use eosim_model::scenario::fault_kind_name;
+use eosim_model::Scenario;
+use eosim_reports::svg::{Arrow, ArrowEnd, BandStyle, FaultBand, FocusOptions, Lane, LaneKind, OpMark, SpaceTime};
+use eosim_reports::{op_summary, render_html, CampaignReport, OpRow, SeedRecord, SeedSection, TextOptions};
+use eosim_sim::recording::{capture, FaultRecord, MessageFate, Recording};
+use eosim_sim::{FaultAction, NodeId, NodeRole, PartitionKind};
+
+use crate::runner::{run_seed, RunResult};
+
+/// Failing seeds drawn at most on one page: each diagram is large, and twenty show any pattern there is.
+pub const DIAGRAMS_MAX: usize = 20;
+
+/// A page that could not be drawn faithfully.
+#[derive(Debug, thiserror::Error)]
+pub enum HtmlError {
+    /// The recorded rerun of a seed did not do what the original run did: determinism is broken.
+    #[error("seed {seed}: the recorded rerun has trace-hash {replayed}, the run had {expected}")]
+    Diverged {
+        /// The seed.
+        seed: u64,
+        /// The original run's trace hash.
+        expected: String,
+        /// The rerun's.
+        replayed: String,
+    },
+}
+
+/// The page of a campaign's `report`: [`seed_section`] for its first [`DIAGRAMS_MAX`] failing seeds, whose files
+/// beside the page `files_of(seed)` names.
+pub fn campaign_page(
+    scenario: &Scenario,
+    report: &CampaignReport,
+    options: &TextOptions,
+    files_of: &dyn Fn(u64) -> Vec<String>,
+) -> Result<String, HtmlError> {
+    let mut sections = Vec::new();
+    for record in report.failing().take(DIAGRAMS_MAX) {
+        sections.push(seed_section(scenario, record, files_of(record.seed))?);
+    }
+    Ok(render_html(report, options, &sections))
+}
+
+/// One failing seed's section: reruns it with recording on, checks the trace hash, and lays out its diagram.
+pub fn seed_section(scenario: &Scenario, record: &SeedRecord, files: Vec<String>) -> Result<SeedSection, HtmlError> {
+    let (result, recordings) = capture(|| run_seed(scenario, record.seed));
+    let none = || "none".to_string();
+    let replayed = result.trace_hash().map(str::to_string);
+    if replayed != record.trace_hash {
+        let (expected, replayed) = (record.trace_hash.clone().unwrap_or_else(none), replayed.unwrap_or_else(none));
+        return Err(HtmlError::Diverged { seed: record.seed, expected, replayed });
+    }
+    let mut section = SeedSection {
+        record: record.clone(),
+        anomaly: None,
+        anomalies_total: result.report.as_ref().map_or(0, |report| report.anomalies.len()),
+        proving_ops: Vec::new(),
+        diagram: None,
+        focus_ns: Vec::new(),
+        focus_options: FocusOptions::default(),
+        notes: Vec::new(),
+        files,
+    };
+    let Some(recording) = recordings.into_iter().next_back() else {
+        section.notes.push("The rerun built no world, so there is nothing to draw.".to_string());
+        return Ok(section);
+    };
+    if let (Some(recorded), Some(expected)) = (&recording.trace_hash, &record.trace_hash) {
+        // The recording's own hash is the world's, taken when it was consumed: the same run, or a bug here.
+        assert_eq!(recorded, expected, "the recording belongs to the rerun it was captured from");
+    }
+    fill_section(&mut section, scenario, &result, &recording);
+    Ok(section)
+}
+
+/// Lanes, arrows, faults, operations and the focus of a recorded run.
+fn fill_section(section: &mut SeedSection, scenario: &Scenario, result: &RunResult, recording: &Recording) {
+    let names = node_names(scenario, &recording.roles);
+    let mut lanes: Vec<Lane> = names
+        .iter()
+        .zip(&recording.roles)
+        .map(|(name, role)| {
+            let kind = if *role == NodeRole::Server { LaneKind::Server } else { LaneKind::Client };
+            Lane { name: name.clone(), kind }
+        })
+        .collect();
+    let empty = History::new();
+    let history = result.outcome.as_ref().map_or(&empty, |outcome| &outcome.history);
+    let anomaly = result
+        .report
+        .as_ref()
+        .and_then(|report| report.violations().next().or_else(|| report.anomalies.first()).cloned());
+    let proving = proving_ops(history, anomaly.as_ref());
+    let process_lane = process_lanes(history, recording, &proving, &mut lanes);
+    let unmatched = process_lane.values().filter(|lane| **lane >= names.len()).count();
+    if unmatched > 0 {
+        section.notes.push(format!(
+            "{unmatched} history process(es) could not be matched to one node and are drawn on lanes of their own."
+        ));
+    }
+    let ops = op_marks(history, &process_lane, &proving);
+    section.proving_ops = proving
+        .iter()
+        .map(|index| {
+            let op = &history.ops[*index];
+            let lane = process_lane.get(&op.process).map_or_else(String::new, |lane| lanes[*lane].name.clone());
+            OpRow { index: op.index, time_ns: op.time_ns, process: op.process, lane, text: op_summary(op) }
+        })
+        .collect();
+    section.focus_ns = proving.iter().map(|index| history.ops[*index].time_ns).collect();
+    if section.focus_ns.is_empty() {
+        section.notes.push("No operation proves an anomaly here, so the diagram shows the end of the run.".to_string());
+    }
+    let arrows = recording.messages.iter().map(|message| arrow(recording, message)).collect();
+    let faults = recording.faults.iter().map(|fault| fault_band(fault, &names)).collect();
+    section.diagram = Some(SpaceTime { lanes, arrows, faults, ops, end_ns: recording.end_ns });
+    section.anomaly = anomaly;
+}
+
+/// Each node's lane name, from the scenario's cluster. The model numbers its nodes brokers first, then the
+/// controller, the producers and the consumers (`eosim_model::run`'s `Cluster`); when the recorded roles do not
+/// fit that layout, nodes are named by role and id instead, so that a changed model never gets wrong names.
+pub fn node_names(scenario: &Scenario, roles: &[NodeRole]) -> Vec<String> {
+    let brokers = scenario.cluster.brokers as usize;
+    let producers = scenario.workload.producers as usize;
+    let consumers = scenario.workload.consumers as usize;
+    let mut names: Vec<String> = (0..brokers).map(|index| format!("broker-{index}")).collect();
+    names.push("controller".to_string());
+    names.extend((0..producers).map(|index| format!("producer-{index}")));
+    names.extend((0..consumers).map(|index| format!("consumer-{index}")));
+    let servers = brokers + 1;
+    let fits = names.len() == roles.len()
+        && roles.iter().enumerate().all(|(node, role)| (*role == NodeRole::Server) == (node < servers));
+    if fits {
+        return names;
+    }
+    let by_role = |(node, role): (usize, &NodeRole)| match role {
+        NodeRole::Server => format!("server-n{node}"),
+        NodeRole::Client => format!("client-n{node}"),
+    };
+    roles.iter().enumerate().map(by_role).collect()
+}
+
+/// The operations that prove `anomaly`, with the invocation each completion answers, ascending by index.
+fn proving_ops(history: &History, anomaly: Option<&Anomaly>) -> Vec<usize> {
+    let Some(anomaly) = anomaly else { return Vec::new() };
+    let mut ops = BTreeSet::new();
+    for index in anomaly.ops.iter().copied().filter(|index| *index < history.ops.len()) {
+        ops.insert(index);
+        let op = &history.ops[index];
+        if op.op_type != OpType::Invoke {
+            let invoke = history.ops[..index]
+                .iter()
+                .rev()
+                .find(|earlier| earlier.process == op.process && earlier.op_type == OpType::Invoke);
+            ops.extend(invoke.map(|invoke| invoke.index));
+        }
+    }
+    ops.into_iter().collect()
+}
+
+/// Each history process's lane: the node that observed something at the instant of every one of its
+/// operations, when exactly one did. Unmatched processes that prove something get a lane appended to `lanes`.
+fn process_lanes(
+    history: &History,
+    recording: &Recording,
+    proving: &[usize],
+    lanes: &mut Vec<Lane>,
+) -> BTreeMap<u64, usize> {
+    let mut candidates: BTreeMap<u64, BTreeSet<NodeId>> = BTreeMap::new();
+    for op in &history.ops {
+        let observations = &recording.observations;
+        let first = observations.partition_point(|observation| observation.time_ns < op.time_ns);
+        let at_once: BTreeSet<NodeId> = observations[first..]
+            .iter()
+            .take_while(|observation| observation.time_ns == op.time_ns)
+            .map(|observation| observation.node)
+            .collect();
+        match candidates.get_mut(&op.process) {
+            Some(nodes) => nodes.retain(|node| at_once.contains(node)),
+            None => {
+                candidates.insert(op.process, at_once);
+            }
+        }
+    }
+    let mut process_lane = BTreeMap::new();
+    for (process, nodes) in candidates {
+        if let (1, Some(node)) = (nodes.len(), nodes.first()) {
+            process_lane.insert(process, node.index());
+        }
+    }
+    for index in proving {
+        let process = history.ops[*index].process;
+        if let std::collections::btree_map::Entry::Vacant(entry) = process_lane.entry(process) {
+            entry.insert(lanes.len());
+            lanes.push(Lane { name: format!("process-{process}"), kind: LaneKind::Process });
+        }
+    }
+    process_lane
+}
+
+/// Every history operation whose process has a lane, the proving ones marked.
+fn op_marks(history: &History, process_lane: &BTreeMap<u64, usize>, proving: &[usize]) -> Vec<OpMark> {
+    let mark = |op: &Op| {
+        let lane = *process_lane.get(&op.process)?;
+        let proving = proving.binary_search(&op.index).is_ok();
+        Some(OpMark { lane, time_ns: op.time_ns, index: op.index, text: op_summary(op), proving })
+    };
+    history.ops.iter().filter_map(mark).collect()
+}
+
+/// A recorded message copy as an arrow.
+fn arrow(recording: &Recording, message: &eosim_sim::recording::MessageRecord) -> Arrow {
+    let (end, mut note) = match message.fate {
+        MessageFate::Delivered { at_ns } => (ArrowEnd::Delivered { at_ns }, String::new()),
+        MessageFate::Dropped { at_ns, cause } => {
+            (ArrowEnd::Dropped { at_ns, at_send: cause.at_send() }, cause.describe().to_string())
+        }
+        MessageFate::InFlight => (ArrowEnd::InFlight, String::new()),
+    };
+    if message.copy > 0 {
+        note = if note.is_empty() { "a duplicate copy".to_string() } else { format!("a duplicate copy, {note}") };
+    }
+    Arrow {
+        source: message.source.index(),
+        target: message.target.index(),
+        send_ns: message.send_ns,
+        end,
+        label: recording.label(message).to_string(),
+        note,
+    }
+}
+
+/// A recorded fault as a band, labeled with its scenario-file kind name and what it struck.
+fn fault_band(fault: &FaultRecord, names: &[String]) -> FaultBand {
+    let name = |node: &NodeId| names.get(node.index()).cloned().unwrap_or_else(|| node.to_string());
+    let kind = fault_kind_name(fault.kind);
+    let mut lanes: Vec<usize> = fault.nodes.iter().map(|node| node.index()).collect();
+    let mut side_b = Vec::new();
+    let (style, label) = match &fault.action {
+        FaultAction::Crash { node, .. } => (BandStyle::Crash, format!("{kind} {}", name(node))),
+        FaultAction::Pause { node, .. } => (BandStyle::Pause, format!("{kind} {}", name(node))),
+        FaultAction::Partition { kind: shape, side_a, side_b: other } => {
+            lanes = side_a.iter().map(|node| node.index()).collect();
+            side_b = other.iter().map(|node| node.index()).collect();
+            let side = |nodes: &[NodeId]| nodes.iter().map(name).collect::<Vec<_>>().join(" ");
+            let shape = match shape {
+                PartitionKind::Symmetric => String::new(),
+                PartitionKind::OneWay => " one-way".to_string(),
+                PartitionKind::Bridge { bridge } => format!(" bridged by {}", name(bridge)),
+            };
+            (BandStyle::Partition, format!("partition{shape}: {} | {}", side(side_a), side(other)))
+        }
+        FaultAction::Link { direction, probability_ppm, delay_ns_max, .. } => {
+            let percent = *probability_ppm as f64 / 10_000.0;
+            let delay =
+                if *delay_ns_max > 0 { format!(" up to {} ms", delay_ns_max / 1_000_000) } else { String::new() };
+            let direction = serde_json::to_value(direction).ok().and_then(|value| value.as_str().map(str::to_string));
+            let direction = direction.unwrap_or_default();
+            (BandStyle::Link, format!("{kind} {direction} {percent:.0}%{delay}"))
+        }
+    };
+    FaultBand { style, label, start_ns: fault.start_ns, end_ns: fault.end_ns, lanes, side_b }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenarios;
+
+    #[test]
+    fn nodes_are_named_after_the_cluster_and_by_role_when_the_layout_differs() {
+        let scenario = scenarios::load("at-most-once").expect("built in").scenario;
+        let (server, client) = (NodeRole::Server, NodeRole::Client);
+        let roles = [server, server, server, server, client, client, client];
+        let names = node_names(&scenario, &roles);
+        assert_eq!(names, ["broker-0", "broker-1", "broker-2", "controller", "producer-0", "producer-1", "consumer-0"]);
+        assert_eq!(node_names(&scenario, &[server, client]), ["server-n0", "client-n1"]);
+    }
+
+    #[test]
+    fn recording_changes_no_run_and_accounts_for_every_lost_message() {
+        for builtin in scenarios::BUILTINS {
+            let scenario = scenarios::load(builtin.name).expect("built in").scenario;
+            for seed in 0..3 {
+                let plain = eosim_model::simulate(&scenario, seed);
+                let (recorded, recordings) = capture(|| eosim_model::simulate(&scenario, seed));
+                assert_eq!(recorded.trace_hash, plain.trace_hash, "{} seed {seed}", builtin.name);
+                let [recording] = recordings.as_slice() else { panic!("one world per run") };
+                assert_eq!(recording.trace_hash.as_deref(), Some(plain.trace_hash.as_str()));
+                let lost = recording.messages.iter().filter(|message| {
+                    matches!(message.fate, MessageFate::Dropped { cause, .. }
+                        if cause != eosim_sim::recording::DropCause::HeldAtCrash)
+                });
+                assert_eq!(lost.count() as u64, plain.stats.messages_dropped, "{} seed {seed}", builtin.name);
+                let originals = recording.messages.iter().filter(|message| message.copy == 0).count() as u64;
+                assert_eq!(originals, plain.stats.messages_sent, "{} seed {seed}", builtin.name);
+            }
+        }
+    }
+
+    #[test]
+    fn a_failing_seed_is_redrawn_from_an_identical_rerun() {
+        let scenario = scenarios::load("at-most-once").expect("built in").scenario;
+        let result = run_seed(&scenario, 2);
+        assert!(result.verdict.is_failure(), "seed 2 of at-most-once loses a write");
+        let section = seed_section(&scenario, &result.seed_record(), Vec::new()).expect("same hash");
+        let diagram = section.diagram.expect("a diagram");
+        assert_eq!(diagram.lanes.len(), 7, "every process matched one node: {:?}", section.notes);
+        assert!(section.anomaly.is_some());
+        assert!(!section.proving_ops.is_empty());
+        assert!(section.proving_ops.iter().all(|op| !op.lane.is_empty()));
+        assert!(diagram.ops.iter().any(|op| op.proving));
+        assert!(diagram.arrows.iter().any(|arrow| arrow.label == "ProduceRequest"));
+        let mut record = result.seed_record();
+        record.trace_hash = Some("0".repeat(32));
+        assert!(matches!(seed_section(&scenario, &record, Vec::new()), Err(HtmlError::Diverged { seed: 2, .. })));
+    }
+}
