@@ -138,18 +138,12 @@ fn fill_section(section: &mut SeedSection, scenario: &Scenario, result: &RunResu
     section.anomaly = anomaly;
 }
 
-/// Each node's lane name, from the scenario's cluster. The model numbers its nodes brokers first, then the
-/// controller, the producers and the consumers (`eosim_model::run`'s `Cluster`); when the recorded roles do not
-/// fit that layout, nodes are named by role and id instead, so that a changed model never gets wrong names.
+/// Each node's lane name, as the model names its nodes (`eosim_model::node_names`); when the recorded roles do
+/// not fit (the servers are the brokers and the controller, first), nodes are named by role and id instead, so
+/// that a mismatch never draws a wrong name.
 pub fn node_names(scenario: &Scenario, roles: &[NodeRole]) -> Vec<String> {
-    let brokers = scenario.cluster.brokers as usize;
-    let producers = scenario.workload.producers as usize;
-    let consumers = scenario.workload.consumers as usize;
-    let mut names: Vec<String> = (0..brokers).map(|index| format!("broker-{index}")).collect();
-    names.push("controller".to_string());
-    names.extend((0..producers).map(|index| format!("producer-{index}")));
-    names.extend((0..consumers).map(|index| format!("consumer-{index}")));
-    let servers = brokers + 1;
+    let names = eosim_model::node_names(scenario);
+    let servers = scenario.cluster.brokers as usize + 1;
     let fits = names.len() == roles.len()
         && roles.iter().enumerate().all(|(node, role)| (*role == NodeRole::Server) == (node < servers));
     if fits {

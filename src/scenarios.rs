@@ -138,7 +138,7 @@ mod tests {
         let loaded = load(DEFAULT_ALIAS).expect("default resolves");
         assert_eq!(loaded.scenario.name, DEFAULT_SCENARIO);
         assert_eq!(loaded.arg, DEFAULT_SCENARIO);
-        assert_eq!(loaded.describe(), "idempotent (default resolves to idempotent)");
+        assert_eq!(loaded.describe(), "eos-v2 (default resolves to eos-v2)");
     }
 
     #[test]

@@ -129,8 +129,8 @@ fn the_default_campaign_names_what_default_resolves_to() {
     let output = eosim(&["campaign", "--seeds", "4", "--jobs", "2"]);
     assert_exit(&output, 0);
     let text = stdout(&output);
-    assert!(text.contains("default: resolves to idempotent"), "{text}");
-    assert!(text.contains("scenario: idempotent\n"), "{text}");
+    assert!(text.contains("default: resolves to eos-v2"), "{text}");
+    assert!(text.contains("scenario: eos-v2\n"), "{text}");
 }
 
 #[test]

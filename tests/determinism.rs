@@ -32,6 +32,16 @@ proptest! {
     }
 
     #[test]
+    fn any_seed_of_the_transactional_pipeline_gives_the_same_run_twice(seed in any::<u64>()) {
+        let scenario = builtin("eos-v2");
+        let first = run_seed(&scenario, seed);
+        let again = run_seed(&scenario, seed);
+        prop_assert!(first.trace_hash().is_some(), "seed {seed}: {:?}", first.finding());
+        prop_assert_eq!(first.trace_hash(), again.trace_hash());
+        prop_assert_eq!(first.anomaly_kinds(), again.anomaly_kinds());
+    }
+
+    #[test]
     fn a_repro_replays_its_run_exactly(seed in any::<u64>()) {
         let scenario = builtin("at-least-once");
         let original = run_seed(&scenario, seed);
@@ -48,7 +58,7 @@ proptest! {
 
 #[test]
 fn a_campaign_report_is_the_same_for_any_thread_count() {
-    let scenario = builtin("idempotent-restart");
+    let scenario = builtin("eos-v2");
     let stop = AtomicBool::new(false);
     let report = |jobs| {
         let options = CampaignOptions { seed_start: 100, seeds: 16, jobs };

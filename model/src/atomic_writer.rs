@@ -121,8 +121,12 @@ impl AtomicWriterApp {
         self.durable.sessions += 1;
         let first_request_id = self.durable.sessions << REQUEST_ID_BITS;
         let settings = &self.settings;
-        let client =
-            ProducerClient::new(settings.producer.clone(), settings.brokers.clone(), settings.partition_count, first_request_id);
+        let client = ProducerClient::new(
+            settings.producer.clone(),
+            settings.brokers.clone(),
+            settings.partition_count,
+            first_request_id,
+        );
         let mut producer = TxnProducer::new(settings.txn.clone(), client, first_request_id);
         producer.start(ctx);
         producer

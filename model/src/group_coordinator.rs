@@ -132,7 +132,13 @@ impl GroupCoordinator {
                     .iter()
                     .map(|(member, m)| format!("{member} {:?} seen {} ms", m.assignment, m.last_seen_ns / 1_000_000))
                     .collect();
-                format!("{id}@{}: generation {} rebalancing {} members [{}]", log.0, group.generation, group.rebalancing.is_some(), members.join(", "))
+                format!(
+                    "{id}@{}: generation {} rebalancing {} members [{}]",
+                    log.0,
+                    group.generation,
+                    group.rebalancing.is_some(),
+                    members.join(", ")
+                )
             })
             .collect()
     }
@@ -308,7 +314,12 @@ impl GroupCoordinator {
     }
 
     /// A write to the offsets partition finished with `result`.
-    pub fn on_append(&mut self, log: PartitionId, write: GroupWrite, result: Result<(), ErrorCode>) -> Vec<GroupEffect> {
+    pub fn on_append(
+        &mut self,
+        log: PartitionId,
+        write: GroupWrite,
+        result: Result<(), ErrorCode>,
+    ) -> Vec<GroupEffect> {
         let Some(groups) = self.partitions.get_mut(&log) else {
             return match write {
                 GroupWrite::TxnOffsets { waiter, .. } => reply(waiter, ErrorCode::NotCoordinator),
@@ -380,7 +391,9 @@ impl GroupCoordinator {
                     continue;
                 }
                 let before = group.members.len();
-                group.members.retain(|_, member| now_ns.saturating_sub(member.last_seen_ns) < member.session_timeout_ns);
+                group
+                    .members
+                    .retain(|_, member| now_ns.saturating_sub(member.last_seen_ns) < member.session_timeout_ns);
                 let expired = group.members.len() < before;
                 if expired {
                     self.coverage.push("group:member-expired".to_string());

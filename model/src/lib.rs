@@ -50,5 +50,5 @@ pub mod txn_coordinator;
 pub mod txn_producer;
 pub mod txn_state;
 
-pub use run::{simulate, RunStats, SimOutcome};
+pub use run::{node_names, simulate, RunStats, SimOutcome};
 pub use scenario::{Scenario, ScenarioError, Variant};

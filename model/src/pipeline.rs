@@ -267,8 +267,12 @@ impl PipelineApp {
         self.durable.sessions += 1;
         let first_request_id = self.durable.sessions << REQUEST_ID_BITS;
         let settings = &self.settings;
-        let client =
-            ProducerClient::new(settings.producer.clone(), settings.brokers.clone(), settings.partition_count, first_request_id);
+        let client = ProducerClient::new(
+            settings.producer.clone(),
+            settings.brokers.clone(),
+            settings.partition_count,
+            first_request_id,
+        );
         let mut producer = TxnProducer::new(settings.txn.clone(), client, first_request_id);
         producer.start(ctx);
         producer
@@ -277,7 +281,8 @@ impl PipelineApp {
     fn new_member_id(&mut self) {
         let v = self.volatile.as_mut().expect("running");
         v.member_serial += 1;
-        v.member_id = format!("pipeline-{}-{}-{}", self.settings.pipeline_index, self.durable.incarnation, v.member_serial);
+        v.member_id =
+            format!("pipeline-{}-{}-{}", self.settings.pipeline_index, self.durable.incarnation, v.member_serial);
     }
 
     fn new_request_id(&mut self) -> u64 {
@@ -430,7 +435,9 @@ impl PipelineApp {
         let v = self.volatile.as_mut().expect("running");
         match result {
             Ok(_) => v.heartbeat_ok = true,
-            Err(error @ (ErrorCode::RebalanceInProgress | ErrorCode::IllegalGeneration | ErrorCode::UnknownMemberId)) => {
+            Err(
+                error @ (ErrorCode::RebalanceInProgress | ErrorCode::IllegalGeneration | ErrorCode::UnknownMemberId),
+            ) => {
                 ctx.shared.count("app:pipeline-rebalance");
                 v.heartbeat_ok = false;
                 if error == ErrorCode::UnknownMemberId {
@@ -496,8 +503,14 @@ impl PipelineApp {
             let v = self.volatile.as_mut().expect("running");
             v.fetches.insert(request_id, partition);
             let isolation = IsolationLevel::ReadCommitted;
-            let msg =
-                Msg::FetchRequest { request_id, partition, offset, max_records: FETCH_MAX_RECORDS, leader_epoch, isolation };
+            let msg = Msg::FetchRequest {
+                request_id,
+                partition,
+                offset,
+                max_records: FETCH_MAX_RECORDS,
+                leader_epoch,
+                isolation,
+            };
             ctx.send(leader, msg);
         }
         let v = self.volatile.as_mut().expect("running");
@@ -514,7 +527,8 @@ impl PipelineApp {
         match result {
             Ok(data) => {
                 let position = v.positions.get(&partition).copied().unwrap_or(0);
-                let fresh: Vec<(u64, i64)> = data.records.into_iter().filter(|(offset, _)| *offset >= position).collect();
+                let fresh: Vec<(u64, i64)> =
+                    data.records.into_iter().filter(|(offset, _)| *offset >= position).collect();
                 if fresh.is_empty() {
                     // Markers and aborted records are skipped; the position moves past them.
                     v.positions.insert(partition, position.max(data.next_offset));
@@ -755,7 +769,8 @@ fn strip_offsets(mops: Vec<MicroOp>) -> Vec<MicroOp> {
 /// store writes — those it means to make on the invocation, those the store acknowledged on a completion.
 fn txn_mops(ctx: &Ctx<'_>, txn: &OpenTxn, store: Option<&str>, invoke: bool) -> Vec<MicroOp> {
     let keys = &ctx.shared.keys;
-    let reads = txn.reads.iter().map(|(partition, records)| (keys[partition.index()].clone(), records.clone())).collect();
+    let reads =
+        txn.reads.iter().map(|(partition, records)| (keys[partition.index()].clone(), records.clone())).collect();
     let mut mops = vec![MicroOp::Poll { reads }];
     for (record_id, (partition, value, source, source_offset)) in txn.sends.iter().enumerate() {
         let offset = if invoke { None } else { txn.offsets.get(&(record_id as u64)).copied() };

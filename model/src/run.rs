@@ -126,10 +126,12 @@ fn unsettled_app(world: &World<Node>) -> Option<String> {
                     owned.extend(assignment);
                     generations.push(generation);
                 }
-                let behind = app.positions().into_iter().find(|(partition, position)| {
-                    committed_end(world, *partition).is_none_or(|end| *position < end)
-                });
-                let behind = behind.map(|(partition, position)| format!("at offset {position} of partition {}", partition.0));
+                let behind = app
+                    .positions()
+                    .into_iter()
+                    .find(|(partition, position)| committed_end(world, *partition).is_none_or(|end| *position < end));
+                let behind =
+                    behind.map(|(partition, position)| format!("at offset {position} of partition {}", partition.0));
                 (!app.is_settled()).then(|| app.describe()).or(behind)
             }
             _ => None,
@@ -152,7 +154,10 @@ fn unsettled_app(world: &World<Node>) -> Option<String> {
                     _ => None,
                 })
                 .collect();
-            return Some(format!("the pipeline group, whose partitions are not owned by one generation ({})", states.join("; ")));
+            return Some(format!(
+                "the pipeline group, whose partitions are not owned by one generation ({})",
+                states.join("; ")
+            ));
         }
     }
     None
@@ -202,6 +207,21 @@ fn run_stats(world: &World<Node>) -> RunStats {
         faults: kernel.faults.iter().map(|(kind, count)| (fault_kind_name(*kind).to_string(), *count)).collect(),
         counters: world.shared().counters.iter().map(|(name, count)| (name.to_string(), *count)).collect(),
     }
+}
+
+/// The name of every node of `scenario`'s cluster, by node id: `broker-0`, `controller`, `producer-0`,
+/// `consumer-0`, `writer-0`, `pipeline-0`, `store`.
+pub fn node_names(scenario: &Scenario) -> Vec<String> {
+    let cluster = Cluster::new(scenario);
+    let mut names: Vec<String> = (0..cluster.brokers.len()).map(|index| format!("broker-{index}")).collect();
+    names.push("controller".to_string());
+    let groups = [("producer", &cluster.producers), ("consumer", &cluster.consumers)];
+    let groups = groups.into_iter().chain([("writer", &cluster.atomic_writers), ("pipeline", &cluster.pipelines)]);
+    for (kind, nodes) in groups {
+        names.extend((0..nodes.len()).map(|index| format!("{kind}-{index}")));
+    }
+    names.extend(cluster.store.map(|_| "store".to_string()));
+    names
 }
 
 /// Which node is what: brokers first (broker `i` is node `i`), then the controller, the producer

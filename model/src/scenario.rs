@@ -529,7 +529,10 @@ impl Scenario {
                 return Err(("pipeline", "expected instances > 0, max_records_per_txn > 0, input != output".into()));
             }
             if pipeline.heartbeat_interval_ms == 0 || pipeline.heartbeat_interval_ms >= pipeline.session_timeout_ms {
-                return Err(("heartbeat_interval_ms", "expected 0 < heartbeat_interval_ms < session_timeout_ms".into()));
+                return Err((
+                    "heartbeat_interval_ms",
+                    "expected 0 < heartbeat_interval_ms < session_timeout_ms".into(),
+                ));
             }
         }
         if transactional && (self.cluster.transaction_log_partitions == 0 || self.cluster.offsets_partitions == 0) {

@@ -511,8 +511,11 @@ impl TxnCoordinator {
             }
             TxnState::PrepareCommit | TxnState::PrepareAbort if txn.markers.is_empty() => {
                 // Every marker landed but the Complete* write did not replicate: write it again.
-                let complete =
-                    if txn.state == TxnState::PrepareCommit { TxnState::CompleteCommit } else { TxnState::CompleteAbort };
+                let complete = if txn.state == TxnState::PrepareCommit {
+                    TxnState::CompleteCommit
+                } else {
+                    TxnState::CompleteAbort
+                };
                 self.transition(log, id, complete, None)
             }
             TxnState::PrepareCommit | TxnState::PrepareAbort => {

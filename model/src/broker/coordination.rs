@@ -128,14 +128,21 @@ impl Broker {
     pub(super) fn on_init_transactional(&mut self, ctx: &mut Ctx<'_>, source: NodeId, request_id: u64, init: TxnInit) {
         let log = self.settings.internal.transaction_log_partition(&init.transactional_id);
         let waiter = Waiter { client: source, request_id, init: true };
-        let (broker_count, broker_index) = (u64::from(self.settings.broker_count), u64::from(self.settings.broker_index));
+        let (broker_count, broker_index) =
+            (u64::from(self.settings.broker_count), u64::from(self.settings.broker_index));
         let issued = &mut self.durable.producer_ids_issued;
         let new_producer_id = || {
             *issued += 1;
             (*issued - 1) * broker_count + broker_index + 1
         };
-        let effects =
-            self.volatile.txn.init_producer_id(log, &init.transactional_id, init.timeout_ns, waiter, new_producer_id, ctx.now_ns());
+        let effects = self.volatile.txn.init_producer_id(
+            log,
+            &init.transactional_id,
+            init.timeout_ns,
+            waiter,
+            new_producer_id,
+            ctx.now_ns(),
+        );
         self.run_txn_effects(ctx, effects);
     }
 
@@ -239,7 +246,9 @@ impl Broker {
             match effect {
                 GroupEffect::Append { log, producer, record, write } => {
                     let batch = RecordBatch::internal(producer, record);
-                    if let Some(result) = self.append_internal(ctx, log, batch, InternalWrite::Group { log, write: write.clone() }) {
+                    if let Some(result) =
+                        self.append_internal(ctx, log, batch, InternalWrite::Group { log, write: write.clone() })
+                    {
                         queue.extend(self.volatile.groups.on_append(log, write, result));
                     }
                 }
