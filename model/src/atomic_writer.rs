@@ -11,13 +11,10 @@
 //! producer; a new one with the same transactional id takes over, which is how Kafka applications recover.
 
 use crate::node::{record, record_crash, timer_parts, timer_tag, Ctx, Phase};
-use crate::producer::{Delivery, ProducerClient};
-use crate::producer_app::REQUEST_ID_BITS;
+use crate::producer::Delivery;
 use crate::protocol::{Msg, PartitionId};
-use crate::scenario::ProducerSettings;
-use crate::txn_producer::{TxnEvent, TxnPhase, TxnProducer, TxnProducerSettings};
+use crate::txn_producer::{TxnClientConfig, TxnEvent, TxnPhase, TxnProducer};
 use eosim_checker::{MicroOp, OpFn, OpType};
-use eosim_sim::NodeId;
 use std::collections::BTreeMap;
 
 const TIMER_THINK: u16 = 1;
@@ -25,14 +22,8 @@ const TIMER_THINK: u16 = 1;
 /// What an atomic writer does.
 #[derive(Clone, Debug)]
 pub struct AtomicWriterSettings {
-    /// Its transactional producer (the transactional id is the writer's own).
-    pub txn: TxnProducerSettings,
-    /// The producer client underneath.
-    pub producer: ProducerSettings,
-    /// Brokers to ask for metadata.
-    pub brokers: Vec<NodeId>,
-    /// Every partition of the cluster, for the client's metadata.
-    pub partition_count: usize,
+    /// Its transactional producer sessions.
+    pub client: TxnClientConfig,
     /// The partitions it writes to.
     pub targets: Vec<PartitionId>,
     /// Partitions per transaction.
@@ -118,18 +109,7 @@ impl AtomicWriterApp {
     }
 
     fn new_producer(&mut self, ctx: &mut Ctx<'_>) -> TxnProducer {
-        self.durable.sessions += 1;
-        let first_request_id = self.durable.sessions << REQUEST_ID_BITS;
-        let settings = &self.settings;
-        let client = ProducerClient::new(
-            settings.producer.clone(),
-            settings.brokers.clone(),
-            settings.partition_count,
-            first_request_id,
-        );
-        let mut producer = TxnProducer::new(settings.txn.clone(), client, first_request_id);
-        producer.start(ctx);
-        producer
+        self.settings.client.start_session(ctx, &mut self.durable.sessions)
     }
 
     /// Handles a response.

@@ -7,7 +7,7 @@
 //! to fetches of an earlier round are ignored, so positions only move forward.
 
 use crate::metadata::MetadataCache;
-use crate::node::{record, record_crash, record_op, timer_parts, timer_tag, Ctx, Phase};
+use crate::node::{record, record_assign, record_crash, record_op, timer_parts, timer_tag, Ctx, Phase};
 use crate::protocol::{ErrorCode, FetchData, IsolationLevel, Msg, PartitionId};
 use eosim_checker::{MicroOp, Op, OpFn, OpType};
 use std::collections::BTreeMap;
@@ -80,19 +80,7 @@ impl ConsumerApp {
     pub fn on_start(&mut self, ctx: &mut Ctx<'_>) {
         let process = ctx.shared.new_process();
         let keys = ctx.shared.keys.clone();
-        for op_type in [OpType::Invoke, OpType::Ok] {
-            let op = Op {
-                index: 0,
-                time_ns: ctx.now_ns(),
-                process,
-                op_type,
-                f: OpFn::Assign,
-                mops: Vec::new(),
-                keys: keys.clone(),
-                final_poll: false,
-            };
-            record_op(ctx, op);
-        }
+        record_assign(ctx, process, keys);
         self.incarnation += 1;
         let next_request_id = self.incarnation << crate::producer_app::REQUEST_ID_BITS;
         let partition_count = self.settings.partition_count as usize;

@@ -4,6 +4,12 @@
 //! leader and follower roles, ISR, high watermark) over their logs ([`log`]) with broker-side idempotence
 //! ([`producer_state`]); the [`controller::Controller`] that elects leaders; producer applications
 //! ([`producer_app`]) on top of the producer client ([`producer`]); consumer applications ([`consumer`]).
+//!
+//! Transactions: a broker that leads a partition of an internal topic ([`internal_topics`]) is its transaction
+//! coordinator ([`txn_coordinator`], over the state machine of [`txn_state`]) or group coordinator
+//! ([`group_coordinator`]). The transactional producer ([`txn_producer`]) drives them for the atomic writer
+//! ([`atomic_writer`]) and the consume-transform-produce pipeline ([`pipeline`]), which may also write to an
+//! external store ([`store`]).
 //! A [`Scenario`] (TOML) chooses the variant, the workload and the faults; [`simulate`] runs one seed and
 //! returns the history the clients wrote, for the checker to judge.
 //!

@@ -76,6 +76,23 @@ pub fn record_crash(ctx: &mut Ctx<'_>, process: u64) {
     record(ctx, process, OpType::Info, OpFn::Crash, Vec::new());
 }
 
+/// Records that `process` now consumes exactly `keys` (an `assign` operation, which completes at once).
+pub fn record_assign(ctx: &mut Ctx<'_>, process: u64, keys: Vec<Key>) {
+    for op_type in [OpType::Invoke, OpType::Ok] {
+        let op = Op {
+            index: 0,
+            time_ns: ctx.now_ns(),
+            process,
+            op_type,
+            f: OpFn::Assign,
+            mops: Vec::new(),
+            keys: keys.clone(),
+            final_poll: false,
+        };
+        record_op(ctx, op);
+    }
+}
+
 /// Appends a fully built operation (assign keys, final polls); returns its index.
 pub fn record_op(ctx: &mut Ctx<'_>, op: Op) -> usize {
     ctx.observe(&(op.process, op.op_type, op.f, op.mops.len(), op.final_poll));

@@ -17,13 +17,12 @@
 //! past its session timeout, then resumed — finds its TxnOffsetCommit fenced by generation (ILLEGAL_GENERATION)
 //! or its epoch fenced by the coordinator, and its transaction never commits.
 
-use crate::node::{record, record_crash, record_op, timer_parts, timer_tag, Ctx};
-use crate::producer::{Delivery, ProducerClient};
+use crate::node::{record, record_assign, record_crash, timer_parts, timer_tag, Ctx};
+use crate::producer::Delivery;
 use crate::producer_app::REQUEST_ID_BITS;
 use crate::protocol::{ErrorCode, FetchData, GroupOp, GroupReply, IsolationLevel, Msg, PartitionId};
-use crate::scenario::ProducerSettings;
-use crate::txn_producer::{TxnEvent, TxnPhase, TxnProducer, TxnProducerSettings};
-use eosim_checker::{MicroOp, Op, OpFn, OpType};
+use crate::txn_producer::{TxnClientConfig, TxnEvent, TxnPhase, TxnProducer};
+use eosim_checker::{MicroOp, OpFn, OpType};
 use eosim_sim::NodeId;
 use std::collections::BTreeMap;
 
@@ -54,14 +53,8 @@ pub struct StoreSettings {
 /// What a pipeline does, times in nanoseconds.
 #[derive(Clone, Debug)]
 pub struct PipelineSettings {
-    /// Its transactional producer (the transactional id is the pipeline's own).
-    pub txn: TxnProducerSettings,
-    /// The producer client underneath.
-    pub producer: ProducerSettings,
-    /// Brokers to ask for metadata.
-    pub brokers: Vec<NodeId>,
-    /// Every partition of the cluster, for the client's metadata.
-    pub partition_count: usize,
+    /// Its transactional producer sessions.
+    pub client: TxnClientConfig,
     /// The consumer group.
     pub group_id: String,
     /// Input partitions (the group's subscription).
@@ -264,18 +257,7 @@ impl PipelineApp {
     }
 
     fn new_producer(&mut self, ctx: &mut Ctx<'_>) -> TxnProducer {
-        self.durable.sessions += 1;
-        let first_request_id = self.durable.sessions << REQUEST_ID_BITS;
-        let settings = &self.settings;
-        let client = ProducerClient::new(
-            settings.producer.clone(),
-            settings.brokers.clone(),
-            settings.partition_count,
-            first_request_id,
-        );
-        let mut producer = TxnProducer::new(settings.txn.clone(), client, first_request_id);
-        producer.start(ctx);
-        producer
+        self.settings.client.start_session(ctx, &mut self.durable.sessions)
     }
 
     fn new_member_id(&mut self) {
@@ -344,7 +326,7 @@ impl PipelineApp {
 
     /// Sends the JoinGroup or OffsetFetch the membership calls for, to the group coordinator.
     fn send_group_request(&mut self, ctx: &mut Ctx<'_>) {
-        let offsets_partition = self.settings.txn.internal.offsets_partition(&self.settings.group_id);
+        let offsets_partition = self.settings.client.txn.internal.offsets_partition(&self.settings.group_id);
         let request_id = self.new_request_id();
         let v = self.volatile.as_mut().expect("running");
         let op = match v.membership {
@@ -419,7 +401,7 @@ impl PipelineApp {
     }
 
     fn tick_heartbeat(&mut self, ctx: &mut Ctx<'_>) {
-        let offsets_partition = self.settings.txn.internal.offsets_partition(&self.settings.group_id);
+        let offsets_partition = self.settings.client.txn.internal.offsets_partition(&self.settings.group_id);
         let request_id = self.new_request_id();
         let v = self.volatile.as_mut().expect("running");
         if v.membership == Membership::Joining {
@@ -784,20 +766,4 @@ fn txn_mops(ctx: &Ctx<'_>, txn: &OpenTxn, store: Option<&str>, invoke: bool) -> 
         }
     }
     mops
-}
-
-fn record_assign(ctx: &mut Ctx<'_>, process: u64, keys: Vec<String>) {
-    for op_type in [OpType::Invoke, OpType::Ok] {
-        let op = Op {
-            index: 0,
-            time_ns: ctx.now_ns(),
-            process,
-            op_type,
-            f: OpFn::Assign,
-            mops: Vec::new(),
-            keys: keys.clone(),
-            final_poll: false,
-        };
-        record_op(ctx, op);
-    }
 }

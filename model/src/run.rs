@@ -13,7 +13,7 @@ use crate::replica::ReplicationSettings;
 use crate::scenario::{fault_kind_name, Scenario, Variant};
 use crate::store::StoreNode;
 use crate::txn_coordinator::TxnCoordinatorSettings;
-use crate::txn_producer::TxnProducerSettings;
+use crate::txn_producer::{TxnClientConfig, TxnProducerSettings};
 use eosim_checker::History;
 use eosim_sim::{FaultPlan, FaultSchedule, FaultTargets, NodeId, NodeRole, SwarmChoices, World, WorldOptions};
 use serde::{Deserialize, Serialize};
@@ -396,31 +396,29 @@ impl Cluster {
         self.push_transactional_apps(scenario, nodes);
     }
 
-    fn txn_producer_settings(&self, scenario: &Scenario, transactional_id: String) -> TxnProducerSettings {
+    fn txn_client(&self, scenario: &Scenario, transactional_id: String) -> TxnClientConfig {
         let producer = scenario.producer_settings();
-        TxnProducerSettings {
+        let txn = TxnProducerSettings {
             transactional_id,
             transaction_timeout_ns: scenario.workload.transaction_timeout_ms * NS_PER_MS,
             eos_v2: scenario.variant == Variant::EosV2,
             request_timeout_ns: producer.request_timeout_ns,
             retry_backoff_ns: producer.retry_backoff_ns,
             internal: self.internal,
-        }
+        };
+        let partition_count = self.internal.partition_count() as usize;
+        TxnClientConfig { txn, producer, brokers: self.brokers.clone(), partition_count }
     }
 
     fn push_transactional_apps(&self, scenario: &Scenario, nodes: &mut Vec<(Node, NodeRole)>) {
         let workload = &scenario.workload;
-        let partition_count = self.internal.partition_count() as usize;
         // Value spaces: plain producers first, then writers, then pipelines.
         let mut app_index = i64::from(workload.producers);
         let targets: Vec<PartitionId> =
             scenario.topic_partitions(workload.atomic_topic.as_deref()).into_iter().map(PartitionId).collect();
         for index in 0..self.atomic_writers.len() {
             let settings = AtomicWriterSettings {
-                txn: self.txn_producer_settings(scenario, format!("writer-{index}")),
-                producer: scenario.producer_settings(),
-                brokers: self.brokers.clone(),
-                partition_count,
+                client: self.txn_client(scenario, format!("writer-{index}")),
                 targets: targets.clone(),
                 partitions_per_txn: workload.atomic_partitions_per_txn,
                 txns_total: workload.atomic_txns_per_writer,
@@ -442,9 +440,7 @@ impl Cluster {
             });
             let producer = scenario.producer_settings();
             let settings = PipelineSettings {
-                txn: self.txn_producer_settings(scenario, format!("pipeline-{index}")),
-                brokers: self.brokers.clone(),
-                partition_count,
+                client: self.txn_client(scenario, format!("pipeline-{index}")),
                 group_id: pipeline.group.clone(),
                 input: partitions(&pipeline.input),
                 output: partitions(&pipeline.output),
@@ -454,7 +450,6 @@ impl Cluster {
                 session_timeout_ns: pipeline.session_timeout_ms * NS_PER_MS,
                 request_timeout_ns: producer.request_timeout_ns,
                 retry_backoff_ns: producer.retry_backoff_ns,
-                producer,
                 store,
                 value_base: app_index * VALUES_PER_APP,
                 pipeline_index: index as u32,

@@ -17,7 +17,9 @@
 use crate::internal_topics::InternalTopics;
 use crate::node::{timer_parts, timer_tag, Ctx};
 use crate::producer::{ClientError, Completion, ProducerClient, RecordId};
+use crate::producer_app::REQUEST_ID_BITS;
 use crate::protocol::{ErrorCode, GroupOp, GroupReply, Msg, PartitionId, TxnInit, TxnOp};
+use crate::scenario::ProducerSettings;
 use eosim_sim::NodeId;
 
 const TIMER_REQUEST_TIMEOUT: u16 = 24;
@@ -41,6 +43,33 @@ pub struct TxnProducerSettings {
     pub retry_backoff_ns: u64,
     /// Where the coordinators' partitions are.
     pub internal: InternalTopics,
+}
+
+/// Everything an application needs to start transactional producer sessions.
+#[derive(Clone, Debug)]
+pub struct TxnClientConfig {
+    /// The transactional producer's settings (its transactional id is the application's own).
+    pub txn: TxnProducerSettings,
+    /// The producer client underneath.
+    pub producer: ProducerSettings,
+    /// Brokers to ask for metadata.
+    pub brokers: Vec<NodeId>,
+    /// Every partition of the cluster, user and internal, for the client's metadata.
+    pub partition_count: usize,
+}
+
+impl TxnClientConfig {
+    /// Starts a new producer session (`initTransactions`): after a start or a fatal error, with request
+    /// ids apart from every earlier session's, so no late answer to an old session is taken for a new one.
+    pub fn start_session(&self, ctx: &mut Ctx<'_>, sessions: &mut u64) -> TxnProducer {
+        *sessions += 1;
+        let first_request_id = *sessions << REQUEST_ID_BITS;
+        let client =
+            ProducerClient::new(self.producer.clone(), self.brokers.clone(), self.partition_count, first_request_id);
+        let mut producer = TxnProducer::new(self.txn.clone(), client, first_request_id);
+        producer.start(ctx);
+        producer
+    }
 }
 
 /// What happened, for the application.
