@@ -361,8 +361,9 @@ impl TxnCoordinator {
         if txn.producer_id != producer_id {
             return reply(waiter, ErrorCode::InvalidProducerIdMapping);
         }
-        let retry_of_bumped = bump && txn.last_epoch == Some(epoch) && epoch < txn.epoch;
-        if epoch < txn.epoch && !retry_of_bumped {
+        // KIP-890: the epoch was bumped at Prepare, so a retry of that EndTxn carries the epoch before it.
+        let retry = bump && txn.last_epoch == Some(epoch) && epoch < txn.epoch;
+        if epoch != txn.epoch && !retry {
             return reply(waiter, ErrorCode::ProducerFenced);
         }
         if txn.pending.is_some() {
@@ -374,10 +375,12 @@ impl TxnCoordinator {
             (TxnState::PrepareAbort, TxnState::CompleteAbort)
         };
         let current = (txn.producer_id, txn.epoch);
-        match txn.state {
-            state if state == complete => vec![TxnEffect::Reply { waiter, result: Ok(current) }],
-            state if state == prepare => reply(waiter, ErrorCode::ConcurrentTransactions),
-            TxnState::Ongoing if !retry_of_bumped => {
+        let state = txn.state;
+        match state {
+            _ if retry && state == complete => vec![TxnEffect::Reply { waiter, result: Ok(current) }],
+            _ if retry && state == prepare => reply(waiter, ErrorCode::ConcurrentTransactions),
+            _ if retry => reply(waiter, ErrorCode::InvalidTxnState),
+            TxnState::Ongoing => {
                 let mut entry = txn.log_entry(transactional_id, prepare);
                 if bump {
                     entry.last_epoch = Some(txn.epoch);
@@ -385,8 +388,14 @@ impl TxnCoordinator {
                 }
                 self.begin_transition(log, entry, Some(waiter))
             }
+            // eos-v1 keeps the epoch, so a retried EndTxn comes at the same epoch: the same result succeeds.
+            _ if !bump && state == complete => vec![TxnEffect::Reply { waiter, result: Ok(current) }],
+            _ if state == prepare || (bump && matches!(state, TxnState::PrepareCommit | TxnState::PrepareAbort)) => {
+                reply(waiter, ErrorCode::ConcurrentTransactions)
+            }
             TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort if bump && !commit => {
-                // KIP-890 blind abort: nothing may be open, but the epoch bump fences any late write.
+                // KIP-890 blind abort: nothing may be open, but the epoch bump fences any late write of the
+                // transaction the client is abandoning.
                 self.coverage.push("coordinator:blind-abort".to_string());
                 let mut entry = txn.log_entry(transactional_id, prepare);
                 entry.last_epoch = Some(txn.epoch);
@@ -551,7 +560,9 @@ impl TxnCoordinator {
                 return effects;
             }
         }
-        txn.last_epoch = Some(txn.epoch);
+        // No last epoch, as Kafka's prepareFenceProducerEpoch: the fenced producer's EndTxn at its old epoch
+        // must be PRODUCER_FENCED, never taken for a retry.
+        txn.last_epoch = None;
         txn.epoch = txn.epoch.saturating_add(1);
         txn.last_update_ns = now_ns;
         effects.extend(self.transition(log, id, TxnState::PrepareAbort, None));

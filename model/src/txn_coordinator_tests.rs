@@ -20,20 +20,22 @@ const P2: PartitionId = PartitionId(2);
 const TIMEOUT_NS: u64 = 100 * MS;
 const MARKER_RETRY_NS: u64 = 30 * MS;
 const EXPIRATION_NS: u64 = 500 * MS;
-const CONCURRENT: Result<(u64, u16), ErrorCode> = Err(ErrorCode::ConcurrentTransactions);
+/// A coordinator's answer: (producer id, epoch), or why not.
+type Answer = Result<(u64, u16), ErrorCode>;
+const CONCURRENT: Answer = Err(ErrorCode::ConcurrentTransactions);
 
 /// What the coordinator asked for besides log appends, in order.
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Seen {
     /// (request id, answer).
-    replies: Vec<(u64, Result<(u64, u16), ErrorCode>)>,
+    replies: Vec<(u64, Answer)>,
     /// (partition, marker, the marker's producer epoch, coordinator epoch).
     markers: Vec<(PartitionId, ControlMarker, u16, u32)>,
     illegal: Vec<String>,
 }
 
 impl Seen {
-    fn reply(request_id: u64, result: Result<(u64, u16), ErrorCode>) -> Seen {
+    fn reply(request_id: u64, result: Answer) -> Seen {
         Seen { replies: vec![(request_id, result)], ..Seen::default() }
     }
 
@@ -214,7 +216,7 @@ fn ready(eos_v2: bool) -> Harness {
     harness
 }
 
-fn reply(request_id: u64, result: Result<(u64, u16), ErrorCode>) -> Seen {
+fn reply(request_id: u64, result: Answer) -> Seen {
     Seen::reply(request_id, result)
 }
 
@@ -427,19 +429,22 @@ fn end_txn_v2_aborts_blind_from_empty() {
     // Empty at epoch 0: PrepareAbort at epoch 1 with no partitions, completed at once (no markers).
     assert_eq!(harness.end(0, false, 2, MS), reply(2, Ok((PID, 1))));
     assert_eq!((harness.state(), harness.meta().epoch), (CompleteAbort, 1));
-    // CompleteAbort at epoch 1, abort again: the same-result rule comes first, so it is an idempotent retry
-    // (success, no write, no bump) rather than a second blind abort.
+    // CompleteAbort at epoch 1, abort again at epoch 1: not a retry (that would carry epoch 0, the epoch before
+    // the bump), so a new blind abort that bumps to 2 and fences whatever the abandoned transaction left in flight.
     let written_before = harness.log.len();
-    assert_eq!(harness.end(1, false, 3, 2 * MS), reply(3, Ok((PID, 1))));
-    assert_eq!(harness.log.len(), written_before);
+    assert_eq!(harness.end(1, false, 3, 2 * MS), reply(3, Ok((PID, 2))));
+    assert_eq!(harness.log.len(), written_before + 2, "PrepareAbort and CompleteAbort");
+    // The retry of that abort carries epoch 1: success with the bumped epoch, nothing written.
+    assert_eq!(harness.end(1, false, 4, 3 * MS), reply(4, Ok((PID, 2))));
+    assert_eq!(harness.log.len(), written_before + 2);
     // A commit with nothing open is still refused: there is nothing to commit.
-    assert_eq!(harness.init(4, 3 * MS), reply(4, Ok((PID, 2))));
-    assert_eq!(harness.end(2, true, 5, 4 * MS), refused(5, ErrorCode::InvalidTxnState));
-    assert_eq!(harness.logged_states(), vec![Empty, PrepareAbort, CompleteAbort, Empty]);
-    // The blind abort left Empty for PrepareAbort, legal only under KIP-890.
+    assert_eq!(harness.init(5, 4 * MS), reply(5, Ok((PID, 3))));
+    assert_eq!(harness.end(3, true, 6, 5 * MS), refused(6, ErrorCode::InvalidTxnState));
+    assert_eq!(harness.logged_states(), vec![Empty, PrepareAbort, CompleteAbort, PrepareAbort, CompleteAbort, Empty]);
+    // The blind aborts left Empty and CompleteAbort for PrepareAbort, legal only under KIP-890.
     let transitions = harness.transitions();
     let blind: Vec<&(TxnState, TxnState)> = transitions.iter().filter(|(_, to)| *to == PrepareAbort).collect();
-    assert_eq!(blind, vec![&(Empty, PrepareAbort)]);
+    assert_eq!(blind, vec![&(Empty, PrepareAbort), &(CompleteAbort, PrepareAbort)]);
     assert!(PrepareAbort.may_follow(Empty, true) && !PrepareAbort.may_follow(Empty, false));
 }
 
@@ -689,4 +694,144 @@ fn a_completed_id_expires_from_its_last_update_and_an_open_one_never_does() {
     let mut open = Harness::load(false, 0, vec![entry(Ongoing, 0, &[P0], 10 * EXPIRATION_NS)], 0);
     assert_eq!(open.tick(2 * EXPIRATION_NS), Seen::default());
     assert_eq!(open.state(), Ongoing);
+}
+
+/// Every kind of transaction the coordinator runs, one after the other: commit, abort, timeout, a new
+/// producer instance, blind aborts (eos-v2), expiration.
+fn tour(eos_v2: bool) -> Harness {
+    let mut harness = ready(eos_v2);
+    let epoch = |harness: &Harness| harness.meta().epoch;
+    harness.add(0, &[P0], 2, MS);
+    harness.add(0, &[P1], 3, MS);
+    harness.end(0, true, 4, 2 * MS);
+    harness.markers_land(&[P0, P1], 3 * MS);
+    harness.add(epoch(&harness), &[P0], 5, 4 * MS);
+    harness.end(epoch(&harness), false, 6, 5 * MS);
+    harness.markers_land(&[P0], 6 * MS);
+    harness.add(epoch(&harness), &[P1], 7, 7 * MS);
+    harness.tick(7 * MS + TIMEOUT_NS);
+    harness.markers_land(&[P1], 8 * MS + TIMEOUT_NS);
+    let t_ns = 10 * MS + TIMEOUT_NS;
+    harness.init(8, t_ns);
+    harness.add(epoch(&harness), &[P0], 9, t_ns);
+    harness.end(epoch(&harness), true, 10, t_ns);
+    harness.markers_land(&[P0], t_ns);
+    if eos_v2 {
+        // Blind aborts from CompleteCommit and, after a new instance, from Empty.
+        harness.end(epoch(&harness), false, 11, t_ns);
+        harness.init(12, t_ns);
+        harness.end(epoch(&harness), false, 13, t_ns);
+    }
+    harness.init(14, t_ns);
+    harness.tick(t_ns + EXPIRATION_NS);
+    assert!(harness.coordinator.metadata(LOG, ID).is_none(), "the tour ends with the id expired");
+    harness
+}
+
+#[test]
+fn every_transition_the_coordinator_takes_is_in_kafkas_table() {
+    for eos_v2 in [false, true] {
+        let harness = tour(eos_v2);
+        let transitions = harness.transitions();
+        for (from, to) in &transitions {
+            assert!(to.may_follow(*from, eos_v2), "{from} -> {to} taken with eos-v2 {eos_v2}");
+        }
+        let mut taken: Vec<(TxnState, TxnState)> = transitions.clone();
+        taken.sort();
+        taken.dedup();
+        let mut expected = vec![
+            (Empty, Empty),
+            (Empty, Ongoing),
+            (Ongoing, Ongoing),
+            (Ongoing, PrepareCommit),
+            (PrepareCommit, CompleteCommit),
+            (CompleteCommit, Ongoing),
+            (Ongoing, PrepareAbort),
+            (PrepareAbort, CompleteAbort),
+            (CompleteAbort, Ongoing),
+            (Ongoing, PrepareEpochFence),
+            (PrepareEpochFence, PrepareAbort),
+            (CompleteAbort, Empty),
+            (Empty, Dead),
+        ];
+        if eos_v2 {
+            expected.extend([(CompleteCommit, PrepareAbort), (Empty, PrepareAbort)]);
+        } else {
+            expected.push((CompleteCommit, Empty));
+        }
+        expected.sort();
+        assert_eq!(taken, expected, "eos-v2 {eos_v2}");
+        // Every state but the fence was written to the log; the fence lives in memory only, as in Kafka.
+        assert!(!harness.logged_states().contains(&PrepareEpochFence));
+        assert!(harness.coverage.contains(&"txn-state:PrepareEpochFence".to_string()));
+    }
+}
+
+/// The coordinator's public methods cannot take an illegal transition: every write it begins goes to a
+/// state that is legal from the state it matched on, `on_append` only accepts the entry it has pending, and
+/// nothing changes the state while an entry is pending. So this test reaches into the metadata (a child
+/// module may) to put the pending entry and the state out of step, as a bug elsewhere would, and checks
+/// that the table in `on_append` catches it instead of applying it.
+#[test]
+fn a_transition_outside_the_table_is_reported_as_illegal_and_not_taken() {
+    let mut harness = Harness::load(false, 0, vec![entry(Ongoing, 0, &[P0], TIMEOUT_NS)], 0);
+    let complete = entry(CompleteCommit, 0, &[P0], TIMEOUT_NS);
+    harness.coordinator.partitions.get_mut(&LOG).unwrap().txns.get_mut(ID).unwrap().pending =
+        Some((complete.clone(), Some(waiter(1))));
+    let effects = harness.coordinator.on_append(LOG, &complete, true, MS);
+    let expected = format!("{ID}: illegal transaction state transition Ongoing -> CompleteCommit");
+    assert_eq!(effects, vec![TxnEffect::Illegal(expected)]);
+    assert_eq!((harness.state(), harness.meta().is_pending()), (Ongoing, false), "the transition is not applied");
+    // The fence checks the table too: a completed transaction is never fenced.
+    let mut done = Harness::load(false, 0, vec![entry(CompleteCommit, 0, &[], TIMEOUT_NS)], 0);
+    let effects = done.coordinator.fence_and_abort(LOG, ID, MS);
+    let expected = format!("{ID}: illegal transaction state transition CompleteCommit -> PrepareEpochFence");
+    assert_eq!(effects, vec![TxnEffect::Illegal(expected)]);
+    assert_eq!((done.state(), done.meta().epoch), (CompleteCommit, 0));
+}
+
+#[test]
+fn the_table_on_append_depends_on_the_variant() {
+    // A blind abort entry (Empty → PrepareAbort) is illegal for an eos-v1 coordinator, legal for eos-v2.
+    for eos_v2 in [false, true] {
+        let mut harness = Harness::load(eos_v2, 0, vec![entry(Empty, 0, &[], TIMEOUT_NS)], 0);
+        let abort = entry(PrepareAbort, 1, &[], TIMEOUT_NS);
+        harness.coordinator.partitions.get_mut(&LOG).unwrap().txns.get_mut(ID).unwrap().pending =
+            Some((abort.clone(), None));
+        let seen = harness.complete(&abort, true, MS);
+        if eos_v2 {
+            assert_eq!((seen.illegal.len(), harness.state()), (0, CompleteAbort));
+        } else {
+            assert_eq!(seen.illegal, vec![format!("{ID}: illegal transaction state transition Empty -> PrepareAbort")]);
+            assert_eq!(harness.state(), Empty);
+        }
+    }
+}
+
+#[test]
+fn a_timed_out_v2_producer_cannot_end_its_transaction() {
+    let mut harness = ready(true);
+    assert_eq!(harness.add(0, &[P0], 2, 0), reply(2, Ok((PID, 0))));
+    assert_eq!(harness.tick(TIMEOUT_NS), Seen::markers(&[P0], ControlMarker::Abort, 1, 0));
+    // Kafka's prepareFenceProducerEpoch sets lastProducerEpoch to NO_PRODUCER_EPOCH: the zombie's epoch 0
+    // is merely old, never a retry of a KIP-890 bump, so every EndTxn of it is PRODUCER_FENCED.
+    assert_eq!(harness.end(0, true, 3, TIMEOUT_NS + MS), refused(3, ErrorCode::ProducerFenced));
+    harness.markers_land(&[P0], TIMEOUT_NS + 2 * MS);
+    assert_eq!(harness.end(0, true, 4, TIMEOUT_NS + 3 * MS), refused(4, ErrorCode::ProducerFenced));
+    assert_eq!(harness.end(0, false, 5, TIMEOUT_NS + 3 * MS), refused(5, ErrorCode::ProducerFenced));
+    assert_eq!(harness.meta().epoch, 1);
+}
+
+#[test]
+fn end_txn_with_an_epoch_the_coordinator_never_handed_out_is_refused() {
+    let mut harness = ready(false);
+    assert_eq!(harness.add(0, &[P0], 2, MS), reply(2, Ok((PID, 0))));
+    // Kafka enforces strict equality on a client's EndTxn epoch; AddPartitions here already refuses epoch 1.
+    assert_eq!(harness.add(1, &[P1], 3, 2 * MS), refused(3, ErrorCode::InvalidProducerEpoch));
+    let seen = harness.end(1, true, 4, 2 * MS);
+    assert!(
+        matches!(seen.replies[..], [(4, Err(ErrorCode::ProducerFenced | ErrorCode::InvalidProducerEpoch))]),
+        "{seen:?}"
+    );
+    assert_eq!((harness.state(), harness.logged_states().len()), (Ongoing, 2), "nothing written");
 }

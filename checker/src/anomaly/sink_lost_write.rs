@@ -10,7 +10,9 @@
 //! The history format has no reads of external stores, so a sink write is proven lost by its absence: an
 //! invocation lists the writes the operation means to make; the operation committed (it completed `ok`, or its
 //! outcome is unknown and an ok poll read one of its sends, as for `lost-write`); and no completion in the history
-//! lists that (store, key, value) as acknowledged (see [`crate::analysis::SinkIndex`]).
+//! lists that (store, key, value) as acknowledged (see [`crate::analysis::SinkIndex`]); nor did another operation
+//! whose outcome is unknown mean to make it — that one may have made it, its acknowledgement lost with it (a
+//! crash between the store's write and its answer, the retry then finding the row already there).
 //!
 //! Worked example. Process 3's transaction reads input 17 and means to write db/k = 100; it commits, but its
 //! completion does not list the store write (it was never acknowledged), and nothing else writes it:
@@ -26,12 +28,17 @@
 use crate::analysis::{Analysis, SinkIndex};
 use crate::{Anomaly, AnomalyKind, Value};
 
-/// Every (store, key, value) an operation that committed meant to write and no completion acknowledged.
+/// Every (store, key, value) an operation that committed meant to write, that no completion acknowledged, and
+/// that no other operation with an unknown outcome meant to write too (that one may have made it, its
+/// acknowledgement lost with it: a crash between the store's write and its answer, and the retry then found
+/// the row there).
 pub fn check(analysis: &Analysis<'_>) -> Vec<Anomaly> {
     let mut anomalies = Vec::new();
     for sink in &analysis.sinks {
         for group in sink.required.chunk_by(|a, b| a.0 == b.0) {
-            if !sink.was_acknowledged(group[0].0) {
+            let value = group[0].0;
+            let requirers: Vec<usize> = group.iter().map(|g| g.1).collect();
+            if !sink.was_acknowledged(value) && !sink.may_have_been_applied(value, &requirers) {
                 anomalies.push(lost(analysis, sink, group));
             }
         }
@@ -116,5 +123,24 @@ mod tests {
             + r#"{"index":3,"time":3,"process":5,"type":"ok","f":"txn","value":[["sink","db","k",100]]}
 "#;
         assert_eq!(run(check, &retried), vec![]);
+    }
+
+    #[test]
+    fn a_crashed_attempt_may_have_made_the_write_its_committed_retry_needed() {
+        // Op 1 (process 3) meant to write db/k = 100 and crashed before the store answered: unknown. Its
+        // retry, op 3, committed without the store acknowledging the row as its own (the row was there). Nothing
+        // proves the write lost: op 1 may have made it. Without op 1 the loss is proven.
+        let text = r#"{"index":0,"time":0,"process":3,"type":"invoke","f":"txn","value":[["poll"],["sink","db","k",100]]}
+{"index":1,"time":1,"process":3,"type":"info","f":"txn","value":[["poll",{}]]}
+{"index":2,"time":2,"process":5,"type":"invoke","f":"txn","value":[["poll"],["sink","db","k",100]]}
+{"index":3,"time":3,"process":5,"type":"ok","f":"txn","value":[["poll",{"in-0":[[0,17]]}]]}
+"#;
+        assert_eq!(run(check, text), vec![]);
+        let without_the_crash: String = text.lines().skip(2).map(|line| format!("{line}\n")).collect();
+        let without_the_crash =
+            without_the_crash.replace("\"index\":2", "\"index\":0").replace("\"index\":3", "\"index\":1");
+        let found = run(check, &without_the_crash);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].values, vec![100]);
     }
 }
