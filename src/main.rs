@@ -22,7 +22,7 @@ use eosim::runner::{run_seed, RunResult};
 use eosim::scenarios::{self, Loaded};
 use eosim::shard::ShardArg;
 use eosim::shrink::RunSize;
-use eosim_checker::{check, linearizable, Guarantee, History};
+use eosim_checker::{check, linearizable, Guarantee, History, Report};
 use eosim_model::Scenario;
 use eosim_reports::{
     history_file_name, render_junit, replay_command, repro_file_name, CampaignHeader, CampaignReport, Coverage,
@@ -561,6 +561,23 @@ struct CheckOptions {
     linearizable: bool,
 }
 
+/// `eosim check --format json` (docs/check-schema.md): the report's fields, then, with `--linearizable`, the
+/// verdict of each partition.
+#[derive(Serialize)]
+struct CheckJson<'a> {
+    #[serde(flatten)]
+    report: &'a Report,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    linearizability: Option<Vec<KeyVerdict<'a>>>,
+}
+
+/// One partition's linearizability verdict.
+#[derive(Serialize)]
+struct KeyVerdict<'a> {
+    key: &'a str,
+    verdict: &'a linearizable::Verdict,
+}
+
 fn command_check(path: &Path, guarantee: Guarantee, options: CheckOptions, format: Format) -> anyhow::Result<ExitCode> {
     let name = path.to_string_lossy();
     let text =
@@ -576,15 +593,8 @@ fn command_check(path: &Path, guarantee: Guarantee, options: CheckOptions, forma
         verdicts.iter().any(|(_, verdict)| matches!(verdict, linearizable::Verdict::NotLinearizable { .. }));
     let output = match format {
         Format::Json => {
-            let mut value = serde_json::to_value(&report)?;
-            if options.linearizable {
-                let per_key: Vec<serde_json::Value> = verdicts
-                    .iter()
-                    .map(|(key, verdict)| serde_json::json!({ "key": key, "verdict": verdict }))
-                    .collect();
-                value["linearizability"] = serde_json::Value::Array(per_key);
-            }
-            serde_json::to_string_pretty(&value)?
+            let per_key = verdicts.iter().map(|(key, verdict)| KeyVerdict { key, verdict }).collect();
+            to_json(&CheckJson { report: &report, linearizability: options.linearizable.then_some(per_key) })?
         }
         Format::Text => {
             let cases = if options.all_errors { usize::MAX } else { 10 };

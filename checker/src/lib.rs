@@ -50,7 +50,7 @@ use serde::{Deserialize, Serialize};
 pub use analysis::Analysis;
 pub use guarantee::Guarantee;
 pub use history::*;
-pub use report::Report;
+pub use report::{Report, REPORT_SCHEMA};
 
 /// The kinds of anomaly the checker finds, with Jepsen's names; the declaration order is the report order.
 ///

@@ -1,14 +1,29 @@
-//! What a check found, judged against the claimed guarantee, and its text rendering.
+//! What a check found, judged against the claimed guarantee, its text rendering and its JSON layout.
+//!
+//! A [`Report`] serializes as the document `eosim check --format json` prints (docs/check-schema.md): the layout
+//! version [`REPORT_SCHEMA`] first, then the guarantee, the verdict, and every anomaly with a `violation` flag saying
+//! whether the guarantee forbids it. The flags and the verdict are derived from the guarantee, so reading a report
+//! back takes only `schema`, `guarantee` and each anomaly's evidence, and ignores fields it does not know.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
 
-use crate::{Anomaly, AnomalyKind, Guarantee};
+use crate::{Anomaly, AnomalyKind, Guarantee, Key, Offset, Value};
+
+/// The version of a [`Report`]'s JSON layout, its top-level `schema` field (docs/check-schema.md).
+///
+/// Adding a field keeps the version: readers ignore fields they do not know. Renaming or removing a field, or
+/// changing what one means, bumps it.
+pub const REPORT_SCHEMA: u32 = 1;
 
 /// Every anomaly found in a history, and the guarantee it was judged against.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// It serializes with the layout of docs/check-schema.md, and deserializes from it, refusing a `schema` other than
+/// [`REPORT_SCHEMA`].
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "ReportWire")]
 pub struct Report {
     /// The guarantee the system claims.
     pub guarantee: Guarantee,
@@ -67,6 +82,76 @@ impl Report {
             }
         }
         out
+    }
+}
+
+/// A report as written: the schema version and the verdict first, then each anomaly with its violation flag.
+#[derive(Serialize)]
+struct ReportJson<'a> {
+    schema: u32,
+    guarantee: Guarantee,
+    valid: bool,
+    violation_count: usize,
+    anomalies: Vec<AnomalyJson<'a>>,
+}
+
+/// One anomaly as written: its kind, whether the guarantee forbids it, then its evidence.
+#[derive(Serialize)]
+struct AnomalyJson<'a> {
+    kind: AnomalyKind,
+    violation: bool,
+    key: &'a Key,
+    values: &'a [Value],
+    offsets: &'a [Offset],
+    ops: &'a [usize],
+    explanation: &'a str,
+}
+
+impl Serialize for Report {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let anomalies: Vec<AnomalyJson<'_>> = self
+            .anomalies
+            .iter()
+            .map(|anomaly| AnomalyJson {
+                kind: anomaly.kind,
+                violation: self.guarantee.forbids(anomaly.kind),
+                key: &anomaly.key,
+                values: &anomaly.values,
+                offsets: &anomaly.offsets,
+                ops: &anomaly.ops,
+                explanation: &anomaly.explanation,
+            })
+            .collect();
+        let violation_count = anomalies.iter().filter(|anomaly| anomaly.violation).count();
+        assert_eq!(violation_count, self.violation_count(), "the flags and the count come from one table");
+        let json = ReportJson {
+            schema: REPORT_SCHEMA,
+            guarantee: self.guarantee,
+            valid: violation_count == 0,
+            violation_count,
+            anomalies,
+        };
+        json.serialize(serializer)
+    }
+}
+
+/// A report as read: what the derived fields (`valid`, `violation_count`, each `violation`) are computed from.
+/// Unknown fields, those among them, are ignored, so that a later layout that only adds fields still reads.
+#[derive(Deserialize)]
+struct ReportWire {
+    schema: u32,
+    guarantee: Guarantee,
+    anomalies: Vec<Anomaly>,
+}
+
+impl TryFrom<ReportWire> for Report {
+    type Error = String;
+
+    fn try_from(wire: ReportWire) -> Result<Report, String> {
+        if wire.schema != REPORT_SCHEMA {
+            return Err(format!("report schema {} (expected {REPORT_SCHEMA})", wire.schema));
+        }
+        Ok(Report { guarantee: wire.guarantee, anomalies: wire.anomalies })
     }
 }
 
@@ -138,5 +223,29 @@ mod tests {
         assert!(json.contains("\"kind\":\"duplicate\""), "{json}");
         let back: Report = serde_json::from_str(&json).expect("deserializes");
         assert_eq!(back, report(Guarantee::KafkaEos));
+    }
+
+    #[test]
+    fn json_starts_with_the_schema_and_flags_each_violation() {
+        let json = serde_json::to_string(&report(Guarantee::Idempotent)).expect("serializes");
+        assert!(json.starts_with("{\"schema\":1,\"guarantee\":\"idempotent\",\"valid\":false,"), "{json}");
+        assert!(json.contains("\"violation_count\":2,"), "{json}");
+        assert!(json.contains("{\"kind\":\"duplicate\",\"violation\":true,\"key\":\"orders-0\","), "{json}");
+        assert!(json.contains("{\"kind\":\"unseen\",\"violation\":false,"), "{json}");
+        let relaxed = serde_json::to_string(&report(Guarantee::AtLeastOnce)).expect("serializes");
+        assert!(relaxed.contains("\"valid\":true,\"violation_count\":0,"), "{relaxed}");
+        assert!(!relaxed.contains("\"violation\":true"), "{relaxed}");
+    }
+
+    #[test]
+    fn json_reads_back_ignoring_unknown_fields_and_refusing_other_schemas() {
+        let later = r#"{"schema":1,"guarantee":"kafka-eos","valid":true,"future":[1],"anomalies":[]}"#;
+        let back: Report = serde_json::from_str(later).expect("an added field still reads");
+        assert_eq!(back, Report { guarantee: Guarantee::KafkaEos, anomalies: Vec::new() });
+        let other = r#"{"schema":2,"guarantee":"kafka-eos","anomalies":[]}"#;
+        let error = serde_json::from_str::<Report>(other).expect_err("schema 2 is another layout");
+        assert!(error.to_string().contains("report schema 2 (expected 1)"), "{error}");
+        let unversioned = r#"{"guarantee":"kafka-eos","anomalies":[]}"#;
+        assert!(serde_json::from_str::<Report>(unversioned).is_err(), "schema is required");
     }
 }
