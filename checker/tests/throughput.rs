@@ -6,6 +6,11 @@
 //! CPU seconds the process spent meanwhile (the machine may be shared, and CPU time is what a quiet one would show),
 //! and the peak resident memory (Linux `VmHWM`, reset before each size through `/proc/self/clear_refs`), which
 //! includes the history's text. The 10^6 run also times each check alone.
+//!
+//! To time the `eosim check` binary on the same workload, `write_a_million_operation_history` (also ignored) writes
+//! the 10^6-operation history to `target/tmp/throughput-1e6.jsonl`, or to the path in `EOSIM_HISTORY_OUT`:
+//! `cargo test --release -p eosim-checker --test throughput -- --ignored --exact write_a_million_operation_history`,
+//! then `/usr/bin/time -v target/release/eosim check target/tmp/throughput-1e6.jsonl`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -243,4 +248,16 @@ fn parse_and_check_throughput_and_peak_memory() {
         let found = run(&analysis);
         println!("  {name}: {:.3} s ({} found)", started.elapsed().as_secs_f64(), found.len());
     }
+}
+
+#[test]
+#[ignore = "writes a 10^6-operation history for timing `eosim check`: run with --ignored"]
+fn write_a_million_operation_history() {
+    let default = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("throughput-1e6.jsonl");
+    let path = std::env::var_os("EOSIM_HISTORY_OUT").map_or(default, std::path::PathBuf::from);
+    let history = workload(1_000_000);
+    let text = history.to_jsonl();
+    assert_eq!(History::parse_jsonl("bench.jsonl", &text).as_ref(), Ok(&history), "the text reads back");
+    std::fs::write(&path, &text).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    println!("{}: {} ops, {} MiB", path.display(), history.ops.len(), text.len() >> 20);
 }
