@@ -86,7 +86,10 @@ fn transition_to_liveness_mode(world: &mut World<Node>, scenario: &Scenario) -> 
     if !settled {
         if let Some(stuck) = unsettled_app(world) {
             let hanging = hanging(world).map(|what| format!("; hanging-transaction: {what}")).unwrap_or_default();
-            return Some(format!("{stuck} did not settle within {} ms of the heal{hanging}", scenario.quiesce_ms));
+            return Some(format!(
+                "stuck-application: {stuck} did not settle within {} ms of the heal{hanging}",
+                scenario.quiesce_ms
+            ));
         }
         let what = hanging(world).unwrap_or_default();
         return Some(format!("hanging-transaction: {what} {} ms after the heal", scenario.quiesce_ms));
@@ -97,7 +100,10 @@ fn transition_to_liveness_mode(world: &mut World<Node>, scenario: &Scenario) -> 
         nodes(world).all(|node| !matches!(node, Node::Consumer(app) if !app.finished_final_poll()))
     });
     if !consumers_done {
-        return Some(format!("consumers did not finish their final poll within {} ms", scenario.quiesce_ms));
+        return Some(format!(
+            "stuck-consumer: consumers did not finish their final poll within {} ms",
+            scenario.quiesce_ms
+        ));
     }
     None
 }
