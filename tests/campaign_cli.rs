@@ -2,64 +2,19 @@
 //! environment, `--stop-on-first`, `--time-budget`, `junit.xml`, `eosim shrink`, and Ctrl-C (SIGINT) leaving a
 //! valid report.json. Campaigns stay small (tens of seeds, or a budget of a second), so the file is quick in debug.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use support::*;
+
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// The environment variables `--shard auto` reads; removed from every child so that a CI runner's own
-/// variables cannot change what a test sees.
-const SHARD_VARS: [&str; 4] = ["JOB_COMPLETION_INDEX", "EOSIM_SHARDS", "CI_NODE_INDEX", "CI_NODE_TOTAL"];
-
-fn command(args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_eosim"));
-    command.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
-    for name in SHARD_VARS {
-        command.env_remove(name);
-    }
-    command
-}
-
-fn eosim(args: &[&str]) -> Output {
-    command(args).output().expect("the eosim binary runs")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn assert_exit(output: &Output, code: i32) {
-    assert_eq!(
-        output.status.code(),
-        Some(code),
-        "expected exit {code}\n--- stdout\n{}\n--- stderr\n{}",
-        stdout(output),
-        stderr(output)
-    );
-}
-
-fn scratch_dir(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("campaign-cli").join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("the scratch directory can be created");
-    dir
-}
-
-fn arg(path: &Path) -> &str {
-    path.to_str().expect("scratch paths are UTF-8")
-}
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
-}
-
-fn read_json(path: &Path) -> Value {
-    serde_json::from_str(&read(path)).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+/// A fresh, empty directory for one test's files.
+fn scratch_dir(name: &str) -> std::path::PathBuf {
+    support::scratch_dir("campaign-cli", name)
 }
 
 #[test]

@@ -4,60 +4,23 @@
 //! 3 internal error. Campaigns here use a few hundred seeds at most, so the file runs in well under a minute in
 //! release on two cores.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod support;
+
+use support::*;
+
+use std::path::Path;
 
 use serde_json::Value;
 
-/// Runs `eosim` with `args` in the crate root.
-fn eosim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_eosim"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the eosim binary runs")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// Asserts the exit status, showing both streams when it is wrong.
-fn assert_exit(output: &Output, code: i32) {
-    assert_eq!(
-        output.status.code(),
-        Some(code),
-        "expected exit {code}\n--- stdout\n{}\n--- stderr\n{}",
-        stdout(output),
-        stderr(output)
-    );
-}
-
 /// A fresh, empty directory for one test's files.
-fn scratch_dir(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli").join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("the scratch directory can be created");
-    dir
-}
-
-fn path_arg(path: &Path) -> &str {
-    path.to_str().expect("scratch paths are UTF-8")
+fn scratch_dir(name: &str) -> std::path::PathBuf {
+    support::scratch_dir("cli", name)
 }
 
 fn trace_hash_line(text: &str) -> String {
     let line = text.lines().find(|line| line.starts_with("trace-hash: ")).expect("a trace-hash line");
     assert_eq!(line.len(), "trace-hash: ".len() + 32, "32 hex digits: {line}");
     line.to_string()
-}
-
-fn read_json(path: &Path) -> Value {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
 }
 
 /// Per-seed (seed, trace hash) pairs of a report.json.
@@ -111,7 +74,7 @@ fn run_twice_with_one_seed_prints_one_trace_hash() {
 #[test]
 fn run_out_writes_a_history_the_checker_judges_the_same_way() {
     let dir = scratch_dir("run-out");
-    let output = eosim(&["run", "at-least-once", "--seed", "3", "--out", path_arg(&dir)]);
+    let output = eosim(&["run", "at-least-once", "--seed", "3", "--out", arg(&dir)]);
     let code = output.status.code().expect("an exit code");
     assert!(code == 0 || code == 1, "{}", stderr(&output));
     let repro = read_json(&dir.join("repro.json"));
@@ -120,7 +83,7 @@ fn run_out_writes_a_history_the_checker_judges_the_same_way() {
     let hash = repro["expected"]["trace_hash"].as_str().expect("hash");
     assert_eq!(format!("trace-hash: {hash}"), trace_hash_line(&stdout(&output)));
     let history = dir.join("history.jsonl");
-    let check = eosim(&["check", path_arg(&history), "--guarantee", "idempotent"]);
+    let check = eosim(&["check", arg(&history), "--guarantee", "idempotent"]);
     assert_exit(&check, code);
 }
 
@@ -138,8 +101,7 @@ fn a_campaign_reports_the_same_hashes_on_one_thread_and_on_two() {
     let one = scratch_dir("jobs-1");
     let two = scratch_dir("jobs-2");
     for (dir, jobs) in [(&one, "1"), (&two, "2")] {
-        let output =
-            eosim(&["campaign", "idempotent-restart", "--seeds", "24", "--jobs", jobs, "--out", path_arg(dir)]);
+        let output = eosim(&["campaign", "idempotent-restart", "--seeds", "24", "--jobs", jobs, "--out", arg(dir)]);
         assert!(matches!(output.status.code(), Some(0 | 1)), "{}", stderr(&output));
     }
     let (report_one, report_two) = (read_json(&one.join("report.json")), read_json(&two.join("report.json")));
@@ -151,7 +113,7 @@ fn a_campaign_reports_the_same_hashes_on_one_thread_and_on_two() {
 #[test]
 fn campaign_json_is_report_json() {
     let dir = scratch_dir("campaign-json");
-    let output = eosim(&["campaign", "at-most-once", "--seeds", "10", "--format", "json", "--out", path_arg(&dir)]);
+    let output = eosim(&["campaign", "at-most-once", "--seeds", "10", "--format", "json", "--out", arg(&dir)]);
     let printed: Value = serde_json::from_str(&stdout(&output)).expect("campaign --format json prints JSON");
     assert_eq!(printed, read_json(&dir.join("report.json")));
     assert_eq!(printed["scenario"], "at-most-once");
@@ -162,7 +124,7 @@ fn campaign_json_is_report_json() {
 
 /// Runs an at-most-once campaign into `dir` and returns the first failing seed.
 fn first_failing_seed(dir: &Path) -> u64 {
-    let output = eosim(&["campaign", "at-most-once", "--seeds", "20", "--out", path_arg(dir)]);
+    let output = eosim(&["campaign", "at-most-once", "--seeds", "20", "--out", arg(dir)]);
     assert_exit(&output, 1);
     let report = read_json(&dir.join("report.json"));
     let runs = report["runs"].as_array().expect("runs");
@@ -180,7 +142,7 @@ fn replay_reproduces_a_failing_seed_and_a_tampered_hash_exits_3() {
     let dir = scratch_dir("replay");
     let seed = first_failing_seed(&dir);
     let repro_path = dir.join(format!("repro-{seed}.json"));
-    let replay = eosim(&["replay", path_arg(&repro_path)]);
+    let replay = eosim(&["replay", arg(&repro_path)]);
     assert_exit(&replay, 1);
     let text = stdout(&replay);
     let repro = read_json(&repro_path);
@@ -197,7 +159,7 @@ fn replay_reproduces_a_failing_seed_and_a_tampered_hash_exits_3() {
     let tampered = std::fs::read_to_string(&repro_path).expect("repro").replace(&expected_hash, &tampered_hash);
     let tampered_path = dir.join("tampered.json");
     std::fs::write(&tampered_path, tampered).expect("written");
-    let diverged = eosim(&["replay", path_arg(&tampered_path)]);
+    let diverged = eosim(&["replay", arg(&tampered_path)]);
     assert_exit(&diverged, 3);
     assert!(stderr(&diverged).contains(&tampered_hash), "{}", stderr(&diverged));
     assert!(stderr(&diverged).contains(&expected_hash), "{}", stderr(&diverged));
@@ -211,7 +173,7 @@ fn replay_rejects_missing_and_malformed_repros_with_exit_2() {
     let dir = scratch_dir("bad-repro");
     let path = dir.join("bad.json");
     std::fs::write(&path, "{\n  \"version\": \"0.1.0\",\n  \"seed\": \"seven\"\n}\n").expect("written");
-    let malformed = eosim(&["replay", path_arg(&path)]);
+    let malformed = eosim(&["replay", arg(&path)]);
     assert_exit(&malformed, 2);
     assert!(stderr(&malformed).contains(&format!("{}:3:", path.display())), "{}", stderr(&malformed));
     assert!(stderr(&malformed).contains("expected u64"), "{}", stderr(&malformed));

@@ -3,15 +3,9 @@
 //! a read_uncommitted consumer reads aborted records, and a store outside the transaction gets duplicates unless
 //! its writes are idempotent. Seed counts stay small enough for debug builds; `.ci/run` runs the full campaigns.
 
-use std::process::{Command, Output};
+mod support;
 
-fn eosim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_eosim"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the eosim binary runs")
-}
+use support::*;
 
 /// Runs a campaign, asserts its exit status and returns its text.
 fn campaign(scenario: &str, seeds: &str, code: i32) -> String {

@@ -5,7 +5,11 @@
 //! Chromium is required: without `/usr/bin/chromium` the test fails, so that CI cannot pass by silently
 //! skipping it (`.ci/run` installs it). Set `EOSIM_SKIP_BROWSER=1` to skip the browser half on purpose.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use support::*;
+
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -16,30 +20,13 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 /// Longest a Chromium run may take before the test gives up on it.
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(180);
 
-fn eosim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_eosim"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the eosim binary runs")
-}
-
-fn scratch_dir(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("html-report").join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("the scratch directory can be created");
-    dir
-}
-
-fn arg(path: &Path) -> &str {
-    path.to_str().expect("scratch paths are UTF-8")
-}
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
-}
-
 /// The failing seeds of a campaign, from its report.json.
+
+/// A fresh, empty directory for one test's files.
+fn scratch_dir(name: &str) -> std::path::PathBuf {
+    support::scratch_dir("html-report", name)
+}
+
 fn failing_seeds(dir: &Path) -> Vec<u64> {
     let report: Value = serde_json::from_str(&read(&dir.join("report.json"))).expect("report.json parses");
     let runs = report["runs"].as_array().expect("runs is a list");

@@ -1,0 +1,73 @@
+//! What the end-to-end tests share: running the `eosim` binary in the crate root, reading its streams and the
+//! files it writes, and a fresh scratch directory per test.
+
+// Each test binary compiles this module and uses part of it.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// The environment variables `--shard auto` reads; removed from every child so that a CI runner's own
+/// variables cannot change what a test sees.
+pub const SHARD_VARS: [&str; 4] = ["JOB_COMPLETION_INDEX", "EOSIM_SHARDS", "CI_NODE_INDEX", "CI_NODE_TOTAL"];
+
+/// The `eosim` binary with `args`, to run in the crate root.
+pub fn command(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_eosim"));
+    command.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
+    for name in SHARD_VARS {
+        command.env_remove(name);
+    }
+    command
+}
+
+/// Runs `eosim` with `args` in the crate root.
+pub fn eosim(args: &[&str]) -> Output {
+    command(args).output().expect("the eosim binary runs")
+}
+
+/// What the command printed on stdout.
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// What the command printed on stderr.
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Asserts the exit status, showing both streams when it is wrong.
+pub fn assert_exit(output: &Output, code: i32) {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "expected exit {code}\n--- stdout\n{}\n--- stderr\n{}",
+        stdout(output),
+        stderr(output)
+    );
+}
+
+/// A fresh, empty directory for one test's files, under the test binary's `group`.
+pub fn scratch_dir(group: &str, name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(group).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("the scratch directory can be created");
+    dir
+}
+
+/// A scratch path as a command-line argument.
+pub fn arg(path: &Path) -> &str {
+    path.to_str().expect("scratch paths are UTF-8")
+}
+
+/// A file's text, or a panic naming it.
+pub fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+}
+
+/// A JSON file, or a panic naming it.
+pub fn read_json(path: &Path) -> Value {
+    serde_json::from_str(&read(path)).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+}
