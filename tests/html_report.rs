@@ -20,13 +20,12 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 /// Longest a Chromium run may take before the test gives up on it.
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(180);
 
-/// The failing seeds of a campaign, from its report.json.
-
 /// A fresh, empty directory for one test's files.
 fn scratch_dir(name: &str) -> std::path::PathBuf {
     support::scratch_dir("html-report", name)
 }
 
+/// The failing seeds of a campaign, from its report.json.
 fn failing_seeds(dir: &Path) -> Vec<u64> {
     let report: Value = serde_json::from_str(&read(&dir.join("report.json"))).expect("report.json parses");
     let runs = report["runs"].as_array().expect("runs is a list");
