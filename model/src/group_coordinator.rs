@@ -63,12 +63,12 @@ pub enum GroupWrite {
         /// The joiner to answer.
         waiter: Option<(Waiter, String)>,
     },
-    /// A transactional offset commit.
-    TxnOffsets {
+    /// An offset commit: transactional (pending until the producer's marker) when it has a producer.
+    Offsets {
         /// The group.
         group_id: String,
-        /// The producer.
-        producer_id: u64,
+        /// The producer of a TxnOffsetCommit.
+        producer_id: Option<u64>,
         /// The offsets.
         offsets: Vec<(PartitionId, u64)>,
         /// Who to answer.
@@ -278,14 +278,14 @@ impl GroupCoordinator {
         vec![GroupEffect::Reply { waiter, result: Ok(GroupReply::Offsets(offsets)) }]
     }
 
-    /// TxnOffsetCommit (KIP-447): fenced by member and generation, then written as the producer's
-    /// transactional record.
+    /// OffsetCommit and, with a producer, TxnOffsetCommit (KIP-447): both fenced by member and generation, then
+    /// written to the offsets partition — a transactional commit as the producer's transactional record.
     #[allow(clippy::too_many_arguments)]
-    pub fn txn_offset_commit(
+    pub fn commit_offsets(
         &mut self,
         log: PartitionId,
         group_id: &str,
-        producer: ProducerIdentity,
+        producer: Option<ProducerIdentity>,
         member_id: &str,
         generation: u32,
         offsets: &[(PartitionId, u64)],
@@ -304,13 +304,28 @@ impl GroupCoordinator {
             return reply(waiter, ErrorCode::IllegalGeneration);
         }
         let record = InternalRecord::Offsets { group_id: group_id.to_string(), offsets: offsets.to_vec() };
-        let write = GroupWrite::TxnOffsets {
+        let write = GroupWrite::Offsets {
             group_id: group_id.to_string(),
-            producer_id: producer.producer_id,
+            producer_id: producer.map(|identity| identity.producer_id),
             offsets: offsets.to_vec(),
             waiter,
         };
-        vec![GroupEffect::Append { log, producer: Some(producer), record, write }]
+        vec![GroupEffect::Append { log, producer, record, write }]
+    }
+
+    /// TxnOffsetCommit: [`GroupCoordinator::commit_offsets`] with the transaction's producer.
+    #[allow(clippy::too_many_arguments)]
+    pub fn txn_offset_commit(
+        &mut self,
+        log: PartitionId,
+        group_id: &str,
+        producer: ProducerIdentity,
+        member_id: &str,
+        generation: u32,
+        offsets: &[(PartitionId, u64)],
+        waiter: Waiter,
+    ) -> Vec<GroupEffect> {
+        self.commit_offsets(log, group_id, Some(producer), member_id, generation, offsets, waiter)
     }
 
     /// A write to the offsets partition finished with `result`.
@@ -322,18 +337,21 @@ impl GroupCoordinator {
     ) -> Vec<GroupEffect> {
         let Some(groups) = self.partitions.get_mut(&log) else {
             return match write {
-                GroupWrite::TxnOffsets { waiter, .. } => reply(waiter, ErrorCode::NotCoordinator),
+                GroupWrite::Offsets { waiter, .. } => reply(waiter, ErrorCode::NotCoordinator),
                 GroupWrite::Generation { waiter, .. } => {
                     waiter.map(|(waiter, _)| reply(waiter, ErrorCode::NotCoordinator)).unwrap_or_default()
                 }
             };
         };
         match write {
-            GroupWrite::TxnOffsets { group_id, producer_id, offsets, waiter } => {
+            GroupWrite::Offsets { group_id, producer_id, offsets, waiter } => {
                 let result = match result {
                     Ok(()) => {
                         let group = groups.entry(group_id).or_default();
-                        group.pending_txn.entry(producer_id).or_default().extend(offsets);
+                        match producer_id {
+                            Some(producer_id) => group.pending_txn.entry(producer_id).or_default().extend(offsets),
+                            None => group.committed.extend(offsets),
+                        }
                         Ok(GroupReply::Done)
                     }
                     Err(ErrorCode::InvalidProducerEpoch) => Err(ErrorCode::ProducerFenced),

@@ -425,3 +425,23 @@ fn loaded_members_expire_from_the_take_over_if_they_stay_silent() {
     assert_eq!((harness.group().generation, harness.group().members.len()), (3, 0));
     assert_eq!(harness.group().committed, BTreeMap::from([(P0, 7), (P1, 4)]), "offsets outlive members");
 }
+
+#[test]
+fn a_plain_offset_commit_is_fenced_alike_and_committed_once_replicated() {
+    let mut harness = two_members();
+    // No producer: the same generation fencing as a TxnOffsetCommit.
+    let stale = harness.coordinator.commit_offsets(LOG, GROUP, None, "a", 1, &[(P0, 7)], waiter(20));
+    assert_eq!(harness.settle(stale), vec![(20, Err(ErrorCode::IllegalGeneration))]);
+    let unknown = harness.coordinator.commit_offsets(LOG, GROUP, None, "z", 2, &[(P0, 7)], waiter(21));
+    assert_eq!(harness.settle(unknown), vec![(21, Err(ErrorCode::UnknownMemberId))]);
+    // The current generation: a plain Offsets record, committed (not pending) once it is replicated.
+    let effects = harness.coordinator.commit_offsets(LOG, GROUP, None, "a", 2, &[(P0, 7)], waiter(22));
+    let held = harness.hold(effects);
+    assert_eq!(held.0, None, "no producer: not transactional");
+    assert!(harness.group().committed.is_empty(), "not before it is replicated");
+    assert_eq!(harness.complete(held, Ok(())), vec![(22, Ok(GroupReply::Done))]);
+    assert_eq!(harness.group().committed, BTreeMap::from([(P0, 7)]));
+    assert!(harness.group().pending_txn.is_empty());
+    // Stable at once: requireStable has nothing to wait for.
+    assert_eq!(harness.fetch(&[P0], true, 23), vec![(23, offsets(&[(P0, Some(7))]))]);
+}

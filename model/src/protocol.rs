@@ -324,6 +324,15 @@ pub enum GroupOp {
         /// KIP-447's requireStable.
         require_stable: bool,
     },
+    /// OffsetCommit: offsets committed at once, fenced by generation.
+    OffsetCommit {
+        /// The member committing.
+        member_id: String,
+        /// The generation it believes current.
+        generation: u32,
+        /// Next offset to consume, per partition.
+        offsets: Vec<(PartitionId, u64)>,
+    },
     /// TxnOffsetCommit (KIP-447): offsets committed with the producer's transaction, fenced by generation.
     TxnOffsetCommit {
         /// The transactional id.

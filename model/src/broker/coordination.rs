@@ -197,6 +197,9 @@ impl Broker {
             GroupOp::OffsetFetch { partitions, require_stable } => {
                 groups.offset_fetch(log, group_id, &partitions, require_stable, waiter)
             }
+            GroupOp::OffsetCommit { member_id, generation, offsets } => {
+                groups.commit_offsets(log, group_id, None, &member_id, generation, &offsets, waiter)
+            }
             GroupOp::TxnOffsetCommit { producer_id, epoch, member_id, generation, offsets, .. } => {
                 let producer = ProducerIdentity { producer_id, epoch, base_sequence: 0 };
                 groups.txn_offset_commit(log, group_id, producer, &member_id, generation, &offsets, waiter)
