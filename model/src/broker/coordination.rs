@@ -232,7 +232,12 @@ impl Broker {
                     let Some(leader) = self.leader_of(partition) else { continue };
                     let request_id = self.next_internal_id();
                     let log = self.settings.internal.transaction_log_partition(&transactional_id);
-                    self.volatile.marker_requests.insert(request_id, (log, transactional_id, partition));
+                    // A new attempt supersedes the earlier ones, as Kafka's retry on a new connection does: an
+                    // answer to an older attempt must not complete the transaction while this copy may still
+                    // land, after the producer's next transaction has begun on the partition.
+                    let key = (log, transactional_id, partition);
+                    self.volatile.marker_requests.retain(|_, earlier| *earlier != key);
+                    self.volatile.marker_requests.insert(request_id, key);
                     let msg = Msg::WriteTxnMarkerRequest { request_id, partition, producer, marker, coordinator_epoch };
                     ctx.send(leader, msg);
                 }
