@@ -94,3 +94,14 @@ fn a_store_outside_the_transaction_gets_duplicates_unless_its_writes_are_upserts
     assert!(text.contains("result: PASS"), "{text}");
     assert!(runs(line(&text, "store:upsert-unchanged")) > 0, "the upsert path is exercised: {text}");
 }
+
+/// Seed 5668 of eos-v2 once retried a transaction marker, took the late answer to the first attempt as done,
+/// let the producer's next transaction write to the partition, and then had the retry's COMMIT land after that
+/// write, committing it early (an aborted read). A retry now supersedes the earlier attempt. The seed stays a
+/// regression run: the same seed must pass.
+#[test]
+fn a_retried_marker_never_commits_the_next_transaction_early() {
+    let output = eosim(&["run", "eos-v2", "--seed", "5668"]);
+    assert_exit(&output, 0);
+    assert!(stdout(&output).contains("verdict: pass"), "{}", stdout(&output));
+}
