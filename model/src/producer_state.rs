@@ -112,6 +112,10 @@ pub enum AppendCheck {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ProducerStateManager {
     entries: BTreeMap<u64, ProducerEntry>,
+    /// Transactions ended by a marker the high watermark may not have passed yet: (first offset, marker
+    /// offset), in marker order. They still hold the LSO, as Kafka's `unreplicatedTxns` do: a marker above the
+    /// HW may yet be truncated away (the leader fails before replicating it), and the transaction with it.
+    completed: VecDeque<(u64, u64)>,
 }
 
 impl ProducerStateManager {
@@ -223,6 +227,7 @@ impl ProducerStateManager {
             entry.batches.clear();
         }
         let first_offset = entry.current_txn_first_offset.take()?;
+        self.completed.push_back((first_offset, offset));
         (marker == ControlMarker::Abort).then_some(AbortedTxn {
             producer_id: identity.producer_id,
             first_offset,
@@ -256,9 +261,20 @@ impl ProducerStateManager {
             .is_some_and(|entry| entry.epoch == epoch && entry.current_txn_first_offset.is_some())
     }
 
-    /// The first offset of the earliest open transaction: the LSO may not pass it.
-    pub fn first_unstable_offset(&self) -> Option<u64> {
-        self.entries.values().filter_map(|entry| entry.current_txn_first_offset).min()
+    /// The first offset of the earliest transaction that is open, or ended by a marker the high watermark has
+    /// not passed: the LSO may not pass it.
+    pub fn first_unstable_offset(&self, high_watermark: u64) -> Option<u64> {
+        let unreplicated =
+            self.completed.iter().filter(|(_, marker)| *marker >= high_watermark).map(|(first, _)| *first);
+        let open = self.entries.values().filter_map(|entry| entry.current_txn_first_offset);
+        open.chain(unreplicated).min()
+    }
+
+    /// Forgets the completed transactions whose markers the high watermark has passed: they are committed.
+    pub fn prune_replicated(&mut self, high_watermark: u64) {
+        while self.completed.front().is_some_and(|(_, marker)| *marker < high_watermark) {
+            self.completed.pop_front();
+        }
     }
 
     /// What the partition knows of `producer_id`.

@@ -349,9 +349,11 @@ impl Replica {
         self.append_as_leader(durable, settings, Some(pending), batch)
     }
 
-    /// The last stable offset: the first offset of the earliest open transaction, capped at the HW.
+    /// The last stable offset: the first offset of the earliest transaction that is open or whose marker the HW
+    /// has not passed (a marker not yet replicated may still be truncated away), capped at the HW.
     pub fn last_stable_offset(&self) -> u64 {
-        self.producer_state.first_unstable_offset().map_or(self.high_watermark, |first| first.min(self.high_watermark))
+        let first_unstable = self.producer_state.first_unstable_offset(self.high_watermark);
+        first_unstable.map_or(self.high_watermark, |first| first.min(self.high_watermark))
     }
 
     /// A fetch is served only by the leader, and only at its own leader epoch (KIP-320): an older epoch is
@@ -469,6 +471,7 @@ impl Replica {
             self.after_append(durable, settings, appended);
         }
         self.high_watermark = self.high_watermark.max(data.high_watermark.min(durable.log.end_offset()));
+        self.producer_state.prune_replicated(self.high_watermark);
     }
 
     /// The ISR the leader should ask for now (shrunk by lagging followers, grown by caught-up ones), if it
@@ -559,6 +562,7 @@ impl Replica {
             .min()
             .unwrap_or(leader_end);
         self.high_watermark = self.high_watermark.max(smallest.min(leader_end));
+        self.producer_state.prune_replicated(self.high_watermark);
     }
 
     /// acks=all requests the HW has passed, answered; with `min_isr`, those that can no longer reach it
@@ -856,6 +860,31 @@ mod tests {
     }
 
     #[test]
+    fn a_transaction_stays_unstable_until_its_marker_is_replicated() {
+        // Worked by hand. ISR {0, 1}. Producer 1's transactional [7] at offset 0 is copied, so the HW is 1.
+        // Its COMMIT lands at offset 1 on the leader only: were the LSO the HW (1), read_committed would return
+        // offset 0 although the marker may still be truncated away if the leader fails. Once the follower has
+        // the marker the HW is 2 and the record is committed for good.
+        let partition = state(0, 0, &[0, 1], 0);
+        let (mut leader, mut leader_log) = replica(0, &partition);
+        let (mut one, mut one_log) = replica(1, &partition);
+        leader.produce(&mut leader_log, &settings(), None, txn(1, 0, &[7])).unwrap();
+        replicate(&mut leader, &leader_log, &mut one, &mut one_log, MS);
+        replicate(&mut leader, &leader_log, &mut one, &mut one_log, 2 * MS);
+        assert_eq!(leader.high_watermark, 1);
+        leader.write_marker(&mut leader_log, &settings(), None, producer(1), ControlMarker::Commit, 0).unwrap();
+        assert_eq!(leader.last_stable_offset(), 0, "the marker at offset 1 is above the HW");
+        let read = leader.fetch(&leader_log, 0, 10, 0, IsolationLevel::ReadCommitted).unwrap();
+        assert!(read.records.is_empty(), "nothing is stable yet: {read:?}");
+        replicate(&mut leader, &leader_log, &mut one, &mut one_log, 3 * MS);
+        replicate(&mut leader, &leader_log, &mut one, &mut one_log, 4 * MS);
+        assert_eq!(leader.high_watermark, 2);
+        assert_eq!(leader.last_stable_offset(), 2);
+        let read = leader.fetch(&leader_log, 0, 10, 0, IsolationLevel::ReadCommitted).unwrap();
+        assert_eq!(read.records, vec![(0, 7)]);
+    }
+
+    #[test]
     fn transactions_fence_plain_writes_and_stale_markers_and_survive_a_reload() {
         let mut alone = settings();
         alone.min_insync_replicas = 1;
@@ -868,7 +897,7 @@ mod tests {
         // transaction: the LSO must not jump past it.
         leader.produce(&mut log, &alone, None, txn(1, 1, &[2])).unwrap();
         let reloaded = Replica::load(0, &log);
-        assert_eq!(reloaded.producer_state().first_unstable_offset(), Some(0));
+        assert_eq!(reloaded.producer_state().first_unstable_offset(0), Some(0));
         let bumped = ProducerIdentity { producer_id: 1, epoch: 1, base_sequence: 0 };
         leader.write_marker(&mut log, &alone, None, bumped, ControlMarker::Abort, 0).unwrap();
         let stale = ProducerIdentity { producer_id: 1, epoch: 0, base_sequence: 0 };
