@@ -513,6 +513,12 @@ impl Scenario {
         }
         let topics: Vec<&str> = self.cluster.topics.iter().map(|topic| topic.name.as_str()).collect();
         let known = |name: &Option<String>| name.as_deref().is_none_or(|name| topics.contains(&name));
+        if workload.atomic_writers > 0 && workload.atomic_partitions_per_txn == 0 {
+            return Err(("atomic_partitions_per_txn", "expected at least one partition per atomic transaction".into()));
+        }
+        if transactional && workload.transaction_timeout_ms == 0 {
+            return Err(("transaction_timeout_ms", "expected a transaction timeout above 0".into()));
+        }
         if !known(&workload.producer_topic) {
             return Err(("producer_topic", format!("unknown topic (expected one of {})", topics.join("|"))));
         }
@@ -766,6 +772,23 @@ messages_per_producer = 1
         );
         let error = Scenario::from_toml("bad.toml", &text).expect_err("idempotence needs acks=all");
         assert!(error.message.contains("idempotence"), "{error}");
+    }
+
+    #[test]
+    fn transactional_workloads_are_validated_at_their_keys() {
+        let eos = MINIMAL.replace("variant = \"idempotent\"", "variant = \"eos-v2\"");
+        let writers = eos.replace("messages_per_producer = 1", "messages_per_producer = 1\natomic_writers = 1");
+        assert!(Scenario::from_toml("ok.toml", &writers).is_ok());
+        let none = writers.replace("atomic_writers = 1", "atomic_writers = 1\natomic_partitions_per_txn = 0");
+        let error = Scenario::from_toml("bad.toml", &none).expect_err("a transaction must write somewhere");
+        assert_eq!(error.line, 14, "{error}");
+        assert!(error.message.contains("at least one partition"), "{error}");
+        let plain = MINIMAL.replace("messages_per_producer = 1", "messages_per_producer = 1\natomic_writers = 1");
+        let error = Scenario::from_toml("bad.toml", &plain).expect_err("atomic writers need transactions");
+        assert!(error.message.contains("eos-v1"), "{error}");
+        let topic = writers.replace("atomic_writers = 1", "atomic_writers = 1\natomic_topic = \"nope\"");
+        let error = Scenario::from_toml("bad.toml", &topic).expect_err("an unknown topic");
+        assert!(error.message.contains("expected one of t"), "{error}");
     }
 
     #[test]
