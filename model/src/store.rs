@@ -25,11 +25,6 @@ impl StoreNode {
         StoreNode::default()
     }
 
-    /// How many times the row (key, value) was written.
-    pub fn copies(&self, key: &str, value: i64) -> usize {
-        self.rows.get(&(key.to_string(), value)).map_or(0, Vec::len)
-    }
-
     /// Applies a write and answers it.
     pub fn on_message(&mut self, ctx: &mut Ctx<'_>, source: NodeId, msg: Msg) {
         let Msg::StoreWriteRequest { request_id, key, value, upsert, writer } = msg else {

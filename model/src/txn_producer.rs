@@ -542,10 +542,4 @@ impl TxnProducer {
             self.client.error(),
         )
     }
-
-    /// The coordinator node of this producer's transactional id, if known.
-    pub fn coordinator(&self) -> Option<NodeId> {
-        let log = self.settings.internal.transaction_log_partition(&self.settings.transactional_id);
-        self.client.metadata().leader(log)
-    }
 }
