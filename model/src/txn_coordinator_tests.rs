@@ -504,16 +504,20 @@ fn an_ongoing_transaction_past_its_timeout_is_fenced_and_aborted_by_the_tick() {
 }
 
 #[test]
-fn a_timed_out_v1_producer_cannot_commit() {
-    let mut harness = ready(false);
-    assert_eq!(harness.add(0, &[P0], 2, 0), reply(2, Ok((PID, 0))));
-    assert_eq!(harness.tick(TIMEOUT_NS), Seen::markers(&[P0], ControlMarker::Abort, 1, 0));
-    // The zombie wakes up and asks to commit at epoch 0, during the abort and after it.
-    assert_eq!(harness.end(0, true, 3, TIMEOUT_NS + MS), refused(3, ErrorCode::ProducerFenced));
-    harness.markers_land(&[P0], TIMEOUT_NS + 2 * MS);
-    assert_eq!(harness.end(0, true, 4, TIMEOUT_NS + 3 * MS), refused(4, ErrorCode::ProducerFenced));
-    assert_eq!(harness.end(0, false, 5, TIMEOUT_NS + 3 * MS), refused(5, ErrorCode::ProducerFenced));
-    assert_eq!(harness.state(), CompleteAbort);
+fn a_timed_out_producer_cannot_end_its_transaction() {
+    for eos_v2 in [false, true] {
+        let mut harness = ready(eos_v2);
+        assert_eq!(harness.add(0, &[P0], 2, 0), reply(2, Ok((PID, 0))));
+        assert_eq!(harness.tick(TIMEOUT_NS), Seen::markers(&[P0], ControlMarker::Abort, 1, 0));
+        // The zombie wakes up and asks to end its transaction at epoch 0, during the abort and after it. Under
+        // eos-v2 too: Kafka's prepareFenceProducerEpoch sets lastProducerEpoch to NO_PRODUCER_EPOCH, so epoch 0
+        // is merely old, never a retry of a KIP-890 bump, and every EndTxn of it is PRODUCER_FENCED.
+        assert_eq!(harness.end(0, true, 3, TIMEOUT_NS + MS), refused(3, ErrorCode::ProducerFenced), "v2 {eos_v2}");
+        harness.markers_land(&[P0], TIMEOUT_NS + 2 * MS);
+        assert_eq!(harness.end(0, true, 4, TIMEOUT_NS + 3 * MS), refused(4, ErrorCode::ProducerFenced));
+        assert_eq!(harness.end(0, false, 5, TIMEOUT_NS + 3 * MS), refused(5, ErrorCode::ProducerFenced));
+        assert_eq!((harness.state(), harness.meta().epoch), (CompleteAbort, 1), "v2 {eos_v2}");
+    }
 }
 
 #[test]
@@ -806,20 +810,6 @@ fn the_table_on_append_depends_on_the_variant() {
             assert_eq!(harness.state(), Empty);
         }
     }
-}
-
-#[test]
-fn a_timed_out_v2_producer_cannot_end_its_transaction() {
-    let mut harness = ready(true);
-    assert_eq!(harness.add(0, &[P0], 2, 0), reply(2, Ok((PID, 0))));
-    assert_eq!(harness.tick(TIMEOUT_NS), Seen::markers(&[P0], ControlMarker::Abort, 1, 0));
-    // Kafka's prepareFenceProducerEpoch sets lastProducerEpoch to NO_PRODUCER_EPOCH: the zombie's epoch 0
-    // is merely old, never a retry of a KIP-890 bump, so every EndTxn of it is PRODUCER_FENCED.
-    assert_eq!(harness.end(0, true, 3, TIMEOUT_NS + MS), refused(3, ErrorCode::ProducerFenced));
-    harness.markers_land(&[P0], TIMEOUT_NS + 2 * MS);
-    assert_eq!(harness.end(0, true, 4, TIMEOUT_NS + 3 * MS), refused(4, ErrorCode::ProducerFenced));
-    assert_eq!(harness.end(0, false, 5, TIMEOUT_NS + 3 * MS), refused(5, ErrorCode::ProducerFenced));
-    assert_eq!(harness.meta().epoch, 1);
 }
 
 #[test]
