@@ -132,13 +132,15 @@ fn unsettled_app(world: &World<Node>) -> Option<String> {
                     owned.extend(assignment);
                     generations.push(generation);
                 }
-                let behind = app
-                    .positions()
-                    .into_iter()
-                    .find(|(partition, position)| committed_end(world, *partition).is_none_or(|end| *position < end));
-                let behind =
-                    behind.map(|(partition, position)| format!("at offset {position} of partition {}", partition.0));
-                (!app.is_settled()).then(|| app.describe()).or(behind)
+                if !app.is_settled() {
+                    Some(app.describe())
+                } else {
+                    // Only a settled pipeline is worth the scan of the leaders: this runs after every event.
+                    let behind = app.positions().into_iter().find(|(partition, position)| {
+                        committed_end(world, *partition).is_none_or(|end| *position < end)
+                    });
+                    behind.map(|(partition, position)| format!("at offset {position} of partition {}", partition.0))
+                }
             }
             _ => None,
         };
