@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use eosim_model::txn_state::TxnState;
+use eosim_model::coordinator::txn_state::TxnState;
 use eosim_model::{RunStats, Scenario};
 
 /// The prefix of a fault kind's coverage point: `fault:broker-crash`.

@@ -1,15 +1,15 @@
 //! eosim-model: Kafka's delivery machinery on the eosim kernel.
 //!
-//! The cluster is a set of [`node::Node`]s: [`broker::Broker`]s hosting partition replicas ([`replica`]:
-//! leader and follower roles, ISR, high watermark) over their logs ([`log`]) with broker-side idempotence
-//! ([`producer_state`]); the [`controller::Controller`] that elects leaders; producer applications
-//! ([`producer_app`]) on top of the producer client ([`producer`]); consumer applications ([`consumer`]).
+//! The model lives in folders by role, each one depending only on those below it:
+//! - [`app`]: the applications whose operations make the history (producer app, atomic writer,
+//!   consume-transform-produce pipeline, consumer app, external store);
+//! - [`client`]: the producer, the transactional producer and their metadata cache;
+//! - [`broker`]: the broker node, partition replicas over their logs, broker-side producer state, the
+//!   controller; a broker that leads an internal partition hosts its coordinator;
+//! - [`coordinator`]: the transaction and group coordinators as pure state machines;
+//! - below them all, [`ctx`] (the event context, the history helpers, timer tags) and [`protocol`] (every
+//!   message and error code). [`node`] is the dispatcher, the one file that knows every node kind.
 //!
-//! Transactions: a broker that leads a partition of an internal topic ([`internal_topics`]) is its transaction
-//! coordinator ([`txn_coordinator`], over the state machine of [`txn_state`]) or group coordinator
-//! ([`group_coordinator`]). The transactional producer ([`txn_producer`]) drives them for the atomic writer
-//! ([`atomic_writer`]) and the consume-transform-produce pipeline ([`pipeline`]), which may also write to an
-//! external store ([`store`]).
 //! A [`Scenario`] (TOML) chooses the variant, the workload and the faults; [`simulate`] runs one seed and
 //! returns the history the clients wrote, for the checker to judge.
 //!
@@ -34,27 +34,15 @@
 //! ```
 #![deny(missing_docs)]
 
-pub mod atomic_writer;
+pub mod app;
 pub mod broker;
-pub mod consumer;
-pub mod controller;
-pub mod group_coordinator;
-pub mod internal_topics;
-pub mod log;
-pub mod metadata;
+pub mod client;
+pub mod coordinator;
+pub mod ctx;
 pub mod node;
-pub mod pipeline;
-pub mod producer;
-pub mod producer_app;
-pub mod producer_state;
 pub mod protocol;
-pub mod replica;
 pub mod run;
 pub mod scenario;
-pub mod store;
-pub mod txn_coordinator;
-pub mod txn_producer;
-pub mod txn_state;
 
 pub use run::{node_names, simulate, RunStats, SimOutcome};
 pub use scenario::{Scenario, ScenarioError, Variant};

@@ -1,118 +1,16 @@
-//! Every node of the simulated cluster as one [`Actor`], the state the nodes share with the run (the
-//! history), and the helpers clients use to write the history.
+//! The dispatcher: every node kind of the simulated cluster as one [`Actor`]. This is the one file that knows
+//! every kind; the nodes themselves share only [`crate::ctx`].
 
-use crate::atomic_writer::AtomicWriterApp;
+use crate::app::atomic_writer::AtomicWriterApp;
+use crate::app::consumer::ConsumerApp;
+use crate::app::pipeline::PipelineApp;
+use crate::app::producer_app::ProducerApp;
+use crate::app::store::StoreNode;
+use crate::broker::controller::Controller;
 use crate::broker::Broker;
-use crate::consumer::ConsumerApp;
-use crate::controller::Controller;
-use crate::pipeline::PipelineApp;
-use crate::producer_app::ProducerApp;
+use crate::ctx::{Ctx, Shared};
 use crate::protocol::Msg;
-use crate::store::StoreNode;
-use eosim_checker::{History, Key, MicroOp, Op, OpFn, OpType};
-use eosim_sim::{Actor, Context, NodeId};
-use std::borrow::Cow;
-use std::collections::BTreeMap;
-
-/// The context every model node handles events with.
-pub type Ctx<'a> = Context<'a, Msg, Shared>;
-
-/// Where a run is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Phase {
-    /// Faults strike; applications send.
-    Faulty,
-    /// Faults are healed; applications send nothing new and let in-flight work settle.
-    Quiescent,
-    /// Producers have settled; consumers read every partition to its end.
-    FinalRead,
-}
-
-/// State the nodes share that is not part of the simulated system.
-#[derive(Clone, Debug)]
-pub struct Shared {
-    /// What clients observed.
-    pub history: History,
-    /// The next unused history process id; ids are never reused.
-    pub next_process: u64,
-    /// Where the run is.
-    pub phase: Phase,
-    /// Coverage counters: broker errors, client retries, epoch bumps, coordinator states.
-    pub counters: BTreeMap<Cow<'static, str>, u64>,
-    /// History key of each partition.
-    pub keys: Vec<Key>,
-}
-
-impl Shared {
-    /// Bumps a coverage counter.
-    pub fn count(&mut self, name: &'static str) {
-        *self.counters.entry(Cow::Borrowed(name)).or_insert(0) += 1;
-    }
-
-    /// Bumps a coverage counter whose name is built at run time (coordinator states and transitions).
-    pub fn count_named(&mut self, name: String) {
-        *self.counters.entry(Cow::Owned(name)).or_insert(0) += 1;
-    }
-
-    /// A fresh history process id.
-    pub fn new_process(&mut self) -> u64 {
-        let process = self.next_process;
-        self.next_process += 1;
-        process
-    }
-}
-
-/// Appends an operation to the history and to the trace hash; returns its index.
-pub fn record(ctx: &mut Ctx<'_>, process: u64, op_type: OpType, f: OpFn, mops: Vec<MicroOp>) -> usize {
-    record_op(
-        ctx,
-        Op { index: 0, time_ns: ctx.now_ns(), process, op_type, f, mops, keys: Vec::new(), final_poll: false },
-    )
-}
-
-/// Records that `process` died: a `crash` operation, which always completes as `info` (design.md §5).
-pub fn record_crash(ctx: &mut Ctx<'_>, process: u64) {
-    record(ctx, process, OpType::Invoke, OpFn::Crash, Vec::new());
-    record(ctx, process, OpType::Info, OpFn::Crash, Vec::new());
-}
-
-/// Records that `process` now consumes exactly `keys` (an `assign` operation, which completes at once).
-pub fn record_assign(ctx: &mut Ctx<'_>, process: u64, keys: Vec<Key>) {
-    for op_type in [OpType::Invoke, OpType::Ok] {
-        let op = Op {
-            index: 0,
-            time_ns: ctx.now_ns(),
-            process,
-            op_type,
-            f: OpFn::Assign,
-            mops: Vec::new(),
-            keys: keys.clone(),
-            final_poll: false,
-        };
-        record_op(ctx, op);
-    }
-}
-
-/// Appends a fully built operation (assign keys, final polls); returns its index.
-pub fn record_op(ctx: &mut Ctx<'_>, op: Op) -> usize {
-    ctx.observe(&(op.process, op.op_type, op.f, op.mops.len(), op.final_poll));
-    for mop in &op.mops {
-        observe_micro_op(ctx, mop);
-    }
-    ctx.shared.history.push(op)
-}
-
-fn observe_micro_op(ctx: &mut Ctx<'_>, mop: &MicroOp) {
-    match mop {
-        MicroOp::Send { key, value, offset, .. } => ctx.observe(&(0u8, key, value, offset)),
-        MicroOp::Poll { reads } => {
-            for (key, records) in reads {
-                ctx.observe(&(1u8, key, records));
-            }
-        }
-        MicroOp::Sink { store, key, value } => ctx.observe(&(2u8, store, key, value)),
-    }
-}
+use eosim_sim::{Actor, NodeId};
 
 /// A node of the cluster.
 #[derive(Clone, Debug)]
@@ -197,15 +95,4 @@ impl Actor for Node {
             Node::Store(_) => unreachable!("the store never crashes"),
         }
     }
-}
-
-/// Timer tags: the kind in the top 16 bits, a payload below.
-pub fn timer_tag(kind: u16, payload: u64) -> u64 {
-    assert!(payload < 1 << 48, "timer payload too large");
-    (u64::from(kind) << 48) | payload
-}
-
-/// Splits a timer tag into kind and payload.
-pub fn timer_parts(tag: u64) -> (u16, u64) {
-    ((tag >> 48) as u16, tag & ((1 << 48) - 1))
 }

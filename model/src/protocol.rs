@@ -402,7 +402,7 @@ pub struct TxnLogEntry {
     /// The epoch before the last KIP-890 bump, to recognise a retried EndTxn.
     pub last_epoch: Option<u16>,
     /// The state entered.
-    pub state: crate::txn_state::TxnState,
+    pub state: crate::coordinator::txn_state::TxnState,
     /// Partitions in the transaction.
     pub partitions: Vec<PartitionId>,
     /// `transaction.timeout.ms` in nanoseconds.

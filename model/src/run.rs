@@ -1,19 +1,20 @@
 //! One simulated run of a scenario: build the cluster, inject the faults, quiesce, read to the end.
 
-use crate::atomic_writer::{AtomicWriterApp, AtomicWriterSettings};
+use crate::app::atomic_writer::{AtomicWriterApp, AtomicWriterSettings};
+use crate::app::consumer::{ConsumerApp, ConsumerSettings};
+use crate::app::pipeline::{PipelineApp, PipelineSettings, StoreSettings};
+use crate::app::producer_app::{ProducerApp, ProducerWorkload};
+use crate::app::store::StoreNode;
+use crate::broker::controller::{Controller, ControllerSettings};
+use crate::broker::replica::ReplicationSettings;
 use crate::broker::{Broker, BrokerSettings};
-use crate::consumer::{ConsumerApp, ConsumerSettings};
-use crate::controller::{Controller, ControllerSettings};
-use crate::internal_topics::InternalTopics;
-use crate::node::{Node, Phase, Shared};
-use crate::pipeline::{PipelineApp, PipelineSettings, StoreSettings};
-use crate::producer_app::{ProducerApp, ProducerWorkload};
+use crate::client::txn_producer::{TxnClientConfig, TxnProducerSettings};
+use crate::coordinator::internal_topics::InternalTopics;
+use crate::coordinator::txn::TxnCoordinatorSettings;
+use crate::ctx::{Phase, Shared};
+use crate::node::Node;
 use crate::protocol::{MetadataImage, PartitionId, PartitionState};
-use crate::replica::ReplicationSettings;
 use crate::scenario::{fault_kind_name, Scenario, Variant};
-use crate::store::StoreNode;
-use crate::txn_coordinator::TxnCoordinatorSettings;
-use crate::txn_producer::{TxnClientConfig, TxnProducerSettings};
 use eosim_checker::History;
 use eosim_sim::{FaultPlan, FaultSchedule, FaultTargets, NodeId, NodeRole, SwarmChoices, World, WorldOptions};
 use serde::{Deserialize, Serialize};

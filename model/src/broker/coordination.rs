@@ -4,15 +4,15 @@
 //! under KIP-890, verifies a transactional partition with its coordinator before the first append.
 
 use super::{count_result, Broker};
-use crate::group_coordinator::{GroupEffect, GroupWrite, LoadedRecord};
-use crate::node::Ctx;
+use crate::broker::replica::Produced;
+use crate::coordinator::group::{GroupEffect, GroupWrite, LoadedRecord};
+use crate::coordinator::txn::{TxnEffect, Waiter};
+use crate::ctx::Ctx;
 use crate::protocol::{
     ControlMarker, ErrorCode, GroupOp, InternalRecord, Msg, PartitionId, ProducerIdentity, RecordBatch, TxnInit,
     TxnLogEntry, TxnOp,
 };
-use crate::replica::Produced;
 use crate::scenario::Acks;
-use crate::txn_coordinator::{TxnEffect, Waiter};
 use eosim_sim::NodeId;
 use std::collections::VecDeque;
 

@@ -1,24 +1,35 @@
-//! A broker: hosts partition replicas, answers produce, fetch and metadata requests, replicates as a
-//! follower, heartbeats to the controller, and hands out producer ids.
+//! The broker side of the cluster. What lives here: the broker node itself (this file: produce, fetch and
+//! metadata requests, follower replication, heartbeats, producer ids), a partition replica ([`replica`]: leader
+//! and follower roles, ISR, high watermark, LSO) over its log ([`log`]) with broker-side idempotence and
+//! transaction state ([`producer_state`]), the coordinators' requests carried out on this broker
+//! (`coordination.rs`), and the [`controller`] that elects leaders.
+//!
+//! May depend on: `ctx`, `protocol`, `scenario` and the coordinator state machines in [`crate::coordinator`],
+//! which a broker hosts when it leads an internal partition. Never on `client` or `app`.
 //!
 //! A broker that leads an internal partition is also its coordinator: the transaction coordinator
-//! ([`crate::txn_coordinator`]) for a transaction-log partition, the group coordinator
-//! ([`crate::group_coordinator`]) for an offsets partition; `coordination.rs` carries their requests out.
+//! ([`crate::coordinator::txn`]) for a transaction-log partition, the group coordinator
+//! ([`crate::coordinator::group`]) for an offsets partition; `coordination.rs` carries their requests out.
 //!
 //! Durable ([`BrokerDurable`]): every replica's log and snapshot, the producer-id counter, and the
 //! incarnation number. Volatile: the metadata image, every replica's role, HW and producer state, the
 //! follower fetches in flight, and the coordinators' state, all rebuilt after a restart (roles only once the
 //! controller answers, coordinators from their logs once the broker leads them again).
 
+pub mod controller;
+pub mod log;
+pub mod producer_state;
+pub mod replica;
+
 mod coordination;
 
-use crate::group_coordinator::GroupCoordinator;
-use crate::internal_topics::InternalTopics;
-use crate::node::{timer_parts, timer_tag, Ctx};
+use crate::broker::replica::{Produced, Replica, ReplicaDurable, ReplicationSettings, Reply};
+use crate::coordinator::group::GroupCoordinator;
+use crate::coordinator::internal_topics::InternalTopics;
+use crate::coordinator::txn::{TxnCoordinator, TxnCoordinatorSettings};
+use crate::ctx::{timer_parts, timer_tag, Ctx};
 use crate::protocol::{ErrorCode, MetadataImage, Msg, PartitionId, RecordBatch, ReplicaFetchData};
-use crate::replica::{Produced, Replica, ReplicaDurable, ReplicationSettings, Reply};
 use crate::scenario::Acks;
-use crate::txn_coordinator::{TxnCoordinator, TxnCoordinatorSettings};
 use coordination::{InternalWrite, Verification};
 use eosim_sim::NodeId;
 use std::collections::BTreeMap;
@@ -150,7 +161,7 @@ impl Broker {
     }
 
     /// Transactions this broker coordinates that are open (Ongoing or being completed).
-    pub fn open_transactions(&self) -> Vec<(String, crate::txn_state::TxnState)> {
+    pub fn open_transactions(&self) -> Vec<(String, crate::coordinator::txn_state::TxnState)> {
         self.volatile.txn.states().into_iter().filter(|(_, state)| state.is_open()).collect()
     }
 
@@ -383,7 +394,7 @@ impl Broker {
 
     fn send_follower_fetch(&mut self, ctx: &mut Ctx<'_>, partition: PartitionId) {
         let Some(replica) = self.volatile.replicas.get(&partition) else { return };
-        let crate::replica::Role::Follower { leader } = replica.role else {
+        let crate::broker::replica::Role::Follower { leader } = replica.role else {
             self.volatile.fetches.remove(&partition);
             return;
         };
@@ -451,7 +462,7 @@ impl Broker {
         for (partition, replica) in &mut self.volatile.replicas {
             replies.extend(replica.complete_pending(Some(self.settings.replication.min_insync_replicas)));
             let Some(isr) = replica.wanted_isr(&self.settings.replication, ctx.now_ns()) else { continue };
-            let crate::replica::Role::Leader(role) = &replica.role else { continue };
+            let crate::broker::replica::Role::Leader(role) = &replica.role else { continue };
             let msg = Msg::AlterPartition {
                 partition: *partition,
                 broker: self.settings.broker_index,

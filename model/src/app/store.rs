@@ -7,7 +7,7 @@
 //! idempotent and the pipeline is exactly-once end to end. The store never crashes; it stands for a durable
 //! database.
 
-use crate::node::Ctx;
+use crate::ctx::Ctx;
 use crate::protocol::Msg;
 use eosim_sim::NodeId;
 use std::collections::BTreeMap;

@@ -8,7 +8,7 @@
 //! idle ids expire after 500 ms.
 
 use super::*;
-use crate::txn_state::TxnState::*;
+use crate::coordinator::txn_state::TxnState::*;
 
 const MS: u64 = 1_000_000;
 const LOG: PartitionId = PartitionId(10);

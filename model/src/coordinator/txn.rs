@@ -16,8 +16,8 @@
 //! KIP-890 every EndTxn bumps the epoch at Prepare, the markers carry the new epoch, and a client may abort
 //! with no transaction open.
 
+use crate::coordinator::txn_state::TxnState;
 use crate::protocol::{ControlMarker, ErrorCode, PartitionId, ProducerIdentity, TxnLogEntry};
-use crate::txn_state::TxnState;
 use eosim_sim::NodeId;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -656,5 +656,5 @@ fn reply(waiter: Waiter, error: ErrorCode) -> Vec<TxnEffect> {
 }
 
 #[cfg(test)]
-#[path = "txn_coordinator_tests.rs"]
+#[path = "txn_tests.rs"]
 mod tests;

@@ -9,8 +9,8 @@
 //! id, so the broker cannot recognise a re-sent value that had in fact landed: idempotence holds only
 //! within one producer session.
 
-use crate::node::{record, record_crash, timer_parts, timer_tag, Ctx, Phase};
-use crate::producer::{Delivery, ProducerClient, RecordId};
+use crate::client::producer::{Delivery, ProducerClient, RecordId};
+use crate::ctx::{record, record_crash, timer_parts, timer_tag, Ctx, Phase, REQUEST_ID_BITS};
 use crate::protocol::{Msg, PartitionId};
 use crate::scenario::ProducerSettings;
 use eosim_checker::{MicroOp, OpFn, OpType};
@@ -18,10 +18,6 @@ use eosim_sim::NodeId;
 use std::collections::{BTreeMap, VecDeque};
 
 const TIMER_THINK: u16 = 1;
-
-/// Request ids of one incarnation stay below 2^32. Request ids also travel as timer payloads (below 2^48),
-/// which leaves room for 2^16 incarnations of one client.
-pub const REQUEST_ID_BITS: u32 = 32;
 
 /// Values one application may issue; keeps values of different applications apart.
 const VALUES_PER_APP: i64 = 1_000_000;

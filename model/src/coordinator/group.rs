@@ -18,8 +18,8 @@
 //!
 //! Like the transaction coordinator it is a pure state machine returning [`GroupEffect`]s.
 
+use crate::coordinator::txn::Waiter;
 use crate::protocol::{ControlMarker, ErrorCode, GroupReply, InternalRecord, PartitionId, ProducerIdentity};
-use crate::txn_coordinator::Waiter;
 use std::collections::BTreeMap;
 
 /// One member of a group.
@@ -497,5 +497,5 @@ fn reply(waiter: Waiter, error: ErrorCode) -> Vec<GroupEffect> {
 }
 
 #[cfg(test)]
-#[path = "group_coordinator_tests.rs"]
+#[path = "group_tests.rs"]
 mod tests;

@@ -17,11 +17,11 @@
 //! past its session timeout, then resumed — finds its TxnOffsetCommit fenced by generation (ILLEGAL_GENERATION)
 //! or its epoch fenced by the coordinator, and its transaction never commits.
 
-use crate::node::{record, record_assign, record_crash, timer_parts, timer_tag, Ctx};
-use crate::producer::Delivery;
-use crate::producer_app::REQUEST_ID_BITS;
+use crate::client::producer::Delivery;
+use crate::client::txn_producer::{TxnClientConfig, TxnEvent, TxnPhase, TxnProducer};
+use crate::ctx::REQUEST_ID_BITS;
+use crate::ctx::{record, record_assign, record_crash, timer_parts, timer_tag, Ctx};
 use crate::protocol::{ErrorCode, FetchData, GroupOp, GroupReply, IsolationLevel, Msg, PartitionId};
-use crate::txn_producer::{TxnClientConfig, TxnEvent, TxnPhase, TxnProducer};
 use eosim_checker::{MicroOp, OpFn, OpType};
 use eosim_sim::NodeId;
 use std::collections::BTreeMap;

@@ -10,7 +10,7 @@
 //! unflushed tail. With `unclean.leader.election.enable` an out-of-sync replica may be elected when no
 //! in-sync one is alive: the way Kafka loses acknowledged writes on purpose.
 
-use crate::node::{timer_parts, timer_tag, Ctx};
+use crate::ctx::{timer_parts, timer_tag, Ctx};
 use crate::protocol::{ErrorCode, MetadataImage, Msg, PartitionId, PartitionState};
 use eosim_sim::NodeId;
 

@@ -20,8 +20,8 @@
 //! is fatal (the application closes the producer and starts a new one, which fences this one), and
 //! INVALID_TXN_STATE makes the transaction abortable.
 
-use crate::metadata::MetadataCache;
-use crate::node::{timer_parts, timer_tag, Ctx};
+use crate::client::metadata::MetadataCache;
+use crate::ctx::{timer_parts, timer_tag, Ctx};
 use crate::protocol::{ErrorCode, Msg, PartitionId, ProducerIdentity, RecordBatch};
 use crate::scenario::{Acks, ProducerSettings};
 use eosim_sim::NodeId;

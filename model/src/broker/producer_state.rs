@@ -17,7 +17,7 @@
 //! OUT_OF_ORDER_SEQUENCE instead of its original offsets. Followers apply the same updates while they
 //! replicate (without the checks), so a new leader already knows every producer.
 
-use crate::log::PartitionLog;
+use crate::broker::log::PartitionLog;
 use crate::protocol::{ControlMarker, ErrorCode, ProducerIdentity};
 use std::collections::{BTreeMap, VecDeque};
 
@@ -172,7 +172,7 @@ impl ProducerStateManager {
 
     /// Applies a batch that is already in the log (append, replication, replay) without checking it;
     /// returns the transaction an ABORT marker completed, for the aborted-transaction index.
-    pub fn apply(&mut self, stored: &crate::log::StoredBatch) -> Option<AbortedTxn> {
+    pub fn apply(&mut self, stored: &crate::broker::log::StoredBatch) -> Option<AbortedTxn> {
         let identity = stored.batch.producer?;
         let current = self.entries.get(&identity.producer_id).map(|entry| entry.epoch);
         if current.is_some_and(|epoch| epoch > identity.epoch) {

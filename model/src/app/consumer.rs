@@ -6,8 +6,8 @@
 //! request timeout passed, with whatever arrived (as `KafkaConsumer.poll` returns what it has). Responses
 //! to fetches of an earlier round are ignored, so positions only move forward.
 
-use crate::metadata::MetadataCache;
-use crate::node::{record, record_assign, record_crash, record_op, timer_parts, timer_tag, Ctx, Phase};
+use crate::client::metadata::MetadataCache;
+use crate::ctx::{record, record_assign, record_crash, record_op, timer_parts, timer_tag, Ctx, Phase};
 use crate::protocol::{ErrorCode, FetchData, IsolationLevel, Msg, PartitionId};
 use eosim_checker::{MicroOp, Op, OpFn, OpType};
 use std::collections::BTreeMap;
@@ -82,7 +82,7 @@ impl ConsumerApp {
         let keys = ctx.shared.keys.clone();
         record_assign(ctx, process, keys);
         self.incarnation += 1;
-        let next_request_id = self.incarnation << crate::producer_app::REQUEST_ID_BITS;
+        let next_request_id = self.incarnation << crate::ctx::REQUEST_ID_BITS;
         let partition_count = self.settings.partition_count as usize;
         let positions = vec![0; partition_count];
         let brokers = self.settings.brokers.clone();

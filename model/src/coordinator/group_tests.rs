@@ -7,8 +7,8 @@
 //! comments.
 
 use super::*;
+use crate::coordinator::txn_state::TxnState;
 use crate::protocol::TxnLogEntry;
-use crate::txn_state::TxnState;
 use eosim_sim::NodeId;
 
 const MS: u64 = 1_000_000;

@@ -13,8 +13,8 @@
 //! Durable ([`ReplicaDurable`]): the log and the producer-state snapshot. Everything in [`Replica`] is lost
 //! in a crash and rebuilt from the durable part and the controller's metadata.
 
-use crate::log::PartitionLog;
-use crate::producer_state::{AbortedTxn, AppendCheck, ProducerSnapshot, ProducerStateManager};
+use crate::broker::log::PartitionLog;
+use crate::broker::producer_state::{AbortedTxn, AppendCheck, ProducerSnapshot, ProducerStateManager};
 use crate::protocol::{
     ControlMarker, ErrorCode, FetchData, IsolationLevel, PartitionState, ProducerIdentity, RecordBatch,
     ReplicaFetchData,

@@ -14,10 +14,10 @@
 //! transactions. eos-v2 (KIP-890) adds partitions implicitly (the partition leader asks the coordinator) and
 //! takes the bumped epoch every EndTxn returns, restarting its sequences.
 
-use crate::internal_topics::InternalTopics;
-use crate::node::{timer_parts, timer_tag, Ctx};
-use crate::producer::{ClientError, Completion, ProducerClient, RecordId};
-use crate::producer_app::REQUEST_ID_BITS;
+use crate::client::producer::{ClientError, Completion, ProducerClient, RecordId};
+use crate::coordinator::internal_topics::InternalTopics;
+use crate::ctx::REQUEST_ID_BITS;
+use crate::ctx::{timer_parts, timer_tag, Ctx};
 use crate::protocol::{ErrorCode, GroupOp, GroupReply, Msg, PartitionId, TxnInit, TxnOp};
 use crate::scenario::ProducerSettings;
 use eosim_sim::NodeId;

@@ -4,7 +4,7 @@
 //! client refreshes metadata when a connection fails). A broker answers from its own metadata image, which
 //! may be stale: a zombie leader still names itself.
 
-use crate::node::{timer_tag, Ctx};
+use crate::ctx::{timer_tag, Ctx};
 use crate::protocol::{Msg, PartitionId};
 use eosim_sim::NodeId;
 

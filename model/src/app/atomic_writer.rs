@@ -10,10 +10,10 @@
 //! A fatal producer error (a zombie fenced by its own successor or by a transaction timeout) closes the
 //! producer; a new one with the same transactional id takes over, which is how Kafka applications recover.
 
-use crate::node::{record, record_crash, timer_parts, timer_tag, Ctx, Phase};
-use crate::producer::Delivery;
+use crate::client::producer::Delivery;
+use crate::client::txn_producer::{TxnClientConfig, TxnEvent, TxnPhase, TxnProducer};
+use crate::ctx::{record, record_crash, timer_parts, timer_tag, Ctx, Phase};
 use crate::protocol::{Msg, PartitionId};
-use crate::txn_producer::{TxnClientConfig, TxnEvent, TxnPhase, TxnProducer};
 use eosim_checker::{MicroOp, OpFn, OpType};
 use std::collections::BTreeMap;
 
