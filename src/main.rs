@@ -296,10 +296,17 @@ fn command_list(format: Format) -> anyhow::Result<ExitCode> {
         Format::Text => {
             let width = entries.iter().map(|entry| entry.name.len()).max().unwrap_or(0);
             let mut text = String::new();
+            let variant_width = entries.iter().map(|entry| entry.variant.len()).max().unwrap_or(0);
             for entry in &entries {
-                text.push_str(&format!("{:<width$}  {}\n", entry.name, entry.description));
+                text.push_str(&format!(
+                    "{:<width$}  {:<variant_width$}  {}\n",
+                    entry.name, entry.variant, entry.description
+                ));
             }
             text.push_str(&format!("{:<width$}  alias of {}\n", scenarios::DEFAULT_ALIAS, scenarios::DEFAULT_SCENARIO));
+            for (alias, name) in scenarios::RENAMED {
+                text.push_str(&format!("{alias:<width$}  former name of {name}\n"));
+            }
             text
         }
     };

@@ -38,8 +38,9 @@ pub const BUILTINS: &[Builtin] = &[
     builtin!("idempotent-restart"),
     builtin!("acks-1-leader-loss"),
     builtin!("unclean-election"),
-    builtin!("eos-v2"),
-    builtin!("eos-v1"),
+    builtin!("eos-tv2"),
+    builtin!("eos-tv1-verify"),
+    builtin!("eos-tv1"),
     builtin!("atomic-writer"),
     builtin!("read-uncommitted"),
     builtin!("external-store"),
@@ -49,8 +50,11 @@ pub const BUILTINS: &[Builtin] = &[
 /// The alias for the scenario a campaign runs when none is named.
 pub const DEFAULT_ALIAS: &str = "default";
 
-/// The built-in scenario `default` stands for: the eos-v2 pipeline under the full fault mix.
-pub const DEFAULT_SCENARIO: &str = "eos-v2";
+/// The built-in scenario `default` stands for: the transaction version 2 pipeline under the full fault mix.
+pub const DEFAULT_SCENARIO: &str = "eos-tv2";
+
+/// Former names of built-in scenarios, still accepted: (alias, built-in name).
+pub const RENAMED: &[(&str, &str)] = &[("eos-v1", "eos-tv1"), ("eos-v2", "eos-tv2")];
 
 /// A scenario argument that could not be turned into a scenario.
 #[derive(Debug, thiserror::Error)]
@@ -104,7 +108,12 @@ pub fn builtin(name: &str) -> Option<&'static Builtin> {
 
 /// Resolves a SCENARIO argument: `default`, a built-in name, or a path to a TOML file.
 pub fn load(arg: &str) -> Result<Loaded, LoadError> {
-    let (name, alias) = if arg == DEFAULT_ALIAS { (DEFAULT_SCENARIO, Some(arg.to_string())) } else { (arg, None) };
+    let renamed = RENAMED.iter().find(|(alias, _)| *alias == arg).map(|(_, name)| *name);
+    let (name, alias) = match renamed {
+        _ if arg == DEFAULT_ALIAS => (DEFAULT_SCENARIO, Some(arg.to_string())),
+        Some(name) => (name, Some(arg.to_string())),
+        None => (arg, None),
+    };
     if let Some(builtin) = builtin(name) {
         let scenario = Scenario::from_toml(builtin.file, builtin.text)?;
         return Ok(Loaded { scenario, arg: builtin.name.to_string(), alias });
@@ -138,7 +147,16 @@ mod tests {
         let loaded = load(DEFAULT_ALIAS).expect("default resolves");
         assert_eq!(loaded.scenario.name, DEFAULT_SCENARIO);
         assert_eq!(loaded.arg, DEFAULT_SCENARIO);
-        assert_eq!(loaded.describe(), "eos-v2 (default resolves to eos-v2)");
+        assert_eq!(loaded.describe(), "eos-tv2 (default resolves to eos-tv2)");
+    }
+
+    #[test]
+    fn former_names_still_resolve() {
+        for (alias, name) in RENAMED {
+            let loaded = load(alias).expect("a former name resolves");
+            assert_eq!((loaded.scenario.name.as_str(), loaded.arg.as_str()), (*name, *name));
+            assert_eq!(loaded.describe(), format!("{name} ({alias} resolves to {name})"));
+        }
     }
 
     #[test]

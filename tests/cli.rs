@@ -39,6 +39,19 @@ fn list_shows_every_builtin_and_the_default_alias() {
     for name in ["at-most-once", "at-least-once", "idempotent", "idempotent-restart", "default"] {
         assert!(text.lines().any(|line| line.starts_with(name)), "{name} missing:\n{text}");
     }
+    // The transactional variants carry Kafka's names (transaction version 1 or 2, KIP-890 part 1
+    // verification); the first names stay accepted.
+    for variant in ["eos-tv1", "eos-tv1-verify", "eos-tv2"] {
+        assert!(text.lines().any(|line| line.split_whitespace().nth(1) == Some(variant)), "{variant} missing:\n{text}");
+    }
+    for (alias, name) in [("eos-v1", "eos-tv1"), ("eos-v2", "eos-tv2")] {
+        assert!(text.contains(&format!("former name of {name}")), "{alias} missing:\n{text}");
+        let run = eosim(&["run", alias, "--seed", "1"]);
+        assert_exit(&run, 0);
+        let renamed = eosim(&["run", name, "--seed", "1"]);
+        let hash = |text: String| text.lines().find(|line| line.starts_with("trace-hash:")).map(str::to_string);
+        assert_eq!(hash(stdout(&run)), hash(stdout(&renamed)), "{alias} and {name} are one scenario");
+    }
     let json = eosim(&["list", "--format", "json"]);
     assert_exit(&json, 0);
     let entries: Value = serde_json::from_str(&stdout(&json)).expect("list --format json is JSON");
@@ -92,8 +105,8 @@ fn the_default_campaign_names_what_default_resolves_to() {
     let output = eosim(&["campaign", "--seeds", "4", "--jobs", "2"]);
     assert_exit(&output, 0);
     let text = stdout(&output);
-    assert!(text.contains("default: resolves to eos-v2"), "{text}");
-    assert!(text.contains("scenario: eos-v2\n"), "{text}");
+    assert!(text.contains("default: resolves to eos-tv2"), "{text}");
+    assert!(text.contains("scenario: eos-tv2\n"), "{text}");
 }
 
 #[test]

@@ -33,7 +33,7 @@ proptest! {
 
     #[test]
     fn any_seed_of_the_transactional_pipeline_gives_the_same_run_twice(seed in any::<u64>()) {
-        let scenario = builtin("eos-v2");
+        let scenario = builtin("eos-tv2");
         let first = run_seed(&scenario, seed);
         let again = run_seed(&scenario, seed);
         prop_assert!(first.trace_hash().is_some(), "seed {seed}: {:?}", first.finding());
@@ -58,7 +58,7 @@ proptest! {
 
 #[test]
 fn a_campaign_report_is_the_same_for_any_thread_count() {
-    let scenario = builtin("eos-v2");
+    let scenario = builtin("eos-tv2");
     let stop = AtomicBool::new(false);
     let report = |jobs| {
         let options = CampaignOptions { seed_start: 100, seeds: 16, jobs };

@@ -57,7 +57,7 @@ const TXN_STATES: [&str; 8] = [
 #[test]
 fn the_default_pipeline_is_exactly_once_under_every_fault_and_reaches_every_coordinator_state() {
     let text = campaign("default", "120", 0);
-    assert!(text.contains("scenario: eos-v2\n"), "{text}");
+    assert!(text.contains("scenario: eos-tv2\n"), "{text}");
     assert!(text.contains("result: PASS"), "{text}");
     for kind in FAULT_KINDS {
         assert!(runs(line(&text, kind)) > 0, "fault {kind} is injected:\n{text}");
@@ -72,8 +72,8 @@ fn the_default_pipeline_is_exactly_once_under_every_fault_and_reaches_every_coor
 }
 
 #[test]
-fn eos_v1_and_the_atomic_writer_keep_exactly_once() {
-    for scenario in ["eos-v1", "atomic-writer"] {
+fn eos_tv1_and_the_atomic_writer_keep_exactly_once() {
+    for scenario in ["eos-tv1", "atomic-writer"] {
         let text = campaign(scenario, "80", 0);
         assert!(text.contains("result: PASS"), "{scenario}: {text}");
         assert!(runs(line(&text, "txn-state:CompleteAbort")) > 0, "{scenario} aborts some transactions: {text}");
@@ -95,13 +95,13 @@ fn a_store_outside_the_transaction_gets_duplicates_unless_its_writes_are_upserts
     assert!(runs(line(&text, "store:upsert-unchanged")) > 0, "the upsert path is exercised: {text}");
 }
 
-/// Seed 5668 of eos-v2 once retried a transaction marker, took the late answer to the first attempt as done,
+/// Seed 5668 of eos-tv2 once retried a transaction marker, took the late answer to the first attempt as done,
 /// let the producer's next transaction write to the partition, and then had the retry's COMMIT land after that
 /// write, committing it early (an aborted read). A retry now supersedes the earlier attempt. The seed stays a
 /// regression run: the same seed must pass.
 #[test]
 fn a_retried_marker_never_commits_the_next_transaction_early() {
-    let output = eosim(&["run", "eos-v2", "--seed", "5668"]);
+    let output = eosim(&["run", "eos-tv2", "--seed", "5668"]);
     assert_exit(&output, 0);
     assert!(stdout(&output).contains("verdict: pass"), "{}", stdout(&output));
 }

@@ -135,6 +135,10 @@ pub enum ErrorCode {
     InvalidProducerIdMapping,
     /// A newer producer with the same transactional id exists (fatal for this producer).
     ProducerFenced,
+    /// The coordinator is still loading its partition of the internal topic: retry later.
+    CoordinatorLoadInProgress,
+    /// KIP-890: the partition is not in the producer's transaction; the transaction must be aborted.
+    TransactionAbortable,
     /// A marker from a coordinator older than one the partition has seen.
     TransactionCoordinatorFenced,
     /// The group has moved to a newer generation than the request's (KIP-447 fencing).
@@ -166,6 +170,8 @@ impl ErrorCode {
             ErrorCode::InvalidProducerIdMapping => "broker-error:INVALID_PRODUCER_ID_MAPPING",
             ErrorCode::ProducerFenced => "broker-error:PRODUCER_FENCED",
             ErrorCode::TransactionCoordinatorFenced => "broker-error:TRANSACTION_COORDINATOR_FENCED",
+            ErrorCode::TransactionAbortable => "broker-error:TRANSACTION_ABORTABLE",
+            ErrorCode::CoordinatorLoadInProgress => "broker-error:COORDINATOR_LOAD_IN_PROGRESS",
             ErrorCode::IllegalGeneration => "broker-error:ILLEGAL_GENERATION",
             ErrorCode::UnknownMemberId => "broker-error:UNKNOWN_MEMBER_ID",
             ErrorCode::RebalanceInProgress => "broker-error:REBALANCE_IN_PROGRESS",
@@ -191,6 +197,8 @@ impl ErrorCode {
             ErrorCode::InvalidProducerIdMapping => "INVALID_PRODUCER_ID_MAPPING",
             ErrorCode::ProducerFenced => "PRODUCER_FENCED",
             ErrorCode::TransactionCoordinatorFenced => "TRANSACTION_COORDINATOR_FENCED",
+            ErrorCode::TransactionAbortable => "TRANSACTION_ABORTABLE",
+            ErrorCode::CoordinatorLoadInProgress => "COORDINATOR_LOAD_IN_PROGRESS",
             ErrorCode::IllegalGeneration => "ILLEGAL_GENERATION",
             ErrorCode::UnknownMemberId => "UNKNOWN_MEMBER_ID",
             ErrorCode::RebalanceInProgress => "REBALANCE_IN_PROGRESS",
@@ -284,14 +292,20 @@ pub struct TxnInit {
     pub transactional_id: String,
     /// `transaction.timeout.ms`, in nanoseconds.
     pub timeout_ns: u64,
+    /// KIP-360: the producer id and epoch the client holds, when it asks for an epoch bump after an abortable
+    /// error instead of starting over (None from `initTransactions`).
+    pub current: Option<(u64, u16)>,
 }
 
 /// The transaction coordinator's requests besides InitProducerId.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum TxnOp {
     /// AddPartitionsToTxn: the producer will write to these partitions in its transaction. Sent by the
-    /// client (eos-v1), or by a partition leader on the client's behalf before the first append (eos-v2).
+    /// client (eos-tv1), or by a partition leader on the client's behalf before the first append (eos-tv2).
     AddPartitions(Vec<PartitionId>),
+    /// AddPartitionsToTxn with `verifyOnly` (KIP-890 part 1 on transaction version 1): a partition leader asks
+    /// whether these partitions are already in the producer's ongoing transaction, adding nothing.
+    VerifyPartitions(Vec<PartitionId>),
     /// AddOffsetsToTxn: the transaction will commit offsets of this group.
     AddOffsets(String),
     /// EndTxn: commit (true) or abort (false).
@@ -466,8 +480,9 @@ pub enum Msg {
     TxnResponse {
         /// The request this answers.
         request_id: u64,
-        /// The epoch, or the error.
-        result: Result<u16, ErrorCode>,
+        /// The producer id and epoch the transaction continues with (under transaction version 2 an EndTxn
+        /// bumps the epoch, and rotates the producer id once the epoch is exhausted), or the error.
+        result: Result<(u64, u16), ErrorCode>,
     },
     /// The transaction coordinator asks a partition leader to write a marker.
     WriteTxnMarkerRequest {
@@ -526,6 +541,10 @@ pub enum Msg {
         request_id: u64,
         /// Base offset of the appended (or already present) batch, or why not.
         result: Result<u64, ErrorCode>,
+        /// The partition's log start offset when the leader answered (Kafka's `logStartOffset` in the
+        /// ProduceResponse), which the client compares with its last acknowledged offset on UNKNOWN_PRODUCER_ID;
+        /// None when the answering broker does not know it.
+        log_start_offset: Option<u64>,
     },
     /// A consumer reads a partition from an offset.
     FetchRequest {

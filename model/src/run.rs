@@ -7,14 +7,14 @@ use crate::app::producer_app::{ProducerApp, ProducerWorkload};
 use crate::app::store::StoreNode;
 use crate::broker::controller::{Controller, ControllerSettings};
 use crate::broker::replica::ReplicationSettings;
-use crate::broker::{Broker, BrokerSettings};
+use crate::broker::{Broker, BrokerSettings, TxnVerification};
 use crate::client::txn_producer::{TxnClientConfig, TxnProducerSettings};
 use crate::coordinator::internal_topics::InternalTopics;
 use crate::coordinator::txn::TxnCoordinatorSettings;
 use crate::ctx::{Phase, Shared};
 use crate::node::Node;
 use crate::protocol::{MetadataImage, PartitionId, PartitionState};
-use crate::scenario::{fault_kind_name, Scenario, Variant};
+use crate::scenario::{fault_kind_name, Scenario};
 use eosim_checker::History;
 use eosim_sim::{FaultPlan, FaultSchedule, FaultTargets, NodeId, NodeRole, SwarmChoices, World, WorldOptions};
 use serde::{Deserialize, Serialize};
@@ -369,11 +369,15 @@ impl Cluster {
             },
             internal: self.internal,
             txn: TxnCoordinatorSettings {
-                epoch_bump_per_txn: scenario.variant == Variant::EosV2,
+                epoch_bump_per_txn: scenario.variant.epoch_bump_per_txn(),
                 transactional_id_expiration_ns: cluster.transactional_id_expiration_ms * NS_PER_MS,
                 marker_retry_ns: MARKER_RETRY_NS,
             },
-            verify_transactional_partitions: scenario.variant == Variant::EosV2,
+            verification: match (scenario.variant.verifies_partitions(), scenario.variant.explicit_add_partitions()) {
+                (false, _) => TxnVerification::Off,
+                (true, true) => TxnVerification::VerifyOnly,
+                (true, false) => TxnVerification::AddPartition,
+            },
             coordinator_tick_ns: COORDINATOR_TICK_NS,
         }
     }
@@ -410,7 +414,7 @@ impl Cluster {
         let txn = TxnProducerSettings {
             transactional_id,
             transaction_timeout_ns: scenario.workload.transaction_timeout_ms * NS_PER_MS,
-            eos_v2: scenario.variant == Variant::EosV2,
+            explicit_add_partitions: scenario.variant.explicit_add_partitions(),
             request_timeout_ns: producer.request_timeout_ns,
             retry_backoff_ns: producer.retry_backoff_ns,
             internal: self.internal,

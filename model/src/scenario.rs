@@ -21,28 +21,71 @@ pub enum Variant {
     AtLeastOnce,
     /// Producer id, epoch and sequence numbers: retries are deduplicated within one producer session.
     Idempotent,
-    /// Transactions as KIP-98 and KIP-447 define them: explicit AddPartitionsToTxn, one epoch per producer
-    /// session.
-    EosV1,
-    /// Transactions with KIP-890: partitions verified and added by their leaders, an epoch bump per EndTxn.
-    EosV2,
+    /// Transaction version 1 (KIP-98 + KIP-447, Kafka 2.5–3.5): the client sends AddPartitionsToTxn, one
+    /// epoch per producer session. First called `eos-v1` here.
+    #[serde(rename = "eos-tv1", alias = "eos-v1")]
+    EosTv1,
+    /// Transaction version 1 with KIP-890 part 1 verification (Kafka 3.6–3.9): the client still adds
+    /// partitions, and the partition leader verifies with the coordinator before a transaction's first append.
+    #[serde(rename = "eos-tv1-verify")]
+    EosTv1Verify,
+    /// Transaction version 2 (KIP-890 part 2, Kafka 4.0+, `transaction.version=2`): partitions added by their
+    /// leaders, an epoch bump per EndTxn carried by the markers. First called `eos-v2` here.
+    #[serde(rename = "eos-tv2", alias = "eos-v2")]
+    EosTv2,
 }
 
 impl Variant {
+    /// Every variant, in the order `eosim list` documents them.
+    pub const ALL: [Variant; 6] = [
+        Variant::AtMostOnce,
+        Variant::AtLeastOnce,
+        Variant::Idempotent,
+        Variant::EosTv1,
+        Variant::EosTv1Verify,
+        Variant::EosTv2,
+    ];
+
     /// The kebab-case name.
     pub fn name(self) -> &'static str {
         match self {
             Variant::AtMostOnce => "at-most-once",
             Variant::AtLeastOnce => "at-least-once",
             Variant::Idempotent => "idempotent",
-            Variant::EosV1 => "eos-v1",
-            Variant::EosV2 => "eos-v2",
+            Variant::EosTv1 => "eos-tv1",
+            Variant::EosTv1Verify => "eos-tv1-verify",
+            Variant::EosTv2 => "eos-tv2",
+        }
+    }
+
+    /// The variant's former name, still accepted in scenario files and on the command line.
+    pub fn alias(self) -> Option<&'static str> {
+        match self {
+            Variant::EosTv1 => Some("eos-v1"),
+            Variant::EosTv2 => Some("eos-v2"),
+            _ => None,
         }
     }
 
     /// True for the transactional variants.
     pub fn is_transactional(self) -> bool {
-        matches!(self, Variant::EosV1 | Variant::EosV2)
+        matches!(self, Variant::EosTv1 | Variant::EosTv1Verify | Variant::EosTv2)
+    }
+
+    /// Transaction version 1: the client sends AddPartitionsToTxn before a partition's first batch.
+    pub fn explicit_add_partitions(self) -> bool {
+        matches!(self, Variant::EosTv1 | Variant::EosTv1Verify)
+    }
+
+    /// KIP-890 part 1: a partition leader verifies a transactional batch with the coordinator before it
+    /// appends the first one of a transaction (only verifying under TV1, adding the partition under TV2).
+    pub fn verifies_partitions(self) -> bool {
+        matches!(self, Variant::EosTv1Verify | Variant::EosTv2)
+    }
+
+    /// Transaction version 2: every EndTxn bumps the producer epoch at Prepare and markers carry it.
+    pub fn epoch_bump_per_txn(self) -> bool {
+        self == Variant::EosTv2
     }
 
     /// The guarantee the variant claims.
@@ -51,7 +94,7 @@ impl Variant {
             Variant::AtMostOnce => Guarantee::AtMostOnce,
             Variant::AtLeastOnce => Guarantee::AtLeastOnce,
             Variant::Idempotent => Guarantee::Idempotent,
-            Variant::EosV1 | Variant::EosV2 => Guarantee::KafkaEos,
+            Variant::EosTv1 | Variant::EosTv1Verify | Variant::EosTv2 => Guarantee::KafkaEos,
         }
     }
 }
@@ -509,7 +552,7 @@ impl Scenario {
         let workload = &self.workload;
         let transactional = self.variant.is_transactional();
         if !transactional && (workload.atomic_writers > 0 || workload.pipeline.is_some()) {
-            return Err(("variant", "atomic writers and pipelines need variant \"eos-v1\" or \"eos-v2\"".into()));
+            return Err(("variant", "atomic writers and pipelines need a transactional variant: \"eos-tv1\", \"eos-tv1-verify\" or \"eos-tv2\"".into()));
         }
         let topics: Vec<&str> = self.cluster.topics.iter().map(|topic| topic.name.as_str()).collect();
         let known = |name: &Option<String>| name.as_deref().is_none_or(|name| topics.contains(&name));
@@ -574,7 +617,9 @@ impl Scenario {
         let (idempotence, acks, retries) = match self.variant {
             Variant::AtMostOnce => (false, Acks::None, 0),
             Variant::AtLeastOnce => (false, Acks::All, u32::MAX),
-            Variant::Idempotent | Variant::EosV1 | Variant::EosV2 => (true, Acks::All, u32::MAX),
+            Variant::Idempotent | Variant::EosTv1 | Variant::EosTv1Verify | Variant::EosTv2 => {
+                (true, Acks::All, u32::MAX)
+            }
         };
         let config = &self.producer;
         ProducerSettings {
@@ -785,7 +830,7 @@ messages_per_producer = 1
         assert!(error.message.contains("at least one partition"), "{error}");
         let plain = MINIMAL.replace("messages_per_producer = 1", "messages_per_producer = 1\natomic_writers = 1");
         let error = Scenario::from_toml("bad.toml", &plain).expect_err("atomic writers need transactions");
-        assert!(error.message.contains("eos-v1"), "{error}");
+        assert!(error.message.contains("eos-tv1"), "{error}");
         let topic = writers.replace("atomic_writers = 1", "atomic_writers = 1\natomic_topic = \"nope\"");
         let error = Scenario::from_toml("bad.toml", &topic).expect_err("an unknown topic");
         assert!(error.message.contains("expected one of t"), "{error}");

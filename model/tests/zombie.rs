@@ -166,14 +166,14 @@ fn zombie_writer_runs(variant: &str, pause_starts_ms: impl Iterator<Item = u64>)
 }
 
 #[test]
-fn a_paused_eos_v2_writer_is_timed_out_fenced_and_never_read() {
-    let zombie_runs = zombie_writer_runs("eos-v2", (20..130).step_by(7));
+fn a_paused_eos_tv2_writer_is_timed_out_fenced_and_never_read() {
+    let zombie_runs = zombie_writer_runs("eos-tv2", (20..130).step_by(7));
     assert!(zombie_runs >= 1, "no pause caught a transaction open");
 }
 
 #[test]
-fn a_paused_eos_v1_writer_is_timed_out_fenced_and_never_read() {
-    let zombie_runs = zombie_writer_runs("eos-v1", (20..130).step_by(7));
+fn a_paused_eos_tv1_writer_is_timed_out_fenced_and_never_read() {
+    let zombie_runs = zombie_writer_runs("eos-tv1", (20..130).step_by(7));
     assert!(zombie_runs >= 1, "no pause caught a transaction open");
 }
 
@@ -224,7 +224,7 @@ fn transformed_with_sources(history: &History) -> bool {
 
 #[test]
 fn a_paused_pipeline_is_fenced_and_its_inputs_are_transformed_exactly_once() {
-    for variant in ["eos-v2", "eos-v1"] {
+    for variant in ["eos-tv2", "eos-tv1"] {
         let mut zombie_runs = 0;
         for at_ms in (30..200).step_by(7) {
             // 400 ms: past the 200 ms session (the group gives the partitions to the other instance) and the

@@ -3,7 +3,7 @@
 //! once replicated), replies, and markers to partition leaders. It also writes the markers it is sent and,
 //! under KIP-890, verifies a transactional partition with its coordinator before the first append.
 
-use super::{count_result, Broker};
+use super::{count_result, Broker, TxnVerification};
 use crate::broker::replica::Produced;
 use crate::coordinator::group::{GroupEffect, GroupWrite, LoadedRecord};
 use crate::coordinator::txn::{TxnEffect, Waiter};
@@ -170,6 +170,9 @@ impl Broker {
                 let partitions = [internal.offsets_partition(&group_id)];
                 txn.add_partitions(log, transactional_id, producer_id, epoch, &partitions, waiter, now_ns)
             }
+            TxnOp::VerifyPartitions(partitions) => {
+                txn.verify_partitions(log, transactional_id, producer_id, epoch, &partitions, waiter)
+            }
             TxnOp::EndTxn(commit) => txn.end_txn(log, transactional_id, producer_id, epoch, commit, waiter, now_ns),
         };
         self.run_txn_effects(ctx, effects);
@@ -224,7 +227,7 @@ impl Broker {
                     let msg = if waiter.init {
                         Msg::InitProducerIdResponse { request_id: waiter.request_id, result }
                     } else {
-                        Msg::TxnResponse { request_id: waiter.request_id, result: result.map(|(_, epoch)| epoch) }
+                        Msg::TxnResponse { request_id: waiter.request_id, result }
                     };
                     ctx.send(waiter.client, msg);
                 }
@@ -399,7 +402,7 @@ impl Broker {
         batch: &RecordBatch,
         transactional_id: Option<&str>,
     ) -> bool {
-        if !self.settings.verify_transactional_partitions || !batch.transactional || transactional_id.is_none() {
+        if self.settings.verification == TxnVerification::Off || !batch.transactional || transactional_id.is_none() {
             return false;
         }
         let (Some(identity), Some(replica)) = (batch.producer, self.volatile.replicas.get(&partition)) else {
@@ -422,7 +425,8 @@ impl Broker {
     ) {
         let log = self.settings.internal.transaction_log_partition(&transactional_id);
         let Some(coordinator) = self.leader_of(log) else {
-            ctx.send(client, Msg::ProduceResponse { request_id, result: Err(ErrorCode::NotEnoughReplicas) });
+            let result = Err(ErrorCode::NotEnoughReplicas);
+            ctx.send(client, Msg::ProduceResponse { request_id, result, log_start_offset: None });
             return;
         };
         ctx.shared.count("broker:txn-verification");
@@ -436,13 +440,16 @@ impl Broker {
             transactional_id,
             producer_id: identity.producer_id,
             epoch: identity.epoch,
-            op: TxnOp::AddPartitions(vec![partition]),
+            op: match self.settings.verification {
+                TxnVerification::VerifyOnly => TxnOp::VerifyPartitions(vec![partition]),
+                TxnVerification::AddPartition | TxnVerification::Off => TxnOp::AddPartitions(vec![partition]),
+            },
         };
         ctx.send(coordinator, msg);
     }
 
     /// The coordinator answered a verification: append the held batch, unless the guard was broken.
-    pub(super) fn on_verified(&mut self, ctx: &mut Ctx<'_>, request_id: u64, result: Result<u16, ErrorCode>) {
+    pub(super) fn on_verified(&mut self, ctx: &mut Ctx<'_>, request_id: u64, result: Result<(u64, u16), ErrorCode>) {
         let Some(held) = self.volatile.verifications.remove(&request_id) else { return };
         let producer_id = held.batch.producer.expect("verified batches have a producer").producer_id;
         let error = match result {
@@ -453,7 +460,9 @@ impl Broker {
             }
             Ok(_) => None,
             Err(ErrorCode::ProducerFenced | ErrorCode::InvalidProducerEpoch) => Some(ErrorCode::InvalidProducerEpoch),
-            Err(ErrorCode::InvalidProducerIdMapping | ErrorCode::InvalidTxnState) => Some(ErrorCode::InvalidTxnState),
+            Err(ErrorCode::InvalidProducerIdMapping | ErrorCode::InvalidTxnState | ErrorCode::TransactionAbortable) => {
+                Some(ErrorCode::InvalidTxnState)
+            }
             // Retriable: Kafka answers a produce whose verification could not complete NOT_ENOUGH_REPLICAS.
             Err(_) => Some(ErrorCode::NotEnoughReplicas),
         };
@@ -461,7 +470,8 @@ impl Broker {
             None => self.produce(ctx, held.client, held.request_id, held.partition, held.acks, held.batch),
             Some(error) => {
                 count_result(ctx, &Err(error));
-                ctx.send(held.client, Msg::ProduceResponse { request_id: held.request_id, result: Err(error) });
+                let (request_id, result) = (held.request_id, Err(error));
+                ctx.send(held.client, Msg::ProduceResponse { request_id, result, log_start_offset: None });
             }
         }
     }

@@ -63,10 +63,24 @@ pub struct BrokerSettings {
     pub internal: InternalTopics,
     /// The transaction coordinator's settings.
     pub txn: TxnCoordinatorSettings,
-    /// KIP-890: verify a transactional partition with the coordinator before its first append.
-    pub verify_transactional_partitions: bool,
+    /// KIP-890: what a partition leader asks the coordinator before a transaction's first append here.
+    pub verification: TxnVerification,
     /// How often the coordinators look for timed-out transactions and expired members.
     pub coordinator_tick_ns: u64,
+}
+
+/// What a partition leader does with a transactional batch of a producer that has no open transaction on
+/// the partition at the batch's epoch (Kafka's `ReplicaManager.appendRecords` with `AddPartitionsToTxnManager`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TxnVerification {
+    /// Transaction version 1 without KIP-890: the batch appends, and may open a transaction the coordinator
+    /// never tracks (KAFKA-12671).
+    Off,
+    /// KIP-890 part 1 on transaction version 1: AddPartitionsToTxn with `verifyOnly`; the client must have
+    /// added the partition itself, else the batch is refused (Kafka 3.6–3.9).
+    VerifyOnly,
+    /// Transaction version 2: the leader adds the partition to the transaction on the client's behalf.
+    AddPartition,
 }
 
 /// What survives a broker crash.
@@ -353,9 +367,11 @@ impl Broker {
             Ok(Produced { ack: None, .. }) => {}
             _ if acks == Acks::None => {}
             Ok(Produced { ack: Some(offset), .. }) => {
-                ctx.send(client, Msg::ProduceResponse { request_id, result: Ok(offset) })
+                ctx.send(client, Msg::ProduceResponse { request_id, result: Ok(offset), log_start_offset: None })
             }
-            Err(error) => ctx.send(client, Msg::ProduceResponse { request_id, result: Err(error) }),
+            Err(error) => {
+                ctx.send(client, Msg::ProduceResponse { request_id, result: Err(error), log_start_offset: None })
+            }
         }
     }
 
@@ -486,7 +502,7 @@ impl Broker {
                 continue;
             }
             count_result(ctx, &result.map(|_| ()));
-            ctx.send(client, Msg::ProduceResponse { request_id, result });
+            ctx.send(client, Msg::ProduceResponse { request_id, result, log_start_offset: None });
         }
     }
 }

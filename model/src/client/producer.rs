@@ -15,7 +15,7 @@
 //!
 //! In transactional mode ([`ProducerClient::transactional`]) the producer id comes from the transaction
 //! coordinator (see `txn_producer.rs`), batches are marked transactional and carry the transactional id,
-//! under eos-v1 a partition's batches wait until the coordinator has added the partition, and errors are
+//! under eos-tv1 a partition's batches wait until the coordinator has added the partition, and errors are
 //! not handled here but reported ([`ClientError`]): a fenced epoch, a sequence error or a batch given up on
 //! is fatal (the application closes the producer and starts a new one, which fences this one), and
 //! INVALID_TXN_STATE makes the transaction abortable.
@@ -69,7 +69,7 @@ pub enum ClientError {
 #[derive(Clone, Debug)]
 struct Transactional {
     transactional_id: String,
-    /// eos-v1: batches of a partition wait until AddPartitionsToTxn has added it.
+    /// eos-tv1: batches of a partition wait until AddPartitionsToTxn has added it.
     explicit_add: bool,
     added: BTreeSet<PartitionId>,
     error: Option<ClientError>,
@@ -148,7 +148,7 @@ impl ProducerClient {
         }
     }
 
-    /// A transactional client for `transactional_id`; with `explicit_add` (eos-v1) a partition's batches
+    /// A transactional client for `transactional_id`; with `explicit_add` (eos-tv1) a partition's batches
     /// wait for [`ProducerClient::mark_added`].
     pub fn transactional(mut self, transactional_id: &str, explicit_add: bool) -> ProducerClient {
         self.transactional = Some(Transactional {
@@ -194,7 +194,7 @@ impl ProducerClient {
         self.producer = Some((producer_id, epoch));
     }
 
-    /// eos-v1: the coordinator added these partitions to the transaction; their batches may go out.
+    /// eos-tv1: the coordinator added these partitions to the transaction; their batches may go out.
     pub fn mark_added(&mut self, ctx: &mut Ctx<'_>, partitions: &[PartitionId]) {
         let txn = self.transactional.as_mut().expect("transactional");
         txn.added.extend(partitions.iter().copied());
@@ -210,7 +210,7 @@ impl ProducerClient {
         }
     }
 
-    /// eos-v1: partitions with records waiting that the coordinator has not added yet.
+    /// eos-tv1: partitions with records waiting that the coordinator has not added yet.
     pub fn partitions_to_add(&self) -> Vec<PartitionId> {
         let Some(txn) = self.transactional.as_ref().filter(|txn| txn.explicit_add) else { return Vec::new() };
         (0..self.queues.len())
@@ -314,7 +314,7 @@ impl ProducerClient {
             Msg::MetadataResponse { request_id, leaders } => {
                 self.metadata.on_response(request_id, &leaders);
             }
-            Msg::ProduceResponse { request_id, result } => {
+            Msg::ProduceResponse { request_id, result, .. } => {
                 if let Some(batch_id) = self.requests.remove(&request_id) {
                     self.on_produce_response(ctx, batch_id, result);
                 }

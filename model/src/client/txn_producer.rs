@@ -10,8 +10,8 @@
 //! aborts its open transaction; an abortable one (ILLEGAL_GENERATION from a KIP-447-fenced offset commit,
 //! INVALID_TXN_STATE) means the application must abort and retry.
 //!
-//! eos-v1 sends AddPartitionsToTxn before a partition's first batch and keeps its epoch across
-//! transactions. eos-v2 (KIP-890) adds partitions implicitly (the partition leader asks the coordinator) and
+//! eos-tv1 sends AddPartitionsToTxn before a partition's first batch and keeps its epoch across
+//! transactions. eos-tv2 (KIP-890) adds partitions implicitly (the partition leader asks the coordinator) and
 //! takes the bumped epoch every EndTxn returns, restarting its sequences.
 
 use crate::client::producer::{ClientError, Completion, ProducerClient, RecordId};
@@ -35,8 +35,9 @@ pub struct TxnProducerSettings {
     pub transactional_id: String,
     /// `transaction.timeout.ms`.
     pub transaction_timeout_ns: u64,
-    /// KIP-890 (eos-v2): implicit partition adds and an epoch bump per transaction.
-    pub eos_v2: bool,
+    /// Transaction version 1: AddPartitionsToTxn before a partition's first batch (TV2 adds implicitly and
+    /// takes the epoch every EndTxn returns).
+    pub explicit_add_partitions: bool,
     /// `request.timeout.ms`.
     pub request_timeout_ns: u64,
     /// `retry.backoff.ms`.
@@ -135,7 +136,7 @@ pub struct TxnProducer {
     in_flight: Option<(u64, Step)>,
     backing_off: bool,
     offsets: Option<PendingOffsets>,
-    /// eos-v1: the coordinator knows of this transaction (something was added), so it must be ended there.
+    /// eos-tv1: the coordinator knows of this transaction (something was added), so it must be ended there.
     started_on_coordinator: bool,
     /// Set once the transaction's commit or abort request was sent: from then its outcome is the
     /// coordinator's.
@@ -147,7 +148,7 @@ pub struct TxnProducer {
 impl TxnProducer {
     /// A producer over `client` (made transactional here); request ids start after `first_request_id`.
     pub fn new(settings: TxnProducerSettings, client: ProducerClient, first_request_id: u64) -> TxnProducer {
-        let client = client.transactional(&settings.transactional_id, !settings.eos_v2);
+        let client = client.transactional(&settings.transactional_id, settings.explicit_add_partitions);
         TxnProducer {
             settings,
             client,
@@ -362,8 +363,8 @@ impl TxnProducer {
                 if commit && self.client.error().is_some() {
                     return None;
                 }
-                if !self.started_on_coordinator && !self.settings.eos_v2 {
-                    // Nothing reached the coordinator: the transaction ends here (eos-v1).
+                if !self.started_on_coordinator && self.settings.explicit_add_partitions {
+                    // Nothing reached the coordinator: the transaction ends here (transaction version 1).
                     self.finish_txn(commit);
                     return None;
                 }
@@ -416,7 +417,8 @@ impl TxnProducer {
         let (producer_id, epoch) = self.producer.unwrap_or((0, 0));
         let op = match step {
             Step::Init => {
-                let init = TxnInit { transactional_id, timeout_ns: self.settings.transaction_timeout_ns };
+                let init =
+                    TxnInit { transactional_id, timeout_ns: self.settings.transaction_timeout_ns, current: None };
                 return Msg::InitProducerIdRequest { request_id, transactional: Some(init) };
             }
             Step::AddPartitions(partitions) => TxnOp::AddPartitions(partitions.clone()),
@@ -457,9 +459,9 @@ impl TxnProducer {
         }
     }
 
-    fn on_txn_response(&mut self, ctx: &mut Ctx<'_>, step: Step, result: Result<u16, ErrorCode>) {
-        let epoch = match result {
-            Ok(epoch) => epoch,
+    fn on_txn_response(&mut self, ctx: &mut Ctx<'_>, step: Step, result: Result<(u64, u16), ErrorCode>) {
+        let (producer_id, epoch) = match result {
+            Ok(producer) => producer,
             Err(error) => return self.retry_or_fail(ctx, error),
         };
         match step {
@@ -474,8 +476,9 @@ impl TxnProducer {
                 }
             }
             Step::EndTxn(commit) => {
-                if let Some((producer_id, _)) = self.producer {
-                    // KIP-890: the coordinator bumped the epoch at Prepare; the next transaction uses it.
+                if self.producer.is_some() {
+                    // Transaction version 2: the coordinator bumped the epoch at Prepare (and rotated the
+                    // producer id once the epoch was exhausted); the next transaction uses what it returned.
                     self.producer = Some((producer_id, epoch));
                     self.client.set_producer(producer_id, epoch);
                 }
@@ -511,7 +514,9 @@ impl TxnProducer {
     /// moved); the others are fatal.
     fn retry_or_fail(&mut self, ctx: &mut Ctx<'_>, error: ErrorCode) {
         match error {
-            ErrorCode::ConcurrentTransactions | ErrorCode::NotEnoughReplicas => self.backoff(ctx),
+            ErrorCode::ConcurrentTransactions | ErrorCode::NotEnoughReplicas | ErrorCode::CoordinatorLoadInProgress => {
+                self.backoff(ctx)
+            }
             ErrorCode::NotCoordinator | ErrorCode::NotLeaderOrFollower => {
                 self.client.metadata_mut().refresh(ctx);
                 self.backoff(ctx);

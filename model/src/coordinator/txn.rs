@@ -12,7 +12,7 @@
 //! The coordinator is a pure state machine: it never touches the network or the log itself but returns
 //! [`TxnEffect`]s for the broker to carry out, so the hand-built tests below drive it directly.
 //!
-//! eos-v1 and eos-v2 are one code path with switches ([`TxnCoordinatorSettings::epoch_bump_per_txn`]): under
+//! eos-tv1 and eos-tv2 are one code path with switches ([`TxnCoordinatorSettings::epoch_bump_per_txn`]): under
 //! KIP-890 every EndTxn bumps the epoch at Prepare, the markers carry the new epoch, and a client may abort
 //! with no transaction open.
 
@@ -340,6 +340,39 @@ impl TxnCoordinator {
         self.begin_transition(log, entry, Some(waiter))
     }
 
+    /// AddPartitionsToTxn with `verifyOnly`, as Kafka's `handleVerifyPartitionsInTransaction`: a partition
+    /// leader asks, before a transaction's first append there, whether the client has added the partition.
+    /// The pending state is not checked (the append is validated again when it reaches the log); a partition
+    /// that is not in the transaction is TRANSACTION_ABORTABLE, which the leader answers the producer as
+    /// INVALID_TXN_STATE.
+    pub fn verify_partitions(
+        &mut self,
+        log: PartitionId,
+        transactional_id: &str,
+        producer_id: u64,
+        epoch: u16,
+        partitions: &[PartitionId],
+        waiter: Waiter,
+    ) -> Vec<TxnEffect> {
+        let Some(partition) = self.partitions.get(&log) else { return reply(waiter, ErrorCode::NotCoordinator) };
+        let Some(txn) = partition.txns.get(transactional_id) else {
+            return reply(waiter, ErrorCode::InvalidProducerIdMapping);
+        };
+        if txn.producer_id != producer_id {
+            return reply(waiter, ErrorCode::InvalidProducerIdMapping);
+        }
+        if txn.epoch != epoch {
+            return reply(waiter, ErrorCode::ProducerFenced);
+        }
+        if matches!(txn.state, TxnState::PrepareCommit | TxnState::PrepareAbort) {
+            return reply(waiter, ErrorCode::ConcurrentTransactions);
+        }
+        if !partitions.iter().all(|partition| txn.partitions.contains(partition)) {
+            return reply(waiter, ErrorCode::TransactionAbortable);
+        }
+        vec![TxnEffect::Reply { waiter, result: Ok((txn.producer_id, txn.epoch)) }]
+    }
+
     /// EndTxn, with Kafka's error table; under KIP-890 the epoch is bumped at Prepare and a retried EndTxn
     /// of the previous epoch is recognised.
     #[allow(clippy::too_many_arguments)]
@@ -388,7 +421,7 @@ impl TxnCoordinator {
                 }
                 self.begin_transition(log, entry, Some(waiter))
             }
-            // eos-v1 keeps the epoch, so a retried EndTxn comes at the same epoch: the same result succeeds.
+            // eos-tv1 keeps the epoch, so a retried EndTxn comes at the same epoch: the same result succeeds.
             _ if !bump && state == complete => vec![TxnEffect::Reply { waiter, result: Ok(current) }],
             _ if state == prepare || (bump && matches!(state, TxnState::PrepareCommit | TxnState::PrepareAbort)) => {
                 reply(waiter, ErrorCode::ConcurrentTransactions)

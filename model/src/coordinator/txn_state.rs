@@ -3,7 +3,7 @@
 //!
 //! Every state change of a transaction goes through [`TxnState::check_transition`]; a transition outside the
 //! table is a bug in the model (or in the protocol under test), reported as an internal error, never
-//! silently taken. The table differs between protocol generations in one place: with KIP-890 (eos-v2) a
+//! silently taken. The table differs between protocol generations in one place: with KIP-890 (eos-tv2) a
 //! client may abort "blind", so PrepareAbort may also follow Empty, CompleteCommit and CompleteAbort.
 //!
 //! | state | may be entered from |
@@ -11,7 +11,7 @@
 //! | Empty | Empty, CompleteCommit, CompleteAbort |
 //! | Ongoing | Ongoing, Empty, CompleteCommit, CompleteAbort |
 //! | PrepareCommit | Ongoing |
-//! | PrepareAbort | Ongoing, PrepareEpochFence (eos-v2 also Empty, CompleteCommit, CompleteAbort) |
+//! | PrepareAbort | Ongoing, PrepareEpochFence (eos-tv2 also Empty, CompleteCommit, CompleteAbort) |
 //! | CompleteCommit | PrepareCommit |
 //! | CompleteAbort | PrepareAbort |
 //! | Dead | Empty, CompleteCommit, CompleteAbort |
