@@ -230,6 +230,34 @@ pub struct FetchData {
     pub last_stable_offset: u64,
 }
 
+/// One batch of a fetch response, as the consumer receives it: data or a control batch (a marker), with the
+/// producer id and transactional flag the consumer needs to filter aborted transactions itself.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FetchedBatch {
+    /// Offset of the batch's first record.
+    pub base_offset: u64,
+    /// The producer that wrote it, if idempotent or transactional.
+    pub producer_id: Option<u64>,
+    /// Part of a transaction.
+    pub transactional: bool,
+    /// Set for a control batch (a COMMIT or ABORT marker), which occupies one offset and is never delivered.
+    pub control: Option<ControlMarker>,
+    /// The records' values (one placeholder for a control batch).
+    pub values: Vec<i64>,
+}
+
+impl FetchedBatch {
+    /// Records in the batch (one for a control batch).
+    pub fn record_count(&self) -> u64 {
+        self.values.len() as u64
+    }
+
+    /// Offset of the batch's last record.
+    pub fn last_offset(&self) -> u64 {
+        self.base_offset + self.record_count() - 1
+    }
+}
+
 /// The controller's view of one partition: who leads, since which epoch, and who is in sync.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct PartitionState {
