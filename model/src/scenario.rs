@@ -25,7 +25,7 @@ pub enum Variant {
     /// epoch per producer session. First called `eos-v1` here.
     #[serde(rename = "eos-tv1", alias = "eos-v1")]
     EosTv1,
-    /// Transaction version 1 with KIP-890 part 1 verification (Kafka 3.6–3.9): the client still adds
+    /// Transaction version 1 with KIP-890 part 1 verification (Kafka 3.7–3.9): the client still adds
     /// partitions, and the partition leader verifies with the coordinator before a transaction's first append.
     #[serde(rename = "eos-tv1-verify")]
     EosTv1Verify,

@@ -77,7 +77,7 @@ pub enum TxnVerification {
     /// never tracks (KAFKA-12671).
     Off,
     /// KIP-890 part 1 on transaction version 1: AddPartitionsToTxn with `verifyOnly`; the client must have
-    /// added the partition itself, else the batch is refused (Kafka 3.6–3.9).
+    /// added the partition itself, else the batch is refused (Kafka 3.7–3.9).
     VerifyOnly,
     /// Transaction version 2: the leader adds the partition to the transaction on the client's behalf.
     AddPartition,
