@@ -88,3 +88,16 @@ fn replay_matches(path: &Path) {
     let replay = eosim(&["replay", arg(path)]);
     assert!(stdout(&replay).contains("trace hash matches: yes"), "{}", stdout(&replay));
 }
+
+/// The wide-envelope soak of the exactly-once gates, off by default while the model's fidelity settles: run it
+/// with `cargo test --release --test knobs_cli -- --ignored` (seeds per scenario: `EOSIM_SOAK_SEEDS`, default
+/// 2000). Each campaign must find nothing; a failure prints the report with each failing seed's rerun command.
+#[test]
+#[ignore = "the wide-envelope soak: minutes per scenario, run on demand"]
+fn wide_envelope_soak_of_the_exactly_once_gates() {
+    let seeds = std::env::var("EOSIM_SOAK_SEEDS").unwrap_or_else(|_| "2000".to_string());
+    for scenario in ["eos-tv2", "eos-tv1", "atomic-writer", "eos-tv1-verify", "external-store-upsert"] {
+        let output = eosim(&["campaign", scenario, "--wide", "--seeds", &seeds, "--jobs", "2"]);
+        assert_exit(&output, 0);
+    }
+}
