@@ -23,6 +23,7 @@ use eosim::scenarios::{self, Loaded};
 use eosim::shard::ShardArg;
 use eosim::shrink::RunSize;
 use eosim_checker::{check, linearizable, Guarantee, History, Report};
+use eosim_model::knobs::Envelope;
 use eosim_model::Scenario;
 use eosim_reports::{
     history_file_name, render_junit, replay_command, repro_file_name, CampaignHeader, CampaignReport, Coverage,
@@ -63,6 +64,10 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// The wide envelope: draw the settings per seed, widen the faults, turn the buggify points on
+        /// (`[knobs] swarm = true, envelope = "wide"`).
+        #[arg(long)]
+        wide: bool,
     },
     /// Run many seeds of a scenario in parallel and summarize what they found.
     Campaign(CampaignArgs),
@@ -162,6 +167,9 @@ struct CampaignArgs {
     /// Output format; json prints report.json's content.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// The wide envelope for every seed: draw the settings, widen the faults, turn the buggify points on.
+    #[arg(long)]
+    wide: bool,
 }
 
 /// How results are printed.
@@ -211,7 +219,9 @@ fn main() -> ExitCode {
 fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::List { format } => command_list(format),
-        Command::Run { scenario, seed, out, format } => command_run(&scenario, seed, out.as_deref(), format),
+        Command::Run { scenario, seed, out, format, wide } => {
+            command_run(&scenario, seed, out.as_deref(), format, wide)
+        }
         Command::Campaign(args) => command_campaign(&args),
         Command::Merge { reports, out, format } => command_merge(&reports, out.as_deref(), format),
         Command::Shrink { repro, out, format } => command_shrink(&repro, out.as_deref(), format),
@@ -314,8 +324,18 @@ fn command_list(format: Format) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn command_run(arg: &str, seed: u64, out: Option<&Path>, format: Format) -> anyhow::Result<ExitCode> {
-    let loaded = load_scenario(arg)?;
+/// A scenario loaded, in the wide envelope when `wide` is set.
+fn load_in_envelope(arg: &str, wide: bool) -> anyhow::Result<Loaded> {
+    let mut loaded = load_scenario(arg)?;
+    if wide {
+        loaded.scenario.knobs.swarm = true;
+        loaded.scenario.knobs.envelope = Envelope::Wide;
+    }
+    Ok(loaded)
+}
+
+fn command_run(arg: &str, seed: u64, out: Option<&Path>, format: Format, wide: bool) -> anyhow::Result<ExitCode> {
+    let loaded = load_in_envelope(arg, wide)?;
     let result = run_seed(&loaded.scenario, seed);
     if let Some(dir) = out {
         create_dir(dir)?;
@@ -325,7 +345,7 @@ fn command_run(arg: &str, seed: u64, out: Option<&Path>, format: Format) -> anyh
     let text = match format {
         Format::Json => RunJson::new(&loaded.scenario.name, loaded.scenario.guarantee(), &result).to_json(),
         Format::Text => {
-            let label = RunLabel { scenario: loaded.describe(), rerun_arg: Some(loaded.arg.clone()) };
+            let label = RunLabel { scenario: loaded.describe(), rerun_arg: Some(loaded.arg.clone()), wide };
             run_text(&label, &result)
         }
     };
@@ -371,7 +391,7 @@ fn write_run_files(
 }
 
 fn command_campaign(args: &CampaignArgs) -> anyhow::Result<ExitCode> {
-    let loaded = load_scenario(&args.scenario)?;
+    let loaded = load_in_envelope(&args.scenario, args.wide)?;
     let shard = eosim::shard::resolve(args.shard, args.shards, &|name| std::env::var(name).ok()).map_err(bad_input)?;
     let jobs = args.jobs.map_or_else(default_jobs, |jobs| jobs as usize);
     let options = CampaignOptions { seed_start: args.seed_start, seeds: args.seeds, jobs };
@@ -413,7 +433,8 @@ fn command_campaign(args: &CampaignArgs) -> anyhow::Result<ExitCode> {
         Format::Json => report.to_json(),
         Format::Text => {
             let alias = loaded.alias.as_ref().map(|alias| format!("{alias}: resolves to {}\n", loaded.arg));
-            alias.unwrap_or_default() + &report.render_text(&text_options)
+            let wide = args.wide.then_some("envelope: wide (every rerun command needs --wide; repro files carry it)\n");
+            alias.unwrap_or_default() + wide.unwrap_or_default() + &report.render_text(&text_options)
         }
     };
     emit(&text)?;
@@ -539,7 +560,8 @@ fn command_replay(path: &Path, format: Format) -> anyhow::Result<ExitCode> {
 }
 
 fn replay_text(path: &Path, repro: &Repro, result: &RunResult, comparison: Comparison) -> String {
-    let label = RunLabel { scenario: format!("{} (from {})", repro.scenario.name, path.display()), rerun_arg: None };
+    let scenario = format!("{} (from {})", repro.scenario.name, path.display());
+    let label = RunLabel { scenario, rerun_arg: None, wide: false };
     let mut text = run_text(&label, result);
     let yes_no = |same: bool| if same { "yes" } else { "NO" };
     let expected = &repro.expected;
@@ -647,7 +669,16 @@ struct ShrinkJson<'a> {
     before: RunSize,
     after: RunSize,
     trials: u64,
+    knobs_restored: Vec<KnobRestored>,
     expected: &'a Expected,
+}
+
+/// A knob the shrinker moved back to the scenario's own value.
+#[derive(Serialize)]
+struct KnobRestored {
+    name: String,
+    drawn: u64,
+    default: u64,
 }
 
 fn command_shrink(path: &Path, out: Option<&Path>, format: Format) -> anyhow::Result<ExitCode> {
@@ -664,12 +695,20 @@ fn command_shrink(path: &Path, out: Option<&Path>, format: Format) -> anyhow::Re
             before,
             after,
             trials: shrunk.trials,
+            knobs_restored: shrunk
+                .knobs_restored
+                .iter()
+                .map(|knob| KnobRestored { name: knob.name.clone(), drawn: knob.value, default: knob.default })
+                .collect(),
             expected: &shrunk.repro.expected,
         })?,
         Format::Text => {
             let expected = &shrunk.repro.expected;
             let kinds: Vec<&str> = expected.violations.iter().map(|kind| kind.name()).collect();
             let mut text = format!("shrunk {} (seed {}) in {} replays\n", path.display(), repro.seed, shrunk.trials);
+            for knob in &shrunk.knobs_restored {
+                text.push_str(&format!("knob {}: {} -> {} (restored)\n", knob.name, knob.value, knob.default));
+            }
             text.push_str(&format!("faults: {} -> {}\n", before.faults, after.faults));
             text.push_str(&format!(
                 "messages: {} -> {} (producers {} -> {}, messages per producer {} -> {}, consumers {} -> {})\n",

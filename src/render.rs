@@ -1,12 +1,14 @@
 //! One run on the terminal (`eosim run`, `eosim replay`), as text or as JSON.
 //!
 //! The text reads in the order the run happened, as TigerBeetle's VOPR prints it: `SEED=…` first, the scenario,
-//! this seed's swarm choices, the size of the fault schedule, then what the checker found, the verdict and the
+//! this seed's swarm choices, its knobs (`knob request_timeout_ms = 217 ms`), the size of the fault schedule, the `buggify!` points that fired, then what the checker found, the verdict and the
 //! trace hash; a failing run ends with the command that reruns it.
 
 use std::fmt::Write as _;
 
 use eosim_checker::{Guarantee, Report};
+use eosim_model::buggify::PointRecord;
+use eosim_model::knobs::{self, KnobValue};
 use eosim_model::scenario::fault_kind_name;
 use eosim_model::RunStats;
 use eosim_reports::{run_command, Verdict};
@@ -26,6 +28,8 @@ pub struct RunLabel {
     /// How a rerun command names the scenario (a built-in name or a path), or `None` when only a replay
     /// reproduces it.
     pub rerun_arg: Option<String>,
+    /// The run used `--wide`, so its rerun command does too.
+    pub wide: bool,
 }
 
 /// The run as text: seed, scenario, swarm, schedule size, findings, verdict, `trace-hash: <hex>`.
@@ -35,11 +39,17 @@ pub fn run_text(label: &RunLabel, result: &RunResult) -> String {
     let _ = writeln!(out, "scenario: {}", label.scenario);
     if let Some(outcome) = &result.outcome {
         swarm_lines(&mut out, &outcome.swarm);
+        for value in &outcome.knobs {
+            let _ = writeln!(out, "{}", knobs::describe(value));
+        }
         let _ = writeln!(out, "faults in schedule: {}", outcome.schedule.faults.len());
         let stats = &outcome.stats;
         let virtual_ms = stats.virtual_ns / 1_000_000;
         let _ = writeln!(out, "events: {}, virtual time: {virtual_ms} ms", stats.events);
         let _ = writeln!(out, "history: {} operations", outcome.history.ops.len());
+        for point in outcome.buggify.iter().filter(|point| point.fired > 0) {
+            let _ = writeln!(out, "buggify {} fired {}×", point.site, point.fired);
+        }
     }
     if let Some(report) = &result.report {
         out.push_str("check:\n");
@@ -54,7 +64,8 @@ pub fn run_text(label: &RunLabel, result: &RunResult) -> String {
     let _ = writeln!(out, "trace-hash: {}", result.trace_hash().unwrap_or("none"));
     if result.verdict.is_failure() {
         if let Some(arg) = &label.rerun_arg {
-            let _ = writeln!(out, "SEED={} failed; rerun with: {}", result.seed, run_command(arg, result.seed));
+            let wide = if label.wide { " --wide" } else { "" };
+            let _ = writeln!(out, "SEED={} failed; rerun with: {}{wide}", result.seed, run_command(arg, result.seed));
         }
     }
     out
@@ -88,12 +99,36 @@ pub struct RunJson<'a> {
     pub trace_hash: Option<&'a str>,
     /// The seed's swarm choices.
     pub swarm: Option<&'a SwarmChoices>,
+    /// The seed's knob values, each with its unit and the scenario's own value.
+    pub knobs: Vec<KnobJson<'a>>,
+    /// The `buggify!` points the run evaluated, with how often each fired.
+    pub buggify: Option<&'a [PointRecord]>,
     /// Faults in the resolved schedule.
     pub faults_scheduled: Option<usize>,
     /// The run's counters.
     pub stats: Option<&'a RunStats>,
     /// The checker's report: every anomaly with its evidence.
     pub report: Option<&'a Report>,
+}
+
+/// One knob's value in a run's JSON.
+#[derive(Serialize)]
+pub struct KnobJson<'a> {
+    /// The knob's name.
+    pub name: &'a str,
+    /// The value the run used.
+    pub value: u64,
+    /// The unit of the value.
+    pub unit: &'static str,
+    /// The scenario's own value.
+    pub default: u64,
+}
+
+impl<'a> KnobJson<'a> {
+    fn new(value: &'a KnobValue) -> KnobJson<'a> {
+        let unit = knobs::knob(&value.name).map_or("", |knob| knob.unit);
+        KnobJson { name: &value.name, value: value.value, unit, default: value.default }
+    }
 }
 
 impl<'a> RunJson<'a> {
@@ -108,6 +143,8 @@ impl<'a> RunJson<'a> {
             finding: result.finding(),
             trace_hash: result.trace_hash(),
             swarm: outcome.map(|outcome| &outcome.swarm),
+            knobs: outcome.map_or_else(Vec::new, |outcome| outcome.knobs.iter().map(KnobJson::new).collect()),
+            buggify: outcome.map(|outcome| outcome.buggify.as_slice()),
             faults_scheduled: outcome.map(|outcome| outcome.schedule.faults.len()),
             stats: outcome.map(|outcome| &outcome.stats),
             report: result.report.as_ref(),
@@ -137,7 +174,8 @@ mod tests {
             panic_message: Some("boom (at model/src/x.rs:1:1)".to_string()),
             not_linearizable: Vec::new(),
         };
-        let label = RunLabel { scenario: "idempotent".to_string(), rerun_arg: Some("idempotent".to_string()) };
+        let label =
+            RunLabel { scenario: "idempotent".to_string(), rerun_arg: Some("idempotent".to_string()), wide: false };
         let text = run_text(&label, &result);
         assert!(text.starts_with("SEED=4\nscenario: idempotent\n"), "{text}");
         assert!(text.contains("finding: the model panicked: boom (at model/src/x.rs:1:1)\n"), "{text}");

@@ -9,6 +9,8 @@
 use std::path::Path;
 
 use eosim_checker::AnomalyKind;
+use eosim_model::buggify::PointRecord;
+use eosim_model::knobs::KnobValue;
 use eosim_model::Scenario;
 use eosim_reports::Verdict;
 use eosim_sim::{FaultSchedule, SwarmChoices};
@@ -31,8 +33,27 @@ pub struct Repro {
     /// The resolved fault schedule; `null` when the run crashed before resolving it, and then the seed resolves
     /// it again from the scenario's fault plan.
     pub schedule: Option<FaultSchedule>,
+    /// This seed's knob values; a replay applies them instead of drawing (empty when the knobs were off).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub knobs: Vec<KnobValue>,
+    /// The `buggify!` points the run evaluated; the seed decides them again on replay, so this is a record.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buggify: Vec<PointRecord>,
     /// What the run showed.
     pub expected: Expected,
+    /// Set once the bug this repro found is fixed: what the replay must show from then on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed: Option<Fixed>,
+}
+
+/// A regression repro whose bug is fixed: the replay no longer matches the recorded run, and must show this.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fixed {
+    /// The verdict the replay must give now, usually `pass`.
+    pub expected: Verdict,
+    /// What fixed it (the commit subject).
+    pub by: String,
 }
 
 /// What a repro's run showed when it was written.
@@ -89,12 +110,18 @@ impl Repro {
     /// The repro of a finished run of `scenario`.
     pub fn of_run(scenario: &Scenario, result: &RunResult) -> Repro {
         let outcome = result.outcome.as_ref();
+        let mut scenario = scenario.clone();
+        // The values go into the repro's own `knobs`, which a replay applies; the scenario keeps only its section.
+        scenario.knobs.values = None;
         Repro {
             version: crate::VERSION.to_string(),
-            scenario: scenario.clone(),
+            scenario,
             seed: result.seed,
             swarm: outcome.map(|outcome| outcome.swarm.clone()).unwrap_or_default(),
             schedule: outcome.map(|outcome| outcome.schedule.clone()),
+            knobs: outcome.map(|outcome| outcome.knobs.clone()).unwrap_or_default(),
+            buggify: outcome.map(|outcome| outcome.buggify.clone()).unwrap_or_default(),
+            fixed: None,
             expected: Expected {
                 verdict: result.verdict,
                 anomalies: result.anomaly_kinds(),
@@ -119,6 +146,10 @@ impl Repro {
             let (line, column) = find_json_key(text, key);
             ReproError::Invalid { file: file.to_string(), line, column, message: format!("scenario: {message}") }
         })?;
+        eosim_model::knobs::check_names(&repro.knobs).map_err(|message| {
+            let (line, column) = find_json_key(text, "knobs");
+            ReproError::Invalid { file: file.to_string(), line, column, message }
+        })?;
         Ok(repro)
     }
 
@@ -130,11 +161,20 @@ impl Repro {
         json
     }
 
-    /// Runs the repro's scenario with its seed and its explicit schedule. The result carries the repro's swarm
-    /// choices, which an explicit schedule does not re-derive.
-    pub fn replay(&self) -> RunResult {
+    /// The repro's scenario with its explicit schedule and knob values, as a replay runs it.
+    pub fn replay_scenario(&self) -> Scenario {
         let mut scenario = self.scenario.clone();
         scenario.faults.schedule = self.schedule.clone();
+        if !self.knobs.is_empty() {
+            scenario.knobs.values = Some(self.knobs.clone());
+        }
+        scenario
+    }
+
+    /// Runs the repro's scenario with its seed, its explicit schedule and its knob values. The result carries
+    /// the repro's swarm choices, which an explicit schedule does not re-derive.
+    pub fn replay(&self) -> RunResult {
+        let scenario = self.replay_scenario();
         let mut result = run_seed(&scenario, self.seed);
         if let Some(outcome) = &mut result.outcome {
             if self.schedule.is_some() {
@@ -142,6 +182,18 @@ impl Repro {
             }
         }
         result
+    }
+
+    /// Whether a replay shows what the repro promises: the recorded trace hash and verdict, or, once the bug is
+    /// fixed, the verdict the fix promises.
+    pub fn reproduces(&self, result: &RunResult) -> bool {
+        match &self.fixed {
+            Some(fixed) => result.verdict == fixed.expected,
+            None => {
+                let comparison = self.compare(result);
+                comparison.trace_hash && comparison.verdict
+            }
+        }
     }
 
     /// Compares a replay with what the repro expects.
@@ -161,7 +213,8 @@ fn json_error(file: &str, error: &serde_json::Error) -> ReproError {
     let suffix = format!(" at line {} column {}", error.line(), error.column());
     let mut message = text.strip_suffix(&suffix).unwrap_or(&text).to_string();
     if message.starts_with("missing field") {
-        message.push_str(" (expected a repro: version, scenario, seed, swarm, schedule, expected)");
+        message
+            .push_str(" (expected a repro: version, scenario, seed, swarm, schedule, knobs, buggify, expected, fixed)");
     }
     ReproError::Invalid { file: file.to_string(), line, column, message }
 }

@@ -3,6 +3,8 @@
 //! [`shrink`] keeps the repro's seed, so every random stream but the fault plan stays where it was, and edits only
 //! what the repro makes explicit:
 //!
+//! 0. the knobs, when the repro drew them: each drawn knob goes back to the scenario's own value if the run still
+//!    fails that way (FoundationDB's knob randomization, undone one knob at a time);
 //! 1. the fault schedule, by delta debugging (Zeller's ddmin): try halves, then quarters, … of the faults, and the
 //!    complement of each part, keeping any smaller list that still fails, until removing any single fault makes
 //!    the failure go away (the schedule is then *1-minimal*);
@@ -17,6 +19,7 @@
 use std::collections::BTreeMap;
 
 use eosim_checker::AnomalyKind;
+use eosim_model::knobs::{self, KnobValue};
 use eosim_model::Scenario;
 use eosim_reports::Verdict;
 use eosim_sim::{Fault, FaultSchedule};
@@ -64,6 +67,8 @@ pub struct Shrunk {
     pub after: RunSize,
     /// Replays tried, the original's included.
     pub trials: u64,
+    /// The knobs moved back to the scenario's own value, each with the value the original run drew.
+    pub knobs_restored: Vec<KnobValue>,
 }
 
 /// A repro that cannot be shrunk.
@@ -167,8 +172,9 @@ pub fn shrink(repro: &Repro) -> Result<Shrunk, ShrinkError> {
         return Err(ShrinkError::NotReproduced { expected, found: failure.describe() });
     }
     let mut trials = Trials { seed: repro.seed, failure, count: 1 };
-    let mut scenario = repro.scenario.clone();
+    let mut scenario = repro.replay_scenario();
     scenario.faults.schedule = None;
+    let knobs_restored = restore_knobs(&mut trials, &mut scenario, &repro.schedule);
     let mut faults = repro.schedule.as_ref().map(|schedule| schedule.faults.clone());
     loop {
         if let Some(current) = &faults {
@@ -189,7 +195,7 @@ pub fn shrink(repro: &Repro) -> Result<Shrunk, ShrinkError> {
     shrunk.swarm = repro.swarm.clone();
     let before = RunSize::of(&repro.scenario, repro.schedule.as_ref());
     let after = RunSize::of(&scenario, schedule.as_ref());
-    Ok(Shrunk { repro: shrunk, before, after, trials: trials.count + 1 })
+    Ok(Shrunk { repro: shrunk, before, after, trials: trials.count + 1, knobs_restored })
 }
 
 /// The failure the repro's `expected` block describes, when it names one precisely enough to check.
@@ -270,6 +276,30 @@ fn split(items: &[usize], parts: usize) -> Vec<Vec<usize>> {
 /// Every chunk but the one at `skip`, concatenated in order.
 fn without(chunks: &[Vec<usize>], skip: usize) -> Vec<usize> {
     chunks.iter().enumerate().filter(|(index, _)| *index != skip).flat_map(|(_, chunk)| chunk.clone()).collect()
+}
+
+/// Moves each drawn knob back to the scenario's own value, one at a time, keeping each move after which the run
+/// still fails the same way (and Kafka's limits still hold); returns the knobs restored, with their drawn values.
+fn restore_knobs(trials: &mut Trials, scenario: &mut Scenario, schedule: &Option<FaultSchedule>) -> Vec<KnobValue> {
+    let count = scenario.knobs.values.as_ref().map_or(0, Vec::len);
+    let mut restored = Vec::new();
+    for index in 0..count {
+        let current = scenario.knobs.values.as_ref().expect("counted above")[index].clone();
+        if current.value == current.default {
+            continue;
+        }
+        let mut candidate = scenario.clone();
+        candidate.knobs.values.as_mut().expect("counted above")[index].value = current.default;
+        let (applied, _) = knobs::apply(&candidate, trials.seed);
+        if knobs::check(&applied).is_err() || applied.validate().is_err() {
+            continue;
+        }
+        if trials.fails(&candidate, schedule.clone()) {
+            *scenario = candidate;
+            restored.push(current);
+        }
+    }
+    restored
 }
 
 /// Halves the workload's sizes, each as long as the run still fails; true when anything got smaller.

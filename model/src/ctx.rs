@@ -40,6 +40,8 @@ pub struct Shared {
     pub counters: BTreeMap<Cow<'static, str>, u64>,
     /// History key of each partition.
     pub keys: Vec<Key>,
+    /// The run's BUGGIFY fault points (`buggify!`).
+    pub buggify: crate::buggify::Buggify,
 }
 
 impl Shared {

@@ -10,6 +10,9 @@
 //! - below them all, [`ctx`] (the event context, the history helpers, timer tags) and [`protocol`] (every
 //!   message and error code). [`node`] is the dispatcher, the one file that knows every node kind.
 //!
+//! [`knobs`] draws, per seed, the settings a real deployment varies and widens the faults; [`buggify`] holds the
+//! `buggify!` fault points the model places on the lines they perturb.
+//!
 //! A [`Scenario`] (TOML) chooses the variant, the workload and the faults; [`simulate`] runs one seed and
 //! returns the history the clients wrote, for the checker to judge.
 //!
@@ -36,9 +39,11 @@
 
 pub mod app;
 pub mod broker;
+pub mod buggify;
 pub mod client;
 pub mod coordinator;
 pub mod ctx;
+pub mod knobs;
 pub mod node;
 pub mod protocol;
 pub mod run;

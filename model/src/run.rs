@@ -8,15 +8,17 @@ use crate::app::store::StoreNode;
 use crate::broker::controller::{Controller, ControllerSettings};
 use crate::broker::replica::ReplicationSettings;
 use crate::broker::{Broker, BrokerSettings, TxnVerification};
+use crate::buggify::{Buggify, PointRecord};
 use crate::client::txn_producer::{TxnClientConfig, TxnProducerSettings};
 use crate::coordinator::internal_topics::InternalTopics;
 use crate::coordinator::txn::TxnCoordinatorSettings;
 use crate::ctx::{Phase, Shared};
+use crate::knobs::KnobValue;
 use crate::node::Node;
 use crate::protocol::{MetadataImage, PartitionId, PartitionState};
 use crate::scenario::{fault_kind_name, Scenario};
 use eosim_checker::History;
-use eosim_sim::{FaultPlan, FaultSchedule, FaultTargets, NodeId, NodeRole, SwarmChoices, World, WorldOptions};
+use eosim_sim::{FaultSchedule, FaultTargets, NodeId, NodeRole, SwarmChoices, World, WorldOptions};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -54,6 +56,10 @@ pub struct SimOutcome {
     pub stats: RunStats,
     /// Set when the quiescent phase did not settle within its bound: what was stuck.
     pub stall: Option<String>,
+    /// This seed's knob values (empty when the scenario's knobs are off).
+    pub knobs: Vec<KnobValue>,
+    /// The `buggify!` points the run evaluated.
+    pub buggify: Vec<PointRecord>,
 }
 
 /// Runs `scenario` with `seed`; uses the scenario's explicit schedule when it has one.
@@ -61,20 +67,23 @@ pub struct SimOutcome {
 /// The run reads in order: build the cluster, resolve the fault plan, run the faulty phase, heal every
 /// fault, let producers settle, let consumers read every partition to its end, collect.
 pub fn simulate(scenario: &Scenario, seed: u64) -> SimOutcome {
+    // The seed's knobs go into a copy of the scenario before anything is built from it.
+    let (tuned, knobs) = crate::knobs::apply(scenario, seed);
+    let scenario = &tuned;
     let cluster = Cluster::new(scenario);
-    let (swarm, schedule) = match scenario.fault_plan() {
-        FaultPlan::Schedule(schedule) => (SwarmChoices::default(), schedule),
-        FaultPlan::Swarm(spec) => spec.resolve(seed, &cluster.fault_targets(), scenario.duration_ns()),
-    };
+    let (swarm, schedule) = crate::knobs::resolve_faults(scenario, seed, &cluster.fault_targets());
     let options = WorldOptions { seed, network: scenario.network_options() };
-    let mut world = World::new(options, cluster.nodes(scenario), cluster.shared());
+    let mut shared = cluster.shared();
+    shared.buggify = Buggify::new(seed, scenario.knobs.buggify());
+    let mut world = World::new(options, cluster.nodes(scenario), shared);
     world.install_faults(schedule.clone());
     world.run_until(scenario.duration_ns());
     let stall = transition_to_liveness_mode(&mut world, scenario);
     let stats = run_stats(&world);
     let trace_hash = world.trace_hash();
     let (_, shared) = world.into_parts();
-    SimOutcome { seed, trace_hash, history: shared.history, swarm, schedule, stats, stall }
+    let buggify = shared.buggify.points();
+    SimOutcome { seed, trace_hash, history: shared.history, swarm, schedule, stats, stall, knobs, buggify }
 }
 
 /// Heals every fault, waits for the applications to settle and every transaction to complete, then for
@@ -325,6 +334,7 @@ impl Cluster {
             phase: Phase::Faulty,
             counters: BTreeMap::new(),
             keys: self.keys.clone(),
+            buggify: Buggify::new(0, false),
         }
     }
 

@@ -3,6 +3,7 @@
 //! Times in files are milliseconds (`*_ms`) or microseconds (`*_us`); inside the model every time is in
 //! nanoseconds. Unknown keys are errors that name the file, the line and the keys that were expected.
 
+use crate::knobs::KnobsConfig;
 use crate::protocol::IsolationLevel;
 use eosim_checker::Guarantee;
 use eosim_sim::{FaultKind, FaultPlan, FaultSchedule, KindSpec, LinkLatency, NetworkOptions, Ratio, SwarmSpec};
@@ -459,6 +460,9 @@ pub struct Scenario {
     /// Faults.
     #[serde(default)]
     pub faults: FaultsConfig,
+    /// The per-seed settings swarm and the fault envelope (`[knobs]`, see `knobs.rs`).
+    #[serde(default, skip_serializing_if = "KnobsConfig::is_off")]
+    pub knobs: KnobsConfig,
 }
 
 fn default_quiesce_ms() -> u64 {

@@ -333,6 +333,64 @@ impl SwarmSpec {
     }
 }
 
+/// Crash storms: several crashes close together, as when a rack loses power or a bad rollout restarts node
+/// after node. A storm starts at a crash the plan already scheduled and adds crashes of the same kind on
+/// other nodes of that kind shortly after it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StormSpec {
+    /// Chance that a scheduled crash starts a storm.
+    pub probability: Ratio,
+    /// Most extra crashes in one storm; at least one.
+    pub crashes_max: u64,
+    /// The extra crashes start within this long after the first, in nanoseconds.
+    pub window_ns: u64,
+}
+
+impl FaultSchedule {
+    /// This schedule with crash storms added, drawn from the seed's storm stream only, so that storms never
+    /// shift the faults the plan drew; the result is sorted by start time.
+    pub fn with_storms(mut self, seed: u64, storm: &StormSpec, targets: &FaultTargets, phase_ns: u64) -> FaultSchedule {
+        assert!(storm.crashes_max >= 1, "a storm adds at least one crash");
+        let mut rng = SimRng::new(seed, Stream::Storms);
+        let firsts: Vec<Fault> =
+            self.faults.iter().filter(|fault| matches!(fault.action, FaultAction::Crash { .. })).cloned().collect();
+        for first in firsts {
+            let FaultAction::Crash { kind, .. } = first.action else { unreachable!("filtered to crashes") };
+            // Both numbers are drawn for every crash, so one crash's storm never shifts another's.
+            let storms = rng.chance(storm.probability);
+            let extra = rng.range_inclusive(1, storm.crashes_max);
+            if !storms {
+                continue;
+            }
+            for _ in 0..extra {
+                let at_ns = first.at_ns + rng.range_inclusive(0, storm.window_ns);
+                let Some(node) = pick_node(&mut rng, crash_targets(targets, kind)) else { break };
+                if at_ns >= phase_ns {
+                    continue;
+                }
+                let duration_ns = first.duration_ns.min(phase_ns - at_ns);
+                let fault = Fault { at_ns, duration_ns, action: FaultAction::Crash { node: *node, kind } };
+                if !overlaps_node_fault(&self.faults, &fault) {
+                    self.faults.push(fault);
+                }
+            }
+        }
+        self.faults.sort_by_key(|fault| fault.at_ns);
+        self
+    }
+}
+
+/// The nodes a crash of `kind` may strike.
+fn crash_targets(targets: &FaultTargets, kind: FaultKind) -> &[NodeId] {
+    match kind {
+        FaultKind::ServerCrash => &targets.servers,
+        FaultKind::ClientCrash => &targets.clients,
+        FaultKind::ControllerCrash => &targets.controllers,
+        FaultKind::ConsumerCrash => &targets.consumers,
+        _ => &[],
+    }
+}
+
 fn draw_action(rng: &mut SimRng, kind: FaultKind, spec: &KindSpec, targets: &FaultTargets) -> Option<FaultAction> {
     let probability_ppm = spec.probability.numerator * 1_000_000 / spec.probability.denominator;
     let link = |direction| FaultAction::Link { kind, direction, probability_ppm, delay_ns_max: spec.delay_ns_max };
@@ -482,6 +540,21 @@ mod tests {
                 assert!(!overlaps_node_fault(&schedule.faults[..i], fault), "seed {seed}: overlap at {i}");
             }
         }
+    }
+
+    #[test]
+    fn storms_add_crashes_close_to_a_scheduled_one_and_keep_the_rest() {
+        let (_, schedule) = spec(false).resolve(3, &targets(), 2_000_000_000);
+        let crashes = |schedule: &FaultSchedule| {
+            schedule.faults.iter().filter(|fault| matches!(fault.action, FaultAction::Crash { .. })).count()
+        };
+        let always = StormSpec { probability: Ratio::new(1, 1), crashes_max: 3, window_ns: 5_000_000 };
+        let stormy = schedule.clone().with_storms(3, &always, &targets(), 2_000_000_000);
+        assert!(crashes(&stormy) > crashes(&schedule), "a certain storm adds crashes");
+        assert!(schedule.faults.iter().all(|fault| stormy.faults.contains(fault)), "no planned fault moves");
+        assert!(stormy.faults.windows(2).all(|pair| pair[0].at_ns <= pair[1].at_ns));
+        let never = StormSpec { probability: Ratio::ZERO, ..always };
+        assert_eq!(schedule.clone().with_storms(3, &never, &targets(), 2_000_000_000), schedule);
     }
 
     #[test]

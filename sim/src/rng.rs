@@ -22,6 +22,14 @@ pub enum Stream {
     Node(u32),
     /// The per-seed swarm choices (which fault kinds are on, and how often).
     Swarm,
+    /// The per-seed settings swarm: which value each tunable setting takes for this seed.
+    Settings,
+    /// Whether an enabled fault point fires, each time one is evaluated.
+    PointFires,
+    /// Extra crashes drawn close to a scheduled crash (a crash storm).
+    Storms,
+    /// A choice keyed by a stable name (whether a fault point is enabled); see [`Stream::keyed`].
+    Keyed(u64),
 }
 
 impl Stream {
@@ -32,8 +40,24 @@ impl Stream {
             Stream::Faults => 2,
             Stream::Workload => 3,
             Stream::Swarm => 4,
+            Stream::Settings => 5,
+            Stream::PointFires => 6,
+            Stream::Storms => 7,
             Stream::Node(index) => 1_000 + u64::from(index),
+            // The top bit keeps keyed streams apart from every numbered purpose above.
+            Stream::Keyed(hash) => (1 << 63) | hash,
         }
+    }
+
+    /// The stream of choices keyed by `name`: the same name gets the same stream in every build, whatever
+    /// else the run evaluates first, because the id is a fixed hash (FNV-1a) of the name's bytes.
+    pub fn keyed(name: &str) -> Stream {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for byte in name.bytes() {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        Stream::Keyed(hash >> 1)
     }
 }
 
@@ -231,6 +255,16 @@ mod tests {
         let mut a = SimRng::new(1, Stream::Node(0));
         let mut b = SimRng::new(1, Stream::Node(1));
         assert_ne!(a.next_u64(), b.next_u64());
+    }
+
+    #[test]
+    fn keyed_streams_depend_only_on_the_name() {
+        assert_eq!(Stream::keyed("a.rs:1:2"), Stream::keyed("a.rs:1:2"));
+        assert_ne!(Stream::keyed("a.rs:1:2").id(), Stream::keyed("a.rs:1:3").id());
+        let numbered = [Stream::Network, Stream::Faults, Stream::Workload, Stream::Swarm, Stream::Settings];
+        let keyed = Stream::keyed("a.rs:1:2").id();
+        assert!(keyed >= 1 << 63, "keyed ids carry the top bit");
+        assert!(numbered.iter().all(|stream| stream.id() != keyed && stream.id() < 1 << 63));
     }
 
     #[test]

@@ -67,7 +67,12 @@ impl MetadataCache {
             return;
         }
         if let Some(last_ns) = self.last_request_ns {
-            let ready_ns = last_ns + REFRESH_BACKOFF_NS;
+            let mut ready_ns = last_ns + REFRESH_BACKOFF_NS;
+            if crate::buggify!(ctx) {
+                // A late refresh: the client's metadata backoff grows exponentially with failed attempts
+                // (retry.backoff.max.ms, KIP-580), so an update may wait several backoff periods.
+                ready_ns = ctx.now_ns().max(ready_ns) + 4 * REFRESH_BACKOFF_NS;
+            }
             if ctx.now_ns() < ready_ns {
                 self.refresh_scheduled = true;
                 ctx.set_timer(ready_ns - ctx.now_ns(), timer_tag(self.timer_kind, SCHEDULED_REFRESH));
@@ -117,7 +122,11 @@ impl MetadataCache {
 
     /// Forgets the leader of `partition` and refreshes.
     pub fn invalidate(&mut self, ctx: &mut Ctx<'_>, partition: PartitionId) {
-        self.leaders[partition.index()].0 = None;
+        // A stale leader: Kafka's client keeps the cached leader after NOT_LEADER_OR_FOLLOWER and only asks for
+        // an update (Metadata.requestUpdate), so it may send to the deposed leader again before the answer.
+        if !crate::buggify!(ctx) {
+            self.leaders[partition.index()].0 = None;
+        }
         self.refresh(ctx);
     }
 
