@@ -10,7 +10,11 @@
 //! ends and fetches again, as Kafka does since KIP-320/KIP-595. It applies producer state while it copies,
 //! so it can deduplicate retries the moment it becomes leader.
 //!
-//! Durable ([`ReplicaDurable`]): the log and the producer-state snapshot. Everything in [`Replica`] is lost
+//! The producer-state lifecycle runs here too: retention moves the log start offset (deleting snapshots and
+//! aborted-index entries below it), a follower takes its leader's log start offset from fetch responses, and
+//! idle producers expire on the broker's periodic check.
+//!
+//! Durable ([`ReplicaDurable`]): the log and the producer-state snapshots. Everything in [`Replica`] is lost
 //! in a crash and rebuilt from the durable part and the controller's metadata.
 
 use crate::broker::log::PartitionLog;
@@ -33,16 +37,26 @@ pub struct ReplicationSettings {
     pub flush_messages: u64,
     /// Take a producer-state snapshot at a flush once this many records were appended since the last one.
     pub snapshot_interval_messages: u64,
+    /// `producer.id.expiration.ms`: a producer idle this long (no transaction open) is forgotten.
+    pub producer_id_expiration_ns: u64,
+    /// `retention.ms`: segments whose newest batch is this old are deleted.
+    pub retention_ns: u64,
+    /// Records per segment, the granularity of retention (Kafka's `segment.bytes`, in offsets).
+    pub segment_messages: u64,
+    /// KIP-360's broker (Kafka 2.5+): a producer with no state is accepted at any sequence, and retention
+    /// keeps producer state (KAFKA-7190). False: a Kafka 0.11–2.4 broker, which answers UNKNOWN_PRODUCER_ID
+    /// and evicts producers below the log start offset (`truncateHead`).
+    pub kip360_producer_state: bool,
 }
 
-/// What survives a crash of the broker: the log, the last producer-state snapshot and the
+/// What survives a crash of the broker: the log, the producer-state snapshot files and the
 /// aborted-transaction index (Kafka's `.txnindex` files).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ReplicaDurable {
     /// The log.
     pub log: PartitionLog,
-    /// The last producer-state snapshot, never past the flushed offset.
-    pub snapshot: Option<ProducerSnapshot>,
+    /// Producer-state snapshot files by offset (Kafka's `<offset>.snapshot`), never past the flushed offset.
+    pub snapshots: BTreeMap<u64, ProducerSnapshot>,
     /// Aborted transactions, in marker order.
     pub aborted: Vec<AbortedTxn>,
     unflushed_messages: u64,
@@ -62,12 +76,26 @@ impl ReplicaDurable {
         self.forget_past_end();
     }
 
+    /// The newest snapshot, which a reload starts from (Kafka's `latestSnapshotFile`).
+    pub fn latest_snapshot(&self) -> Option<&ProducerSnapshot> {
+        self.snapshots.values().next_back()
+    }
+
+    /// Kafka's `truncateAndReload` drops the snapshots past the log end (they describe batches no longer
+    /// there: KAFKA-9892/KAFKA-12964), as truncation drops the index entries past it.
     fn forget_past_end(&mut self) {
         let end_offset = self.log.end_offset();
-        if self.snapshot.as_ref().is_some_and(|snapshot| snapshot.offset > end_offset) {
-            self.snapshot = None;
-        }
+        self.snapshots.retain(|offset, _| *offset <= end_offset);
         self.aborted.retain(|aborted| aborted.last_offset < end_offset);
+        assert!(self.latest_snapshot().is_none_or(|snapshot| snapshot.offset <= end_offset));
+    }
+
+    /// Kafka's `deleteSnapshotsBefore` and the deletion of segments' `.txnindex` files below the log start
+    /// offset.
+    fn forget_before_start(&mut self) {
+        let start_offset = self.log.start_offset();
+        self.snapshots.retain(|offset, _| *offset >= start_offset);
+        self.aborted.retain(|aborted| aborted.last_offset >= start_offset);
     }
 
     /// Read_committed hides a producer's records inside one of its aborted transactions.
@@ -154,13 +182,57 @@ pub struct Replica {
     /// The high watermark: records below it are on every ISR member and may be read.
     pub high_watermark: u64,
     producer_state: ProducerStateManager,
+    /// The broker's clock at the event being handled: it stamps appended batches and markers.
+    clock_ns: u64,
 }
 
 impl Replica {
     /// The replica of broker `me` after a (re)start: producer state from the snapshot and the log, no role.
     pub fn load(me: u32, durable: &ReplicaDurable) -> Replica {
-        let producer_state = ProducerStateManager::load(durable.snapshot.as_ref(), &durable.log);
-        Replica { me, role: Role::None, leader_epoch: 0, high_watermark: 0, producer_state }
+        let producer_state = ProducerStateManager::load(durable.latest_snapshot(), &durable.log);
+        let high_watermark = durable.log.start_offset();
+        Replica { me, role: Role::None, leader_epoch: 0, high_watermark, producer_state, clock_ns: 0 }
+    }
+
+    /// Sets the clock to the time of the event being handled; it never goes back.
+    pub fn advance_clock(&mut self, now_ns: u64) {
+        assert!(now_ns >= self.clock_ns, "the broker's clock never goes back");
+        self.clock_ns = now_ns;
+    }
+
+    /// Kafka's `removeExpiredProducers` on this partition; returns how many producers expired.
+    pub fn remove_expired_producers(&mut self, settings: &ReplicationSettings) -> usize {
+        self.producer_state.remove_expired_producers(self.clock_ns, settings.producer_id_expiration_ns)
+    }
+
+    /// Kafka's `deleteOldSegments` for time retention: moves the log start offset past the breached
+    /// segments below this replica's HW; returns the producers evicted with them (before KAFKA-7190 only).
+    pub fn delete_old_segments(&mut self, durable: &mut ReplicaDurable, settings: &ReplicationSettings) -> usize {
+        let start = durable.log.retention_start_offset(
+            self.clock_ns,
+            settings.retention_ns,
+            settings.segment_messages,
+            self.high_watermark,
+        );
+        self.increment_log_start_offset(durable, settings, start)
+    }
+
+    /// Kafka's `maybeIncrementLogStartOffset` (retention, DeleteRecords, or the leader's offset on a
+    /// follower), never past the HW: deletes the log below it and everything derived from it, then
+    /// `onLogStartOffsetIncremented`; returns the producers evicted.
+    pub fn increment_log_start_offset(
+        &mut self,
+        durable: &mut ReplicaDurable,
+        settings: &ReplicationSettings,
+        offset: u64,
+    ) -> usize {
+        assert!(offset <= self.high_watermark.max(durable.log.start_offset()), "never past the HW");
+        if !durable.log.increment_start_offset(offset) {
+            return 0;
+        }
+        durable.forget_before_start();
+        let evict = !settings.kip360_producer_state;
+        self.producer_state.on_log_start_offset_incremented(durable.log.start_offset(), evict)
     }
 
     /// Producer state, for tests.
@@ -246,7 +318,8 @@ impl Replica {
         }
         let record_count = batch.record_count();
         if let Some(identity) = batch.producer {
-            let check = self.producer_state.check(identity, record_count, batch.transactional)?;
+            let kip360 = settings.kip360_producer_state;
+            let check = self.producer_state.check(identity, record_count, batch.transactional, kip360)?;
             if let AppendCheck::Duplicate { base_offset } = check {
                 // A retry of a batch already in the log: answer with the original offsets once they are
                 // committed, as for the original.
@@ -268,7 +341,7 @@ impl Replica {
         batch: RecordBatch,
     ) -> Result<Produced, ErrorCode> {
         let record_count = batch.record_count();
-        let base_offset = durable.log.append(batch, self.leader_epoch);
+        let base_offset = durable.log.append(batch, self.leader_epoch, self.clock_ns);
         let stored = durable.log.batches().last().expect("just appended");
         let aborted = self.producer_state.apply(stored);
         durable.aborted.extend(aborted);
@@ -303,9 +376,11 @@ impl Replica {
         durable.log.flush();
         durable.unflushed_messages = 0;
         let end_offset = durable.log.end_offset();
-        let since_snapshot = end_offset - durable.snapshot.as_ref().map_or(0, |snapshot| snapshot.offset);
-        if since_snapshot >= settings.snapshot_interval_messages {
-            durable.snapshot = Some(self.producer_state.snapshot(end_offset));
+        let last_snapshot = durable.latest_snapshot().map_or(durable.log.start_offset(), |snapshot| snapshot.offset);
+        if end_offset - last_snapshot >= settings.snapshot_interval_messages {
+            // Kafka's `takeSnapshot`: a new file at this offset; the older ones stay until retention or
+            // truncation deletes them.
+            durable.snapshots.insert(end_offset, self.producer_state.snapshot(end_offset));
         }
     }
 
@@ -382,7 +457,7 @@ impl Replica {
         isolation: IsolationLevel,
     ) -> Result<FetchData, ErrorCode> {
         self.check_leader_epoch(leader_epoch)?;
-        if offset > durable.log.end_offset() {
+        if offset > durable.log.end_offset() || offset < durable.log.start_offset() {
             return Err(ErrorCode::OffsetOutOfRange);
         }
         let last_stable_offset = self.last_stable_offset();
@@ -419,7 +494,13 @@ impl Replica {
             let end = durable.log.epoch_end_offset(epoch);
             if end.epoch != epoch || end.end_offset < offset {
                 let high_watermark = self.high_watermark;
-                return Ok(ReplicaFetchData { batches: Vec::new(), high_watermark, diverging: Some(end) });
+                let log_start_offset = durable.log.start_offset();
+                return Ok(ReplicaFetchData {
+                    batches: Vec::new(),
+                    high_watermark,
+                    diverging: Some(end),
+                    log_start_offset,
+                });
             }
         }
         if offset > durable.log.end_offset() {
@@ -434,8 +515,15 @@ impl Replica {
             }
         }
         self.maybe_advance_high_watermark(durable);
-        let batches = durable.log.batches_from(offset, max_records);
-        Ok(ReplicaFetchData { batches, high_watermark: self.high_watermark, diverging: None })
+        // Below the log start offset nothing is sent: the follower sees the start past its end and starts over
+        // there (Kafka answers OFFSET_OUT_OF_RANGE and the follower truncates fully).
+        let batches = if offset < durable.log.start_offset() {
+            Vec::new()
+        } else {
+            durable.log.batches_from(offset, max_records)
+        };
+        let log_start_offset = durable.log.start_offset();
+        Ok(ReplicaFetchData { batches, high_watermark: self.high_watermark, diverging: None, log_start_offset })
     }
 
     /// A follower's fetch came back: truncate where the leader says the logs diverge, else append.
@@ -454,8 +542,18 @@ impl Replica {
             let own_end = durable.log.epoch_end_offset(diverging.epoch).end_offset;
             let truncate_to = diverging.end_offset.min(own_end).min(durable.log.end_offset());
             durable.truncate_to(truncate_to);
-            self.producer_state = ProducerStateManager::load(durable.snapshot.as_ref(), &durable.log);
+            self.reload_producer_state(durable, settings);
             self.high_watermark = self.high_watermark.min(truncate_to);
+            return;
+        }
+        if data.log_start_offset > durable.log.end_offset() {
+            // ReplicaFetcherThread's out-of-range handling: the leader deleted everything this log still
+            // lacks, so it starts over, empty, at the leader's log start offset.
+            durable.log.truncate_fully_and_start_at(data.log_start_offset);
+            durable.snapshots.clear();
+            durable.aborted.clear();
+            self.producer_state = ProducerStateManager::new();
+            self.high_watermark = data.log_start_offset;
             return;
         }
         let mut appended = 0;
@@ -472,6 +570,15 @@ impl Replica {
         }
         self.high_watermark = self.high_watermark.max(data.high_watermark.min(durable.log.end_offset()));
         self.producer_state.prune_replicated(self.high_watermark);
+        let leader_start = data.log_start_offset.min(self.high_watermark);
+        self.increment_log_start_offset(durable, settings, leader_start);
+    }
+
+    /// Kafka's `truncateAndReload` after a truncation: the newest snapshot not past the log end, the log
+    /// replayed after it, expired producers left out as `loadFromSnapshot` leaves them.
+    fn reload_producer_state(&mut self, durable: &ReplicaDurable, settings: &ReplicationSettings) {
+        self.producer_state = ProducerStateManager::load(durable.latest_snapshot(), &durable.log);
+        self.remove_expired_producers(settings);
     }
 
     /// The ISR the leader should ask for now (shrunk by lagging followers, grown by caught-up ones), if it
@@ -604,6 +711,10 @@ mod tests {
             replica_lag_ns: 100 * MS,
             flush_messages: 1,
             snapshot_interval_messages: 2,
+            producer_id_expiration_ns: 1_000 * MS,
+            retention_ns: 1_000 * MS,
+            segment_messages: 2,
+            kip360_producer_state: true,
         }
     }
 
@@ -806,7 +917,7 @@ mod tests {
         // Flushed after two records (with a snapshot of batch 1 at offset 2); the third is lost.
         log.recover_after_crash();
         assert_eq!(log.log.end_offset(), 2);
-        assert_eq!(log.snapshot.as_ref().map(|snapshot| snapshot.offset), Some(2));
+        assert_eq!(log.latest_snapshot().map(|snapshot| snapshot.offset), Some(2));
         let reloaded = Replica::load(0, &log);
         let entry = reloaded.producer_state().entry(5).expect("from the snapshot");
         assert_eq!(entry.batches.len(), 1, "a snapshot keeps the last batch only");
