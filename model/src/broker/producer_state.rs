@@ -429,7 +429,7 @@ impl ProducerStateManager {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::RecordBatch;
+    use crate::protocol::{ControlMarker, RecordBatch};
 
     fn id(producer_id: u64, epoch: u16, base_sequence: u32) -> ProducerIdentity {
         ProducerIdentity { producer_id, epoch, base_sequence }
@@ -538,5 +538,96 @@ mod tests {
         assert_eq!(rebuilt, state);
         assert_eq!(rebuilt.check(id(1, 0, 6), 1, false, true), Ok(AppendCheck::Duplicate { base_offset: 6 }));
         assert_eq!(rebuilt.check(id(1, 0, 7), 1, false, true), Ok(AppendCheck::Append));
+    }
+
+    const MS: u64 = 1_000_000;
+
+    /// Appends `batch` at `time_ms` and applies it, as the leader does after its checks.
+    fn append_at(state: &mut ProducerStateManager, log: &mut PartitionLog, batch: RecordBatch, time_ms: u64) {
+        log.append(batch, 0, time_ms * MS);
+        state.apply(log.batches().last().expect("just appended"));
+    }
+
+    #[test]
+    fn remove_expired_producers_forgets_idle_producers_only() {
+        // Expiration 100 ms. Producer 1 writes at 0 ms; producer 2 opens a transaction at 0 ms; producer 3
+        // writes at 50 ms.
+        let (mut state, mut log) = (ProducerStateManager::new(), PartitionLog::new());
+        append_at(&mut state, &mut log, RecordBatch::data(Some(id(1, 0, 0)), false, vec![1]), 0);
+        append_at(&mut state, &mut log, RecordBatch::data(Some(id(2, 0, 0)), true, vec![2]), 0);
+        append_at(&mut state, &mut log, RecordBatch::data(Some(id(3, 0, 0)), false, vec![3]), 50);
+        assert_eq!(state.remove_expired_producers(99 * MS, 100 * MS), 0, "nobody idle for 100 ms yet");
+        assert_eq!(state.remove_expired_producers(100 * MS, 100 * MS), 1);
+        assert!(state.entry(1).is_none(), "idle for exactly the expiration");
+        assert!(state.entry(2).is_some(), "an open transaction never expires (currentTxnFirstOffset)");
+        assert!(state.entry(3).is_some());
+        assert_eq!(state.remove_expired_producers(10_000 * MS, 100 * MS), 1, "producer 3 in time");
+        assert!(state.entry(2).is_some(), "still open after ten seconds");
+    }
+
+    #[test]
+    fn remove_expired_producers_counts_a_marker_as_activity() {
+        // KAFKA-9144: producer 1's data is from 0 ms, its COMMIT from 90 ms. At 150 ms (expiration 100 ms) the
+        // data alone would have expired it, the marker keeps it until 190 ms.
+        let (mut state, mut log) = (ProducerStateManager::new(), PartitionLog::new());
+        append_at(&mut state, &mut log, RecordBatch::data(Some(id(1, 0, 0)), true, vec![1]), 0);
+        append_at(&mut state, &mut log, RecordBatch::marker(id(1, 0, 0), ControlMarker::Commit, 0), 90);
+        assert_eq!(state.entry(1).map(|entry| entry.last_timestamp_ns), Some(90 * MS));
+        assert_eq!(state.remove_expired_producers(150 * MS, 100 * MS), 0);
+        assert_eq!(state.remove_expired_producers(190 * MS, 100 * MS), 1);
+        // The timestamp survives a snapshot and a reload.
+        let mut fresh = ProducerStateManager::new();
+        append_at(&mut fresh, &mut log, RecordBatch::data(Some(id(2, 0, 0)), false, vec![2]), 120);
+        let reloaded = ProducerStateManager::load(Some(&fresh.snapshot(log.end_offset())), &log);
+        assert_eq!(reloaded.entry(2).map(|entry| entry.last_timestamp_ns), Some(120 * MS));
+    }
+
+    #[test]
+    fn check_sequence_of_an_expired_producer_before_and_after_kip_360() {
+        // Producer 1 appends sequences 0-2, acknowledged; then it expires. A late retry of sequence 1 (its
+        // acknowledgement was lost) arrives.
+        let (mut state, mut log) = (ProducerStateManager::new(), PartitionLog::new());
+        for sequence in 0..3 {
+            append_at(&mut state, &mut log, RecordBatch::data(Some(id(1, 0, sequence)), false, vec![7]), 0);
+        }
+        assert_eq!(state.check(id(1, 0, 1), 1, false, true), Ok(AppendCheck::Duplicate { base_offset: 1 }));
+        state.remove_expired_producers(200 * MS, 100 * MS);
+        // KIP-360 (Kafka 2.5+): no state, any sequence goes: the retry is appended again, a duplicate.
+        assert_eq!(state.check(id(1, 0, 1), 1, false, true), Ok(AppendCheck::Append));
+        // Kafka 0.11–2.4: UNKNOWN_PRODUCER_ID, except at sequence 0, which a new producer starts with.
+        assert_eq!(state.check(id(1, 0, 1), 1, false, false), Err(ErrorCode::UnknownProducerId));
+        assert_eq!(state.check(id(1, 0, 0), 1, false, false), Ok(AppendCheck::Append));
+    }
+
+    #[test]
+    fn check_sequence_with_only_a_marker_left() {
+        // Producer 1's only state is its epoch 2 from an ABORT marker: the epoch is known, the sequence not.
+        let (mut state, mut log) = (ProducerStateManager::new(), PartitionLog::new());
+        append_at(&mut state, &mut log, RecordBatch::marker(id(1, 2, 0), ControlMarker::Abort, 0), 0);
+        assert_eq!(state.check(id(1, 2, 5), 1, false, false), Err(ErrorCode::UnknownProducerId));
+        assert_eq!(state.check(id(1, 2, 5), 1, false, true), Err(ErrorCode::OutOfOrderSequence));
+        assert_eq!(state.check(id(1, 2, 0), 1, false, false), Ok(AppendCheck::Append));
+        // The fencing check comes first: an older epoch is fenced, not unknown.
+        assert_eq!(state.check(id(1, 1, 5), 1, false, false), Err(ErrorCode::InvalidProducerEpoch));
+    }
+
+    #[test]
+    fn on_log_start_offset_incremented_keeps_producers_since_kafka_7190() {
+        // Producer 1 at offsets 0-1, producer 2 at offset 2, producer 3 opens a transaction at offset 3; the
+        // log start offset moves to 2.
+        let (mut state, mut log) = (ProducerStateManager::new(), PartitionLog::new());
+        append_at(&mut state, &mut log, RecordBatch::data(Some(id(1, 0, 0)), false, vec![1]), 0);
+        append_at(&mut state, &mut log, RecordBatch::data(Some(id(1, 0, 1)), false, vec![1]), 0);
+        append_at(&mut state, &mut log, RecordBatch::data(Some(id(2, 0, 0)), false, vec![2]), 0);
+        append_at(&mut state, &mut log, RecordBatch::data(Some(id(3, 0, 0)), true, vec![3]), 0);
+        let mut before_kafka_7190 = state.clone();
+        assert_eq!(state.on_log_start_offset_incremented(2, false), 0);
+        assert_eq!(state.check(id(1, 0, 1), 1, false, true), Ok(AppendCheck::Duplicate { base_offset: 1 }));
+        // `truncateHead` (Kafka ≤ 2.4): producer 1 has nothing left at or above 2 and is evicted.
+        assert_eq!(before_kafka_7190.on_log_start_offset_incremented(2, true), 1);
+        assert!(before_kafka_7190.entry(1).is_none());
+        assert_eq!(before_kafka_7190.check(id(1, 0, 2), 1, false, false), Err(ErrorCode::UnknownProducerId));
+        assert!(before_kafka_7190.entry(2).is_some() && before_kafka_7190.entry(3).is_some());
+        assert_eq!(before_kafka_7190.first_unstable_offset(10), Some(3));
     }
 }

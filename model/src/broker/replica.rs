@@ -1022,4 +1022,179 @@ mod tests {
         log.truncate_to(2);
         assert!(log.aborted.is_empty());
     }
+
+    fn idempotent(producer_id: u64, base_sequence: u32, value: i64) -> RecordBatch {
+        let identity = ProducerIdentity { producer_id, epoch: 0, base_sequence };
+        RecordBatch::data(Some(identity), false, vec![value])
+    }
+
+    /// A leader alone in the ISR with segments of two offsets and 1 s retention, flushing every record and
+    /// snapshotting every `snapshot_interval` records. Producer 5 writes offsets 0-1 at 0 ms, producer 6
+    /// offsets 2-3 at 2000 ms: segment {0, 1} is past retention, segment {2, 3} is the active one.
+    fn aged_leader(snapshot_interval: u64, kip360: bool) -> (Replica, ReplicaDurable, ReplicationSettings) {
+        let mut alone = settings();
+        alone.min_insync_replicas = 1;
+        alone.snapshot_interval_messages = snapshot_interval;
+        alone.kip360_producer_state = kip360;
+        let (mut leader, mut log) = replica(0, &state(0, 0, &[0], 0));
+        leader.produce(&mut log, &alone, None, idempotent(5, 0, 1)).unwrap();
+        leader.produce(&mut log, &alone, None, idempotent(5, 1, 2)).unwrap();
+        leader.advance_clock(2_000 * MS);
+        leader.produce(&mut log, &alone, None, idempotent(6, 0, 3)).unwrap();
+        leader.produce(&mut log, &alone, None, idempotent(6, 1, 4)).unwrap();
+        (leader, log, alone)
+    }
+
+    #[test]
+    fn delete_old_segments_moves_the_log_start_offset_and_deletes_what_lies_below_it() {
+        let (mut leader, mut log, alone) = aged_leader(1, true);
+        assert_eq!(log.snapshots.keys().copied().collect::<Vec<_>>(), vec![1, 2, 3, 4]);
+        assert_eq!(leader.delete_old_segments(&mut log, &alone), 0);
+        assert_eq!(log.log.start_offset(), 2);
+        assert_eq!(log.snapshots.keys().copied().collect::<Vec<_>>(), vec![2, 3, 4], "deleteSnapshotsBefore");
+        assert_eq!(leader.fetch(&log, 1, 10, 0, IsolationLevel::ReadUncommitted), Err(ErrorCode::OffsetOutOfRange));
+        assert_eq!(
+            leader.fetch(&log, 2, 10, 0, IsolationLevel::ReadUncommitted).unwrap().records,
+            vec![(2, 3), (3, 4)]
+        );
+        // Since KAFKA-7190 the partition still knows producer 5: its retry is a duplicate.
+        let retried = leader.produce(&mut log, &alone, None, idempotent(5, 1, 2)).unwrap();
+        assert_eq!(retried, Produced { ack: Some(1), duplicate: true });
+        // Nothing else is old enough: the active segment stays.
+        leader.advance_clock(60_000 * MS);
+        leader.delete_old_segments(&mut log, &alone);
+        assert_eq!(log.log.start_offset(), 2);
+    }
+
+    #[test]
+    fn truncate_head_before_kafka_7190_evicts_producers_below_the_log_start_offset() {
+        let (mut leader, mut log, alone) = aged_leader(1, false);
+        assert_eq!(leader.delete_old_segments(&mut log, &alone), 1, "producer 5 evicted");
+        assert!(leader.producer_state().entry(5).is_none());
+        let retried = leader.produce(&mut log, &alone, None, idempotent(5, 1, 2));
+        assert_eq!(retried, Err(ErrorCode::UnknownProducerId));
+        assert!(leader.producer_state().entry(6).is_some());
+    }
+
+    #[test]
+    fn a_reload_after_retention_deleted_every_snapshot_forgets_the_deleted_producers() {
+        // No snapshot is ever taken (interval 100): after retention, a restart rebuilds producer state from the
+        // retained log only, and producer 5's late retry is appended again at any sequence (KIP-360's hole).
+        let (mut leader, mut log, alone) = aged_leader(100, true);
+        leader.delete_old_segments(&mut log, &alone);
+        assert!(leader.producer_state().entry(5).is_some(), "in memory it stays");
+        log.recover_after_crash();
+        let mut restarted = Replica::load(0, &log);
+        assert!(restarted.producer_state().entry(5).is_none());
+        restarted.apply_metadata(&log, &state(0, 1, &[0], 1), 0);
+        let retried = restarted.produce(&mut log, &alone, None, idempotent(5, 1, 2)).unwrap();
+        assert_eq!(retried, Produced { ack: Some(4), duplicate: false });
+    }
+
+    #[test]
+    fn truncate_and_reload_from_the_newest_snapshot_not_past_the_log_end() {
+        // Snapshots at offsets 1, 2, 3, 4. A truncation to 2 (a follower's divergence) deletes 3 and 4; the reload
+        // starts from snapshot 2, which holds producer 5's last batch only (sequence 1).
+        let (_, mut log, alone) = aged_leader(1, true);
+        log.truncate_to(2);
+        assert_eq!(log.snapshots.keys().copied().collect::<Vec<_>>(), vec![1, 2], "stale snapshots gone");
+        let mut reloaded = Replica::load(0, &log);
+        let entry = reloaded.producer_state().entry(5).expect("from snapshot 2");
+        assert_eq!((entry.batches.len(), entry.last_sequence()), (1, Some(1)));
+        assert!(reloaded.producer_state().entry(6).is_none(), "its batches were truncated");
+        reloaded.apply_metadata(&log, &state(0, 1, &[0], 1), 0);
+        let duplicate = reloaded.produce(&mut log, &alone, None, idempotent(5, 1, 2)).unwrap();
+        assert_eq!(duplicate, Produced { ack: Some(1), duplicate: true });
+        let older = reloaded.produce(&mut log, &alone, None, idempotent(5, 0, 1));
+        assert_eq!(older, Err(ErrorCode::OutOfOrderSequence), "the window shrank to one batch");
+    }
+
+    #[test]
+    fn remove_expired_producers_after_a_load_and_on_the_periodic_check() {
+        let (mut leader, mut log, alone) = aged_leader(1, true);
+        leader.advance_clock(2_999 * MS);
+        assert_eq!(leader.remove_expired_producers(&alone), 1, "producer 5 idle 2999 ms, expiration 1000 ms");
+        assert_eq!(leader.remove_expired_producers(&alone), 0);
+        leader.advance_clock(3_000 * MS);
+        assert_eq!(leader.remove_expired_producers(&alone), 1, "producer 6 idle exactly 1000 ms");
+        // A late retry of producer 6's last batch is appended again.
+        let retried = leader.produce(&mut log, &alone, None, idempotent(6, 1, 4)).unwrap();
+        assert!(!retried.duplicate);
+    }
+
+    #[test]
+    fn a_follower_takes_the_leaders_log_start_offset_or_starts_over_there() {
+        let (mut leader, mut log, alone) = aged_leader(1, true);
+        let partition = state(0, 0, &[0], 0);
+        let (mut caught_up, mut caught_up_log) = replica(1, &partition);
+        replicate(&mut leader, &log, &mut caught_up, &mut caught_up_log, 2_000 * MS);
+        replicate(&mut leader, &log, &mut caught_up, &mut caught_up_log, 2_000 * MS);
+        assert_eq!(caught_up.high_watermark, 4);
+        leader.delete_old_segments(&mut log, &alone);
+        replicate(&mut leader, &log, &mut caught_up, &mut caught_up_log, 2_001 * MS);
+        assert_eq!((caught_up_log.log.start_offset(), caught_up_log.log.batches().len()), (2, 2));
+        assert!(caught_up.producer_state().entry(5).is_some(), "KAFKA-7190 on followers too");
+        // A new replica with an empty log is below the leader's log start offset: it starts over at 2.
+        let (mut fresh, mut fresh_log) = replica(2, &partition);
+        replicate(&mut leader, &log, &mut fresh, &mut fresh_log, 2_002 * MS);
+        assert_eq!((fresh_log.log.start_offset(), fresh_log.log.end_offset()), (2, 2));
+        replicate(&mut leader, &log, &mut fresh, &mut fresh_log, 2_003 * MS);
+        assert_eq!(fresh_log.log.end_offset(), 4);
+        assert!(fresh.producer_state().entry(5).is_none(), "it never saw producer 5");
+    }
+
+    #[test]
+    fn the_lso_with_several_open_transactions_is_the_smallest_first_offset() {
+        // Producers 1, 2, 3 open transactions at offsets 0, 1, 2; alone in the ISR, the HW follows the log end.
+        let mut alone = settings();
+        alone.min_insync_replicas = 1;
+        let (mut leader, mut log) = replica(0, &state(0, 0, &[0], 0));
+        for producer_id in 1..=3 {
+            leader.produce(&mut log, &alone, None, txn(producer_id, 0, &[producer_id as i64])).unwrap();
+        }
+        assert_eq!(leader.last_stable_offset(), 0);
+        leader.write_marker(&mut log, &alone, None, producer(2), ControlMarker::Commit, 0).unwrap();
+        assert_eq!(leader.last_stable_offset(), 0, "producer 1 still holds it");
+        leader.write_marker(&mut log, &alone, None, producer(1), ControlMarker::Commit, 0).unwrap();
+        assert_eq!(leader.last_stable_offset(), 2, "producer 3's transaction from offset 2");
+        leader.write_marker(&mut log, &alone, None, producer(3), ControlMarker::Abort, 0).unwrap();
+        assert_eq!(leader.last_stable_offset(), 6, "everything stable: the HW");
+        let read = leader.fetch(&log, 0, 100, 0, IsolationLevel::ReadCommitted).unwrap();
+        assert_eq!(read.records, vec![(0, 1), (1, 2)], "producer 3 aborted");
+    }
+
+    #[test]
+    fn the_high_watermark_counts_a_member_a_pending_shrink_would_remove() {
+        // ISR {0, 1, 2}; replica 2 never fetches and the leader proposes {0, 1}. Until the controller answers,
+        // replica 2 may still be elected: the HW waits for it (KIP-497's maximal ISR).
+        let partition = state(0, 0, &[0, 1, 2], 0);
+        let (mut leader, mut leader_log) = replica(0, &partition);
+        let (mut one, mut one_log) = replica(1, &partition);
+        leader.alter_sent(vec![0, 1], 150 * MS);
+        leader.produce(&mut leader_log, &settings(), None, batch(&[1])).unwrap();
+        replicate(&mut leader, &leader_log, &mut one, &mut one_log, 151 * MS);
+        replicate(&mut leader, &leader_log, &mut one, &mut one_log, 152 * MS);
+        assert_eq!(leader.high_watermark, 0, "replica 2 is still counted");
+        leader.on_alter_response(&leader_log, Ok(state(0, 0, &[0, 1], 1)));
+        assert_eq!(leader.high_watermark, 1, "the shrink is committed");
+    }
+
+    #[test]
+    fn a_follower_builds_the_aborted_index_from_a_copied_abort_marker() {
+        // Leader 0: producer 1's transactional [1, 2] at 0-1, plain [3] at 2, ABORT(1) at 3. Follower 1 copies
+        // everything, then leads: its read_committed fetch skips offsets 0-1 and the marker.
+        let partition = state(0, 0, &[0, 1], 0);
+        let (mut zero, mut zero_log) = replica(0, &partition);
+        let (mut one, mut one_log) = replica(1, &partition);
+        zero.produce(&mut zero_log, &settings(), None, txn(1, 0, &[1, 2])).unwrap();
+        zero.produce(&mut zero_log, &settings(), None, batch(&[3])).unwrap();
+        zero.write_marker(&mut zero_log, &settings(), None, producer(1), ControlMarker::Abort, 0).unwrap();
+        replicate(&mut zero, &zero_log, &mut one, &mut one_log, MS);
+        assert_eq!(one_log.aborted, vec![AbortedTxn { producer_id: 1, first_offset: 0, last_offset: 3 }]);
+        one.apply_metadata(&one_log, &state(1, 1, &[1], 1), 2 * MS);
+        let read = one.fetch(&one_log, 0, 100, 1, IsolationLevel::ReadCommitted).unwrap();
+        assert_eq!((read.records, read.next_offset), (vec![(2, 3)], 4));
+        let uncommitted = one.fetch(&one_log, 0, 100, 1, IsolationLevel::ReadUncommitted).unwrap();
+        assert_eq!(uncommitted.records, vec![(0, 1), (1, 2), (2, 3)], "read_uncommitted sees the aborted records");
+    }
 }
