@@ -11,8 +11,9 @@
 //! ([`crate::coordinator::txn`]) for a transaction-log partition, the group coordinator
 //! ([`crate::coordinator::group`]) for an offsets partition; `coordination.rs` carries their requests out.
 //!
-//! Durable ([`BrokerDurable`]): every replica's log and snapshot, the producer-id counter, and the
-//! incarnation number. Volatile: the metadata image, every replica's role, HW and producer state, the
+//! Durable ([`BrokerDurable`]): every replica's log (with its log start offset) and snapshot files, the
+//! producer-id counter, and the incarnation number. Two periodic checks run the producer-state lifecycle:
+//! producer-id expiry and time retention ([`replica`] has the rules). Volatile: the metadata image, every replica's role, HW and producer state, the
 //! follower fetches in flight, and the coordinators' state, all rebuilt after a restart (roles only once the
 //! controller answers, coordinators from their logs once the broker leads them again).
 

@@ -63,7 +63,7 @@ pub struct ReplicaDurable {
 }
 
 impl ReplicaDurable {
-    /// What a crash leaves: the flushed prefix, and the snapshot and index entries not past it.
+    /// What a crash leaves: the flushed prefix, and the snapshots and index entries not past it.
     pub fn recover_after_crash(&mut self) {
         self.log.recover_after_crash();
         self.unflushed_messages = 0;
@@ -187,7 +187,7 @@ pub struct Replica {
 }
 
 impl Replica {
-    /// The replica of broker `me` after a (re)start: producer state from the snapshot and the log, no role.
+    /// The replica of broker `me` after a (re)start: producer state from the newest snapshot and the log, no role.
     pub fn load(me: u32, durable: &ReplicaDurable) -> Replica {
         let producer_state = ProducerStateManager::load(durable.latest_snapshot(), &durable.log);
         let high_watermark = durable.log.start_offset();
