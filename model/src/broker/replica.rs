@@ -1197,4 +1197,26 @@ mod tests {
         let uncommitted = one.fetch(&one_log, 0, 100, 1, IsolationLevel::ReadUncommitted).unwrap();
         assert_eq!(uncommitted.records, vec![(0, 1), (1, 2), (2, 3)], "read_uncommitted sees the aborted records");
     }
+
+    #[test]
+    fn a_crash_reloads_from_the_newest_snapshot_at_or_below_the_recovery_point() {
+        // Flushed every two records with a snapshot at each flush: snapshots at 2 and 4, a fifth record unflushed.
+        // After the crash the log ends at 4 and the reload starts from snapshot 4, not 2: producer 6's window
+        // holds its last flushed batch only (a reload from 2 would have replayed both of its batches).
+        let mut lazy = settings();
+        lazy.min_insync_replicas = 1;
+        lazy.flush_messages = 2;
+        let (mut leader, mut log) = replica(0, &state(0, 0, &[0], 0));
+        for (producer_id, sequence) in [(5, 0), (5, 1), (6, 0), (6, 1), (6, 2)] {
+            leader.produce(&mut log, &lazy, None, idempotent(producer_id, sequence, 1)).unwrap();
+        }
+        assert_eq!(log.snapshots.keys().copied().collect::<Vec<_>>(), vec![2, 4]);
+        assert_eq!(leader.producer_state().entry(6).map(|entry| entry.batches.len()), Some(3), "before the crash");
+        log.recover_after_crash();
+        assert_eq!(log.log.end_offset(), 4);
+        assert_eq!(log.latest_snapshot().map(|snapshot| snapshot.offset), Some(4));
+        let reloaded = Replica::load(0, &log);
+        let six = reloaded.producer_state().entry(6).expect("in snapshot 4");
+        assert_eq!((six.batches.len(), six.last_sequence()), (1, Some(1)));
+    }
 }
