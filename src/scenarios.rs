@@ -36,6 +36,7 @@ pub const BUILTINS: &[Builtin] = &[
     builtin!("at-least-once"),
     builtin!("idempotent"),
     builtin!("idempotent-restart"),
+    builtin!("idempotent-retention"),
     builtin!("acks-1-leader-loss"),
     builtin!("unclean-election"),
     builtin!("eos-tv2"),

@@ -291,6 +291,8 @@ pub struct ReplicatedBatch {
     pub leader_epoch: u32,
     /// The batch.
     pub batch: RecordBatch,
+    /// When the leader appended it (Kafka's batch timestamp): producer-id expiry and time retention read it.
+    pub append_time_ns: u64,
 }
 
 /// Where a follower's log diverges from the leader's: truncate to `end_offset` and fetch again.
@@ -311,6 +313,8 @@ pub struct ReplicaFetchData {
     pub high_watermark: u64,
     /// Set when the follower must truncate first.
     pub diverging: Option<DivergingEpoch>,
+    /// The leader's log start offset, which the follower's own follows (Kafka's fetch response field).
+    pub log_start_offset: u64,
 }
 
 /// What a transactional producer tells the coordinator at InitProducerId.

@@ -376,7 +376,13 @@ impl Cluster {
                 replica_lag_ns: cluster.replica_lag_time_max_ms * NS_PER_MS,
                 flush_messages: cluster.flush_messages,
                 snapshot_interval_messages: cluster.snapshot_interval_messages,
+                producer_id_expiration_ns: cluster.producer_id_expiration_ms * NS_PER_MS,
+                retention_ns: cluster.retention_ms * NS_PER_MS,
+                segment_messages: cluster.segment_messages,
+                kip360_producer_state: cluster.kip360_producer_state,
             },
+            producer_id_expiration_check_ns: cluster.producer_id_expiration_check_interval_ms * NS_PER_MS,
+            retention_check_ns: cluster.retention_check_interval_ms * NS_PER_MS,
             internal: self.internal,
             txn: TxnCoordinatorSettings {
                 epoch_bump_per_txn: scenario.variant.epoch_bump_per_txn(),

@@ -169,6 +169,45 @@ pub struct ClusterConfig {
     /// `transactional.id.expiration.ms`: an idle transactional id is removed after this long.
     #[serde(default = "default_transactional_id_expiration_ms")]
     pub transactional_id_expiration_ms: u64,
+    /// `producer.id.expiration.ms`: a partition forgets a producer idle this long (Kafka: one day).
+    #[serde(default = "default_producer_id_expiration_ms")]
+    pub producer_id_expiration_ms: u64,
+    /// `producer.id.expiration.check.interval.ms`: how often brokers look for expired producers (Kafka: ten
+    /// minutes).
+    #[serde(default = "default_producer_id_expiration_check_interval_ms")]
+    pub producer_id_expiration_check_interval_ms: u64,
+    /// `retention.ms`: segments whose newest record is this old are deleted (Kafka: seven days).
+    #[serde(default = "default_retention_ms")]
+    pub retention_ms: u64,
+    /// `log.retention.check.interval.ms`: how often brokers apply retention (Kafka: five minutes).
+    #[serde(default = "default_retention_check_interval_ms")]
+    pub retention_check_interval_ms: u64,
+    /// Records per log segment, the unit retention deletes (Kafka sizes segments in bytes, `segment.bytes`).
+    #[serde(default = "default_segment_messages")]
+    pub segment_messages: u64,
+    /// A KIP-360 broker (Kafka 2.5+, the default): a producer with no state is accepted at any sequence and
+    /// retention keeps producer state. False: a Kafka 0.11–2.4 broker answering UNKNOWN_PRODUCER_ID.
+    #[serde(default = "yes")]
+    pub kip360_producer_state: bool,
+}
+
+fn default_producer_id_expiration_ms() -> u64 {
+    86_400_000
+}
+fn default_producer_id_expiration_check_interval_ms() -> u64 {
+    600_000
+}
+fn default_retention_ms() -> u64 {
+    604_800_000
+}
+fn default_retention_check_interval_ms() -> u64 {
+    300_000
+}
+fn default_segment_messages() -> u64 {
+    10_000
+}
+fn yes() -> bool {
+    true
 }
 
 fn default_transaction_log_partitions() -> u32 {
@@ -548,6 +587,23 @@ impl Scenario {
         }
         if cluster.topics.is_empty() || cluster.topics.iter().any(|topic| topic.partitions == 0) {
             return Err(("topics", "expected at least one topic with at least one partition".into()));
+        }
+        self.validate_producer_state_lifecycle()
+    }
+
+    fn validate_producer_state_lifecycle(&self) -> Result<(), (&'static str, String)> {
+        let cluster = &self.cluster;
+        let at_least_one = [
+            ("producer_id_expiration_ms", cluster.producer_id_expiration_ms),
+            ("producer_id_expiration_check_interval_ms", cluster.producer_id_expiration_check_interval_ms),
+            ("retention_ms", cluster.retention_ms),
+            ("retention_check_interval_ms", cluster.retention_check_interval_ms),
+            ("segment_messages", cluster.segment_messages),
+        ];
+        for (key, value) in at_least_one {
+            if value == 0 {
+                return Err((key, format!("{key} must be at least 1")));
+            }
         }
         Ok(())
     }

@@ -426,7 +426,8 @@ impl Broker {
         let log = self.settings.internal.transaction_log_partition(&transactional_id);
         let Some(coordinator) = self.leader_of(log) else {
             let result = Err(ErrorCode::NotEnoughReplicas);
-            ctx.send(client, Msg::ProduceResponse { request_id, result, log_start_offset: None });
+            let log_start_offset = self.log_start_offset(partition);
+            ctx.send(client, Msg::ProduceResponse { request_id, result, log_start_offset });
             return;
         };
         ctx.shared.count("broker:txn-verification");
@@ -471,7 +472,8 @@ impl Broker {
             Some(error) => {
                 count_result(ctx, &Err(error));
                 let (request_id, result) = (held.request_id, Err(error));
-                ctx.send(held.client, Msg::ProduceResponse { request_id, result, log_start_offset: None });
+                let log_start_offset = self.log_start_offset(held.partition);
+                ctx.send(held.client, Msg::ProduceResponse { request_id, result, log_start_offset });
             }
         }
     }

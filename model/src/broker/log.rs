@@ -2,6 +2,12 @@
 //! was written in. This is the durable part of a replica; the leader and follower roles live in
 //! `replica.rs`.
 //!
+//! The log starts at its log start offset: retention (`deleteRetentionMsBreachedSegments`) and a follower
+//! following its leader (`maybeIncrementLogStartOffset`) move it up, deleting whole batches below it. Kafka
+//! deletes whole segments; here a segment is the batches whose base offset falls in one block of
+//! `segment_messages` offsets, which keeps the rule (oldest segments first, never the active one) without
+//! modelling segment files.
+//!
 //! Only the flushed prefix survives a crash. How often the log is flushed is a scenario setting
 //! (`flush_messages`, like Kafka's `log.flush.interval.messages`): Kafka's default never forces a flush and
 //! relies on replication, so a broker that loses power loses its unflushed tail.
@@ -36,6 +42,8 @@ pub struct LogRead {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PartitionLog {
     batches: Vec<StoredBatch>,
+    /// The log start offset: reads below it are OFFSET_OUT_OF_RANGE.
+    start_offset: u64,
     end_offset: u64,
     /// Offsets below this are on disk.
     flushed_offset: u64,
@@ -47,11 +55,11 @@ impl PartitionLog {
         PartitionLog::default()
     }
 
-    /// Appends a batch written in `leader_epoch` at the end; returns its base offset.
-    pub fn append(&mut self, batch: RecordBatch, leader_epoch: u32) -> u64 {
+    /// Appends a batch written in `leader_epoch` at `append_time_ns` at the end; returns its base offset.
+    pub fn append(&mut self, batch: RecordBatch, leader_epoch: u32, append_time_ns: u64) -> u64 {
         assert!(batch.record_count() > 0, "an empty batch has no offsets");
         let base_offset = self.end_offset;
-        self.append_replicated(ReplicatedBatch { base_offset, leader_epoch, batch });
+        self.append_replicated(ReplicatedBatch { base_offset, leader_epoch, batch, append_time_ns });
         base_offset
     }
 
@@ -69,6 +77,66 @@ impl PartitionLog {
     /// The offset the next record will get (the log end offset, LEO).
     pub fn end_offset(&self) -> u64 {
         self.end_offset
+    }
+
+    /// The log start offset (LSO in Kafka's code is the last stable offset; this one is `logStartOffset`).
+    pub fn start_offset(&self) -> u64 {
+        self.start_offset
+    }
+
+    /// Kafka's `maybeIncrementLogStartOffset`: moves the log start offset up to `offset` (never past the end)
+    /// and deletes the batches wholly below it. Deletion is durable at once, as deleting segment files is.
+    /// Returns true if the start moved.
+    pub fn increment_start_offset(&mut self, offset: u64) -> bool {
+        let offset = offset.min(self.end_offset);
+        if offset <= self.start_offset {
+            return false;
+        }
+        let deleted = self.batches.partition_point(|stored| stored.next_offset() <= offset);
+        self.batches.drain(..deleted);
+        self.start_offset = offset;
+        self.flushed_offset = self.flushed_offset.max(offset);
+        assert!(self.batches.first().is_none_or(|first| first.next_offset() > offset));
+        true
+    }
+
+    /// Kafka's `truncateFullyAndStartAt`: a follower whose log ends below its leader's log start offset drops
+    /// everything and starts empty at that offset.
+    pub fn truncate_fully_and_start_at(&mut self, offset: u64) {
+        self.batches.clear();
+        self.start_offset = offset;
+        self.end_offset = offset;
+        self.flushed_offset = offset;
+    }
+
+    /// Where time retention moves the log start offset (Kafka's `deleteRetentionMsBreachedSegments` over
+    /// `deletableSegments`): past each oldest segment whose newest batch is at least `retention_ns` old, while
+    /// the whole segment is below the high watermark and is not the active (last) segment. Stops at the first
+    /// segment that must stay, as Kafka does.
+    pub fn retention_start_offset(
+        &self,
+        now_ns: u64,
+        retention_ns: u64,
+        segment_messages: u64,
+        high_watermark: u64,
+    ) -> u64 {
+        assert!(segment_messages > 0, "a segment holds at least one offset");
+        let segment_of = |stored: &StoredBatch| stored.base_offset / segment_messages;
+        let mut start = self.start_offset;
+        let mut first = 0;
+        while first < self.batches.len() {
+            let segment = segment_of(&self.batches[first]);
+            let next = first + self.batches[first..].partition_point(|stored| segment_of(stored) == segment);
+            let Some(next_segment) = self.batches.get(next) else { break };
+            let newest_ns = self.batches[first..next].iter().map(|stored| stored.append_time_ns).max();
+            let expired = newest_ns.is_some_and(|newest_ns| now_ns.saturating_sub(newest_ns) >= retention_ns);
+            if !expired || next_segment.base_offset > high_watermark {
+                break;
+            }
+            start = next_segment.base_offset;
+            first = next;
+        }
+        start
     }
 
     /// Offsets below this survive a crash.
@@ -154,6 +222,8 @@ impl PartitionLog {
         self.batches.truncate(keep);
         self.end_offset = offset;
         self.flushed_offset = self.flushed_offset.min(offset);
+        // Kafka's `truncateTo` below the log start offset truncates fully and starts there.
+        self.start_offset = self.start_offset.min(offset);
     }
 
     /// Writes everything appended so far to disk.
@@ -179,8 +249,8 @@ mod tests {
     #[test]
     fn appends_get_consecutive_offsets() {
         let mut log = PartitionLog::new();
-        assert_eq!(log.append(batch(&[10, 11]), 0), 0);
-        assert_eq!(log.append(batch(&[12]), 0), 2);
+        assert_eq!(log.append(batch(&[10, 11]), 0, 0), 0);
+        assert_eq!(log.append(batch(&[12]), 0, 0), 2);
         assert_eq!(log.end_offset(), 3);
         assert_eq!(log.batches()[1].last_offset(), 2);
     }
@@ -188,8 +258,8 @@ mod tests {
     #[test]
     fn reads_start_inside_a_batch_and_stop_at_the_limits() {
         let mut log = PartitionLog::new();
-        log.append(batch(&[10, 11, 12]), 0);
-        log.append(batch(&[13, 14]), 0);
+        log.append(batch(&[10, 11, 12]), 0, 0);
+        log.append(batch(&[13, 14]), 0, 0);
         let read = |offset, limit, max| log.read(offset, limit, max, |_, _| false);
         assert_eq!(read(1, 5, 10).records, vec![(1, 11), (2, 12), (3, 13), (4, 14)]);
         assert_eq!(read(3, 5, 1), LogRead { records: vec![(3, 13)], next_offset: 4 });
@@ -202,9 +272,9 @@ mod tests {
     fn epoch_end_offsets() {
         // Offsets 0-1 in epoch 0, 2 in epoch 2, 3-4 in epoch 5.
         let mut log = PartitionLog::new();
-        log.append(batch(&[1, 2]), 0);
-        log.append(batch(&[3]), 2);
-        log.append(batch(&[4, 5]), 5);
+        log.append(batch(&[1, 2]), 0, 0);
+        log.append(batch(&[3]), 2, 0);
+        log.append(batch(&[4, 5]), 5, 0);
         assert_eq!(log.epoch_end_offset(0), DivergingEpoch { epoch: 0, end_offset: 2 });
         assert_eq!(log.epoch_end_offset(1), DivergingEpoch { epoch: 0, end_offset: 2 });
         assert_eq!(log.epoch_end_offset(2), DivergingEpoch { epoch: 2, end_offset: 3 });
@@ -216,9 +286,9 @@ mod tests {
     #[test]
     fn a_crash_keeps_only_the_flushed_prefix() {
         let mut log = PartitionLog::new();
-        log.append(batch(&[1, 2]), 0);
+        log.append(batch(&[1, 2]), 0, 0);
         log.flush();
-        log.append(batch(&[3]), 0);
+        log.append(batch(&[3]), 0, 0);
         assert_eq!(log.flushed_offset(), 2);
         log.recover_after_crash();
         assert_eq!(log.end_offset(), 2);
@@ -228,8 +298,8 @@ mod tests {
     #[test]
     fn truncation_drops_whole_batches() {
         let mut log = PartitionLog::new();
-        log.append(batch(&[1, 2]), 0);
-        log.append(batch(&[3]), 1);
+        log.append(batch(&[1, 2]), 0, 0);
+        log.append(batch(&[3]), 1, 0);
         log.flush();
         log.truncate_to(2);
         assert_eq!(log.end_offset(), 2);
@@ -242,11 +312,53 @@ mod tests {
     #[test]
     fn batches_from_returns_whole_batches() {
         let mut log = PartitionLog::new();
-        log.append(batch(&[1, 2, 3]), 0);
-        log.append(batch(&[4]), 0);
+        log.append(batch(&[1, 2, 3]), 0, 0);
+        log.append(batch(&[4]), 0, 0);
         assert_eq!(log.batches_from(1, 100).len(), 2);
         assert_eq!(log.batches_from(3, 100)[0].base_offset, 3);
         assert_eq!(log.batches_from(0, 1).len(), 1, "at least one batch even above the limit");
         assert!(log.batches_from(4, 100).is_empty());
+    }
+
+    /// Four one-record batches appended at 0, 10, 20 and 30 ms; segments of two offsets: {0, 1}, {2, 3}.
+    fn aged_log() -> PartitionLog {
+        let mut log = PartitionLog::new();
+        for (value, time_ms) in [(1, 0), (2, 10), (3, 20), (4, 30)] {
+            log.append(batch(&[value]), 0, time_ms * 1_000_000);
+        }
+        log
+    }
+
+    #[test]
+    fn delete_retention_ms_breached_segments_deletes_old_segments_below_the_high_watermark() {
+        let log = aged_log();
+        let ms = 1_000_000;
+        // At 35 ms with 20 ms retention, segment {0, 1} (newest at 10 ms) is breached, {2, 3} (30 ms) is not.
+        assert_eq!(log.retention_start_offset(35 * ms, 20 * ms, 2, 4), 2);
+        // Segment {2, 3} is the active one: never deleted, however old.
+        assert_eq!(log.retention_start_offset(500 * ms, 20 * ms, 2, 4), 2);
+        // The high watermark at 1: segment {0, 1} is not wholly replicated yet.
+        assert_eq!(log.retention_start_offset(35 * ms, 20 * ms, 2, 1), 0);
+        // Nothing old enough.
+        assert_eq!(log.retention_start_offset(25 * ms, 20 * ms, 2, 4), 0);
+    }
+
+    #[test]
+    fn maybe_increment_log_start_offset_deletes_whole_batches_below_it() {
+        let mut log = PartitionLog::new();
+        log.append(batch(&[1, 2]), 0, 0);
+        log.append(batch(&[3]), 0, 0);
+        assert!(log.increment_start_offset(1), "a start inside a batch (DeleteRecords) keeps the batch");
+        assert_eq!(log.batches().len(), 2);
+        assert_eq!(log.read(1, 3, 10, |_, _| false).records, vec![(1, 2), (2, 3)]);
+        assert!(log.increment_start_offset(2));
+        assert_eq!(log.batches().len(), 1);
+        assert_eq!(log.flushed_offset(), 2, "deleted segments stay deleted after a crash");
+        assert!(!log.increment_start_offset(1), "the log start offset never goes back");
+        log.recover_after_crash();
+        assert_eq!((log.start_offset(), log.end_offset()), (2, 2));
+        log.truncate_fully_and_start_at(7);
+        assert_eq!((log.start_offset(), log.end_offset(), log.batches().len()), (7, 7, 0));
+        assert_eq!(log.append(batch(&[8]), 0, 0), 7);
     }
 }

@@ -11,8 +11,9 @@
 //! ([`crate::coordinator::txn`]) for a transaction-log partition, the group coordinator
 //! ([`crate::coordinator::group`]) for an offsets partition; `coordination.rs` carries their requests out.
 //!
-//! Durable ([`BrokerDurable`]): every replica's log and snapshot, the producer-id counter, and the
-//! incarnation number. Volatile: the metadata image, every replica's role, HW and producer state, the
+//! Durable ([`BrokerDurable`]): every replica's log (with its log start offset) and snapshot files, the
+//! producer-id counter, and the incarnation number. Two periodic checks run the producer-state lifecycle:
+//! producer-id expiry and time retention ([`replica`] has the rules). Volatile: the metadata image, every replica's role, HW and producer state, the
 //! follower fetches in flight, and the coordinators' state, all rebuilt after a restart (roles only once the
 //! controller answers, coordinators from their logs once the broker leads them again).
 
@@ -38,6 +39,8 @@ const TIMER_HEARTBEAT: u16 = 1;
 const TIMER_ISR_CHECK: u16 = 2;
 const TIMER_FOLLOWER_FETCH: u16 = 3;
 const TIMER_COORDINATOR: u16 = 4;
+const TIMER_PRODUCER_EXPIRATION: u16 = 5;
+const TIMER_RETENTION: u16 = 6;
 
 /// Records per fetch at most.
 const FETCH_MAX_RECORDS: u32 = 64;
@@ -67,6 +70,10 @@ pub struct BrokerSettings {
     pub verification: TxnVerification,
     /// How often the coordinators look for timed-out transactions and expired members.
     pub coordinator_tick_ns: u64,
+    /// `producer.id.expiration.check.interval.ms`: how often partitions forget expired producers.
+    pub producer_id_expiration_check_ns: u64,
+    /// `log.retention.check.interval.ms`: how often retention runs (Kafka's `LogManager` cleanup task).
+    pub retention_check_ns: u64,
 }
 
 /// What a partition leader does with a transactional batch of a producer that has no open transaction on
@@ -181,7 +188,7 @@ impl Broker {
 
     /// Loads the replicas and applies the bootstrap metadata.
     pub fn on_start(&mut self, ctx: &mut Ctx<'_>) {
-        self.load_replicas();
+        self.load_replicas(ctx.now_ns());
         let bootstrap = self.bootstrap.clone();
         self.apply_image(ctx, bootstrap);
         self.start_timers(ctx);
@@ -198,14 +205,27 @@ impl Broker {
     /// Comes back as a new incarnation with no roles; the controller's answer gives them back.
     pub fn on_restart(&mut self, ctx: &mut Ctx<'_>) {
         self.durable.incarnation += 1;
-        self.load_replicas();
+        self.load_replicas(ctx.now_ns());
         self.start_timers(ctx);
     }
 
-    fn load_replicas(&mut self) {
+    /// Rebuilds every replica from its durable part; producers already expired are left out, as Kafka's
+    /// `loadFromSnapshot` leaves them.
+    fn load_replicas(&mut self, now_ns: u64) {
         let me = self.settings.broker_index;
         self.volatile.replicas =
             self.durable.replicas.iter().map(|(partition, durable)| (*partition, Replica::load(me, durable))).collect();
+        for replica in self.volatile.replicas.values_mut() {
+            replica.advance_clock(now_ns);
+            replica.remove_expired_producers(&self.settings.replication);
+        }
+    }
+
+    /// Every replica's clock reads the time of the event being handled.
+    fn advance_clocks(&mut self, now_ns: u64) {
+        for replica in self.volatile.replicas.values_mut() {
+            replica.advance_clock(now_ns);
+        }
     }
 
     fn start_timers(&mut self, ctx: &mut Ctx<'_>) {
@@ -217,6 +237,36 @@ impl Broker {
         }
         if self.durable.replicas.keys().any(|partition| partition.0 >= self.settings.internal.first_partition) {
             ctx.set_timer(self.settings.coordinator_tick_ns, timer_tag(TIMER_COORDINATOR, 0));
+        }
+        ctx.set_timer(self.settings.producer_id_expiration_check_ns, timer_tag(TIMER_PRODUCER_EXPIRATION, 0));
+        ctx.set_timer(self.settings.retention_check_ns, timer_tag(TIMER_RETENTION, 0));
+    }
+
+    /// Kafka's `PeriodicProducerExpirationCheck`: every partition forgets its expired producers.
+    fn tick_producer_expiration(&mut self, ctx: &mut Ctx<'_>) {
+        for replica in self.volatile.replicas.values_mut() {
+            for _ in 0..replica.remove_expired_producers(&self.settings.replication) {
+                ctx.shared.count("broker:producer-id-expired");
+            }
+        }
+    }
+
+    /// Kafka's `LogManager.cleanupLogs` with `deleteOldSegments` on every hosted data partition. Internal
+    /// partitions are compacted in Kafka, never deleted by time, so retention leaves them alone.
+    fn tick_retention(&mut self, ctx: &mut Ctx<'_>) {
+        let first_internal = self.settings.internal.first_partition;
+        for (partition, replica) in
+            self.volatile.replicas.iter_mut().filter(|(partition, _)| partition.0 < first_internal)
+        {
+            let durable = self.durable.replicas.get_mut(partition).expect("hosted");
+            let start_before = durable.log.start_offset();
+            let evicted = replica.delete_old_segments(durable, &self.settings.replication);
+            if durable.log.start_offset() > start_before {
+                ctx.shared.count("broker:log-start-offset-incremented");
+            }
+            for _ in 0..evicted {
+                ctx.shared.count("broker:producer-evicted-by-retention");
+            }
         }
     }
 
@@ -232,8 +282,17 @@ impl Broker {
 
     /// Heartbeats, ISR checks and follower fetches.
     pub fn on_timer(&mut self, ctx: &mut Ctx<'_>, tag: u64) {
+        self.advance_clocks(ctx.now_ns());
         let (kind, payload) = timer_parts(tag);
         match kind {
+            TIMER_PRODUCER_EXPIRATION => {
+                self.tick_producer_expiration(ctx);
+                ctx.set_timer(self.settings.producer_id_expiration_check_ns, tag);
+            }
+            TIMER_RETENTION => {
+                self.tick_retention(ctx);
+                ctx.set_timer(self.settings.retention_check_ns, tag);
+            }
             TIMER_HEARTBEAT => {
                 self.send_heartbeat(ctx);
                 ctx.set_timer(self.settings.heartbeat_ns, tag);
@@ -262,6 +321,7 @@ impl Broker {
 
     /// Handles one request or response.
     pub fn on_message(&mut self, ctx: &mut Ctx<'_>, source: NodeId, msg: Msg) {
+        self.advance_clocks(ctx.now_ns());
         match msg {
             Msg::InitProducerIdRequest { request_id, transactional: None } => {
                 let producer_id = self.new_producer_id();
@@ -322,7 +382,7 @@ impl Broker {
                     (self.volatile.replicas.get_mut(&partition), self.durable.replicas.get(&partition))
                 {
                     let replies = replica.on_alter_response(durable, result);
-                    self.send_replies(ctx, replies);
+                    self.send_replies(ctx, partition, replies);
                 }
             }
             other => unreachable!("a broker never receives {other:?}"),
@@ -363,15 +423,16 @@ impl Broker {
             Ok(_) => ctx.shared.count("broker:append"),
             Err(_) => {}
         }
+        // Kafka's ProduceResponse carries the partition's log start offset, which a pre-KIP-360 client
+        // compares with its last acknowledged offset on UNKNOWN_PRODUCER_ID (KAFKA-7298).
+        let log_start_offset = self.log_start_offset(partition);
         match result {
             Ok(Produced { ack: None, .. }) => {}
             _ if acks == Acks::None => {}
             Ok(Produced { ack: Some(offset), .. }) => {
-                ctx.send(client, Msg::ProduceResponse { request_id, result: Ok(offset), log_start_offset: None })
+                ctx.send(client, Msg::ProduceResponse { request_id, result: Ok(offset), log_start_offset })
             }
-            Err(error) => {
-                ctx.send(client, Msg::ProduceResponse { request_id, result: Err(error), log_start_offset: None })
-            }
+            Err(error) => ctx.send(client, Msg::ProduceResponse { request_id, result: Err(error), log_start_offset }),
         }
     }
 
@@ -404,8 +465,13 @@ impl Broker {
         }
         count_result(ctx, &result.as_ref().map(|_| ()).map_err(|error| *error));
         let replies = replica.complete_pending(Some(self.settings.replication.min_insync_replicas));
-        self.send_replies(ctx, replies);
+        self.send_replies(ctx, partition, replies);
         result
+    }
+
+    /// The log start offset of a partition this broker hosts.
+    fn log_start_offset(&self, partition: PartitionId) -> Option<u64> {
+        self.durable.replicas.get(&partition).map(|durable| durable.log.start_offset())
     }
 
     fn send_follower_fetch(&mut self, ctx: &mut Ctx<'_>, partition: PartitionId) {
@@ -463,20 +529,22 @@ impl Broker {
             let state = &image.partitions[partition.index()];
             let durable = &self.durable.replicas[partition];
             let was_leader = replica.is_leader();
-            replies.extend(replica.apply_metadata(durable, state, ctx.now_ns()));
+            let abandoned = replica.apply_metadata(durable, state, ctx.now_ns());
+            replies.extend(abandoned.into_iter().map(|reply| (*partition, reply)));
             if replica.is_leader() && !was_leader {
                 ctx.shared.count("broker:became-leader");
             }
         }
         self.volatile.image = Some(image);
-        self.send_replies(ctx, replies);
+        self.send_partition_replies(ctx, replies);
         self.sync_coordinators(ctx);
     }
 
     fn tick_isr(&mut self, ctx: &mut Ctx<'_>) {
         let mut replies = Vec::new();
         for (partition, replica) in &mut self.volatile.replicas {
-            replies.extend(replica.complete_pending(Some(self.settings.replication.min_insync_replicas)));
+            let completed = replica.complete_pending(Some(self.settings.replication.min_insync_replicas));
+            replies.extend(completed.into_iter().map(|reply| (*partition, reply)));
             let Some(isr) = replica.wanted_isr(&self.settings.replication, ctx.now_ns()) else { continue };
             let crate::broker::replica::Role::Leader(role) = &replica.role else { continue };
             let msg = Msg::AlterPartition {
@@ -489,20 +557,27 @@ impl Broker {
             ctx.send(self.settings.controller, msg);
             replica.alter_sent(isr, ctx.now_ns());
         }
-        self.send_replies(ctx, replies);
+        self.send_partition_replies(ctx, replies);
+    }
+
+    fn send_partition_replies(&mut self, ctx: &mut Ctx<'_>, replies: Vec<(PartitionId, Reply)>) {
+        for (partition, reply) in replies {
+            self.send_replies(ctx, partition, vec![reply]);
+        }
     }
 
     /// Answers the acks=all requests a replica completed; those this broker made itself (coordinator writes,
     /// markers) go to whoever waits for them here.
-    fn send_replies(&mut self, ctx: &mut Ctx<'_>, replies: Vec<Reply>) {
+    fn send_replies(&mut self, ctx: &mut Ctx<'_>, partition: PartitionId, replies: Vec<Reply>) {
         let me = NodeId(self.settings.broker_index);
+        let log_start_offset = self.log_start_offset(partition);
         for (client, request_id, result) in replies {
             if client == me {
                 self.on_internal_write_done(ctx, request_id, result.map(|_| ()));
                 continue;
             }
             count_result(ctx, &result.map(|_| ()));
-            ctx.send(client, Msg::ProduceResponse { request_id, result, log_start_offset: None });
+            ctx.send(client, Msg::ProduceResponse { request_id, result, log_start_offset });
         }
     }
 }

@@ -9,7 +9,18 @@
 //! 3. a newer epoch must start at sequence 0, the same epoch at last sequence + 1, else
 //!    OUT_OF_ORDER_SEQUENCE (an old duplicate no longer in the cache lands here too);
 //! 4. a producer id with no state at all is accepted at any sequence: the path through which lost
-//!    producer state silently lets a duplicate in.
+//!    producer state silently lets a duplicate in (KIP-360, Kafka 2.5+). A broker before KIP-360 (Kafka
+//!    0.11–2.4, `kip360_producer_state = false`) answers UNKNOWN_PRODUCER_ID there instead, unless the batch
+//!    starts at sequence 0, and also when the producer's epoch is known but no sequence is (only a marker
+//!    of it is left).
+//!
+//! Producer state also goes away (the lifecycle `ProducerStateManager` runs):
+//! - `removeExpiredProducers`: a producer idle for `producer.id.expiration.ms` since its last batch or marker
+//!   (KAFKA-9144: markers refresh the timestamp) is forgotten, unless its transaction is open;
+//! - `onLogStartOffsetIncremented`: since KAFKA-7190 (Kafka 2.5) the log start offset moving up forgets only
+//!   the completed transactions below it; before, `truncateHead` also evicted every producer whose last
+//!   batch is below it (KAFKA-5793), which the model does with `kip360_producer_state = false`;
+//! - a reload after a crash keeps only what the newest snapshot and the log after it hold.
 //!
 //! Rebuilding replays the log through [`ProducerStateManager::update`] from the last snapshot. A snapshot
 //! keeps only the LAST batch of each producer, as Kafka's do, so after a reload the duplicate window holds
@@ -46,6 +57,8 @@ pub struct ProducerEntry {
     pub current_txn_first_offset: Option<u64>,
     /// The newest coordinator epoch whose marker reached this partition: older coordinators are fenced.
     pub coordinator_epoch: u32,
+    /// Append time of its last batch or marker (Kafka's `lastTimestamp`), from which it expires.
+    pub last_timestamp_ns: u64,
 }
 
 /// An aborted transaction as the partition's aborted-transaction index records it: read_committed
@@ -85,6 +98,8 @@ pub struct SnapshotEntry {
     pub current_txn_first_offset: Option<u64>,
     /// The newest coordinator epoch seen in a marker.
     pub coordinator_epoch: u32,
+    /// Its last batch's or marker's append time.
+    pub last_timestamp_ns: u64,
 }
 
 /// Producer state as a snapshot file keeps it: at an offset, the last batch of each producer.
@@ -141,6 +156,7 @@ impl ProducerStateManager {
                     batches: saved.last_batch.into_iter().collect(),
                     current_txn_first_offset: saved.current_txn_first_offset,
                     coordinator_epoch: saved.coordinator_epoch,
+                    last_timestamp_ns: saved.last_timestamp_ns,
                 };
                 state.entries.insert(*producer_id, entry);
             }
@@ -163,6 +179,7 @@ impl ProducerStateManager {
                     last_batch: entry.batches.back().copied(),
                     current_txn_first_offset: entry.current_txn_first_offset,
                     coordinator_epoch: entry.coordinator_epoch,
+                    last_timestamp_ns: entry.last_timestamp_ns,
                 };
                 (*producer_id, saved)
             })
@@ -180,15 +197,58 @@ impl ProducerStateManager {
             return None;
         }
         if let Some(marker) = stored.batch.control {
-            return self.apply_marker(identity, marker, stored.batch.coordinator_epoch, stored.base_offset);
+            let aborted = self.apply_marker(identity, marker, stored.batch.coordinator_epoch, stored.base_offset);
+            // KAFKA-9144's fix (`appendEndTxnMarker`): a marker counts as activity, so a producer whose last
+            // data is old but whose transaction just ended does not expire at once.
+            self.touch(identity.producer_id, stored.append_time_ns);
+            return aborted;
         }
         if stored.batch.internal.is_some() {
             // A coordinator-written transactional record (an offset commit) carries no sequence.
             self.open_coordinator_txn(identity, stored.base_offset);
+            self.touch(identity.producer_id, stored.append_time_ns);
             return None;
         }
-        self.update(identity, stored.batch.record_count(), stored.base_offset, stored.batch.transactional);
+        let record_count = stored.batch.record_count();
+        self.update(identity, record_count, stored.base_offset, stored.batch.transactional, stored.append_time_ns);
         None
+    }
+
+    fn touch(&mut self, producer_id: u64, timestamp_ns: u64) {
+        let entry = self.entries.get_mut(&producer_id).expect("applied just before");
+        entry.last_timestamp_ns = entry.last_timestamp_ns.max(timestamp_ns);
+    }
+
+    /// Kafka's `isProducerExpired`: idle for the expiration time, and never while its transaction is open
+    /// (`currentTxnFirstOffset`), since the LSO and the coordinator's marker still need the entry.
+    fn is_producer_expired(entry: &ProducerEntry, now_ns: u64, expiration_ns: u64) -> bool {
+        entry.current_txn_first_offset.is_none() && now_ns.saturating_sub(entry.last_timestamp_ns) >= expiration_ns
+    }
+
+    /// Kafka's `removeExpiredProducers`: forgets every expired producer; returns how many.
+    pub fn remove_expired_producers(&mut self, now_ns: u64, expiration_ns: u64) -> usize {
+        let before = self.entries.len();
+        self.entries.retain(|_, entry| !Self::is_producer_expired(entry, now_ns, expiration_ns));
+        before - self.entries.len()
+    }
+
+    /// Kafka's `onLogStartOffsetIncremented`: completed transactions whose marker is below the new log start
+    /// offset are gone with their segments. With `evict_producers` (`truncateHead`, Kafka before 2.5 and
+    /// KAFKA-7190), batches below it leave the duplicate window and a producer with none left is forgotten,
+    /// open transaction or not; returns how many producers were evicted.
+    pub fn on_log_start_offset_incremented(&mut self, log_start_offset: u64, evict_producers: bool) -> usize {
+        self.completed.retain(|(_, marker)| *marker >= log_start_offset);
+        if !evict_producers {
+            return 0;
+        }
+        let before = self.entries.len();
+        for entry in self.entries.values_mut() {
+            entry.batches.retain(|batch| {
+                batch.base_offset + u64::from(batch.last_sequence - batch.first_sequence) >= log_start_offset
+            });
+        }
+        self.entries.retain(|_, entry| !entry.batches.is_empty());
+        before - self.entries.len()
     }
 
     /// A transactional offset commit opens the producer's transaction on an offsets partition, without
@@ -208,6 +268,7 @@ impl ProducerStateManager {
             batches: VecDeque::new(),
             current_txn_first_offset: None,
             coordinator_epoch: 0,
+            last_timestamp_ns: 0,
         })
     }
 
@@ -283,17 +344,31 @@ impl ProducerStateManager {
     }
 
     /// Validates a data batch of `record_count` records from `identity` against the rules above; a plain
-    /// batch from a producer with an open transaction is INVALID_TXN_STATE.
+    /// batch from a producer with an open transaction is INVALID_TXN_STATE. `kip360` chooses how a producer
+    /// with no known sequence is treated (`ProducerAppendInfo.checkSequence` since and before KIP-360).
     pub fn check(
         &self,
         identity: ProducerIdentity,
         record_count: u32,
         transactional: bool,
+        kip360: bool,
     ) -> Result<AppendCheck, ErrorCode> {
         assert!(record_count > 0, "an empty batch has no sequence");
         let Some(entry) = self.entries.get(&identity.producer_id) else {
+            // Kafka 2.4 and before: "Found no record of producerId ... It is possible that the last message
+            // with the producerId has been removed due to hitting the retention limit" (KAFKA-7298 left the
+            // client to decide, from the log start offset, whether to reset its sequences).
+            if !kip360 && identity.base_sequence != 0 {
+                return Err(ErrorCode::UnknownProducerId);
+            }
             return Ok(AppendCheck::Append);
         };
+        let sequence_unknown = entry.batches.is_empty() && identity.epoch == entry.epoch;
+        if !kip360 && sequence_unknown && identity.base_sequence != 0 {
+            // Before KIP-360 a known epoch with no known sequence (only a marker is left) was UNKNOWN_PRODUCER_ID
+            // too, after the fencing check, so a marker still fences older epochs.
+            return Err(ErrorCode::UnknownProducerId);
+        }
         if !transactional && entry.current_txn_first_offset.is_some() && identity.epoch == entry.epoch {
             return Err(ErrorCode::InvalidTxnState);
         }
@@ -320,8 +395,16 @@ impl ProducerStateManager {
 
     /// Records an appended data batch; a new epoch clears the remembered batches, and the first
     /// transactional batch opens the producer's transaction on this partition.
-    pub fn update(&mut self, identity: ProducerIdentity, record_count: u32, base_offset: u64, transactional: bool) {
+    pub fn update(
+        &mut self,
+        identity: ProducerIdentity,
+        record_count: u32,
+        base_offset: u64,
+        transactional: bool,
+        timestamp_ns: u64,
+    ) {
         let entry = self.entry_mut(identity);
+        entry.last_timestamp_ns = entry.last_timestamp_ns.max(timestamp_ns);
         assert!(identity.epoch >= entry.epoch, "an older epoch never reaches update");
         if identity.epoch > entry.epoch {
             entry.epoch = identity.epoch;
@@ -346,7 +429,7 @@ impl ProducerStateManager {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::RecordBatch;
+    use crate::protocol::{ControlMarker, RecordBatch};
 
     fn id(producer_id: u64, epoch: u16, base_sequence: u32) -> ProducerIdentity {
         ProducerIdentity { producer_id, epoch, base_sequence }
@@ -359,11 +442,11 @@ mod tests {
         identity: ProducerIdentity,
         n: u32,
     ) -> Result<AppendCheck, ErrorCode> {
-        let verdict = state.check(identity, n, false)?;
+        let verdict = state.check(identity, n, false, true)?;
         if verdict == AppendCheck::Append {
             let values = (0..n).map(|i| i64::from(identity.base_sequence + i)).collect();
-            let base_offset = log.append(RecordBatch::data(Some(identity), false, values), 0);
-            state.update(identity, n, base_offset, false);
+            let base_offset = log.append(RecordBatch::data(Some(identity), false, values), 0, 0);
+            state.update(identity, n, base_offset, false, 0);
         }
         Ok(verdict)
     }
@@ -426,11 +509,11 @@ mod tests {
         produce(&mut state, &mut log, id(1, 0, 4), 1).unwrap();
         let reloaded = ProducerStateManager::load(Some(&snapshot), &log);
         // Batches 3 (from the snapshot) and 4 (replayed) are remembered; batch 2 is not any more.
-        assert_eq!(reloaded.check(id(1, 0, 4), 1, false), Ok(AppendCheck::Duplicate { base_offset: 4 }));
-        assert_eq!(reloaded.check(id(1, 0, 3), 1, false), Ok(AppendCheck::Duplicate { base_offset: 3 }));
-        assert_eq!(reloaded.check(id(1, 0, 2), 1, false), Err(ErrorCode::OutOfOrderSequence));
+        assert_eq!(reloaded.check(id(1, 0, 4), 1, false, true), Ok(AppendCheck::Duplicate { base_offset: 4 }));
+        assert_eq!(reloaded.check(id(1, 0, 3), 1, false, true), Ok(AppendCheck::Duplicate { base_offset: 3 }));
+        assert_eq!(reloaded.check(id(1, 0, 2), 1, false, true), Err(ErrorCode::OutOfOrderSequence));
         assert_eq!(
-            state.check(id(1, 0, 2), 1, false),
+            state.check(id(1, 0, 2), 1, false, true),
             Ok(AppendCheck::Duplicate { base_offset: 2 }),
             "before the reload"
         );
@@ -450,10 +533,101 @@ mod tests {
         for sequence in 0..7 {
             produce(&mut state, &mut log, id(1, 0, sequence), 1).unwrap();
         }
-        log.append(RecordBatch::data(None, false, vec![100]), 0);
+        log.append(RecordBatch::data(None, false, vec![100]), 0, 0);
         let rebuilt = ProducerStateManager::rebuild(&log);
         assert_eq!(rebuilt, state);
-        assert_eq!(rebuilt.check(id(1, 0, 6), 1, false), Ok(AppendCheck::Duplicate { base_offset: 6 }));
-        assert_eq!(rebuilt.check(id(1, 0, 7), 1, false), Ok(AppendCheck::Append));
+        assert_eq!(rebuilt.check(id(1, 0, 6), 1, false, true), Ok(AppendCheck::Duplicate { base_offset: 6 }));
+        assert_eq!(rebuilt.check(id(1, 0, 7), 1, false, true), Ok(AppendCheck::Append));
+    }
+
+    const MS: u64 = 1_000_000;
+
+    /// Appends `batch` at `time_ms` and applies it, as the leader does after its checks.
+    fn append_at(state: &mut ProducerStateManager, log: &mut PartitionLog, batch: RecordBatch, time_ms: u64) {
+        log.append(batch, 0, time_ms * MS);
+        state.apply(log.batches().last().expect("just appended"));
+    }
+
+    #[test]
+    fn remove_expired_producers_forgets_idle_producers_only() {
+        // Expiration 100 ms. Producer 1 writes at 0 ms; producer 2 opens a transaction at 0 ms; producer 3
+        // writes at 50 ms.
+        let (mut state, mut log) = (ProducerStateManager::new(), PartitionLog::new());
+        append_at(&mut state, &mut log, RecordBatch::data(Some(id(1, 0, 0)), false, vec![1]), 0);
+        append_at(&mut state, &mut log, RecordBatch::data(Some(id(2, 0, 0)), true, vec![2]), 0);
+        append_at(&mut state, &mut log, RecordBatch::data(Some(id(3, 0, 0)), false, vec![3]), 50);
+        assert_eq!(state.remove_expired_producers(99 * MS, 100 * MS), 0, "nobody idle for 100 ms yet");
+        assert_eq!(state.remove_expired_producers(100 * MS, 100 * MS), 1);
+        assert!(state.entry(1).is_none(), "idle for exactly the expiration");
+        assert!(state.entry(2).is_some(), "an open transaction never expires (currentTxnFirstOffset)");
+        assert!(state.entry(3).is_some());
+        assert_eq!(state.remove_expired_producers(10_000 * MS, 100 * MS), 1, "producer 3 in time");
+        assert!(state.entry(2).is_some(), "still open after ten seconds");
+    }
+
+    #[test]
+    fn remove_expired_producers_counts_a_marker_as_activity() {
+        // KAFKA-9144: producer 1's data is from 0 ms, its COMMIT from 90 ms. At 150 ms (expiration 100 ms) the
+        // data alone would have expired it, the marker keeps it until 190 ms.
+        let (mut state, mut log) = (ProducerStateManager::new(), PartitionLog::new());
+        append_at(&mut state, &mut log, RecordBatch::data(Some(id(1, 0, 0)), true, vec![1]), 0);
+        append_at(&mut state, &mut log, RecordBatch::marker(id(1, 0, 0), ControlMarker::Commit, 0), 90);
+        assert_eq!(state.entry(1).map(|entry| entry.last_timestamp_ns), Some(90 * MS));
+        assert_eq!(state.remove_expired_producers(150 * MS, 100 * MS), 0);
+        assert_eq!(state.remove_expired_producers(190 * MS, 100 * MS), 1);
+        // The timestamp survives a snapshot and a reload.
+        let mut fresh = ProducerStateManager::new();
+        append_at(&mut fresh, &mut log, RecordBatch::data(Some(id(2, 0, 0)), false, vec![2]), 120);
+        let reloaded = ProducerStateManager::load(Some(&fresh.snapshot(log.end_offset())), &log);
+        assert_eq!(reloaded.entry(2).map(|entry| entry.last_timestamp_ns), Some(120 * MS));
+    }
+
+    #[test]
+    fn check_sequence_of_an_expired_producer_before_and_after_kip_360() {
+        // Producer 1 appends sequences 0-2, acknowledged; then it expires. A late retry of sequence 1 (its
+        // acknowledgement was lost) arrives.
+        let (mut state, mut log) = (ProducerStateManager::new(), PartitionLog::new());
+        for sequence in 0..3 {
+            append_at(&mut state, &mut log, RecordBatch::data(Some(id(1, 0, sequence)), false, vec![7]), 0);
+        }
+        assert_eq!(state.check(id(1, 0, 1), 1, false, true), Ok(AppendCheck::Duplicate { base_offset: 1 }));
+        state.remove_expired_producers(200 * MS, 100 * MS);
+        // KIP-360 (Kafka 2.5+): no state, any sequence goes: the retry is appended again, a duplicate.
+        assert_eq!(state.check(id(1, 0, 1), 1, false, true), Ok(AppendCheck::Append));
+        // Kafka 0.11–2.4: UNKNOWN_PRODUCER_ID, except at sequence 0, which a new producer starts with.
+        assert_eq!(state.check(id(1, 0, 1), 1, false, false), Err(ErrorCode::UnknownProducerId));
+        assert_eq!(state.check(id(1, 0, 0), 1, false, false), Ok(AppendCheck::Append));
+    }
+
+    #[test]
+    fn check_sequence_with_only_a_marker_left() {
+        // Producer 1's only state is its epoch 2 from an ABORT marker: the epoch is known, the sequence not.
+        let (mut state, mut log) = (ProducerStateManager::new(), PartitionLog::new());
+        append_at(&mut state, &mut log, RecordBatch::marker(id(1, 2, 0), ControlMarker::Abort, 0), 0);
+        assert_eq!(state.check(id(1, 2, 5), 1, false, false), Err(ErrorCode::UnknownProducerId));
+        assert_eq!(state.check(id(1, 2, 5), 1, false, true), Err(ErrorCode::OutOfOrderSequence));
+        assert_eq!(state.check(id(1, 2, 0), 1, false, false), Ok(AppendCheck::Append));
+        // The fencing check comes first: an older epoch is fenced, not unknown.
+        assert_eq!(state.check(id(1, 1, 5), 1, false, false), Err(ErrorCode::InvalidProducerEpoch));
+    }
+
+    #[test]
+    fn on_log_start_offset_incremented_keeps_producers_since_kafka_7190() {
+        // Producer 1 at offsets 0-1, producer 2 at offset 2, producer 3 opens a transaction at offset 3; the
+        // log start offset moves to 2.
+        let (mut state, mut log) = (ProducerStateManager::new(), PartitionLog::new());
+        append_at(&mut state, &mut log, RecordBatch::data(Some(id(1, 0, 0)), false, vec![1]), 0);
+        append_at(&mut state, &mut log, RecordBatch::data(Some(id(1, 0, 1)), false, vec![1]), 0);
+        append_at(&mut state, &mut log, RecordBatch::data(Some(id(2, 0, 0)), false, vec![2]), 0);
+        append_at(&mut state, &mut log, RecordBatch::data(Some(id(3, 0, 0)), true, vec![3]), 0);
+        let mut before_kafka_7190 = state.clone();
+        assert_eq!(state.on_log_start_offset_incremented(2, false), 0);
+        assert_eq!(state.check(id(1, 0, 1), 1, false, true), Ok(AppendCheck::Duplicate { base_offset: 1 }));
+        // `truncateHead` (Kafka ≤ 2.4): producer 1 has nothing left at or above 2 and is evicted.
+        assert_eq!(before_kafka_7190.on_log_start_offset_incremented(2, true), 1);
+        assert!(before_kafka_7190.entry(1).is_none());
+        assert_eq!(before_kafka_7190.check(id(1, 0, 2), 1, false, false), Err(ErrorCode::UnknownProducerId));
+        assert!(before_kafka_7190.entry(2).is_some() && before_kafka_7190.entry(3).is_some());
+        assert_eq!(before_kafka_7190.first_unstable_offset(10), Some(3));
     }
 }

@@ -10,7 +10,11 @@
 //! ends and fetches again, as Kafka does since KIP-320/KIP-595. It applies producer state while it copies,
 //! so it can deduplicate retries the moment it becomes leader.
 //!
-//! Durable ([`ReplicaDurable`]): the log and the producer-state snapshot. Everything in [`Replica`] is lost
+//! The producer-state lifecycle runs here too: retention moves the log start offset (deleting snapshots and
+//! aborted-index entries below it), a follower takes its leader's log start offset from fetch responses, and
+//! idle producers expire on the broker's periodic check.
+//!
+//! Durable ([`ReplicaDurable`]): the log and the producer-state snapshots. Everything in [`Replica`] is lost
 //! in a crash and rebuilt from the durable part and the controller's metadata.
 
 use crate::broker::log::PartitionLog;
@@ -33,23 +37,33 @@ pub struct ReplicationSettings {
     pub flush_messages: u64,
     /// Take a producer-state snapshot at a flush once this many records were appended since the last one.
     pub snapshot_interval_messages: u64,
+    /// `producer.id.expiration.ms`: a producer idle this long (no transaction open) is forgotten.
+    pub producer_id_expiration_ns: u64,
+    /// `retention.ms`: segments whose newest batch is this old are deleted.
+    pub retention_ns: u64,
+    /// Records per segment, the granularity of retention (Kafka's `segment.bytes`, in offsets).
+    pub segment_messages: u64,
+    /// KIP-360's broker (Kafka 2.5+): a producer with no state is accepted at any sequence, and retention
+    /// keeps producer state (KAFKA-7190). False: a Kafka 0.11–2.4 broker, which answers UNKNOWN_PRODUCER_ID
+    /// and evicts producers below the log start offset (`truncateHead`).
+    pub kip360_producer_state: bool,
 }
 
-/// What survives a crash of the broker: the log, the last producer-state snapshot and the
+/// What survives a crash of the broker: the log, the producer-state snapshot files and the
 /// aborted-transaction index (Kafka's `.txnindex` files).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ReplicaDurable {
     /// The log.
     pub log: PartitionLog,
-    /// The last producer-state snapshot, never past the flushed offset.
-    pub snapshot: Option<ProducerSnapshot>,
+    /// Producer-state snapshot files by offset (Kafka's `<offset>.snapshot`), never past the flushed offset.
+    pub snapshots: BTreeMap<u64, ProducerSnapshot>,
     /// Aborted transactions, in marker order.
     pub aborted: Vec<AbortedTxn>,
     unflushed_messages: u64,
 }
 
 impl ReplicaDurable {
-    /// What a crash leaves: the flushed prefix, and the snapshot and index entries not past it.
+    /// What a crash leaves: the flushed prefix, and the snapshots and index entries not past it.
     pub fn recover_after_crash(&mut self) {
         self.log.recover_after_crash();
         self.unflushed_messages = 0;
@@ -62,12 +76,26 @@ impl ReplicaDurable {
         self.forget_past_end();
     }
 
+    /// The newest snapshot, which a reload starts from (Kafka's `latestSnapshotFile`).
+    pub fn latest_snapshot(&self) -> Option<&ProducerSnapshot> {
+        self.snapshots.values().next_back()
+    }
+
+    /// Kafka's `truncateAndReload` drops the snapshots past the log end (they describe batches no longer
+    /// there: KAFKA-9892/KAFKA-12964), as truncation drops the index entries past it.
     fn forget_past_end(&mut self) {
         let end_offset = self.log.end_offset();
-        if self.snapshot.as_ref().is_some_and(|snapshot| snapshot.offset > end_offset) {
-            self.snapshot = None;
-        }
+        self.snapshots.retain(|offset, _| *offset <= end_offset);
         self.aborted.retain(|aborted| aborted.last_offset < end_offset);
+        assert!(self.latest_snapshot().is_none_or(|snapshot| snapshot.offset <= end_offset));
+    }
+
+    /// Kafka's `deleteSnapshotsBefore` and the deletion of segments' `.txnindex` files below the log start
+    /// offset.
+    fn forget_before_start(&mut self) {
+        let start_offset = self.log.start_offset();
+        self.snapshots.retain(|offset, _| *offset >= start_offset);
+        self.aborted.retain(|aborted| aborted.last_offset >= start_offset);
     }
 
     /// Read_committed hides a producer's records inside one of its aborted transactions.
@@ -154,13 +182,57 @@ pub struct Replica {
     /// The high watermark: records below it are on every ISR member and may be read.
     pub high_watermark: u64,
     producer_state: ProducerStateManager,
+    /// The broker's clock at the event being handled: it stamps appended batches and markers.
+    clock_ns: u64,
 }
 
 impl Replica {
-    /// The replica of broker `me` after a (re)start: producer state from the snapshot and the log, no role.
+    /// The replica of broker `me` after a (re)start: producer state from the newest snapshot and the log, no role.
     pub fn load(me: u32, durable: &ReplicaDurable) -> Replica {
-        let producer_state = ProducerStateManager::load(durable.snapshot.as_ref(), &durable.log);
-        Replica { me, role: Role::None, leader_epoch: 0, high_watermark: 0, producer_state }
+        let producer_state = ProducerStateManager::load(durable.latest_snapshot(), &durable.log);
+        let high_watermark = durable.log.start_offset();
+        Replica { me, role: Role::None, leader_epoch: 0, high_watermark, producer_state, clock_ns: 0 }
+    }
+
+    /// Sets the clock to the time of the event being handled; it never goes back.
+    pub fn advance_clock(&mut self, now_ns: u64) {
+        assert!(now_ns >= self.clock_ns, "the broker's clock never goes back");
+        self.clock_ns = now_ns;
+    }
+
+    /// Kafka's `removeExpiredProducers` on this partition; returns how many producers expired.
+    pub fn remove_expired_producers(&mut self, settings: &ReplicationSettings) -> usize {
+        self.producer_state.remove_expired_producers(self.clock_ns, settings.producer_id_expiration_ns)
+    }
+
+    /// Kafka's `deleteOldSegments` for time retention: moves the log start offset past the breached
+    /// segments below this replica's HW; returns the producers evicted with them (before KAFKA-7190 only).
+    pub fn delete_old_segments(&mut self, durable: &mut ReplicaDurable, settings: &ReplicationSettings) -> usize {
+        let start = durable.log.retention_start_offset(
+            self.clock_ns,
+            settings.retention_ns,
+            settings.segment_messages,
+            self.high_watermark,
+        );
+        self.increment_log_start_offset(durable, settings, start)
+    }
+
+    /// Kafka's `maybeIncrementLogStartOffset` (retention, DeleteRecords, or the leader's offset on a
+    /// follower), never past the HW: deletes the log below it and everything derived from it, then
+    /// `onLogStartOffsetIncremented`; returns the producers evicted.
+    pub fn increment_log_start_offset(
+        &mut self,
+        durable: &mut ReplicaDurable,
+        settings: &ReplicationSettings,
+        offset: u64,
+    ) -> usize {
+        assert!(offset <= self.high_watermark.max(durable.log.start_offset()), "never past the HW");
+        if !durable.log.increment_start_offset(offset) {
+            return 0;
+        }
+        durable.forget_before_start();
+        let evict = !settings.kip360_producer_state;
+        self.producer_state.on_log_start_offset_incremented(durable.log.start_offset(), evict)
     }
 
     /// Producer state, for tests.
@@ -246,7 +318,8 @@ impl Replica {
         }
         let record_count = batch.record_count();
         if let Some(identity) = batch.producer {
-            let check = self.producer_state.check(identity, record_count, batch.transactional)?;
+            let kip360 = settings.kip360_producer_state;
+            let check = self.producer_state.check(identity, record_count, batch.transactional, kip360)?;
             if let AppendCheck::Duplicate { base_offset } = check {
                 // A retry of a batch already in the log: answer with the original offsets once they are
                 // committed, as for the original.
@@ -268,7 +341,7 @@ impl Replica {
         batch: RecordBatch,
     ) -> Result<Produced, ErrorCode> {
         let record_count = batch.record_count();
-        let base_offset = durable.log.append(batch, self.leader_epoch);
+        let base_offset = durable.log.append(batch, self.leader_epoch, self.clock_ns);
         let stored = durable.log.batches().last().expect("just appended");
         let aborted = self.producer_state.apply(stored);
         durable.aborted.extend(aborted);
@@ -303,9 +376,11 @@ impl Replica {
         durable.log.flush();
         durable.unflushed_messages = 0;
         let end_offset = durable.log.end_offset();
-        let since_snapshot = end_offset - durable.snapshot.as_ref().map_or(0, |snapshot| snapshot.offset);
-        if since_snapshot >= settings.snapshot_interval_messages {
-            durable.snapshot = Some(self.producer_state.snapshot(end_offset));
+        let last_snapshot = durable.latest_snapshot().map_or(durable.log.start_offset(), |snapshot| snapshot.offset);
+        if end_offset - last_snapshot >= settings.snapshot_interval_messages {
+            // Kafka's `takeSnapshot`: a new file at this offset; the older ones stay until retention or
+            // truncation deletes them.
+            durable.snapshots.insert(end_offset, self.producer_state.snapshot(end_offset));
         }
     }
 
@@ -382,7 +457,7 @@ impl Replica {
         isolation: IsolationLevel,
     ) -> Result<FetchData, ErrorCode> {
         self.check_leader_epoch(leader_epoch)?;
-        if offset > durable.log.end_offset() {
+        if offset > durable.log.end_offset() || offset < durable.log.start_offset() {
             return Err(ErrorCode::OffsetOutOfRange);
         }
         let last_stable_offset = self.last_stable_offset();
@@ -419,7 +494,13 @@ impl Replica {
             let end = durable.log.epoch_end_offset(epoch);
             if end.epoch != epoch || end.end_offset < offset {
                 let high_watermark = self.high_watermark;
-                return Ok(ReplicaFetchData { batches: Vec::new(), high_watermark, diverging: Some(end) });
+                let log_start_offset = durable.log.start_offset();
+                return Ok(ReplicaFetchData {
+                    batches: Vec::new(),
+                    high_watermark,
+                    diverging: Some(end),
+                    log_start_offset,
+                });
             }
         }
         if offset > durable.log.end_offset() {
@@ -434,8 +515,15 @@ impl Replica {
             }
         }
         self.maybe_advance_high_watermark(durable);
-        let batches = durable.log.batches_from(offset, max_records);
-        Ok(ReplicaFetchData { batches, high_watermark: self.high_watermark, diverging: None })
+        // Below the log start offset nothing is sent: the follower sees the start past its end and starts over
+        // there (Kafka answers OFFSET_OUT_OF_RANGE and the follower truncates fully).
+        let batches = if offset < durable.log.start_offset() {
+            Vec::new()
+        } else {
+            durable.log.batches_from(offset, max_records)
+        };
+        let log_start_offset = durable.log.start_offset();
+        Ok(ReplicaFetchData { batches, high_watermark: self.high_watermark, diverging: None, log_start_offset })
     }
 
     /// A follower's fetch came back: truncate where the leader says the logs diverge, else append.
@@ -454,8 +542,18 @@ impl Replica {
             let own_end = durable.log.epoch_end_offset(diverging.epoch).end_offset;
             let truncate_to = diverging.end_offset.min(own_end).min(durable.log.end_offset());
             durable.truncate_to(truncate_to);
-            self.producer_state = ProducerStateManager::load(durable.snapshot.as_ref(), &durable.log);
+            self.reload_producer_state(durable, settings);
             self.high_watermark = self.high_watermark.min(truncate_to);
+            return;
+        }
+        if data.log_start_offset > durable.log.end_offset() {
+            // ReplicaFetcherThread's out-of-range handling: the leader deleted everything this log still
+            // lacks, so it starts over, empty, at the leader's log start offset.
+            durable.log.truncate_fully_and_start_at(data.log_start_offset);
+            durable.snapshots.clear();
+            durable.aborted.clear();
+            self.producer_state = ProducerStateManager::new();
+            self.high_watermark = data.log_start_offset;
             return;
         }
         let mut appended = 0;
@@ -472,6 +570,15 @@ impl Replica {
         }
         self.high_watermark = self.high_watermark.max(data.high_watermark.min(durable.log.end_offset()));
         self.producer_state.prune_replicated(self.high_watermark);
+        let leader_start = data.log_start_offset.min(self.high_watermark);
+        self.increment_log_start_offset(durable, settings, leader_start);
+    }
+
+    /// Kafka's `truncateAndReload` after a truncation: the newest snapshot not past the log end, the log
+    /// replayed after it, expired producers left out as `loadFromSnapshot` leaves them.
+    fn reload_producer_state(&mut self, durable: &ReplicaDurable, settings: &ReplicationSettings) {
+        self.producer_state = ProducerStateManager::load(durable.latest_snapshot(), &durable.log);
+        self.remove_expired_producers(settings);
     }
 
     /// The ISR the leader should ask for now (shrunk by lagging followers, grown by caught-up ones), if it
@@ -604,6 +711,10 @@ mod tests {
             replica_lag_ns: 100 * MS,
             flush_messages: 1,
             snapshot_interval_messages: 2,
+            producer_id_expiration_ns: 1_000 * MS,
+            retention_ns: 1_000 * MS,
+            segment_messages: 2,
+            kip360_producer_state: true,
         }
     }
 
@@ -806,7 +917,7 @@ mod tests {
         // Flushed after two records (with a snapshot of batch 1 at offset 2); the third is lost.
         log.recover_after_crash();
         assert_eq!(log.log.end_offset(), 2);
-        assert_eq!(log.snapshot.as_ref().map(|snapshot| snapshot.offset), Some(2));
+        assert_eq!(log.latest_snapshot().map(|snapshot| snapshot.offset), Some(2));
         let reloaded = Replica::load(0, &log);
         let entry = reloaded.producer_state().entry(5).expect("from the snapshot");
         assert_eq!(entry.batches.len(), 1, "a snapshot keeps the last batch only");
@@ -910,5 +1021,202 @@ mod tests {
         assert_eq!(log.aborted.len(), 1);
         log.truncate_to(2);
         assert!(log.aborted.is_empty());
+    }
+
+    fn idempotent(producer_id: u64, base_sequence: u32, value: i64) -> RecordBatch {
+        let identity = ProducerIdentity { producer_id, epoch: 0, base_sequence };
+        RecordBatch::data(Some(identity), false, vec![value])
+    }
+
+    /// A leader alone in the ISR with segments of two offsets and 1 s retention, flushing every record and
+    /// snapshotting every `snapshot_interval` records. Producer 5 writes offsets 0-1 at 0 ms, producer 6
+    /// offsets 2-3 at 2000 ms: segment {0, 1} is past retention, segment {2, 3} is the active one.
+    fn aged_leader(snapshot_interval: u64, kip360: bool) -> (Replica, ReplicaDurable, ReplicationSettings) {
+        let mut alone = settings();
+        alone.min_insync_replicas = 1;
+        alone.snapshot_interval_messages = snapshot_interval;
+        alone.kip360_producer_state = kip360;
+        let (mut leader, mut log) = replica(0, &state(0, 0, &[0], 0));
+        leader.produce(&mut log, &alone, None, idempotent(5, 0, 1)).unwrap();
+        leader.produce(&mut log, &alone, None, idempotent(5, 1, 2)).unwrap();
+        leader.advance_clock(2_000 * MS);
+        leader.produce(&mut log, &alone, None, idempotent(6, 0, 3)).unwrap();
+        leader.produce(&mut log, &alone, None, idempotent(6, 1, 4)).unwrap();
+        (leader, log, alone)
+    }
+
+    #[test]
+    fn delete_old_segments_moves_the_log_start_offset_and_deletes_what_lies_below_it() {
+        let (mut leader, mut log, alone) = aged_leader(1, true);
+        assert_eq!(log.snapshots.keys().copied().collect::<Vec<_>>(), vec![1, 2, 3, 4]);
+        assert_eq!(leader.delete_old_segments(&mut log, &alone), 0);
+        assert_eq!(log.log.start_offset(), 2);
+        assert_eq!(log.snapshots.keys().copied().collect::<Vec<_>>(), vec![2, 3, 4], "deleteSnapshotsBefore");
+        assert_eq!(leader.fetch(&log, 1, 10, 0, IsolationLevel::ReadUncommitted), Err(ErrorCode::OffsetOutOfRange));
+        assert_eq!(
+            leader.fetch(&log, 2, 10, 0, IsolationLevel::ReadUncommitted).unwrap().records,
+            vec![(2, 3), (3, 4)]
+        );
+        // Since KAFKA-7190 the partition still knows producer 5: its retry is a duplicate.
+        let retried = leader.produce(&mut log, &alone, None, idempotent(5, 1, 2)).unwrap();
+        assert_eq!(retried, Produced { ack: Some(1), duplicate: true });
+        // Nothing else is old enough: the active segment stays.
+        leader.advance_clock(60_000 * MS);
+        leader.delete_old_segments(&mut log, &alone);
+        assert_eq!(log.log.start_offset(), 2);
+    }
+
+    #[test]
+    fn truncate_head_before_kafka_7190_evicts_producers_below_the_log_start_offset() {
+        let (mut leader, mut log, alone) = aged_leader(1, false);
+        assert_eq!(leader.delete_old_segments(&mut log, &alone), 1, "producer 5 evicted");
+        assert!(leader.producer_state().entry(5).is_none());
+        let retried = leader.produce(&mut log, &alone, None, idempotent(5, 1, 2));
+        assert_eq!(retried, Err(ErrorCode::UnknownProducerId));
+        assert!(leader.producer_state().entry(6).is_some());
+    }
+
+    #[test]
+    fn a_reload_after_retention_deleted_every_snapshot_forgets_the_deleted_producers() {
+        // No snapshot is ever taken (interval 100): after retention, a restart rebuilds producer state from the
+        // retained log only, and producer 5's late retry is appended again at any sequence (KIP-360's hole).
+        let (mut leader, mut log, alone) = aged_leader(100, true);
+        leader.delete_old_segments(&mut log, &alone);
+        assert!(leader.producer_state().entry(5).is_some(), "in memory it stays");
+        log.recover_after_crash();
+        let mut restarted = Replica::load(0, &log);
+        assert!(restarted.producer_state().entry(5).is_none());
+        restarted.apply_metadata(&log, &state(0, 1, &[0], 1), 0);
+        let retried = restarted.produce(&mut log, &alone, None, idempotent(5, 1, 2)).unwrap();
+        assert_eq!(retried, Produced { ack: Some(4), duplicate: false });
+    }
+
+    #[test]
+    fn truncate_and_reload_from_the_newest_snapshot_not_past_the_log_end() {
+        // Snapshots at offsets 1, 2, 3, 4. A truncation to 2 (a follower's divergence) deletes 3 and 4; the reload
+        // starts from snapshot 2, which holds producer 5's last batch only (sequence 1).
+        let (_, mut log, alone) = aged_leader(1, true);
+        log.truncate_to(2);
+        assert_eq!(log.snapshots.keys().copied().collect::<Vec<_>>(), vec![1, 2], "stale snapshots gone");
+        let mut reloaded = Replica::load(0, &log);
+        let entry = reloaded.producer_state().entry(5).expect("from snapshot 2");
+        assert_eq!((entry.batches.len(), entry.last_sequence()), (1, Some(1)));
+        assert!(reloaded.producer_state().entry(6).is_none(), "its batches were truncated");
+        reloaded.apply_metadata(&log, &state(0, 1, &[0], 1), 0);
+        let duplicate = reloaded.produce(&mut log, &alone, None, idempotent(5, 1, 2)).unwrap();
+        assert_eq!(duplicate, Produced { ack: Some(1), duplicate: true });
+        let older = reloaded.produce(&mut log, &alone, None, idempotent(5, 0, 1));
+        assert_eq!(older, Err(ErrorCode::OutOfOrderSequence), "the window shrank to one batch");
+    }
+
+    #[test]
+    fn remove_expired_producers_after_a_load_and_on_the_periodic_check() {
+        let (mut leader, mut log, alone) = aged_leader(1, true);
+        leader.advance_clock(2_999 * MS);
+        assert_eq!(leader.remove_expired_producers(&alone), 1, "producer 5 idle 2999 ms, expiration 1000 ms");
+        assert_eq!(leader.remove_expired_producers(&alone), 0);
+        leader.advance_clock(3_000 * MS);
+        assert_eq!(leader.remove_expired_producers(&alone), 1, "producer 6 idle exactly 1000 ms");
+        // A late retry of producer 6's last batch is appended again.
+        let retried = leader.produce(&mut log, &alone, None, idempotent(6, 1, 4)).unwrap();
+        assert!(!retried.duplicate);
+    }
+
+    #[test]
+    fn a_follower_takes_the_leaders_log_start_offset_or_starts_over_there() {
+        let (mut leader, mut log, alone) = aged_leader(1, true);
+        let partition = state(0, 0, &[0], 0);
+        let (mut caught_up, mut caught_up_log) = replica(1, &partition);
+        replicate(&mut leader, &log, &mut caught_up, &mut caught_up_log, 2_000 * MS);
+        replicate(&mut leader, &log, &mut caught_up, &mut caught_up_log, 2_000 * MS);
+        assert_eq!(caught_up.high_watermark, 4);
+        leader.delete_old_segments(&mut log, &alone);
+        replicate(&mut leader, &log, &mut caught_up, &mut caught_up_log, 2_001 * MS);
+        assert_eq!((caught_up_log.log.start_offset(), caught_up_log.log.batches().len()), (2, 2));
+        assert!(caught_up.producer_state().entry(5).is_some(), "KAFKA-7190 on followers too");
+        // A new replica with an empty log is below the leader's log start offset: it starts over at 2.
+        let (mut fresh, mut fresh_log) = replica(2, &partition);
+        replicate(&mut leader, &log, &mut fresh, &mut fresh_log, 2_002 * MS);
+        assert_eq!((fresh_log.log.start_offset(), fresh_log.log.end_offset()), (2, 2));
+        replicate(&mut leader, &log, &mut fresh, &mut fresh_log, 2_003 * MS);
+        assert_eq!(fresh_log.log.end_offset(), 4);
+        assert!(fresh.producer_state().entry(5).is_none(), "it never saw producer 5");
+    }
+
+    #[test]
+    fn the_lso_with_several_open_transactions_is_the_smallest_first_offset() {
+        // Producers 1, 2, 3 open transactions at offsets 0, 1, 2; alone in the ISR, the HW follows the log end.
+        let mut alone = settings();
+        alone.min_insync_replicas = 1;
+        let (mut leader, mut log) = replica(0, &state(0, 0, &[0], 0));
+        for producer_id in 1..=3 {
+            leader.produce(&mut log, &alone, None, txn(producer_id, 0, &[producer_id as i64])).unwrap();
+        }
+        assert_eq!(leader.last_stable_offset(), 0);
+        leader.write_marker(&mut log, &alone, None, producer(2), ControlMarker::Commit, 0).unwrap();
+        assert_eq!(leader.last_stable_offset(), 0, "producer 1 still holds it");
+        leader.write_marker(&mut log, &alone, None, producer(1), ControlMarker::Commit, 0).unwrap();
+        assert_eq!(leader.last_stable_offset(), 2, "producer 3's transaction from offset 2");
+        leader.write_marker(&mut log, &alone, None, producer(3), ControlMarker::Abort, 0).unwrap();
+        assert_eq!(leader.last_stable_offset(), 6, "everything stable: the HW");
+        let read = leader.fetch(&log, 0, 100, 0, IsolationLevel::ReadCommitted).unwrap();
+        assert_eq!(read.records, vec![(0, 1), (1, 2)], "producer 3 aborted");
+    }
+
+    #[test]
+    fn the_high_watermark_counts_a_member_a_pending_shrink_would_remove() {
+        // ISR {0, 1, 2}; replica 2 never fetches and the leader proposes {0, 1}. Until the controller answers,
+        // replica 2 may still be elected: the HW waits for it (KIP-497's maximal ISR).
+        let partition = state(0, 0, &[0, 1, 2], 0);
+        let (mut leader, mut leader_log) = replica(0, &partition);
+        let (mut one, mut one_log) = replica(1, &partition);
+        leader.alter_sent(vec![0, 1], 150 * MS);
+        leader.produce(&mut leader_log, &settings(), None, batch(&[1])).unwrap();
+        replicate(&mut leader, &leader_log, &mut one, &mut one_log, 151 * MS);
+        replicate(&mut leader, &leader_log, &mut one, &mut one_log, 152 * MS);
+        assert_eq!(leader.high_watermark, 0, "replica 2 is still counted");
+        leader.on_alter_response(&leader_log, Ok(state(0, 0, &[0, 1], 1)));
+        assert_eq!(leader.high_watermark, 1, "the shrink is committed");
+    }
+
+    #[test]
+    fn a_follower_builds_the_aborted_index_from_a_copied_abort_marker() {
+        // Leader 0: producer 1's transactional [1, 2] at 0-1, plain [3] at 2, ABORT(1) at 3. Follower 1 copies
+        // everything, then leads: its read_committed fetch skips offsets 0-1 and the marker.
+        let partition = state(0, 0, &[0, 1], 0);
+        let (mut zero, mut zero_log) = replica(0, &partition);
+        let (mut one, mut one_log) = replica(1, &partition);
+        zero.produce(&mut zero_log, &settings(), None, txn(1, 0, &[1, 2])).unwrap();
+        zero.produce(&mut zero_log, &settings(), None, batch(&[3])).unwrap();
+        zero.write_marker(&mut zero_log, &settings(), None, producer(1), ControlMarker::Abort, 0).unwrap();
+        replicate(&mut zero, &zero_log, &mut one, &mut one_log, MS);
+        assert_eq!(one_log.aborted, vec![AbortedTxn { producer_id: 1, first_offset: 0, last_offset: 3 }]);
+        one.apply_metadata(&one_log, &state(1, 1, &[1], 1), 2 * MS);
+        let read = one.fetch(&one_log, 0, 100, 1, IsolationLevel::ReadCommitted).unwrap();
+        assert_eq!((read.records, read.next_offset), (vec![(2, 3)], 4));
+        let uncommitted = one.fetch(&one_log, 0, 100, 1, IsolationLevel::ReadUncommitted).unwrap();
+        assert_eq!(uncommitted.records, vec![(0, 1), (1, 2), (2, 3)], "read_uncommitted sees the aborted records");
+    }
+
+    #[test]
+    fn a_crash_reloads_from_the_newest_snapshot_at_or_below_the_recovery_point() {
+        // Flushed every two records with a snapshot at each flush: snapshots at 2 and 4, a fifth record unflushed.
+        // After the crash the log ends at 4 and the reload starts from snapshot 4, not 2: producer 6's window
+        // holds its last flushed batch only (a reload from 2 would have replayed both of its batches).
+        let mut lazy = settings();
+        lazy.min_insync_replicas = 1;
+        lazy.flush_messages = 2;
+        let (mut leader, mut log) = replica(0, &state(0, 0, &[0], 0));
+        for (producer_id, sequence) in [(5, 0), (5, 1), (6, 0), (6, 1), (6, 2)] {
+            leader.produce(&mut log, &lazy, None, idempotent(producer_id, sequence, 1)).unwrap();
+        }
+        assert_eq!(log.snapshots.keys().copied().collect::<Vec<_>>(), vec![2, 4]);
+        assert_eq!(leader.producer_state().entry(6).map(|entry| entry.batches.len()), Some(3), "before the crash");
+        log.recover_after_crash();
+        assert_eq!(log.log.end_offset(), 4);
+        assert_eq!(log.latest_snapshot().map(|snapshot| snapshot.offset), Some(4));
+        let reloaded = Replica::load(0, &log);
+        let six = reloaded.producer_state().entry(6).expect("in snapshot 4");
+        assert_eq!((six.batches.len(), six.last_sequence()), (1, Some(1)));
     }
 }
