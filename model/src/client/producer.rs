@@ -100,8 +100,6 @@ struct Transactional {
     error: Option<ClientError>,
     /// KIP-360: an abortable error left this epoch's sequences unknown; the abort must bump the epoch.
     epoch_bump_required: bool,
-    /// `commitTransaction` or `abortTransaction` was called (Kafka's `isCompleting`).
-    completing: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -205,7 +203,6 @@ impl ProducerClient {
             added: BTreeSet::new(),
             error: None,
             epoch_bump_required: false,
-            completing: false,
         });
         self
     }
@@ -261,17 +258,10 @@ impl ProducerClient {
     pub fn end_transaction(&mut self) {
         let txn = self.transactional.as_mut().expect("transactional");
         txn.added.clear();
-        txn.completing = false;
         txn.epoch_bump_required = false;
         if matches!(txn.error, Some(ClientError::Abortable(_))) {
             txn.error = None;
         }
-    }
-
-    /// `commitTransaction` or `abortTransaction` was called: from now an error no longer asks for an epoch
-    /// bump (Kafka's `isCompleting` in `maybeTransitionToErrorState`).
-    pub fn begin_completing(&mut self) {
-        self.transactional.as_mut().expect("transactional").completing = true;
     }
 
     /// The transaction being aborted left sequences unknown: the abort must bump the epoch (KIP-360).
@@ -280,9 +270,11 @@ impl ProducerClient {
     }
 
     /// `TransactionManager.maybeTransitionToErrorState`: PRODUCER_FENCED (and the authorization errors
-    /// the model has no room for) is fatal; any other error makes the transaction abortable and, unless
-    /// the transaction is already completing, requires an epoch bump (KIP-360). Nothing more is sent in
-    /// this transaction.
+    /// the model has no room for) is fatal; any other error makes the transaction abortable and requires
+    /// an epoch bump (KIP-360). Nothing more is sent in this transaction. Kafka skips the bump for an error
+    /// that strikes while the transaction is completing and gives the failed batch's sequences back instead
+    /// (`adjustSequencesDueToFailedBatch`); the model does not renumber, so it bumps then too, as Kafka
+    /// does for the same error before the commit was asked for.
     fn maybe_transition_to_error_state(&mut self, ctx: &mut Ctx<'_>, error: ErrorCode) {
         let txn = self.transactional.as_mut().expect("transactional");
         if matches!(txn.error, Some(ClientError::Fatal(_))) {
@@ -292,9 +284,7 @@ impl ProducerClient {
             txn.error = Some(ClientError::Fatal(error));
             ctx.shared.count("client:txn-fatal-error");
         } else {
-            if !txn.completing {
-                txn.epoch_bump_required = true;
-            }
+            txn.epoch_bump_required = true;
             if txn.error.is_none() {
                 ctx.shared.count("client:txn-abortable-error");
                 txn.error = Some(ClientError::Abortable(error));

@@ -274,7 +274,6 @@ impl TxnProducer {
             return;
         }
         self.phase = TxnPhase::Ending(commit);
-        self.client.begin_completing();
         if commit {
             self.client.flush(ctx);
         } else {
@@ -615,3 +614,7 @@ impl TxnProducer {
         )
     }
 }
+
+#[cfg(test)]
+#[path = "txn_producer_tests.rs"]
+mod tests;
