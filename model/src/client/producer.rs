@@ -663,7 +663,7 @@ impl ProducerClient {
         match (truncated, self.transactional.is_some()) {
             (true, true) => {
                 ctx.shared.count("client:sequences-reset");
-                self.start_sequences_at_beginning(partition);
+                self.start_sequences_at_beginning(partition, batch_id);
                 self.retry_or_give_up(ctx, batch_id, error);
             }
             (false, true) => self.fail_batch(ctx, batch_id, error),
@@ -671,14 +671,15 @@ impl ProducerClient {
         }
     }
 
-    /// `TxnPartitionMap.startSequencesAtBeginning`: the partition's numbered batches take sequences from 0
-    /// in their order, under the current epoch.
-    fn start_sequences_at_beginning(&mut self, partition: PartitionId) {
+    /// `TxnPartitionMap.startSequencesAtBeginning`: the partition's numbered batches (`failed` among them,
+    /// out of flight already) take sequences from 0 in their order, under the current epoch.
+    fn start_sequences_at_beginning(&mut self, partition: PartitionId, failed: u64) {
         let queue = &self.queues[partition.index()];
         let mut numbered: Vec<(u32, u64)> = queue
             .in_flight
             .iter()
             .chain(queue.ready.iter())
+            .chain(std::iter::once(&failed))
             .filter_map(|id| self.batches[id].identity.map(|identity| (identity.base_sequence, *id)))
             .collect();
         numbered.sort_unstable();

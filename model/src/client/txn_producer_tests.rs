@@ -28,6 +28,8 @@ const INTERNAL: InternalTopics =
 enum Produce {
     Ack,
     Fail(ErrorCode),
+    /// UNKNOWN_PRODUCER_ID with this log start offset.
+    UnknownProducerId(Option<u64>),
     /// Never answered: the request is lost.
     Drop,
 }
@@ -76,15 +78,18 @@ impl ScriptedBroker {
             Msg::ProduceRequest { request_id, batch, .. } => {
                 let identity = batch.producer.expect("transactional batches are numbered");
                 self.asked.push(Asked::Produce(identity.epoch, identity.base_sequence));
-                let result = match self.script.pop_front().unwrap_or(Produce::Ack) {
+                let (result, log_start_offset) = match self.script.pop_front().unwrap_or(Produce::Ack) {
                     Produce::Ack => {
                         self.next_offset += batch.values.len() as u64;
-                        Ok(self.next_offset - batch.values.len() as u64)
+                        (Ok(self.next_offset - batch.values.len() as u64), None)
                     }
-                    Produce::Fail(error) => Err(error),
+                    Produce::Fail(error) => (Err(error), None),
+                    Produce::UnknownProducerId(log_start_offset) => {
+                        (Err(ErrorCode::UnknownProducerId), log_start_offset)
+                    }
                     Produce::Drop => return,
                 };
-                Msg::ProduceResponse { request_id, result, log_start_offset: None }
+                Msg::ProduceResponse { request_id, result, log_start_offset }
             }
             other => panic!("the scripted broker was not asked for {other:?}"),
         };
@@ -310,4 +315,38 @@ fn do_send_blocked_past_max_block_ms_fails_with_buffer_exhausted() {
     assert_eq!(txn_outcomes(&world), vec![OpType::Fail]);
     assert_eq!(count(&world, "client:buffer-exhausted"), 1);
     assert_eq!(count(&world, "client:send-blocked-on-memory"), 1);
+}
+
+#[test]
+fn can_retry_unknown_producer_id_without_a_log_start_offset() {
+    // The broker did not know its log start offset: the batch is retried and the transaction commits.
+    let world = world(false, &[Produce::UnknownProducerId(None)], producer_settings(), 1);
+    assert_eq!(txn_outcomes(&world), vec![OpType::Ok]);
+    assert_eq!(count(&world, "client:unknown-producer-id"), 1);
+    assert_eq!(count(&world, "client:txn-abortable-error"), 0);
+}
+
+#[test]
+fn can_retry_unknown_producer_id_after_truncation_restarts_sequences() {
+    // The second transaction's first batch finds the log truncated past every acknowledged offset (log start
+    // 1000): the partition's sequences restart at 0 and the batch is retried, with no abort.
+    let script = [Produce::Ack, Produce::Ack, Produce::UnknownProducerId(Some(1000))];
+    let world = world(false, &script, producer_settings(), 2);
+    assert_eq!(txn_outcomes(&world), vec![OpType::Ok, OpType::Ok]);
+    assert_eq!(count(&world, "client:sequences-reset"), 1);
+    assert_eq!(count(&world, "client:txn-abortable-error"), 0);
+    let produces = asked(&world).iter().filter(|asked| matches!(asked, Asked::Produce(0, 0))).count();
+    // Sequence 0 on both partitions, then sequence 1 twice, then sequence 0 again for the retry.
+    assert_eq!(produces, 3, "{:?}", asked(&world));
+}
+
+#[test]
+fn can_retry_unknown_producer_id_with_acknowledged_offsets_kept_is_abortable() {
+    // The log still holds what was acknowledged (log start 0) yet the broker lost the producer: the
+    // transactional producer fails the batch, aborts, and bumps its epoch.
+    let script = [Produce::Ack, Produce::Ack, Produce::UnknownProducerId(Some(0))];
+    let world = world(false, &script, producer_settings(), 3);
+    assert_eq!(txn_outcomes(&world), vec![OpType::Ok, OpType::Fail, OpType::Ok]);
+    assert_eq!(count(&world, "client:txn-abortable-error"), 1);
+    assert!(asked(&world).contains(&Asked::Init(Some((PID, 0)))));
 }
