@@ -16,9 +16,12 @@
 //! In transactional mode ([`ProducerClient::transactional`]) the producer id comes from the transaction
 //! coordinator (see `txn_producer.rs`), batches are marked transactional and carry the transactional id,
 //! under eos-tv1 a partition's batches wait until the coordinator has added the partition, and errors are
-//! not handled here but reported ([`ClientError`]): a fenced epoch, a sequence error or a batch given up on
-//! is fatal (the application closes the producer and starts a new one, which fences this one), and
-//! INVALID_TXN_STATE makes the transaction abortable.
+//! not handled here but reported ([`ClientError`], Kafka's `maybeTransitionToErrorState`): PRODUCER_FENCED
+//! is fatal (the application closes the producer); every other produce error the client does not retry, a
+//! batch given up on and a refused `send()` make the transaction abortable and require a KIP-360 epoch bump.
+//!
+//! `send()` itself refuses a record above `max.request.size` (RecordTooLargeException) and blocks one that
+//! finds `buffer.memory` full for up to `max.block.ms` (then BufferExhaustedException).
 
 use crate::client::metadata::MetadataCache;
 use crate::ctx::{timer_parts, timer_tag, Ctx};

@@ -5,10 +5,13 @@
 //! One coordinator request is in flight at a time, as in Kafka. Retriable answers (NOT_COORDINATOR,
 //! CONCURRENT_TRANSACTIONS, a timeout) are retried after a backoff, with fresh metadata when the
 //! coordinator may have moved. Errors come to the application as [`TxnEvent`]s in Kafka's classes: a fatal
-//! one (PRODUCER_FENCED, INVALID_PRODUCER_EPOCH, OUT_OF_ORDER_SEQUENCE, a batch given up on) means the
-//! producer must be closed and a new one started, whose InitProducerId bumps the epoch, fences this one and
-//! aborts its open transaction; an abortable one (ILLEGAL_GENERATION from a KIP-447-fenced offset commit,
-//! INVALID_TXN_STATE) means the application must abort and retry.
+//! one (PRODUCER_FENCED, a coordinator's INVALID_PRODUCER_EPOCH) means the producer must be closed and a new
+//! one started, whose InitProducerId bumps the epoch, fences this one and aborts its open transaction; an
+//! abortable one (a produce error, a batch given up on or expired, a refused send, ILLEGAL_GENERATION from a
+//! KIP-447-fenced offset commit) means the application must abort and goes on with the same producer. A
+//! produce-side abortable error also bumps the epoch with the abort (KIP-360): under transaction version 1
+//! by InitProducerId with the current producer id and epoch once EndTxn is done, under version 2 by taking
+//! the epoch EndTxn returns.
 //!
 //! eos-tv1 sends AddPartitionsToTxn before a partition's first batch and keeps its epoch across
 //! transactions. eos-tv2 (KIP-890) adds partitions implicitly (the partition leader asks the coordinator) and
