@@ -774,8 +774,8 @@ impl ProducerClient {
     }
 
     /// After an error: a fatal one ends every batch at once (the producer is closed); an abortable one
-    /// ends every batch not in flight (`RecordAccumulator.abortUndrainedBatches`) and lets the in-flight
-    /// ones finish, so the abort cannot overtake them.
+    /// ends every batch not in flight and every blocked send (`RecordAccumulator.abortUndrainedBatches`)
+    /// and lets the in-flight ones finish, so the abort cannot overtake them.
     fn after_transition(&mut self) {
         let fatal = matches!(self.error(), Some(ClientError::Fatal(_)));
         if fatal {
@@ -789,6 +789,9 @@ impl ProducerClient {
         for batch_id in ended {
             let batch = self.batches.remove(&batch_id).expect("listed");
             self.complete(&batch, |_| if batch.sent { Delivery::Unknown } else { Delivery::Failed });
+        }
+        for blocked in std::mem::take(&mut self.blocked) {
+            self.completions.push(Completion { record: blocked.record, delivery: Delivery::Failed });
         }
         for index in 0..self.queues.len() {
             let queue = &mut self.queues[index];
