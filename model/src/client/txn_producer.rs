@@ -141,8 +141,7 @@ pub struct TxnProducer {
     offsets: Option<PendingOffsets>,
     /// eos-tv1: the coordinator knows of this transaction (something was added), so it must be ended there.
     started_on_coordinator: bool,
-    /// Set once the transaction's commit or abort request was sent: from then its outcome is the
-    /// coordinator's.
+    /// Set once the transaction's commit request was sent: from then its outcome is the coordinator's.
     end_sent: bool,
     /// The transaction is in Kafka's ABORTABLE_ERROR state and the application was told, once.
     abortable: Option<ErrorCode>,
@@ -185,7 +184,8 @@ impl TxnProducer {
         self.phase
     }
 
-    /// True once the transaction's EndTxn was sent: its outcome may be commit even if the answer is lost.
+    /// True once the transaction's EndTxn(commit) was sent: its outcome may be commit even if the answer is
+    /// lost.
     pub fn end_sent(&self) -> bool {
         self.end_sent
     }
@@ -443,7 +443,8 @@ impl TxnProducer {
         self.next_request_id += 1;
         let request_id = self.next_request_id;
         let msg = self.request(request_id, &step);
-        if matches!(step, Step::EndTxn(_)) {
+        if step == Step::EndTxn(true) {
+            // Only a commit can end in a commit: an abort sent stays a certain abort.
             self.end_sent = true;
         }
         ctx.send(coordinator, msg);
