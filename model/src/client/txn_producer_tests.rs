@@ -50,6 +50,8 @@ struct ScriptedBroker {
     tv2: bool,
     epoch: u16,
     script: VecDeque<Produce>,
+    /// The answer to the first EndTxn(abort), when it is an error.
+    abort_error: Option<ErrorCode>,
     asked: Vec<Asked>,
     next_offset: u64,
 }
@@ -69,6 +71,9 @@ impl ScriptedBroker {
             Msg::TxnRequest { request_id, epoch, op, .. } => {
                 if let TxnOp::EndTxn(commit) = op {
                     self.asked.push(Asked::End(commit, epoch));
+                    if let Some(error) = self.abort_error.take_if(|_| !commit) {
+                        return ctx.send(source, Msg::TxnResponse { request_id, result: Err(error) });
+                    }
                     if self.tv2 {
                         self.epoch += 1;
                     }
@@ -155,6 +160,17 @@ fn producer_settings() -> ProducerSettings {
 
 /// A writer of `txns` transactions over partitions 0 and 1, each one value per partition.
 fn world(tv2: bool, script: &[Produce], producer: ProducerSettings, txns: u32) -> World<TestNode> {
+    world_with(tv2, script, None, producer, txns)
+}
+
+/// [`world`], with the first EndTxn(abort) answered `abort_error`.
+fn world_with(
+    tv2: bool,
+    script: &[Produce],
+    abort_error: Option<ErrorCode>,
+    producer: ProducerSettings,
+    txns: u32,
+) -> World<TestNode> {
     let txn = TxnProducerSettings {
         transactional_id: "writer-0".to_string(),
         transaction_timeout_ns: 400 * MS,
@@ -172,8 +188,14 @@ fn world(tv2: bool, script: &[Produce], producer: ProducerSettings, txns: u32) -
         think_ns: MS,
         value_base: 0,
     };
-    let broker =
-        ScriptedBroker { tv2, epoch: 0, script: script.iter().copied().collect(), asked: Vec::new(), next_offset: 0 };
+    let broker = ScriptedBroker {
+        tv2,
+        epoch: 0,
+        script: script.iter().copied().collect(),
+        abort_error,
+        asked: Vec::new(),
+        next_offset: 0,
+    };
     let nodes = vec![
         (TestNode::Broker(broker), NodeRole::Server),
         (TestNode::Writer(Box::new(AtomicWriterApp::new(settings))), NodeRole::Client),
@@ -349,4 +371,15 @@ fn can_retry_unknown_producer_id_with_acknowledged_offsets_kept_is_abortable() {
     assert_eq!(txn_outcomes(&world), vec![OpType::Ok, OpType::Fail, OpType::Ok]);
     assert_eq!(count(&world, "client:txn-abortable-error"), 1);
     assert!(asked(&world).contains(&Asked::Init(Some((PID, 0)))));
+}
+
+#[test]
+fn an_abort_fenced_after_an_abortable_error_fails_the_transaction() {
+    // The abort after an abortable error is answered PRODUCER_FENCED: the producer is closed, but only a
+    // commit could have committed, so the transaction fails (not info) and a new session takes over.
+    let script = [Produce::Fail(ErrorCode::OutOfOrderSequence)];
+    let world = world_with(false, &script, Some(ErrorCode::ProducerFenced), producer_settings(), 2);
+    assert_eq!(txn_outcomes(&world), vec![OpType::Fail, OpType::Ok]);
+    assert_eq!(count(&world, "app:producer-reinitialized"), 1);
+    assert!(!asked(&world).contains(&Asked::Init(Some((PID, 0)))), "no bump for a fenced producer");
 }
