@@ -149,6 +149,11 @@ pub enum ErrorCode {
     RebalanceInProgress,
     /// A partition has transactional offsets waiting for their marker (OffsetFetch with requireStable).
     UnstableOffsetCommit,
+    /// A record larger than `max.request.size` or `buffer.memory`, refused by the client's `send()`.
+    RecordTooLarge,
+    /// The client's TimeoutException: a batch past `delivery.timeout.ms`, or a `send()` that found no
+    /// memory within `max.block.ms` (BufferExhaustedException).
+    RequestTimedOut,
 }
 
 impl ErrorCode {
@@ -176,6 +181,8 @@ impl ErrorCode {
             ErrorCode::UnknownMemberId => "broker-error:UNKNOWN_MEMBER_ID",
             ErrorCode::RebalanceInProgress => "broker-error:REBALANCE_IN_PROGRESS",
             ErrorCode::UnstableOffsetCommit => "broker-error:UNSTABLE_OFFSET_COMMIT",
+            ErrorCode::RecordTooLarge => "client-error:RECORD_TOO_LARGE",
+            ErrorCode::RequestTimedOut => "client-error:REQUEST_TIMED_OUT",
         }
     }
 
@@ -203,6 +210,8 @@ impl ErrorCode {
             ErrorCode::UnknownMemberId => "UNKNOWN_MEMBER_ID",
             ErrorCode::RebalanceInProgress => "REBALANCE_IN_PROGRESS",
             ErrorCode::UnstableOffsetCommit => "UNSTABLE_OFFSET_COMMIT",
+            ErrorCode::RecordTooLarge => "RECORD_TOO_LARGE",
+            ErrorCode::RequestTimedOut => "REQUEST_TIMED_OUT",
         }
     }
 }

@@ -259,6 +259,15 @@ pub struct ProducerConfig {
     pub delivery_timeout_ms: Option<u64>,
     /// `retry.backoff.ms`.
     pub retry_backoff_ms: Option<u64>,
+    /// `max.request.size` in bytes.
+    #[serde(default)]
+    pub max_request_size: Option<u32>,
+    /// `buffer.memory` in bytes.
+    #[serde(default)]
+    pub buffer_memory: Option<u64>,
+    /// `max.block.ms`.
+    #[serde(default)]
+    pub max_block_ms: Option<u64>,
 }
 
 /// Producer settings with every default filled in, times in nanoseconds.
@@ -282,6 +291,15 @@ pub struct ProducerSettings {
     pub delivery_timeout_ns: u64,
     /// `retry.backoff.ms` in nanoseconds.
     pub retry_backoff_ns: u64,
+    /// `max.request.size`: a larger record fails in `send()` with RecordTooLargeException.
+    pub max_request_size: u32,
+    /// `buffer.memory`: bytes of records the client holds before `send()` blocks.
+    pub buffer_memory: u64,
+    /// `max.block.ms` in nanoseconds: how long a blocked `send()` waits for memory before
+    /// BufferExhaustedException.
+    pub max_block_ns: u64,
+    /// Smallest and largest size of an application's record, in bytes (the workload's).
+    pub record_bytes: (u32, u32),
 }
 
 /// What the applications do.
@@ -325,6 +343,13 @@ pub struct WorkloadConfig {
     /// `transaction.timeout.ms` of every transactional producer.
     #[serde(default = "default_transaction_timeout_ms")]
     pub transaction_timeout_ms: u64,
+    /// Size of every record in bytes, well below Kafka's size limits.
+    #[serde(default = "default_record_bytes")]
+    pub record_bytes: u32,
+    /// When set, each record's size is drawn between `record_bytes` and this, so some records may exceed
+    /// `max.request.size` or fill `buffer.memory`.
+    #[serde(default)]
+    pub record_bytes_max: Option<u32>,
 }
 
 /// A consume-transform-produce pipeline: instances in one consumer group, from one topic to another.
@@ -362,6 +387,9 @@ pub struct StoreConfig {
     pub upsert: bool,
 }
 
+fn default_record_bytes() -> u32 {
+    100
+}
 fn default_atomic_txns() -> u32 {
     40
 }
@@ -692,6 +720,14 @@ impl Scenario {
             request_timeout_ns: config.request_timeout_ms.unwrap_or(30) * NS_PER_MS,
             delivery_timeout_ns: config.delivery_timeout_ms.unwrap_or(10_000) * NS_PER_MS,
             retry_backoff_ns: config.retry_backoff_ms.unwrap_or(10) * NS_PER_MS,
+            // Kafka's defaults: 1 MiB, 32 MiB, 60 s.
+            max_request_size: config.max_request_size.unwrap_or(1_048_576),
+            buffer_memory: config.buffer_memory.unwrap_or(33_554_432),
+            max_block_ns: config.max_block_ms.unwrap_or(60_000) * NS_PER_MS,
+            record_bytes: (
+                self.workload.record_bytes,
+                self.workload.record_bytes_max.unwrap_or(self.workload.record_bytes).max(self.workload.record_bytes),
+            ),
         }
     }
 

@@ -153,7 +153,13 @@ impl AtomicWriterApp {
         record(ctx, volatile.process, OpType::Invoke, OpFn::Txn, mops);
         volatile.producer.begin();
         for (record_id, (partition, value)) in sends.iter().enumerate() {
-            volatile.producer.send(ctx, *partition, record_id as u64, *value);
+            let bytes = volatile.producer.record_bytes(ctx);
+            if volatile.producer.send(ctx, *partition, record_id as u64, *value, bytes).is_err() {
+                // The send threw: the transaction cannot commit, and the Abortable event makes the writer
+                // abort it, so the whole operation fails.
+                ctx.shared.count("app:atomic-writer-send-failed");
+                break;
+            }
         }
         volatile.producer.end(ctx, true);
         volatile.txn = Some(OpenTxn { sends, offsets: BTreeMap::new() });

@@ -588,7 +588,12 @@ impl PipelineApp {
         record(ctx, v.process, OpType::Invoke, OpFn::Txn, mops);
         v.producer.begin();
         for (record_id, (partition, value, _, _)) in txn.sends.iter().enumerate() {
-            v.producer.send(ctx, *partition, record_id as u64, *value);
+            let bytes = v.producer.record_bytes(ctx);
+            if v.producer.send(ctx, *partition, record_id as u64, *value, bytes).is_err() {
+                // The send threw: the transaction can only abort (the Abortable event asks for it).
+                ctx.shared.count("app:pipeline-send-failed");
+                break;
+            }
         }
         let (group_id, member_id, generation) = (self.settings.group_id.clone(), v.member_id.clone(), v.generation);
         v.producer.send_offsets(ctx, &group_id, &member_id, generation, offsets);

@@ -9,7 +9,7 @@
 //! id, so the broker cannot recognise a re-sent value that had in fact landed: idempotence holds only
 //! within one producer session.
 
-use crate::client::producer::{Delivery, ProducerClient, RecordId};
+use crate::client::producer::{record_bytes, Delivery, ProducerClient, RecordId};
 use crate::ctx::{record, record_crash, timer_parts, timer_tag, Ctx, Phase, REQUEST_ID_BITS};
 use crate::protocol::{Msg, PartitionId};
 use crate::scenario::ProducerSettings;
@@ -177,7 +177,12 @@ impl ProducerApp {
         let record_id = volatile.next_record;
         volatile.next_record += 1;
         volatile.threads[thread].in_flight = Some((record_id, value, partition));
-        volatile.client.send(ctx, partition, record_id, value);
+        let bytes = record_bytes(&self.settings, ctx);
+        let volatile = self.volatile.as_mut().expect("running");
+        if volatile.client.send(ctx, partition, record_id, value, bytes).is_err() {
+            // `send()` threw: the record certainly never left the client.
+            volatile.client.push_failed(record_id);
+        }
     }
 
     /// Turns the client's outcomes into completed history operations and schedules each thread's next send.
@@ -196,6 +201,12 @@ impl ProducerApp {
                     self.durable.outbox.remove(&value);
                     let mop = send_mop(ctx, partition, value, Some(offset));
                     record(ctx, process, OpType::Ok, OpFn::Send, vec![mop]);
+                }
+                Delivery::Failed => {
+                    // Certainly never sent: the application gives the value up, as on an exception.
+                    self.durable.outbox.remove(&value);
+                    let mop = send_mop(ctx, partition, value, None);
+                    record(ctx, process, OpType::Fail, OpFn::Send, vec![mop]);
                 }
                 Delivery::Unknown => {
                     // Unknown is not failed: the value may be in the log, so it stays in the outbox.

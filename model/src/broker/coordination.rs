@@ -135,10 +135,11 @@ impl Broker {
             *issued += 1;
             (*issued - 1) * broker_count + broker_index + 1
         };
-        let effects = self.volatile.txn.init_producer_id(
+        let effects = self.volatile.txn.init_producer_id_expecting(
             log,
             &init.transactional_id,
             init.timeout_ns,
+            init.current,
             waiter,
             new_producer_id,
             ctx.now_ns(),

@@ -16,9 +16,12 @@
 //! In transactional mode ([`ProducerClient::transactional`]) the producer id comes from the transaction
 //! coordinator (see `txn_producer.rs`), batches are marked transactional and carry the transactional id,
 //! under eos-tv1 a partition's batches wait until the coordinator has added the partition, and errors are
-//! not handled here but reported ([`ClientError`]): a fenced epoch, a sequence error or a batch given up on
-//! is fatal (the application closes the producer and starts a new one, which fences this one), and
-//! INVALID_TXN_STATE makes the transaction abortable.
+//! not handled here but reported ([`ClientError`], Kafka's `maybeTransitionToErrorState`): PRODUCER_FENCED
+//! is fatal (the application closes the producer); every other produce error the client does not retry, a
+//! batch given up on and a refused `send()` make the transaction abortable and require a KIP-360 epoch bump.
+//!
+//! `send()` itself refuses a record above `max.request.size` (RecordTooLargeException) and blocks one that
+//! finds `buffer.memory` full for up to `max.block.ms` (then BufferExhaustedException).
 
 use crate::client::metadata::MetadataCache;
 use crate::ctx::{timer_parts, timer_tag, Ctx};
@@ -30,12 +33,23 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 /// Identifies one record handed to [`ProducerClient::send`].
 pub type RecordId = u64;
 
+/// The size of the application's next record: the workload's fixed size, or one drawn from its range.
+pub fn record_bytes(settings: &ProducerSettings, ctx: &mut Ctx<'_>) -> u32 {
+    let (min, max) = settings.record_bytes;
+    if min >= max {
+        return min;
+    }
+    ctx.rng().range_inclusive(u64::from(min), u64::from(max)) as u32
+}
+
 /// Timer kinds of the producer client (the application uses kinds below 16).
 const TIMER_LINGER: u16 = 16;
 const TIMER_REQUEST_TIMEOUT: u16 = 17;
 const TIMER_RETRY: u16 = 18;
 const TIMER_PRODUCER_ID: u16 = 19;
 const TIMER_METADATA: u16 = 20;
+const TIMER_DELIVERY: u16 = 21;
+const TIMER_MAX_BLOCK: u16 = 22;
 
 /// What became of a record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -44,6 +58,20 @@ pub enum Delivery {
     Acked(Option<u64>),
     /// The producer gave up without knowing whether it landed.
     Unknown,
+    /// The record certainly never left the client (BufferExhaustedException after `max.block.ms`).
+    Failed,
+}
+
+/// Why `send()` refused a record on the spot (Kafka's `KafkaProducer.doSend` throws these before the
+/// record reaches the accumulator, so it certainly never reached a broker).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SendError {
+    /// RecordTooLargeException: larger than `max.request.size` or `buffer.memory`
+    /// (`KafkaProducer.ensureValidRecordSize`).
+    RecordTooLarge,
+    /// The transactional producer is in an error state and takes no more records
+    /// (`TransactionManager.maybeFailWithError` in `doSend`).
+    InErrorState,
 }
 
 /// One record's outcome, for the application's callback.
@@ -55,13 +83,13 @@ pub struct Completion {
     pub delivery: Delivery,
 }
 
-/// An error a transactional client reports instead of handling it.
+/// An error a transactional client reports instead of handling it, in the classes of Kafka's
+/// `TransactionManager.maybeTransitionToErrorState`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClientError {
-    /// The producer must be closed: its epoch is fenced, its sequences are broken, or a batch's outcome
-    /// is unknown.
+    /// The producer must be closed: its epoch is fenced (PRODUCER_FENCED).
     Fatal(ErrorCode),
-    /// The transaction must be aborted.
+    /// The transaction must be aborted; the producer goes on (after an epoch bump when required).
     Abortable(ErrorCode),
 }
 
@@ -73,12 +101,18 @@ struct Transactional {
     explicit_add: bool,
     added: BTreeSet<PartitionId>,
     error: Option<ClientError>,
+    /// KIP-360: an abortable error left this epoch's sequences unknown; the abort must bump the epoch.
+    epoch_bump_required: bool,
 }
 
 #[derive(Clone, Debug)]
 struct Batch {
     partition: PartitionId,
     records: Vec<(RecordId, i64)>,
+    /// Bytes of its records, held in `buffer.memory` until the batch completes.
+    bytes: u64,
+    /// Its sequence was renumbered from 0 after UNKNOWN_PRODUCER_ID (`ProducerBatch.sequenceHasBeenReset`).
+    sequence_reset: bool,
     /// Producer id, epoch and sequence, fixed at the first send of an idempotent batch.
     identity: Option<ProducerIdentity>,
     attempts: u32,
@@ -90,10 +124,22 @@ struct Batch {
 #[derive(Clone, Debug, Default)]
 struct PartitionQueue {
     open: Vec<(RecordId, i64)>,
+    open_bytes: u64,
     open_batch_id: u64,
     ready: VecDeque<u64>,
     in_flight: Vec<u64>,
     next_sequence: u32,
+    /// Offset of the last record the broker acknowledged (`TxnPartitionEntry.lastAckedOffset`).
+    last_acked_offset: Option<u64>,
+}
+
+/// A `send()` blocked until `buffer.memory` has room, failing at its deadline.
+#[derive(Clone, Debug)]
+struct Blocked {
+    partition: PartitionId,
+    record: RecordId,
+    value: i64,
+    bytes: u64,
 }
 
 /// The producer client of one application; all of it is volatile.
@@ -113,6 +159,8 @@ pub struct ProducerClient {
     completions: Vec<Completion>,
     metadata: MetadataCache,
     transactional: Option<Transactional>,
+    /// Sends waiting for memory, in order, by record.
+    blocked: VecDeque<Blocked>,
 }
 
 impl ProducerClient {
@@ -145,6 +193,7 @@ impl ProducerClient {
                 first_request_id,
             ),
             transactional: None,
+            blocked: VecDeque::new(),
         }
     }
 
@@ -156,6 +205,7 @@ impl ProducerClient {
             explicit_add,
             added: BTreeSet::new(),
             error: None,
+            epoch_bump_required: false,
         });
         self
     }
@@ -167,6 +217,11 @@ impl ProducerClient {
         if self.settings.idempotence && self.transactional.is_none() {
             self.request_producer_id(ctx);
         }
+    }
+
+    /// The client's settings.
+    pub fn settings(&self) -> &ProducerSettings {
+        &self.settings
     }
 
     /// The client's metadata cache.
@@ -201,13 +256,44 @@ impl ProducerClient {
         self.drain(ctx);
     }
 
-    /// The transaction ended: the next one adds its partitions again.
+    /// The transaction ended: the next one adds its partitions again, and an abortable error is cleared
+    /// (Kafka's `completeTransaction`).
     pub fn end_transaction(&mut self) {
         let txn = self.transactional.as_mut().expect("transactional");
         txn.added.clear();
+        txn.epoch_bump_required = false;
         if matches!(txn.error, Some(ClientError::Abortable(_))) {
             txn.error = None;
         }
+    }
+
+    /// The transaction being aborted left sequences unknown: the abort must bump the epoch (KIP-360).
+    pub fn epoch_bump_required(&self) -> bool {
+        self.transactional.as_ref().is_some_and(|txn| txn.epoch_bump_required)
+    }
+
+    /// `TransactionManager.maybeTransitionToErrorState`: PRODUCER_FENCED (and the authorization errors
+    /// the model has no room for) is fatal; any other error makes the transaction abortable and requires
+    /// an epoch bump (KIP-360). Nothing more is sent in this transaction. Kafka skips the bump for an error
+    /// that strikes while the transaction is completing and gives the failed batch's sequences back instead
+    /// (`adjustSequencesDueToFailedBatch`); the model does not renumber, so it bumps then too, as Kafka
+    /// does for the same error before the commit was asked for.
+    fn maybe_transition_to_error_state(&mut self, ctx: &mut Ctx<'_>, error: ErrorCode) {
+        let txn = self.transactional.as_mut().expect("transactional");
+        if matches!(txn.error, Some(ClientError::Fatal(_))) {
+            return;
+        }
+        if error == ErrorCode::ProducerFenced {
+            txn.error = Some(ClientError::Fatal(error));
+            ctx.shared.count("client:txn-fatal-error");
+        } else {
+            txn.epoch_bump_required = true;
+            if txn.error.is_none() {
+                ctx.shared.count("client:txn-abortable-error");
+                txn.error = Some(ClientError::Abortable(error));
+            }
+        }
+        self.after_transition();
     }
 
     /// eos-tv1: partitions with records waiting that the coordinator has not added yet.
@@ -240,9 +326,13 @@ impl ProducerClient {
     pub fn drop_unsent(&mut self) {
         for queue in &mut self.queues {
             queue.open.clear();
+            queue.open_bytes = 0;
             queue.ready.retain(|batch_id| self.batches.get(batch_id).is_some_and(|batch| batch.sent));
         }
         self.batches.retain(|_, batch| batch.sent);
+        for blocked in std::mem::take(&mut self.blocked) {
+            self.completions.push(Completion { record: blocked.record, delivery: Delivery::Failed });
+        }
     }
 
     /// True while a batch is in flight.
@@ -250,18 +340,87 @@ impl ProducerClient {
         self.batches.values().any(|batch| batch.sent)
     }
 
+    /// Reports a record `send()` refused as [`Delivery::Failed`], so the application's completions carry
+    /// every outcome in one place.
+    pub fn push_failed(&mut self, record: RecordId) {
+        self.completions.push(Completion { record, delivery: Delivery::Failed });
+    }
+
     /// Outcomes since the last call.
     pub fn take_completions(&mut self) -> Vec<Completion> {
         std::mem::take(&mut self.completions)
     }
 
-    /// True when nothing is queued or in flight.
+    /// True when nothing is queued, blocked or in flight.
     pub fn is_idle(&self) -> bool {
-        self.batches.is_empty() && self.queues.iter().all(|queue| queue.open.is_empty())
+        self.batches.is_empty() && self.blocked.is_empty() && self.queues.iter().all(|queue| queue.open.is_empty())
     }
 
-    /// Hands one record to the client.
-    pub fn send(&mut self, ctx: &mut Ctx<'_>, partition: PartitionId, record: RecordId, value: i64) {
+    /// Hands one record of `bytes` to the client (Kafka's `KafkaProducer.doSend`). A record too large
+    /// for `max.request.size` or `buffer.memory` is refused at once; one that finds the buffer full
+    /// waits up to `max.block.ms` for memory and then completes [`Delivery::Failed`]. In a transactional
+    /// producer a refused record makes the transaction abortable (KAFKA-9279), so it cannot commit.
+    pub fn send(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        partition: PartitionId,
+        record: RecordId,
+        value: i64,
+        bytes: u32,
+    ) -> Result<(), SendError> {
+        if let Some(txn) = &self.transactional {
+            if txn.error.is_some() {
+                return Err(SendError::InErrorState);
+            }
+        }
+        if bytes > self.settings.max_request_size || u64::from(bytes) > self.settings.buffer_memory {
+            ctx.shared.count("client:send-failed-sync");
+            if self.transactional.is_some() {
+                self.maybe_transition_to_error_state(ctx, ErrorCode::RecordTooLarge);
+            }
+            return Err(SendError::RecordTooLarge);
+        }
+        let bytes = u64::from(bytes);
+        if !self.blocked.is_empty() || self.buffered_bytes() + bytes > self.settings.buffer_memory {
+            ctx.shared.count("client:send-blocked-on-memory");
+            self.blocked.push_back(Blocked { partition, record, value, bytes });
+            ctx.set_timer(self.settings.max_block_ns, timer_tag(TIMER_MAX_BLOCK, record));
+            return Ok(());
+        }
+        self.append(ctx, partition, record, value, bytes);
+        Ok(())
+    }
+
+    /// Bytes of records the client holds (Kafka's `BufferPool`): open batches and batches not completed.
+    fn buffered_bytes(&self) -> u64 {
+        let open: u64 = self.queues.iter().map(|queue| queue.open_bytes).sum();
+        open + self.batches.values().map(|batch| batch.bytes).sum::<u64>()
+    }
+
+    /// Blocked sends take the memory completed batches freed, in order.
+    fn admit_blocked(&mut self, ctx: &mut Ctx<'_>) {
+        while let Some(front) = self.blocked.front() {
+            if self.buffered_bytes() + front.bytes > self.settings.buffer_memory {
+                return;
+            }
+            let blocked = self.blocked.pop_front().expect("front exists");
+            self.append(ctx, blocked.partition, blocked.record, blocked.value, blocked.bytes);
+        }
+    }
+
+    /// `max.block.ms` passed for a blocked send: BufferExhaustedException; the record never left.
+    fn on_max_block(&mut self, ctx: &mut Ctx<'_>, record: RecordId) {
+        let Some(position) = self.blocked.iter().position(|blocked| blocked.record == record) else { return };
+        self.blocked.remove(position);
+        ctx.shared.count("client:send-failed-sync");
+        ctx.shared.count("client:buffer-exhausted");
+        self.completions.push(Completion { record, delivery: Delivery::Failed });
+        if self.transactional.is_some() {
+            self.maybe_transition_to_error_state(ctx, ErrorCode::RequestTimedOut);
+        }
+    }
+
+    fn append(&mut self, ctx: &mut Ctx<'_>, partition: PartitionId, record: RecordId, value: i64, bytes: u64) {
         let linger_ns = self.settings.linger_ns;
         let queue = &mut self.queues[partition.index()];
         if queue.open.is_empty() {
@@ -271,6 +430,7 @@ impl ProducerClient {
             ctx.set_timer(linger_ns, tag);
         }
         queue.open.push((record, value));
+        queue.open_bytes += bytes;
         if queue.open.len() >= self.settings.batch_records as usize {
             self.close_batch(ctx, partition);
         }
@@ -289,6 +449,8 @@ impl ProducerClient {
             }
             TIMER_REQUEST_TIMEOUT => self.on_request_timeout(ctx, payload),
             TIMER_RETRY => {}
+            TIMER_DELIVERY => self.on_delivery_timeout(ctx, payload),
+            TIMER_MAX_BLOCK => self.on_max_block(ctx, payload),
             TIMER_METADATA => self.metadata.on_timeout(ctx, payload),
             TIMER_PRODUCER_ID => {
                 if self.producer_id_request == Some(payload) {
@@ -314,9 +476,9 @@ impl ProducerClient {
             Msg::MetadataResponse { request_id, leaders } => {
                 self.metadata.on_response(request_id, &leaders);
             }
-            Msg::ProduceResponse { request_id, result, .. } => {
+            Msg::ProduceResponse { request_id, result, log_start_offset } => {
                 if let Some(batch_id) = self.requests.remove(&request_id) {
-                    self.on_produce_response(ctx, batch_id, result);
+                    self.on_produce_response(ctx, batch_id, result, log_start_offset);
                 }
             }
             _ => {}
@@ -327,14 +489,19 @@ impl ProducerClient {
     fn close_batch(&mut self, ctx: &mut Ctx<'_>, partition: PartitionId) {
         let queue = &mut self.queues[partition.index()];
         let records = std::mem::take(&mut queue.open);
+        let bytes = std::mem::take(&mut queue.open_bytes);
         if records.is_empty() {
             return;
         }
         let batch_id = queue.open_batch_id;
         queue.ready.push_back(batch_id);
+        // `ProducerBatch.hasReachedDeliveryTimeout`: the batch is failed when this fires, in flight or not.
+        ctx.set_timer(self.settings.delivery_timeout_ns, timer_tag(TIMER_DELIVERY, batch_id));
         let batch = Batch {
             partition,
             records,
+            bytes,
+            sequence_reset: false,
             identity: None,
             attempts: 0,
             created_ns: ctx.now_ns(),
@@ -359,6 +526,7 @@ impl ProducerClient {
 
     /// Sends every ready batch that the in-flight limit, backoff and known leaders allow.
     fn drain(&mut self, ctx: &mut Ctx<'_>) {
+        self.admit_blocked(ctx);
         if self.metadata.incomplete() && self.queues.iter().any(|queue| !queue.ready.is_empty()) {
             self.metadata.refresh(ctx);
         }
@@ -428,37 +596,105 @@ impl ProducerClient {
         ctx.set_timer(self.settings.request_timeout_ns, timer_tag(TIMER_REQUEST_TIMEOUT, request_id));
     }
 
-    fn on_produce_response(&mut self, ctx: &mut Ctx<'_>, batch_id: u64, result: Result<u64, ErrorCode>) {
+    fn on_produce_response(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        batch_id: u64,
+        result: Result<u64, ErrorCode>,
+        log_start_offset: Option<u64>,
+    ) {
         self.leave_flight(batch_id);
-        if self.transactional.is_some() {
-            if let Err(error) = result {
-                if let Some(client_error) = self.transactional_error(batch_id, error) {
-                    self.fail_transactional(ctx, client_error);
-                    return;
-                }
+        if self.in_error_state() {
+            // A transaction in error retries nothing: what was in flight completes as it is answered, and
+            // the abort waits only for that (Kafka's Sender with `abortUndrainedBatches`).
+            let batch = self.batches.remove(&batch_id).expect("in-flight batches exist");
+            match result {
+                Ok(base_offset) => self.complete(&batch, |i| Delivery::Acked(Some(base_offset + i as u64))),
+                Err(_) => self.complete(&batch, |_| Delivery::Unknown),
             }
+            return;
         }
-        match result {
+        let error = match result {
             Ok(base_offset) => {
                 let batch = self.batches.remove(&batch_id).expect("in-flight batches exist");
+                let last = base_offset + batch.records.len() as u64 - 1;
+                let acked = &mut self.queues[batch.partition.index()].last_acked_offset;
+                *acked = Some(acked.map_or(last, |acked| acked.max(last)));
                 self.complete(&batch, |i| Delivery::Acked(Some(base_offset + i as u64)));
+                return;
             }
-            Err(ErrorCode::OutOfOrderSequence) if self.has_earlier_unacked(batch_id) => {
+            Err(error) => error,
+        };
+        match error {
+            ErrorCode::OutOfOrderSequence if self.has_earlier_unacked(batch_id) => {
                 // An earlier batch of this partition is being retried; this one follows it.
                 ctx.shared.count("client:retry-out-of-order");
                 self.retry(ctx, batch_id);
             }
-            Err(ErrorCode::NotLeaderOrFollower) => {
+            ErrorCode::NotLeaderOrFollower => {
                 let partition = self.batches[&batch_id].partition;
                 self.metadata.invalidate(ctx, partition);
-                self.retry_or_give_up(ctx, batch_id);
+                self.retry_or_give_up(ctx, batch_id, error);
             }
-            Err(ErrorCode::NotEnoughReplicas) => self.retry_or_give_up(ctx, batch_id),
-            Err(ErrorCode::OutOfOrderSequence | ErrorCode::InvalidProducerEpoch | ErrorCode::UnknownProducerId) => {
-                self.bump_epoch(ctx);
-            }
-            Err(other) => unreachable!("produce never gets {other:?}"),
+            ErrorCode::NotEnoughReplicas => self.retry_or_give_up(ctx, batch_id, error),
+            ErrorCode::UnknownProducerId => self.on_unknown_producer_id(ctx, batch_id, log_start_offset),
+            _ => self.fail_batch(ctx, batch_id, error),
         }
+    }
+
+    fn in_error_state(&self) -> bool {
+        self.transactional.as_ref().is_some_and(|txn| txn.error.is_some())
+    }
+
+    /// UNKNOWN_PRODUCER_ID, as Kafka's `TransactionManager.canRetry` decides it from the response's log
+    /// start offset: unknown → retry; the log was truncated past everything acknowledged (the producer
+    /// state expired with it) → a transactional producer renumbers the partition's batches from 0 and
+    /// retries, an idempotent one bumps its epoch; otherwise the broker lost state it should have had →
+    /// the idempotent producer bumps its epoch and the transactional one fails the batch (abortable).
+    fn on_unknown_producer_id(&mut self, ctx: &mut Ctx<'_>, batch_id: u64, log_start_offset: Option<u64>) {
+        ctx.shared.count("client:unknown-producer-id");
+        let error = ErrorCode::UnknownProducerId;
+        let batch = &self.batches[&batch_id];
+        let partition = batch.partition;
+        let Some(log_start_offset) = log_start_offset else {
+            return self.retry_or_give_up(ctx, batch_id, error);
+        };
+        if batch.sequence_reset {
+            return self.retry_or_give_up(ctx, batch_id, error);
+        }
+        let truncated = self.queues[partition.index()].last_acked_offset.is_none_or(|acked| acked < log_start_offset);
+        match (truncated, self.transactional.is_some()) {
+            (true, true) => {
+                ctx.shared.count("client:sequences-reset");
+                self.start_sequences_at_beginning(partition, batch_id);
+                self.retry_or_give_up(ctx, batch_id, error);
+            }
+            (false, true) => self.fail_batch(ctx, batch_id, error),
+            (_, false) => self.bump_epoch(ctx),
+        }
+    }
+
+    /// `TxnPartitionMap.startSequencesAtBeginning`: the partition's numbered batches (`failed` among them,
+    /// out of flight already) take sequences from 0 in their order, under the current epoch.
+    fn start_sequences_at_beginning(&mut self, partition: PartitionId, failed: u64) {
+        let queue = &self.queues[partition.index()];
+        let mut numbered: Vec<(u32, u64)> = queue
+            .in_flight
+            .iter()
+            .chain(queue.ready.iter())
+            .chain(std::iter::once(&failed))
+            .filter_map(|id| self.batches[id].identity.map(|identity| (identity.base_sequence, *id)))
+            .collect();
+        numbered.sort_unstable();
+        let (producer_id, epoch) = self.producer.expect("numbered batches have a producer");
+        let mut next = 0;
+        for (_, batch_id) in numbered {
+            let batch = self.batches.get_mut(&batch_id).expect("listed");
+            batch.identity = Some(ProducerIdentity { producer_id, epoch, base_sequence: next });
+            batch.sequence_reset = true;
+            next += batch.records.len() as u32;
+        }
+        self.queues[partition.index()].next_sequence = next;
     }
 
     fn on_request_timeout(&mut self, ctx: &mut Ctx<'_>, request_id: u64) {
@@ -469,10 +705,30 @@ impl ProducerClient {
         // A silent broker may have lost its leadership: ask again who leads.
         self.metadata.refresh(ctx);
         self.leave_flight(batch_id);
-        self.retry_or_give_up(ctx, batch_id);
+        if self.in_error_state() {
+            let batch = self.batches.remove(&batch_id).expect("in-flight batches exist");
+            self.complete(&batch, |_| Delivery::Unknown);
+            return;
+        }
+        self.retry_or_give_up(ctx, batch_id, ErrorCode::RequestTimedOut);
     }
 
-    fn retry_or_give_up(&mut self, ctx: &mut Ctx<'_>, batch_id: u64) {
+    /// `Sender.getExpiredInflightBatches` and `RecordAccumulator.expiredBatches`: a batch not completed
+    /// within `delivery.timeout.ms` of its creation fails with a TimeoutException, in flight or not.
+    fn on_delivery_timeout(&mut self, ctx: &mut Ctx<'_>, batch_id: u64) {
+        if !self.batches.contains_key(&batch_id) {
+            return;
+        }
+        ctx.shared.count("client:delivery-timeout-expired");
+        self.requests.retain(|_, id| *id != batch_id);
+        self.leave_flight(batch_id);
+        let partition = self.batches[&batch_id].partition;
+        self.queues[partition.index()].ready.retain(|id| *id != batch_id);
+        self.give_up(ctx, batch_id, ErrorCode::RequestTimedOut);
+    }
+
+    /// `Sender.canRetry`: retry while `retries` and `delivery.timeout.ms` allow, else give up.
+    fn retry_or_give_up(&mut self, ctx: &mut Ctx<'_>, batch_id: u64, error: ErrorCode) {
         let batch = &self.batches[&batch_id];
         let expired = ctx.now_ns().saturating_sub(batch.created_ns) >= self.settings.delivery_timeout_ns;
         if batch.attempts < self.settings.retries && !expired {
@@ -480,17 +736,71 @@ impl ProducerClient {
             return;
         }
         ctx.shared.count("client:gave-up");
-        if self.transactional.is_some() {
-            self.fail_transactional(ctx, ClientError::Fatal(ErrorCode::OutOfOrderSequence));
+        self.give_up(ctx, batch_id, error);
+    }
+
+    /// A batch out of its queues fails: one never sent certainly never landed; a sent one's outcome is
+    /// unknown, and its sequence leaves a gap the broker can never fill.
+    fn give_up(&mut self, ctx: &mut Ctx<'_>, batch_id: u64, error: ErrorCode) {
+        if !self.batches[&batch_id].sent {
+            let batch = self.batches.remove(&batch_id).expect("batch exists");
+            self.complete(&batch, |_| Delivery::Failed);
+            if self.transactional.is_some() {
+                self.maybe_transition_to_error_state(ctx, error);
+            }
             return;
         }
-        if self.settings.idempotence {
-            // The sequence now has a gap the broker can never fill: start over under a new epoch.
-            self.bump_epoch(ctx);
-            return;
+        if self.transactional.is_some() || !self.settings.idempotence {
+            return self.fail_batch(ctx, batch_id, error);
+        }
+        // The sequence now has a gap the broker can never fill: start over under a new epoch.
+        self.bump_epoch(ctx);
+    }
+
+    /// `Sender.failBatch` and `TransactionManager.handleFailedBatch`: the batch ends with an unknown
+    /// outcome; a transactional producer moves to an error state (abortable unless fenced) and stops
+    /// sending, an idempotent one bumps its epoch (KIP-360).
+    fn fail_batch(&mut self, ctx: &mut Ctx<'_>, batch_id: u64, error: ErrorCode) {
+        if self.transactional.is_none() {
+            if self.settings.idempotence {
+                return self.bump_epoch(ctx);
+            }
+            let batch = self.batches.remove(&batch_id).expect("batch exists");
+            return self.complete(&batch, |_| Delivery::Unknown);
         }
         let batch = self.batches.remove(&batch_id).expect("batch exists");
         self.complete(&batch, |_| Delivery::Unknown);
+        self.maybe_transition_to_error_state(ctx, error);
+    }
+
+    /// After an error: a fatal one ends every batch at once (the producer is closed); an abortable one
+    /// ends every batch not in flight and every blocked send (`RecordAccumulator.abortUndrainedBatches`)
+    /// and lets the in-flight ones finish, so the abort cannot overtake them.
+    fn after_transition(&mut self) {
+        let fatal = matches!(self.error(), Some(ClientError::Fatal(_)));
+        if fatal {
+            self.requests.clear();
+            for queue in &mut self.queues {
+                queue.in_flight.clear();
+            }
+        }
+        let in_flight: BTreeSet<u64> = self.queues.iter().flat_map(|queue| queue.in_flight.iter().copied()).collect();
+        let ended: Vec<u64> = self.batches.keys().copied().filter(|id| !in_flight.contains(id)).collect();
+        for batch_id in ended {
+            let batch = self.batches.remove(&batch_id).expect("listed");
+            self.complete(&batch, |_| if batch.sent { Delivery::Unknown } else { Delivery::Failed });
+        }
+        for blocked in std::mem::take(&mut self.blocked) {
+            self.completions.push(Completion { record: blocked.record, delivery: Delivery::Failed });
+        }
+        for index in 0..self.queues.len() {
+            let queue = &mut self.queues[index];
+            queue.ready.clear();
+            queue.open_bytes = 0;
+            for (record, _) in std::mem::take(&mut queue.open) {
+                self.completions.push(Completion { record, delivery: Delivery::Failed });
+            }
+        }
     }
 
     fn retry(&mut self, ctx: &mut Ctx<'_>, batch_id: u64) {
@@ -546,40 +856,6 @@ impl ProducerClient {
                     self.request_producer_id(ctx);
                 }
             }
-        }
-    }
-
-    /// How a transactional client treats a produce error: retriable ones are left to the usual path.
-    fn transactional_error(&self, batch_id: u64, error: ErrorCode) -> Option<ClientError> {
-        match error {
-            ErrorCode::NotLeaderOrFollower | ErrorCode::NotEnoughReplicas => None,
-            ErrorCode::OutOfOrderSequence if self.has_earlier_unacked(batch_id) => None,
-            ErrorCode::InvalidTxnState => Some(ClientError::Abortable(error)),
-            _ => Some(ClientError::Fatal(error)),
-        }
-    }
-
-    /// A transactional error: every batch ends (sent ones with an unknown outcome) and nothing more is sent
-    /// in this transaction; a fatal error also stops the client for good.
-    fn fail_transactional(&mut self, ctx: &mut Ctx<'_>, error: ClientError) {
-        let name = match error {
-            ClientError::Fatal(_) => "client:txn-fatal-error",
-            ClientError::Abortable(_) => "client:txn-abortable-error",
-        };
-        ctx.shared.count(name);
-        self.requests.clear();
-        let batches = std::mem::take(&mut self.batches);
-        for batch in batches.values() {
-            self.complete(batch, |_| Delivery::Unknown);
-        }
-        for queue in &mut self.queues {
-            queue.open.clear();
-            queue.ready.clear();
-            queue.in_flight.clear();
-        }
-        let txn = self.transactional.as_mut().expect("transactional");
-        if !matches!(txn.error, Some(ClientError::Fatal(_))) {
-            txn.error = Some(error);
         }
     }
 

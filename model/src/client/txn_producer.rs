@@ -5,16 +5,19 @@
 //! One coordinator request is in flight at a time, as in Kafka. Retriable answers (NOT_COORDINATOR,
 //! CONCURRENT_TRANSACTIONS, a timeout) are retried after a backoff, with fresh metadata when the
 //! coordinator may have moved. Errors come to the application as [`TxnEvent`]s in Kafka's classes: a fatal
-//! one (PRODUCER_FENCED, INVALID_PRODUCER_EPOCH, OUT_OF_ORDER_SEQUENCE, a batch given up on) means the
-//! producer must be closed and a new one started, whose InitProducerId bumps the epoch, fences this one and
-//! aborts its open transaction; an abortable one (ILLEGAL_GENERATION from a KIP-447-fenced offset commit,
-//! INVALID_TXN_STATE) means the application must abort and retry.
+//! one (PRODUCER_FENCED, a coordinator's INVALID_PRODUCER_EPOCH) means the producer must be closed and a new
+//! one started, whose InitProducerId bumps the epoch, fences this one and aborts its open transaction; an
+//! abortable one (a produce error, a batch given up on or expired, a refused send, ILLEGAL_GENERATION from a
+//! KIP-447-fenced offset commit) means the application must abort and goes on with the same producer. A
+//! produce-side abortable error also bumps the epoch with the abort (KIP-360): under transaction version 1
+//! by InitProducerId with the current producer id and epoch once EndTxn is done, under version 2 by taking
+//! the epoch EndTxn returns.
 //!
 //! eos-tv1 sends AddPartitionsToTxn before a partition's first batch and keeps its epoch across
 //! transactions. eos-tv2 (KIP-890) adds partitions implicitly (the partition leader asks the coordinator) and
 //! takes the bumped epoch every EndTxn returns, restarting its sequences.
 
-use crate::client::producer::{ClientError, Completion, ProducerClient, RecordId};
+use crate::client::producer::{ClientError, Completion, ProducerClient, RecordId, SendError};
 use crate::coordinator::internal_topics::InternalTopics;
 use crate::ctx::REQUEST_ID_BITS;
 use crate::ctx::{timer_parts, timer_tag, Ctx};
@@ -138,9 +141,13 @@ pub struct TxnProducer {
     offsets: Option<PendingOffsets>,
     /// eos-tv1: the coordinator knows of this transaction (something was added), so it must be ended there.
     started_on_coordinator: bool,
-    /// Set once the transaction's commit or abort request was sent: from then its outcome is the
-    /// coordinator's.
+    /// Set once the transaction's commit request was sent: from then its outcome is the coordinator's.
     end_sent: bool,
+    /// The transaction is in Kafka's ABORTABLE_ERROR state and the application was told, once.
+    abortable: Option<ErrorCode>,
+    /// KIP-360 under transaction version 1: the abort is done and InitProducerId with this producer id and
+    /// epoch is bumping the epoch; the application hears Aborted when it completes.
+    bumping: Option<(u64, u16)>,
     next_request_id: u64,
     events: Vec<TxnEvent>,
 }
@@ -159,6 +166,8 @@ impl TxnProducer {
             offsets: None,
             started_on_coordinator: false,
             end_sent: false,
+            abortable: None,
+            bumping: None,
             next_request_id: first_request_id + REQUEST_ID_OFFSET,
             events: Vec::new(),
         }
@@ -175,7 +184,8 @@ impl TxnProducer {
         self.phase
     }
 
-    /// True once the transaction's EndTxn was sent: its outcome may be commit even if the answer is lost.
+    /// True once the transaction's EndTxn(commit) was sent: its outcome may be commit even if the answer is
+    /// lost.
     pub fn end_sent(&self) -> bool {
         self.end_sent
     }
@@ -183,6 +193,11 @@ impl TxnProducer {
     /// The producer id and epoch, once initialized.
     pub fn producer(&self) -> Option<(u64, u16)> {
         self.producer
+    }
+
+    /// The size of the application's next record (the workload's).
+    pub fn record_bytes(&self, ctx: &mut Ctx<'_>) -> u32 {
+        crate::client::producer::record_bytes(self.client.settings(), ctx)
     }
 
     /// The client underneath, for its metadata.
@@ -210,13 +225,23 @@ impl TxnProducer {
         assert_eq!(self.phase, TxnPhase::Ready, "a transaction begins only when none is open");
         self.phase = TxnPhase::InTxn;
         self.end_sent = false;
+        self.abortable = None;
     }
 
-    /// `send` within the open transaction.
-    pub fn send(&mut self, ctx: &mut Ctx<'_>, partition: PartitionId, record: RecordId, value: i64) {
+    /// `send` within the open transaction; an error means the record certainly never left, and (Kafka
+    /// since KAFKA-9279) the transaction can no longer commit.
+    pub fn send(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        partition: PartitionId,
+        record: RecordId,
+        value: i64,
+        bytes: u32,
+    ) -> Result<(), SendError> {
         assert_eq!(self.phase, TxnPhase::InTxn, "sends belong to an open transaction");
-        self.client.send(ctx, partition, record, value);
-        self.pump(ctx);
+        let result = self.client.send(ctx, partition, record, value, bytes);
+        self.after_client(ctx);
+        result
     }
 
     /// `sendOffsetsToTransaction`: the offsets commit with the transaction, fenced by the member's generation.
@@ -229,6 +254,10 @@ impl TxnProducer {
         offsets: Vec<(PartitionId, u64)>,
     ) {
         assert_eq!(self.phase, TxnPhase::InTxn, "offsets belong to an open transaction");
+        if self.abortable.is_some() {
+            // `sendOffsetsToTransaction` throws the transaction's abortable error.
+            return;
+        }
         self.offsets = Some(PendingOffsets {
             group_id: group_id.to_string(),
             member_id: member_id.to_string(),
@@ -243,6 +272,10 @@ impl TxnProducer {
     /// `commitTransaction` (true) or `abortTransaction` (false).
     pub fn end(&mut self, ctx: &mut Ctx<'_>, commit: bool) {
         assert_eq!(self.phase, TxnPhase::InTxn, "only an open transaction ends");
+        if commit && self.abortable.is_some() {
+            // `commitTransaction` in ABORTABLE_ERROR throws the error again: the application must abort.
+            return;
+        }
         self.phase = TxnPhase::Ending(commit);
         if commit {
             self.client.flush(ctx);
@@ -315,21 +348,24 @@ impl TxnProducer {
     fn after_client(&mut self, ctx: &mut Ctx<'_>) {
         match self.client.error() {
             Some(ClientError::Fatal(error)) if self.phase != TxnPhase::Failed => self.fail(ctx, error),
-            Some(ClientError::Abortable(error)) if self.phase == TxnPhase::Ending(true) => {
-                // The commit cannot go ahead: the application must abort instead.
-                self.phase = TxnPhase::InTxn;
-                self.events.push(TxnEvent::Abortable(error));
-            }
-            Some(ClientError::Abortable(error)) if self.phase == TxnPhase::InTxn && !self.abortable_reported() => {
-                self.events.push(TxnEvent::Abortable(error));
+            Some(ClientError::Abortable(error)) if matches!(self.phase, TxnPhase::InTxn | TxnPhase::Ending(true)) => {
+                // A commit cannot go ahead: the application must abort instead.
+                self.transition_to_abortable_error(ctx, error);
             }
             _ => {}
         }
         self.pump(ctx);
     }
 
-    fn abortable_reported(&self) -> bool {
-        self.events.iter().any(|event| matches!(event, TxnEvent::Abortable(_)))
+    /// `TransactionManager.transitionToAbortableError`: the open transaction can only abort; the
+    /// application hears it once.
+    fn transition_to_abortable_error(&mut self, ctx: &mut Ctx<'_>, error: ErrorCode) {
+        self.phase = TxnPhase::InTxn;
+        if self.abortable.is_none() {
+            ctx.shared.count("client:txn-abortable-reported");
+            self.abortable = Some(error);
+            self.events.push(TxnEvent::Abortable(error));
+        }
     }
 
     fn fail(&mut self, ctx: &mut Ctx<'_>, error: ErrorCode) {
@@ -365,8 +401,8 @@ impl TxnProducer {
                 }
                 if !self.started_on_coordinator && self.settings.explicit_add_partitions {
                     // Nothing reached the coordinator: the transaction ends here (transaction version 1).
-                    self.finish_txn(commit);
-                    return None;
+                    self.complete_transaction(commit);
+                    return self.bumping.map(|_| Step::Init);
                 }
                 Some(Step::EndTxn(commit))
             }
@@ -374,6 +410,9 @@ impl TxnProducer {
     }
 
     fn next_step_in_txn(&self) -> Option<Step> {
+        if self.abortable.is_some() {
+            return None;
+        }
         let partitions = self.client.partitions_to_add();
         if !partitions.is_empty() {
             return Some(Step::AddPartitions(partitions));
@@ -404,7 +443,8 @@ impl TxnProducer {
         self.next_request_id += 1;
         let request_id = self.next_request_id;
         let msg = self.request(request_id, &step);
-        if matches!(step, Step::EndTxn(_)) {
+        if step == Step::EndTxn(true) {
+            // Only a commit can end in a commit: an abort sent stays a certain abort.
             self.end_sent = true;
         }
         ctx.send(coordinator, msg);
@@ -417,8 +457,8 @@ impl TxnProducer {
         let (producer_id, epoch) = self.producer.unwrap_or((0, 0));
         let op = match step {
             Step::Init => {
-                let init =
-                    TxnInit { transactional_id, timeout_ns: self.settings.transaction_timeout_ns, current: None };
+                let timeout_ns = self.settings.transaction_timeout_ns;
+                let init = TxnInit { transactional_id, timeout_ns, current: self.bumping };
                 return Msg::InitProducerIdRequest { request_id, transactional: Some(init) };
             }
             Step::AddPartitions(partitions) => TxnOp::AddPartitions(partitions.clone()),
@@ -453,7 +493,14 @@ impl TxnProducer {
                 self.producer = Some((producer_id, epoch));
                 self.client.set_producer(producer_id, epoch);
                 self.phase = TxnPhase::Ready;
-                self.events.push(TxnEvent::Ready);
+                if let Some((old_producer_id, old_epoch)) = self.bumping.take() {
+                    // `abortTransaction` completes only once the epoch is bumped.
+                    assert!(epoch > old_epoch || producer_id != old_producer_id, "a bump moves the epoch on");
+                    ctx.shared.count("client:abortable-epoch-bump");
+                    self.events.push(TxnEvent::Aborted);
+                } else {
+                    self.events.push(TxnEvent::Ready);
+                }
             }
             Err(error) => self.retry_or_fail(ctx, error),
         }
@@ -476,13 +523,17 @@ impl TxnProducer {
                 }
             }
             Step::EndTxn(commit) => {
-                if self.producer.is_some() {
+                if !self.settings.explicit_add_partitions {
                     // Transaction version 2: the coordinator bumped the epoch at Prepare (and rotated the
-                    // producer id once the epoch was exhausted); the next transaction uses what it returned.
+                    // producer id once the epoch was exhausted); the next transaction uses what it returned,
+                    // which is also the KIP-360 bump an abortable error asked for.
+                    if self.client.epoch_bump_required() && self.producer != Some((producer_id, epoch)) {
+                        ctx.shared.count("client:abortable-epoch-bump");
+                    }
                     self.producer = Some((producer_id, epoch));
                     self.client.set_producer(producer_id, epoch);
                 }
-                self.finish_txn(commit);
+                self.complete_transaction(commit);
             }
             Step::Init | Step::CommitOffsets => unreachable!("answered by other messages"),
         }
@@ -499,11 +550,8 @@ impl TxnProducer {
                 // KIP-447: a newer generation owns these partitions; this transaction must not commit.
                 ctx.shared.count("client:txn-offset-commit-fenced");
                 self.offsets = None;
-                if self.phase == TxnPhase::InTxn {
-                    self.events.push(TxnEvent::Abortable(error));
-                } else if self.phase == TxnPhase::Ending(true) {
-                    self.phase = TxnPhase::InTxn;
-                    self.events.push(TxnEvent::Abortable(error));
+                if matches!(self.phase, TxnPhase::InTxn | TxnPhase::Ending(true)) {
+                    self.transition_to_abortable_error(ctx, error);
                 }
             }
             Err(error) => self.retry_or_fail(ctx, error),
@@ -521,8 +569,30 @@ impl TxnProducer {
                 self.client.metadata_mut().refresh(ctx);
                 self.backoff(ctx);
             }
+            ErrorCode::TransactionAbortable
+                if self.phase == TxnPhase::InTxn || self.phase == TxnPhase::Ending(true) =>
+            {
+                self.transition_to_abortable_error(ctx, error);
+            }
             _ => self.fail(ctx, error),
         }
+    }
+
+    /// Kafka's `completeTransaction`: under transaction version 1 an abort whose transaction left
+    /// sequences unknown goes on to InitProducerId with the current producer id and epoch (KIP-360,
+    /// `beginCompletingTransaction`), and the application hears Aborted once the epoch is bumped.
+    fn complete_transaction(&mut self, commit: bool) {
+        let bump = !commit && self.settings.explicit_add_partitions && self.client.epoch_bump_required();
+        if !bump {
+            return self.finish_txn(commit);
+        }
+        self.client.end_transaction();
+        self.offsets = None;
+        self.started_on_coordinator = false;
+        // The abort is certain now: a fatal error during the bump cannot make it a commit.
+        self.end_sent = false;
+        self.bumping = self.producer;
+        self.phase = TxnPhase::Initializing;
     }
 
     fn finish_txn(&mut self, commit: bool) {
@@ -548,3 +618,7 @@ impl TxnProducer {
         )
     }
 }
+
+#[cfg(test)]
+#[path = "txn_producer_tests.rs"]
+mod tests;

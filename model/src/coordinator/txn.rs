@@ -242,14 +242,35 @@ impl TxnCoordinator {
             .collect()
     }
 
-    /// InitProducerId for a transactional id: a new producer id, or the old one with its epoch bumped,
-    /// which fences every older producer; an open transaction is aborted first (the client retries).
+    /// InitProducerId for a transactional id from `initTransactions`: see
+    /// [`TxnCoordinator::init_producer_id_expecting`] with no producer id and epoch.
     #[allow(clippy::too_many_arguments)]
     pub fn init_producer_id(
         &mut self,
         log: PartitionId,
         transactional_id: &str,
         timeout_ns: u64,
+        waiter: Waiter,
+        new_producer_id: impl FnMut() -> u64,
+        now_ns: u64,
+    ) -> Vec<TxnEffect> {
+        self.init_producer_id_expecting(log, transactional_id, timeout_ns, None, waiter, new_producer_id, now_ns)
+    }
+
+    /// InitProducerId (Kafka's `TransactionCoordinator.handleInitProducerId` and
+    /// `prepareInitProducerIdTransit`): a new producer id, or the old one with its epoch bumped, which fences
+    /// every older producer; an open transaction is aborted first (the client retries). With `expected`
+    /// (KIP-360, a producer bumping its own epoch after an abortable error) the producer id must be the
+    /// current one (`isValidProducerId`) and the epoch the current one (bump) or the one before it (a retry
+    /// of a bump whose answer was lost: the current epoch again, no second bump); anything else is
+    /// PRODUCER_FENCED.
+    #[allow(clippy::too_many_arguments)]
+    pub fn init_producer_id_expecting(
+        &mut self,
+        log: PartitionId,
+        transactional_id: &str,
+        timeout_ns: u64,
+        expected: Option<(u64, u16)>,
         waiter: Waiter,
         mut new_producer_id: impl FnMut() -> u64,
         now_ns: u64,
@@ -271,6 +292,11 @@ impl TxnCoordinator {
         if txn.pending.is_some() {
             return reply(waiter, ErrorCode::ConcurrentTransactions);
         }
+        // A metadata created just now has no epoch yet (Kafka's -1): any expected producer id is valid.
+        if existed && expected.is_some_and(|(producer_id, _)| producer_id != txn.producer_id) {
+            self.coverage.push("coordinator:init-fenced-producer-id".to_string());
+            return reply(waiter, ErrorCode::ProducerFenced);
+        }
         match txn.state {
             TxnState::Ongoing => {
                 // Fence the current producer and abort its transaction; the new one retries until it is done.
@@ -283,21 +309,61 @@ impl TxnCoordinator {
                 reply(waiter, ErrorCode::ConcurrentTransactions)
             }
             TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort => {
-                let mut entry = txn.log_entry(transactional_id, TxnState::Empty);
-                if existed {
-                    if txn.epoch == u16::MAX {
-                        entry.producer_id = new_producer_id();
-                        entry.epoch = 0;
-                    } else {
-                        entry.epoch += 1;
-                    }
+                let (mut entry, exhausted) =
+                    match Self::init_entry(txn, transactional_id, timeout_ns, existed, expected) {
+                        Ok(entry) => entry,
+                        Err(error) => {
+                            self.coverage.push("coordinator:init-fenced-epoch".to_string());
+                            return reply(waiter, error);
+                        }
+                    };
+                if expected.is_some() {
+                    let name = if entry.epoch == txn.epoch { "init-bump-retried" } else { "init-epoch-bumped" };
+                    self.coverage.push(format!("coordinator:{name}"));
                 }
-                entry.last_epoch = None;
-                entry.timeout_ns = timeout_ns;
-                entry.partitions.clear();
+                if exhausted {
+                    // The epoch is exhausted: a new producer id starts at epoch 0.
+                    entry.producer_id = new_producer_id();
+                    entry.epoch = 0;
+                    entry.last_epoch = None;
+                }
                 self.begin_transition(log, entry, Some(waiter))
             }
         }
+    }
+
+    /// The Empty entry InitProducerId writes (Kafka's `prepareIncrementProducerEpoch`): the epoch bumped,
+    /// and `last_epoch` the one before it when a producer bumps its own epoch (KIP-360), so a retry with
+    /// that epoch gets the current one back; true when the epoch is exhausted and the producer id must
+    /// rotate (the caller's hook).
+    fn init_entry(
+        txn: &TxnMetadata,
+        transactional_id: &str,
+        timeout_ns: u64,
+        existed: bool,
+        expected: Option<(u64, u16)>,
+    ) -> Result<(TxnLogEntry, bool), ErrorCode> {
+        let mut entry = txn.log_entry(transactional_id, TxnState::Empty);
+        entry.timeout_ns = timeout_ns;
+        entry.partitions.clear();
+        entry.last_epoch = None;
+        if !existed {
+            return Ok((entry, false));
+        }
+        let exhausted = txn.epoch == u16::MAX;
+        match expected {
+            None => entry.epoch = txn.epoch.saturating_add(1),
+            Some((_, epoch)) if epoch == txn.epoch => {
+                entry.epoch = txn.epoch.saturating_add(1);
+                entry.last_epoch = Some(txn.epoch);
+            }
+            Some((_, epoch)) if Some(epoch) == txn.last_epoch => {
+                entry.last_epoch = txn.last_epoch;
+                return Ok((entry, false));
+            }
+            Some(_) => return Err(ErrorCode::ProducerFenced),
+        }
+        Ok((entry, exhausted))
     }
 
     /// AddPartitionsToTxn (client or, under KIP-890, a partition leader on its behalf) and AddOffsetsToTxn

@@ -825,3 +825,61 @@ fn end_txn_with_an_epoch_the_coordinator_never_handed_out_is_refused() {
     );
     assert_eq!((harness.state(), harness.logged_states().len()), (Ongoing, 2), "nothing written");
 }
+
+/// KIP-360: InitProducerId from a producer that holds `expected` (its producer id and epoch).
+fn init_expecting(harness: &mut Harness, expected: (u64, u16), request_id: u64, now_ns: u64) -> Seen {
+    let waiter = Waiter { init: true, ..waiter(request_id) };
+    let effects =
+        harness.coordinator.init_producer_id_expecting(LOG, ID, TIMEOUT_NS, Some(expected), waiter, || 2000, now_ns);
+    harness.settle(effects, now_ns)
+}
+
+#[test]
+fn handle_init_producer_id_with_the_current_epoch_bumps_it_and_a_retry_gets_the_same_epoch() {
+    // prepareIncrementProducerEpoch: the producer aborted at epoch 0 and asks for a bump with (1000, 0).
+    let mut harness = ready(false);
+    assert_eq!(harness.add(0, &[P0], 2, MS), reply(2, Ok((PID, 0))));
+    let aborting = Seen { replies: vec![(3, Ok((PID, 0)))], ..Seen::markers(&[P0], ControlMarker::Abort, 0, 0) };
+    assert_eq!(harness.end(0, false, 3, 2 * MS), aborting);
+    harness.markers_land(&[P0], 3 * MS);
+    assert_eq!(harness.state(), CompleteAbort);
+    assert_eq!(init_expecting(&mut harness, (PID, 0), 4, 4 * MS), reply(4, Ok((PID, 1))));
+    assert_eq!((harness.state(), harness.meta().epoch, harness.meta().last_epoch), (Empty, 1, Some(0)));
+    assert!(harness.coverage.contains(&"coordinator:init-epoch-bumped".to_string()));
+    // The answer was lost and the producer asks again with epoch 0: epoch 1 again, no second bump.
+    assert_eq!(init_expecting(&mut harness, (PID, 0), 5, 5 * MS), reply(5, Ok((PID, 1))));
+    assert_eq!(harness.meta().epoch, 1);
+    assert!(harness.coverage.contains(&"coordinator:init-bump-retried".to_string()));
+    // The bumped producer goes on at epoch 1; its old epoch is fenced.
+    assert_eq!(harness.add(1, &[P1], 6, 6 * MS), reply(6, Ok((PID, 1))));
+    assert_eq!(harness.add(0, &[P1], 7, 6 * MS), refused(7, ErrorCode::ProducerFenced));
+}
+
+#[test]
+fn handle_init_producer_id_fences_a_producer_id_or_epoch_that_does_not_match() {
+    // isValidProducerId: another producer id is fenced, as is an epoch neither current nor the last one.
+    let mut harness = ready(false);
+    assert_eq!(harness.init(2, MS), reply(2, Ok((PID, 1))), "a new instance took over at epoch 1");
+    assert_eq!(harness.meta().last_epoch, None, "a fresh InitProducerId keeps no last epoch");
+    assert_eq!(init_expecting(&mut harness, (PID + 1, 1), 3, 2 * MS), refused(3, ErrorCode::ProducerFenced));
+    assert_eq!(init_expecting(&mut harness, (PID, 0), 4, 2 * MS), refused(4, ErrorCode::ProducerFenced));
+    assert!(harness.coverage.contains(&"coordinator:init-fenced-producer-id".to_string()));
+    assert!(harness.coverage.contains(&"coordinator:init-fenced-epoch".to_string()));
+    assert_eq!(harness.meta().epoch, 1, "nothing was bumped");
+    // The current holder of epoch 1 may bump.
+    assert_eq!(init_expecting(&mut harness, (PID, 1), 5, 3 * MS), reply(5, Ok((PID, 2))));
+}
+
+#[test]
+fn handle_init_producer_id_with_an_expected_epoch_waits_for_prepare_and_aborts_ongoing() {
+    // PrepareCommit: CONCURRENT_TRANSACTIONS; Ongoing: the transaction is fenced and aborted first.
+    let mut harness = ready(false);
+    assert_eq!(harness.add(0, &[P0], 2, MS), reply(2, Ok((PID, 0))));
+    let seen = init_expecting(&mut harness, (PID, 0), 3, 2 * MS);
+    assert_eq!(seen.replies, vec![(3, CONCURRENT)]);
+    assert_eq!(seen.markers, vec![(P0, ControlMarker::Abort, 1, 0)], "the open transaction is aborted at epoch 1");
+    assert_eq!(init_expecting(&mut harness, (PID, 0), 4, 3 * MS), reply(4, CONCURRENT), "markers pending");
+    harness.markers_land(&[P0], 4 * MS);
+    // The fence took epoch 1 from this producer: its expected epoch 0 is now neither current nor last.
+    assert_eq!(init_expecting(&mut harness, (PID, 0), 5, 5 * MS), refused(5, ErrorCode::ProducerFenced));
+}
