@@ -45,6 +45,19 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// Shared state for a run over partitions with these history keys, at the start of the faulty phase,
+    /// with every BUGGIFY point off.
+    pub fn new(keys: Vec<Key>) -> Shared {
+        Shared {
+            history: History::new(),
+            next_process: 0,
+            phase: Phase::Faulty,
+            counters: BTreeMap::new(),
+            keys,
+            buggify: crate::buggify::Buggify::new(0, false),
+        }
+    }
+
     /// Bumps a coverage counter.
     pub fn count(&mut self, name: &'static str) {
         *self.counters.entry(Cow::Borrowed(name)).or_insert(0) += 1;

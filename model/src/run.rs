@@ -328,14 +328,7 @@ impl Cluster {
     }
 
     fn shared(&self) -> Shared {
-        Shared {
-            history: History::new(),
-            next_process: 0,
-            phase: Phase::Faulty,
-            counters: BTreeMap::new(),
-            keys: self.keys.clone(),
-            buggify: Buggify::new(0, false),
-        }
+        Shared::new(self.keys.clone())
     }
 
     fn nodes(&self, scenario: &Scenario) -> Vec<(Node, NodeRole)> {

@@ -9,12 +9,12 @@
 use crate::app::atomic_writer::{AtomicWriterApp, AtomicWriterSettings};
 use crate::client::txn_producer::{TxnClientConfig, TxnProducerSettings};
 use crate::coordinator::internal_topics::InternalTopics;
-use crate::ctx::{Ctx, Phase, Shared};
+use crate::ctx::{Ctx, Shared};
 use crate::protocol::{ErrorCode, Msg, PartitionId, TxnOp};
 use crate::scenario::{Acks, ProducerSettings};
-use eosim_checker::{History, OpFn, OpType};
+use eosim_checker::{OpFn, OpType};
 use eosim_sim::{Actor, NodeId, NodeRole, World, WorldOptions};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 const MS: u64 = 1_000_000;
 const PID: u64 = 1000;
@@ -202,7 +202,7 @@ fn world_with(
     ];
     let keys = vec!["p0".into(), "p1".into(), "txn-log".into()];
     let shared =
-        Shared { history: History::new(), next_process: 0, phase: Phase::Faulty, counters: BTreeMap::new(), keys };
+        Shared::new(keys);
     let mut world = World::new(WorldOptions { seed: 7, ..WorldOptions::default() }, nodes, shared);
     world.run_until(2_000 * MS);
     world
