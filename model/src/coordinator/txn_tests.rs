@@ -14,6 +14,8 @@ const MS: u64 = 1_000_000;
 const LOG: PartitionId = PartitionId(10);
 const ID: &str = "writer-0";
 const PID: u64 = 1000;
+/// The producer id an exhausted epoch rotates to.
+const NEXT_PID: u64 = 2000;
 const P0: PartitionId = PartitionId(0);
 const P1: PartitionId = PartitionId(1);
 const P2: PartitionId = PartitionId(2);
@@ -59,6 +61,7 @@ fn settings(eos_v2: bool) -> TxnCoordinatorSettings {
         epoch_bump_per_txn: eos_v2,
         transactional_id_expiration_ns: EXPIRATION_NS,
         marker_retry_ns: MARKER_RETRY_NS,
+        load_ns_per_record: DEFAULT_LOAD_NS_PER_RECORD,
     }
 }
 
@@ -151,7 +154,7 @@ impl Harness {
     }
 
     fn end_effects(&mut self, epoch: u16, commit: bool, request_id: u64, now_ns: u64) -> Vec<TxnEffect> {
-        self.coordinator.end_txn(LOG, ID, PID, epoch, commit, waiter(request_id), now_ns)
+        self.coordinator.end_txn(LOG, ID, PID, epoch, commit, waiter(request_id), now_ns, || NEXT_PID)
     }
 
     fn end(&mut self, epoch: u16, commit: bool, request_id: u64, now_ns: u64) -> Seen {
@@ -161,7 +164,7 @@ impl Harness {
 
     /// EndTxn from a client that holds another producer id.
     fn end_as(&mut self, producer_id: u64, epoch: u16, request_id: u64) -> Seen {
-        let effects = self.coordinator.end_txn(LOG, ID, producer_id, epoch, true, waiter(request_id), 0);
+        let effects = self.coordinator.end_txn(LOG, ID, producer_id, epoch, true, waiter(request_id), 0, || NEXT_PID);
         self.settle(effects, 0)
     }
 
@@ -234,6 +237,8 @@ fn entry(state: TxnState, epoch: u16, partitions: &[PartitionId], timeout_ns: u6
         partitions: partitions.to_vec(),
         timeout_ns,
         txn_start_ns: 0,
+        next_producer_id: None,
+        previous_producer_id: None,
     }
 }
 
@@ -456,18 +461,19 @@ fn every_partition_gets_a_marker_and_commit_completes_only_after_the_last() {
     let seen = harness.end(0, true, 3, MS);
     assert_eq!(seen.markers, Seen::markers(&[P0, P1, P2], ControlMarker::Commit, 0, 0).markers);
     assert_eq!(harness.marker(P0, Ok(()), 2 * MS), Seen::default());
-    // P1's leader refuses; the tick sends it again at once, but not P2's, which is only 3 ms old.
+    // P1's leader refuses (retriable): back in the queue, sent again at the next tick; P2's is still in
+    // flight (its request timeout belongs to the marker channel), so it is not sent again.
     assert_eq!(harness.marker(P1, Err(ErrorCode::NotLeaderOrFollower), 3 * MS), Seen::default());
-    assert_eq!(harness.tick(4 * MS), Seen::markers(&[P1], ControlMarker::Commit, 0, 0));
-    assert_eq!(harness.tick(20 * MS), Seen::default(), "nothing is older than 30 ms yet");
-    // P2 unanswered since 1 ms: at 31 ms it is 30 ms old and sent again; P1 (sent at 4 ms) is not.
-    assert_eq!(harness.tick(31 * MS), Seen::markers(&[P2], ControlMarker::Commit, 0, 0));
     assert!(harness.coverage.contains(&"coordinator:marker-retry".to_string()));
-    assert_eq!(harness.marker(P2, Ok(()), 32 * MS), Seen::default());
+    assert_eq!(harness.tick(4 * MS), Seen::markers(&[P1], ControlMarker::Commit, 0, 0));
+    assert_eq!(harness.tick(40 * MS), Seen::default(), "every marker is in flight");
+    // P2's connection was closed by its request timeout: re-enqueued, sent at the next tick.
+    harness.coordinator.requeue_marker(LOG, 0, ID, P2);
+    assert_eq!(harness.tick(41 * MS), Seen::markers(&[P2], ControlMarker::Commit, 0, 0));
+    assert_eq!(harness.marker(P2, Ok(()), 42 * MS), Seen::default());
     assert_eq!(harness.state(), PrepareCommit, "P1 still has no marker");
     assert_eq!(harness.logged_states().last(), Some(&PrepareCommit));
-    // INVALID_PRODUCER_EPOCH means a newer marker already ended the producer's transaction there: done.
-    assert_eq!(harness.marker(P1, Err(ErrorCode::InvalidProducerEpoch), 33 * MS), Seen::default());
+    assert_eq!(harness.marker(P1, Ok(()), 43 * MS), Seen::default());
     assert_eq!(harness.state(), CompleteCommit);
     assert_eq!(harness.logged_states().last(), Some(&CompleteCommit));
     // A late answer to a marker of a finished transaction changes nothing.
@@ -644,7 +650,7 @@ fn unloading_answers_a_waiting_client_not_coordinator() {
     assert_eq!(effects, vec![TxnEffect::Reply { waiter: waiter(2), result: Err(ErrorCode::NotCoordinator) }]);
     // A request to a broker that no longer coordinates the log is sent elsewhere.
     assert_eq!(harness.coordinator.tick(2 * MS), Vec::new());
-    let effects = harness.coordinator.end_txn(LOG, ID, PID, 0, true, waiter(3), 2 * MS);
+    let effects = harness.coordinator.end_txn(LOG, ID, PID, 0, true, waiter(3), 2 * MS, || NEXT_PID);
     assert_eq!(effects, vec![TxnEffect::Reply { waiter: waiter(3), result: Err(ErrorCode::NotCoordinator) }]);
 }
 
