@@ -706,6 +706,143 @@ fn a_completed_id_expires_from_its_last_update_and_an_open_one_never_does() {
     assert_eq!(open.state(), Ongoing);
 }
 
+#[test]
+fn transaction_marker_request_completion_handler_sorts_every_error_as_kafka_does() {
+    use MarkerCompletion::*;
+    assert_eq!(MarkerCompletion::of(Ok(())), Written);
+    assert_eq!(MarkerCompletion::of(Err(ErrorCode::NotLeaderOrFollower)), Retry);
+    assert_eq!(MarkerCompletion::of(Err(ErrorCode::NotEnoughReplicas)), Retry);
+    assert_eq!(MarkerCompletion::of(Err(ErrorCode::InvalidProducerEpoch)), CancelSending);
+    assert_eq!(MarkerCompletion::of(Err(ErrorCode::TransactionCoordinatorFenced)), CancelSending);
+    for unexpected in [ErrorCode::NotCoordinator, ErrorCode::OutOfOrderSequence, ErrorCode::InvalidTxnState] {
+        assert_eq!(MarkerCompletion::of(Err(unexpected)), Illegal, "{unexpected:?}");
+    }
+}
+
+#[test]
+fn transaction_marker_request_completion_handler_retries_a_retriable_error_and_completes_on_none() {
+    for eos_v2 in [false, true] {
+        let mut harness = ready(eos_v2);
+        let epoch = u16::from(eos_v2);
+        assert_eq!(harness.add(0, &[P0], 2, MS), reply(2, Ok((PID, 0))));
+        assert_eq!(
+            harness.end(0, true, 3, 2 * MS).markers,
+            Seen::markers(&[P0], ControlMarker::Commit, epoch, 0).markers
+        );
+        assert_eq!(harness.marker(P0, Err(ErrorCode::NotEnoughReplicas), 3 * MS), Seen::default());
+        assert_eq!(harness.state(), PrepareCommit, "a retriable error is not written");
+        assert_eq!(harness.tick(4 * MS), Seen::markers(&[P0], ControlMarker::Commit, epoch, 0));
+        assert_eq!(harness.marker(P0, Ok(()), 5 * MS), Seen::default());
+        assert_eq!(harness.state(), CompleteCommit);
+    }
+}
+
+#[test]
+fn transaction_marker_request_completion_handler_cancels_sending_on_a_fenced_epoch() {
+    // INVALID_PRODUCER_EPOCH is not "written": the transaction stays PrepareCommit at this coordinator, every
+    // marker of it is cancelled (the one still in flight too), and the tick sends none again.
+    let mut harness = ready(true);
+    assert_eq!(harness.add(0, &[P0, P1], 2, MS), reply(2, Ok((PID, 0))));
+    assert_eq!(harness.end(0, true, 3, 2 * MS).markers.len(), 2);
+    assert_eq!(harness.marker(P0, Err(ErrorCode::InvalidProducerEpoch), 3 * MS), Seen::default());
+    assert!(harness.coverage.contains(&"coordinator:marker-sending-cancelled".to_string()));
+    assert_eq!(harness.marker(P1, Ok(()), 4 * MS), Seen::default(), "P1's answer no longer counts");
+    assert_eq!(harness.tick(5 * MS), Seen::default());
+    assert_eq!(harness.state(), PrepareCommit);
+    assert_eq!(harness.logged_states().last(), Some(&PrepareCommit));
+    // A coordinator that loads the log (a new coordinator epoch) resends both.
+    let mut successor = TxnCoordinator::new(settings(true));
+    let effects = successor.load(LOG, 1, &harness.log, 10 * MS);
+    let mut resumed = Harness { coordinator: successor, log: harness.log.clone(), coverage: Vec::new() };
+    assert_eq!(resumed.settle(effects, 10 * MS), Seen::markers(&[P0, P1], ControlMarker::Commit, 1, 1));
+}
+
+#[test]
+fn transaction_marker_request_completion_handler_reports_an_unexpected_error_as_illegal() {
+    let mut harness = ready(false);
+    assert_eq!(harness.add(0, &[P0], 2, MS), reply(2, Ok((PID, 0))));
+    assert_eq!(harness.end(0, true, 3, 2 * MS).markers.len(), 1);
+    let seen = harness.marker(P0, Err(ErrorCode::OutOfOrderSequence), 3 * MS);
+    assert_eq!(seen.illegal.len(), 1, "{seen:?}");
+    assert_eq!(harness.state(), PrepareCommit);
+}
+
+#[test]
+fn a_disconnected_marker_is_requeued_only_under_the_coordinator_epoch_it_was_sent_in() {
+    let mut harness = Harness::load(false, 2, Vec::new(), 0);
+    assert_eq!(harness.init(1, 0), reply(1, Ok((PID, 0))));
+    assert_eq!(harness.add(0, &[P0], 2, MS), reply(2, Ok((PID, 0))));
+    assert_eq!(harness.end(0, true, 3, 2 * MS).markers, Seen::markers(&[P0], ControlMarker::Commit, 0, 2).markers);
+    // A request of coordinator epoch 1 is obsolete: its disconnection changes nothing.
+    harness.coordinator.requeue_marker(LOG, 1, ID, P0);
+    assert_eq!(harness.tick(3 * MS), Seen::default());
+    harness.coordinator.requeue_marker(LOG, 2, ID, P0);
+    assert_eq!(harness.tick(4 * MS), Seen::markers(&[P0], ControlMarker::Commit, 0, 2));
+    assert!(harness.coverage.contains(&"coordinator:marker-requeued".to_string()));
+    // The answer to the disconnected first request never arrives; the resent one completes it.
+    assert_eq!(harness.marker(P0, Ok(()), 5 * MS), Seen::default());
+    assert_eq!(harness.state(), CompleteCommit);
+}
+
+/// A TV2 id whose log says CompleteCommit at `epoch`, loaded at 0 ms.
+fn near_the_maximum_epoch(epoch: u16) -> Harness {
+    Harness::load(true, 0, vec![entry(CompleteCommit, epoch, &[], TIMEOUT_NS)], 0)
+}
+
+#[test]
+fn end_transaction_tv2_rotates_the_producer_id_when_the_epoch_is_exhausted() {
+    // Epoch 32766 = Short.MAX_VALUE - 1 is exhausted: the commit bumps it to 32767 for its markers, and the
+    // client is answered the next producer id at epoch 0 (KAFKA-18660).
+    let mut harness = near_the_maximum_epoch(MAX_PRODUCER_EPOCH - 1);
+    assert!(harness.meta().is_epoch_exhausted());
+    assert_eq!(harness.add(MAX_PRODUCER_EPOCH - 1, &[P0], 2, MS), reply(2, Ok((PID, MAX_PRODUCER_EPOCH - 1))));
+    let seen = harness.end(MAX_PRODUCER_EPOCH - 1, true, 3, 2 * MS);
+    assert_eq!(seen.replies, vec![(3, Ok((NEXT_PID, 0)))]);
+    assert_eq!(seen.markers, Seen::markers(&[P0], ControlMarker::Commit, MAX_PRODUCER_EPOCH, 0).markers);
+    assert_eq!(harness.meta().next_producer_id, Some(NEXT_PID));
+    // The client's next transaction, under the new id, waits while the old id's markers go out.
+    let waiting = harness.coordinator.add_partitions(LOG, ID, NEXT_PID, 0, &[P1], waiter(4), 3 * MS);
+    assert_eq!(harness.settle(waiting, 3 * MS), reply(4, CONCURRENT));
+    harness.markers_land(&[P0], 4 * MS);
+    assert_eq!(harness.state(), CompleteCommit);
+    assert_eq!((harness.meta().producer_id, harness.meta().epoch), (NEXT_PID, 0));
+    assert_eq!(harness.meta().previous_producer_id, Some(PID));
+    assert!(harness.coverage.contains(&"coordinator:producer-id-rotated".to_string()));
+    // A retry of the EndTxn under the old id is recognised; the next transaction uses the new id.
+    assert_eq!(harness.end(MAX_PRODUCER_EPOCH - 1, true, 5, 5 * MS), reply(5, Ok((NEXT_PID, 0))));
+    let added = harness.coordinator.add_partitions(LOG, ID, NEXT_PID, 0, &[P1], waiter(6), 6 * MS);
+    assert_eq!(harness.settle(added, 6 * MS), reply(6, Ok((NEXT_PID, 0))));
+    let ended = harness.coordinator.end_txn(LOG, ID, NEXT_PID, 0, true, waiter(7), 7 * MS, || unreachable!());
+    let seen = harness.settle(ended, 7 * MS);
+    assert_eq!(seen.replies, vec![(7, Ok((NEXT_PID, 1)))], "a fresh id bumps as usual");
+    // The old id is gone: a request under it at its last epoch is no longer recognised.
+    assert_eq!(harness.add(MAX_PRODUCER_EPOCH, &[P0], 8, 8 * MS), refused(8, ErrorCode::InvalidProducerIdMapping));
+}
+
+#[test]
+fn end_transaction_tv2_keeps_the_producer_id_before_the_epoch_is_exhausted() {
+    let mut harness = near_the_maximum_epoch(MAX_PRODUCER_EPOCH - 2);
+    assert!(!harness.meta().is_epoch_exhausted());
+    assert_eq!(harness.add(MAX_PRODUCER_EPOCH - 2, &[P0], 2, MS), reply(2, Ok((PID, MAX_PRODUCER_EPOCH - 2))));
+    let effects = harness.coordinator.end_txn(LOG, ID, PID, MAX_PRODUCER_EPOCH - 2, true, waiter(3), 2 * MS, || {
+        unreachable!("no rotation before the epoch is exhausted")
+    });
+    assert_eq!(harness.settle(effects, 2 * MS).replies, vec![(3, Ok((PID, MAX_PRODUCER_EPOCH - 1)))]);
+    harness.markers_land(&[P0], 3 * MS);
+    assert_eq!((harness.meta().producer_id, harness.meta().epoch), (PID, MAX_PRODUCER_EPOCH - 1));
+    assert!(!harness.coverage.contains(&"coordinator:producer-id-rotated".to_string()));
+}
+
+#[test]
+fn prepare_increment_producer_epoch_bumps_then_rotates_at_exhaustion() {
+    // Transaction version 1 rotates at InitProducerId: `prepareIncrementProducerEpoch` until the epoch is
+    // exhausted, `prepareProducerIdRotation` from then on.
+    let harness = near_the_maximum_epoch(MAX_PRODUCER_EPOCH - 2);
+    assert_eq!(harness.meta().prepare_increment_producer_epoch(|| NEXT_PID), (PID, MAX_PRODUCER_EPOCH - 1));
+    let harness = near_the_maximum_epoch(MAX_PRODUCER_EPOCH - 1);
+    assert_eq!(harness.meta().prepare_increment_producer_epoch(|| NEXT_PID), (NEXT_PID, 0));
+}
+
 /// Every kind of transaction the coordinator runs, one after the other: commit, abort, timeout, a new
 /// producer instance, blind aborts (eos-v2), expiration.
 fn tour(eos_v2: bool) -> Harness {
