@@ -28,15 +28,6 @@ pub(super) enum InternalWrite {
     Marker { coordinator: NodeId, request_id: u64, partition: PartitionId, producer_id: u64, marker: ControlMarker },
 }
 
-/// A coordinator load under way (Kafka's `loadingPartitions`).
-#[derive(Clone, Copy, Debug)]
-pub(super) struct CoordinatorLoad {
-    /// The leader epoch of the internal partition the load began in.
-    leader_epoch: u32,
-    /// When the log has been read.
-    ready_ns: u64,
-}
-
 /// A transactional produce held until the coordinator confirms its partition is in the transaction.
 #[derive(Clone, Debug)]
 pub(super) struct Verification {
@@ -78,20 +69,23 @@ impl Broker {
             .filter(|(partition, _)| partition.0 >= internal.first_partition)
             .map(|(partition, replica)| (*partition, replica.is_leader(), replica.leader_epoch))
             .collect();
+        let now_ns = ctx.now_ns();
+        let load_ns_per_record = self.settings.txn.load_ns_per_record;
         for (partition, leads, epoch) in hosted {
             let loaded = self.volatile.coordinator_epochs.get(&partition).copied();
-            let loading = self.volatile.coordinator_loads.get(&partition).map(|load| load.leader_epoch);
             let current = leads.then_some(epoch);
-            if loading.is_some() && loading != current {
-                // The load/unload race: leadership moved while the log was being read.
-                self.volatile.coordinator_loads.remove(&partition);
-                ctx.shared.count("coordinator:load-abandoned");
-            }
             if loaded.is_some() && loaded != current {
                 self.unload_coordinator(ctx, partition);
             }
-            if leads && loaded != current && loading != current {
-                self.start_load(ctx, partition, epoch);
+            let loaded = self.volatile.coordinator_epochs.get(&partition).copied();
+            let records = self.durable.replicas[&partition].log.batches().len() as u64;
+            let loads = &mut self.volatile.coordinator_loads;
+            let change = loads.on_leadership(partition, current, loaded, records, now_ns, load_ns_per_record);
+            if change.abandoned {
+                ctx.shared.count("coordinator:load-abandoned");
+            }
+            if change.started {
+                ctx.shared.count("coordinator:load-started");
             }
         }
     }
@@ -104,27 +98,10 @@ impl Broker {
         self.run_txn_effects(ctx, effects);
     }
 
-    /// `loadTransactionsForTxnTopicPartition` and the group coordinator's load run over virtual time, one
-    /// record at a time; until done every request for the partition is COORDINATOR_LOAD_IN_PROGRESS.
-    fn start_load(&mut self, ctx: &mut Ctx<'_>, partition: PartitionId, leader_epoch: u32) {
-        ctx.shared.count("coordinator:load-started");
-        let records = self.durable.replicas[&partition].log.batches().len() as u64;
-        let ready_ns = ctx.now_ns() + records * self.settings.txn.load_ns_per_record;
-        self.volatile.coordinator_loads.insert(partition, CoordinatorLoad { leader_epoch, ready_ns });
-    }
-
-    /// Completes every load whose time has come, if this broker still leads its partition at its epoch.
+    /// Completes every load whose log has been read, if this broker still leads its partition at the epoch
+    /// the load began in.
     fn finish_loads(&mut self, ctx: &mut Ctx<'_>) {
-        let now_ns = ctx.now_ns();
-        let due: Vec<(PartitionId, u32)> = self
-            .volatile
-            .coordinator_loads
-            .iter()
-            .filter(|(_, load)| load.ready_ns <= now_ns)
-            .map(|(partition, load)| (*partition, load.leader_epoch))
-            .collect();
-        for (partition, leader_epoch) in due {
-            self.volatile.coordinator_loads.remove(&partition);
+        for (partition, leader_epoch) in self.volatile.coordinator_loads.take_due(ctx.now_ns()) {
             let replica = self.volatile.replicas.get(&partition);
             if replica.is_some_and(|replica| replica.is_leader() && replica.leader_epoch == leader_epoch) {
                 self.load_coordinator(ctx, partition, leader_epoch);
@@ -136,7 +113,7 @@ impl Broker {
 
     /// COORDINATOR_LOAD_IN_PROGRESS if the coordinator of internal partition `log` is still loading here.
     fn loading(&self, ctx: &mut Ctx<'_>, log: PartitionId) -> Option<ErrorCode> {
-        if !self.volatile.coordinator_loads.contains_key(&log) {
+        if !self.volatile.coordinator_loads.is_loading(log) {
             return None;
         }
         count_result(ctx, &Err(ErrorCode::CoordinatorLoadInProgress));

@@ -26,12 +26,13 @@ mod coordination;
 use crate::broker::replica::{Produced, Replica, ReplicaDurable, ReplicationSettings, Reply};
 use crate::coordinator::group::GroupCoordinator;
 use crate::coordinator::internal_topics::InternalTopics;
+use crate::coordinator::loading::CoordinatorLoads;
 use crate::coordinator::marker_channel::TxnMarkerChannel;
 use crate::coordinator::txn::{TxnCoordinator, TxnCoordinatorSettings};
 use crate::ctx::{timer_parts, timer_tag, Ctx};
 use crate::protocol::{ErrorCode, MetadataImage, Msg, PartitionId, RecordBatch, ReplicaFetchData};
 use crate::scenario::Acks;
-use coordination::{CoordinatorLoad, InternalWrite, Verification};
+use coordination::{InternalWrite, Verification};
 use eosim_sim::NodeId;
 use std::collections::BTreeMap;
 
@@ -111,7 +112,7 @@ struct Volatile {
     /// Markers this broker's transaction coordinator has in flight.
     marker_channel: TxnMarkerChannel,
     /// Internal partitions whose coordinator is still loading.
-    coordinator_loads: BTreeMap<PartitionId, CoordinatorLoad>,
+    coordinator_loads: CoordinatorLoads,
     /// Transactional produces waiting for their KIP-890 verification, by the verification's request id.
     verifications: BTreeMap<u64, Verification>,
 }
@@ -128,7 +129,7 @@ impl Volatile {
             coordinator_epochs: BTreeMap::new(),
             internal_writes: BTreeMap::new(),
             marker_channel: TxnMarkerChannel::new(),
-            coordinator_loads: BTreeMap::new(),
+            coordinator_loads: CoordinatorLoads::new(),
             verifications: BTreeMap::new(),
         }
     }
