@@ -1,6 +1,7 @@
-//! The broker's side of the coordinators: it loads them when it comes to lead an internal partition,
-//! hands them requests, and carries out the effects they return — appends to its own replicas (answered
-//! once replicated), replies, and markers to partition leaders. It also writes the markers it is sent and,
+//! The broker's side of the coordinators: it loads them, over virtual time, when it comes to lead an internal
+//! partition (answering COORDINATOR_LOAD_IN_PROGRESS meanwhile), hands them requests, and carries out the
+//! effects they return — appends to its own replicas (answered once replicated), replies, and markers to
+//! partition leaders through the marker channel. It also writes the markers it is sent and,
 //! under KIP-890, verifies a transactional partition with its coordinator before the first append.
 
 use super::{count_result, Broker, TxnVerification};
