@@ -4,7 +4,8 @@
 //! harness plays the broker: every [`TxnEffect::Append`] is fed back through `on_append` (replicated, unless a
 //! test fails it on purpose) and remembered as the log a new coordinator would load; replies, markers and
 //! illegal transitions are collected for the test to compare with the sequence worked out in its comments.
-//! Producer id 1000 is the one the broker hands out; transaction timeout 100 ms, markers retried after 30 ms,
+//! Producer id 1000 is the one the broker hands out (2000 the one an exhausted epoch rotates to); transaction
+//! timeout 100 ms, marker requests time out after 30 ms (in the broker's marker channel, not here),
 //! idle ids expire after 500 ms.
 
 use super::*;
