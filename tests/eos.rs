@@ -97,8 +97,9 @@ fn a_store_outside_the_transaction_gets_duplicates_unless_its_writes_are_upserts
 
 /// Seed 5668 of eos-tv2 once retried a transaction marker, took the late answer to the first attempt as done,
 /// let the producer's next transaction write to the partition, and then had the retry's COMMIT land after that
-/// write, committing it early (an aborted read). A retry now supersedes the earlier attempt. The seed stays a
-/// regression run: the same seed must pass.
+/// write, committing it early (an aborted read). Now, as in Kafka, the first attempt's request timeout closes its
+/// connection, so its answer is never delivered, and a transaction version 2 marker that does not carry an epoch
+/// above the partition's is refused (KAFKA-19446). The seed stays a regression run: the same seed must pass.
 #[test]
 fn a_retried_marker_never_commits_the_next_transaction_early() {
     let output = eosim(&["run", "eos-tv2", "--seed", "5668"]);

@@ -464,6 +464,14 @@ pub struct TxnLogEntry {
     pub timeout_ns: u64,
     /// When the open transaction started (the first partition added).
     pub txn_start_ns: u64,
+    /// Transaction version 2: the producer id the client moves to once this transaction completes, because
+    /// its epoch is exhausted (Kafka's `nextProducerId`, KAFKA-18660).
+    #[serde(default)]
+    pub next_producer_id: Option<u64>,
+    /// The producer id before the last rotation, to recognise a retried EndTxn of the old id (Kafka's
+    /// `previousProducerId`).
+    #[serde(default)]
+    pub previous_producer_id: Option<u64>,
 }
 
 /// Every message of the model.

@@ -381,6 +381,7 @@ impl Cluster {
                 epoch_bump_per_txn: scenario.variant.epoch_bump_per_txn(),
                 transactional_id_expiration_ns: cluster.transactional_id_expiration_ms * NS_PER_MS,
                 marker_retry_ns: MARKER_RETRY_NS,
+                load_ns_per_record: crate::coordinator::txn::DEFAULT_LOAD_NS_PER_RECORD,
             },
             verification: match (scenario.variant.verifies_partitions(), scenario.variant.explicit_add_partitions()) {
                 (false, _) => TxnVerification::Off,

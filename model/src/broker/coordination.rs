@@ -1,11 +1,13 @@
-//! The broker's side of the coordinators: it loads them when it comes to lead an internal partition,
-//! hands them requests, and carries out the effects they return — appends to its own replicas (answered
-//! once replicated), replies, and markers to partition leaders. It also writes the markers it is sent and,
+//! The broker's side of the coordinators: it loads them, over virtual time, when it comes to lead an internal
+//! partition (answering COORDINATOR_LOAD_IN_PROGRESS meanwhile), hands them requests, and carries out the
+//! effects they return — appends to its own replicas (answered once replicated), replies, and markers to
+//! partition leaders through the marker channel. It also writes the markers it is sent and,
 //! under KIP-890, verifies a transactional partition with its coordinator before the first append.
 
 use super::{count_result, Broker, TxnVerification};
 use crate::broker::replica::Produced;
 use crate::coordinator::group::{GroupEffect, GroupWrite, LoadedRecord};
+use crate::coordinator::marker_channel::InFlightMarker;
 use crate::coordinator::txn::{TxnEffect, Waiter};
 use crate::ctx::Ctx;
 use crate::protocol::{
@@ -56,8 +58,9 @@ impl Broker {
         image.partitions[partition.index()].leader.map(NodeId)
     }
 
-    /// Loads a coordinator for every internal partition this broker now leads (or leads in a new epoch),
-    /// and unloads those it no longer leads.
+    /// Starts loading a coordinator for every internal partition this broker now leads (or leads in a new
+    /// epoch), abandons the loads of those it no longer leads at the epoch they began in, and unloads the
+    /// coordinators it no longer leads (Kafka's `onElection` / `onResignation` for both coordinators).
     pub(super) fn sync_coordinators(&mut self, ctx: &mut Ctx<'_>) {
         let internal = self.settings.internal;
         let hosted: Vec<(PartitionId, bool, u32)> = self
@@ -67,20 +70,59 @@ impl Broker {
             .filter(|(partition, _)| partition.0 >= internal.first_partition)
             .map(|(partition, replica)| (*partition, replica.is_leader(), replica.leader_epoch))
             .collect();
+        let now_ns = ctx.now_ns();
+        let load_ns_per_record = self.settings.txn.load_ns_per_record;
         for (partition, leads, epoch) in hosted {
             let loaded = self.volatile.coordinator_epochs.get(&partition).copied();
-            if leads && loaded != Some(epoch) {
-                self.load_coordinator(ctx, partition, epoch);
-            } else if !leads && loaded.is_some() {
-                self.volatile.coordinator_epochs.remove(&partition);
-                let effects = self.volatile.txn.unload(partition);
-                self.volatile.groups.unload(partition);
-                self.run_txn_effects(ctx, effects);
+            let current = leads.then_some(epoch);
+            if loaded.is_some() && loaded != current {
+                self.unload_coordinator(ctx, partition);
+            }
+            let loaded = self.volatile.coordinator_epochs.get(&partition).copied();
+            let records = self.durable.replicas[&partition].log.batches().len() as u64;
+            let loads = &mut self.volatile.coordinator_loads;
+            let change = loads.on_leadership(partition, current, loaded, records, now_ns, load_ns_per_record);
+            if change.abandoned {
+                ctx.shared.count("coordinator:load-abandoned");
+            }
+            if change.started {
+                ctx.shared.count("coordinator:load-started");
             }
         }
     }
 
+    fn unload_coordinator(&mut self, ctx: &mut Ctx<'_>, partition: PartitionId) {
+        self.volatile.coordinator_epochs.remove(&partition);
+        self.volatile.marker_channel.remove_markers_for_txn_topic_partition(partition);
+        let effects = self.volatile.txn.unload(partition);
+        self.volatile.groups.unload(partition);
+        self.run_txn_effects(ctx, effects);
+    }
+
+    /// Completes every load whose log has been read, if this broker still leads its partition at the epoch
+    /// the load began in.
+    fn finish_loads(&mut self, ctx: &mut Ctx<'_>) {
+        for (partition, leader_epoch) in self.volatile.coordinator_loads.take_due(ctx.now_ns()) {
+            let replica = self.volatile.replicas.get(&partition);
+            if replica.is_some_and(|replica| replica.is_leader() && replica.leader_epoch == leader_epoch) {
+                self.load_coordinator(ctx, partition, leader_epoch);
+            } else {
+                ctx.shared.count("coordinator:load-abandoned");
+            }
+        }
+    }
+
+    /// COORDINATOR_LOAD_IN_PROGRESS if the coordinator of internal partition `log` is still loading here.
+    fn loading(&self, ctx: &mut Ctx<'_>, log: PartitionId) -> Option<ErrorCode> {
+        if !self.volatile.coordinator_loads.is_loading(log) {
+            return None;
+        }
+        count_result(ctx, &Err(ErrorCode::CoordinatorLoadInProgress));
+        Some(ErrorCode::CoordinatorLoadInProgress)
+    }
+
     fn load_coordinator(&mut self, ctx: &mut Ctx<'_>, partition: PartitionId, epoch: u32) {
+        assert!(!self.volatile.coordinator_epochs.contains_key(&partition), "unloaded before it loads again");
         self.volatile.coordinator_epochs.insert(partition, epoch);
         ctx.shared.count("coordinator:loaded");
         if epoch > 0 {
@@ -118,7 +160,14 @@ impl Broker {
     }
 
     pub(super) fn tick_coordinators(&mut self, ctx: &mut Ctx<'_>) {
+        self.finish_loads(ctx);
         let now_ns = ctx.now_ns();
+        let request_timeout_ns = self.settings.txn.marker_retry_ns;
+        for marker in self.volatile.marker_channel.disconnect_timed_out(now_ns, request_timeout_ns) {
+            ctx.shared.count("coordinator:marker-request-disconnected");
+            let InFlightMarker { log, coordinator_epoch, transactional_id, partition, .. } = marker;
+            self.volatile.txn.requeue_marker(log, coordinator_epoch, &transactional_id, partition);
+        }
         let effects = self.volatile.txn.tick(now_ns);
         self.run_txn_effects(ctx, effects);
         let effects = self.volatile.groups.tick(now_ns);
@@ -128,6 +177,10 @@ impl Broker {
     pub(super) fn on_init_transactional(&mut self, ctx: &mut Ctx<'_>, source: NodeId, request_id: u64, init: TxnInit) {
         let log = self.settings.internal.transaction_log_partition(&init.transactional_id);
         let waiter = Waiter { client: source, request_id, init: true };
+        if let Some(error) = self.loading(ctx, log) {
+            ctx.send(source, Msg::InitProducerIdResponse { request_id, result: Err(error) });
+            return;
+        }
         let (broker_count, broker_index) =
             (u64::from(self.settings.broker_count), u64::from(self.settings.broker_index));
         let issued = &mut self.durable.producer_ids_issued;
@@ -161,7 +214,18 @@ impl Broker {
         let internal = self.settings.internal;
         let log = internal.transaction_log_partition(transactional_id);
         let waiter = Waiter { client: source, request_id, init: false };
+        if let Some(error) = self.loading(ctx, log) {
+            ctx.send(source, Msg::TxnResponse { request_id, result: Err(error) });
+            return;
+        }
         let now_ns = ctx.now_ns();
+        let (broker_count, broker_index) =
+            (u64::from(self.settings.broker_count), u64::from(self.settings.broker_index));
+        let issued = &mut self.durable.producer_ids_issued;
+        let new_producer_id = || {
+            *issued += 1;
+            (*issued - 1) * broker_count + broker_index + 1
+        };
         let txn = &mut self.volatile.txn;
         let effects = match op {
             TxnOp::AddPartitions(partitions) => {
@@ -174,7 +238,9 @@ impl Broker {
             TxnOp::VerifyPartitions(partitions) => {
                 txn.verify_partitions(log, transactional_id, producer_id, epoch, &partitions, waiter)
             }
-            TxnOp::EndTxn(commit) => txn.end_txn(log, transactional_id, producer_id, epoch, commit, waiter, now_ns),
+            TxnOp::EndTxn(commit) => {
+                txn.end_txn(log, transactional_id, producer_id, epoch, commit, waiter, now_ns, new_producer_id)
+            }
         };
         self.run_txn_effects(ctx, effects);
     }
@@ -189,6 +255,10 @@ impl Broker {
     ) {
         let log = self.settings.internal.offsets_partition(group_id);
         let waiter = Waiter { client: source, request_id, init: false };
+        if let Some(error) = self.loading(ctx, log) {
+            ctx.send(source, Msg::GroupResponse { request_id, result: Err(error) });
+            return;
+        }
         let now_ns = ctx.now_ns();
         let groups = &mut self.volatile.groups;
         let effects = match op {
@@ -233,17 +303,19 @@ impl Broker {
                     ctx.send(waiter.client, msg);
                 }
                 TxnEffect::Marker { transactional_id, partition, producer, marker, coordinator_epoch } => {
-                    let Some(leader) = self.leader_of(partition) else { continue };
-                    let request_id = self.next_internal_id();
                     let log = self.settings.internal.transaction_log_partition(&transactional_id);
-                    // A new attempt supersedes the earlier ones, as Kafka's retry on a new connection does: an
-                    // answer to an older attempt must not complete the transaction while this copy may still
-                    // land, after the producer's next transaction has begun on the partition.
-                    let key = (log, transactional_id, partition);
-                    self.volatile.marker_requests.retain(|_, earlier| *earlier != key);
-                    self.volatile.marker_requests.insert(request_id, key);
+                    let Some(destination) = self.leader_of(partition) else {
+                        // No leader known: the marker waits in the queue for the next send.
+                        self.volatile.txn.requeue_marker(log, coordinator_epoch, &transactional_id, partition);
+                        continue;
+                    };
+                    let request_id = self.next_internal_id();
+                    let sent_ns = ctx.now_ns();
+                    let in_flight =
+                        InFlightMarker { log, coordinator_epoch, transactional_id, partition, destination, sent_ns };
+                    self.volatile.marker_channel.sent(request_id, in_flight);
                     let msg = Msg::WriteTxnMarkerRequest { request_id, partition, producer, marker, coordinator_epoch };
-                    ctx.send(leader, msg);
+                    ctx.send(destination, msg);
                 }
                 TxnEffect::Illegal(message) => panic!("transaction coordinator: {message}"),
             }
@@ -338,7 +410,18 @@ impl Broker {
     ) {
         let internal_id = self.next_internal_id();
         let me = self.me();
+        // Kafka 4.x carries the transaction version in each marker (KAFKA-19446); a cluster here runs one
+        // version, so the leader's own is the coordinator's.
+        let transaction_version_2 = self.settings.txn.epoch_bump_per_txn;
         let result = match (self.volatile.replicas.get_mut(&partition), self.durable.replicas.get_mut(&partition)) {
+            (Some(replica), Some(_)) if !replica.is_leader() => Err(ErrorCode::NotLeaderOrFollower),
+            (Some(replica), Some(_))
+                if transaction_version_2
+                    && replica.producer_state().check_marker_transaction_version_2(producer).is_err() =>
+            {
+                ctx.shared.count("broker:marker-epoch-not-bumped");
+                Err(ErrorCode::InvalidProducerEpoch)
+            }
             (Some(replica), Some(durable)) => replica.write_marker(
                 durable,
                 &self.settings.replication,
@@ -388,9 +471,13 @@ impl Broker {
 
     /// The coordinator answered a marker this broker's coordinator sent.
     pub(super) fn on_marker_written(&mut self, ctx: &mut Ctx<'_>, request_id: u64, result: Result<(), ErrorCode>) {
-        let Some((log, transactional_id, partition)) = self.volatile.marker_requests.remove(&request_id) else {
+        // An answer on a connection closed by its request timeout is never delivered.
+        let Some(answered) = self.volatile.marker_channel.answered(request_id) else { return };
+        let InFlightMarker { log, coordinator_epoch, transactional_id, partition, .. } = answered;
+        if self.volatile.coordinator_epochs.get(&log) != Some(&coordinator_epoch) {
+            // `TransactionMarkerRequestCompletionHandler`: the coordinator epoch changed, the markers are obsolete.
             return;
-        };
+        }
         let effects = self.volatile.txn.on_marker(log, &transactional_id, partition, result, ctx.now_ns());
         self.run_txn_effects(ctx, effects);
     }

@@ -27,6 +27,8 @@ mod coordination;
 use crate::broker::replica::{Produced, Replica, ReplicaDurable, ReplicationSettings, Reply};
 use crate::coordinator::group::GroupCoordinator;
 use crate::coordinator::internal_topics::InternalTopics;
+use crate::coordinator::loading::CoordinatorLoads;
+use crate::coordinator::marker_channel::TxnMarkerChannel;
 use crate::coordinator::txn::{TxnCoordinator, TxnCoordinatorSettings};
 use crate::ctx::{timer_parts, timer_tag, Ctx};
 use crate::protocol::{ErrorCode, MetadataImage, Msg, PartitionId, RecordBatch, ReplicaFetchData};
@@ -114,8 +116,10 @@ struct Volatile {
     coordinator_epochs: BTreeMap<PartitionId, u32>,
     /// Writes to this broker's own replicas that wait for replication, by internal request id.
     internal_writes: BTreeMap<u64, InternalWrite>,
-    /// Markers this broker's transaction coordinator sent: request id → (log, transactional id, partition).
-    marker_requests: BTreeMap<u64, (PartitionId, String, PartitionId)>,
+    /// Markers this broker's transaction coordinator has in flight.
+    marker_channel: TxnMarkerChannel,
+    /// Internal partitions whose coordinator is still loading.
+    coordinator_loads: CoordinatorLoads,
     /// Transactional produces waiting for their KIP-890 verification, by the verification's request id.
     verifications: BTreeMap<u64, Verification>,
 }
@@ -131,7 +135,8 @@ impl Volatile {
             groups: GroupCoordinator::new(),
             coordinator_epochs: BTreeMap::new(),
             internal_writes: BTreeMap::new(),
-            marker_requests: BTreeMap::new(),
+            marker_channel: TxnMarkerChannel::new(),
+            coordinator_loads: CoordinatorLoads::new(),
             verifications: BTreeMap::new(),
         }
     }

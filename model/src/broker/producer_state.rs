@@ -306,6 +306,26 @@ impl ProducerStateManager {
         }
     }
 
+    /// The marker epoch rule of transaction version 2 (KIP-890 part 2), checked before [`Self::check_marker`]:
+    /// a TV2 marker carries the epoch the coordinator bumped at Prepare, so a marker whose epoch is not above
+    /// the partition's producer epoch belongs to a transaction already ended here, and landing it could end
+    /// the producer's next transaction instead (KAFKA-19446, which carries the transaction version in
+    /// WriteTxnMarkers down to `ProducerStateManager.checkProducerEpoch`). The one exception is an idempotent
+    /// retry: the same epoch with no transaction open here is a marker whose first copy already landed, and
+    /// is accepted (KAFKA-19999: without it a reloaded coordinator re-sending its Prepare* markers, or a
+    /// retry after a lost answer, hangs the transaction). A rotated producer id (KAFKA-18660) is a new entry,
+    /// so its markers are never compared with the old id's epoch.
+    pub fn check_marker_transaction_version_2(&self, identity: ProducerIdentity) -> Result<(), ErrorCode> {
+        let Some(entry) = self.entries.get(&identity.producer_id) else { return Ok(()) };
+        if identity.epoch > entry.epoch {
+            return Ok(());
+        }
+        if identity.epoch == entry.epoch && entry.current_txn_first_offset.is_none() {
+            return Ok(());
+        }
+        Err(ErrorCode::InvalidProducerEpoch)
+    }
+
     /// Validates a coordinator-written transactional record: only the producer epoch is checked.
     pub fn check_coordinator_append(&self, identity: ProducerIdentity) -> Result<(), ErrorCode> {
         match self.entries.get(&identity.producer_id) {
@@ -425,6 +445,10 @@ impl ProducerStateManager {
         assert!(entry.batches.len() <= DUPLICATE_WINDOW_BATCHES);
     }
 }
+
+#[cfg(test)]
+#[path = "producer_state_marker_tests.rs"]
+mod marker_tests;
 
 #[cfg(test)]
 mod tests {

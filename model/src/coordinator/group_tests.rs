@@ -354,6 +354,8 @@ fn written_log() -> Vec<LoadedRecord> {
         partitions: vec![P0],
         timeout_ns: SESSION_NS,
         txn_start_ns: 0,
+        next_producer_id: None,
+        previous_producer_id: None,
     };
     vec![
         group(1, vec![("a", SUBSCRIPTION.to_vec())]),

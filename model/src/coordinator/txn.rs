@@ -28,9 +28,20 @@ pub struct TxnCoordinatorSettings {
     pub epoch_bump_per_txn: bool,
     /// `transactional.id.expiration.ms`: an idle completed id is removed (through Dead) after this long.
     pub transactional_id_expiration_ns: u64,
-    /// How long a marker waits for its answer before it is sent again.
+    /// How long a WriteTxnMarkers request waits for its answer before the marker channel closes its
+    /// connection and re-enqueues its markers (Kafka's `request.timeout.ms` on the inter-broker send thread).
     pub marker_retry_ns: u64,
+    /// How long loading one record of an internal partition takes, so a long log loads for longer
+    /// (`TransactionStateManager.loadTransactionsForTxnTopicPartition`, the group coordinator's load).
+    pub load_ns_per_record: u64,
 }
+
+/// Reading one record of an internal partition while loading it: 10 µs, so a log of 10,000 records keeps its
+/// coordinator loading for 100 ms.
+pub const DEFAULT_LOAD_NS_PER_RECORD: u64 = 10_000;
+
+/// Kafka's producer epoch is a short: `Short.MAX_VALUE`.
+pub const MAX_PRODUCER_EPOCH: u16 = 32_767;
 
 /// A client waiting for the answer to a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,10 +54,48 @@ pub struct Waiter {
     pub init: bool,
 }
 
-/// One marker of a transaction that is being completed.
+/// One marker of a transaction that is being completed, in Kafka's `TransactionMarkerChannelManager`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct MarkerProgress {
-    sent_ns: Option<u64>,
+enum MarkerProgress {
+    /// In the broker queue (`addTxnMarkersToBrokerQueue`): sent at the next tick, to the leader then known.
+    Queued,
+    /// A WriteTxnMarkers request carries it; its answer, or its connection's failure, is awaited.
+    InFlight,
+    /// Sending was cancelled (`removeMarkersForTxn`): the producer or coordinator epoch moved on, so this
+    /// coordinator never completes the transaction; a coordinator that loads it resends.
+    Cancelled,
+}
+
+/// What the coordinator does with one partition's WriteTxnMarkers answer, as Kafka's
+/// `TransactionMarkerRequestCompletionHandler.onComplete`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MarkerCompletion {
+    /// NONE: the partition has its marker (`txnMetadata.removePartition`).
+    Written,
+    /// NOT_LEADER_OR_FOLLOWER, NOT_ENOUGH_REPLICAS(_AFTER_APPEND), UNKNOWN_TOPIC_OR_PARTITION,
+    /// REQUEST_TIMED_OUT, KAFKA_STORAGE_ERROR: re-enqueued for the partition's leader as then known.
+    Retry,
+    /// INVALID_PRODUCER_EPOCH, TRANSACTION_COORDINATOR_FENCED: the producer or coordinator epoch changed;
+    /// every marker of the transaction is cancelled and it is left in Prepare* here.
+    CancelSending,
+    /// Anything else (CORRUPT_MESSAGE, MESSAGE_TOO_LARGE, ... or an error Kafka does not expect): Kafka
+    /// throws IllegalStateException; here it is a finding.
+    Illegal,
+}
+
+impl MarkerCompletion {
+    /// Kafka's table. UNSUPPORTED_FOR_MESSAGE_FORMAT and UNSUPPORTED_VERSION, which Kafka also removes as
+    /// written, have no counterpart in the model.
+    pub fn of(result: Result<(), ErrorCode>) -> MarkerCompletion {
+        match result {
+            Ok(()) => MarkerCompletion::Written,
+            Err(ErrorCode::NotLeaderOrFollower | ErrorCode::NotEnoughReplicas) => MarkerCompletion::Retry,
+            Err(ErrorCode::InvalidProducerEpoch | ErrorCode::TransactionCoordinatorFenced) => {
+                MarkerCompletion::CancelSending
+            }
+            Err(_) => MarkerCompletion::Illegal,
+        }
+    }
 }
 
 /// A transactional id's metadata.
@@ -58,6 +107,10 @@ pub struct TxnMetadata {
     pub epoch: u16,
     /// The epoch before the last KIP-890 bump.
     pub last_epoch: Option<u16>,
+    /// Transaction version 2, epoch exhausted: the producer id the transaction completes into.
+    pub next_producer_id: Option<u64>,
+    /// The producer id before the last rotation.
+    pub previous_producer_id: Option<u64>,
     /// The state.
     pub state: TxnState,
     /// Partitions in the transaction.
@@ -80,6 +133,8 @@ impl TxnMetadata {
             producer_id: entry.producer_id,
             epoch: entry.epoch,
             last_epoch: entry.last_epoch,
+            next_producer_id: entry.next_producer_id,
+            previous_producer_id: entry.previous_producer_id,
             state: entry.state,
             partitions: entry.partitions.iter().copied().collect(),
             timeout_ns: entry.timeout_ns,
@@ -100,7 +155,41 @@ impl TxnMetadata {
             partitions: self.partitions.iter().copied().collect(),
             timeout_ns: self.timeout_ns,
             txn_start_ns: self.txn_start_ns,
+            next_producer_id: self.next_producer_id,
+            previous_producer_id: self.previous_producer_id,
         }
+    }
+
+    /// `TransactionMetadata.isEpochExhausted`: at `Short.MAX_VALUE - 1` one bump is left, which the
+    /// coordinator keeps for fencing, so the next transaction needs a new producer id.
+    pub fn is_epoch_exhausted(&self) -> bool {
+        self.epoch >= MAX_PRODUCER_EPOCH - 1
+    }
+
+    /// InitProducerId of an existing id under transaction version 1: `prepareIncrementProducerEpoch`, or
+    /// `prepareProducerIdRotation` (a new id at epoch 0) once the epoch is exhausted. Returns the
+    /// (producer id, epoch) the InitProducerId handler writes.
+    pub fn prepare_increment_producer_epoch(&self, new_producer_id: impl FnOnce() -> u64) -> (u64, u16) {
+        if self.is_epoch_exhausted() {
+            return (new_producer_id(), 0);
+        }
+        assert!(self.epoch < MAX_PRODUCER_EPOCH - 1);
+        (self.producer_id, self.epoch + 1)
+    }
+
+    /// The entry that completes this Prepare* transaction: under transaction version 2 with an exhausted
+    /// epoch, the producer id rotates to `next_producer_id` at epoch 0 (`TransactionMetadata.prepareComplete`).
+    fn complete_entry(&self, transactional_id: &str) -> TxnLogEntry {
+        let complete =
+            if self.state == TxnState::PrepareCommit { TxnState::CompleteCommit } else { TxnState::CompleteAbort };
+        let mut entry = self.log_entry(transactional_id, complete);
+        if let Some(next) = self.next_producer_id {
+            entry.previous_producer_id = Some(self.producer_id);
+            entry.producer_id = next;
+            entry.epoch = 0;
+            entry.next_producer_id = None;
+        }
+        entry
     }
 
     /// True while a transition is being written.
@@ -226,7 +315,7 @@ impl TxnCoordinator {
         let mut effects = Vec::new();
         for id in preparing {
             self.coverage.push("coordinator:markers-resumed".to_string());
-            effects.extend(self.start_markers(log, &id, now_ns));
+            effects.extend(self.start_markers(log, &id));
         }
         effects
     }
@@ -281,6 +370,8 @@ impl TxnCoordinator {
             producer_id: new_producer_id(),
             epoch: 0,
             last_epoch: None,
+            next_producer_id: None,
+            previous_producer_id: None,
             state: TxnState::Empty,
             partitions: BTreeSet::new(),
             timeout_ns,
@@ -440,7 +531,9 @@ impl TxnCoordinator {
     }
 
     /// EndTxn, with Kafka's error table; under KIP-890 the epoch is bumped at Prepare and a retried EndTxn
-    /// of the previous epoch is recognised.
+    /// of the previous epoch is recognised. Under transaction version 2 an exhausted epoch rotates the
+    /// producer id (`TransactionCoordinator.endTransaction` with `nextProducerId`, KAFKA-18660): the markers
+    /// carry the old id at its last epoch, the client is answered the new id at epoch 0.
     #[allow(clippy::too_many_arguments)]
     pub fn end_txn(
         &mut self,
@@ -451,17 +544,22 @@ impl TxnCoordinator {
         commit: bool,
         waiter: Waiter,
         now_ns: u64,
+        new_producer_id: impl FnOnce() -> u64,
     ) -> Vec<TxnEffect> {
         let bump = self.settings.epoch_bump_per_txn;
         let Some(partition) = self.partitions.get_mut(&log) else { return reply(waiter, ErrorCode::NotCoordinator) };
         let Some(txn) = partition.txns.get_mut(transactional_id) else {
             return reply(waiter, ErrorCode::InvalidProducerIdMapping);
         };
-        if txn.producer_id != producer_id {
+        // KIP-890: the epoch was bumped at Prepare, so a retry of that EndTxn carries the epoch before it; after
+        // a rotation it also carries the producer id before it.
+        let retry_on_bump =
+            bump && txn.producer_id == producer_id && txn.last_epoch == Some(epoch) && epoch < txn.epoch;
+        let retry_on_rotation = bump && txn.previous_producer_id == Some(producer_id) && txn.last_epoch == Some(epoch);
+        let retry = retry_on_bump || retry_on_rotation;
+        if txn.producer_id != producer_id && !retry {
             return reply(waiter, ErrorCode::InvalidProducerIdMapping);
         }
-        // KIP-890: the epoch was bumped at Prepare, so a retry of that EndTxn carries the epoch before it.
-        let retry = bump && txn.last_epoch == Some(epoch) && epoch < txn.epoch;
         if epoch != txn.epoch && !retry {
             return reply(waiter, ErrorCode::ProducerFenced);
         }
@@ -475,36 +573,36 @@ impl TxnCoordinator {
         };
         let current = (txn.producer_id, txn.epoch);
         let state = txn.state;
-        match state {
-            _ if retry && state == complete => vec![TxnEffect::Reply { waiter, result: Ok(current) }],
-            _ if retry && state == prepare => reply(waiter, ErrorCode::ConcurrentTransactions),
-            _ if retry => reply(waiter, ErrorCode::InvalidTxnState),
-            TxnState::Ongoing => {
-                let mut entry = txn.log_entry(transactional_id, prepare);
-                if bump {
-                    entry.last_epoch = Some(txn.epoch);
-                    entry.epoch += 1;
-                }
-                self.begin_transition(log, entry, Some(waiter))
-            }
+        let mut entry = match state {
+            _ if retry && state == complete => return vec![TxnEffect::Reply { waiter, result: Ok(current) }],
+            _ if retry && state == prepare => return reply(waiter, ErrorCode::ConcurrentTransactions),
+            _ if retry => return reply(waiter, ErrorCode::InvalidTxnState),
+            TxnState::Ongoing => txn.log_entry(transactional_id, prepare),
             // eos-tv1 keeps the epoch, so a retried EndTxn comes at the same epoch: the same result succeeds.
-            _ if !bump && state == complete => vec![TxnEffect::Reply { waiter, result: Ok(current) }],
+            _ if !bump && state == complete => return vec![TxnEffect::Reply { waiter, result: Ok(current) }],
             _ if state == prepare || (bump && matches!(state, TxnState::PrepareCommit | TxnState::PrepareAbort)) => {
-                reply(waiter, ErrorCode::ConcurrentTransactions)
+                return reply(waiter, ErrorCode::ConcurrentTransactions);
             }
             TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort if bump && !commit => {
                 // KIP-890 blind abort: nothing may be open, but the epoch bump fences any late write of the
                 // transaction the client is abandoning.
                 self.coverage.push("coordinator:blind-abort".to_string());
                 let mut entry = txn.log_entry(transactional_id, prepare);
-                entry.last_epoch = Some(txn.epoch);
-                entry.epoch += 1;
                 entry.partitions.clear();
                 entry.txn_start_ns = now_ns;
-                self.begin_transition(log, entry, Some(waiter))
+                entry
             }
-            _ => reply(waiter, ErrorCode::InvalidTxnState),
+            _ => return reply(waiter, ErrorCode::InvalidTxnState),
+        };
+        if bump {
+            // `prepareAbortOrCommit` under transaction version 2.
+            assert!(txn.epoch < MAX_PRODUCER_EPOCH, "an exhausted epoch rotated the producer id before its last bump");
+            entry.last_epoch = Some(txn.epoch);
+            entry.epoch += 1;
+            entry.previous_producer_id = None;
+            entry.next_producer_id = txn.is_epoch_exhausted().then(new_producer_id);
         }
+        self.begin_transition(log, entry, Some(waiter))
     }
 
     /// The transaction log write of `entry` finished (replicated, or failed).
@@ -526,22 +624,29 @@ impl TxnCoordinator {
             effects.push(TxnEffect::Illegal(format!("{}: {illegal}", entry.transactional_id)));
             return effects;
         }
+        if entry.producer_id != txn.producer_id {
+            self.coverage.push("coordinator:producer-id-rotated".to_string());
+        }
         self.coverage.push(format!("txn-state:{}", entry.state.name()));
         self.coverage.push(format!("txn-transition:{}->{}", txn.state.name(), entry.state.name()));
         txn.state = entry.state;
         txn.producer_id = entry.producer_id;
         txn.epoch = entry.epoch;
         txn.last_epoch = entry.last_epoch;
+        txn.next_producer_id = entry.next_producer_id;
+        txn.previous_producer_id = entry.previous_producer_id;
         txn.partitions = entry.partitions.iter().copied().collect();
         txn.timeout_ns = entry.timeout_ns;
         txn.txn_start_ns = entry.txn_start_ns;
         txn.last_update_ns = now_ns;
         if let Some(waiter) = waiter {
-            effects.push(TxnEffect::Reply { waiter, result: Ok((txn.producer_id, txn.epoch)) });
+            // KAFKA-18660: a transaction that rotates the producer id answers the new id at epoch 0.
+            let identity = txn.next_producer_id.map_or((txn.producer_id, txn.epoch), |next| (next, 0));
+            effects.push(TxnEffect::Reply { waiter, result: Ok(identity) });
         }
         match entry.state {
             TxnState::PrepareCommit | TxnState::PrepareAbort => {
-                effects.extend(self.start_markers(log, &entry.transactional_id, now_ns));
+                effects.extend(self.start_markers(log, &entry.transactional_id));
             }
             TxnState::Dead => {
                 self.partitions.get_mut(&log).expect("loaded").txns.remove(&entry.transactional_id);
@@ -551,7 +656,8 @@ impl TxnCoordinator {
         effects
     }
 
-    /// A marker's answer: once every partition has its marker, the transaction completes.
+    /// A marker's answer, by Kafka's `TransactionMarkerRequestCompletionHandler` table ([`MarkerCompletion`]):
+    /// once every partition has its marker, the transaction completes.
     pub fn on_marker(
         &mut self,
         log: PartitionId,
@@ -566,26 +672,57 @@ impl TxnCoordinator {
         if !matches!(txn.state, TxnState::PrepareCommit | TxnState::PrepareAbort) || txn.pending.is_some() {
             return Vec::new();
         }
-        match result {
-            // A fenced epoch means a newer marker already ended this producer's transaction there.
-            Ok(()) | Err(ErrorCode::InvalidProducerEpoch) => {
+        if txn.markers.get(&partition) != Some(&MarkerProgress::InFlight) {
+            return Vec::new();
+        }
+        match MarkerCompletion::of(result) {
+            MarkerCompletion::Written => {
                 txn.markers.remove(&partition);
             }
-            Err(_) => {
-                // Retried by the tick, from fresh metadata.
-                if let Some(progress) = txn.markers.get_mut(&partition) {
-                    progress.sent_ns = None;
-                }
+            MarkerCompletion::Retry => {
+                self.coverage.push("coordinator:marker-retry".to_string());
+                txn.markers.insert(partition, MarkerProgress::Queued);
                 return Vec::new();
+            }
+            MarkerCompletion::CancelSending => {
+                self.coverage.push("coordinator:marker-sending-cancelled".to_string());
+                txn.markers.values_mut().for_each(|progress| *progress = MarkerProgress::Cancelled);
+                return Vec::new();
+            }
+            MarkerCompletion::Illegal => {
+                let error = result.expect_err("only an error is illegal");
+                return vec![TxnEffect::Illegal(format!(
+                    "{transactional_id}: marker for {partition:?} failed with {error:?}"
+                ))];
             }
         }
         if !txn.markers.is_empty() {
             return Vec::new();
         }
-        let complete =
-            if txn.state == TxnState::PrepareCommit { TxnState::CompleteCommit } else { TxnState::CompleteAbort };
         txn.last_update_ns = now_ns;
-        self.transition(log, transactional_id, complete, None)
+        let entry = txn.complete_entry(transactional_id);
+        self.begin_transition(log, entry, None)
+    }
+
+    /// The connection that carried a marker was closed before its answer came (`onComplete` with
+    /// `wasDisconnected`), or no leader was known to send it to: it goes back to the broker queue, unless the
+    /// coordinator moved on (another coordinator epoch, or the transaction no longer waits for it).
+    pub fn requeue_marker(
+        &mut self,
+        log: PartitionId,
+        coordinator_epoch: u32,
+        transactional_id: &str,
+        partition: PartitionId,
+    ) {
+        let Some(loaded) = self.partitions.get_mut(&log) else { return };
+        if loaded.coordinator_epoch != coordinator_epoch {
+            return;
+        }
+        let Some(txn) = loaded.txns.get_mut(transactional_id) else { return };
+        if let Some(progress @ MarkerProgress::InFlight) = txn.markers.get_mut(&partition) {
+            self.coverage.push("coordinator:marker-requeued".to_string());
+            *progress = MarkerProgress::Queued;
+        }
     }
 
     /// Periodic work: time out open transactions, re-send unanswered markers, expire idle ids.
@@ -603,7 +740,6 @@ impl TxnCoordinator {
 
     fn tick_txn(&mut self, log: PartitionId, id: &str, now_ns: u64) -> Vec<TxnEffect> {
         let expiration_ns = self.settings.transactional_id_expiration_ns;
-        let retry_ns = self.settings.marker_retry_ns;
         let txn = &self.partitions[&log].txns[id];
         if txn.pending.is_some() {
             return Vec::new();
@@ -619,21 +755,10 @@ impl TxnCoordinator {
             }
             TxnState::PrepareCommit | TxnState::PrepareAbort if txn.markers.is_empty() => {
                 // Every marker landed but the Complete* write did not replicate: write it again.
-                let complete = if txn.state == TxnState::PrepareCommit {
-                    TxnState::CompleteCommit
-                } else {
-                    TxnState::CompleteAbort
-                };
-                self.transition(log, id, complete, None)
+                let entry = txn.complete_entry(id);
+                self.begin_transition(log, entry, None)
             }
-            TxnState::PrepareCommit | TxnState::PrepareAbort => {
-                let stale = txn.markers.values().any(|m| m.sent_ns.is_none_or(|sent| now_ns - sent >= retry_ns));
-                if stale {
-                    self.send_markers(log, id, now_ns, retry_ns)
-                } else {
-                    Vec::new()
-                }
-            }
+            TxnState::PrepareCommit | TxnState::PrepareAbort => self.send_markers(log, id),
             TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort
                 if now_ns.saturating_sub(txn.last_update_ns) >= expiration_ns =>
             {
@@ -662,7 +787,8 @@ impl TxnCoordinator {
         // No last epoch, as Kafka's prepareFenceProducerEpoch: the fenced producer's EndTxn at its old epoch
         // must be PRODUCER_FENCED, never taken for a retry.
         txn.last_epoch = None;
-        txn.epoch = txn.epoch.saturating_add(1);
+        // The epoch is a short: a fence at the exhausted epoch takes the one bump kept for it.
+        txn.epoch = txn.epoch.saturating_add(1).min(MAX_PRODUCER_EPOCH);
         txn.last_update_ns = now_ns;
         effects.extend(self.transition(log, id, TxnState::PrepareAbort, None));
         effects
@@ -684,20 +810,19 @@ impl TxnCoordinator {
         vec![TxnEffect::Append { log, entry }]
     }
 
-    fn start_markers(&mut self, log: PartitionId, id: &str, now_ns: u64) -> Vec<TxnEffect> {
-        let retry_ns = self.settings.marker_retry_ns;
+    fn start_markers(&mut self, log: PartitionId, id: &str) -> Vec<TxnEffect> {
         let txn = self.partitions.get_mut(&log).expect("loaded").txns.get_mut(id).expect("present");
-        txn.markers = txn.partitions.iter().map(|partition| (*partition, MarkerProgress { sent_ns: None })).collect();
+        txn.markers = txn.partitions.iter().map(|partition| (*partition, MarkerProgress::Queued)).collect();
         if txn.markers.is_empty() {
             // Nothing was written (a blind abort): complete at once.
-            let complete =
-                if txn.state == TxnState::PrepareCommit { TxnState::CompleteCommit } else { TxnState::CompleteAbort };
-            return self.transition(log, id, complete, None);
+            let entry = txn.complete_entry(id);
+            return self.begin_transition(log, entry, None);
         }
-        self.send_markers(log, id, now_ns, retry_ns)
+        self.send_markers(log, id)
     }
 
-    fn send_markers(&mut self, log: PartitionId, id: &str, now_ns: u64, retry_ns: u64) -> Vec<TxnEffect> {
+    /// Sends every queued marker of the transaction (the send thread draining the broker queues).
+    fn send_markers(&mut self, log: PartitionId, id: &str) -> Vec<TxnEffect> {
         let partition = self.partitions.get_mut(&log).expect("loaded");
         let coordinator_epoch = partition.coordinator_epoch;
         let txn = partition.txns.get_mut(id).expect("present");
@@ -705,13 +830,10 @@ impl TxnCoordinator {
         let producer = ProducerIdentity { producer_id: txn.producer_id, epoch: txn.epoch, base_sequence: 0 };
         let mut effects = Vec::new();
         for (target, progress) in &mut txn.markers {
-            if progress.sent_ns.is_some_and(|sent| now_ns - sent < retry_ns) {
+            if *progress != MarkerProgress::Queued {
                 continue;
             }
-            if progress.sent_ns.is_some() {
-                self.coverage.push("coordinator:marker-retry".to_string());
-            }
-            progress.sent_ns = Some(now_ns);
+            *progress = MarkerProgress::InFlight;
             effects.push(TxnEffect::Marker {
                 transactional_id: id.to_string(),
                 partition: *target,
@@ -734,6 +856,11 @@ impl TxnCoordinator {
     ) -> Result<&mut TxnMetadata, ErrorCode> {
         let partition = self.partitions.get_mut(&log).ok_or(ErrorCode::NotCoordinator)?;
         let txn = partition.txns.get_mut(id).ok_or(ErrorCode::InvalidProducerIdMapping)?;
+        // KAFKA-18660: a client already answered the rotated id may ask while the old id's markers are
+        // still being written; it must wait, not be taken for another producer.
+        if txn.next_producer_id == Some(producer_id) && epoch == 0 {
+            return Err(ErrorCode::ConcurrentTransactions);
+        }
         if txn.producer_id != producer_id {
             return Err(ErrorCode::InvalidProducerIdMapping);
         }

@@ -4,7 +4,8 @@
 //! harness plays the broker: every [`TxnEffect::Append`] is fed back through `on_append` (replicated, unless a
 //! test fails it on purpose) and remembered as the log a new coordinator would load; replies, markers and
 //! illegal transitions are collected for the test to compare with the sequence worked out in its comments.
-//! Producer id 1000 is the one the broker hands out; transaction timeout 100 ms, markers retried after 30 ms,
+//! Producer id 1000 is the one the broker hands out (2000 the one an exhausted epoch rotates to); transaction
+//! timeout 100 ms, marker requests time out after 30 ms (in the broker's marker channel, not here),
 //! idle ids expire after 500 ms.
 
 use super::*;
@@ -14,6 +15,8 @@ const MS: u64 = 1_000_000;
 const LOG: PartitionId = PartitionId(10);
 const ID: &str = "writer-0";
 const PID: u64 = 1000;
+/// The producer id an exhausted epoch rotates to.
+const NEXT_PID: u64 = 2000;
 const P0: PartitionId = PartitionId(0);
 const P1: PartitionId = PartitionId(1);
 const P2: PartitionId = PartitionId(2);
@@ -59,6 +62,7 @@ fn settings(eos_v2: bool) -> TxnCoordinatorSettings {
         epoch_bump_per_txn: eos_v2,
         transactional_id_expiration_ns: EXPIRATION_NS,
         marker_retry_ns: MARKER_RETRY_NS,
+        load_ns_per_record: DEFAULT_LOAD_NS_PER_RECORD,
     }
 }
 
@@ -151,7 +155,7 @@ impl Harness {
     }
 
     fn end_effects(&mut self, epoch: u16, commit: bool, request_id: u64, now_ns: u64) -> Vec<TxnEffect> {
-        self.coordinator.end_txn(LOG, ID, PID, epoch, commit, waiter(request_id), now_ns)
+        self.coordinator.end_txn(LOG, ID, PID, epoch, commit, waiter(request_id), now_ns, || NEXT_PID)
     }
 
     fn end(&mut self, epoch: u16, commit: bool, request_id: u64, now_ns: u64) -> Seen {
@@ -161,7 +165,7 @@ impl Harness {
 
     /// EndTxn from a client that holds another producer id.
     fn end_as(&mut self, producer_id: u64, epoch: u16, request_id: u64) -> Seen {
-        let effects = self.coordinator.end_txn(LOG, ID, producer_id, epoch, true, waiter(request_id), 0);
+        let effects = self.coordinator.end_txn(LOG, ID, producer_id, epoch, true, waiter(request_id), 0, || NEXT_PID);
         self.settle(effects, 0)
     }
 
@@ -234,6 +238,8 @@ fn entry(state: TxnState, epoch: u16, partitions: &[PartitionId], timeout_ns: u6
         partitions: partitions.to_vec(),
         timeout_ns,
         txn_start_ns: 0,
+        next_producer_id: None,
+        previous_producer_id: None,
     }
 }
 
@@ -456,18 +462,19 @@ fn every_partition_gets_a_marker_and_commit_completes_only_after_the_last() {
     let seen = harness.end(0, true, 3, MS);
     assert_eq!(seen.markers, Seen::markers(&[P0, P1, P2], ControlMarker::Commit, 0, 0).markers);
     assert_eq!(harness.marker(P0, Ok(()), 2 * MS), Seen::default());
-    // P1's leader refuses; the tick sends it again at once, but not P2's, which is only 3 ms old.
+    // P1's leader refuses (retriable): back in the queue, sent again at the next tick; P2's is still in
+    // flight (its request timeout belongs to the marker channel), so it is not sent again.
     assert_eq!(harness.marker(P1, Err(ErrorCode::NotLeaderOrFollower), 3 * MS), Seen::default());
-    assert_eq!(harness.tick(4 * MS), Seen::markers(&[P1], ControlMarker::Commit, 0, 0));
-    assert_eq!(harness.tick(20 * MS), Seen::default(), "nothing is older than 30 ms yet");
-    // P2 unanswered since 1 ms: at 31 ms it is 30 ms old and sent again; P1 (sent at 4 ms) is not.
-    assert_eq!(harness.tick(31 * MS), Seen::markers(&[P2], ControlMarker::Commit, 0, 0));
     assert!(harness.coverage.contains(&"coordinator:marker-retry".to_string()));
-    assert_eq!(harness.marker(P2, Ok(()), 32 * MS), Seen::default());
+    assert_eq!(harness.tick(4 * MS), Seen::markers(&[P1], ControlMarker::Commit, 0, 0));
+    assert_eq!(harness.tick(40 * MS), Seen::default(), "every marker is in flight");
+    // P2's connection was closed by its request timeout: re-enqueued, sent at the next tick.
+    harness.coordinator.requeue_marker(LOG, 0, ID, P2);
+    assert_eq!(harness.tick(41 * MS), Seen::markers(&[P2], ControlMarker::Commit, 0, 0));
+    assert_eq!(harness.marker(P2, Ok(()), 42 * MS), Seen::default());
     assert_eq!(harness.state(), PrepareCommit, "P1 still has no marker");
     assert_eq!(harness.logged_states().last(), Some(&PrepareCommit));
-    // INVALID_PRODUCER_EPOCH means a newer marker already ended the producer's transaction there: done.
-    assert_eq!(harness.marker(P1, Err(ErrorCode::InvalidProducerEpoch), 33 * MS), Seen::default());
+    assert_eq!(harness.marker(P1, Ok(()), 43 * MS), Seen::default());
     assert_eq!(harness.state(), CompleteCommit);
     assert_eq!(harness.logged_states().last(), Some(&CompleteCommit));
     // A late answer to a marker of a finished transaction changes nothing.
@@ -644,7 +651,7 @@ fn unloading_answers_a_waiting_client_not_coordinator() {
     assert_eq!(effects, vec![TxnEffect::Reply { waiter: waiter(2), result: Err(ErrorCode::NotCoordinator) }]);
     // A request to a broker that no longer coordinates the log is sent elsewhere.
     assert_eq!(harness.coordinator.tick(2 * MS), Vec::new());
-    let effects = harness.coordinator.end_txn(LOG, ID, PID, 0, true, waiter(3), 2 * MS);
+    let effects = harness.coordinator.end_txn(LOG, ID, PID, 0, true, waiter(3), 2 * MS, || NEXT_PID);
     assert_eq!(effects, vec![TxnEffect::Reply { waiter: waiter(3), result: Err(ErrorCode::NotCoordinator) }]);
 }
 
@@ -698,6 +705,143 @@ fn a_completed_id_expires_from_its_last_update_and_an_open_one_never_does() {
     let mut open = Harness::load(false, 0, vec![entry(Ongoing, 0, &[P0], 10 * EXPIRATION_NS)], 0);
     assert_eq!(open.tick(2 * EXPIRATION_NS), Seen::default());
     assert_eq!(open.state(), Ongoing);
+}
+
+#[test]
+fn transaction_marker_request_completion_handler_sorts_every_error_as_kafka_does() {
+    use MarkerCompletion::*;
+    assert_eq!(MarkerCompletion::of(Ok(())), Written);
+    assert_eq!(MarkerCompletion::of(Err(ErrorCode::NotLeaderOrFollower)), Retry);
+    assert_eq!(MarkerCompletion::of(Err(ErrorCode::NotEnoughReplicas)), Retry);
+    assert_eq!(MarkerCompletion::of(Err(ErrorCode::InvalidProducerEpoch)), CancelSending);
+    assert_eq!(MarkerCompletion::of(Err(ErrorCode::TransactionCoordinatorFenced)), CancelSending);
+    for unexpected in [ErrorCode::NotCoordinator, ErrorCode::OutOfOrderSequence, ErrorCode::InvalidTxnState] {
+        assert_eq!(MarkerCompletion::of(Err(unexpected)), Illegal, "{unexpected:?}");
+    }
+}
+
+#[test]
+fn transaction_marker_request_completion_handler_retries_a_retriable_error_and_completes_on_none() {
+    for eos_v2 in [false, true] {
+        let mut harness = ready(eos_v2);
+        let epoch = u16::from(eos_v2);
+        assert_eq!(harness.add(0, &[P0], 2, MS), reply(2, Ok((PID, 0))));
+        assert_eq!(
+            harness.end(0, true, 3, 2 * MS).markers,
+            Seen::markers(&[P0], ControlMarker::Commit, epoch, 0).markers
+        );
+        assert_eq!(harness.marker(P0, Err(ErrorCode::NotEnoughReplicas), 3 * MS), Seen::default());
+        assert_eq!(harness.state(), PrepareCommit, "a retriable error is not written");
+        assert_eq!(harness.tick(4 * MS), Seen::markers(&[P0], ControlMarker::Commit, epoch, 0));
+        assert_eq!(harness.marker(P0, Ok(()), 5 * MS), Seen::default());
+        assert_eq!(harness.state(), CompleteCommit);
+    }
+}
+
+#[test]
+fn transaction_marker_request_completion_handler_cancels_sending_on_a_fenced_epoch() {
+    // INVALID_PRODUCER_EPOCH is not "written": the transaction stays PrepareCommit at this coordinator, every
+    // marker of it is cancelled (the one still in flight too), and the tick sends none again.
+    let mut harness = ready(true);
+    assert_eq!(harness.add(0, &[P0, P1], 2, MS), reply(2, Ok((PID, 0))));
+    assert_eq!(harness.end(0, true, 3, 2 * MS).markers.len(), 2);
+    assert_eq!(harness.marker(P0, Err(ErrorCode::InvalidProducerEpoch), 3 * MS), Seen::default());
+    assert!(harness.coverage.contains(&"coordinator:marker-sending-cancelled".to_string()));
+    assert_eq!(harness.marker(P1, Ok(()), 4 * MS), Seen::default(), "P1's answer no longer counts");
+    assert_eq!(harness.tick(5 * MS), Seen::default());
+    assert_eq!(harness.state(), PrepareCommit);
+    assert_eq!(harness.logged_states().last(), Some(&PrepareCommit));
+    // A coordinator that loads the log (a new coordinator epoch) resends both.
+    let mut successor = TxnCoordinator::new(settings(true));
+    let effects = successor.load(LOG, 1, &harness.log, 10 * MS);
+    let mut resumed = Harness { coordinator: successor, log: harness.log.clone(), coverage: Vec::new() };
+    assert_eq!(resumed.settle(effects, 10 * MS), Seen::markers(&[P0, P1], ControlMarker::Commit, 1, 1));
+}
+
+#[test]
+fn transaction_marker_request_completion_handler_reports_an_unexpected_error_as_illegal() {
+    let mut harness = ready(false);
+    assert_eq!(harness.add(0, &[P0], 2, MS), reply(2, Ok((PID, 0))));
+    assert_eq!(harness.end(0, true, 3, 2 * MS).markers.len(), 1);
+    let seen = harness.marker(P0, Err(ErrorCode::OutOfOrderSequence), 3 * MS);
+    assert_eq!(seen.illegal.len(), 1, "{seen:?}");
+    assert_eq!(harness.state(), PrepareCommit);
+}
+
+#[test]
+fn a_disconnected_marker_is_requeued_only_under_the_coordinator_epoch_it_was_sent_in() {
+    let mut harness = Harness::load(false, 2, Vec::new(), 0);
+    assert_eq!(harness.init(1, 0), reply(1, Ok((PID, 0))));
+    assert_eq!(harness.add(0, &[P0], 2, MS), reply(2, Ok((PID, 0))));
+    assert_eq!(harness.end(0, true, 3, 2 * MS).markers, Seen::markers(&[P0], ControlMarker::Commit, 0, 2).markers);
+    // A request of coordinator epoch 1 is obsolete: its disconnection changes nothing.
+    harness.coordinator.requeue_marker(LOG, 1, ID, P0);
+    assert_eq!(harness.tick(3 * MS), Seen::default());
+    harness.coordinator.requeue_marker(LOG, 2, ID, P0);
+    assert_eq!(harness.tick(4 * MS), Seen::markers(&[P0], ControlMarker::Commit, 0, 2));
+    assert!(harness.coverage.contains(&"coordinator:marker-requeued".to_string()));
+    // The answer to the disconnected first request never arrives; the resent one completes it.
+    assert_eq!(harness.marker(P0, Ok(()), 5 * MS), Seen::default());
+    assert_eq!(harness.state(), CompleteCommit);
+}
+
+/// A TV2 id whose log says CompleteCommit at `epoch`, loaded at 0 ms.
+fn near_the_maximum_epoch(epoch: u16) -> Harness {
+    Harness::load(true, 0, vec![entry(CompleteCommit, epoch, &[], TIMEOUT_NS)], 0)
+}
+
+#[test]
+fn end_transaction_tv2_rotates_the_producer_id_when_the_epoch_is_exhausted() {
+    // Epoch 32766 = Short.MAX_VALUE - 1 is exhausted: the commit bumps it to 32767 for its markers, and the
+    // client is answered the next producer id at epoch 0 (KAFKA-18660).
+    let mut harness = near_the_maximum_epoch(MAX_PRODUCER_EPOCH - 1);
+    assert!(harness.meta().is_epoch_exhausted());
+    assert_eq!(harness.add(MAX_PRODUCER_EPOCH - 1, &[P0], 2, MS), reply(2, Ok((PID, MAX_PRODUCER_EPOCH - 1))));
+    let seen = harness.end(MAX_PRODUCER_EPOCH - 1, true, 3, 2 * MS);
+    assert_eq!(seen.replies, vec![(3, Ok((NEXT_PID, 0)))]);
+    assert_eq!(seen.markers, Seen::markers(&[P0], ControlMarker::Commit, MAX_PRODUCER_EPOCH, 0).markers);
+    assert_eq!(harness.meta().next_producer_id, Some(NEXT_PID));
+    // The client's next transaction, under the new id, waits while the old id's markers go out.
+    let waiting = harness.coordinator.add_partitions(LOG, ID, NEXT_PID, 0, &[P1], waiter(4), 3 * MS);
+    assert_eq!(harness.settle(waiting, 3 * MS), reply(4, CONCURRENT));
+    harness.markers_land(&[P0], 4 * MS);
+    assert_eq!(harness.state(), CompleteCommit);
+    assert_eq!((harness.meta().producer_id, harness.meta().epoch), (NEXT_PID, 0));
+    assert_eq!(harness.meta().previous_producer_id, Some(PID));
+    assert!(harness.coverage.contains(&"coordinator:producer-id-rotated".to_string()));
+    // A retry of the EndTxn under the old id is recognised; the next transaction uses the new id.
+    assert_eq!(harness.end(MAX_PRODUCER_EPOCH - 1, true, 5, 5 * MS), reply(5, Ok((NEXT_PID, 0))));
+    let added = harness.coordinator.add_partitions(LOG, ID, NEXT_PID, 0, &[P1], waiter(6), 6 * MS);
+    assert_eq!(harness.settle(added, 6 * MS), reply(6, Ok((NEXT_PID, 0))));
+    let ended = harness.coordinator.end_txn(LOG, ID, NEXT_PID, 0, true, waiter(7), 7 * MS, || unreachable!());
+    let seen = harness.settle(ended, 7 * MS);
+    assert_eq!(seen.replies, vec![(7, Ok((NEXT_PID, 1)))], "a fresh id bumps as usual");
+    // The old id is gone: a request under it at its last epoch is no longer recognised.
+    assert_eq!(harness.add(MAX_PRODUCER_EPOCH, &[P0], 8, 8 * MS), refused(8, ErrorCode::InvalidProducerIdMapping));
+}
+
+#[test]
+fn end_transaction_tv2_keeps_the_producer_id_before_the_epoch_is_exhausted() {
+    let mut harness = near_the_maximum_epoch(MAX_PRODUCER_EPOCH - 2);
+    assert!(!harness.meta().is_epoch_exhausted());
+    assert_eq!(harness.add(MAX_PRODUCER_EPOCH - 2, &[P0], 2, MS), reply(2, Ok((PID, MAX_PRODUCER_EPOCH - 2))));
+    let effects = harness.coordinator.end_txn(LOG, ID, PID, MAX_PRODUCER_EPOCH - 2, true, waiter(3), 2 * MS, || {
+        unreachable!("no rotation before the epoch is exhausted")
+    });
+    assert_eq!(harness.settle(effects, 2 * MS).replies, vec![(3, Ok((PID, MAX_PRODUCER_EPOCH - 1)))]);
+    harness.markers_land(&[P0], 3 * MS);
+    assert_eq!((harness.meta().producer_id, harness.meta().epoch), (PID, MAX_PRODUCER_EPOCH - 1));
+    assert!(!harness.coverage.contains(&"coordinator:producer-id-rotated".to_string()));
+}
+
+#[test]
+fn prepare_increment_producer_epoch_bumps_then_rotates_at_exhaustion() {
+    // Transaction version 1 rotates at InitProducerId: `prepareIncrementProducerEpoch` until the epoch is
+    // exhausted, `prepareProducerIdRotation` from then on.
+    let harness = near_the_maximum_epoch(MAX_PRODUCER_EPOCH - 2);
+    assert_eq!(harness.meta().prepare_increment_producer_epoch(|| NEXT_PID), (PID, MAX_PRODUCER_EPOCH - 1));
+    let harness = near_the_maximum_epoch(MAX_PRODUCER_EPOCH - 1);
+    assert_eq!(harness.meta().prepare_increment_producer_epoch(|| NEXT_PID), (NEXT_PID, 0));
 }
 
 /// Every kind of transaction the coordinator runs, one after the other: commit, abort, timeout, a new
