@@ -29,6 +29,9 @@ pub struct ProducerIdentity {
     pub base_sequence: u32,
 }
 
+/// Kafka's producer epoch is a short: `Short.MAX_VALUE`. Coordinators and clients both stop bumping there.
+pub const MAX_PRODUCER_EPOCH: u16 = 32_767;
+
 /// The decision a control batch (a transaction marker) records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum ControlMarker {

@@ -10,7 +10,7 @@ fn id(producer_id: u64, epoch: u16) -> ProducerIdentity {
 /// Producer 1 wrote a transactional batch at `epoch` at offset 0: its transaction is open here.
 fn open_at(epoch: u16) -> ProducerStateManager {
     let mut state = ProducerStateManager::new();
-    state.update(id(1, epoch), 1, 0, true);
+    state.update(id(1, epoch), 1, 0, true, 0);
     assert!(state.has_open_txn(1, epoch));
     state
 }

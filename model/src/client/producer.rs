@@ -25,7 +25,7 @@
 
 use crate::client::metadata::MetadataCache;
 use crate::ctx::{timer_parts, timer_tag, Ctx};
-use crate::protocol::{ErrorCode, Msg, PartitionId, ProducerIdentity, RecordBatch};
+use crate::protocol::{ErrorCode, Msg, PartitionId, ProducerIdentity, RecordBatch, MAX_PRODUCER_EPOCH};
 use crate::scenario::{Acks, ProducerSettings};
 use eosim_sim::NodeId;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -849,7 +849,7 @@ impl ProducerClient {
             batch.identity = None;
         }
         match self.producer {
-            Some((producer_id, epoch)) if epoch < u16::MAX => self.producer = Some((producer_id, epoch + 1)),
+            Some((producer_id, epoch)) if epoch < MAX_PRODUCER_EPOCH => self.producer = Some((producer_id, epoch + 1)),
             _ => {
                 self.producer = None;
                 if self.producer_id_request.is_none() {

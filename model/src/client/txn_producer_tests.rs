@@ -201,8 +201,7 @@ fn world_with(
         (TestNode::Writer(Box::new(AtomicWriterApp::new(settings))), NodeRole::Client),
     ];
     let keys = vec!["p0".into(), "p1".into(), "txn-log".into()];
-    let shared =
-        Shared::new(keys);
+    let shared = Shared::new(keys);
     let mut world = World::new(WorldOptions { seed: 7, ..WorldOptions::default() }, nodes, shared);
     world.run_until(2_000 * MS);
     world

@@ -40,8 +40,7 @@ pub struct TxnCoordinatorSettings {
 /// coordinator loading for 100 ms.
 pub const DEFAULT_LOAD_NS_PER_RECORD: u64 = 10_000;
 
-/// Kafka's producer epoch is a short: `Short.MAX_VALUE`.
-pub const MAX_PRODUCER_EPOCH: u16 = 32_767;
+pub use crate::protocol::MAX_PRODUCER_EPOCH;
 
 /// A client waiting for the answer to a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -383,8 +382,12 @@ impl TxnCoordinator {
         if txn.pending.is_some() {
             return reply(waiter, ErrorCode::ConcurrentTransactions);
         }
-        // A metadata created just now has no epoch yet (Kafka's -1): any expected producer id is valid.
-        if existed && expected.is_some_and(|(producer_id, _)| producer_id != txn.producer_id) {
+        // `isValidProducerId`: a metadata created just now has no epoch yet (Kafka's -1), so any expected
+        // producer id is valid; so is the previous id at an exhausted epoch, a retry of a bump that rotated it.
+        let retried_rotation = |(producer_id, epoch): (u64, u16)| {
+            txn.previous_producer_id == Some(producer_id) && epoch >= MAX_PRODUCER_EPOCH - 1
+        };
+        if existed && expected.is_some_and(|expected| expected.0 != txn.producer_id && !retried_rotation(expected)) {
             self.coverage.push("coordinator:init-fenced-producer-id".to_string());
             return reply(waiter, ErrorCode::ProducerFenced);
         }
@@ -413,10 +416,13 @@ impl TxnCoordinator {
                     self.coverage.push(format!("coordinator:{name}"));
                 }
                 if exhausted {
-                    // The epoch is exhausted: a new producer id starts at epoch 0.
+                    // `prepareProducerIdRotation`: a new producer id starts at epoch 0; a producer that asked
+                    // with its own id and epoch may retry with them and be recognised.
+                    self.coverage.push("coordinator:producer-id-rotated".to_string());
+                    entry.previous_producer_id = expected.map(|(producer_id, _)| producer_id);
+                    entry.last_epoch = expected.map(|(_, epoch)| epoch);
                     entry.producer_id = new_producer_id();
                     entry.epoch = 0;
-                    entry.last_epoch = None;
                 }
                 self.begin_transition(log, entry, Some(waiter))
             }
@@ -441,11 +447,12 @@ impl TxnCoordinator {
         if !existed {
             return Ok((entry, false));
         }
-        let exhausted = txn.epoch == u16::MAX;
+        // Kafka rotates only when the expected epoch (if any) is the exhausted one itself.
+        let exhausted = txn.is_epoch_exhausted() && expected.is_none_or(|(_, epoch)| epoch == txn.epoch);
         match expected {
-            None => entry.epoch = txn.epoch.saturating_add(1),
+            None => entry.epoch = txn.epoch + 1,
             Some((_, epoch)) if epoch == txn.epoch => {
-                entry.epoch = txn.epoch.saturating_add(1);
+                entry.epoch = txn.epoch + 1;
                 entry.last_epoch = Some(txn.epoch);
             }
             Some((_, epoch)) if Some(epoch) == txn.last_epoch => {

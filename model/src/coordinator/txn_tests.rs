@@ -278,8 +278,9 @@ fn init_of_an_existing_id_bumps_the_epoch_and_fences_the_old_one() {
 
 #[test]
 fn an_exhausted_epoch_gets_a_new_producer_id() {
-    // The log says epoch 65535: one more bump would overflow, so the id gets producer id 2000 at epoch 0.
-    let mut harness = Harness::load(false, 0, vec![entry(CompleteCommit, u16::MAX, &[], TIMEOUT_NS)], 0);
+    // The log says epoch 32766 (`Short.MAX_VALUE - 1`, exhausted: the last bump is kept for fencing), so
+    // InitProducerId gives producer id 2000 at epoch 0 (`prepareProducerIdRotation`).
+    let mut harness = Harness::load(false, 0, vec![entry(CompleteCommit, MAX_PRODUCER_EPOCH - 1, &[], TIMEOUT_NS)], 0);
     let waiter = Waiter { init: true, ..waiter(1) };
     let effects = harness.coordinator.init_producer_id(LOG, ID, TIMEOUT_NS, waiter, || 2000, MS);
     assert_eq!(harness.settle(effects, MS), reply(1, Ok((2000, 0))));
@@ -1026,4 +1027,19 @@ fn handle_init_producer_id_with_an_expected_epoch_waits_for_prepare_and_aborts_o
     harness.markers_land(&[P0], 4 * MS);
     // The fence took epoch 1 from this producer: its expected epoch 0 is now neither current nor last.
     assert_eq!(init_expecting(&mut harness, (PID, 0), 5, 5 * MS), refused(5, ErrorCode::ProducerFenced));
+}
+
+#[test]
+fn prepare_producer_id_rotation_on_a_kip_360_bump_at_the_exhausted_epoch_and_its_retry() {
+    // Transaction version 1: a producer at the exhausted epoch 32766 aborts and asks for its KIP-360 bump. The
+    // coordinator rotates to producer id 2000 at epoch 0; a retry with the old id and epoch (the answer was
+    // lost) is recognised by `isValidProducerId`'s previous-id rule and gets the same new id back.
+    let exhausted = MAX_PRODUCER_EPOCH - 1;
+    let mut harness = Harness::load(false, 0, vec![entry(CompleteAbort, exhausted, &[], TIMEOUT_NS)], 0);
+    assert_eq!(init_expecting(&mut harness, (PID, exhausted), 1, MS), reply(1, Ok((2000, 0))));
+    assert_eq!((harness.meta().producer_id, harness.meta().epoch), (2000, 0));
+    assert!(harness.coverage.contains(&"coordinator:producer-id-rotated".to_string()));
+    assert_eq!(init_expecting(&mut harness, (PID, exhausted), 2, 2 * MS), reply(2, Ok((2000, 0))));
+    // The old id at any other epoch is a zombie.
+    assert_eq!(init_expecting(&mut harness, (PID, 7), 3, 3 * MS), refused(3, ErrorCode::ProducerFenced));
 }
