@@ -37,6 +37,7 @@ pub const BUILTINS: &[Builtin] = &[
     builtin!("idempotent"),
     builtin!("idempotent-restart"),
     builtin!("idempotent-retention"),
+    builtin!("idempotent-retention-2.4"),
     builtin!("acks-1-leader-loss"),
     builtin!("unclean-election"),
     builtin!("eos-tv2"),
