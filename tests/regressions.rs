@@ -1,6 +1,6 @@
 //! Every failure eosim ever found, as a repro file under `tests/regressions/`, replayed first: each must show its
-//! recorded verdict and trace hash, or, once its bug is fixed (`"fixed": {"expected": "pass", …}`), the verdict
-//! the fix promises. Add one with `eosim shrink REPRO --out tests/regressions/NAME.json`.
+//! recorded verdict and violation kinds (a real flaw keeps showing), or, once its bug is fixed (`"fixed":
+//! {"expected": "pass", …}`), the verdict the fix promises. Add one with `eosim shrink REPRO --out tests/regressions/NAME.json`.
 
 use std::path::Path;
 
