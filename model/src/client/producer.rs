@@ -431,7 +431,9 @@ impl ProducerClient {
         }
         queue.open.push((record, value));
         queue.open_bytes += bytes;
-        if queue.open.len() >= self.settings.batch_records as usize {
+        // BUGGIFY: the accumulator closes a batch early (`batch.size` in bytes fills before the record count the
+        // model batches by, or the sender drains a batch that became ready for another partition's sake).
+        if queue.open.len() >= self.settings.batch_records as usize || crate::buggify!(ctx) {
             self.close_batch(ctx, partition);
         }
         self.drain(ctx);
@@ -593,7 +595,11 @@ impl ProducerClient {
         }
         self.queues[partition.index()].in_flight.push(batch_id);
         self.requests.insert(request_id, batch_id);
-        ctx.set_timer(self.settings.request_timeout_ns, timer_tag(TIMER_REQUEST_TIMEOUT, request_id));
+        // BUGGIFY: the request times out early, as when the connection it rides on is closed for another
+        // request's timeout (NetworkClient fails every request in flight on a closed connection).
+        let timeout_ns =
+            if crate::buggify!(ctx) { self.settings.request_timeout_ns / 4 } else { self.settings.request_timeout_ns };
+        ctx.set_timer(timeout_ns.max(1), timer_tag(TIMER_REQUEST_TIMEOUT, request_id));
     }
 
     fn on_produce_response(
