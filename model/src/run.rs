@@ -311,7 +311,7 @@ impl Cluster {
         MetadataImage { version: 1, partitions }
     }
 
-    /// Brokers crash and pause; producing applications crash and pause; consumers (pipelines and reading
+    /// Brokers crash, lose power and pause; producing applications crash and pause; consumers (pipelines and reading
     /// consumers) crash and pause; the controller crashes; partitions may cut any node but the store, which
     /// stands for a database outside the cluster's network.
     fn fault_targets(&self) -> FaultTargets {

@@ -478,8 +478,10 @@ pub struct FaultsConfig {
     pub delay: Option<FaultKindConfig>,
     /// The network splits (symmetric, one-way or bridge).
     pub partition: Option<FaultKindConfig>,
-    /// A broker crashes and restarts.
+    /// A broker's process crashes and restarts; its logs stay whole, flushed or not.
     pub broker_crash: Option<FaultKindConfig>,
+    /// A broker loses power and restarts; the unflushed tail of every log is lost.
+    pub broker_power_loss: Option<FaultKindConfig>,
     /// A broker pauses (a GC stall) and resumes.
     pub broker_pause: Option<FaultKindConfig>,
     /// A producer application crashes and restarts with a new producer id.
@@ -803,6 +805,7 @@ impl FaultsConfig {
             ("controller-crash", &self.controller_crash),
             ("consumer-crash", &self.consumer_crash),
             ("consumer-pause", &self.consumer_pause),
+            ("broker-power-loss", &self.broker_power_loss),
         ];
         all.into_iter().filter_map(|(name, config)| config.as_ref().map(|config| (name, config))).collect()
     }
@@ -817,6 +820,7 @@ pub fn fault_kind_name(kind: FaultKind) -> &'static str {
         FaultKind::ClientPause => "producer-pause",
         FaultKind::ConsumerCrash => "consumer-crash",
         FaultKind::ConsumerPause => "consumer-pause",
+        FaultKind::ServerPowerLoss => "broker-power-loss",
         other => other.name(),
     }
 }
