@@ -382,6 +382,7 @@ impl Cluster {
                 transactional_id_expiration_ns: cluster.transactional_id_expiration_ms * NS_PER_MS,
                 marker_retry_ns: MARKER_RETRY_NS,
                 load_ns_per_record: crate::coordinator::txn::DEFAULT_LOAD_NS_PER_RECORD,
+                producer_epoch_start: u16::try_from(cluster.producer_epoch_start).expect("validated at most 32765"),
             },
             verification: match (scenario.variant.verifies_partitions(), scenario.variant.explicit_add_partitions()) {
                 (false, _) => TxnVerification::Off,

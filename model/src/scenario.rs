@@ -169,6 +169,12 @@ pub struct ClusterConfig {
     /// `transactional.id.expiration.ms`: an idle transactional id is removed after this long.
     #[serde(default = "default_transactional_id_expiration_ms")]
     pub transactional_id_expiration_ms: u64,
+    /// The epoch a transaction coordinator gives a transactional id it sees for the first time (Kafka always
+    /// starts at 0): it stands for a cluster whose transactional ids have been in use for a long time, so that
+    /// their epochs near exhaustion (32766) within a run and the producer id rotates. At most 32765, one bump
+    /// below exhaustion. Default 0.
+    #[serde(default)]
+    pub producer_epoch_start: u64,
     /// `producer.id.expiration.ms`: a partition forgets a producer idle this long (Kafka: one day).
     #[serde(default = "default_producer_id_expiration_ms")]
     pub producer_id_expiration_ms: u64,
@@ -213,6 +219,10 @@ fn yes() -> bool {
 fn default_transaction_log_partitions() -> u32 {
     2
 }
+/// The highest creation epoch: one bump below the exhausted epoch, so that a new id can still bump once before
+/// its producer id rotates.
+pub const PRODUCER_EPOCH_START_MAX: u16 = crate::protocol::MAX_PRODUCER_EPOCH - 2;
+
 fn default_transactional_id_expiration_ms() -> u64 {
     1_500
 }
@@ -614,6 +624,10 @@ impl Scenario {
         if cluster.replica_lag_time_max_ms < 4 {
             // The leader checks the ISR every quarter of this period.
             return Err(("replica_lag_time_max_ms", "replica_lag_time_max_ms must be at least 4".into()));
+        }
+        if cluster.producer_epoch_start > u64::from(PRODUCER_EPOCH_START_MAX) {
+            let message = format!("producer_epoch_start must be at most {PRODUCER_EPOCH_START_MAX}");
+            return Err(("producer_epoch_start", message));
         }
         if cluster.topics.is_empty() || cluster.topics.iter().any(|topic| topic.partitions == 0) {
             return Err(("topics", "expected at least one topic with at least one partition".into()));
