@@ -40,6 +40,7 @@ pub const BUILTINS: &[Builtin] = &[
     builtin!("idempotent-retention-2.4"),
     builtin!("acks-1-leader-loss"),
     builtin!("unclean-election"),
+    builtin!("power-loss"),
     builtin!("eos-tv2"),
     builtin!("eos-tv1-verify"),
     builtin!("eos-tv1"),

@@ -27,7 +27,7 @@ fn run_wide_prints_knobs_after_the_seed_and_the_buggify_points_that_fired() {
     assert!(knob_lines.iter().any(|line| line.starts_with("knob request_timeout_ms = ")), "{text}");
     assert!(knob_lines
         .iter()
-        .all(|line| line.contains(" ms") || line.contains(" records") || line.contains(" requests")));
+        .all(|line| ["ms", "records", "requests", "epochs"].iter().any(|unit| line.contains(&format!(" {unit}")))));
     let seed_line = text.lines().position(|line| line == "SEED=3").expect("the seed comes first");
     let first_knob = text.lines().position(|line| line.starts_with("knob ")).expect("knob lines");
     assert!(seed_line < first_knob, "{text}");

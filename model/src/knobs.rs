@@ -18,7 +18,7 @@
 //! timeout, and crash storms (several crashes close together). It also turns the knob swarm and the
 //! `buggify!` points on.
 
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, PRODUCER_EPOCH_START_MAX};
 use eosim_sim::{FaultKind, FaultPlan, FaultSchedule, FaultTargets, Ratio, SimRng, StormSpec, Stream, SwarmChoices};
 use serde::{Deserialize, Serialize};
 
@@ -273,6 +273,19 @@ pub const KNOBS: &[Knob] = &[
         limit: |_| (1, u64::MAX),
         get: |s| s.cluster.snapshot_interval_messages,
         set: |s, v| s.cluster.snapshot_interval_messages = v,
+    },
+    Knob {
+        // Drawn near exhaustion, where it matters: a long-lived transactional id whose producer id rotates
+        // within the run (`prepareProducerIdRotation`).
+        name: "producer_epoch_start",
+        unit: "epochs",
+        kafka:
+            "the epoch of a transactional id long in use (TransactionMetadata.producerEpoch, below Short.MaxValue - 1)",
+        applies: transactional,
+        range: (PRODUCER_EPOCH_START_MAX as u64 - 100, PRODUCER_EPOCH_START_MAX as u64),
+        limit: |_| (0, u64::from(PRODUCER_EPOCH_START_MAX)),
+        get: |s| s.cluster.producer_epoch_start,
+        set: |s, v| s.cluster.producer_epoch_start = v,
     },
 ];
 

@@ -84,6 +84,15 @@ impl Actor for Node {
         }
     }
 
+    /// Only a broker has storage it may not have flushed; every other node's durable state is written through
+    /// (the controller's metadata, the applications' own records), so for them a power loss is a crash.
+    fn on_power_loss(&mut self, ctx: &mut Ctx<'_>) {
+        match self {
+            Node::Broker(broker) => broker.lose_power(),
+            _ => self.on_crash(ctx),
+        }
+    }
+
     fn on_restart(&mut self, ctx: &mut Ctx<'_>) {
         match self {
             Node::Broker(broker) => broker.on_restart(ctx),

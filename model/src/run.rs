@@ -311,7 +311,7 @@ impl Cluster {
         MetadataImage { version: 1, partitions }
     }
 
-    /// Brokers crash and pause; producing applications crash and pause; consumers (pipelines and reading
+    /// Brokers crash, lose power and pause; producing applications crash and pause; consumers (pipelines and reading
     /// consumers) crash and pause; the controller crashes; partitions may cut any node but the store, which
     /// stands for a database outside the cluster's network.
     fn fault_targets(&self) -> FaultTargets {
@@ -382,6 +382,7 @@ impl Cluster {
                 transactional_id_expiration_ns: cluster.transactional_id_expiration_ms * NS_PER_MS,
                 marker_retry_ns: MARKER_RETRY_NS,
                 load_ns_per_record: crate::coordinator::txn::DEFAULT_LOAD_NS_PER_RECORD,
+                producer_epoch_start: u16::try_from(cluster.producer_epoch_start).expect("validated at most 32765"),
             },
             verification: match (scenario.variant.verifies_partitions(), scenario.variant.explicit_add_partitions()) {
                 (false, _) => TxnVerification::Off,

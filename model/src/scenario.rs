@@ -169,6 +169,12 @@ pub struct ClusterConfig {
     /// `transactional.id.expiration.ms`: an idle transactional id is removed after this long.
     #[serde(default = "default_transactional_id_expiration_ms")]
     pub transactional_id_expiration_ms: u64,
+    /// The epoch a transaction coordinator gives a transactional id it sees for the first time (Kafka always
+    /// starts at 0): it stands for a cluster whose transactional ids have been in use for a long time, so that
+    /// their epochs near exhaustion (32766) within a run and the producer id rotates. At most 32765, one bump
+    /// below exhaustion. Default 0.
+    #[serde(default)]
+    pub producer_epoch_start: u64,
     /// `producer.id.expiration.ms`: a partition forgets a producer idle this long (Kafka: one day).
     #[serde(default = "default_producer_id_expiration_ms")]
     pub producer_id_expiration_ms: u64,
@@ -213,6 +219,10 @@ fn yes() -> bool {
 fn default_transaction_log_partitions() -> u32 {
     2
 }
+/// The highest creation epoch: one bump below the exhausted epoch, so that a new id can still bump once before
+/// its producer id rotates.
+pub const PRODUCER_EPOCH_START_MAX: u16 = crate::protocol::MAX_PRODUCER_EPOCH - 2;
+
 fn default_transactional_id_expiration_ms() -> u64 {
     1_500
 }
@@ -478,8 +488,10 @@ pub struct FaultsConfig {
     pub delay: Option<FaultKindConfig>,
     /// The network splits (symmetric, one-way or bridge).
     pub partition: Option<FaultKindConfig>,
-    /// A broker crashes and restarts.
+    /// A broker's process crashes and restarts; its logs stay whole, flushed or not.
     pub broker_crash: Option<FaultKindConfig>,
+    /// A broker loses power and restarts; the unflushed tail of every log is lost.
+    pub broker_power_loss: Option<FaultKindConfig>,
     /// A broker pauses (a GC stall) and resumes.
     pub broker_pause: Option<FaultKindConfig>,
     /// A producer application crashes and restarts with a new producer id.
@@ -612,6 +624,10 @@ impl Scenario {
         if cluster.replica_lag_time_max_ms < 4 {
             // The leader checks the ISR every quarter of this period.
             return Err(("replica_lag_time_max_ms", "replica_lag_time_max_ms must be at least 4".into()));
+        }
+        if cluster.producer_epoch_start > u64::from(PRODUCER_EPOCH_START_MAX) {
+            let message = format!("producer_epoch_start must be at most {PRODUCER_EPOCH_START_MAX}");
+            return Err(("producer_epoch_start", message));
         }
         if cluster.topics.is_empty() || cluster.topics.iter().any(|topic| topic.partitions == 0) {
             return Err(("topics", "expected at least one topic with at least one partition".into()));
@@ -803,6 +819,7 @@ impl FaultsConfig {
             ("controller-crash", &self.controller_crash),
             ("consumer-crash", &self.consumer_crash),
             ("consumer-pause", &self.consumer_pause),
+            ("broker-power-loss", &self.broker_power_loss),
         ];
         all.into_iter().filter_map(|(name, config)| config.as_ref().map(|config| (name, config))).collect()
     }
@@ -817,6 +834,7 @@ pub fn fault_kind_name(kind: FaultKind) -> &'static str {
         FaultKind::ClientPause => "producer-pause",
         FaultKind::ConsumerCrash => "consumer-crash",
         FaultKind::ConsumerPause => "consumer-pause",
+        FaultKind::ServerPowerLoss => "broker-power-loss",
         other => other.name(),
     }
 }

@@ -41,6 +41,7 @@ fn link(kind: FaultKind, direction: LinkDirection, at_ms: u64, duration_ms: u64)
 /// Node ids in a tiny cluster: broker 0, controller 1, producer 2, consumer 3.
 const BROKER: NodeId = NodeId(0);
 const PRODUCER: NodeId = NodeId(2);
+const CONSUMER: NodeId = NodeId(3);
 
 fn kinds(outcome: &SimOutcome) -> Vec<AnomalyKind> {
     check(&outcome.history, Guarantee::Idempotent).violations().map(|anomaly| anomaly.kind).collect()
@@ -111,6 +112,40 @@ fn a_broker_crash_keeps_the_log_and_the_producer_state() {
     assert_eq!(outcome.stats.faults.get("broker-crash"), Some(&1));
     assert!(counter(&outcome, "broker:duplicate-batch-deduplicated") >= 1);
     assert!(kinds(&outcome).is_empty(), "{:?}", kinds(&outcome));
+}
+
+/// Ten acknowledged values on a broker that never flushes (Kafka's default), then the broker goes down at
+/// 150 ms, once every send was acknowledged, by the given kind of crash. The consumer is paused until 300 ms,
+/// so it reads only what the restarted broker still has.
+fn unflushed_then_down(kind: FaultKind) -> SimOutcome {
+    let mut scenario = tiny("idempotent", 10);
+    scenario.cluster.flush_messages = 0;
+    let down = Fault { at_ns: 150 * MS, duration_ns: 50 * MS, action: FaultAction::Crash { node: BROKER, kind } };
+    let pause = Fault {
+        at_ns: MS,
+        duration_ns: 299 * MS,
+        action: FaultAction::Pause { node: CONSUMER, kind: FaultKind::ConsumerPause },
+    };
+    simulate(&with_faults(scenario, vec![pause, down]), 1)
+}
+
+#[test]
+fn a_broker_process_crash_keeps_the_unflushed_tail() {
+    // The page cache outlives the process: the restarted broker re-reads all ten values.
+    let outcome = unflushed_then_down(FaultKind::ServerCrash);
+    assert_eq!(outcome.stats.faults.get("broker-crash"), Some(&1));
+    assert_eq!(acked_sends(&outcome), 10);
+    assert!(kinds(&outcome).is_empty(), "{:?}", kinds(&outcome));
+}
+
+#[test]
+fn a_broker_power_loss_drops_the_unflushed_tail() {
+    // Nothing was fsynced and there is no other replica: every acknowledged value is gone.
+    let outcome = unflushed_then_down(FaultKind::ServerPowerLoss);
+    assert_eq!(outcome.stats.faults.get("broker-power-loss"), Some(&1));
+    assert_eq!(acked_sends(&outcome), 10);
+    let lost = kinds(&outcome).iter().filter(|kind| **kind == AnomalyKind::LostWrite).count();
+    assert_eq!(lost, 10, "{:?}", kinds(&outcome));
 }
 
 #[test]

@@ -56,7 +56,8 @@ pub enum FaultKind {
     Delay,
     /// The network splits in two (symmetric, one-way or bridge).
     Partition,
-    /// A server crashes (losing its volatile state) and later restarts.
+    /// A server process crashes (losing its volatile state; what it wrote to storage stays, flushed or not,
+    /// as the operating system's page cache keeps it) and later restarts.
     ServerCrash,
     /// A server stops for a while (a GC pause) and resumes unaware.
     ServerPause,
@@ -70,11 +71,14 @@ pub enum FaultKind {
     ConsumerCrash,
     /// A consumer stops for a while and resumes unaware: its group rebalances meanwhile.
     ConsumerPause,
+    /// A server loses power: its volatile state and its unflushed storage are lost; it later restarts. Last in
+    /// the order so that the kinds before it keep their place (and their hashes) in every schedule.
+    ServerPowerLoss,
 }
 
 impl FaultKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [FaultKind; 12] = [
+    pub const ALL: [FaultKind; 13] = [
         FaultKind::LostRequest,
         FaultKind::LostAck,
         FaultKind::Duplicate,
@@ -87,6 +91,7 @@ impl FaultKind {
         FaultKind::ControllerCrash,
         FaultKind::ConsumerCrash,
         FaultKind::ConsumerPause,
+        FaultKind::ServerPowerLoss,
     ];
 
     /// The kebab-case name used in scenario files and reports.
@@ -104,7 +109,14 @@ impl FaultKind {
             FaultKind::ControllerCrash => "controller-crash",
             FaultKind::ConsumerCrash => "consumer-crash",
             FaultKind::ConsumerPause => "consumer-pause",
+            FaultKind::ServerPowerLoss => "server-power-loss",
         }
+    }
+
+    /// True for the kind whose crash also loses the node's unflushed storage: the world calls
+    /// [`crate::Actor::on_power_loss`] for it, [`crate::Actor::on_crash`] for every other crash.
+    pub fn loses_unflushed_storage(self) -> bool {
+        self == FaultKind::ServerPowerLoss
     }
 
     /// The kind with this name.
@@ -147,7 +159,7 @@ pub enum FaultAction {
     Crash {
         /// The node.
         node: NodeId,
-        /// The kind it counts as (server, client or controller crash).
+        /// The kind it counts as (server crash, server power loss, client or controller crash).
         kind: FaultKind,
     },
     /// Pauses a node; it resumes at the end.
@@ -383,7 +395,7 @@ impl FaultSchedule {
 /// The nodes a crash of `kind` may strike.
 fn crash_targets(targets: &FaultTargets, kind: FaultKind) -> &[NodeId] {
     match kind {
-        FaultKind::ServerCrash => &targets.servers,
+        FaultKind::ServerCrash | FaultKind::ServerPowerLoss => &targets.servers,
         FaultKind::ClientCrash => &targets.clients,
         FaultKind::ControllerCrash => &targets.controllers,
         FaultKind::ConsumerCrash => &targets.consumers,
@@ -399,7 +411,9 @@ fn draw_action(rng: &mut SimRng, kind: FaultKind, spec: &KindSpec, targets: &Fau
         FaultKind::LostAck => link(LinkDirection::Acks),
         FaultKind::Duplicate | FaultKind::Delay => link(LinkDirection::Any),
         FaultKind::Partition => draw_partition(rng, &targets.all)?,
-        FaultKind::ServerCrash => FaultAction::Crash { node: *pick_node(rng, &targets.servers)?, kind },
+        FaultKind::ServerCrash | FaultKind::ServerPowerLoss => {
+            FaultAction::Crash { node: *pick_node(rng, &targets.servers)?, kind }
+        }
         FaultKind::ServerPause => FaultAction::Pause { node: *pick_node(rng, &targets.servers)?, kind },
         FaultKind::ClientCrash => FaultAction::Crash { node: *pick_node(rng, &targets.clients)?, kind },
         FaultKind::ClientPause => FaultAction::Pause { node: *pick_node(rng, &targets.clients)?, kind },

@@ -3,7 +3,8 @@
 //! A [`World`] owns every node, the [`EventQueue`], the [`Network`], one random stream per purpose and the
 //! [`Trace`]. [`World::step`] pops the earliest event and hands it to its node through the [`Actor`] trait.
 //! Node faults are applied here: a crashed node loses its volatile state (the actor's `on_crash` drops it),
-//! its timers and in-flight messages to it; a paused node keeps everything, but its timers and inbound
+//! its timers and in-flight messages to it; a node that loses power also loses its unflushed storage (the
+//! actor's `on_power_loss` drops that too); a paused node keeps everything, but its timers and inbound
 //! messages wait until it resumes, and it does not know it was gone.
 
 use crate::fault::{FaultAction, FaultKind, FaultSchedule};
@@ -31,8 +32,14 @@ pub trait Actor {
     fn on_message(&mut self, ctx: &mut Context<'_, Self::Msg, Self::Shared>, source: NodeId, msg: Self::Msg);
     /// A timer set with [`Context::set_timer`] fired.
     fn on_timer(&mut self, ctx: &mut Context<'_, Self::Msg, Self::Shared>, tag: u64);
-    /// The node crashed: drop all volatile state. Sends and timers from here are discarded.
+    /// The node's process crashed: drop all volatile state; what it wrote to storage stays, flushed or not.
+    /// Sends and timers from here are discarded.
     fn on_crash(&mut self, ctx: &mut Context<'_, Self::Msg, Self::Shared>);
+    /// The node lost power: drop all volatile state and whatever storage it had not flushed. Sends and timers
+    /// from here are discarded. The default suits a node whose storage has no unflushed part.
+    fn on_power_loss(&mut self, ctx: &mut Context<'_, Self::Msg, Self::Shared>) {
+        self.on_crash(ctx);
+    }
     /// The node restarts from its durable state.
     fn on_restart(&mut self, ctx: &mut Context<'_, Self::Msg, Self::Shared>);
 }
@@ -320,11 +327,26 @@ impl<A: Actor> World<A> {
         }
     }
 
-    /// Crashes a node now.
+    /// Crashes a node's process now: its storage stays.
     pub fn crash(&mut self, node: NodeId) {
+        if self.take_down(node) {
+            self.with_context_silenced(node, |actor, ctx| actor.on_crash(ctx));
+        }
+    }
+
+    /// Cuts a node's power now: its unflushed storage is lost with its volatile state.
+    pub fn lose_power(&mut self, node: NodeId) {
+        if self.take_down(node) {
+            self.with_context_silenced(node, |actor, ctx| actor.on_power_loss(ctx));
+        }
+    }
+
+    /// What every crash does before the actor hears of it: the node goes down, what was held for it and its
+    /// connections are lost. False if it was down already.
+    fn take_down(&mut self, node: NodeId) -> bool {
         let slot = &mut self.nodes[node.index()];
         if slot.status == NodeStatus::Down {
-            return;
+            return false;
         }
         slot.status = NodeStatus::Down;
         slot.held.clear();
@@ -333,7 +355,8 @@ impl<A: Actor> World<A> {
         }
         self.incarnations[node.index()] += 1;
         self.trace.record(TraceTag::NodeStatus, self.now_ns, &(node, 0u8));
-        self.with_context_silenced(node, |actor, ctx| actor.on_crash(ctx));
+        assert_eq!(self.nodes[node.index()].status, NodeStatus::Down);
+        true
     }
 
     /// Restarts a crashed node now.
@@ -507,6 +530,7 @@ impl<A: Actor> World<A> {
                 self.network.degrade(index, fault);
             }
             FaultAction::Partition { kind, side_a, side_b } => self.network.partition(index, *kind, side_a, side_b),
+            FaultAction::Crash { node, kind } if kind.loses_unflushed_storage() => self.lose_power(*node),
             FaultAction::Crash { node, .. } => self.crash(*node),
             FaultAction::Pause { node, .. } => self.pause(*node),
         }
@@ -577,6 +601,8 @@ mod tests {
         volatile: Vec<u64>,
         timers: Vec<(u64, u64)>,
         restarts: u32,
+        crashes: u32,
+        power_losses: u32,
     }
 
     impl Actor for Counter {
@@ -596,9 +622,15 @@ mod tests {
         }
 
         fn on_crash(&mut self, ctx: &mut Context<'_, u64, Vec<String>>) {
+            self.crashes += 1;
             self.volatile.clear();
             ctx.set_timer(1, 999);
             ctx.send(NodeId(0), 999);
+        }
+
+        fn on_power_loss(&mut self, _ctx: &mut Context<'_, u64, Vec<String>>) {
+            self.power_losses += 1;
+            self.volatile.clear();
         }
 
         fn on_restart(&mut self, _ctx: &mut Context<'_, u64, Vec<String>>) {
@@ -710,6 +742,26 @@ mod tests {
         assert_eq!(world.actor(NodeId(1)).restarts, 1);
         assert_eq!(world.stats().faults[&FaultKind::LostRequest], 1);
         assert_eq!(world.stats().faults[&FaultKind::ClientCrash], 1);
+    }
+
+    #[test]
+    fn the_crash_kind_reaches_the_actor() {
+        let mut world = world(1);
+        let fault = |at_ns, kind| Fault {
+            at_ns,
+            duration_ns: 10_000_000,
+            action: FaultAction::Crash { node: NodeId(0), kind },
+        };
+        world.install_faults(FaultSchedule {
+            faults: vec![fault(10_000_000, FaultKind::ServerCrash), fault(50_000_000, FaultKind::ServerPowerLoss)],
+        });
+        world.run_until(30_000_000);
+        assert_eq!((world.actor(NodeId(0)).crashes, world.actor(NodeId(0)).power_losses), (1, 0));
+        world.run_until(100_000_000);
+        let node = world.actor(NodeId(0));
+        assert_eq!((node.crashes, node.power_losses), (1, 1), "a power loss is not heard as a process crash");
+        assert_eq!(node.restarts, 2, "both kinds restart at their end");
+        assert_eq!(world.stats().faults[&FaultKind::ServerPowerLoss], 1);
     }
 
     #[test]

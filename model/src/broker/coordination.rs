@@ -2,7 +2,8 @@
 //! partition (answering COORDINATOR_LOAD_IN_PROGRESS meanwhile), hands them requests, and carries out the
 //! effects they return — appends to its own replicas (answered once replicated), replies, and markers to
 //! partition leaders through the marker channel. It also writes the markers it is sent and,
-//! under KIP-890, verifies a transactional partition with its coordinator before the first append.
+//! under KIP-890, verifies a transactional partition with its coordinator before the first append: a
+//! produce's partition, and the offsets partition of a TxnOffsetCommit (KAFKA-15449).
 
 use super::{count_result, Broker, TxnVerification};
 use crate::broker::replica::Produced;
@@ -29,17 +30,53 @@ pub(super) enum InternalWrite {
     Marker { coordinator: NodeId, request_id: u64, partition: PartitionId, producer_id: u64, marker: ControlMarker },
 }
 
-/// A transactional produce held until the coordinator confirms its partition is in the transaction.
+/// A transactional write held until the coordinator confirms its partition is in the transaction.
 #[derive(Clone, Debug)]
 pub(super) struct Verification {
     client: NodeId,
     request_id: u64,
     partition: PartitionId,
-    acks: Acks,
-    batch: RecordBatch,
+    producer_id: u64,
+    held: Held,
     /// Kafka's VerificationGuard: the log end when verification started. A marker of the producer after it
-    /// means the transaction the verification joined has ended, and the batch must not append.
+    /// means the transaction the verification joined has ended, and the write must not append.
     guard_offset: u64,
+}
+
+/// The request a verification holds.
+#[derive(Clone, Debug)]
+enum Held {
+    /// A transactional produce (`ReplicaManager.appendRecords`).
+    Produce { acks: Acks, batch: RecordBatch },
+    /// A TxnOffsetCommit, verified for the group's offsets partition (`GroupMetadataManager.storeOffsets`
+    /// with its transactional id, KAFKA-15449).
+    OffsetCommit { group_id: String, op: GroupOp },
+}
+
+/// The error a produce gets when its verification failed (`ReplicaManager` after `AddPartitionsToTxnManager`).
+fn produce_verification_error(error: ErrorCode) -> ErrorCode {
+    match error {
+        ErrorCode::ProducerFenced | ErrorCode::InvalidProducerEpoch => ErrorCode::InvalidProducerEpoch,
+        ErrorCode::InvalidProducerIdMapping | ErrorCode::InvalidTxnState | ErrorCode::TransactionAbortable => {
+            ErrorCode::InvalidTxnState
+        }
+        // Retriable: Kafka answers a produce whose verification could not complete NOT_ENOUGH_REPLICAS.
+        _ => ErrorCode::NotEnoughReplicas,
+    }
+}
+
+/// The error a TxnOffsetCommit gets when its verification failed: INVALID_TXN_STATE and
+/// INVALID_PRODUCER_ID_MAPPING are fatal to the producer (KAFKA-15449), a fenced epoch is PRODUCER_FENCED as
+/// for the append itself, and anything else is retried at the coordinator (`GroupMetadataManager.storeOffsets`
+/// maps a failed append so).
+fn offset_commit_verification_error(error: ErrorCode) -> ErrorCode {
+    match error {
+        ErrorCode::ProducerFenced | ErrorCode::InvalidProducerEpoch => ErrorCode::ProducerFenced,
+        ErrorCode::InvalidProducerIdMapping | ErrorCode::InvalidTxnState | ErrorCode::TransactionAbortable => {
+            ErrorCode::InvalidTxnState
+        }
+        _ => ErrorCode::NotCoordinator,
+    }
 }
 
 impl Broker {
@@ -254,11 +291,25 @@ impl Broker {
         op: GroupOp,
     ) {
         let log = self.settings.internal.offsets_partition(group_id);
-        let waiter = Waiter { client: source, request_id, init: false };
         if let Some(error) = self.loading(ctx, log) {
             ctx.send(source, Msg::GroupResponse { request_id, result: Err(error) });
             return;
         }
+        if let GroupOp::TxnOffsetCommit { transactional_id, producer_id, epoch, .. } = &op {
+            if self.offset_commit_needs_verification(log, *producer_id, *epoch) {
+                let transactional_id = transactional_id.clone();
+                let held = Held::OffsetCommit { group_id: group_id.to_string(), op };
+                self.start_verification(ctx, source, request_id, log, held, transactional_id);
+                return;
+            }
+        }
+        self.run_group_op(ctx, source, request_id, group_id, op);
+    }
+
+    /// Hands a group request to the group coordinator of `group_id`'s offsets partition.
+    fn run_group_op(&mut self, ctx: &mut Ctx<'_>, source: NodeId, request_id: u64, group_id: &str, op: GroupOp) {
+        let log = self.settings.internal.offsets_partition(group_id);
+        let waiter = Waiter { client: source, request_id, init: false };
         let now_ns = ctx.now_ns();
         let groups = &mut self.volatile.groups;
         let effects = match op {
@@ -499,6 +550,15 @@ impl Broker {
         replica.is_leader() && !replica.producer_state().has_open_txn(identity.producer_id, identity.epoch)
     }
 
+    /// KAFKA-15449 (Kafka 3.7, KIP-890 part 1): the group coordinator verifies a TxnOffsetCommit with the
+    /// transaction coordinator before appending it, when the producer has no open transaction on the offsets
+    /// partition at its epoch; transaction version 1 without KIP-890 appends it unverified.
+    fn offset_commit_needs_verification(&self, log: PartitionId, producer_id: u64, epoch: u16) -> bool {
+        let Some(replica) = self.volatile.replicas.get(&log) else { return false };
+        let open = replica.producer_state().has_open_txn(producer_id, epoch);
+        offset_commit_verification_wanted(self.settings.verification, replica.is_leader(), open)
+    }
+
     /// Asks the coordinator to add `partition` to the producer's transaction, holding the batch meanwhile.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn verify(
@@ -511,24 +571,48 @@ impl Broker {
         batch: RecordBatch,
         transactional_id: String,
     ) {
+        self.start_verification(ctx, client, request_id, partition, Held::Produce { acks, batch }, transactional_id);
+    }
+
+    /// Sends the verification of `held` for `partition` to the transaction coordinator and holds the request
+    /// until it answers.
+    fn start_verification(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        client: NodeId,
+        request_id: u64,
+        partition: PartitionId,
+        held: Held,
+        transactional_id: String,
+    ) {
+        let (producer_id, epoch) = match &held {
+            Held::Produce { batch, .. } => {
+                let identity = batch.producer.expect("transactional batches have a producer");
+                (identity.producer_id, identity.epoch)
+            }
+            Held::OffsetCommit { op: GroupOp::TxnOffsetCommit { producer_id, epoch, .. }, .. } => {
+                (*producer_id, *epoch)
+            }
+            Held::OffsetCommit { .. } => unreachable!("only a TxnOffsetCommit is verified"),
+        };
         let log = self.settings.internal.transaction_log_partition(&transactional_id);
         let Some(coordinator) = self.leader_of(log) else {
-            let result = Err(ErrorCode::NotEnoughReplicas);
-            let log_start_offset = self.log_start_offset(partition);
-            ctx.send(client, Msg::ProduceResponse { request_id, result, log_start_offset });
+            self.refuse_held(ctx, client, request_id, partition, held, ErrorCode::NotEnoughReplicas);
             return;
         };
         ctx.shared.count("broker:txn-verification");
-        let identity = batch.producer.expect("transactional batches have a producer");
+        if matches!(held, Held::OffsetCommit { .. }) {
+            ctx.shared.count("broker:txn-offset-commit-verification");
+        }
         let guard_offset = self.durable.replicas[&partition].log.end_offset();
         let verification_id = self.next_internal_id();
-        let verification = Verification { client, request_id, partition, acks, batch, guard_offset };
+        let verification = Verification { client, request_id, partition, producer_id, held, guard_offset };
         self.volatile.verifications.insert(verification_id, verification);
         let msg = Msg::TxnRequest {
             request_id: verification_id,
             transactional_id,
-            producer_id: identity.producer_id,
-            epoch: identity.epoch,
+            producer_id,
+            epoch,
             op: match self.settings.verification {
                 TxnVerification::VerifyOnly => TxnOp::VerifyPartitions(vec![partition]),
                 TxnVerification::AddPartition | TxnVerification::Off => TxnOp::AddPartitions(vec![partition]),
@@ -537,31 +621,50 @@ impl Broker {
         ctx.send(coordinator, msg);
     }
 
-    /// The coordinator answered a verification: append the held batch, unless the guard was broken.
+    /// The coordinator answered a verification: carry out the held request, unless the guard was broken.
     pub(super) fn on_verified(&mut self, ctx: &mut Ctx<'_>, request_id: u64, result: Result<(u64, u16), ErrorCode>) {
-        let Some(held) = self.volatile.verifications.remove(&request_id) else { return };
-        let producer_id = held.batch.producer.expect("verified batches have a producer").producer_id;
+        let Some(verification) = self.volatile.verifications.remove(&request_id) else { return };
+        let Verification { client, request_id, partition, producer_id, held, guard_offset } = verification;
         let error = match result {
-            Ok(_) if self.marker_since(held.partition, producer_id, held.guard_offset) => {
+            Ok(_) if self.marker_since(partition, producer_id, guard_offset) => {
                 // KAFKA-14884: the transaction ended while the verification was in flight.
                 ctx.shared.count("broker:verification-guard-broken");
                 Some(ErrorCode::InvalidTxnState)
             }
             Ok(_) => None,
-            Err(ErrorCode::ProducerFenced | ErrorCode::InvalidProducerEpoch) => Some(ErrorCode::InvalidProducerEpoch),
-            Err(ErrorCode::InvalidProducerIdMapping | ErrorCode::InvalidTxnState | ErrorCode::TransactionAbortable) => {
-                Some(ErrorCode::InvalidTxnState)
-            }
-            // Retriable: Kafka answers a produce whose verification could not complete NOT_ENOUGH_REPLICAS.
-            Err(_) => Some(ErrorCode::NotEnoughReplicas),
+            Err(error) => Some(error),
         };
-        match error {
-            None => self.produce(ctx, held.client, held.request_id, held.partition, held.acks, held.batch),
-            Some(error) => {
+        match (held, error) {
+            (Held::Produce { acks, batch }, None) => self.produce(ctx, client, request_id, partition, acks, batch),
+            (Held::OffsetCommit { group_id, op }, None) => self.run_group_op(ctx, client, request_id, &group_id, op),
+            (held, Some(error)) => self.refuse_held(ctx, client, request_id, partition, held, error),
+        }
+    }
+
+    /// Answers a held request whose verification failed with `error`, in its own protocol's terms.
+    fn refuse_held(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        client: NodeId,
+        request_id: u64,
+        partition: PartitionId,
+        held: Held,
+        error: ErrorCode,
+    ) {
+        match held {
+            Held::Produce { .. } => {
+                let error = produce_verification_error(error);
                 count_result(ctx, &Err(error));
-                let (request_id, result) = (held.request_id, Err(error));
-                let log_start_offset = self.log_start_offset(held.partition);
-                ctx.send(held.client, Msg::ProduceResponse { request_id, result, log_start_offset });
+                let log_start_offset = self.log_start_offset(partition);
+                ctx.send(client, Msg::ProduceResponse { request_id, result: Err(error), log_start_offset });
+            }
+            Held::OffsetCommit { .. } => {
+                let error = offset_commit_verification_error(error);
+                count_result(ctx, &Err(error));
+                if error == ErrorCode::InvalidTxnState {
+                    ctx.shared.count("broker:txn-offset-commit-refused");
+                }
+                ctx.send(client, Msg::GroupResponse { request_id, result: Err(error) });
             }
         }
     }
@@ -573,5 +676,133 @@ impl Broker {
         batches[first..].iter().any(|stored| {
             stored.batch.control.is_some() && stored.batch.producer.is_some_and(|p| p.producer_id == producer_id)
         })
+    }
+}
+
+/// Whether a TxnOffsetCommit must be verified before it appends: under KIP-890 (either transaction version),
+/// at the offsets partition's leader, when its producer has no open transaction there at its epoch.
+fn offset_commit_verification_wanted(verification: TxnVerification, leader: bool, open_txn: bool) -> bool {
+    verification != TxnVerification::Off && leader && !open_txn
+}
+
+#[cfg(test)]
+mod tests {
+    //! A late TxnOffsetCommit, built by hand: the pipeline's transaction at epoch 0 committed its offsets on
+    //! offsets partition 20 (the TxnOffsetCommit at offset 0, the COMMIT marker at offset 1), and a delayed
+    //! copy of that TxnOffsetCommit arrives afterwards. The group coordinator's leader sees no open
+    //! transaction of the producer there; whether it asks the transaction coordinator first decides whether
+    //! the copy opens a transaction that no marker will ever end (KAFKA-12671's class on the offsets topic).
+
+    use super::*;
+    use crate::broker::log::PartitionLog;
+    use crate::broker::producer_state::ProducerStateManager;
+    use crate::coordinator::group::GroupCoordinator;
+    use crate::coordinator::txn::{TxnCoordinator, TxnCoordinatorSettings, DEFAULT_LOAD_NS_PER_RECORD};
+    use crate::coordinator::txn_state::TxnState;
+
+    const OFFSETS: PartitionId = PartitionId(20);
+    const TXN_LOG: PartitionId = PartitionId(10);
+    const ID: &str = "pipeline-0";
+    const GROUP: &str = "pipeline";
+    const PID: u64 = 1000;
+    const PRODUCER: ProducerIdentity = ProducerIdentity { producer_id: PID, epoch: 0, base_sequence: 0 };
+
+    fn commit_record() -> InternalRecord {
+        InternalRecord::Offsets { group_id: GROUP.to_string(), offsets: vec![(PartitionId(0), 5)] }
+    }
+
+    /// The offsets partition's producer state after the TxnOffsetCommit and its COMMIT marker.
+    fn offsets_after_the_marker() -> ProducerStateManager {
+        let mut log = PartitionLog::new();
+        log.append(RecordBatch::internal(Some(PRODUCER), commit_record()), 0, 0);
+        assert!(ProducerStateManager::rebuild(&log).has_open_txn(PID, 0), "open until its marker");
+        log.append(RecordBatch::marker(PRODUCER, ControlMarker::Commit, 0), 0, 0);
+        ProducerStateManager::rebuild(&log)
+    }
+
+    /// The transaction coordinator once that commit completed: CompleteCommit, no partitions, at epoch 0 under
+    /// transaction version 1 and at 1 under version 2, whose EndTxn bumped it.
+    fn coordinator_after_the_commit(epoch_bump_per_txn: bool) -> TxnCoordinator {
+        let settings = TxnCoordinatorSettings {
+            epoch_bump_per_txn,
+            transactional_id_expiration_ns: u64::MAX / 2,
+            marker_retry_ns: 30_000_000,
+            load_ns_per_record: DEFAULT_LOAD_NS_PER_RECORD,
+            producer_epoch_start: 0,
+        };
+        let entry = TxnLogEntry {
+            transactional_id: ID.to_string(),
+            producer_id: PID,
+            epoch: u16::from(epoch_bump_per_txn),
+            last_epoch: epoch_bump_per_txn.then_some(0),
+            state: TxnState::CompleteCommit,
+            partitions: Vec::new(),
+            timeout_ns: 100_000_000,
+            txn_start_ns: 0,
+            next_producer_id: None,
+            previous_producer_id: None,
+        };
+        let mut coordinator = TxnCoordinator::new(settings);
+        coordinator.load(TXN_LOG, 0, &[entry], 0);
+        coordinator
+    }
+
+    /// The transaction coordinator's answer to verifying the offsets partition, as the late commit gets it.
+    fn verified(coordinator: &mut TxnCoordinator, op: TxnOp) -> Result<(), ErrorCode> {
+        let waiter = Waiter { client: NodeId(7), request_id: 1, init: false };
+        let effects = match op {
+            TxnOp::VerifyPartitions(partitions) => {
+                coordinator.verify_partitions(TXN_LOG, ID, PID, 0, &partitions, waiter)
+            }
+            TxnOp::AddPartitions(partitions) => coordinator.add_partitions(TXN_LOG, ID, PID, 0, &partitions, waiter, 0),
+            _ => unreachable!("a verification verifies or adds"),
+        };
+        match effects.as_slice() {
+            [TxnEffect::Reply { result: Ok(_), .. }] => Ok(()),
+            [TxnEffect::Reply { result: Err(error), .. }] => Err(offset_commit_verification_error(*error)),
+            other => panic!("one answer expected: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn store_offsets_verifies_a_late_txn_offset_commit_under_kip_890_and_refuses_it() {
+        let open = offsets_after_the_marker().has_open_txn(PID, 0);
+        assert!(!open, "the marker closed the transaction on the offsets partition");
+        // eos-tv1-verify (Kafka 3.7-3.9): AddPartitionsToTxn verifyOnly for the offsets partition, which the
+        // completed transaction no longer holds: INVALID_TXN_STATE, fatal to the producer.
+        assert!(offset_commit_verification_wanted(TxnVerification::VerifyOnly, true, open));
+        let mut tv1 = coordinator_after_the_commit(false);
+        assert_eq!(verified(&mut tv1, TxnOp::VerifyPartitions(vec![OFFSETS])), Err(ErrorCode::InvalidTxnState));
+        // A follower never appends, and an open transaction at the epoch needs no verification.
+        assert!(!offset_commit_verification_wanted(TxnVerification::VerifyOnly, false, open));
+        assert!(!offset_commit_verification_wanted(TxnVerification::VerifyOnly, true, true));
+        // eos-tv2 verifies too, adding the partition on the producer's behalf; the late copy carries epoch 0,
+        // which the commit's bump retired, so it is fenced instead of opening a transaction.
+        assert!(offset_commit_verification_wanted(TxnVerification::AddPartition, true, open));
+        let mut tv2 = coordinator_after_the_commit(true);
+        assert_eq!(verified(&mut tv2, TxnOp::AddPartitions(vec![OFFSETS])), Err(ErrorCode::ProducerFenced));
+    }
+
+    #[test]
+    fn store_offsets_appends_a_late_txn_offset_commit_unverified_under_transaction_version_1() {
+        let open = offsets_after_the_marker().has_open_txn(PID, 0);
+        assert!(!offset_commit_verification_wanted(TxnVerification::Off, true, open));
+        // The group coordinator appends it as a transactional record of producer 1000: a transaction on the
+        // offsets partition that its coordinator, already CompleteCommit, will never send a marker for.
+        let mut groups = GroupCoordinator::new();
+        let member = ("a".to_string(), 100_000_000, vec![PartitionId(0)]);
+        let generation = InternalRecord::Group { group_id: GROUP.to_string(), generation: 1, members: vec![member] };
+        groups.load(OFFSETS, &[LoadedRecord::Record { producer: None, record: generation }], 0);
+        let waiter = Waiter { client: NodeId(7), request_id: 3, init: false };
+        let effects = groups.txn_offset_commit(OFFSETS, GROUP, PRODUCER, "a", 1, &[(PartitionId(0), 5)], waiter);
+        let [GroupEffect::Append { producer, record, .. }] = effects.as_slice() else {
+            panic!("one append expected: {effects:?}")
+        };
+        assert_eq!((*producer, record), (Some(PRODUCER), &commit_record()));
+        let mut log = PartitionLog::new();
+        log.append(RecordBatch::internal(Some(PRODUCER), commit_record()), 0, 0);
+        log.append(RecordBatch::marker(PRODUCER, ControlMarker::Commit, 0), 0, 0);
+        log.append(RecordBatch::internal(*producer, record.clone()), 0, 0);
+        assert!(ProducerStateManager::rebuild(&log).has_open_txn(PID, 0), "the late copy reopened it");
     }
 }

@@ -199,12 +199,23 @@ impl Broker {
         self.start_timers(ctx);
     }
 
-    /// Loses the volatile state and the unflushed tail of every log.
+    /// A process crash (kill -9, out of memory): the volatile state is lost; every log stays whole, its
+    /// unflushed tail included, because the operating system's page cache outlives the process. The restart
+    /// re-reads the logs as Kafka's `LogLoader.recoverLog` does after an unclean shutdown, and rebuilds
+    /// producer state from the newest snapshot plus the log after it.
     pub fn crash(&mut self) {
+        self.volatile = Volatile::new(&self.settings);
+    }
+
+    /// A power loss: the volatile state and the unflushed tail of every log are lost, with the snapshots and
+    /// index entries past it. Kafka keeps no more than was fsynced (`log.flush.interval.messages`), and by
+    /// default fsyncs nothing itself, trusting replication.
+    pub fn lose_power(&mut self) {
         for durable in self.durable.replicas.values_mut() {
             durable.recover_after_crash();
+            assert_eq!(durable.log.end_offset(), durable.log.flushed_offset(), "only the flushed prefix stays");
         }
-        self.volatile = Volatile::new(&self.settings);
+        self.crash();
     }
 
     /// Comes back as a new incarnation with no roles; the controller's answer gives them back.

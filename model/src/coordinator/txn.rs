@@ -34,6 +34,9 @@ pub struct TxnCoordinatorSettings {
     /// How long loading one record of an internal partition takes, so a long log loads for longer
     /// (`TransactionStateManager.loadTransactionsForTxnTopicPartition`, the group coordinator's load).
     pub load_ns_per_record: u64,
+    /// The epoch a transactional id seen for the first time starts at (Kafka: 0, after its -1 is bumped); a
+    /// higher one stands for an id long in use, so that its epoch exhausts within a run.
+    pub producer_epoch_start: u16,
 }
 
 /// Reading one record of an internal partition while loading it: 10 µs, so a log of 10,000 records keeps its
@@ -365,9 +368,11 @@ impl TxnCoordinator {
     ) -> Vec<TxnEffect> {
         let Some(partition) = self.partitions.get_mut(&log) else { return reply(waiter, ErrorCode::NotCoordinator) };
         let existed = partition.txns.contains_key(transactional_id);
+        let epoch_start = self.settings.producer_epoch_start;
+        assert!(epoch_start < MAX_PRODUCER_EPOCH - 1, "a new id can bump at least once before it is exhausted");
         let txn = partition.txns.entry(transactional_id.to_string()).or_insert_with(|| TxnMetadata {
             producer_id: new_producer_id(),
-            epoch: 0,
+            epoch: epoch_start,
             last_epoch: None,
             next_producer_id: None,
             previous_producer_id: None,

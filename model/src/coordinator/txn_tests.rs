@@ -63,6 +63,7 @@ fn settings(eos_v2: bool) -> TxnCoordinatorSettings {
         transactional_id_expiration_ns: EXPIRATION_NS,
         marker_retry_ns: MARKER_RETRY_NS,
         load_ns_per_record: DEFAULT_LOAD_NS_PER_RECORD,
+        producer_epoch_start: 0,
     }
 }
 
@@ -285,6 +286,23 @@ fn an_exhausted_epoch_gets_a_new_producer_id() {
     let effects = harness.coordinator.init_producer_id(LOG, ID, TIMEOUT_NS, waiter, || 2000, MS);
     assert_eq!(harness.settle(effects, MS), reply(1, Ok((2000, 0))));
     assert_eq!((harness.meta().producer_id, harness.meta().epoch), (2000, 0));
+}
+
+#[test]
+fn a_new_transactional_id_starts_at_the_configured_epoch() {
+    // Kafka creates an id at epoch -1 and bumps it to 0; `producer_epoch_start` stands for an id long in use.
+    let mut fresh = Harness::new(true);
+    assert_eq!(fresh.init(1, MS), reply(1, Ok((PID, 0))), "the default start is Kafka's 0");
+    let mut coordinator =
+        TxnCoordinator::new(TxnCoordinatorSettings { producer_epoch_start: 32_765, ..settings(true) });
+    coordinator.load(LOG, 0, &[], 0);
+    let mut harness = Harness { coordinator, log: Vec::new(), coverage: Vec::new() };
+    assert_eq!(harness.init(1, MS), reply(1, Ok((PID, 32_765))));
+    // Its first TV2 commit bumps to 32766, exhausted; the next InitProducerId rotates the producer id.
+    assert_eq!(harness.add(32_765, &[P0], 2, MS), reply(2, Ok((PID, 32_765))));
+    harness.end(32_765, true, 3, 2 * MS);
+    harness.markers_land(&[P0], 3 * MS);
+    assert!(harness.meta().is_epoch_exhausted());
 }
 
 #[test]
