@@ -40,6 +40,7 @@
 pub mod app;
 pub mod broker;
 pub mod buggify;
+pub mod bugs;
 pub mod client;
 pub mod coordinator;
 pub mod ctx;

@@ -358,6 +358,7 @@ impl Cluster {
     fn broker_settings(&self, scenario: &Scenario, broker_index: u32) -> BrokerSettings {
         let cluster = &scenario.cluster;
         BrokerSettings {
+            kafka_bugs: scenario.kafka_bugs.clone(),
             broker_index,
             broker_count: cluster.brokers,
             controller: self.controller,

@@ -539,6 +539,9 @@ pub struct Scenario {
     /// Faults.
     #[serde(default)]
     pub faults: FaultsConfig,
+    /// Kafka bugs put back in the model, by JIRA id (`bugs.rs`); none by default.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kafka_bugs: Vec<crate::bugs::KafkaBug>,
     /// The per-seed settings swarm and the fault envelope (`[knobs]`, see `knobs.rs`).
     #[serde(default, skip_serializing_if = "KnobsConfig::is_off")]
     pub knobs: KnobsConfig,

@@ -463,7 +463,8 @@ impl Broker {
         let me = self.me();
         // Kafka 4.x carries the transaction version in each marker (KAFKA-19446); a cluster here runs one
         // version, so the leader's own is the coordinator's.
-        let transaction_version_2 = self.settings.txn.epoch_bump_per_txn;
+        let transaction_version_2 = self.settings.txn.epoch_bump_per_txn
+            && !self.settings.kafka_bugs.contains(&crate::bugs::KafkaBug::Kafka19446);
         let result = match (self.volatile.replicas.get_mut(&partition), self.durable.replicas.get_mut(&partition)) {
             (Some(replica), Some(_)) if !replica.is_leader() => Err(ErrorCode::NotLeaderOrFollower),
             (Some(replica), Some(_))

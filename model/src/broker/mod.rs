@@ -50,6 +50,8 @@ const FETCH_MAX_RECORDS: u32 = 64;
 /// Broker settings, times in nanoseconds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BrokerSettings {
+    /// Kafka bugs put back in this broker (`bugs.rs`).
+    pub kafka_bugs: Vec<crate::bugs::KafkaBug>,
     /// This broker's index; its node id is the same number.
     pub broker_index: u32,
     /// Brokers in the cluster.
