@@ -412,7 +412,8 @@ impl Broker {
                     _ => Err(ErrorCode::NotLeaderOrFollower),
                 };
                 count_result(ctx, &result.as_ref().map(|_| ()).map_err(|error| *error));
-                ctx.send(source, Msg::FetchResponse { request_id, result });
+                let log_start_offset = self.log_start_offset(partition);
+                ctx.send(source, Msg::FetchResponse { request_id, result, log_start_offset });
             }
             Msg::ReplicaFetchRequest { request_id, partition, replica, offset, last_fetched_epoch, leader_epoch } => {
                 let fetch = ParkedFetch {
