@@ -413,7 +413,13 @@ impl PipelineApp {
         if v.membership == Membership::Joining {
             return;
         }
-        let Some(coordinator) = v.producer.client().metadata().leader(offsets_partition) else { return };
+        let Some(coordinator) = v.producer.client().metadata().leader(offsets_partition) else {
+            // The group coordinator is unknown: look it up again (Kafka's heartbeat thread marks the coordinator
+            // unknown and `lookupCoordinator` runs until one answers), or a member left with no coordinator
+            // never learns that its group moved on without it.
+            v.producer.client_mut().metadata_mut().refresh(ctx);
+            return;
+        };
         v.heartbeat_request = Some(request_id);
         let op = GroupOp::Heartbeat { member_id: v.member_id.clone(), generation: v.generation };
         ctx.send(coordinator, Msg::GroupRequest { request_id, group_id: self.settings.group_id.clone(), op });
