@@ -229,13 +229,16 @@ pub enum IsolationLevel {
     ReadCommitted,
 }
 
-/// Records a fetch returned, with the partition's high watermark.
+/// What a consumer fetch returned for one partition (Kafka's `FetchResponse` partition data): whole batches,
+/// control batches included, and for read_committed the aborted transactions the consumer filters out itself.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct FetchData {
-    /// (offset, value) pairs from the requested offset on.
-    pub records: Vec<(u64, i64)>,
-    /// Where the consumer goes on from: past the last record, marker or skipped record returned.
-    pub next_offset: u64,
+    /// Batches from the one holding the fetch offset on, below the HW (read_uncommitted) or the LSO
+    /// (read_committed).
+    pub batches: Vec<FetchedBatch>,
+    /// `abortedTransactions`: (producer id, first offset) of every aborted transaction overlapping the fetched
+    /// range; empty for read_uncommitted, as Kafka sends none.
+    pub aborted: Vec<(u64, u64)>,
     /// The high watermark.
     pub high_watermark: u64,
     /// The last stable offset: below it no transaction is open.
@@ -618,8 +621,12 @@ pub enum Msg {
     FetchResponse {
         /// The request this answers.
         request_id: u64,
-        /// Records and high watermark, or why not.
+        /// Batches and high watermark, or why not.
         result: Result<FetchData, ErrorCode>,
+        /// The partition's log start offset (Kafka's `logStartOffset`, sent with an error too), where
+        /// `auto.offset.reset=earliest` moves a consumer on OFFSET_OUT_OF_RANGE; None when the answering broker
+        /// does not host the partition.
+        log_start_offset: Option<u64>,
     },
     /// A client asks a broker which broker leads each partition.
     MetadataRequest {

@@ -157,7 +157,7 @@ pub struct ClusterConfig {
     /// Take a producer-state snapshot once this many records were flushed since the last one.
     #[serde(default = "default_snapshot_interval")]
     pub snapshot_interval_messages: u64,
-    /// `replica.fetch.wait.max.ms`: how long a follower waits after an empty fetch.
+    /// `replica.fetch.wait.max.ms`: how long a leader holds a follower fetch that found nothing new.
     #[serde(default = "default_fetch_wait_ms")]
     pub replica_fetch_wait_ms: u64,
     /// `transaction.state.log.num.partitions` (transactional variants only).

@@ -13,12 +13,12 @@ fn counter(outcome: &SimOutcome, name: &str) -> u64 {
     outcome.stats.counters.get(name).copied().unwrap_or(0)
 }
 
-/// Seed 8 of eos-tv2 sends a request to a coordinator while it loads: it is answered
+/// Seed 9 of eos-tv2 sends a request to a coordinator while it loads: it is answered
 /// COORDINATOR_LOAD_IN_PROGRESS, retried, and served once the load is done.
 #[test]
 fn a_request_to_a_loading_coordinator_is_answered_load_in_progress_and_retried() {
     let scenario = eos_tv2();
-    let outcome = simulate(&scenario, 8);
+    let outcome = simulate(&scenario, 9);
     assert!(counter(&outcome, "broker-error:COORDINATOR_LOAD_IN_PROGRESS") > 0, "{:?}", outcome.stats.counters);
     let started = counter(&outcome, "coordinator:load-started");
     let abandoned = counter(&outcome, "coordinator:load-abandoned");

@@ -6,9 +6,10 @@
 //! request timeout passed, with whatever arrived (as `KafkaConsumer.poll` returns what it has). Responses
 //! to fetches of an earlier round are ignored, so positions only move forward.
 
+use crate::client::fetch::complete_fetch;
 use crate::client::metadata::MetadataCache;
 use crate::ctx::{record, record_assign, record_crash, record_op, timer_parts, timer_tag, Ctx, Phase};
-use crate::protocol::{ErrorCode, FetchData, IsolationLevel, Msg, PartitionId};
+use crate::protocol::{ErrorCode, FetchData, FetchedBatch, IsolationLevel, Msg, PartitionId};
 use eosim_checker::{MicroOp, Op, OpFn, OpType};
 use std::collections::BTreeMap;
 
@@ -127,18 +128,21 @@ impl ConsumerApp {
             volatile.metadata.on_response(*request_id, leaders);
             return;
         }
-        let Msg::FetchResponse { request_id, result } = msg else { return };
+        let Msg::FetchResponse { request_id, result, log_start_offset } = msg else { return };
         let Some(poll) = volatile.poll.as_mut() else { return };
         let Some(partition) = poll.pending.remove(&request_id) else {
             return;
         };
         match result {
-            Ok(FetchData { records, next_offset, high_watermark, last_stable_offset }) => {
+            Ok(FetchData { batches, aborted, high_watermark, last_stable_offset }) => {
                 let position = &mut volatile.positions[partition.index()];
-                let mut fresh: Vec<(u64, i64)> =
-                    records.into_iter().filter(|(offset, _)| *offset >= *position).collect();
+                // Kafka's `CompletedFetch`: the consumer drops aborted transactions and markers itself.
+                let batches: Vec<FetchedBatch> =
+                    batches.into_iter().filter(|batch| batch.last_offset() >= *position).collect();
+                let completed = complete_fetch(&batches, &aborted, *position, self.settings.isolation);
+                let mut fresh = completed.records;
                 // Past the records and also past markers and aborted records, which are never delivered.
-                let mut next_offset = next_offset;
+                let mut next_offset = completed.next_offset;
                 if fresh.len() >= 2 && crate::buggify!(ctx) {
                     // A short read: KafkaConsumer.poll returns fewer records than the broker had (max.poll.records,
                     // fetch.max.bytes, a fetch session answered in part); the rest come with the next poll.
@@ -157,10 +161,13 @@ impl ConsumerApp {
                 }
             }
             Err(ErrorCode::OffsetOutOfRange) => {
-                // The log was truncated below our position (an unclean election): start over from the
-                // beginning, as auto.offset.reset=earliest does. The history shows it as a poll going back.
+                // auto.offset.reset=earliest: the position fell below the log start offset (retention) or past
+                // the log end (an unclean election truncated the log). Kafka's consumer looks the earliest
+                // offset up (`OffsetFetcher.resetPositionsIfNeeded`, ListOffsets); the fetch response already
+                // carries it. The history shows a poll going back, or records skipped.
                 ctx.shared.count("client:offset-reset");
-                volatile.positions[partition.index()] = 0;
+                let log_start_offset = log_start_offset.expect("a broker answering OFFSET_OUT_OF_RANGE hosts it");
+                volatile.positions[partition.index()] = log_start_offset;
             }
             Err(_) => {
                 ctx.shared.count("client:fetch-error");
@@ -281,5 +288,105 @@ impl ConsumerApp {
         } else {
             ctx.set_timer(self.settings.poll_interval_ns, timer_tag(TIMER_POLL, 0));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! A consumer against a scripted broker whose log starts at offset 5 (retention deleted 0-4).
+    use super::*;
+    use crate::ctx::Shared;
+    use eosim_sim::{Actor, NodeId, NodeRole, World, WorldOptions};
+
+    const MS: u64 = 1_000_000;
+    const LOG_START_OFFSET: u64 = 5;
+
+    #[derive(Debug)]
+    enum TestNode {
+        /// Leads partition 0, holds one record (value 50) at offset 5, and logs the fetch offsets asked.
+        Broker(Vec<u64>),
+        Consumer(Box<ConsumerApp>),
+    }
+
+    fn answer(asked: &mut Vec<u64>, ctx: &mut Ctx<'_>, source: NodeId, msg: Msg) {
+        let reply = match msg {
+            Msg::MetadataRequest { request_id } => Msg::MetadataResponse { request_id, leaders: vec![(Some(0), 0)] },
+            Msg::FetchRequest { request_id, offset, .. } => {
+                asked.push(offset);
+                let record = FetchedBatch {
+                    base_offset: LOG_START_OFFSET,
+                    producer_id: None,
+                    transactional: false,
+                    control: None,
+                    values: vec![50],
+                };
+                let batches = if offset <= LOG_START_OFFSET { vec![record] } else { Vec::new() };
+                let data = FetchData { batches, aborted: Vec::new(), high_watermark: 6, last_stable_offset: 6 };
+                let result = if offset < LOG_START_OFFSET { Err(ErrorCode::OffsetOutOfRange) } else { Ok(data) };
+                Msg::FetchResponse { request_id, result, log_start_offset: Some(LOG_START_OFFSET) }
+            }
+            other => panic!("the scripted broker was not asked for {other:?}"),
+        };
+        ctx.send(source, reply);
+    }
+
+    impl Actor for TestNode {
+        type Msg = Msg;
+        type Shared = Shared;
+
+        fn on_start(&mut self, ctx: &mut Ctx<'_>) {
+            if let TestNode::Consumer(consumer) = self {
+                consumer.on_start(ctx);
+            }
+        }
+
+        fn on_message(&mut self, ctx: &mut Ctx<'_>, source: NodeId, msg: Msg) {
+            match self {
+                TestNode::Broker(asked) => answer(asked, ctx, source, msg),
+                TestNode::Consumer(consumer) => consumer.on_message(ctx, msg),
+            }
+        }
+
+        fn on_timer(&mut self, ctx: &mut Ctx<'_>, tag: u64) {
+            if let TestNode::Consumer(consumer) = self {
+                consumer.on_timer(ctx, tag);
+            }
+        }
+
+        fn on_crash(&mut self, _ctx: &mut Ctx<'_>) {
+            unreachable!("nothing crashes here");
+        }
+
+        fn on_restart(&mut self, _ctx: &mut Ctx<'_>) {
+            unreachable!("nothing restarts here");
+        }
+    }
+
+    #[test]
+    fn reset_positions_if_needed_moves_an_out_of_range_position_to_the_log_start_offset() {
+        // auto.offset.reset=earliest: the fetch at 0 is OFFSET_OUT_OF_RANGE, and the consumer fetches next from
+        // the log start offset the response carried, not from 0 again (which would loop forever).
+        let settings = ConsumerSettings {
+            poll_interval_ns: 10 * MS,
+            request_timeout_ns: 30 * MS,
+            partition_count: 1,
+            brokers: vec![NodeId(0)],
+            isolation: IsolationLevel::ReadCommitted,
+        };
+        let nodes = vec![
+            (TestNode::Broker(Vec::new()), NodeRole::Server),
+            (TestNode::Consumer(Box::new(ConsumerApp::new(settings))), NodeRole::Client),
+        ];
+        let mut world =
+            World::new(WorldOptions { seed: 5, ..WorldOptions::default() }, nodes, Shared::new(vec!["p0".into()]));
+        world.run_until(100 * MS);
+        let TestNode::Broker(asked) = world.actor(NodeId(0)) else { unreachable!("node 0 is the broker") };
+        assert_eq!(asked[..3], [0, LOG_START_OFFSET, LOG_START_OFFSET + 1], "reset once, then reads on");
+        assert!(asked[1..].iter().all(|offset| *offset >= LOG_START_OFFSET), "never back below the start: {asked:?}");
+        assert_eq!(world.shared().counters.get("client:offset-reset"), Some(&1));
+        let polled = world.shared().history.ops.iter().flat_map(|op| op.mops.iter()).any(
+            |mop| matches!(mop, MicroOp::Poll { reads } if reads.values().any(|records| records.contains(&(5, 50)))),
+        );
+        assert!(polled, "the record at the log start offset is delivered");
     }
 }

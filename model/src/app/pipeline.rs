@@ -17,11 +17,12 @@
 //! past its session timeout, then resumed — finds its TxnOffsetCommit fenced by generation (ILLEGAL_GENERATION)
 //! or its epoch fenced by the coordinator, and its transaction never commits.
 
+use crate::client::fetch::complete_fetch;
 use crate::client::producer::Delivery;
 use crate::client::txn_producer::{TxnClientConfig, TxnEvent, TxnPhase, TxnProducer};
 use crate::ctx::REQUEST_ID_BITS;
 use crate::ctx::{record, record_assign, record_crash, timer_parts, timer_tag, Ctx};
-use crate::protocol::{ErrorCode, FetchData, GroupOp, GroupReply, IsolationLevel, Msg, PartitionId};
+use crate::protocol::{ErrorCode, FetchData, FetchedBatch, GroupOp, GroupReply, IsolationLevel, Msg, PartitionId};
 use eosim_checker::{MicroOp, OpFn, OpType};
 use eosim_sim::NodeId;
 use std::collections::BTreeMap;
@@ -35,6 +36,9 @@ const TIMER_STORE_TIMEOUT: u16 = 6;
 
 /// Request ids of the pipeline's own requests (group, fetch, store), apart from its producer's.
 const REQUEST_ID_OFFSET: u64 = 1 << 29;
+
+/// A pipeline reads only committed input: an aborted upstream transaction must not be transformed.
+const ISOLATION: IsolationLevel = IsolationLevel::ReadCommitted;
 
 /// Records per fetch at most.
 const FETCH_MAX_RECORDS: u32 = 64;
@@ -277,7 +281,9 @@ impl PipelineApp {
     pub fn on_message(&mut self, ctx: &mut Ctx<'_>, msg: Msg) {
         match msg {
             Msg::GroupResponse { request_id, result } => self.on_group_response(ctx, request_id, result),
-            Msg::FetchResponse { request_id, result } => self.on_fetch_response(ctx, request_id, result),
+            Msg::FetchResponse { request_id, result, log_start_offset } => {
+                self.on_fetch_response(ctx, request_id, result, log_start_offset)
+            }
             Msg::StoreWriteResponse { request_id, applied } => self.on_store_written(ctx, request_id, applied),
             other => {
                 self.volatile.as_mut().expect("running").producer.on_message(ctx, other);
@@ -407,7 +413,13 @@ impl PipelineApp {
         if v.membership == Membership::Joining {
             return;
         }
-        let Some(coordinator) = v.producer.client().metadata().leader(offsets_partition) else { return };
+        let Some(coordinator) = v.producer.client().metadata().leader(offsets_partition) else {
+            // The group coordinator is unknown: look it up again (Kafka's heartbeat thread marks the coordinator
+            // unknown and `lookupCoordinator` runs until one answers), or a member left with no coordinator
+            // never learns that its group moved on without it.
+            v.producer.client_mut().metadata_mut().refresh(ctx);
+            return;
+        };
         v.heartbeat_request = Some(request_id);
         let op = GroupOp::Heartbeat { member_id: v.member_id.clone(), generation: v.generation };
         ctx.send(coordinator, Msg::GroupRequest { request_id, group_id: self.settings.group_id.clone(), op });
@@ -484,14 +496,13 @@ impl PipelineApp {
             let request_id = self.new_request_id();
             let v = self.volatile.as_mut().expect("running");
             v.fetches.insert(request_id, partition);
-            let isolation = IsolationLevel::ReadCommitted;
             let msg = Msg::FetchRequest {
                 request_id,
                 partition,
                 offset,
                 max_records: FETCH_MAX_RECORDS,
                 leader_epoch,
-                isolation,
+                isolation: ISOLATION,
             };
             ctx.send(leader, msg);
         }
@@ -503,23 +514,39 @@ impl PipelineApp {
         }
     }
 
-    fn on_fetch_response(&mut self, ctx: &mut Ctx<'_>, request_id: u64, result: Result<FetchData, ErrorCode>) {
+    fn on_fetch_response(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        request_id: u64,
+        result: Result<FetchData, ErrorCode>,
+        log_start_offset: Option<u64>,
+    ) {
         let v = self.volatile.as_mut().expect("running");
         let Some(partition) = v.fetches.remove(&request_id) else { return };
         match result {
             Ok(data) => {
                 let position = v.positions.get(&partition).copied().unwrap_or(0);
-                let fresh: Vec<(u64, i64)> =
-                    data.records.into_iter().filter(|(offset, _)| *offset >= position).collect();
+                // Kafka's `CompletedFetch`: read_committed drops aborted transactions and markers here.
+                let batches: Vec<FetchedBatch> =
+                    data.batches.into_iter().filter(|batch| batch.last_offset() >= position).collect();
+                let completed = complete_fetch(&batches, &data.aborted, position, ISOLATION);
+                let fresh = completed.records;
                 if fresh.is_empty() {
                     // Markers and aborted records are skipped; the position moves past them.
-                    v.positions.insert(partition, position.max(data.next_offset));
+                    v.positions.insert(partition, position.max(completed.next_offset));
                 }
                 let position = v.positions[&partition];
                 v.caught_up.insert(partition, fresh.is_empty() && position >= data.last_stable_offset);
                 if !fresh.is_empty() {
                     v.fetched.insert(partition, fresh);
                 }
+            }
+            Err(ErrorCode::OffsetOutOfRange) => {
+                // auto.offset.reset=earliest: a committed offset below the log start offset (retention deleted
+                // the input) restarts at the log start offset, skipping the deleted records, as Kafka does.
+                ctx.shared.count("client:offset-reset");
+                let log_start_offset = log_start_offset.expect("a broker answering OFFSET_OUT_OF_RANGE hosts it");
+                v.positions.insert(partition, log_start_offset);
             }
             Err(_) => {
                 ctx.shared.count("client:fetch-error");

@@ -12,7 +12,7 @@
 //! (`flush_messages`, like Kafka's `log.flush.interval.messages`): Kafka's default never forces a flush and
 //! relies on replication, so a broker that loses power loses its unflushed tail.
 
-use crate::protocol::{DivergingEpoch, RecordBatch, ReplicatedBatch};
+use crate::protocol::{DivergingEpoch, FetchedBatch, RecordBatch, ReplicatedBatch};
 
 /// A batch as stored.
 pub type StoredBatch = ReplicatedBatch;
@@ -29,13 +29,28 @@ impl ReplicatedBatch {
     }
 }
 
-/// What a read returned: the visible records and where the reader goes on from.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct LogRead {
-    /// (offset, value) pairs.
-    pub records: Vec<(u64, i64)>,
-    /// The offset after the last record or marker the read passed.
-    pub next_offset: u64,
+/// A stored batch as a fetch response carries it to a consumer: a control batch keeps its one offset with a
+/// placeholder value, so offsets and values line up.
+fn fetched_batch(stored: &StoredBatch) -> FetchedBatch {
+    assert!(stored.batch.internal.is_none(), "consumers read user partitions only");
+    let values = if stored.batch.control.is_some() { vec![0] } else { stored.batch.values.clone() };
+    assert_eq!(values.len() as u32, stored.batch.record_count());
+    FetchedBatch {
+        base_offset: stored.base_offset,
+        producer_id: stored.batch.producer.map(|identity| identity.producer_id),
+        transactional: stored.batch.transactional,
+        control: stored.batch.control,
+        values,
+    }
+}
+
+/// The data records of fetched batches from `offset` on, as (offset, value): what a read_uncommitted
+/// consumer takes, for tests.
+#[cfg(test)]
+pub(crate) fn data_records(batches: &[FetchedBatch], offset: u64) -> Vec<(u64, i64)> {
+    let data = batches.iter().filter(|batch| batch.control.is_none());
+    let records = data.flat_map(|batch| (batch.base_offset..).zip(batch.values.iter().copied()));
+    records.filter(|(record_offset, _)| *record_offset >= offset).collect()
 }
 
 /// The batches of one partition replica.
@@ -165,32 +180,21 @@ impl PartitionLog {
         batches
     }
 
-    /// Up to `max_records` records from `offset` on, below `limit_offset`, as (offset, value), leaving out
-    /// control batches and any record `hidden(producer_id, offset)` says to skip (aborted transactions),
-    /// with the offset a reader continues from. That offset passes skipped records and markers too, as
-    /// Kafka's consumer moves its position past the control batches it never delivers.
-    pub fn read(&self, offset: u64, limit_offset: u64, max_records: u32, hidden: impl Fn(u64, u64) -> bool) -> LogRead {
-        let first = self.batches.partition_point(|stored| stored.next_offset() <= offset);
-        let mut read = LogRead { records: Vec::new(), next_offset: offset };
-        for stored in &self.batches[first..] {
-            let producer_id = stored.batch.producer.map(|identity| identity.producer_id);
-            for i in 0..u64::from(stored.batch.record_count()) {
-                let record_offset = stored.base_offset + i;
-                if record_offset < offset {
-                    continue;
-                }
-                if record_offset >= limit_offset || read.records.len() == max_records as usize {
-                    return read;
-                }
-                read.next_offset = record_offset + 1;
-                let skipped = stored.batch.control.is_some()
-                    || producer_id.is_some_and(|producer_id| hidden(producer_id, record_offset));
-                if !skipped {
-                    read.records.push((record_offset, stored.batch.values[i as usize]));
-                }
+    /// A consumer's read (Kafka's `UnifiedLog.read` up to `maxOffset`): whole batches from the one holding
+    /// `offset` on, each wholly below `limit_offset` (the HW or the LSO, which fall between batches), control
+    /// batches included, at most `max_records` records in all but at least one batch. Nothing is filtered
+    /// here: a read_committed consumer drops aborted transactions itself (`client::fetch`).
+    pub fn read(&self, offset: u64, limit_offset: u64, max_records: u32) -> Vec<FetchedBatch> {
+        let mut batches = Vec::new();
+        for stored in self.batches_from(offset, max_records) {
+            if stored.next_offset() > limit_offset {
+                break;
             }
+            batches.push(fetched_batch(&stored));
         }
-        read
+        assert!(batches.iter().all(|batch| batch.last_offset() < limit_offset));
+        assert!(batches.first().is_none_or(|first| first.base_offset <= offset && first.last_offset() >= offset));
+        batches
     }
 
     /// Leader epoch of the last batch.
@@ -260,12 +264,14 @@ mod tests {
         let mut log = PartitionLog::new();
         log.append(batch(&[10, 11, 12]), 0, 0);
         log.append(batch(&[13, 14]), 0, 0);
-        let read = |offset, limit, max| log.read(offset, limit, max, |_, _| false);
-        assert_eq!(read(1, 5, 10).records, vec![(1, 11), (2, 12), (3, 13), (4, 14)]);
-        assert_eq!(read(3, 5, 1), LogRead { records: vec![(3, 13)], next_offset: 4 });
-        assert_eq!(read(1, 3, 10).records, vec![(1, 11), (2, 12)], "stops at the limit offset (the HW)");
-        assert_eq!(read(5, 5, 10), LogRead { records: vec![], next_offset: 5 });
-        assert_eq!(read(0, 5, 0).records, vec![]);
+        let read = |offset, limit, max| data_records(&log.read(offset, limit, max), offset);
+        assert_eq!(read(1, 5, 10), vec![(1, 11), (2, 12), (3, 13), (4, 14)]);
+        assert_eq!(read(3, 5, 1), vec![(3, 13), (4, 14)], "at least one whole batch");
+        assert_eq!(read(1, 5, 4), vec![(1, 11), (2, 12)], "the next batch would pass max_records");
+        assert_eq!(read(1, 3, 10), vec![(1, 11), (2, 12)], "stops at the limit offset (the HW)");
+        assert_eq!(read(1, 4, 10), vec![(1, 11), (2, 12)], "never a batch the limit cuts");
+        assert_eq!(read(5, 5, 10), vec![]);
+        assert_eq!(log.read(4, 5, 10)[0].base_offset, 3, "the batch holding the fetch offset comes whole");
     }
 
     #[test]
@@ -292,7 +298,7 @@ mod tests {
         assert_eq!(log.flushed_offset(), 2);
         log.recover_after_crash();
         assert_eq!(log.end_offset(), 2);
-        assert_eq!(log.read(0, 10, 10, |_, _| false).records, vec![(0, 1), (1, 2)]);
+        assert_eq!(data_records(&log.read(0, 10, 10), 0), vec![(0, 1), (1, 2)]);
     }
 
     #[test]
@@ -350,7 +356,7 @@ mod tests {
         log.append(batch(&[3]), 0, 0);
         assert!(log.increment_start_offset(1), "a start inside a batch (DeleteRecords) keeps the batch");
         assert_eq!(log.batches().len(), 2);
-        assert_eq!(log.read(1, 3, 10, |_, _| false).records, vec![(1, 2), (2, 3)]);
+        assert_eq!(data_records(&log.read(1, 3, 10), 1), vec![(1, 2), (2, 3)]);
         assert!(log.increment_start_offset(2));
         assert_eq!(log.batches().len(), 1);
         assert_eq!(log.flushed_offset(), 2, "deleted segments stay deleted after a crash");

@@ -23,8 +23,10 @@ pub mod producer_state;
 pub mod replica;
 
 mod coordination;
+#[cfg(test)]
+mod delayed_fetch_tests;
 
-use crate::broker::replica::{Produced, Replica, ReplicaDurable, ReplicationSettings, Reply};
+use crate::broker::replica::{Produced, Replica, ReplicaDurable, ReplicationSettings, Reply, Role};
 use crate::coordinator::group::GroupCoordinator;
 use crate::coordinator::internal_topics::InternalTopics;
 use crate::coordinator::loading::CoordinatorLoads;
@@ -43,6 +45,7 @@ const TIMER_FOLLOWER_FETCH: u16 = 3;
 const TIMER_COORDINATOR: u16 = 4;
 const TIMER_PRODUCER_EXPIRATION: u16 = 5;
 const TIMER_RETENTION: u16 = 6;
+const TIMER_DELAYED_FETCH: u16 = 7;
 
 /// Records per fetch at most.
 const FETCH_MAX_RECORDS: u32 = 64;
@@ -60,7 +63,7 @@ pub struct BrokerSettings {
     pub controller: NodeId,
     /// Time between heartbeats.
     pub heartbeat_ns: u64,
-    /// How long a follower waits before fetching again after an empty fetch (Kafka's fetch max wait).
+    /// `replica.fetch.wait.max.ms`: how long a leader parks a follower fetch that found nothing new.
     pub fetch_wait_ns: u64,
     /// How long a follower waits for a fetch response before sending another.
     pub request_timeout_ns: u64,
@@ -105,12 +108,40 @@ pub struct BrokerDurable {
     pub incarnation: u64,
 }
 
+/// A follower fetch that found nothing new, held at the leader (Kafka's `DelayedFetch`) with what the
+/// follower would learn from an answer now, so any change of it answers the fetch early.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct ParkedFetch {
+    follower_node: NodeId,
+    request_id: u64,
+    partition: PartitionId,
+    follower: u32,
+    offset: u64,
+    last_fetched_epoch: Option<u32>,
+    leader_epoch: u32,
+    /// The partition as the fetch saw it when parked.
+    seen: FetchView,
+}
+
+/// What a parked follower fetch is waiting to change (the conditions of Kafka's `DelayedFetch.tryComplete`):
+/// new data, the high watermark or log start offset the answer carries, and the leadership it was sent to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FetchView {
+    /// The leader epoch while this broker leads, None otherwise.
+    leader_epoch: Option<u32>,
+    log_end: u64,
+    high_watermark: u64,
+    log_start: u64,
+}
+
 #[derive(Clone, Debug)]
 struct Volatile {
     image: Option<MetadataImage>,
     replicas: BTreeMap<PartitionId, Replica>,
     /// Follower fetch in flight per partition: request id and send time.
     fetches: BTreeMap<PartitionId, (u64, u64)>,
+    /// Follower fetches this leader holds until something changes (Kafka's fetch purgatory), by park id.
+    parked_fetches: BTreeMap<u64, ParkedFetch>,
     next_request_id: u64,
     txn: TxnCoordinator,
     groups: GroupCoordinator,
@@ -132,6 +163,7 @@ impl Volatile {
             image: None,
             replicas: BTreeMap::new(),
             fetches: BTreeMap::new(),
+            parked_fetches: BTreeMap::new(),
             next_request_id: 0,
             txn: TxnCoordinator::new(settings.txn.clone()),
             groups: GroupCoordinator::new(),
@@ -251,13 +283,20 @@ impl Broker {
         ctx.set_timer(self.settings.heartbeat_ns, timer_tag(TIMER_HEARTBEAT, 0));
         ctx.set_timer(self.settings.replication.replica_lag_ns / 4, timer_tag(TIMER_ISR_CHECK, 0));
         for partition in self.durable.replicas.keys() {
-            ctx.set_timer(self.settings.fetch_wait_ns, timer_tag(TIMER_FOLLOWER_FETCH, u64::from(partition.0)));
+            ctx.set_timer(self.follower_retry_ns(), timer_tag(TIMER_FOLLOWER_FETCH, u64::from(partition.0)));
         }
         if self.durable.replicas.keys().any(|partition| partition.0 >= self.settings.internal.first_partition) {
             ctx.set_timer(self.settings.coordinator_tick_ns, timer_tag(TIMER_COORDINATOR, 0));
         }
         ctx.set_timer(self.settings.producer_id_expiration_check_ns, timer_tag(TIMER_PRODUCER_EXPIRATION, 0));
         ctx.set_timer(self.settings.retention_check_ns, timer_tag(TIMER_RETENTION, 0));
+    }
+
+    /// How often a follower checks for a fetch to resend: one whose answer is overdue, or after an error.
+    /// Kafka resends at `replica.socket.timeout.ms` and backs off `replica.fetch.backoff.ms` after an error;
+    /// the model has neither knob and uses the shorter of the fetch wait and the request timeout.
+    fn follower_retry_ns(&self) -> u64 {
+        self.settings.fetch_wait_ns.min(self.settings.request_timeout_ns)
     }
 
     /// Kafka's `PeriodicProducerExpirationCheck`: every partition forgets its expired producers.
@@ -327,14 +366,16 @@ impl Broker {
                 if stale {
                     self.send_follower_fetch(ctx, partition);
                 }
-                ctx.set_timer(self.settings.fetch_wait_ns, tag);
+                ctx.set_timer(self.follower_retry_ns(), tag);
             }
             TIMER_COORDINATOR => {
                 self.tick_coordinators(ctx);
                 ctx.set_timer(self.settings.coordinator_tick_ns, tag);
             }
+            TIMER_DELAYED_FETCH => self.answer_parked_fetch(ctx, payload),
             _ => unreachable!("unknown broker timer kind {kind}"),
         }
+        self.try_complete_parked_fetches(ctx);
     }
 
     /// Handles one request or response.
@@ -384,11 +425,21 @@ impl Broker {
                     _ => Err(ErrorCode::NotLeaderOrFollower),
                 };
                 count_result(ctx, &result.as_ref().map(|_| ()).map_err(|error| *error));
-                ctx.send(source, Msg::FetchResponse { request_id, result });
+                let log_start_offset = self.log_start_offset(partition);
+                ctx.send(source, Msg::FetchResponse { request_id, result, log_start_offset });
             }
             Msg::ReplicaFetchRequest { request_id, partition, replica, offset, last_fetched_epoch, leader_epoch } => {
-                let result = self.serve_follower(ctx, partition, replica, offset, last_fetched_epoch, leader_epoch);
-                ctx.send(source, Msg::ReplicaFetchResponse { request_id, partition, result });
+                let fetch = ParkedFetch {
+                    follower_node: source,
+                    request_id,
+                    partition,
+                    follower: replica,
+                    offset,
+                    last_fetched_epoch,
+                    leader_epoch,
+                    seen: FetchView { leader_epoch: None, log_end: 0, high_watermark: 0, log_start: 0 },
+                };
+                self.on_follower_fetch(ctx, fetch);
             }
             Msg::ReplicaFetchResponse { request_id, partition, result } => {
                 self.on_follower_fetched(ctx, request_id, partition, result);
@@ -405,6 +456,7 @@ impl Broker {
             }
             other => unreachable!("a broker never receives {other:?}"),
         }
+        self.try_complete_parked_fetches(ctx);
     }
 
     /// A producer id unique in the cluster.
@@ -487,6 +539,83 @@ impl Broker {
         result
     }
 
+    /// Kafka's `ReplicaManager.fetchMessages` for a follower: answered at once when there is something to send
+    /// (batches, a divergence, a log start offset past the fetch offset) or an error; otherwise parked as a
+    /// `DelayedFetch` until the partition changes or `replica.fetch.wait.max.ms` passes.
+    fn on_follower_fetch(&mut self, ctx: &mut Ctx<'_>, mut fetch: ParkedFetch) {
+        let result = self.serve_follower(
+            ctx,
+            fetch.partition,
+            fetch.follower,
+            fetch.offset,
+            fetch.last_fetched_epoch,
+            fetch.leader_epoch,
+        );
+        let nothing_new = result.as_ref().is_ok_and(|data| {
+            data.batches.is_empty() && data.diverging.is_none() && data.log_start_offset <= fetch.offset
+        });
+        if !nothing_new {
+            let msg = Msg::ReplicaFetchResponse { request_id: fetch.request_id, partition: fetch.partition, result };
+            ctx.send(fetch.follower_node, msg);
+            return;
+        }
+        // A follower sends a new fetch only once it gave up on the previous one, whose answer it would ignore.
+        let (partition, follower) = (fetch.partition, fetch.follower);
+        self.volatile.parked_fetches.retain(|_, parked| (parked.partition, parked.follower) != (partition, follower));
+        fetch.seen = self.fetch_view(partition).expect("a served fetch names a hosted partition");
+        assert!(fetch.seen.leader_epoch == Some(fetch.leader_epoch), "only the leader at the fetch's epoch parks it");
+        self.volatile.next_request_id += 1;
+        let park_id = self.volatile.next_request_id;
+        self.volatile.parked_fetches.insert(park_id, fetch);
+        ctx.shared.count("broker:fetch-parked");
+        ctx.set_timer(self.settings.fetch_wait_ns, timer_tag(TIMER_DELAYED_FETCH, park_id));
+    }
+
+    /// What a parked fetch of `partition` waits to change, if this broker hosts it.
+    fn fetch_view(&self, partition: PartitionId) -> Option<FetchView> {
+        let replica = self.volatile.replicas.get(&partition)?;
+        let durable = self.durable.replicas.get(&partition)?;
+        Some(FetchView {
+            leader_epoch: replica.is_leader().then_some(replica.leader_epoch),
+            log_end: durable.log.end_offset(),
+            high_watermark: replica.high_watermark,
+            log_start: durable.log.start_offset(),
+        })
+    }
+
+    /// Kafka's `DelayedFetch.tryComplete`, run after every event this broker handles (Kafka runs it after
+    /// appends, HW moves and leader changes): answers each parked fetch whose partition changed. Answering
+    /// one records its follower's progress, which may move the HW and so complete others: it runs until none
+    /// is left to answer.
+    fn try_complete_parked_fetches(&mut self, ctx: &mut Ctx<'_>) {
+        loop {
+            let changed = self
+                .volatile
+                .parked_fetches
+                .iter()
+                .find(|(_, parked)| self.fetch_view(parked.partition) != Some(parked.seen));
+            let Some(park_id) = changed.map(|(park_id, _)| *park_id) else { return };
+            ctx.shared.count("broker:fetch-completed-early");
+            self.answer_parked_fetch(ctx, park_id);
+        }
+    }
+
+    /// Kafka's `DelayedFetch.onComplete`: reads again and answers; a broker that lost the leadership answers
+    /// the error the read gives (NOT_LEADER_OR_FOLLOWER, or FENCED_LEADER_EPOCH once it follows a newer epoch).
+    fn answer_parked_fetch(&mut self, ctx: &mut Ctx<'_>, park_id: u64) {
+        let Some(parked) = self.volatile.parked_fetches.remove(&park_id) else { return };
+        let result = self.serve_follower(
+            ctx,
+            parked.partition,
+            parked.follower,
+            parked.offset,
+            parked.last_fetched_epoch,
+            parked.leader_epoch,
+        );
+        let msg = Msg::ReplicaFetchResponse { request_id: parked.request_id, partition: parked.partition, result };
+        ctx.send(parked.follower_node, msg);
+    }
+
     /// The log start offset of a partition this broker hosts.
     fn log_start_offset(&self, partition: PartitionId) -> Option<u64> {
         self.durable.replicas.get(&partition).map(|durable| durable.log.start_offset())
@@ -494,7 +623,7 @@ impl Broker {
 
     fn send_follower_fetch(&mut self, ctx: &mut Ctx<'_>, partition: PartitionId) {
         let Some(replica) = self.volatile.replicas.get(&partition) else { return };
-        let crate::broker::replica::Role::Follower { leader } = replica.role else {
+        let Role::Follower { leader } = replica.role else {
             self.volatile.fetches.remove(&partition);
             return;
         };
@@ -524,18 +653,17 @@ impl Broker {
             return;
         }
         self.volatile.fetches.remove(&partition);
+        // After an error the periodic timer retries (Kafka's `replica.fetch.backoff.ms`).
         let Ok(data) = result else { return };
-        let progressed = !data.batches.is_empty() || data.diverging.is_some();
         if data.diverging.is_some() {
             ctx.shared.count("broker:follower-truncated");
         }
         let replica = self.volatile.replicas.get_mut(&partition).expect("fetching replicas exist");
         let durable = self.durable.replicas.get_mut(&partition).expect("hosted");
         replica.on_fetch_data(durable, &self.settings.replication, data);
-        if progressed {
-            // More may be waiting: fetch again at once rather than after the fetch wait.
-            self.send_follower_fetch(ctx, partition);
-        }
+        // The leader holds a fetch that finds nothing new, so the follower always fetches again at once, as
+        // Kafka's `ReplicaFetcherThread` loop does.
+        self.send_follower_fetch(ctx, partition);
     }
 
     fn apply_image(&mut self, ctx: &mut Ctx<'_>, image: MetadataImage) {
@@ -543,18 +671,30 @@ impl Broker {
             return;
         }
         let mut replies = Vec::new();
+        let mut new_leaders = Vec::new();
         for (partition, replica) in &mut self.volatile.replicas {
             let state = &image.partitions[partition.index()];
             let durable = &self.durable.replicas[partition];
             let was_leader = replica.is_leader();
+            let followed = (followed_leader(&replica.role), replica.leader_epoch);
             let abandoned = replica.apply_metadata(durable, state, ctx.now_ns());
             replies.extend(abandoned.into_iter().map(|reply| (*partition, reply)));
             if replica.is_leader() && !was_leader {
                 ctx.shared.count("broker:became-leader");
             }
+            let following = (followed_leader(&replica.role), replica.leader_epoch);
+            if following.0.is_some() && following != followed {
+                new_leaders.push(*partition);
+            }
         }
         self.volatile.image = Some(image);
         self.send_partition_replies(ctx, replies);
+        // Kafka's `ReplicaFetcherManager.addFetcherForPartitions`: a follower of a new leader or epoch drops the
+        // fetch it has parked at the old leader and fetches from the new one at once.
+        for partition in new_leaders {
+            self.volatile.fetches.remove(&partition);
+            self.send_follower_fetch(ctx, partition);
+        }
         self.sync_coordinators(ctx);
     }
 
@@ -564,7 +704,7 @@ impl Broker {
             let completed = replica.complete_pending(Some(self.settings.replication.min_insync_replicas));
             replies.extend(completed.into_iter().map(|reply| (*partition, reply)));
             let Some(isr) = replica.wanted_isr(&self.settings.replication, ctx.now_ns()) else { continue };
-            let crate::broker::replica::Role::Leader(role) = &replica.role else { continue };
+            let Role::Leader(role) = &replica.role else { continue };
             let msg = Msg::AlterPartition {
                 partition: *partition,
                 broker: self.settings.broker_index,
@@ -597,6 +737,14 @@ impl Broker {
             count_result(ctx, &result.map(|_| ()));
             ctx.send(client, Msg::ProduceResponse { request_id, result, log_start_offset });
         }
+    }
+}
+
+/// The leader a follower copies from; None in any other role.
+fn followed_leader(role: &Role) -> Option<u32> {
+    match role {
+        Role::Follower { leader } => Some(*leader),
+        Role::Leader(_) | Role::None => None,
     }
 }
 

@@ -98,9 +98,15 @@ impl ReplicaDurable {
         self.aborted.retain(|aborted| aborted.last_offset >= start_offset);
     }
 
-    /// Read_committed hides a producer's records inside one of its aborted transactions.
-    fn is_aborted(&self, producer_id: u64, offset: u64) -> bool {
-        self.aborted.iter().any(|aborted| aborted.covers(producer_id, offset))
+    /// Kafka's `UnifiedLog.collectAbortedTransactions` over the transaction index (`collectAbortedTxns`): the
+    /// aborted transactions overlapping [`fetch_offset`, `upper_bound_offset`), i.e. whose ABORT marker is at
+    /// or past the fetch offset and whose first offset is below the bound, as (producer id, first offset).
+    pub fn collect_aborted_transactions(&self, fetch_offset: u64, upper_bound_offset: u64) -> Vec<(u64, u64)> {
+        let overlapping = self
+            .aborted
+            .iter()
+            .filter(|aborted| aborted.last_offset >= fetch_offset && aborted.first_offset < upper_bound_offset);
+        overlapping.map(|aborted| (aborted.producer_id, aborted.first_offset)).collect()
     }
 }
 
@@ -446,8 +452,9 @@ impl Replica {
         Ok(())
     }
 
-    /// A consumer fetch: records below the HW (read_uncommitted), or below the LSO without aborted
-    /// transactions (read_committed).
+    /// A consumer fetch (Kafka's `Partition.fetchRecords` with `FetchIsolation`): whole batches below the HW
+    /// (read_uncommitted) or the LSO (read_committed), and for read_committed the aborted transactions that
+    /// overlap the batches returned (`addAbortedTransactions`), which the consumer filters by.
     pub fn fetch(
         &self,
         durable: &ReplicaDurable,
@@ -461,20 +468,18 @@ impl Replica {
             return Err(ErrorCode::OffsetOutOfRange);
         }
         let last_stable_offset = self.last_stable_offset();
-        let read = match isolation {
-            IsolationLevel::ReadUncommitted => durable.log.read(offset, self.high_watermark, max_records, |_, _| false),
-            IsolationLevel::ReadCommitted => {
-                durable
-                    .log
-                    .read(offset, last_stable_offset, max_records, |producer, at| durable.is_aborted(producer, at))
-            }
+        let upper_bound = match isolation {
+            IsolationLevel::ReadUncommitted => self.high_watermark,
+            IsolationLevel::ReadCommitted => last_stable_offset,
         };
-        Ok(FetchData {
-            records: read.records,
-            next_offset: read.next_offset,
-            high_watermark: self.high_watermark,
-            last_stable_offset,
-        })
+        let batches = durable.log.read(offset, upper_bound, max_records);
+        let aborted = match (isolation, batches.last()) {
+            (IsolationLevel::ReadCommitted, Some(last)) => {
+                durable.collect_aborted_transactions(offset, last.last_offset() + 1)
+            }
+            _ => Vec::new(),
+        };
+        Ok(FetchData { batches, aborted, high_watermark: self.high_watermark, last_stable_offset })
     }
 
     /// A follower fetch at the leader.
@@ -701,6 +706,9 @@ mod tests {
     //! Hand-built sequences on one partition with replicas 0 (leader), 1 and 2; expected logs worked out by
     //! hand in the comments.
     use super::*;
+    use crate::broker::log::data_records;
+    // The consumer's filter, to check what a read_committed consumer ends up with.
+    use crate::client::fetch::{complete_fetch, CompletedFetch};
     use crate::protocol::ProducerIdentity;
 
     const MS: u64 = 1_000_000;
@@ -784,7 +792,7 @@ mod tests {
         replicate(&mut leader, &leader_log, &mut two, &mut two_log, 4 * MS);
         assert_eq!(leader.high_watermark, 2);
         assert_eq!(leader.complete_pending(Some(2)), vec![(NodeId(9), 7, Ok(0))]);
-        assert_eq!(one_log.log.read(0, 10, 10, |_, _| false).records, vec![(0, 10), (1, 11)]);
+        assert_eq!(data_records(&one_log.log.read(0, 10, 10), 0), vec![(0, 10), (1, 11)]);
         assert_eq!(one.high_watermark, 0, "a follower learns the HW on its next fetch");
         replicate(&mut leader, &leader_log, &mut one, &mut one_log, 5 * MS);
         assert_eq!(one.high_watermark, 2);
@@ -871,7 +879,7 @@ mod tests {
         replicate(&mut one, &one_log, &mut zero, &mut zero_log, 4 * MS);
         assert_eq!(zero_log.log.end_offset(), 2, "offset 2 of epoch 0 truncated");
         replicate(&mut one, &one_log, &mut zero, &mut zero_log, 5 * MS);
-        assert_eq!(zero_log.log.read(0, 10, 10, |_, _| false).records, vec![(0, 1), (1, 2), (2, 4)]);
+        assert_eq!(data_records(&zero_log.log.read(0, 10, 10), 0), vec![(0, 1), (1, 2), (2, 4)]);
         assert_eq!(zero_log.log.batches()[2].leader_epoch, 1);
     }
 
@@ -929,6 +937,13 @@ mod tests {
         RecordBatch::data(Some(identity), true, values.to_vec())
     }
 
+    /// What a consumer takes from a fetch at `offset`: the leader's answer through the consumer's own filter
+    /// (`CompletedFetch`), since the broker no longer filters.
+    fn consume(leader: &Replica, log: &ReplicaDurable, offset: u64, isolation: IsolationLevel) -> CompletedFetch {
+        let data = leader.fetch(log, offset, 100, leader.leader_epoch, isolation).expect("the leader answers");
+        complete_fetch(&data.batches, &data.aborted, offset, isolation)
+    }
+
     fn producer(producer_id: u64) -> ProducerIdentity {
         ProducerIdentity { producer_id, epoch: 0, base_sequence: 0 }
     }
@@ -945,9 +960,7 @@ mod tests {
         let mut alone = settings();
         alone.min_insync_replicas = 1;
         let (mut leader, mut log) = replica(0, &state(0, 0, &[0], 0));
-        let committed = |leader: &Replica, log: &ReplicaDurable| {
-            leader.fetch(log, 0, 100, 0, IsolationLevel::ReadCommitted).expect("leader")
-        };
+        let committed = |leader: &Replica, log: &ReplicaDurable| consume(leader, log, 0, IsolationLevel::ReadCommitted);
         leader.produce(&mut log, &alone, None, txn(1, 0, &[1, 2])).unwrap();
         leader.produce(&mut log, &alone, None, batch(&[3])).unwrap();
         leader.produce(&mut log, &alone, None, txn(3, 0, &[4])).unwrap();
@@ -964,10 +977,54 @@ mod tests {
         let read = committed(&leader, &log);
         assert_eq!(read.records, vec![(2, 3), (3, 4), (5, 5)], "aborted 0-1 and the markers 4, 6 are skipped");
         assert_eq!(read.next_offset, 7, "the position passes the last marker");
-        let everything = leader.fetch(&log, 0, 100, 0, IsolationLevel::ReadUncommitted).unwrap();
+        let everything = consume(&leader, &log, 0, IsolationLevel::ReadUncommitted);
         assert_eq!(everything.records, vec![(0, 1), (1, 2), (2, 3), (3, 4), (5, 5)]);
-        let from_inside = leader.fetch(&log, 1, 100, 0, IsolationLevel::ReadCommitted).unwrap();
+        let from_inside = consume(&leader, &log, 1, IsolationLevel::ReadCommitted);
         assert_eq!(from_inside.records, vec![(2, 3), (3, 4), (5, 5)]);
+    }
+
+    #[test]
+    fn collect_aborted_transactions_returns_those_overlapping_the_fetch_range() {
+        // Aborted index: producer 1 over 0..=4, producer 2 over 6..=9, producer 3 over 12..=13. Kafka's
+        // `collectAbortedTxns` keeps an entry when its marker is at or past the fetch offset and its first
+        // offset is below the (exclusive) upper bound.
+        let aborted = [(1, 0, 4), (2, 6, 9), (3, 12, 13)];
+        let durable = ReplicaDurable {
+            aborted: aborted
+                .iter()
+                .map(|&(producer_id, first_offset, last_offset)| AbortedTxn { producer_id, first_offset, last_offset })
+                .collect(),
+            ..ReplicaDurable::default()
+        };
+        assert_eq!(durable.collect_aborted_transactions(0, 20), vec![(1, 0), (2, 6), (3, 12)]);
+        assert_eq!(durable.collect_aborted_transactions(4, 6), vec![(1, 0)], "ends at the fetch offset: kept");
+        assert_eq!(durable.collect_aborted_transactions(5, 6), vec![], "starts at the bound: left out");
+        assert_eq!(durable.collect_aborted_transactions(5, 7), vec![(2, 6)]);
+        assert_eq!(durable.collect_aborted_transactions(8, 12), vec![(2, 6)], "a fetch inside a transaction");
+        assert_eq!(durable.collect_aborted_transactions(10, 12), vec![]);
+    }
+
+    #[test]
+    fn a_read_committed_fetch_returns_every_batch_below_the_lso_and_the_aborted_list() {
+        // Producer 1's transactional [1, 2] at 0-1, plain [3] at 2, ABORT(1) at 3, producer 2's open [4] at 4.
+        let mut alone = settings();
+        alone.min_insync_replicas = 1;
+        let (mut leader, mut log) = replica(0, &state(0, 0, &[0], 0));
+        leader.produce(&mut log, &alone, None, txn(1, 0, &[1, 2])).unwrap();
+        leader.produce(&mut log, &alone, None, batch(&[3])).unwrap();
+        leader.write_marker(&mut log, &alone, None, producer(1), ControlMarker::Abort, 0).unwrap();
+        leader.produce(&mut log, &alone, None, txn(2, 0, &[4])).unwrap();
+        assert_eq!(leader.last_stable_offset(), 4);
+        let committed = leader.fetch(&log, 0, 100, 0, IsolationLevel::ReadCommitted).unwrap();
+        let offsets: Vec<u64> = committed.batches.iter().map(|batch| batch.base_offset).collect();
+        assert_eq!(offsets, vec![0, 2, 3], "the aborted batch and the marker too, not the open transaction");
+        assert_eq!(committed.batches[2].control, Some(ControlMarker::Abort));
+        assert_eq!(committed.aborted, vec![(1, 0)]);
+        let uncommitted = leader.fetch(&log, 0, 100, 0, IsolationLevel::ReadUncommitted).unwrap();
+        assert_eq!(uncommitted.batches.len(), 4);
+        assert!(uncommitted.aborted.is_empty(), "read_uncommitted gets no aborted list");
+        let past = leader.fetch(&log, 4, 100, 0, IsolationLevel::ReadCommitted).unwrap();
+        assert!(past.batches.is_empty() && past.aborted.is_empty(), "nothing stable from 4 on");
     }
 
     #[test]
@@ -985,13 +1042,13 @@ mod tests {
         assert_eq!(leader.high_watermark, 1);
         leader.write_marker(&mut leader_log, &settings(), None, producer(1), ControlMarker::Commit, 0).unwrap();
         assert_eq!(leader.last_stable_offset(), 0, "the marker at offset 1 is above the HW");
-        let read = leader.fetch(&leader_log, 0, 10, 0, IsolationLevel::ReadCommitted).unwrap();
+        let read = consume(&leader, &leader_log, 0, IsolationLevel::ReadCommitted);
         assert!(read.records.is_empty(), "nothing is stable yet: {read:?}");
         replicate(&mut leader, &leader_log, &mut one, &mut one_log, 3 * MS);
         replicate(&mut leader, &leader_log, &mut one, &mut one_log, 4 * MS);
         assert_eq!(leader.high_watermark, 2);
         assert_eq!(leader.last_stable_offset(), 2);
-        let read = leader.fetch(&leader_log, 0, 10, 0, IsolationLevel::ReadCommitted).unwrap();
+        let read = consume(&leader, &leader_log, 0, IsolationLevel::ReadCommitted);
         assert_eq!(read.records, vec![(0, 7)]);
     }
 
@@ -1053,10 +1110,7 @@ mod tests {
         assert_eq!(log.log.start_offset(), 2);
         assert_eq!(log.snapshots.keys().copied().collect::<Vec<_>>(), vec![2, 3, 4], "deleteSnapshotsBefore");
         assert_eq!(leader.fetch(&log, 1, 10, 0, IsolationLevel::ReadUncommitted), Err(ErrorCode::OffsetOutOfRange));
-        assert_eq!(
-            leader.fetch(&log, 2, 10, 0, IsolationLevel::ReadUncommitted).unwrap().records,
-            vec![(2, 3), (3, 4)]
-        );
+        assert_eq!(consume(&leader, &log, 2, IsolationLevel::ReadUncommitted).records, vec![(2, 3), (3, 4)]);
         // Since KAFKA-7190 the partition still knows producer 5: its retry is a duplicate.
         let retried = leader.produce(&mut log, &alone, None, idempotent(5, 1, 2)).unwrap();
         assert_eq!(retried, Produced { ack: Some(1), duplicate: true });
@@ -1159,7 +1213,7 @@ mod tests {
         assert_eq!(leader.last_stable_offset(), 2, "producer 3's transaction from offset 2");
         leader.write_marker(&mut log, &alone, None, producer(3), ControlMarker::Abort, 0).unwrap();
         assert_eq!(leader.last_stable_offset(), 6, "everything stable: the HW");
-        let read = leader.fetch(&log, 0, 100, 0, IsolationLevel::ReadCommitted).unwrap();
+        let read = consume(&leader, &log, 0, IsolationLevel::ReadCommitted);
         assert_eq!(read.records, vec![(0, 1), (1, 2)], "producer 3 aborted");
     }
 
@@ -1192,9 +1246,9 @@ mod tests {
         replicate(&mut zero, &zero_log, &mut one, &mut one_log, MS);
         assert_eq!(one_log.aborted, vec![AbortedTxn { producer_id: 1, first_offset: 0, last_offset: 3 }]);
         one.apply_metadata(&one_log, &state(1, 1, &[1], 1), 2 * MS);
-        let read = one.fetch(&one_log, 0, 100, 1, IsolationLevel::ReadCommitted).unwrap();
+        let read = consume(&one, &one_log, 0, IsolationLevel::ReadCommitted);
         assert_eq!((read.records, read.next_offset), (vec![(2, 3)], 4));
-        let uncommitted = one.fetch(&one_log, 0, 100, 1, IsolationLevel::ReadUncommitted).unwrap();
+        let uncommitted = consume(&one, &one_log, 0, IsolationLevel::ReadUncommitted);
         assert_eq!(uncommitted.records, vec![(0, 1), (1, 2), (2, 3)], "read_uncommitted sees the aborted records");
     }
 
