@@ -122,6 +122,7 @@ fn image(version: u64, leader: u32, leader_epoch: u32) -> MetadataImage {
 
 fn settings() -> BrokerSettings {
     BrokerSettings {
+        kafka_bugs: Vec::new(),
         broker_index: 0,
         broker_count: 2,
         controller: PEER,
@@ -144,6 +145,7 @@ fn settings() -> BrokerSettings {
             transactional_id_expiration_ns: 86_400_000 * MS,
             marker_retry_ns: 30 * MS,
             load_ns_per_record: 0,
+            producer_epoch_start: 0,
         },
         verification: TxnVerification::Off,
         coordinator_tick_ns: 10 * MS,
