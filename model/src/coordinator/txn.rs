@@ -536,7 +536,10 @@ impl TxnCoordinator {
         if matches!(txn.state, TxnState::PrepareCommit | TxnState::PrepareAbort) {
             return reply(waiter, ErrorCode::ConcurrentTransactions);
         }
-        if !partitions.iter().all(|partition| txn.partitions.contains(partition)) {
+        // Kafka's `topicPartitions` holds a transaction's partitions only while it is open: they are removed when
+        // its end is written. The model keeps them past Complete* (for its own bookkeeping), so the state decides.
+        let open = txn.state == TxnState::Ongoing;
+        if !open || !partitions.iter().all(|partition| txn.partitions.contains(partition)) {
             return reply(waiter, ErrorCode::TransactionAbortable);
         }
         vec![TxnEffect::Reply { waiter, result: Ok((txn.producer_id, txn.epoch)) }]

@@ -1061,3 +1061,26 @@ fn prepare_producer_id_rotation_on_a_kip_360_bump_at_the_exhausted_epoch_and_its
     // The old id at any other epoch is a zombie.
     assert_eq!(init_expecting(&mut harness, (PID, 7), 3, 3 * MS), refused(3, ErrorCode::ProducerFenced));
 }
+
+#[test]
+fn handle_verify_partitions_in_transaction_passes_only_partitions_of_the_open_transaction() {
+    // KIP-890 part 1 on transaction version 1 (AddPartitionsToTxn with verifyOnly): a leader's check passes for a
+    // partition the client added to the ongoing transaction, and is TRANSACTION_ABORTABLE for any other — and for
+    // the same partition once the transaction ended, so a write (or TxnOffsetCommit) delayed past its
+    // transaction's end cannot open a new one (eos-tv1-verify --wide seed 805 hung `__consumer_offsets` when
+    // an ended transaction's partitions still passed).
+    let mut harness = ready(false);
+    let verify = |harness: &mut Harness, partition: PartitionId, request_id: u64, now_ns: u64| {
+        let effects = harness.coordinator.verify_partitions(LOG, ID, PID, 0, &[partition], waiter(request_id));
+        harness.settle(effects, now_ns)
+    };
+    assert_eq!(harness.add(0, &[P0], 2, MS), reply(2, Ok((PID, 0))));
+    assert_eq!(verify(&mut harness, P0, 3, MS), reply(3, Ok((PID, 0))));
+    assert_eq!(verify(&mut harness, P1, 4, MS), refused(4, ErrorCode::TransactionAbortable));
+    let committing = Seen { replies: vec![(5, Ok((PID, 0)))], ..Seen::markers(&[P0], ControlMarker::Commit, 0, 0) };
+    assert_eq!(harness.end(0, true, 5, 2 * MS), committing);
+    assert_eq!(verify(&mut harness, P0, 6, 2 * MS), refused(6, ErrorCode::ConcurrentTransactions));
+    harness.markers_land(&[P0], 3 * MS);
+    assert_eq!(harness.state(), CompleteCommit);
+    assert_eq!(verify(&mut harness, P0, 7, 4 * MS), refused(7, ErrorCode::TransactionAbortable));
+}
