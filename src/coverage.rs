@@ -1,6 +1,6 @@
 //! Which coverage points a scenario is expected to reach, and one run's points.
 //!
-//! design.md §8: every run counts the protocol states, transitions, broker errors and fault kinds it exercised,
+//! every run counts the protocol states, transitions, broker errors and fault kinds it exercised,
 //! and a campaign reports the table (`eosim_reports::Coverage`), so that a protocol change that stops reaching a
 //! state is visible. The model counts protocol points itself (`RunStats::counters`: `broker-error:…`,
 //! `client:retry`, `txn-state:…`, `txn-transition:…`, `group:…`); fault kinds are counted by the kernel and enter

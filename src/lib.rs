@@ -17,7 +17,7 @@
 //!   space-time diagram around its anomaly;
 //! - [`bench`]: throughput of the kernel, of one scenario and of a campaign.
 //!
-//! A run is a pure function of (eosim version, scenario, seed) — design.md §2 — so the same seed gives the same
+//! A run is a pure function of (eosim version, scenario, seed) so the same seed gives the same
 //! trace hash however and wherever it runs:
 //!
 //! ```

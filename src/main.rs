@@ -1,6 +1,6 @@
 //! The `eosim` command line: parses arguments, calls the library, prints, and sets the exit status.
 //!
-//! Exit status (design.md §7): 0 no violation; 1 violations, stalls or crashes found; 2 bad usage or bad input;
+//! Exit status: 0 no violation; 1 violations, stalls or crashes found; 2 bad usage or bad input;
 //! 3 internal error (including a replay whose trace hash diverged).
 
 use std::fmt::Display;

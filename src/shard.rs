@@ -1,6 +1,6 @@
 //! `--shard K/N` and `--shard auto`: which slice of a campaign's seeds this machine runs.
 //!
-//! eosim schedules nothing across machines itself (design.md §7): shards run as a CI matrix or a Kubernetes
+//! eosim schedules nothing across machines itself: shards run as a CI matrix or a Kubernetes
 //! Indexed Job, and `eosim merge` joins their reports. `--shard auto` reads the shard from the job's environment:
 //!
 //! - Kubernetes Indexed Job: `JOB_COMPLETION_INDEX` (0-based). Kubernetes does not tell a pod how many

@@ -1,4 +1,4 @@
-//! Shrinking: the smallest fault schedule and workload that still fail the way a repro fails (design.md §8).
+//! Shrinking: the smallest fault schedule and workload that still fail the way a repro fails.
 //!
 //! [`shrink`] keeps the repro's seed, so every random stream but the fault plan stays where it was, and edits only
 //! what the repro makes explicit:

@@ -1,6 +1,6 @@
 //! The `eosim` binary end to end: output, files, determinism across runs and threads, and exit statuses.
 //!
-//! Exit statuses are part of the interface (design.md §7): 0 no violation, 1 findings, 2 bad usage or input,
+//! Exit statuses are part of the interface (docs/cli.md): 0 no violation, 1 findings, 2 bad usage or input,
 //! 3 internal error. Campaigns here use a few hundred seeds at most, so the file runs in well under a minute in
 //! release on two cores.
 

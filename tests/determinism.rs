@@ -1,4 +1,4 @@
-//! The determinism contract (design.md §2) through the library: a run is a pure function of (version, scenario,
+//! The determinism contract (docs/determinism.md) through the library: a run is a pure function of (version, scenario,
 //! seed); a repro's explicit schedule replays the swarm-resolved run exactly; a campaign's report does not depend
 //! on its thread count.
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::AnomalyKind;
 
-/// A delivery guarantee claimed by a protocol variant (design.md §5).
+/// A delivery guarantee claimed by a protocol variant (docs/history-format.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Guarantee {
     /// Each record is delivered at most once: losses allowed, duplicates not.

@@ -1,4 +1,4 @@
-//! The history format (design.md §5): operations, micro-operations, and the JSON Lines reader and writer.
+//! The history format (docs/history-format.md): operations, micro-operations, and the JSON Lines reader and writer.
 //!
 //! A history is a list of operation events. Each line of a history file is one JSON object:
 //!

@@ -1,6 +1,6 @@
 //! eosim-checker: reads a history of a Kafka-style system and finds the anomalies Jepsen's Kafka checker names.
 //!
-//! A [`History`] is a list of [`Op`]s (design.md §5), read from JSON Lines by [`History::parse_jsonl`] (a fast
+//! A [`History`] is a list of [`Op`]s (docs/history-format.md), read from JSON Lines by [`History::parse_jsonl`] (a fast
 //! path, in parallel on long files, backed by a careful reader for exact error messages), from Jepsen's EDN
 //! `history.edn` by [`History::parse_edn`] (see [`edn`]), or from either by [`History::parse_auto`], and written
 //! back by [`History::to_jsonl`]. [`check`] builds an [`Analysis`] (every index the checks share, once), runs each

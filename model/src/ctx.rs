@@ -84,7 +84,7 @@ pub fn record(ctx: &mut Ctx<'_>, process: u64, op_type: OpType, f: OpFn, mops: V
     )
 }
 
-/// Records that `process` died: a `crash` operation, which always completes as `info` (design.md §5).
+/// Records that `process` died: a `crash` operation, which always completes as `info` (docs/history-format.md).
 pub fn record_crash(ctx: &mut Ctx<'_>, process: u64) {
     record(ctx, process, OpType::Invoke, OpFn::Crash, Vec::new());
     record(ctx, process, OpType::Info, OpFn::Crash, Vec::new());

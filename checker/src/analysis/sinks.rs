@@ -1,4 +1,4 @@
-//! Writes to external stores: `["sink", store, key, value]` micro-ops (design.md §5), the exactly-once boundary.
+//! Writes to external stores: `["sink", store, key, value]` micro-ops (docs/history-format.md), the exactly-once boundary.
 //!
 //! A store is outside Kafka's transaction, so an operation's outcome (which is the outcome of its Kafka work) does
 //! not say whether its store writes happened. The contract is therefore per micro-op: an invocation lists the

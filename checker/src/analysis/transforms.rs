@@ -1,7 +1,7 @@
 //! Consume-transform-produce provenance: which output records each input record was transformed into.
 //!
 //! A pipeline's output sends say which input record they came from: `["send", key, value, {"source": [input_key,
-//! input_offset]}]` (design.md §5). Every key named as a source is an input partition; the keys its outputs were
+//! input_offset]}]` (docs/history-format.md). Every key named as a source is an input partition; the keys its outputs were
 //! sent to are that pipeline's output partitions. Each output value is unique per attempt (a retried input gets a
 //! new output value), so an input processed twice shows up as two output values with one source, not as a
 //! duplicate value; and whether an attempt's output is in the log is told by reads, not by the attempt's outcome:

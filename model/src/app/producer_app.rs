@@ -1,7 +1,7 @@
 //! A producer application: a few threads that each send one value at a time through a shared producer
 //! client, and write what they observe to the history.
 //!
-//! Each thread is one history process (one operation in flight, as design.md §5 requires); the client
+//! Each thread is one history process (one operation in flight, as docs/history-format.md requires); the client
 //! underneath batches and pipelines the threads' records. Values are unique per application
 //! (`app_index * 1_000_000 + n`). Before a value is sent it is written to a durable outbox, and it leaves
 //! the outbox only when acknowledged: after a crash the restarted application re-sends everything still in
