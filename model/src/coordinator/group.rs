@@ -224,8 +224,15 @@ impl GroupCoordinator {
         }
         if let Some(member) = group.members.get_mut(member_id) {
             member.last_seen_ns = now_ns;
-            let joined = GroupReply::Joined { generation: group.generation, assignment: member.assignment.clone() };
-            return vec![GroupEffect::Reply { waiter, result: Ok(joined) }];
+            if !group.needs_rebalance {
+                let joined = GroupReply::Joined { generation: group.generation, assignment: member.assignment.clone() };
+                return vec![GroupEffect::Reply { waiter, result: Ok(joined) }];
+            }
+            // The generation this member's last join started was never written: its assignment is a placeholder
+            // of the old generation, which a heartbeat at that generation would never correct (eos-tv2 --wide
+            // seeds 2982 and 8469 left a partition unowned so). It joins the rebalance that is due instead.
+            self.coverage.push("group:rejoin-after-failed-generation".to_string());
+            return self.rebalance(log, group_id, Some((waiter, member_id.to_string())));
         }
         let member = Member { session_timeout_ns, last_seen_ns: now_ns, assignment: Vec::new() };
         group.members.insert(member_id.to_string(), member);

@@ -224,6 +224,22 @@ fn a_generation_takes_effect_only_once_its_write_is_replicated() {
 }
 
 #[test]
+fn a_join_after_its_generation_write_failed_rejoins_the_due_rebalance() {
+    // c joins a group of a and b in generation 2; the write of generation 3 fails, so c is a member with no
+    // assignment in the group's generation 2. Its retried join must not be answered `Joined(2, [])`: a member
+    // holding that would heartbeat at generation 2 forever while another load could hand it a partition
+    // (eos-tv2 --wide seed 2982 left partition 1 unowned so). It starts the rebalance that is due instead.
+    let mut harness = two_members();
+    let effects = harness.join_effects("c", 4, 4 * MS);
+    let held = harness.hold(effects);
+    assert_eq!(harness.complete(held, Err(ErrorCode::NotEnoughReplicas)), vec![(4, Err(ErrorCode::NotCoordinator))]);
+    assert_eq!(harness.group().generation, 2);
+    assert_eq!(harness.join("c", 5, 5 * MS), vec![(5, joined(3, &[P2]))]);
+    assert!(harness.covered("group:rejoin-after-failed-generation"));
+    assert_eq!((harness.assignment("a"), harness.assignment("b")), (vec![P0], vec![P1]));
+}
+
+#[test]
 fn requests_from_strangers_and_to_other_coordinators_are_refused() {
     let mut harness = two_members();
     assert_eq!(harness.heartbeat("c", 2, 10, 4 * MS), vec![(10, Err(ErrorCode::UnknownMemberId))]);
