@@ -7,8 +7,7 @@ use support::*;
 
 /// Runs a campaign of `scenario` and returns its exit status and text.
 fn campaign(scenario: &str, seeds: &str) -> (Option<i32>, String) {
-    let output = eosim(&["campaign", scenario, "--seeds", seeds, "--jobs", "2"]);
-    (output.status.code(), String::from_utf8_lossy(&output.stdout).into_owned())
+    campaign_run(scenario, seeds, &[])
 }
 
 #[test]

@@ -8,8 +8,7 @@ use support::*;
 
 /// Runs a campaign of `scenario` (a built-in name or a path) and returns its exit code and text.
 fn campaign(scenario: &str, seeds: &str) -> (Option<i32>, String) {
-    let output = eosim(&["campaign", scenario, "--seeds", seeds, "--jobs", "2"]);
-    (output.status.code(), format!("{}\n{}", stdout(&output), stderr(&output)))
+    campaign_run(scenario, seeds, &[])
 }
 
 /// The built-in scenario's text with `edit` applied, written to a scratch file.
@@ -18,12 +17,6 @@ fn variant_of_retention(name: &str, edit: impl Fn(&str) -> String) -> std::path:
     let path = scratch_dir("producer_state", name).join(format!("{name}.toml"));
     std::fs::write(&path, edit(&text)).expect("the scratch file can be written");
     path
-}
-
-/// The run count on the coverage line of `point`, zero when the campaign never reached it.
-fn runs_reaching(text: &str, point: &str) -> u64 {
-    let line = text.lines().find(|line| line.trim_start().starts_with(&format!("{point} ")));
-    line.and_then(|line| line.split_whitespace().nth(1)).map_or(0, |runs| runs.parse().expect("a run count"))
 }
 
 #[test]

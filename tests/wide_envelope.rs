@@ -10,8 +10,7 @@ use support::*;
 
 /// Runs `campaign SCENARIO --wide --seeds N` and returns its exit status and summary.
 fn wide_campaign(scenario: &str, seeds: &str) -> (Option<i32>, String) {
-    let output = eosim(&["campaign", scenario, "--wide", "--seeds", seeds, "--jobs", "2"]);
-    (output.status.code(), format!("{}\n{}", stdout(&output), stderr(&output)))
+    campaign_run(scenario, seeds, &["--wide"])
 }
 
 #[test]

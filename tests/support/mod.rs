@@ -38,6 +38,21 @@ pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// Runs `eosim campaign SCENARIO --seeds SEEDS --jobs 2` plus `extra` flags; returns its exit status and both
+/// streams, stdout first.
+pub fn campaign_run(scenario: &str, seeds: &str, extra: &[&str]) -> (Option<i32>, String) {
+    let mut args = vec!["campaign", scenario, "--seeds", seeds, "--jobs", "2"];
+    args.extend_from_slice(extra);
+    let output = eosim(&args);
+    (output.status.code(), format!("{}\n{}", stdout(&output), stderr(&output)))
+}
+
+/// The run count on a campaign summary's coverage line of `point`; zero when no run reached it.
+pub fn runs_reaching(text: &str, point: &str) -> u64 {
+    let line = text.lines().find(|line| line.trim_start().starts_with(&format!("{point} ")));
+    line.and_then(|line| line.split_whitespace().nth(1)).map_or(0, |runs| runs.parse().expect("a run count"))
+}
+
 /// Asserts the exit status, showing both streams when it is wrong.
 pub fn assert_exit(output: &Output, code: i32) {
     assert_eq!(
