@@ -49,6 +49,7 @@ pub mod node;
 pub mod protocol;
 pub mod run;
 pub mod scenario;
+pub mod zoo;
 
 pub use run::{node_names, simulate, RunStats, SimOutcome};
 pub use scenario::{Scenario, ScenarioError, Variant};

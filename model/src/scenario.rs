@@ -545,6 +545,9 @@ pub struct Scenario {
     /// The per-seed settings swarm and the fault envelope (`[knobs]`, see `knobs.rs`).
     #[serde(default, skip_serializing_if = "KnobsConfig::is_off")]
     pub knobs: KnobsConfig,
+    /// The bug-zoo entry this scenario is, under `scenarios/zoo/` (see `zoo.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zoo: Option<crate::zoo::ZooSpec>,
 }
 
 fn default_quiesce_ms() -> u64 {
@@ -599,6 +602,9 @@ impl Scenario {
             }
         }
         self.validate_faults()?;
+        if let Some(zoo) = &self.zoo {
+            zoo.validate(self)?;
+        }
         let settings = self.producer_settings();
         if settings.idempotence && (settings.acks != Acks::All || settings.max_in_flight > 5) {
             // Kafka refuses this combination with a ConfigException; so do we.
