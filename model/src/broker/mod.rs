@@ -19,6 +19,7 @@
 
 pub mod controller;
 pub mod log;
+pub mod partition_map;
 pub mod producer_state;
 pub mod replica;
 
@@ -37,6 +38,7 @@ use crate::protocol::{ErrorCode, MetadataImage, Msg, PartitionId, RecordBatch, R
 use crate::scenario::Acks;
 use coordination::{InternalWrite, Verification};
 use eosim_sim::NodeId;
+use partition_map::PartitionMap;
 use std::collections::BTreeMap;
 
 const TIMER_HEARTBEAT: u16 = 1;
@@ -101,7 +103,7 @@ pub enum TxnVerification {
 #[derive(Clone, Debug, Default)]
 pub struct BrokerDurable {
     /// Replica logs and snapshots, per hosted partition.
-    pub replicas: BTreeMap<PartitionId, ReplicaDurable>,
+    pub replicas: PartitionMap<ReplicaDurable>,
     /// Producer ids handed out so far; ids are `count * broker_count + broker_index + 1`, unique cluster-wide.
     pub producer_ids_issued: u64,
     /// Bumped at every restart.
@@ -137,7 +139,7 @@ struct FetchView {
 #[derive(Clone, Debug)]
 struct Volatile {
     image: Option<MetadataImage>,
-    replicas: BTreeMap<PartitionId, Replica>,
+    replicas: PartitionMap<Replica>,
     /// Follower fetch in flight per partition: request id and send time.
     fetches: BTreeMap<PartitionId, (u64, u64)>,
     /// Follower fetches this leader holds until something changes (Kafka's fetch purgatory), by park id.
@@ -161,7 +163,7 @@ impl Volatile {
     fn new(settings: &BrokerSettings) -> Volatile {
         Volatile {
             image: None,
-            replicas: BTreeMap::new(),
+            replicas: PartitionMap::new(),
             fetches: BTreeMap::new(),
             parked_fetches: BTreeMap::new(),
             next_request_id: 0,
