@@ -92,7 +92,7 @@ fn transition_to_liveness_mode(world: &mut World<Node>, scenario: &Scenario) -> 
     world.heal_all();
     world.shared_mut().phase = Phase::Quiescent;
     let settle_end_ns = world.now_ns() + scenario.quiesce_ns();
-    let settled = world.run_until_done(settle_end_ns, |world| apps_settled(world) && hanging(world).is_none());
+    let settled = world.run_until_done(settle_end_ns, |world| apps_settled(world) && first_hanging(world).is_none());
     if !settled {
         if let Some(stuck) = unsettled_app(world) {
             let hanging = hanging(world).map(|what| format!("; hanging-transaction: {what}")).unwrap_or_default();
@@ -123,62 +123,89 @@ fn nodes(world: &World<Node>) -> impl Iterator<Item = &Node> {
 }
 
 fn apps_settled(world: &World<Node>) -> bool {
-    unsettled_app(world).is_none()
+    first_unsettled(world).is_none()
+}
+
+/// What keeps the applications from having settled. The check runs after every event of the quiescent phase,
+/// so it only points at the culprit; [`Unsettled::describe`] builds the words once a stall is reported.
+enum Unsettled {
+    /// An application node with work in flight.
+    App(usize),
+    /// A settled pipeline whose position is below its partition's high watermark.
+    Behind { index: usize, partition: PartitionId, position: u64 },
+    /// The pipeline group's partitions are not all owned by running members of one generation.
+    Group,
+}
+
+impl Unsettled {
+    fn describe(&self, world: &World<Node>) -> String {
+        match *self {
+            Unsettled::App(index) => {
+                let state = match world.actor(NodeId(index as u32)) {
+                    Node::AtomicWriter(app) => app.describe(),
+                    Node::Pipeline(app) => app.describe(),
+                    _ => "producer".to_string(),
+                };
+                format!("application node {index} ({state})")
+            }
+            Unsettled::Behind { index, partition, position } => {
+                format!("application node {index} (at offset {position} of partition {})", partition.0)
+            }
+            Unsettled::Group => {
+                let states: Vec<String> = nodes(world)
+                    .filter_map(|node| match node {
+                        Node::Pipeline(app) => Some(app.describe()),
+                        Node::Broker(broker) => {
+                            Some(broker.describe_groups().join(", ")).filter(|text| !text.is_empty())
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                format!("the pipeline group, whose partitions are not owned by one generation ({})", states.join("; "))
+            }
+        }
+    }
 }
 
 /// The first application that has work in flight, or a group whose partitions are not all owned by
-/// running members of one generation.
+/// running members of one generation, described.
 fn unsettled_app(world: &World<Node>) -> Option<String> {
+    first_unsettled(world).map(|unsettled| unsettled.describe(world))
+}
+
+fn first_unsettled(world: &World<Node>) -> Option<Unsettled> {
     let mut owned: Vec<PartitionId> = Vec::new();
     let mut generations: Vec<u32> = Vec::new();
-    let mut pipelines = 0;
+    let mut first_pipeline = None;
     for (index, node) in nodes(world).enumerate() {
-        let unsettled = match node {
-            Node::Producer(app) => (!app.is_settled()).then(|| "producer".to_string()),
-            Node::AtomicWriter(app) => (!app.is_settled()).then(|| app.describe()),
+        match node {
+            Node::Producer(app) if !app.is_settled() => return Some(Unsettled::App(index)),
+            Node::AtomicWriter(app) if !app.is_settled() => return Some(Unsettled::App(index)),
             Node::Pipeline(app) => {
-                pipelines += 1;
+                first_pipeline.get_or_insert(app);
                 if let Some((generation, assignment)) = app.assignment() {
                     owned.extend(assignment);
                     generations.push(generation);
                 }
                 if !app.is_settled() {
-                    Some(app.describe())
-                } else {
-                    // Only a settled pipeline is worth the scan of the leaders: this runs after every event.
-                    let behind = app.positions().into_iter().find(|(partition, position)| {
-                        committed_end(world, *partition).is_none_or(|end| *position < end)
-                    });
-                    behind.map(|(partition, position)| format!("at offset {position} of partition {}", partition.0))
+                    return Some(Unsettled::App(index));
+                }
+                // Only a settled pipeline is worth the scan of the leaders.
+                let behind = app
+                    .positions()
+                    .into_iter()
+                    .find(|(partition, position)| committed_end(world, *partition).is_none_or(|end| *position < end));
+                if let Some((partition, position)) = behind {
+                    return Some(Unsettled::Behind { index, partition, position });
                 }
             }
-            _ => None,
-        };
-        if let Some(state) = unsettled {
-            return Some(format!("application node {index} ({state})"));
+            _ => {}
         }
     }
-    if pipelines > 0 {
-        owned.sort();
-        let one_generation = generations.windows(2).all(|pair| pair[0] == pair[1]);
-        let Node::Pipeline(first) = nodes(world).find(|node| matches!(node, Node::Pipeline(_)))? else {
-            unreachable!("found above")
-        };
-        if !one_generation || owned != first.inputs() {
-            let states: Vec<String> = nodes(world)
-                .filter_map(|node| match node {
-                    Node::Pipeline(app) => Some(app.describe()),
-                    Node::Broker(broker) => Some(broker.describe_groups().join(", ")).filter(|text| !text.is_empty()),
-                    _ => None,
-                })
-                .collect();
-            return Some(format!(
-                "the pipeline group, whose partitions are not owned by one generation ({})",
-                states.join("; ")
-            ));
-        }
-    }
-    None
+    let first = first_pipeline?;
+    owned.sort();
+    let one_generation = generations.windows(2).all(|pair| pair[0] == pair[1]);
+    (!one_generation || owned != first.inputs()).then_some(Unsettled::Group)
 }
 
 /// The high watermark of `partition` at its leader, if a running broker leads it.
@@ -192,23 +219,50 @@ fn committed_end(world: &World<Node>, partition: PartitionId) -> Option<u64> {
 }
 
 /// A transaction still open at its coordinator, or a partition whose last stable offset is stuck below its
-/// high watermark, once the applications have settled: a hanging transaction.
+/// high watermark, once the applications have settled: a hanging transaction, described.
 fn hanging(world: &World<Node>) -> Option<String> {
-    let keys = &world.shared().keys;
+    first_hanging(world).map(|hanging| hanging.describe(world))
+}
+
+/// What keeps a transaction hanging; like [`Unsettled`], found cheaply and described only when reported.
+enum Hanging {
+    /// A transaction still open at the coordinator of broker `index`.
+    Open { index: usize },
+    /// A partition led by a running broker whose last stable offset is below its high watermark.
+    Lso { partition: PartitionId, lso: u64, hw: u64 },
+}
+
+impl Hanging {
+    fn describe(&self, world: &World<Node>) -> String {
+        match *self {
+            Hanging::Open { index } => {
+                let Node::Broker(broker) = world.actor(NodeId(index as u32)) else { unreachable!("a broker") };
+                let (id, state) = broker.open_transactions().into_iter().next().expect("found open before");
+                let entries = broker.describe_transactions().join(", ");
+                format!("transactional id {id} is {state} at broker {index} ({entries})")
+            }
+            Hanging::Lso { partition, lso, hw } => {
+                let keys = &world.shared().keys;
+                let name = keys.get(partition.index()).cloned().unwrap_or_else(|| format!("partition {}", partition.0));
+                format!("{name}: last stable offset {lso} below high watermark {hw}")
+            }
+        }
+    }
+}
+
+fn first_hanging(world: &World<Node>) -> Option<Hanging> {
     for (index, node) in nodes(world).enumerate() {
         let Node::Broker(broker) = node else { continue };
         if world.status(NodeId(index as u32)) != eosim_sim::NodeStatus::Up {
             continue;
         }
-        if let Some((id, state)) = broker.open_transactions().into_iter().next() {
-            let entries = broker.describe_transactions().join(", ");
-            return Some(format!("transactional id {id} is {state} at broker {index} ({entries})"));
+        if broker.has_open_transaction() {
+            return Some(Hanging::Open { index });
         }
         for (partition, replica) in broker.replicas() {
             let (lso, hw) = (replica.last_stable_offset(), replica.high_watermark);
             if replica.is_leader() && lso < hw {
-                let name = keys.get(partition.index()).cloned().unwrap_or_else(|| format!("partition {}", partition.0));
-                return Some(format!("{name}: last stable offset {lso} below high watermark {hw}"));
+                return Some(Hanging::Lso { partition: *partition, lso, hw });
             }
         }
     }

@@ -3,48 +3,25 @@
 //! Two events due at the same nanosecond run in the order they were scheduled. That tie-break is what makes
 //! a run a pure function of its seed: a heap alone would order equal keys arbitrarily.
 
-use std::cmp::Ordering;
+use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-/// One scheduled item with its due time and tie-break sequence.
-#[derive(Debug)]
-struct Entry<E> {
-    time_ns: u64,
-    sequence: u64,
-    event: E,
-}
-
-impl<E> PartialEq for Entry<E> {
-    fn eq(&self, other: &Self) -> bool {
-        self.time_ns == other.time_ns && self.sequence == other.sequence
-    }
-}
-
-impl<E> Eq for Entry<E> {}
-
-impl<E> PartialOrd for Entry<E> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl<E> Ord for Entry<E> {
-    fn cmp(&self, other: &Self) -> Ordering {
-        // BinaryHeap is a max-heap: reverse so the earliest (time, sequence) pops first.
-        (other.time_ns, other.sequence).cmp(&(self.time_ns, self.sequence))
-    }
-}
-
 /// A min-queue of events by (time, insertion sequence).
+///
+/// The heap holds only 24-byte keys `(time, sequence, slot)`; the events themselves wait in a slab and never
+/// move while the heap sifts. A queued message is well over a hundred bytes, and moving it at every level of
+/// every sift was the largest single cost of a run.
 #[derive(Debug)]
 pub struct EventQueue<E> {
-    heap: BinaryHeap<Entry<E>>,
+    heap: BinaryHeap<Reverse<(u64, u64, u32)>>,
+    slots: Vec<Option<E>>,
+    free: Vec<u32>,
     next_sequence: u64,
 }
 
 impl<E> Default for EventQueue<E> {
     fn default() -> Self {
-        EventQueue { heap: BinaryHeap::new(), next_sequence: 0 }
+        EventQueue { heap: BinaryHeap::new(), slots: Vec::new(), free: Vec::new(), next_sequence: 0 }
     }
 }
 
@@ -58,17 +35,32 @@ impl<E> EventQueue<E> {
     pub fn push(&mut self, time_ns: u64, event: E) {
         let sequence = self.next_sequence;
         self.next_sequence += 1;
-        self.heap.push(Entry { time_ns, sequence, event });
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = Some(event);
+                slot
+            }
+            None => {
+                let slot = u32::try_from(self.slots.len()).expect("fewer than 2^32 events queued at once");
+                self.slots.push(Some(event));
+                slot
+            }
+        };
+        // (time, sequence) is unique, so the slot never decides the order.
+        self.heap.push(Reverse((time_ns, sequence, slot)));
     }
 
     /// Removes and returns the earliest event with its due time.
     pub fn pop(&mut self) -> Option<(u64, E)> {
-        self.heap.pop().map(|entry| (entry.time_ns, entry.event))
+        let Reverse((time_ns, _, slot)) = self.heap.pop()?;
+        let event = self.slots[slot as usize].take().expect("a queued key points at its event");
+        self.free.push(slot);
+        Some((time_ns, event))
     }
 
     /// The due time of the earliest event.
     pub fn peek_time_ns(&self) -> Option<u64> {
-        self.heap.peek().map(|entry| entry.time_ns)
+        self.heap.peek().map(|Reverse((time_ns, _, _))| *time_ns)
     }
 
     /// Number of scheduled events.
@@ -122,5 +114,21 @@ mod tests {
         assert_eq!(queue.pop(), Some((10, 2)));
         assert_eq!(queue.pop(), Some((10, 3)));
         assert!(queue.is_empty());
+    }
+
+    #[test]
+    fn freed_slots_are_reused_without_disturbing_the_order() {
+        let mut queue = EventQueue::new();
+        queue.push(1, 'a');
+        queue.push(3, 'c');
+        assert_eq!(queue.pop(), Some((1, 'a')));
+        // 'b' takes the slot 'a' left; it is still ordered by time, then by when it was scheduled.
+        queue.push(3, 'b');
+        queue.push(2, 'x');
+        assert_eq!(queue.slots.len(), 3);
+        assert_eq!(queue.pop(), Some((2, 'x')));
+        assert_eq!(queue.pop(), Some((3, 'c')));
+        assert_eq!(queue.pop(), Some((3, 'b')));
+        assert_eq!(queue.len(), 0);
     }
 }

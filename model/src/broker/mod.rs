@@ -19,6 +19,7 @@
 
 pub mod controller;
 pub mod log;
+pub mod partition_map;
 pub mod producer_state;
 pub mod replica;
 
@@ -37,6 +38,7 @@ use crate::protocol::{ErrorCode, MetadataImage, Msg, PartitionId, RecordBatch, R
 use crate::scenario::Acks;
 use coordination::{InternalWrite, Verification};
 use eosim_sim::NodeId;
+use partition_map::PartitionMap;
 use std::collections::BTreeMap;
 
 const TIMER_HEARTBEAT: u16 = 1;
@@ -101,7 +103,7 @@ pub enum TxnVerification {
 #[derive(Clone, Debug, Default)]
 pub struct BrokerDurable {
     /// Replica logs and snapshots, per hosted partition.
-    pub replicas: BTreeMap<PartitionId, ReplicaDurable>,
+    pub replicas: PartitionMap<ReplicaDurable>,
     /// Producer ids handed out so far; ids are `count * broker_count + broker_index + 1`, unique cluster-wide.
     pub producer_ids_issued: u64,
     /// Bumped at every restart.
@@ -137,11 +139,13 @@ struct FetchView {
 #[derive(Clone, Debug)]
 struct Volatile {
     image: Option<MetadataImage>,
-    replicas: BTreeMap<PartitionId, Replica>,
+    replicas: PartitionMap<Replica>,
     /// Follower fetch in flight per partition: request id and send time.
     fetches: BTreeMap<PartitionId, (u64, u64)>,
     /// Follower fetches this leader holds until something changes (Kafka's fetch purgatory), by park id.
-    parked_fetches: BTreeMap<u64, ParkedFetch>,
+    /// Park ids only grow, so pushing keeps this sorted by park id; a vector because it is scanned after every
+    /// event this broker handles.
+    parked_fetches: Vec<(u64, ParkedFetch)>,
     next_request_id: u64,
     txn: TxnCoordinator,
     groups: GroupCoordinator,
@@ -161,9 +165,9 @@ impl Volatile {
     fn new(settings: &BrokerSettings) -> Volatile {
         Volatile {
             image: None,
-            replicas: BTreeMap::new(),
+            replicas: PartitionMap::new(),
             fetches: BTreeMap::new(),
-            parked_fetches: BTreeMap::new(),
+            parked_fetches: Vec::new(),
             next_request_id: 0,
             txn: TxnCoordinator::new(settings.txn.clone()),
             groups: GroupCoordinator::new(),
@@ -223,6 +227,11 @@ impl Broker {
     /// Transactions this broker coordinates that are open (Ongoing or being completed).
     pub fn open_transactions(&self) -> Vec<(String, crate::coordinator::txn_state::TxnState)> {
         self.volatile.txn.states().into_iter().filter(|(_, state)| state.is_open()).collect()
+    }
+
+    /// True if a transaction this broker coordinates is open; [`Broker::open_transactions`] without the copies.
+    pub fn has_open_transaction(&self) -> bool {
+        self.volatile.txn.any_open()
     }
 
     /// Loads the replicas and applies the bootstrap metadata.
@@ -561,12 +570,12 @@ impl Broker {
         }
         // A follower sends a new fetch only once it gave up on the previous one, whose answer it would ignore.
         let (partition, follower) = (fetch.partition, fetch.follower);
-        self.volatile.parked_fetches.retain(|_, parked| (parked.partition, parked.follower) != (partition, follower));
+        self.volatile.parked_fetches.retain(|(_, parked)| (parked.partition, parked.follower) != (partition, follower));
         fetch.seen = self.fetch_view(partition).expect("a served fetch names a hosted partition");
         assert!(fetch.seen.leader_epoch == Some(fetch.leader_epoch), "only the leader at the fetch's epoch parks it");
         self.volatile.next_request_id += 1;
         let park_id = self.volatile.next_request_id;
-        self.volatile.parked_fetches.insert(park_id, fetch);
+        self.volatile.parked_fetches.push((park_id, fetch));
         ctx.shared.count("broker:fetch-parked");
         ctx.set_timer(self.settings.fetch_wait_ns, timer_tag(TIMER_DELAYED_FETCH, park_id));
     }
@@ -603,7 +612,8 @@ impl Broker {
     /// Kafka's `DelayedFetch.onComplete`: reads again and answers; a broker that lost the leadership answers
     /// the error the read gives (NOT_LEADER_OR_FOLLOWER, or FENCED_LEADER_EPOCH once it follows a newer epoch).
     fn answer_parked_fetch(&mut self, ctx: &mut Ctx<'_>, park_id: u64) {
-        let Some(parked) = self.volatile.parked_fetches.remove(&park_id) else { return };
+        let Ok(index) = self.volatile.parked_fetches.binary_search_by_key(&park_id, |(id, _)| *id) else { return };
+        let (_, parked) = self.volatile.parked_fetches.remove(index);
         let result = self.serve_follower(
             ctx,
             parked.partition,

@@ -272,6 +272,11 @@ impl TxnCoordinator {
         entries.map(|(id, txn)| (id.clone(), txn.state)).collect()
     }
 
+    /// True if a loaded transaction is open (Ongoing or being completed); cheap, for the check after every event.
+    pub fn any_open(&self) -> bool {
+        self.partitions.values().any(|partition| partition.txns.values().any(|txn| txn.state.is_open()))
+    }
+
     /// One line per loaded transactional id: state, epoch, pending transition and markers outstanding.
     pub fn describe(&self) -> Vec<String> {
         let entries = self.partitions.iter().flat_map(|(log, partition)| partition.txns.iter().map(move |t| (log, t)));
