@@ -274,3 +274,74 @@ pub fn render_table(report: &ZooReport) -> String {
     });
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::entries;
+    use super::super::find::{find_in_range, Find};
+    use super::*;
+
+    fn fix(failing: u64) -> FixReport {
+        FixReport { variant: "eos-tv2".into(), kafka_bugs: Vec::new(), seeds: 100, failing, first_failing: Vec::new() }
+    }
+
+    fn shrunk(faults: usize, replay_ok: bool) -> ShrinkReport {
+        ShrinkReport {
+            seed: 5,
+            faults_before: 30,
+            faults,
+            trials: 40,
+            findings: vec!["G1a".into()],
+            trace_hash: Some("0123".into()),
+            replay_ok,
+            error: None,
+        }
+    }
+
+    /// Ranges where the bug first shows at the 6th seed, searched with `budget` seeds each.
+    fn ranges(budget: u64) -> Vec<RangeFind> {
+        (0..3u64)
+            .map(|index| {
+                let start = index * super::super::find::RANGE_STRIDE;
+                find_in_range(start, budget, 4, &mut |first, count| {
+                    (first..first + count)
+                        .contains(&(start + 5))
+                        .then(|| Find { seed: start + 5, findings: vec!["G1a".into()] })
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_entry_whose_budget_is_too_small_fails_and_says_why() {
+        let entry = &entries::all().expect("the zoo parses")[0];
+        let report = EntryReport::new(entry, 5, ranges(5), None, fix(0));
+        assert!(!report.found && !report.ok);
+        assert_eq!((report.ranges_with_find, report.median_seeds_to_find), (0, None));
+        assert_eq!(report.problems[0], "not found: median seeds to find ∞ over a budget of 5");
+        assert_eq!(report.problems[1], "no find to shrink");
+        let table = render_table(&ZooReport::new(3, 100, vec![report]));
+        assert!(table.contains("0/3") && table.contains("∞,∞,∞"), "{table}");
+        assert!(table.ends_with("result: FAIL (1 of 1 bug(s) not shown)\n"), "{table}");
+    }
+
+    #[test]
+    fn an_entry_holds_only_when_found_shrunk_small_replayed_and_fixed() {
+        let entry = &entries::all().expect("the zoo parses")[0];
+        let good = EntryReport::new(entry, 6, ranges(6), Some(shrunk(3, true)), fix(0));
+        assert!(good.ok, "{:?}", good.problems);
+        assert_eq!((good.ranges_with_find, good.median_seeds_to_find), (3, Some(6)));
+        assert_eq!(good.kinds_seen, vec!["G1a".to_string()]);
+        let big = EntryReport::new(entry, 6, ranges(6), Some(shrunk(11, true)), fix(0));
+        assert_eq!(big.problems, vec!["the shrunk repro keeps 11 faults (at most 10)".to_string()]);
+        let diverged = EntryReport::new(entry, 6, ranges(6), Some(shrunk(3, false)), fix(0));
+        assert!(!diverged.ok);
+        let unfixed = EntryReport::new(entry, 6, ranges(6), Some(shrunk(3, true)), fix(2));
+        assert_eq!(unfixed.problems, vec!["the fix is not clean: 2 of 100 seeds failed".to_string()]);
+        let report = ZooReport::new(3, 100, vec![good, unfixed]);
+        assert!(!report.ok);
+        let json: serde_json::Value = serde_json::from_str(&report.to_json()).expect("zoo.json parses");
+        assert_eq!(json["entries"][0]["ranges"][1]["seed_start"], 1_000_000);
+        assert_eq!(json["entries"][0]["ranges"][1]["find"]["seed"], 1_000_005);
+    }
+}
