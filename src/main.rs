@@ -120,6 +120,8 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Run the bug zoo: find each historical Kafka bug, shrink and replay its first find, run its fix clean.
+    Zoo(ZooArgs),
     /// Measure kernel events/s, scenario events/s and campaign seeds/s in this build.
     Bench {
         /// Wall time per figure, in seconds.
@@ -170,6 +172,34 @@ struct CampaignArgs {
     /// The wide envelope for every seed: draw the settings, widen the faults, turn the buggify points on.
     #[arg(long)]
     wide: bool,
+}
+
+/// `eosim zoo`'s arguments.
+#[derive(Args, Debug)]
+struct ZooArgs {
+    /// The bugs to run, by JIRA id (e.g. KAFKA-17754) [default: every entry of the zoo].
+    bugs: Vec<String>,
+    /// List the entries and exit.
+    #[arg(long)]
+    list: bool,
+    /// Seed ranges to find each bug in; range r starts at seed r × 1,000,000.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    ranges: u32,
+    /// Seeds of each fixed protocol that must run clean, from seed 0.
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..))]
+    fix_seeds: u64,
+    /// Cap every entry's seed budget at N seeds per range (a quick look; a bug not found within it fails).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    seed_budget: Option<u64>,
+    /// Worker threads [default: every core].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    jobs: Option<u32>,
+    /// Write zoo.json, and each bug's shrunk repro as KAFKA-NNNNN.repro.json, into this directory.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Output format; json prints zoo.json's content.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
 }
 
 /// How results are printed.
@@ -229,6 +259,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Check { history, guarantee, all_errors, linearizable, format } => {
             command_check(&history, guarantee, CheckOptions { all_errors, linearizable }, format)
         }
+        Command::Zoo(args) => command_zoo(&args),
         Command::Bench { seconds, format } => command_bench(seconds, format),
     }
 }
@@ -646,6 +677,50 @@ fn render_linearizability(key: &str, verdict: &linearizable::Verdict) -> String 
         }
         linearizable::Verdict::Unknown { reason } => format!("linearizable: {key}: unknown ({reason})\n"),
     }
+}
+
+fn command_zoo(args: &ZooArgs) -> anyhow::Result<ExitCode> {
+    use eosim::zoo::{self, entries};
+    let all = entries::all().context("a bug-zoo entry is invalid")?;
+    let selected = entries::select(all, &args.bugs).map_err(bad_input)?;
+    if args.list {
+        let width = selected.iter().map(|entry| entry.bug().len()).max().unwrap_or(0);
+        let lines: Vec<String> = selected
+            .iter()
+            .map(|entry| format!("{:<width$}  {}  {}\n", entry.bug(), entry.file, entry.spec.title))
+            .collect();
+        emit(&lines.concat())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(dir) = &args.out {
+        create_dir(dir)?;
+    }
+    let jobs = args.jobs.map_or_else(default_jobs, |jobs| jobs as usize);
+    let options =
+        zoo::ZooOptions { ranges: args.ranges, fix_seeds: args.fix_seeds, jobs, seed_budget_cap: args.seed_budget };
+    let start = Instant::now();
+    let mut reports = Vec::with_capacity(selected.len());
+    for entry in &selected {
+        eprintln!("{}: finding, shrinking, running the fix ({})", entry.bug(), entry.file);
+        let run = zoo::run_entry(entry, options)?;
+        if let (Some(dir), Some(repro)) = (&args.out, &run.repro) {
+            write_file(&dir.join(format!("{}.repro.json", entry.bug())), &repro.to_json())?;
+        }
+        reports.push(run.report);
+    }
+    let report = zoo::ZooReport::new(args.ranges, args.fix_seeds, reports);
+    if let Some(dir) = &args.out {
+        write_file(&dir.join("zoo.json"), &report.to_json())?;
+    }
+    let text = match args.format {
+        Format::Json => report.to_json(),
+        Format::Text => {
+            let wall = format!("wall time: {:.1} s\n", start.elapsed().as_secs_f64());
+            zoo::report::render_table(&report) + &wall
+        }
+    };
+    emit(&text)?;
+    Ok(exit_for(!report.ok))
 }
 
 fn command_bench(seconds: f64, format: Format) -> anyhow::Result<ExitCode> {

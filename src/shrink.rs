@@ -139,20 +139,20 @@ fn crash_site(result: &RunResult) -> String {
     }
 }
 
-/// The trials of one shrink: the fixed seed, the failure to keep, and a count of replays.
-struct Trials {
+/// The trials of one shrink: the fixed seed, what a trial must still show, and a count of replays.
+struct Trials<'a> {
     seed: u64,
-    failure: Failure,
+    keep: &'a dyn Fn(&RunResult) -> bool,
     count: u64,
 }
 
-impl Trials {
+impl Trials<'_> {
     /// Whether `scenario` with `schedule` (or the seed's own swarm, when `None`) still fails the same way.
     fn fails(&mut self, scenario: &Scenario, schedule: Option<FaultSchedule>) -> bool {
         let mut scenario = scenario.clone();
         scenario.faults.schedule = schedule;
         self.count += 1;
-        self.failure.shown_by(&run_seed(&scenario, self.seed))
+        (self.keep)(&run_seed(&scenario, self.seed))
     }
 }
 
@@ -171,7 +171,23 @@ pub fn shrink(repro: &Repro) -> Result<Shrunk, ShrinkError> {
         let expected = expected.map_or_else(String::new, |expected| expected.describe());
         return Err(ShrinkError::NotReproduced { expected, found: failure.describe() });
     }
-    let mut trials = Trials { seed: repro.seed, failure, count: 1 };
+    Ok(shrink_from(repro, &|result| failure.shown_by(result)))
+}
+
+/// Shrinks a repro keeping what `keep` asks of every trial (e.g. a bug-zoo entry's expected finding), rather
+/// than the failure the repro recorded; refused when the repro's own replay does not satisfy `keep`.
+pub fn shrink_keeping(repro: &Repro, keep: &dyn Fn(&RunResult) -> bool) -> Result<Shrunk, ShrinkError> {
+    let original = repro.replay();
+    if !keep(&original) {
+        let expected = "the finding to keep".to_string();
+        return Err(ShrinkError::NotReproduced { expected, found: original.verdict.name().to_string() });
+    }
+    Ok(shrink_from(repro, keep))
+}
+
+/// The shrinking loop, given that the repro's replay satisfies `keep` (one replay already made).
+fn shrink_from(repro: &Repro, keep: &dyn Fn(&RunResult) -> bool) -> Shrunk {
+    let mut trials = Trials { seed: repro.seed, keep, count: 1 };
     let mut scenario = repro.replay_scenario();
     scenario.faults.schedule = None;
     let knobs_restored = restore_knobs(&mut trials, &mut scenario, &repro.schedule);
@@ -189,13 +205,13 @@ pub fn shrink(repro: &Repro) -> Result<Shrunk, ShrinkError> {
     let mut final_scenario = scenario.clone();
     final_scenario.faults.schedule = schedule.clone();
     let result = run_seed(&final_scenario, repro.seed);
-    assert!(trials.failure.shown_by(&result), "the shrunk run fails as every accepted trial did");
+    assert!((trials.keep)(&result), "the shrunk run fails as every accepted trial did");
     let mut shrunk = Repro::of_run(&scenario, &result);
     // The seed's swarm choices are what the original run drew; shrinking does not draw again.
     shrunk.swarm = repro.swarm.clone();
     let before = RunSize::of(&repro.scenario, repro.schedule.as_ref());
     let after = RunSize::of(&scenario, schedule.as_ref());
-    Ok(Shrunk { repro: shrunk, before, after, trials: trials.count + 1, knobs_restored })
+    Shrunk { repro: shrunk, before, after, trials: trials.count + 1, knobs_restored }
 }
 
 /// The failure the repro's `expected` block describes, when it names one precisely enough to check.
