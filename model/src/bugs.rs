@@ -9,19 +9,49 @@ use serde::{Deserialize, Serialize};
 /// A Kafka bug the model can re-introduce.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum KafkaBug {
+    /// Kafka 0.11.0 before its release: `TransactionStateManager.appendTransactionToLog` left the transaction's
+    /// `pendingState` set when the append failed (NOT_ENOUGH_REPLICAS, a leader change), so every later request
+    /// for the id was CONCURRENT_TRANSACTIONS until the coordinator moved. Fixed by resetting the pending state
+    /// on the error path (KAFKA-5351, PR #3184, commit 049abe7efa).
+    #[serde(rename = "KAFKA-5351")]
+    Kafka5351,
+    /// Kafka 0.11.0–1.0.0: `TransactionCoordinator.abortTimedOutTransactions` aborted a timed-out transaction
+    /// at the producer's own epoch, so the producer, still at that epoch, could go on adding partitions and
+    /// commit the rest of a transaction whose first part was aborted. Fixed by fencing the epoch first
+    /// (PrepareEpochFence, KAFKA-6119, PR #4137, commit def1a768a6; Kafka 1.0.1 / 1.1.0).
+    #[serde(rename = "KAFKA-6119")]
+    Kafka6119,
+    /// Transaction version 2 in Kafka 4.0.0: an InitProducerId or a timeout that aborts an open transaction
+    /// bumps the epoch to fence its producer (`prepareFenceProducerEpoch`) and `prepareAbortOrCommit` bumps it
+    /// again; at epoch 32766 the second bump overflows the short and the abort throws, leaving the transaction
+    /// open at epoch 32767, where no later fence may bump it. Fixed by not bumping a second time after a
+    /// fence (KAFKA-19367, PR #19910; Kafka 4.0.1 / 4.1.0).
+    #[serde(rename = "KAFKA-19367")]
+    Kafka19367,
     /// Transaction version 2 as first shipped (Kafka 4.0–4.1): a marker is accepted when its epoch is at least
     /// the partition's producer epoch, as under transaction version 1, so a marker of the previous transaction
     /// that carries the bumped epoch — the epoch the next transaction writes with — ends that next transaction.
     /// Fixed by comparing the marker's epoch minus one (KAFKA-19446).
     #[serde(rename = "KAFKA-19446")]
     Kafka19446,
+    /// Transaction version 2 as in Kafka 4.0–4.2.0: the strict marker epoch check (KAFKA-19446) also refuses
+    /// an idempotent retry of a marker whose first copy already landed (same epoch, nothing open), so a
+    /// coordinator resending it is refused with INVALID_PRODUCER_EPOCH forever and the transaction hangs in
+    /// Prepare*. Fixed by accepting that retry in `ProducerStateManager.checkProducerEpoch` (KAFKA-19999,
+    /// PR #21176).
+    #[serde(rename = "KAFKA-19999")]
+    Kafka19999,
 }
 
 impl KafkaBug {
     /// The JIRA id.
     pub fn id(self) -> &'static str {
         match self {
+            KafkaBug::Kafka5351 => "KAFKA-5351",
+            KafkaBug::Kafka6119 => "KAFKA-6119",
+            KafkaBug::Kafka19367 => "KAFKA-19367",
             KafkaBug::Kafka19446 => "KAFKA-19446",
+            KafkaBug::Kafka19999 => "KAFKA-19999",
         }
     }
 }
