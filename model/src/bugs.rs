@@ -9,18 +9,25 @@ use serde::{Deserialize, Serialize};
 /// A Kafka bug the model can re-introduce.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum KafkaBug {
-    /// Kafka 0.11.0 before its release: `TransactionStateManager.appendTransactionToLog` left the transaction's
+    /// Kafka 0.11.0 before its first release candidate: `TransactionStateManager.appendTransactionToLog` left the transaction's
     /// `pendingState` set when the append failed (NOT_ENOUGH_REPLICAS, a leader change), so every later request
     /// for the id was CONCURRENT_TRANSACTIONS until the coordinator moved. Fixed by resetting the pending state
     /// on the error path (KAFKA-5351, PR #3184, commit 049abe7efa).
     #[serde(rename = "KAFKA-5351")]
     Kafka5351,
-    /// Kafka 0.11.0–1.0.0: `TransactionCoordinator.abortTimedOutTransactions` aborted a timed-out transaction
+    /// Kafka 0.11.0.0–0.11.0.1: `TransactionCoordinator.abortTimedOutTransactions` aborted a timed-out transaction
     /// at the producer's own epoch, so the producer, still at that epoch, could go on adding partitions and
     /// commit the rest of a transaction whose first part was aborted. Fixed by fencing the epoch first
-    /// (PrepareEpochFence, KAFKA-6119, PR #4137, commit def1a768a6; Kafka 1.0.1 / 1.1.0).
+    /// (PrepareEpochFence, KAFKA-6119, PR #4137, commit def1a768a6; Kafka 0.11.0.2 / 1.0.0).
     #[serde(rename = "KAFKA-6119")]
     Kafka6119,
+    /// Kafka 0.11.0–2.5.x: when the abort that follows a fence (`prepareFenceProducerEpoch`) failed to reach the
+    /// transaction log, the bumped epoch stayed in memory and the next fence (a timeout, an InitProducerId)
+    /// bumped it again; an unavailable log exhausts the epoch, and at Short.MaxValue the fence throws, so the
+    /// transaction can never be aborted. Fixed by remembering the failed fence (`hasFailedEpochFence`) and not
+    /// bumping again (KAFKA-9666, PR #8239, commit 1f3f227b59; Kafka 2.6.0).
+    #[serde(rename = "KAFKA-9666")]
+    Kafka9666,
     /// Transaction version 2 in Kafka 4.0.0: an InitProducerId or a timeout that aborts an open transaction
     /// bumps the epoch to fence its producer (`prepareFenceProducerEpoch`) and `prepareAbortOrCommit` bumps it
     /// again; at epoch 32766 the second bump overflows the short and the abort throws, leaving the transaction
@@ -49,6 +56,7 @@ impl KafkaBug {
         match self {
             KafkaBug::Kafka5351 => "KAFKA-5351",
             KafkaBug::Kafka6119 => "KAFKA-6119",
+            KafkaBug::Kafka9666 => "KAFKA-9666",
             KafkaBug::Kafka19367 => "KAFKA-19367",
             KafkaBug::Kafka19446 => "KAFKA-19446",
             KafkaBug::Kafka19999 => "KAFKA-19999",

@@ -651,6 +651,11 @@ impl TxnCoordinator {
                 // tasks skip it, until the coordinator moves.
                 self.coverage.push("coordinator:pending-state-left-set".to_string());
                 txn.pending = Some((entry.clone(), None));
+            } else if txn.state == TxnState::PrepareEpochFence && self.kafka_bugs.contains(&KafkaBug::Kafka9666) {
+                // Before KAFKA-9666 a fence whose abort was not written left its bumped epoch in memory with the
+                // transaction Ongoing (the fence was only the pending state), so the next fence bumps again.
+                self.coverage.push("coordinator:failed-fence-unmarked".to_string());
+                txn.state = TxnState::Ongoing;
             }
             return waiter.map(|waiter| reply(waiter, ErrorCode::NotCoordinator)).unwrap_or_default();
         }
@@ -813,10 +818,13 @@ impl TxnCoordinator {
     fn fence_and_abort(&mut self, log: PartitionId, id: &str, now_ns: u64) -> Vec<TxnEffect> {
         let blind_abort = self.settings.epoch_bump_per_txn;
         let double_bump = blind_abort && self.kafka_bugs.contains(&KafkaBug::Kafka19367);
+        // Until KAFKA-20090 (Kafka 4.3) `prepareFenceProducerEpoch` threw IllegalStateException at Short.MaxValue;
+        // the model's fixed path keeps the epoch there instead, as 4.3 does. The switches that reach that epoch
+        // restore the throw.
+        let throws_at_max = double_bump || self.kafka_bugs.contains(&KafkaBug::Kafka9666);
         let txn = self.partitions.get_mut(&log).expect("loaded").txns.get_mut(id).expect("present");
-        if double_bump && txn.epoch == MAX_PRODUCER_EPOCH {
-            // Kafka 4.0.0's `prepareFenceProducerEpoch` throws IllegalStateException at Short.MaxValue: the
-            // transaction cannot be fenced, and stays open.
+        if throws_at_max && txn.epoch == MAX_PRODUCER_EPOCH {
+            // The transaction cannot be fenced, and stays open.
             self.coverage.push("coordinator:fence-refused-at-max-epoch".to_string());
             return Vec::new();
         }

@@ -115,3 +115,33 @@ fn end_transaction_after_a_fence_at_epoch_32766_before_kafka_19367_overflows_and
     let seen = fixed.tick(TIMEOUT_NS);
     assert_eq!(seen, Seen::markers(&[P0], ControlMarker::Abort, MAX_PRODUCER_EPOCH, 0));
 }
+
+#[test]
+fn a_failed_fence_write_before_kafka_9666_bumps_the_epoch_again_until_it_cannot_be_fenced() {
+    // Transaction version 1, an Ongoing transaction at epoch 32765 times out while the transaction log refuses
+    // every write (NOT_ENOUGH_REPLICAS).
+    let open = vec![entry(Ongoing, MAX_PRODUCER_EPOCH - 2, &[P0], TIMEOUT_NS)];
+    let mut harness = Harness::with_bugs(false, &[KafkaBug::Kafka9666], open.clone());
+    let fence = |harness: &mut Harness, now_ns: u64| {
+        let effects = harness.coordinator.tick(now_ns);
+        let (written, _) = harness.hold(effects);
+        assert_eq!(harness.complete(&written, false, now_ns), Seen::default());
+        written.epoch
+    };
+    // Each failed fence leaves its bump in memory and the transaction Ongoing: the next tick bumps again.
+    assert_eq!(fence(&mut harness, TIMEOUT_NS), MAX_PRODUCER_EPOCH - 1);
+    assert_eq!((harness.state(), harness.meta().epoch), (Ongoing, MAX_PRODUCER_EPOCH - 1));
+    assert_eq!(fence(&mut harness, TIMEOUT_NS + 10 * MS), MAX_PRODUCER_EPOCH);
+    // At Short.MaxValue `prepareFenceProducerEpoch` throws: once the log is back nothing aborts the transaction.
+    assert_eq!(harness.tick(TIMEOUT_NS + 20 * MS), Seen::default());
+    assert_eq!(harness.init(2, TIMEOUT_NS + 21 * MS), reply(2, CONCURRENT));
+    assert_eq!((harness.state(), harness.log.len()), (Ongoing, 1), "never aborted");
+    assert!(harness.coverage.contains(&"coordinator:fence-refused-at-max-epoch".to_string()));
+    // Fixed (`hasFailedEpochFence`): the failed fence stays PrepareEpochFence, and the next tick writes the
+    // same abort at the first bumped epoch.
+    let mut fixed = Harness::with_bugs(false, &[], open);
+    assert_eq!(fence(&mut fixed, TIMEOUT_NS), MAX_PRODUCER_EPOCH - 1);
+    assert_eq!((fixed.state(), fixed.meta().epoch), (PrepareEpochFence, MAX_PRODUCER_EPOCH - 1));
+    let seen = fixed.tick(TIMEOUT_NS + 10 * MS);
+    assert_eq!(seen, Seen::markers(&[P0], ControlMarker::Abort, MAX_PRODUCER_EPOCH - 1, 0));
+}
