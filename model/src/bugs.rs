@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 /// A Kafka bug the model can re-introduce.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum KafkaBug {
-    /// Kafka 0.11.0 before its first release candidate: `TransactionStateManager.appendTransactionToLog` left the transaction's
-    /// `pendingState` set when the append failed (NOT_ENOUGH_REPLICAS, a leader change), so every later request
-    /// for the id was CONCURRENT_TRANSACTIONS until the coordinator moved. Fixed by resetting the pending state
-    /// on the error path (KAFKA-5351, PR #3184, commit 049abe7efa).
+    /// Kafka 0.11.0 before its first release candidate: `TransactionStateManager.appendTransactionToLog` left
+    /// the transaction's `pendingState` set when the append failed (NOT_ENOUGH_REPLICAS, a leader change), so
+    /// every later request for the id was CONCURRENT_TRANSACTIONS until the coordinator moved. Fixed by
+    /// resetting the pending state on the error path (KAFKA-5351, PR #3184, commit 049abe7efa).
     #[serde(rename = "KAFKA-5351")]
     Kafka5351,
     /// Kafka 0.11.0.0–0.11.0.1: `TransactionCoordinator.abortTimedOutTransactions` aborted a timed-out transaction
