@@ -41,7 +41,7 @@ pub enum KafkaBug {
     /// Fixed by comparing the marker's epoch minus one (KAFKA-19446).
     #[serde(rename = "KAFKA-19446")]
     Kafka19446,
-    /// Transaction version 2 as in Kafka 4.0–4.2.0: the strict marker epoch check (KAFKA-19446) also refuses
+    /// Transaction version 2 with KAFKA-19446's marker check, before PR #21176: the strict check also refuses
     /// an idempotent retry of a marker whose first copy already landed (same epoch, nothing open), so a
     /// coordinator resending it is refused with INVALID_PRODUCER_EPOCH forever and the transaction hangs in
     /// Prepare*. Fixed by accepting that retry in `ProducerStateManager.checkProducerEpoch` (KAFKA-19999,

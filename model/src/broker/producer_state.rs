@@ -314,8 +314,8 @@ impl ProducerStateManager {
     /// retry: the same epoch with no transaction open here is a marker whose first copy already landed, and
     /// is accepted (KAFKA-19999: without it a reloaded coordinator re-sending its Prepare* markers, or a
     /// retry after a lost answer, hangs the transaction). A rotated producer id (KAFKA-18660) is a new entry,
-    /// so its markers are never compared with the old id's epoch. `accept_retry` false is Kafka 4.0–4.2.0
-    /// before that fix (the `KAFKA-19999` switch): the bare `markerEpoch > currentEpoch` rule.
+    /// so its markers are never compared with the old id's epoch. `accept_retry` false is the check before that
+    /// fix (the `KAFKA-19999` switch): the bare `markerEpoch > currentEpoch` rule.
     pub fn check_marker_transaction_version_2(
         &self,
         identity: ProducerIdentity,
