@@ -21,6 +21,12 @@ pub enum KafkaBug {
     /// (PrepareEpochFence, KAFKA-6119, PR #4137, commit def1a768a6; Kafka 0.11.0.2 / 1.0.0).
     #[serde(rename = "KAFKA-6119")]
     Kafka6119,
+    /// Kafka 0.11.0–2.0.0: when the tombstone (Dead) of an expired transactional id failed to reach the
+    /// transaction log, `TransactionStateManager.removeExpiredTransactionalIds` left its `pendingState` at Dead,
+    /// so every later request for the id was CONCURRENT_TRANSACTIONS until the coordinator moved. Fixed by
+    /// clearing the pending state on the error (KAFKA-7519, PR #5820, commit 71eb76630e; Kafka 2.0.1 / 2.1.0).
+    #[serde(rename = "KAFKA-7519")]
+    Kafka7519,
     /// Kafka 0.11.0–2.5.x: when the abort that follows a fence (`prepareFenceProducerEpoch`) failed to reach the
     /// transaction log, the bumped epoch stayed in memory and the next fence (a timeout, an InitProducerId)
     /// bumped it again; an unavailable log exhausts the epoch, and at Short.MaxValue the fence throws, so the
@@ -56,6 +62,7 @@ impl KafkaBug {
         match self {
             KafkaBug::Kafka5351 => "KAFKA-5351",
             KafkaBug::Kafka6119 => "KAFKA-6119",
+            KafkaBug::Kafka7519 => "KAFKA-7519",
             KafkaBug::Kafka9666 => "KAFKA-9666",
             KafkaBug::Kafka19367 => "KAFKA-19367",
             KafkaBug::Kafka19446 => "KAFKA-19446",

@@ -645,10 +645,12 @@ impl TxnCoordinator {
             // The write did not replicate: the state stays, the client retries (NOT_COORDINATOR makes it look
             // the coordinator up again, as Kafka's NOT_ENOUGH_REPLICAS handling does).
             self.coverage.push("coordinator:txn-log-write-failed".to_string());
-            if self.kafka_bugs.contains(&KafkaBug::Kafka5351) {
-                // `appendTransactionToLog` before KAFKA-5351 answered the error but left `pendingState` set:
-                // every later request for the id is CONCURRENT_TRANSACTIONS, and the timeout and expiry
-                // tasks skip it, until the coordinator moves.
+            // `appendTransactionToLog` before KAFKA-5351 answered the error but left `pendingState` set: every
+            // later request for the id is CONCURRENT_TRANSACTIONS, and the timeout and expiry tasks skip it,
+            // until the coordinator moves. The expiry task's own callback (`removeExpiredTransactionalIds`)
+            // did the same with a failed tombstone until KAFKA-7519.
+            let expiry = entry.state == TxnState::Dead && self.kafka_bugs.contains(&KafkaBug::Kafka7519);
+            if expiry || self.kafka_bugs.contains(&KafkaBug::Kafka5351) {
                 self.coverage.push("coordinator:pending-state-left-set".to_string());
                 txn.pending = Some((entry.clone(), None));
             } else if txn.state == TxnState::PrepareEpochFence && self.kafka_bugs.contains(&KafkaBug::Kafka9666) {

@@ -145,3 +145,31 @@ fn a_failed_fence_write_before_kafka_9666_bumps_the_epoch_again_until_it_cannot_
     let seen = fixed.tick(TIMEOUT_NS + 10 * MS);
     assert_eq!(seen, Seen::markers(&[P0], ControlMarker::Abort, MAX_PRODUCER_EPOCH - 1, 0));
 }
+
+#[test]
+fn remove_expired_transactional_ids_before_kafka_7519_leaves_a_failed_tombstone_pending() {
+    for bug in [true, false] {
+        let bugs = if bug { vec![KafkaBug::Kafka7519] } else { Vec::new() };
+        let mut harness = Harness::with_bugs(false, &bugs, vec![entry(CompleteCommit, 3, &[], TIMEOUT_NS)]);
+        // Idle past `transactional.id.expiration.ms`: the tombstone is written, and the write fails.
+        let effects = harness.coordinator.tick(EXPIRATION_NS);
+        let (tombstone, _) = harness.hold(effects);
+        assert_eq!(tombstone.state, Dead);
+        assert_eq!(harness.complete(&tombstone, false, EXPIRATION_NS + MS), Seen::default());
+        assert_eq!(harness.meta().is_pending(), bug);
+        let answer = harness.init(2, EXPIRATION_NS + 2 * MS);
+        if bug {
+            // The producer of the id comes back: CONCURRENT_TRANSACTIONS, for as long as this coordinator holds it.
+            assert_eq!(answer, reply(2, CONCURRENT));
+            assert_eq!(harness.init(3, 100 * EXPIRATION_NS), reply(3, CONCURRENT));
+        } else {
+            assert_eq!(answer, reply(2, Ok((PID, 4))));
+        }
+    }
+    // The switch is only the expiry's callback: another failed write clears its pending state.
+    let mut harness = Harness::with_bugs(false, &[KafkaBug::Kafka7519], empty_at(0));
+    let effects = harness.add_effects(0, &[P0], 2, MS);
+    let (written, _) = harness.hold(effects);
+    assert_eq!(harness.complete(&written, false, 2 * MS), refused(2, ErrorCode::NotCoordinator));
+    assert!(!harness.meta().is_pending());
+}
