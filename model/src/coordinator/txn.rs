@@ -820,9 +820,9 @@ impl TxnCoordinator {
     fn fence_and_abort(&mut self, log: PartitionId, id: &str, now_ns: u64) -> Vec<TxnEffect> {
         let blind_abort = self.settings.epoch_bump_per_txn;
         let double_bump = blind_abort && self.kafka_bugs.contains(&KafkaBug::Kafka19367);
-        // Until KAFKA-20090 (Kafka 4.3) `prepareFenceProducerEpoch` threw IllegalStateException at Short.MaxValue;
-        // the model's fixed path keeps the epoch there instead, as 4.3 does. The switches that reach that epoch
-        // restore the throw.
+        // Until KAFKA-20090 (PR #21469) `prepareFenceProducerEpoch` threw IllegalStateException at Short.MaxValue;
+        // the model's fixed path keeps the epoch there instead, as that fix does. The switches that reach that
+        // epoch restore the throw.
         let throws_at_max = double_bump || self.kafka_bugs.contains(&KafkaBug::Kafka9666);
         let txn = self.partitions.get_mut(&log).expect("loaded").txns.get_mut(id).expect("present");
         if throws_at_max && txn.epoch == MAX_PRODUCER_EPOCH {
