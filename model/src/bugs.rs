@@ -9,19 +9,64 @@ use serde::{Deserialize, Serialize};
 /// A Kafka bug the model can re-introduce.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum KafkaBug {
+    /// Kafka 0.11.0 before its first release candidate: `TransactionStateManager.appendTransactionToLog` left
+    /// the transaction's `pendingState` set when the append failed (NOT_ENOUGH_REPLICAS, a leader change), so
+    /// every later request for the id was CONCURRENT_TRANSACTIONS until the coordinator moved. Fixed by
+    /// resetting the pending state on the error path (KAFKA-5351, PR #3184, commit 049abe7efa).
+    #[serde(rename = "KAFKA-5351")]
+    Kafka5351,
+    /// Kafka 0.11.0.0–0.11.0.1: `TransactionCoordinator.abortTimedOutTransactions` aborted a timed-out transaction
+    /// at the producer's own epoch, so the producer, still at that epoch, could go on adding partitions and
+    /// commit the rest of a transaction whose first part was aborted. Fixed by fencing the epoch first
+    /// (PrepareEpochFence, KAFKA-6119, PR #4137, commit def1a768a6; Kafka 0.11.0.2 / 1.0.0).
+    #[serde(rename = "KAFKA-6119")]
+    Kafka6119,
+    /// Kafka 0.11.0–2.0.0: when the tombstone (Dead) of an expired transactional id failed to reach the
+    /// transaction log, `TransactionStateManager.removeExpiredTransactionalIds` left its `pendingState` at Dead,
+    /// so every later request for the id was CONCURRENT_TRANSACTIONS until the coordinator moved. Fixed by
+    /// clearing the pending state on the error (KAFKA-7519, PR #5820, commit 71eb76630e; Kafka 2.0.1 / 2.1.0).
+    #[serde(rename = "KAFKA-7519")]
+    Kafka7519,
+    /// Kafka 0.11.0–2.5.x: when the abort that follows a fence (`prepareFenceProducerEpoch`) failed to reach the
+    /// transaction log, the bumped epoch stayed in memory and the next fence (a timeout, an InitProducerId)
+    /// bumped it again; an unavailable log exhausts the epoch, and at Short.MaxValue the fence throws, so the
+    /// transaction can never be aborted. Fixed by remembering the failed fence (`hasFailedEpochFence`) and not
+    /// bumping again (KAFKA-9666, PR #8239, commit 1f3f227b59; Kafka 2.6.0).
+    #[serde(rename = "KAFKA-9666")]
+    Kafka9666,
+    /// Transaction version 2 in Kafka 4.0.0: an InitProducerId or a timeout that aborts an open transaction
+    /// bumps the epoch to fence its producer (`prepareFenceProducerEpoch`) and `prepareAbortOrCommit` bumps it
+    /// again; at epoch 32766 the second bump overflows the short and the abort throws, leaving the transaction
+    /// open at epoch 32767, where no later fence may bump it. Fixed by not bumping a second time after a
+    /// fence (KAFKA-19367, PR #19910; Kafka 4.0.1 / 4.1.0).
+    #[serde(rename = "KAFKA-19367")]
+    Kafka19367,
     /// Transaction version 2 as first shipped (Kafka 4.0–4.1): a marker is accepted when its epoch is at least
     /// the partition's producer epoch, as under transaction version 1, so a marker of the previous transaction
     /// that carries the bumped epoch — the epoch the next transaction writes with — ends that next transaction.
     /// Fixed by comparing the marker's epoch minus one (KAFKA-19446).
     #[serde(rename = "KAFKA-19446")]
     Kafka19446,
+    /// Transaction version 2 with KAFKA-19446's marker check, before PR #21176: the strict check also refuses
+    /// an idempotent retry of a marker whose first copy already landed (same epoch, nothing open), so a
+    /// coordinator resending it is refused with INVALID_PRODUCER_EPOCH forever and the transaction hangs in
+    /// Prepare*. Fixed by accepting that retry in `ProducerStateManager.checkProducerEpoch` (KAFKA-19999,
+    /// PR #21176).
+    #[serde(rename = "KAFKA-19999")]
+    Kafka19999,
 }
 
 impl KafkaBug {
     /// The JIRA id.
     pub fn id(self) -> &'static str {
         match self {
+            KafkaBug::Kafka5351 => "KAFKA-5351",
+            KafkaBug::Kafka6119 => "KAFKA-6119",
+            KafkaBug::Kafka7519 => "KAFKA-7519",
+            KafkaBug::Kafka9666 => "KAFKA-9666",
+            KafkaBug::Kafka19367 => "KAFKA-19367",
             KafkaBug::Kafka19446 => "KAFKA-19446",
+            KafkaBug::Kafka19999 => "KAFKA-19999",
         }
     }
 }

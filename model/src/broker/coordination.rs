@@ -465,11 +465,12 @@ impl Broker {
         // version, so the leader's own is the coordinator's.
         let transaction_version_2 = self.settings.txn.epoch_bump_per_txn
             && !self.settings.kafka_bugs.contains(&crate::bugs::KafkaBug::Kafka19446);
+        let accept_retry = !self.settings.kafka_bugs.contains(&crate::bugs::KafkaBug::Kafka19999);
         let result = match (self.volatile.replicas.get_mut(&partition), self.durable.replicas.get_mut(&partition)) {
             (Some(replica), Some(_)) if !replica.is_leader() => Err(ErrorCode::NotLeaderOrFollower),
             (Some(replica), Some(_))
                 if transaction_version_2
-                    && replica.producer_state().check_marker_transaction_version_2(producer).is_err() =>
+                    && replica.producer_state().check_marker_transaction_version_2(producer, accept_retry).is_err() =>
             {
                 ctx.shared.count("broker:marker-epoch-not-bumped");
                 Err(ErrorCode::InvalidProducerEpoch)

@@ -169,7 +169,7 @@ impl Volatile {
             fetches: BTreeMap::new(),
             parked_fetches: Vec::new(),
             next_request_id: 0,
-            txn: TxnCoordinator::new(settings.txn.clone()),
+            txn: TxnCoordinator::new(settings.txn.clone()).with_kafka_bugs(&settings.kafka_bugs),
             groups: GroupCoordinator::new(),
             coordinator_epochs: BTreeMap::new(),
             internal_writes: BTreeMap::new(),

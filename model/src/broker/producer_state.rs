@@ -314,13 +314,18 @@ impl ProducerStateManager {
     /// retry: the same epoch with no transaction open here is a marker whose first copy already landed, and
     /// is accepted (KAFKA-19999: without it a reloaded coordinator re-sending its Prepare* markers, or a
     /// retry after a lost answer, hangs the transaction). A rotated producer id (KAFKA-18660) is a new entry,
-    /// so its markers are never compared with the old id's epoch.
-    pub fn check_marker_transaction_version_2(&self, identity: ProducerIdentity) -> Result<(), ErrorCode> {
+    /// so its markers are never compared with the old id's epoch. `accept_retry` false is the check before that
+    /// fix (the `KAFKA-19999` switch): the bare `markerEpoch > currentEpoch` rule.
+    pub fn check_marker_transaction_version_2(
+        &self,
+        identity: ProducerIdentity,
+        accept_retry: bool,
+    ) -> Result<(), ErrorCode> {
         let Some(entry) = self.entries.get(&identity.producer_id) else { return Ok(()) };
         if identity.epoch > entry.epoch {
             return Ok(());
         }
-        if identity.epoch == entry.epoch && entry.current_txn_first_offset.is_none() {
+        if accept_retry && identity.epoch == entry.epoch && entry.current_txn_first_offset.is_none() {
             return Ok(());
         }
         Err(ErrorCode::InvalidProducerEpoch)

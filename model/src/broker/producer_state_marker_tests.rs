@@ -20,9 +20,9 @@ fn check_producer_epoch_tv2_rejects_a_marker_at_the_current_epoch_of_an_open_tra
     // KAFKA-19446: the open transaction at epoch 4 is the producer's next one; a COMMIT at epoch 4 is a late
     // copy of the previous transaction's marker and must not end it.
     let state = open_at(4);
-    assert_eq!(state.check_marker_transaction_version_2(id(1, 4)), Err(ErrorCode::InvalidProducerEpoch));
-    assert_eq!(state.check_marker_transaction_version_2(id(1, 3)), Err(ErrorCode::InvalidProducerEpoch));
-    assert_eq!(state.check_marker_transaction_version_2(id(1, 5)), Ok(()), "the bumped epoch ends it");
+    assert_eq!(state.check_marker_transaction_version_2(id(1, 4), true), Err(ErrorCode::InvalidProducerEpoch));
+    assert_eq!(state.check_marker_transaction_version_2(id(1, 3), true), Err(ErrorCode::InvalidProducerEpoch));
+    assert_eq!(state.check_marker_transaction_version_2(id(1, 5), true), Ok(()), "the bumped epoch ends it");
 }
 
 #[test]
@@ -32,9 +32,20 @@ fn check_producer_epoch_tv2_accepts_an_idempotent_retry_with_no_transaction_open
     let mut state = open_at(4);
     assert_eq!(state.apply_marker(id(1, 5), ControlMarker::Commit, 0, 1), None);
     assert!(!state.has_open_txn(1, 5));
-    assert_eq!(state.check_marker_transaction_version_2(id(1, 5)), Ok(()));
-    assert_eq!(state.check_marker_transaction_version_2(id(1, 4)), Err(ErrorCode::InvalidProducerEpoch));
-    assert_eq!(state.check_marker_transaction_version_2(id(2, 0)), Ok(()), "an id the partition never saw");
+    assert_eq!(state.check_marker_transaction_version_2(id(1, 5), true), Ok(()));
+    assert_eq!(state.check_marker_transaction_version_2(id(1, 4), true), Err(ErrorCode::InvalidProducerEpoch));
+    assert_eq!(state.check_marker_transaction_version_2(id(2, 0), true), Ok(()), "an id the partition never saw");
+}
+
+#[test]
+fn check_producer_epoch_tv2_before_kafka_19999_refuses_the_idempotent_retry() {
+    // The `KAFKA-19999` switch: the first copy of the epoch-5 COMMIT landed; its retry, at the same epoch with
+    // nothing open, is refused as a stale marker, so the coordinator never hears it written.
+    let mut state = open_at(4);
+    state.apply_marker(id(1, 5), ControlMarker::Commit, 0, 1);
+    assert_eq!(state.check_marker_transaction_version_2(id(1, 5), false), Err(ErrorCode::InvalidProducerEpoch));
+    assert_eq!(state.check_marker_transaction_version_2(id(1, 5), true), Ok(()), "fixed: accepted");
+    assert_eq!(state.check_marker_transaction_version_2(id(1, 6), false), Ok(()), "a bumped epoch still passes");
 }
 
 #[test]

@@ -16,6 +16,7 @@
 //! KIP-890 every EndTxn bumps the epoch at Prepare, the markers carry the new epoch, and a client may abort
 //! with no transaction open.
 
+use crate::bugs::KafkaBug;
 use crate::coordinator::txn_state::TxnState;
 use crate::protocol::{ControlMarker, ErrorCode, PartitionId, ProducerIdentity, TxnLogEntry};
 use eosim_sim::NodeId;
@@ -245,6 +246,8 @@ struct LogPartition {
 #[derive(Clone, Debug)]
 pub struct TxnCoordinator {
     settings: TxnCoordinatorSettings,
+    /// The Kafka bugs put back in this coordinator (`bugs.rs`).
+    kafka_bugs: Vec<KafkaBug>,
     partitions: BTreeMap<PartitionId, LogPartition>,
     /// Counts of states entered and transitions taken since the last [`TxnCoordinator::take_coverage`].
     coverage: Vec<String>,
@@ -253,7 +256,17 @@ pub struct TxnCoordinator {
 impl TxnCoordinator {
     /// A coordinator of nothing yet.
     pub fn new(settings: TxnCoordinatorSettings) -> TxnCoordinator {
-        TxnCoordinator { settings, partitions: BTreeMap::new(), coverage: Vec::new() }
+        TxnCoordinator { settings, kafka_bugs: Vec::new(), partitions: BTreeMap::new(), coverage: Vec::new() }
+    }
+
+    /// The same coordinator with the code paths of `kafka_bugs` put back.
+    pub fn with_kafka_bugs(mut self, kafka_bugs: &[KafkaBug]) -> TxnCoordinator {
+        self.kafka_bugs = kafka_bugs.to_vec();
+        self
+    }
+
+    fn has_bug(&self, bug: KafkaBug) -> bool {
+        self.kafka_bugs.contains(&bug)
     }
 
     /// True if this broker coordinates the transaction-log partition `log`.
@@ -637,6 +650,20 @@ impl TxnCoordinator {
             // The write did not replicate: the state stays, the client retries (NOT_COORDINATOR makes it look
             // the coordinator up again, as Kafka's NOT_ENOUGH_REPLICAS handling does).
             self.coverage.push("coordinator:txn-log-write-failed".to_string());
+            // `appendTransactionToLog` before KAFKA-5351 answered the error but left `pendingState` set: every
+            // later request for the id is CONCURRENT_TRANSACTIONS, and the timeout and expiry tasks skip it,
+            // until the coordinator moves. The expiry task's own callback (`removeExpiredTransactionalIds`)
+            // did the same with a failed tombstone until KAFKA-7519.
+            let expiry = entry.state == TxnState::Dead && self.kafka_bugs.contains(&KafkaBug::Kafka7519);
+            if expiry || self.kafka_bugs.contains(&KafkaBug::Kafka5351) {
+                self.coverage.push("coordinator:pending-state-left-set".to_string());
+                txn.pending = Some((entry.clone(), None));
+            } else if txn.state == TxnState::PrepareEpochFence && self.kafka_bugs.contains(&KafkaBug::Kafka9666) {
+                // Before KAFKA-9666 a fence whose abort was not written left its bumped epoch in memory with the
+                // transaction Ongoing (the fence was only the pending state), so the next fence bumps again.
+                self.coverage.push("coordinator:failed-fence-unmarked".to_string());
+                txn.state = TxnState::Ongoing;
+            }
             return waiter.map(|waiter| reply(waiter, ErrorCode::NotCoordinator)).unwrap_or_default();
         }
         let mut effects = Vec::new();
@@ -767,6 +794,12 @@ impl TxnCoordinator {
         match txn.state {
             TxnState::Ongoing if now_ns.saturating_sub(txn.txn_start_ns) >= txn.timeout_ns => {
                 self.coverage.push("coordinator:txn-timeout".to_string());
+                if self.has_bug(KafkaBug::Kafka6119) {
+                    // `abortTimedOutTransactions` before KAFKA-6119: `handleEndTransaction(ABORT)` at the
+                    // producer's own epoch, no fence; the producer may go on at that epoch after the abort.
+                    self.coverage.push("coordinator:txn-timeout-unfenced".to_string());
+                    return self.transition(log, id, TxnState::PrepareAbort, None);
+                }
                 self.fence_and_abort(log, id, now_ns)
             }
             TxnState::PrepareEpochFence => {
@@ -791,7 +824,17 @@ impl TxnCoordinator {
     /// Ongoing → PrepareEpochFence (the epoch is bumped, fencing the producer) → PrepareAbort.
     fn fence_and_abort(&mut self, log: PartitionId, id: &str, now_ns: u64) -> Vec<TxnEffect> {
         let blind_abort = self.settings.epoch_bump_per_txn;
+        let double_bump = blind_abort && self.kafka_bugs.contains(&KafkaBug::Kafka19367);
+        // Until KAFKA-20090 (PR #21469) `prepareFenceProducerEpoch` threw IllegalStateException at Short.MaxValue;
+        // the model's fixed path keeps the epoch there instead, as that fix does. The switches that reach that
+        // epoch restore the throw.
+        let throws_at_max = double_bump || self.kafka_bugs.contains(&KafkaBug::Kafka9666);
         let txn = self.partitions.get_mut(&log).expect("loaded").txns.get_mut(id).expect("present");
+        if throws_at_max && txn.epoch == MAX_PRODUCER_EPOCH {
+            // The transaction cannot be fenced, and stays open.
+            self.coverage.push("coordinator:fence-refused-at-max-epoch".to_string());
+            return Vec::new();
+        }
         let mut effects = Vec::new();
         match txn.state.check_transition(TxnState::PrepareEpochFence, blind_abort) {
             Ok(_) => {
@@ -810,6 +853,23 @@ impl TxnCoordinator {
         // The epoch is a short: a fence at the exhausted epoch takes the one bump kept for it.
         txn.epoch = txn.epoch.saturating_add(1).min(MAX_PRODUCER_EPOCH);
         txn.last_update_ns = now_ns;
+        if double_bump {
+            // Kafka 4.0.0 (KAFKA-19367): `endTransaction` aborts the fenced transaction with
+            // `prepareAbortOrCommit` under transaction version 2, which bumps the epoch once more. From
+            // Short.MaxValue the short overflows and the abort throws: nothing is written, the fenced epoch stays
+            // in memory, the transaction stays Ongoing (its pending state was already cleared).
+            if txn.epoch == MAX_PRODUCER_EPOCH {
+                self.coverage.push("coordinator:abort-epoch-overflow".to_string());
+                txn.state = TxnState::Ongoing;
+                return effects;
+            }
+            let mut entry = txn.log_entry(id, TxnState::PrepareAbort);
+            entry.last_epoch = Some(txn.epoch);
+            entry.epoch = txn.epoch + 1;
+            self.coverage.push("coordinator:abort-epoch-bumped-twice".to_string());
+            effects.extend(self.begin_transition(log, entry, None));
+            return effects;
+        }
         effects.extend(self.transition(log, id, TxnState::PrepareAbort, None));
         effects
     }

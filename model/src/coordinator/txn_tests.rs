@@ -1084,3 +1084,6 @@ fn handle_verify_partitions_in_transaction_passes_only_partitions_of_the_open_tr
     assert_eq!(harness.state(), CompleteCommit);
     assert_eq!(verify(&mut harness, P0, 7, 4 * MS), refused(7, ErrorCode::TransactionAbortable));
 }
+
+#[path = "txn_bug_tests.rs"]
+mod kafka_bugs;
