@@ -1,5 +1,5 @@
-//! `cargo bench`: the same table as `eosim bench` — kernel events/s (ping-pong), events/s of the `idempotent`
-//! scenario, and seeds/s of an `idempotent` campaign on every core.
+//! `cargo bench`: the same table as `eosim bench` — kernel events/s (ping-pong) beside its bare-loop baseline,
+//! events/s of the default scenario, and seeds/s of its campaign on one thread and on every core.
 //!
 //! Each figure is measured for `EOSIM_BENCH_SECONDS` seconds of wall time (default 2).
 

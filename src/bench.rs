@@ -1,21 +1,26 @@
 //! Throughput of the current build: the kernel alone, one scenario, and a whole campaign.
 //!
-//! Three figures, each measured for a fixed wall time:
+//! Figures, each measured for a fixed wall time, all in the same run so their ratios hold on any machine:
 //! - **kernel**: events per second of a trivial workload, pairs of nodes bouncing a counter, on one core. It
 //!   measures what every event costs regardless of the model: the queue, the network's latency draw and the
 //!   trace hash.
-//! - **scenario**: kernel events per second while running seeds of the `idempotent` scenario one after another on
+//! - **baseline**: the same ping-pong as a bare loop — a `BinaryHeap` of (time, sequence, node), the same
+//!   ChaCha exponential latency draw and the same trace record per event — and the kernel's share of it. The
+//!   kernel's overhead over this loop is what the world itself costs (actors, the network model, statistics).
+//! - **scenario**: kernel events per second while running seeds of the default scenario one after another on
 //!   one core, so the model's own work is included.
-//! - **campaign**: seeds per second of an `idempotent` campaign on every core.
+//! - **campaign**: seeds per second of a campaign of the default scenario on one thread and on every core.
 //!
 //! `eosim bench` prints them; `cargo bench` (benches/throughput.rs) calls the same [`run_bench`].
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::fmt::Write as _;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use eosim_model::Scenario;
-use eosim_sim::{Actor, Context, NodeId, NodeRole, World, WorldOptions};
+use eosim_sim::{Actor, Context, LinkLatency, NodeId, NodeRole, SimRng, Stream, Trace, TraceTag, World, WorldOptions};
 use serde::Serialize;
 
 use crate::campaign::{default_jobs, run_campaign, CampaignError, CampaignOptions};
@@ -74,15 +79,15 @@ pub enum BenchError {
     Campaign(#[from] CampaignError),
 }
 
-/// Measures the kernel, the `idempotent` scenario and an `idempotent` campaign, each for about `seconds`.
+/// Measures the kernel and its baseline loop, the default scenario, and its campaign on one thread and on every
+/// core, each for about `seconds`.
 pub fn run_bench(seconds: f64) -> Result<BenchReport, BenchError> {
     let budget = Duration::from_secs_f64(seconds.max(0.01));
     let kernel_events_per_second = measure_kernel(budget);
+    let baseline_events_per_second = measure_baseline(budget);
     let scenario = scenarios::load(scenarios::DEFAULT_SCENARIO)?.scenario;
     let (scenario_events_per_second, seconds_per_seed) = measure_scenario(&scenario, budget);
-    let jobs = default_jobs();
-    let campaign_seeds_per_second = measure_campaign(&scenario, budget, seconds_per_seed, jobs)?;
-    let figures = vec![
+    let mut figures = vec![
         Figure {
             name: "kernel".into(),
             value: kernel_events_per_second,
@@ -90,18 +95,32 @@ pub fn run_bench(seconds: f64) -> Result<BenchReport, BenchError> {
             workload: format!("ping-pong, {PING_PONG_PAIRS} node pairs, 1 core"),
         },
         Figure {
+            name: "baseline".into(),
+            value: baseline_events_per_second,
+            unit: "events/s".into(),
+            workload: format!(
+                "the same ping-pong as a bare heap loop (same draw, same trace), 1 core; kernel = {:.2} of it",
+                kernel_events_per_second / baseline_events_per_second
+            ),
+        },
+        Figure {
             name: "scenario".into(),
             value: scenario_events_per_second,
             unit: "events/s".into(),
             workload: format!("{} seeds one after another, 1 core", scenario.name),
         },
-        Figure {
-            name: "campaign".into(),
-            value: campaign_seeds_per_second,
-            unit: "seeds/s".into(),
-            workload: format!("{} campaign, {jobs} threads", scenario.name),
-        },
     ];
+    let mut job_counts = vec![1, default_jobs()];
+    job_counts.dedup();
+    for jobs in job_counts {
+        let seeds_per_second = measure_campaign(&scenario, budget, seconds_per_seed, jobs)?;
+        figures.push(Figure {
+            name: "campaign".into(),
+            value: seeds_per_second,
+            unit: "seeds/s".into(),
+            workload: format!("{} campaign, {jobs} thread{}", scenario.name, if jobs == 1 { "" } else { "s" }),
+        });
+    }
     Ok(BenchReport { figures, release: !cfg!(debug_assertions) })
 }
 
@@ -146,6 +165,38 @@ pub fn measure_kernel(budget: Duration) -> f64 {
         }
     }
     world.stats().events as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Events per second of the ping-pong without the world: the floor the kernel is measured against.
+///
+/// Per event it does what the kernel cannot avoid — pop the earliest (time, sequence), draw the link's
+/// exponential latency from the same ChaCha stream type, push the answer, and add the same trace record — and
+/// nothing else, so `kernel / baseline` is the price of the world's generality.
+pub fn measure_baseline(budget: Duration) -> f64 {
+    let latency = LinkLatency::default();
+    let mut rng = SimRng::new(1, Stream::Network);
+    let mut trace = Trace::new();
+    let mut heap: BinaryHeap<Reverse<(u64, u64, u32)>> = BinaryHeap::new();
+    let mut sequence = 0u64;
+    for node in (0..PING_PONG_PAIRS * 2).step_by(2) {
+        heap.push(Reverse((0, sequence, node)));
+        sequence += 1;
+    }
+    let mut events = 0u64;
+    let start = Instant::now();
+    while start.elapsed() < budget {
+        for _ in 0..STEPS_PER_CLOCK_READ {
+            let Some(Reverse((now_ns, _, node))) = heap.pop() else { unreachable!("the balls never stop") };
+            let peer = node ^ 1;
+            trace.record(TraceTag::Deliver, now_ns, &(NodeId(node), NodeId(peer), events));
+            let arrival_ns = now_ns + latency.latency_ns_min + rng.exponential_ns(latency.latency_ns_mean);
+            heap.push(Reverse((arrival_ns, sequence, peer)));
+            sequence += 1;
+            events += 1;
+        }
+    }
+    std::hint::black_box(trace.hex());
+    events as f64 / start.elapsed().as_secs_f64()
 }
 
 /// Kernel events per second running seeds of `scenario` back to back, and the mean wall seconds per seed.
