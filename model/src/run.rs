@@ -430,6 +430,7 @@ impl Cluster {
             request_timeout_ns: producer.request_timeout_ns,
             retry_backoff_ns: producer.retry_backoff_ns,
             internal: self.internal,
+            kafka_bugs: scenario.kafka_bugs.clone(),
         };
         let partition_count = self.internal.partition_count() as usize;
         TxnClientConfig { txn, producer, brokers: self.brokers.clone(), partition_count }

@@ -72,3 +72,23 @@ fn pipeline_with_records_within_max_request_size_never_aborts_for_size() {
         assert_eq!(sums, vec![0, 0, 0], "{variant}");
     }
 }
+
+#[test]
+fn kafka_17582_pipeline_that_does_not_rewind_after_an_abort_skips_its_input() {
+    // The same aborts with KAFKA-17582 put back: no rewind, so the next transaction polls past the aborted
+    // input and commits offsets beyond it. The checker sees the skip and the inputs that never got an output.
+    let mut scenario = pipeline("eos-tv2", "record_bytes = 100\nrecord_bytes_max = 1_100_000");
+    scenario.kafka_bugs = vec![eosim_model::bugs::KafkaBug::Kafka17582];
+    let mut kinds = std::collections::BTreeSet::new();
+    for seed in 1..=4 {
+        let outcome = simulate(&scenario, seed);
+        let counter = |name: &str| outcome.stats.counters.get(name).copied().unwrap_or(0);
+        assert_eq!(counter("app:pipeline-rewind"), 0, "seed {seed}: the switch takes the rewind away");
+        let report = check(&outcome.history, scenario.guarantee());
+        if counter("app:pipeline-abort-without-rewind") > 0 {
+            assert!(!report.is_valid(), "seed {seed}: an abort without a rewind skips input");
+        }
+        kinds.extend(report.violations().map(|anomaly| anomaly.kind.name()));
+    }
+    assert!(kinds.contains("poll-skip") && kinds.contains("transform-lost"), "{kinds:?}");
+}

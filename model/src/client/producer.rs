@@ -23,6 +23,7 @@
 //! `send()` itself refuses a record above `max.request.size` (RecordTooLargeException) and blocks one that
 //! finds `buffer.memory` full for up to `max.block.ms` (then BufferExhaustedException).
 
+use crate::bugs::KafkaBug;
 use crate::client::metadata::MetadataCache;
 use crate::ctx::{timer_parts, timer_tag, Ctx};
 use crate::protocol::{ErrorCode, Msg, PartitionId, ProducerIdentity, RecordBatch, MAX_PRODUCER_EPOCH};
@@ -103,6 +104,10 @@ struct Transactional {
     error: Option<ClientError>,
     /// KIP-360: an abortable error left this epoch's sequences unknown; the abort must bump the epoch.
     epoch_bump_required: bool,
+    /// `commitTransaction` or `abortTransaction` was called (Kafka's `isCompleting()`).
+    completing: bool,
+    /// Kafka bugs put back in this client (`bugs.rs`).
+    kafka_bugs: Vec<KafkaBug>,
 }
 
 #[derive(Clone, Debug)]
@@ -197,17 +202,34 @@ impl ProducerClient {
         }
     }
 
-    /// A transactional client for `transactional_id`; with `explicit_add` (eos-tv1) a partition's batches
-    /// wait for [`ProducerClient::mark_added`].
-    pub fn transactional(mut self, transactional_id: &str, explicit_add: bool) -> ProducerClient {
+    /// A transactional client for `transactional_id`, with `kafka_bugs` put back; with `explicit_add` (eos-tv1)
+    /// a partition's batches wait for [`ProducerClient::mark_added`].
+    pub fn transactional(
+        mut self,
+        transactional_id: &str,
+        explicit_add: bool,
+        kafka_bugs: &[KafkaBug],
+    ) -> ProducerClient {
         self.transactional = Some(Transactional {
             transactional_id: transactional_id.to_string(),
             explicit_add,
             added: BTreeSet::new(),
             error: None,
             epoch_bump_required: false,
+            completing: false,
+            kafka_bugs: kafka_bugs.to_vec(),
         });
         self
+    }
+
+    /// True when the transactional client puts `bug` back.
+    fn has_bug(&self, bug: KafkaBug) -> bool {
+        self.transactional.as_ref().is_some_and(|txn| txn.kafka_bugs.contains(&bug))
+    }
+
+    /// The application asked to commit or abort: the transaction is completing (Kafka's `isCompleting()`).
+    pub fn begin_completing(&mut self) {
+        self.transactional.as_mut().expect("transactional").completing = true;
     }
 
     /// Starts the client: an idempotent producer asks for its producer id right away (a transactional one
@@ -262,6 +284,7 @@ impl ProducerClient {
         let txn = self.transactional.as_mut().expect("transactional");
         txn.added.clear();
         txn.epoch_bump_required = false;
+        txn.completing = false;
         if matches!(txn.error, Some(ClientError::Abortable(_))) {
             txn.error = None;
         }
@@ -279,6 +302,11 @@ impl ProducerClient {
     /// (`adjustSequencesDueToFailedBatch`); the model does not renumber, so it bumps then too, as Kafka
     /// does for the same error before the commit was asked for.
     fn maybe_transition_to_error_state(&mut self, ctx: &mut Ctx<'_>, error: ErrorCode) {
+        self.transition_to_error_state(ctx, error, true);
+    }
+
+    /// [`Self::maybe_transition_to_error_state`]; `bump` false leaves the epoch as it is (the KAFKA-14053 path).
+    fn transition_to_error_state(&mut self, ctx: &mut Ctx<'_>, error: ErrorCode, bump: bool) {
         let txn = self.transactional.as_mut().expect("transactional");
         if matches!(txn.error, Some(ClientError::Fatal(_))) {
             return;
@@ -287,7 +315,7 @@ impl ProducerClient {
             txn.error = Some(ClientError::Fatal(error));
             ctx.shared.count("client:txn-fatal-error");
         } else {
-            txn.epoch_bump_required = true;
+            txn.epoch_bump_required |= bump;
             if txn.error.is_none() {
                 ctx.shared.count("client:txn-abortable-error");
                 txn.error = Some(ClientError::Abortable(error));
@@ -359,7 +387,8 @@ impl ProducerClient {
     /// Hands one record of `bytes` to the client (Kafka's `KafkaProducer.doSend`). A record too large
     /// for `max.request.size` or `buffer.memory` is refused at once; one that finds the buffer full
     /// waits up to `max.block.ms` for memory and then completes [`Delivery::Failed`]. In a transactional
-    /// producer a refused record makes the transaction abortable (KAFKA-9279), so it cannot commit.
+    /// producer a refused record makes the transaction abortable (KAFKA-9279), so it cannot commit; the
+    /// KAFKA-9279 switch puts back the Kafka 0.11–3.1 path, where only the record's callback hears of it.
     pub fn send(
         &mut self,
         ctx: &mut Ctx<'_>,
@@ -375,7 +404,7 @@ impl ProducerClient {
         }
         if bytes > self.settings.max_request_size || u64::from(bytes) > self.settings.buffer_memory {
             ctx.shared.count("client:send-failed-sync");
-            if self.transactional.is_some() {
+            if self.transactional.is_some() && !self.has_bug(KafkaBug::Kafka9279) {
                 self.maybe_transition_to_error_state(ctx, ErrorCode::RecordTooLarge);
             }
             return Err(SendError::RecordTooLarge);
@@ -415,7 +444,7 @@ impl ProducerClient {
         ctx.shared.count("client:send-failed-sync");
         ctx.shared.count("client:buffer-exhausted");
         self.completions.push(Completion { record, delivery: Delivery::Failed });
-        if self.transactional.is_some() {
+        if self.transactional.is_some() && !self.has_bug(KafkaBug::Kafka9279) {
             self.maybe_transition_to_error_state(ctx, ErrorCode::RequestTimedOut);
         }
     }
@@ -730,7 +759,24 @@ impl ProducerClient {
         self.leave_flight(batch_id);
         let partition = self.batches[&batch_id].partition;
         self.queues[partition.index()].ready.retain(|id| *id != batch_id);
+        if self.expires_without_epoch_bump(batch_id) {
+            ctx.shared.count("client:expired-in-flight-without-bump");
+            let batch = self.batches.remove(&batch_id).expect("batch exists");
+            self.complete(&batch, |_| Delivery::Unknown);
+            return self.transition_to_error_state(ctx, ErrorCode::RequestTimedOut, false);
+        }
         self.give_up(ctx, batch_id, ErrorCode::RequestTimedOut);
+    }
+
+    /// KAFKA-14053 put back: Kafka fails a batch expired on its first attempt with `failBatch(batch,
+    /// TimeoutException, adjustSequenceNumbers = false)`; `maybeTransitionToErrorState` asks for an epoch bump
+    /// only when the transaction is not completing, and only a batch expired in retry is marked unresolved
+    /// (`markSequenceUnresolved`, whose `maybeResolveSequences` bumps). So a batch still in flight on its first
+    /// attempt when the commit is already asked for leaves the epoch and the sequences as they are.
+    fn expires_without_epoch_bump(&self, batch_id: u64) -> bool {
+        let Some(txn) = self.transactional.as_ref() else { return false };
+        let batch = &self.batches[&batch_id];
+        txn.kafka_bugs.contains(&KafkaBug::Kafka14053) && txn.completing && batch.sent && batch.attempts == 0
     }
 
     /// `Sender.canRetry`: retry while `retries` and `delivery.timeout.ms` allow, else give up.
