@@ -145,6 +145,9 @@ struct Blocked {
     record: RecordId,
     value: i64,
     bytes: u64,
+    /// When `max.block.ms` runs out. Applications reuse record ids across transactions, so a timer set for an
+    /// earlier send that was admitted in time must not fail a later send of the same id.
+    deadline_ns: u64,
 }
 
 /// The producer client of one application; all of it is volatile.
@@ -412,7 +415,8 @@ impl ProducerClient {
         let bytes = u64::from(bytes);
         if !self.blocked.is_empty() || self.buffered_bytes() + bytes > self.settings.buffer_memory {
             ctx.shared.count("client:send-blocked-on-memory");
-            self.blocked.push_back(Blocked { partition, record, value, bytes });
+            let deadline_ns = ctx.now_ns() + self.settings.max_block_ns;
+            self.blocked.push_back(Blocked { partition, record, value, bytes, deadline_ns });
             ctx.set_timer(self.settings.max_block_ns, timer_tag(TIMER_MAX_BLOCK, record));
             return Ok(());
         }
@@ -439,7 +443,9 @@ impl ProducerClient {
 
     /// `max.block.ms` passed for a blocked send: BufferExhaustedException; the record never left.
     fn on_max_block(&mut self, ctx: &mut Ctx<'_>, record: RecordId) {
-        let Some(position) = self.blocked.iter().position(|blocked| blocked.record == record) else { return };
+        let now_ns = ctx.now_ns();
+        let due = |blocked: &Blocked| blocked.record == record && blocked.deadline_ns <= now_ns;
+        let Some(position) = self.blocked.iter().position(due) else { return };
         self.blocked.remove(position);
         ctx.shared.count("client:send-failed-sync");
         ctx.shared.count("client:buffer-exhausted");
