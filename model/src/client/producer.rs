@@ -225,16 +225,6 @@ impl ProducerClient {
         self
     }
 
-    /// True when the transactional client puts `bug` back.
-    fn has_bug(&self, bug: KafkaBug) -> bool {
-        self.transactional.as_ref().is_some_and(|txn| txn.kafka_bugs.contains(&bug))
-    }
-
-    /// The application asked to commit or abort: the transaction is completing (Kafka's `isCompleting()`).
-    pub fn begin_completing(&mut self) {
-        self.transactional.as_mut().expect("transactional").completing = true;
-    }
-
     /// Starts the client: an idempotent producer asks for its producer id right away (a transactional one
     /// is given its id by its coordinator).
     pub fn start(&mut self, ctx: &mut Ctx<'_>) {
@@ -305,11 +295,6 @@ impl ProducerClient {
     /// (`adjustSequencesDueToFailedBatch`); the model does not renumber, so it bumps then too, as Kafka
     /// does for the same error before the commit was asked for.
     fn maybe_transition_to_error_state(&mut self, ctx: &mut Ctx<'_>, error: ErrorCode) {
-        self.transition_to_error_state(ctx, error, true);
-    }
-
-    /// [`Self::maybe_transition_to_error_state`]; `bump` false leaves the epoch as it is (the KAFKA-14053 path).
-    fn transition_to_error_state(&mut self, ctx: &mut Ctx<'_>, error: ErrorCode, bump: bool) {
         let txn = self.transactional.as_mut().expect("transactional");
         if matches!(txn.error, Some(ClientError::Fatal(_))) {
             return;
@@ -318,7 +303,7 @@ impl ProducerClient {
             txn.error = Some(ClientError::Fatal(error));
             ctx.shared.count("client:txn-fatal-error");
         } else {
-            txn.epoch_bump_required |= bump;
+            txn.epoch_bump_required = true;
             if txn.error.is_none() {
                 ctx.shared.count("client:txn-abortable-error");
                 txn.error = Some(ClientError::Abortable(error));
@@ -338,11 +323,6 @@ impl ProducerClient {
                 !queue.open.is_empty() || !queue.ready.is_empty()
             })
             .collect()
-    }
-
-    /// The error a transactional client reported, if any; an abortable one stays until the transaction ends.
-    pub fn error(&self) -> Option<ClientError> {
-        self.transactional.as_ref().and_then(|txn| txn.error)
     }
 
     /// Closes every open batch so it can be sent now (`flush()` before a commit).
@@ -366,25 +346,10 @@ impl ProducerClient {
         }
     }
 
-    /// True while a batch is in flight.
-    pub fn has_in_flight(&self) -> bool {
-        self.batches.values().any(|batch| batch.sent)
-    }
-
     /// Reports a record `send()` refused as [`Delivery::Failed`], so the application's completions carry
     /// every outcome in one place.
     pub fn push_failed(&mut self, record: RecordId) {
         self.completions.push(Completion { record, delivery: Delivery::Failed });
-    }
-
-    /// Outcomes since the last call.
-    pub fn take_completions(&mut self) -> Vec<Completion> {
-        std::mem::take(&mut self.completions)
-    }
-
-    /// True when nothing is queued, blocked or in flight.
-    pub fn is_idle(&self) -> bool {
-        self.batches.is_empty() && self.blocked.is_empty() && self.queues.iter().all(|queue| queue.open.is_empty())
     }
 
     /// Hands one record of `bytes` to the client (Kafka's `KafkaProducer.doSend`). A record too large
@@ -769,7 +734,11 @@ impl ProducerClient {
             ctx.shared.count("client:expired-in-flight-without-bump");
             let batch = self.batches.remove(&batch_id).expect("batch exists");
             self.complete(&batch, |_| Delivery::Unknown);
-            return self.transition_to_error_state(ctx, ErrorCode::RequestTimedOut, false);
+            // Kafka's `maybeTransitionToErrorState` while `isCompleting()`: abortable, no bump asked for.
+            let bump_required = self.epoch_bump_required();
+            self.maybe_transition_to_error_state(ctx, ErrorCode::RequestTimedOut);
+            self.transactional.as_mut().expect("transactional").epoch_bump_required = bump_required;
+            return;
         }
         self.give_up(ctx, batch_id, ErrorCode::RequestTimedOut);
     }
@@ -937,5 +906,35 @@ impl ProducerClient {
         for (i, (record, _)) in batch.records.iter().enumerate() {
             self.completions.push(Completion { record: *record, delivery: delivery(i) });
         }
+    }
+
+    /// True when the transactional client puts `bug` back.
+    fn has_bug(&self, bug: KafkaBug) -> bool {
+        self.transactional.as_ref().is_some_and(|txn| txn.kafka_bugs.contains(&bug))
+    }
+
+    /// The application asked to commit or abort: the transaction is completing (Kafka's `isCompleting()`).
+    pub fn begin_completing(&mut self) {
+        self.transactional.as_mut().expect("transactional").completing = true;
+    }
+
+    /// The error a transactional client reported, if any; an abortable one stays until the transaction ends.
+    pub fn error(&self) -> Option<ClientError> {
+        self.transactional.as_ref().and_then(|txn| txn.error)
+    }
+
+    /// True while a batch is in flight.
+    pub fn has_in_flight(&self) -> bool {
+        self.batches.values().any(|batch| batch.sent)
+    }
+
+    /// Outcomes since the last call.
+    pub fn take_completions(&mut self) -> Vec<Completion> {
+        std::mem::take(&mut self.completions)
+    }
+
+    /// True when nothing is queued, blocked or in flight.
+    pub fn is_idle(&self) -> bool {
+        self.batches.is_empty() && self.blocked.is_empty() && self.queues.iter().all(|queue| queue.open.is_empty())
     }
 }

@@ -209,11 +209,6 @@ impl TxnProducer {
         &self.client
     }
 
-    /// The client underneath, to refresh its metadata.
-    pub fn client_mut(&mut self) -> &mut ProducerClient {
-        &mut self.client
-    }
-
     /// Events since the last call.
     pub fn take_events(&mut self) -> Vec<TxnEvent> {
         std::mem::take(&mut self.events)
@@ -625,6 +620,11 @@ impl TxnProducer {
             self.client.has_in_flight(),
             self.client.error(),
         )
+    }
+
+    /// The client underneath, to refresh its metadata.
+    pub fn client_mut(&mut self) -> &mut ProducerClient {
+        &mut self.client
     }
 }
 
