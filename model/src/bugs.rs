@@ -16,6 +16,13 @@ pub enum KafkaBug {
     /// handler of `doSend` (KAFKA-9279, PR #11508, commit 000ba031c3d).
     #[serde(rename = "KAFKA-9279")]
     Kafka9279,
+    /// A non-idempotent producer that gives up on a batch whose last answer was NOT_LEADER_OR_FOLLOWER reports
+    /// a definite failure, as the error's own words say ("this error indicates that the broker is not the
+    /// current leader"), although a leader that stepped down while the batch waited for acks=all replication
+    /// may have left it to be committed by the next leader: the record is in the log yet its send failed.
+    /// Kafka's answer: the error is retriable, so the outcome is unknown (KAFKA-13574).
+    #[serde(rename = "KAFKA-13574")]
+    Kafka13574,
     /// A transactional batch that `delivery.timeout.ms` expires on its first attempt, still in flight, while
     /// the transaction is completing (`Sender.getExpiredInflightBatches`, then `failBatch` without adjusting
     /// sequences) makes the transaction abortable without an epoch bump: `maybeTransitionToErrorState` sets
@@ -46,6 +53,7 @@ impl KafkaBug {
     pub fn id(self) -> &'static str {
         match self {
             KafkaBug::Kafka9279 => "KAFKA-9279",
+            KafkaBug::Kafka13574 => "KAFKA-13574",
             KafkaBug::Kafka14053 => "KAFKA-14053",
             KafkaBug::Kafka17582 => "KAFKA-17582",
             KafkaBug::Kafka19446 => "KAFKA-19446",

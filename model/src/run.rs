@@ -402,6 +402,7 @@ impl Cluster {
             messages_total: scenario.workload.messages_per_producer,
             send_interval_ns: scenario.workload.send_interval_ms * NS_PER_MS,
             partitions: targets.into_iter().map(PartitionId).collect(),
+            kafka_bugs: scenario.kafka_bugs.clone(),
         };
         for index in 0..self.producers.len() {
             let app =

@@ -23,7 +23,6 @@
 //! `send()` itself refuses a record above `max.request.size` (RecordTooLargeException) and blocks one that
 //! finds `buffer.memory` full for up to `max.block.ms` (then BufferExhaustedException).
 
-use crate::bugs::KafkaBug;
 use crate::client::metadata::MetadataCache;
 use crate::ctx::{timer_parts, timer_tag, Ctx};
 use crate::protocol::{ErrorCode, Msg, PartitionId, ProducerIdentity, RecordBatch, MAX_PRODUCER_EPOCH};
@@ -106,8 +105,6 @@ struct Transactional {
     epoch_bump_required: bool,
     /// `commitTransaction` or `abortTransaction` was called (Kafka's `isCompleting()`).
     completing: bool,
-    /// Kafka bugs put back in this client (`bugs.rs`).
-    kafka_bugs: Vec<KafkaBug>,
 }
 
 #[derive(Clone, Debug)]
@@ -169,6 +166,8 @@ pub struct ProducerClient {
     transactional: Option<Transactional>,
     /// Sends waiting for memory, in order, by record.
     blocked: VecDeque<Blocked>,
+    /// Kafka bugs put back in this client (`bugs.rs`).
+    kafka_bugs: Vec<crate::bugs::KafkaBug>,
 }
 
 impl ProducerClient {
@@ -202,6 +201,7 @@ impl ProducerClient {
             ),
             transactional: None,
             blocked: VecDeque::new(),
+            kafka_bugs: Vec::new(),
         }
     }
 
@@ -211,7 +211,7 @@ impl ProducerClient {
         mut self,
         transactional_id: &str,
         explicit_add: bool,
-        kafka_bugs: &[KafkaBug],
+        kafka_bugs: &[crate::bugs::KafkaBug],
     ) -> ProducerClient {
         self.transactional = Some(Transactional {
             transactional_id: transactional_id.to_string(),
@@ -220,8 +220,8 @@ impl ProducerClient {
             error: None,
             epoch_bump_required: false,
             completing: false,
-            kafka_bugs: kafka_bugs.to_vec(),
         });
+        self.kafka_bugs = kafka_bugs.to_vec();
         self
     }
 
@@ -372,7 +372,7 @@ impl ProducerClient {
         }
         if bytes > self.settings.max_request_size || u64::from(bytes) > self.settings.buffer_memory {
             ctx.shared.count("client:send-failed-sync");
-            if self.transactional.is_some() && !self.has_bug(KafkaBug::Kafka9279) {
+            if self.transactional.is_some() && !self.has_bug(crate::bugs::KafkaBug::Kafka9279) {
                 self.maybe_transition_to_error_state(ctx, ErrorCode::RecordTooLarge);
             }
             return Err(SendError::RecordTooLarge);
@@ -415,7 +415,7 @@ impl ProducerClient {
         ctx.shared.count("client:send-failed-sync");
         ctx.shared.count("client:buffer-exhausted");
         self.completions.push(Completion { record, delivery: Delivery::Failed });
-        if self.transactional.is_some() && !self.has_bug(KafkaBug::Kafka9279) {
+        if self.transactional.is_some() && !self.has_bug(crate::bugs::KafkaBug::Kafka9279) {
             self.maybe_transition_to_error_state(ctx, ErrorCode::RequestTimedOut);
         }
     }
@@ -751,7 +751,7 @@ impl ProducerClient {
     fn expires_without_epoch_bump(&self, batch_id: u64) -> bool {
         let Some(txn) = self.transactional.as_ref() else { return false };
         let batch = &self.batches[&batch_id];
-        txn.kafka_bugs.contains(&KafkaBug::Kafka14053) && txn.completing && batch.sent && batch.attempts == 0
+        self.has_bug(crate::bugs::KafkaBug::Kafka14053) && txn.completing && batch.sent && batch.attempts == 0
     }
 
     /// `Sender.canRetry`: retry while `retries` and `delivery.timeout.ms` allow, else give up.
@@ -793,6 +793,13 @@ impl ProducerClient {
                 return self.bump_epoch(ctx);
             }
             let batch = self.batches.remove(&batch_id).expect("batch exists");
+            if error == ErrorCode::NotLeaderOrFollower && self.has_bug(crate::bugs::KafkaBug::Kafka13574) {
+                // KAFKA-13574 put back: taken at its word, NOT_LEADER_OR_FOLLOWER says the batch was never
+                // written, though a leader that stepped down while waiting for replication may have left it to
+                // be committed by the next one.
+                ctx.shared.count("client:not-leader-taken-as-failed");
+                return self.complete(&batch, |_| Delivery::Failed);
+            }
             return self.complete(&batch, |_| Delivery::Unknown);
         }
         let batch = self.batches.remove(&batch_id).expect("batch exists");
@@ -909,8 +916,14 @@ impl ProducerClient {
     }
 
     /// True when the transactional client puts `bug` back.
-    fn has_bug(&self, bug: KafkaBug) -> bool {
-        self.transactional.as_ref().is_some_and(|txn| txn.kafka_bugs.contains(&bug))
+    fn has_bug(&self, bug: crate::bugs::KafkaBug) -> bool {
+        self.kafka_bugs.contains(&bug)
+    }
+
+    /// The client with `kafka_bugs` put back.
+    pub fn with_kafka_bugs(mut self, kafka_bugs: &[crate::bugs::KafkaBug]) -> ProducerClient {
+        self.kafka_bugs = kafka_bugs.to_vec();
+        self
     }
 
     /// The application asked to commit or abort: the transaction is completing (Kafka's `isCompleting()`).
