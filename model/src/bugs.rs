@@ -27,6 +27,13 @@ pub enum KafkaBug {
     /// clearing the pending state on the error (KAFKA-7519, PR #5820, commit 71eb76630e; Kafka 2.0.1 / 2.1.0).
     #[serde(rename = "KAFKA-7519")]
     Kafka7519,
+    /// A record `KafkaProducer.doSend` fails before it reaches the accumulator (RecordTooLargeException, or
+    /// BufferExhaustedException after `max.block.ms`) is reported only to its callback and future: the
+    /// transaction stays committable, so `commitTransaction` succeeds without the record (Kafka 0.11–3.1).
+    /// Fixed in 3.2.0 by calling `TransactionManager.maybeTransitionToErrorState` from the `ApiException`
+    /// handler of `doSend` (KAFKA-9279, PR #11508, commit 000ba031c3d).
+    #[serde(rename = "KAFKA-9279")]
+    Kafka9279,
     /// Kafka 0.11.0–2.5.x: when the abort that follows a fence (`prepareFenceProducerEpoch`) failed to reach the
     /// transaction log, the bumped epoch stayed in memory and the next fence (a timeout, an InitProducerId)
     /// bumped it again; an unavailable log exhausts the epoch, and at Short.MaxValue the fence throws, so the
@@ -34,6 +41,30 @@ pub enum KafkaBug {
     /// bumping again (KAFKA-9666, PR #8239, commit 1f3f227b59; Kafka 2.6.0).
     #[serde(rename = "KAFKA-9666")]
     Kafka9666,
+    /// A non-idempotent producer that gives up on a batch whose last answer was NOT_LEADER_OR_FOLLOWER reports
+    /// a definite failure, as the error's own words say ("this error indicates that the broker is not the
+    /// current leader"), although a leader that stepped down while the batch waited for acks=all replication
+    /// may have left it to be committed by the next leader: the record is in the log yet its send failed.
+    /// Kafka's answer: the error is retriable, so the outcome is unknown (KAFKA-13574).
+    #[serde(rename = "KAFKA-13574")]
+    Kafka13574,
+    /// A transactional batch that `delivery.timeout.ms` expires on its first attempt, still in flight, while
+    /// the transaction is completing (`Sender.getExpiredInflightBatches`, then `failBatch` without adjusting
+    /// sequences) makes the transaction abortable without an epoch bump: `maybeTransitionToErrorState` sets
+    /// `epochBumpRequired` only when not `isCompleting()`, and a first-attempt batch is never marked
+    /// unresolved. The abort and the next transaction keep the epoch, so the late batch, landing after the
+    /// abort marker, joins the next transaction. A direct fix (fence with an epoch bump instead of aborting,
+    /// PR #12392) was not merged; transaction version 2 (KIP-890, Kafka 4.0) closes it by bumping the epoch
+    /// at every EndTxn (KAFKA-14053).
+    #[serde(rename = "KAFKA-14053")]
+    Kafka14053,
+    /// After an abortable error the application aborts and goes on with the same consumer and no rebalance,
+    /// but does not seek back to the committed offsets: `abortTransaction` leaves the consumer's position
+    /// where the aborted transaction's input ended, so that input is never transformed. Kafka's answer was
+    /// the application's duty to rewind (`seek` to `committed()` after an abort), now documented
+    /// (KAFKA-17582).
+    #[serde(rename = "KAFKA-17582")]
+    Kafka17582,
     /// Transaction version 2 in Kafka 4.0.0: an InitProducerId or a timeout that aborts an open transaction
     /// bumps the epoch to fence its producer (`prepareFenceProducerEpoch`) and `prepareAbortOrCommit` bumps it
     /// again; at epoch 32766 the second bump overflows the short and the abort throws, leaving the transaction
@@ -63,7 +94,11 @@ impl KafkaBug {
             KafkaBug::Kafka5351 => "KAFKA-5351",
             KafkaBug::Kafka6119 => "KAFKA-6119",
             KafkaBug::Kafka7519 => "KAFKA-7519",
+            KafkaBug::Kafka9279 => "KAFKA-9279",
             KafkaBug::Kafka9666 => "KAFKA-9666",
+            KafkaBug::Kafka13574 => "KAFKA-13574",
+            KafkaBug::Kafka14053 => "KAFKA-14053",
+            KafkaBug::Kafka17582 => "KAFKA-17582",
             KafkaBug::Kafka19367 => "KAFKA-19367",
             KafkaBug::Kafka19446 => "KAFKA-19446",
             KafkaBug::Kafka19999 => "KAFKA-19999",

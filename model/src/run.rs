@@ -456,6 +456,7 @@ impl Cluster {
             messages_total: scenario.workload.messages_per_producer,
             send_interval_ns: scenario.workload.send_interval_ms * NS_PER_MS,
             partitions: targets.into_iter().map(PartitionId).collect(),
+            kafka_bugs: scenario.kafka_bugs.clone(),
         };
         for index in 0..self.producers.len() {
             let app =
@@ -484,6 +485,7 @@ impl Cluster {
             request_timeout_ns: producer.request_timeout_ns,
             retry_backoff_ns: producer.retry_backoff_ns,
             internal: self.internal,
+            kafka_bugs: scenario.kafka_bugs.clone(),
         };
         let partition_count = self.internal.partition_count() as usize;
         TxnClientConfig { txn, producer, brokers: self.brokers.clone(), partition_count }

@@ -4,6 +4,9 @@
 //! one instance, no faults), rewinds its positions to the committed offsets and transforms the same input
 //! again, so every input record still has exactly one committed output (KAFKA-17582 is the bug where a
 //! pipeline did not rewind after an abort without a rebalance).
+//!
+//! Also the producer-side KAFKA-13574 switch on its zoo scenario: a send ended by NOT_LEADER_OR_FOLLOWER taken
+//! as a definite failure.
 
 use eosim_checker::check;
 use eosim_model::{simulate, Scenario};
@@ -71,4 +74,53 @@ fn pipeline_with_records_within_max_request_size_never_aborts_for_size() {
         let sums = run(&pipeline(variant, "record_bytes = 1_048_576"), &NAMES);
         assert_eq!(sums, vec![0, 0, 0], "{variant}");
     }
+}
+
+#[test]
+fn kafka_17582_pipeline_that_does_not_rewind_after_an_abort_skips_its_input() {
+    // The same aborts with KAFKA-17582 put back: no rewind, so the next transaction polls past the aborted
+    // input and commits offsets beyond it. The checker sees the skip and the inputs that never got an output.
+    let mut scenario = pipeline("eos-tv2", "record_bytes = 100\nrecord_bytes_max = 1_100_000");
+    scenario.kafka_bugs = vec![eosim_model::bugs::KafkaBug::Kafka17582];
+    let mut kinds = std::collections::BTreeSet::new();
+    for seed in 1..=4 {
+        let outcome = simulate(&scenario, seed);
+        let counter = |name: &str| outcome.stats.counters.get(name).copied().unwrap_or(0);
+        assert_eq!(counter("app:pipeline-rewind"), 0, "seed {seed}: the switch takes the rewind away");
+        let report = check(&outcome.history, scenario.guarantee());
+        if counter("app:pipeline-abort-without-rewind") > 0 {
+            assert!(!report.is_valid(), "seed {seed}: an abort without a rewind skips input");
+        }
+        kinds.extend(report.violations().map(|anomaly| anomaly.kind.name()));
+    }
+    assert!(kinds.contains("poll-skip") && kinds.contains("transform-lost"), "{kinds:?}");
+}
+
+/// The KAFKA-13574 zoo scenario, with the switch on or off.
+fn not_leader_scenario(switch_on: bool) -> Scenario {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/zoo/KAFKA-13574.toml");
+    let text = std::fs::read_to_string(path).expect("the zoo scenario exists");
+    let mut scenario = Scenario::from_toml(path, &text).expect("valid scenario");
+    if !switch_on {
+        scenario.kafka_bugs.clear();
+    }
+    scenario
+}
+
+#[test]
+fn kafka_13574_not_leader_or_follower_taken_as_a_failure_is_read_back() {
+    // Seed 3: a leader cut off from the controller steps down and answers a waiting produce
+    // NOT_LEADER_OR_FOLLOWER; the new leader had the batch. With the switch the send is reported failed and a
+    // consumer reads it (G1a); without it the same send ends unknown and the history is valid.
+    let counter =
+        |outcome: &eosim_model::SimOutcome, name: &str| outcome.stats.counters.get(name).copied().unwrap_or(0);
+    let faulty = not_leader_scenario(true);
+    let outcome = simulate(&faulty, 3);
+    assert!(counter(&outcome, "client:not-leader-taken-as-failed") > 0);
+    let report = check(&outcome.history, faulty.guarantee());
+    assert!(report.violations().any(|anomaly| anomaly.kind.name() == "G1a"), "{report:?}");
+    let fixed = not_leader_scenario(false);
+    let outcome = simulate(&fixed, 3);
+    assert_eq!(counter(&outcome, "client:not-leader-taken-as-failed"), 0);
+    assert!(check(&outcome.history, fixed.guarantee()).is_valid());
 }

@@ -17,6 +17,7 @@
 //! past its session timeout, then resumed — finds its TxnOffsetCommit fenced by generation (ILLEGAL_GENERATION)
 //! or its epoch fenced by the coordinator, and its transaction never commits.
 
+use crate::bugs::KafkaBug;
 use crate::client::fetch::complete_fetch;
 use crate::client::producer::Delivery;
 use crate::client::txn_producer::{TxnClientConfig, TxnEvent, TxnPhase, TxnProducer};
@@ -732,8 +733,15 @@ impl PipelineApp {
             record_assign(ctx, process, keys);
         }
         if outcome != OpType::Ok && v.membership == Membership::Running {
-            ctx.shared.count("app:pipeline-rewind");
-            v.membership = Membership::FetchingOffsets;
+            if self.settings.client.txn.kafka_bugs.contains(&KafkaBug::Kafka17582) {
+                // KAFKA-17582 put back: `abortTransaction` leaves the consumer's position where the aborted
+                // transaction's input ended, and with no rebalance nothing seeks it back to the committed
+                // offsets, so the next poll goes on past that input.
+                ctx.shared.count("app:pipeline-abort-without-rewind");
+            } else {
+                ctx.shared.count("app:pipeline-rewind");
+                v.membership = Membership::FetchingOffsets;
+            }
         }
         self.resume(ctx);
     }

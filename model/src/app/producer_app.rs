@@ -33,6 +33,8 @@ pub struct ProducerWorkload {
     pub send_interval_ns: u64,
     /// Partitions to choose from.
     pub partitions: Vec<PartitionId>,
+    /// Kafka bugs put back in the application's client (`bugs.rs`).
+    pub kafka_bugs: Vec<crate::bugs::KafkaBug>,
 }
 
 /// What survives a crash of the application: its outbox and its value counter.
@@ -120,7 +122,8 @@ impl ProducerApp {
         self.durable.incarnation += 1;
         let first_request_id = self.durable.incarnation << REQUEST_ID_BITS;
         let mut client =
-            ProducerClient::new(self.settings.clone(), self.brokers.clone(), partition_count, first_request_id);
+            ProducerClient::new(self.settings.clone(), self.brokers.clone(), partition_count, first_request_id)
+                .with_kafka_bugs(&self.workload.kafka_bugs);
         client.start(ctx);
         let threads =
             (0..self.workload.threads).map(|_| Thread { process: ctx.shared.new_process(), in_flight: None }).collect();

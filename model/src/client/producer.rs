@@ -103,6 +103,8 @@ struct Transactional {
     error: Option<ClientError>,
     /// KIP-360: an abortable error left this epoch's sequences unknown; the abort must bump the epoch.
     epoch_bump_required: bool,
+    /// `commitTransaction` or `abortTransaction` was called (Kafka's `isCompleting()`).
+    completing: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -140,6 +142,9 @@ struct Blocked {
     record: RecordId,
     value: i64,
     bytes: u64,
+    /// When `max.block.ms` runs out. Applications reuse record ids across transactions, so a timer set for an
+    /// earlier send that was admitted in time must not fail a later send of the same id.
+    deadline_ns: u64,
 }
 
 /// The producer client of one application; all of it is volatile.
@@ -161,6 +166,8 @@ pub struct ProducerClient {
     transactional: Option<Transactional>,
     /// Sends waiting for memory, in order, by record.
     blocked: VecDeque<Blocked>,
+    /// Kafka bugs put back in this client (`bugs.rs`).
+    kafka_bugs: Vec<crate::bugs::KafkaBug>,
 }
 
 impl ProducerClient {
@@ -194,19 +201,27 @@ impl ProducerClient {
             ),
             transactional: None,
             blocked: VecDeque::new(),
+            kafka_bugs: Vec::new(),
         }
     }
 
-    /// A transactional client for `transactional_id`; with `explicit_add` (eos-tv1) a partition's batches
-    /// wait for [`ProducerClient::mark_added`].
-    pub fn transactional(mut self, transactional_id: &str, explicit_add: bool) -> ProducerClient {
+    /// A transactional client for `transactional_id`, with `kafka_bugs` put back; with `explicit_add` (eos-tv1)
+    /// a partition's batches wait for [`ProducerClient::mark_added`].
+    pub fn transactional(
+        mut self,
+        transactional_id: &str,
+        explicit_add: bool,
+        kafka_bugs: &[crate::bugs::KafkaBug],
+    ) -> ProducerClient {
         self.transactional = Some(Transactional {
             transactional_id: transactional_id.to_string(),
             explicit_add,
             added: BTreeSet::new(),
             error: None,
             epoch_bump_required: false,
+            completing: false,
         });
+        self.kafka_bugs = kafka_bugs.to_vec();
         self
     }
 
@@ -262,6 +277,7 @@ impl ProducerClient {
         let txn = self.transactional.as_mut().expect("transactional");
         txn.added.clear();
         txn.epoch_bump_required = false;
+        txn.completing = false;
         if matches!(txn.error, Some(ClientError::Abortable(_))) {
             txn.error = None;
         }
@@ -309,11 +325,6 @@ impl ProducerClient {
             .collect()
     }
 
-    /// The error a transactional client reported, if any; an abortable one stays until the transaction ends.
-    pub fn error(&self) -> Option<ClientError> {
-        self.transactional.as_ref().and_then(|txn| txn.error)
-    }
-
     /// Closes every open batch so it can be sent now (`flush()` before a commit).
     pub fn flush(&mut self, ctx: &mut Ctx<'_>) {
         for index in 0..self.queues.len() {
@@ -335,31 +346,17 @@ impl ProducerClient {
         }
     }
 
-    /// True while a batch is in flight.
-    pub fn has_in_flight(&self) -> bool {
-        self.batches.values().any(|batch| batch.sent)
-    }
-
     /// Reports a record `send()` refused as [`Delivery::Failed`], so the application's completions carry
     /// every outcome in one place.
     pub fn push_failed(&mut self, record: RecordId) {
         self.completions.push(Completion { record, delivery: Delivery::Failed });
     }
 
-    /// Outcomes since the last call.
-    pub fn take_completions(&mut self) -> Vec<Completion> {
-        std::mem::take(&mut self.completions)
-    }
-
-    /// True when nothing is queued, blocked or in flight.
-    pub fn is_idle(&self) -> bool {
-        self.batches.is_empty() && self.blocked.is_empty() && self.queues.iter().all(|queue| queue.open.is_empty())
-    }
-
     /// Hands one record of `bytes` to the client (Kafka's `KafkaProducer.doSend`). A record too large
     /// for `max.request.size` or `buffer.memory` is refused at once; one that finds the buffer full
     /// waits up to `max.block.ms` for memory and then completes [`Delivery::Failed`]. In a transactional
-    /// producer a refused record makes the transaction abortable (KAFKA-9279), so it cannot commit.
+    /// producer a refused record makes the transaction abortable (KAFKA-9279), so it cannot commit; the
+    /// KAFKA-9279 switch puts back the Kafka 0.11–3.1 path, where only the record's callback hears of it.
     pub fn send(
         &mut self,
         ctx: &mut Ctx<'_>,
@@ -375,7 +372,7 @@ impl ProducerClient {
         }
         if bytes > self.settings.max_request_size || u64::from(bytes) > self.settings.buffer_memory {
             ctx.shared.count("client:send-failed-sync");
-            if self.transactional.is_some() {
+            if self.transactional.is_some() && !self.has_bug(crate::bugs::KafkaBug::Kafka9279) {
                 self.maybe_transition_to_error_state(ctx, ErrorCode::RecordTooLarge);
             }
             return Err(SendError::RecordTooLarge);
@@ -383,7 +380,8 @@ impl ProducerClient {
         let bytes = u64::from(bytes);
         if !self.blocked.is_empty() || self.buffered_bytes() + bytes > self.settings.buffer_memory {
             ctx.shared.count("client:send-blocked-on-memory");
-            self.blocked.push_back(Blocked { partition, record, value, bytes });
+            let deadline_ns = ctx.now_ns() + self.settings.max_block_ns;
+            self.blocked.push_back(Blocked { partition, record, value, bytes, deadline_ns });
             ctx.set_timer(self.settings.max_block_ns, timer_tag(TIMER_MAX_BLOCK, record));
             return Ok(());
         }
@@ -410,12 +408,14 @@ impl ProducerClient {
 
     /// `max.block.ms` passed for a blocked send: BufferExhaustedException; the record never left.
     fn on_max_block(&mut self, ctx: &mut Ctx<'_>, record: RecordId) {
-        let Some(position) = self.blocked.iter().position(|blocked| blocked.record == record) else { return };
+        let now_ns = ctx.now_ns();
+        let due = |blocked: &Blocked| blocked.record == record && blocked.deadline_ns <= now_ns;
+        let Some(position) = self.blocked.iter().position(due) else { return };
         self.blocked.remove(position);
         ctx.shared.count("client:send-failed-sync");
         ctx.shared.count("client:buffer-exhausted");
         self.completions.push(Completion { record, delivery: Delivery::Failed });
-        if self.transactional.is_some() {
+        if self.transactional.is_some() && !self.has_bug(crate::bugs::KafkaBug::Kafka9279) {
             self.maybe_transition_to_error_state(ctx, ErrorCode::RequestTimedOut);
         }
     }
@@ -730,7 +730,28 @@ impl ProducerClient {
         self.leave_flight(batch_id);
         let partition = self.batches[&batch_id].partition;
         self.queues[partition.index()].ready.retain(|id| *id != batch_id);
+        if self.expires_without_epoch_bump(batch_id) {
+            ctx.shared.count("client:expired-in-flight-without-bump");
+            let batch = self.batches.remove(&batch_id).expect("batch exists");
+            self.complete(&batch, |_| Delivery::Unknown);
+            // Kafka's `maybeTransitionToErrorState` while `isCompleting()`: abortable, no bump asked for.
+            let bump_required = self.epoch_bump_required();
+            self.maybe_transition_to_error_state(ctx, ErrorCode::RequestTimedOut);
+            self.transactional.as_mut().expect("transactional").epoch_bump_required = bump_required;
+            return;
+        }
         self.give_up(ctx, batch_id, ErrorCode::RequestTimedOut);
+    }
+
+    /// KAFKA-14053 put back: Kafka fails a batch expired on its first attempt with `failBatch(batch,
+    /// TimeoutException, adjustSequenceNumbers = false)`; `maybeTransitionToErrorState` asks for an epoch bump
+    /// only when the transaction is not completing, and only a batch expired in retry is marked unresolved
+    /// (`markSequenceUnresolved`, whose `maybeResolveSequences` bumps). So a batch still in flight on its first
+    /// attempt when the commit is already asked for leaves the epoch and the sequences as they are.
+    fn expires_without_epoch_bump(&self, batch_id: u64) -> bool {
+        let Some(txn) = self.transactional.as_ref() else { return false };
+        let batch = &self.batches[&batch_id];
+        self.has_bug(crate::bugs::KafkaBug::Kafka14053) && txn.completing && batch.sent && batch.attempts == 0
     }
 
     /// `Sender.canRetry`: retry while `retries` and `delivery.timeout.ms` allow, else give up.
@@ -772,6 +793,13 @@ impl ProducerClient {
                 return self.bump_epoch(ctx);
             }
             let batch = self.batches.remove(&batch_id).expect("batch exists");
+            if error == ErrorCode::NotLeaderOrFollower && self.has_bug(crate::bugs::KafkaBug::Kafka13574) {
+                // KAFKA-13574 put back: taken at its word, NOT_LEADER_OR_FOLLOWER says the batch was never
+                // written, though a leader that stepped down while waiting for replication may have left it to
+                // be committed by the next one.
+                ctx.shared.count("client:not-leader-taken-as-failed");
+                return self.complete(&batch, |_| Delivery::Failed);
+            }
             return self.complete(&batch, |_| Delivery::Unknown);
         }
         let batch = self.batches.remove(&batch_id).expect("batch exists");
@@ -885,5 +913,41 @@ impl ProducerClient {
         for (i, (record, _)) in batch.records.iter().enumerate() {
             self.completions.push(Completion { record: *record, delivery: delivery(i) });
         }
+    }
+
+    /// True when the transactional client puts `bug` back.
+    fn has_bug(&self, bug: crate::bugs::KafkaBug) -> bool {
+        self.kafka_bugs.contains(&bug)
+    }
+
+    /// The client with `kafka_bugs` put back.
+    pub fn with_kafka_bugs(mut self, kafka_bugs: &[crate::bugs::KafkaBug]) -> ProducerClient {
+        self.kafka_bugs = kafka_bugs.to_vec();
+        self
+    }
+
+    /// The application asked to commit or abort: the transaction is completing (Kafka's `isCompleting()`).
+    pub fn begin_completing(&mut self) {
+        self.transactional.as_mut().expect("transactional").completing = true;
+    }
+
+    /// The error a transactional client reported, if any; an abortable one stays until the transaction ends.
+    pub fn error(&self) -> Option<ClientError> {
+        self.transactional.as_ref().and_then(|txn| txn.error)
+    }
+
+    /// True while a batch is in flight.
+    pub fn has_in_flight(&self) -> bool {
+        self.batches.values().any(|batch| batch.sent)
+    }
+
+    /// Outcomes since the last call.
+    pub fn take_completions(&mut self) -> Vec<Completion> {
+        std::mem::take(&mut self.completions)
+    }
+
+    /// True when nothing is queued, blocked or in flight.
+    pub fn is_idle(&self) -> bool {
+        self.batches.is_empty() && self.blocked.is_empty() && self.queues.iter().all(|queue| queue.open.is_empty())
     }
 }

@@ -17,6 +17,7 @@
 //! transactions. eos-tv2 (KIP-890) adds partitions implicitly (the partition leader asks the coordinator) and
 //! takes the bumped epoch every EndTxn returns, restarting its sequences.
 
+use crate::bugs::KafkaBug;
 use crate::client::producer::{ClientError, Completion, ProducerClient, RecordId, SendError};
 use crate::coordinator::internal_topics::InternalTopics;
 use crate::ctx::REQUEST_ID_BITS;
@@ -47,6 +48,8 @@ pub struct TxnProducerSettings {
     pub retry_backoff_ns: u64,
     /// Where the coordinators' partitions are.
     pub internal: InternalTopics,
+    /// Kafka bugs put back in this client (`bugs.rs`).
+    pub kafka_bugs: Vec<KafkaBug>,
 }
 
 /// Everything an application needs to start transactional producer sessions.
@@ -155,7 +158,8 @@ pub struct TxnProducer {
 impl TxnProducer {
     /// A producer over `client` (made transactional here); request ids start after `first_request_id`.
     pub fn new(settings: TxnProducerSettings, client: ProducerClient, first_request_id: u64) -> TxnProducer {
-        let client = client.transactional(&settings.transactional_id, settings.explicit_add_partitions);
+        let client =
+            client.transactional(&settings.transactional_id, settings.explicit_add_partitions, &settings.kafka_bugs);
         TxnProducer {
             settings,
             client,
@@ -203,11 +207,6 @@ impl TxnProducer {
     /// The client underneath, for its metadata.
     pub fn client(&self) -> &ProducerClient {
         &self.client
-    }
-
-    /// The client underneath, to refresh its metadata.
-    pub fn client_mut(&mut self) -> &mut ProducerClient {
-        &mut self.client
     }
 
     /// Events since the last call.
@@ -277,6 +276,7 @@ impl TxnProducer {
             return;
         }
         self.phase = TxnPhase::Ending(commit);
+        self.client.begin_completing();
         if commit {
             self.client.flush(ctx);
         } else {
@@ -620,6 +620,11 @@ impl TxnProducer {
             self.client.has_in_flight(),
             self.client.error(),
         )
+    }
+
+    /// The client underneath, to refresh its metadata.
+    pub fn client_mut(&mut self) -> &mut ProducerClient {
+        &mut self.client
     }
 }
 

@@ -7,6 +7,7 @@
 //! the history shows what the writer saw.
 
 use crate::app::atomic_writer::{AtomicWriterApp, AtomicWriterSettings};
+use crate::bugs::KafkaBug;
 use crate::client::txn_producer::{TxnClientConfig, TxnProducerSettings};
 use crate::coordinator::internal_topics::InternalTopics;
 use crate::ctx::{Ctx, Shared};
@@ -171,6 +172,18 @@ fn world_with(
     producer: ProducerSettings,
     txns: u32,
 ) -> World<TestNode> {
+    world_with_bugs(tv2, script, abort_error, producer, txns, &[])
+}
+
+/// [`world_with`], with Kafka bugs put back in the writer's client.
+fn world_with_bugs(
+    tv2: bool,
+    script: &[Produce],
+    abort_error: Option<ErrorCode>,
+    producer: ProducerSettings,
+    txns: u32,
+    kafka_bugs: &[KafkaBug],
+) -> World<TestNode> {
     let txn = TxnProducerSettings {
         transactional_id: "writer-0".to_string(),
         transaction_timeout_ns: 400 * MS,
@@ -178,6 +191,7 @@ fn world_with(
         request_timeout_ns: 30 * MS,
         retry_backoff_ns: 10 * MS,
         internal: INTERNAL,
+        kafka_bugs: kafka_bugs.to_vec(),
     };
     let client = TxnClientConfig { txn, producer, brokers: vec![BROKER], partition_count: 3 };
     let settings = AtomicWriterSettings {
@@ -381,4 +395,70 @@ fn an_abort_fenced_after_an_abortable_error_fails_the_transaction() {
     assert_eq!(txn_outcomes(&world), vec![OpType::Fail, OpType::Ok]);
     assert_eq!(count(&world, "app:producer-reinitialized"), 1);
     assert!(!asked(&world).contains(&Asked::Init(Some((PID, 0)))), "no bump for a fenced producer");
+}
+
+#[test]
+fn kafka_9279_do_send_record_too_large_leaves_the_transaction_committable() {
+    // KAFKA-9279 put back: the refused record reaches only its callback; the transaction stays committable,
+    // so both transactions commit although none of their records left the client.
+    let mut producer = producer_settings();
+    producer.record_bytes = (2_000_000, 2_000_000);
+    let world = world_with_bugs(false, &[], None, producer, 2, &[KafkaBug::Kafka9279]);
+    assert_eq!(txn_outcomes(&world), vec![OpType::Ok, OpType::Ok]);
+    assert!(!asked(&world).iter().any(|asked| matches!(asked, Asked::Produce(..))), "{:?}", asked(&world));
+    assert_eq!(count(&world, "client:send-failed-sync"), 2);
+    assert_eq!(count(&world, "client:txn-abortable-error"), 0);
+}
+
+#[test]
+fn kafka_9279_buffer_exhausted_send_commits_without_its_record() {
+    // The blocked send of do_send_blocked_past_max_block_ms_fails_with_buffer_exhausted, with KAFKA-9279 put
+    // back: BufferExhaustedException goes to the callback only and the commit succeeds without the record.
+    let mut producer = producer_settings();
+    producer.buffer_memory = 150;
+    producer.max_block_ns = 20 * MS;
+    producer.request_timeout_ns = 1_000 * MS;
+    let world = world_with_bugs(false, &[Produce::Drop], None, producer, 1, &[KafkaBug::Kafka9279]);
+    assert_eq!(txn_outcomes(&world), vec![OpType::Ok]);
+    assert_eq!(count(&world, "client:buffer-exhausted"), 1);
+    assert_eq!(count(&world, "client:txn-abortable-error"), 0);
+    let produces = asked(&world).iter().filter(|asked| matches!(asked, Asked::Produce(..))).count();
+    assert_eq!(produces, 2, "the dropped first attempt and its retry; the refused record never: {:?}", asked(&world));
+}
+
+/// Transaction version 1, two transactions; the first one's first produce is never answered and expires in
+/// flight on its first attempt, after the commit was asked for.
+fn expired_in_flight(kafka_bugs: &[KafkaBug]) -> World<TestNode> {
+    let mut producer = producer_settings();
+    producer.request_timeout_ns = 1_000 * MS;
+    producer.delivery_timeout_ns = 50 * MS;
+    world_with_bugs(false, &[Produce::Drop], None, producer, 2, kafka_bugs)
+}
+
+#[test]
+fn kafka_14053_expired_in_flight_while_completing_aborts_without_an_epoch_bump() {
+    // KAFKA-14053 put back: the abort keeps epoch 0 and the partition's sequence goes on after the expired
+    // batch (1), so that batch, were it to land late, would fit the next transaction.
+    let world = expired_in_flight(&[KafkaBug::Kafka14053]);
+    assert_eq!(txn_outcomes(&world), vec![OpType::Fail, OpType::Ok]);
+    let asked = asked(&world);
+    assert!(!asked.iter().any(|asked| matches!(asked, Asked::Init(Some(_)))), "no KIP-360 bump: {asked:?}");
+    let abort_at = asked.iter().position(|asked| *asked == Asked::End(false, 0)).expect("aborted at epoch 0");
+    assert!(asked[abort_at..].contains(&Asked::Produce(0, 1)), "same epoch, sequence goes on: {asked:?}");
+    assert_eq!(asked.last(), Some(&Asked::End(true, 0)));
+    assert_eq!(count(&world, "client:expired-in-flight-without-bump"), 1);
+    assert_eq!(count(&world, "client:abortable-epoch-bump"), 0);
+}
+
+#[test]
+fn kafka_14053_fixed_expired_in_flight_bumps_the_epoch_with_the_abort() {
+    // Without the switch the expiry requires a bump: InitProducerId (1000, 0) follows the abort and the next
+    // transaction writes at epoch 1 from sequence 0, which fences the late batch.
+    let world = expired_in_flight(&[]);
+    assert_eq!(txn_outcomes(&world), vec![OpType::Fail, OpType::Ok]);
+    let asked = asked(&world);
+    let init_at = asked.iter().position(|asked| *asked == Asked::Init(Some((PID, 0)))).expect("a KIP-360 bump");
+    assert!(asked[init_at..].contains(&Asked::Produce(1, 0)), "{asked:?}");
+    assert_eq!(asked.last(), Some(&Asked::End(true, 1)));
+    assert_eq!(count(&world, "client:expired-in-flight-without-bump"), 0);
 }
