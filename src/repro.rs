@@ -134,9 +134,15 @@ impl Repro {
     /// Reads a repro file; errors name the file, line and column.
     pub fn read(path: &Path) -> Result<Repro, ReproError> {
         let name = path.to_string_lossy();
-        let text =
-            std::fs::read_to_string(path).map_err(|source| ReproError::Read { path: name.to_string(), source })?;
-        Repro::parse(&name, &text)
+        let bytes = std::fs::read(path).map_err(|source| ReproError::Read { path: name.to_string(), source })?;
+        let text = std::str::from_utf8(&bytes).map_err(|error| {
+            let valid = String::from_utf8_lossy(&bytes[..error.valid_up_to()]);
+            let line = valid.matches('\n').count() + 1;
+            let column = valid.rsplit('\n').next().map_or(0, |last| last.chars().count()) + 1;
+            let message = format!("invalid UTF-8 (byte 0x{:02x}; expected JSON text)", bytes[error.valid_up_to()]);
+            ReproError::Invalid { file: name.to_string(), line, column, message }
+        })?;
+        Repro::parse(&name, text)
     }
 
     /// Parses a repro's JSON text; `file` is only used in error messages.
@@ -146,10 +152,20 @@ impl Repro {
             let (line, column) = find_json_key(text, key);
             ReproError::Invalid { file: file.to_string(), line, column, message: format!("scenario: {message}") }
         })?;
-        eosim_model::knobs::check_names(&repro.knobs).map_err(|message| {
-            let (line, column) = find_json_key(text, "knobs");
+        let invalid = |key: &str, message: String| {
+            let (line, column) = find_json_key(text, key);
             ReproError::Invalid { file: file.to_string(), line, column, message }
-        })?;
+        };
+        eosim_model::knobs::check_names(&repro.knobs).map_err(|message| invalid("knobs", message))?;
+        // The knob values replace the scenario's settings, so the scenario they make must pass the same checks.
+        let (tuned, _) = eosim_model::knobs::apply(&repro.replay_scenario(), repro.seed);
+        tuned.validate().map_err(|(key, message)| invalid("knobs", format!("knobs: {key}: {message}")))?;
+        if let Some(schedule) = &repro.schedule {
+            schedule.check(&eosim_model::fault_targets(&tuned)).map_err(|error| {
+                let (line, column) = find_fault(text, error.index);
+                ReproError::Invalid { file: file.to_string(), line, column, message: format!("schedule: {error}") }
+            })?;
+        }
         Ok(repro)
     }
 
@@ -228,6 +244,20 @@ fn find_json_key(text: &str, key: &str) -> (usize, usize) {
         }
     }
     (1, 1)
+}
+
+/// Line and column of fault `index` of the schedule: its `"at_ns"` key, or the `"schedule"` key when not found.
+fn find_fault(text: &str, index: usize) -> (usize, usize) {
+    let Some(start) = text.find("\"schedule\"") else {
+        return (1, 1);
+    };
+    let Some((offset, _)) = text[start..].match_indices("\"at_ns\"").nth(index) else {
+        return find_json_key(text, "schedule");
+    };
+    let before = &text[..start + offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |last| last.chars().count()) + 1;
+    (line, column)
 }
 
 #[cfg(test)]
