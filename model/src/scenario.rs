@@ -1017,7 +1017,7 @@ messages_per_producer = 1
             (
                 "messages_per_producer = 1",
                 "messages_per_producer = 1\nthreads_per_producer = 4294967295",
-                "1..=1000",
+                "1..=256",
                 13,
             ),
             ("brokers = 1", "brokers = 1\ntransaction_log_partitions = 4294967295", "transaction_log_partitions", 8),
