@@ -1041,7 +1041,7 @@ messages_per_producer = 1
         let mut bytes = b"name = \"t\"\ndescription = \"d".to_vec();
         bytes.extend([0xff, b'"']);
         let error = Scenario::from_bytes("bad.toml", &bytes).expect_err("not UTF-8");
-        assert_eq!((error.line, error.column), (2, 16), "{error}");
+        assert_eq!((error.line, error.column), (2, 17), "{error}");
         assert!(error.message.contains("0xff"), "{error}");
         assert!(Scenario::from_bytes("ok.toml", MINIMAL.as_bytes()).is_ok());
     }
