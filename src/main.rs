@@ -526,8 +526,7 @@ fn command_merge(paths: &[PathBuf], out: Option<&Path>, format: Format) -> anyho
     let mut reports = Vec::with_capacity(paths.len());
     for path in paths {
         let name = path.to_string_lossy().into_owned();
-        let text =
-            std::fs::read_to_string(path).map_err(|error| bad_input(format!("{name}: cannot read report: {error}")))?;
+        let text = eosim::input::read_text(path, "a report").map_err(bad_input)?;
         let report = CampaignReport::parse(&name, &text).map_err(bad_input)?;
         reports.push((name, report));
     }

@@ -84,14 +84,9 @@ pub struct Comparison {
 /// A repro file that could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ReproError {
-    /// The file could not be read.
-    #[error("{path}: cannot read repro file: {source}")]
-    Read {
-        /// The path as given.
-        path: String,
-        /// Why.
-        source: std::io::Error,
-    },
+    /// The file could not be read, or is not UTF-8 text (placed at its first bad byte).
+    #[error(transparent)]
+    Read(#[from] crate::input::InputError),
     /// The JSON is malformed, or does not describe a repro; displays as `FILE:LINE:COL: message`.
     #[error("{file}:{line}:{column}: {message}")]
     Invalid {
@@ -133,16 +128,8 @@ impl Repro {
 
     /// Reads a repro file; errors name the file, line and column.
     pub fn read(path: &Path) -> Result<Repro, ReproError> {
-        let name = path.to_string_lossy();
-        let bytes = std::fs::read(path).map_err(|source| ReproError::Read { path: name.to_string(), source })?;
-        let text = std::str::from_utf8(&bytes).map_err(|error| {
-            let valid = String::from_utf8_lossy(&bytes[..error.valid_up_to()]);
-            let line = valid.matches('\n').count() + 1;
-            let column = valid.rsplit('\n').next().map_or(0, |last| last.chars().count()) + 1;
-            let message = format!("invalid UTF-8 (byte 0x{:02x}; expected JSON text)", bytes[error.valid_up_to()]);
-            ReproError::Invalid { file: name.to_string(), line, column, message }
-        })?;
-        Repro::parse(&name, text)
+        let text = crate::input::read_text(path, "a repro file")?;
+        Repro::parse(&path.to_string_lossy(), &text)
     }
 
     /// Parses a repro's JSON text; `file` is only used in error messages.
