@@ -217,18 +217,23 @@ fn judged(result: &RunResult) -> Outcome {
     }
 }
 
-/// The most operations a fuzzed scenario may ask for and still be run: a run is there to find a crash in how the
-/// settings are used, which small workloads show as well as large ones, while a large one (255 producers of
-/// 360 values each, found by the fuzzer) spends minutes in the linearizability search and only slows the run.
-const RUN_OPERATIONS_MAX: u64 = 2_000;
+/// The most operations (writes times readers) a fuzzed scenario may ask for and still be run: a run is there to
+/// find a crash in how the settings are used, which small workloads show as well as large ones, while a large one
+/// (found by the fuzzer: 255 producers of 360 values; 99 consumers of 720 values) spends minutes in the
+/// linearizability search and only slows the fuzz run.
+const RUN_OPERATIONS_MAX: u64 = 10_000;
 
 /// Whether an accepted scenario is small enough to run inside a fuzz loop.
 fn small_enough_to_run(scenario: &Scenario) -> bool {
     let workload = &scenario.workload;
     let sends = u64::from(workload.producers) * u64::from(workload.messages_per_producer);
     let txns = u64::from(workload.atomic_writers) * u64::from(workload.atomic_txns_per_writer);
+    // Every consumer reads every record, and each read is an operation the linearizability search orders.
+    let readers = 1
+        + u64::from(workload.consumers)
+        + workload.pipeline.as_ref().map_or(0, |pipeline| u64::from(pipeline.instances));
     let partitions: u64 = scenario.cluster.topics.iter().map(|topic| u64::from(topic.partitions)).sum();
-    sends + txns <= RUN_OPERATIONS_MAX && partitions <= 64 && scenario.duration_ms <= 10_000
+    (sends + txns) * readers <= RUN_OPERATIONS_MAX && partitions <= 64 && scenario.duration_ms <= 10_000
 }
 
 fn scenario_target(corpus: Vec<Vec<u8>>, run_every: u64) -> Target {
