@@ -1,9 +1,11 @@
 //! Fuzzes eosim's readers: `cargo run --release --example fuzz -- [--target NAME]... [--execs N] [--seed S]
-//! [--run-every K] [--crashes DIR] [--stall-seconds T]`.
+//! [--run-every K] [--crashes DIR] [--stall-seconds T] [--save-each]`.
 //!
 //! Runs N inputs per target (every target by default) from seed S, prints the executions, acceptances and
 //! crashes of each, writes each crashing input to DIR/TARGET-N.bin, and exits 1 if any target crashed or one
-//! input ran longer than T seconds (a hang; its input is written too), else 0. See docs/fuzzing.md.
+//! input ran longer than T seconds (a hang; its input is written too), else 0. A failed allocation aborts the
+//! process, which no hook on stable Rust can catch: `--save-each` writes every input to DIR/TARGET-current.bin
+//! before it runs, so the last one is there after an abort. See docs/fuzzing.md.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -19,6 +21,7 @@ struct Args {
     run_every: u64,
     crashes: PathBuf,
     stall: Duration,
+    save_each: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -28,6 +31,7 @@ fn parse_args() -> Result<Args, String> {
         run_every: 25,
         crashes: PathBuf::from("target/fuzz-crashes"),
         stall: Duration::from_secs(60),
+        save_each: false,
     };
     let mut words = std::env::args().skip(1);
     while let Some(flag) = words.next() {
@@ -40,6 +44,7 @@ fn parse_args() -> Result<Args, String> {
             "--run-every" => args.run_every = number(value()?)?.max(1),
             "--crashes" => args.crashes = PathBuf::from(value()?),
             "--stall-seconds" => args.stall = Duration::from_secs(number(value()?)?.max(1)),
+            "--save-each" => args.save_each = true,
             _ => return Err(format!("unknown argument {flag:?} (see the header of examples/fuzz.rs)")),
         }
     }
@@ -96,6 +101,9 @@ fn main() -> ExitCode {
         };
         let started = Instant::now();
         let before = |exec: u64, input: &[u8]| {
+            if args.save_each {
+                write_input(&args.crashes, &format!("{name}-current"), input);
+            }
             *current.lock().unwrap_or_else(|poison| poison.into_inner()) =
                 (name.clone(), exec, input.to_vec(), Instant::now());
         };
