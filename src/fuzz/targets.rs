@@ -240,7 +240,7 @@ fn scenario_target(corpus: Vec<Vec<u8>>, run_every: u64) -> Target {
     let accepted = AtomicU64::new(0);
     let exec = move |input: &[u8]| match Scenario::from_bytes("fuzz.toml", input) {
         Ok(scenario)
-            if (accepted.fetch_add(1, Ordering::Relaxed) + 1).is_multiple_of(run_every)
+            if (accepted.fetch_add(1, Ordering::Relaxed) + 1).checked_rem(run_every) == Some(0)
                 && small_enough_to_run(&scenario) =>
         {
             judged(&run_seed(&scenario, 1))
@@ -257,7 +257,7 @@ fn repro_target(corpus: Vec<Vec<u8>>, run_every: u64) -> Target {
         let Ok(text) = std::str::from_utf8(input) else { return Outcome::Rejected };
         match Repro::parse("fuzz.json", text) {
             Ok(repro)
-                if (accepted.fetch_add(1, Ordering::Relaxed) + 1).is_multiple_of(run_every)
+                if (accepted.fetch_add(1, Ordering::Relaxed) + 1).checked_rem(run_every) == Some(0)
                     && small_enough_to_run(&repro.scenario) =>
             {
                 judged(&repro.replay())
