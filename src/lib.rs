@@ -15,6 +15,9 @@
 //! - [`render`]: one run as text or JSON;
 //! - [`html_report`]: `index.html`, with each failing seed rerun under the kernel's recorder and drawn as a
 //!   space-time diagram around its anomaly;
+//! - [`input`]: a user's file read as text, with the position of the first byte that is not UTF-8;
+//! - [`out_dir`]: a campaign's `--out` directory, locked while it writes and emptied of an earlier campaign's files;
+//! - [`fuzz`]: a deterministic mutation fuzzer for every file eosim reads (histories, scenarios, repros, reports);
 //! - [`bench`]: throughput of the kernel, of one scenario and of a campaign;
 //! - [`zoo`]: the bug zoo: each historical Kafka bug found by a campaign, shrunk, replayed, and closed by its fix.
 //!
@@ -33,7 +36,10 @@
 pub mod bench;
 pub mod campaign;
 pub mod coverage;
+pub mod fuzz;
 pub mod html_report;
+pub mod input;
+pub mod out_dir;
 pub mod render;
 pub mod repro;
 pub mod runner;

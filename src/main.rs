@@ -124,8 +124,8 @@ enum Command {
     Zoo(ZooArgs),
     /// Measure kernel events/s, scenario events/s and campaign seeds/s in this build.
     Bench {
-        /// Wall time per figure, in seconds.
-        #[arg(long, default_value_t = 2.0)]
+        /// Wall time per figure, in seconds (above 0, at most an hour).
+        #[arg(long, default_value_t = 2.0, value_parser = parse_bench_seconds)]
         seconds: f64,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -139,19 +139,20 @@ struct CampaignArgs {
     /// A built-in scenario name, `default`, or a path to a scenario TOML file.
     #[arg(default_value = scenarios::DEFAULT_ALIAS)]
     scenario: String,
-    /// How many seeds to run.
-    #[arg(long, default_value_t = 100)]
+    /// How many seeds to run (at least 1).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
     seeds: u64,
     /// The first seed.
     #[arg(long, default_value_t = 0)]
     seed_start: u64,
-    /// Worker threads [default: every core].
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    /// Worker threads, 1..=1024 [default: every core]; never more than the seeds to run, since each thread
+    /// runs one seed at a time.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(JOBS_MAX)))]
     jobs: Option<u32>,
     /// Start no new seed after the first failing one; the seeds that finished are reported.
     #[arg(long)]
     stop_on_first: bool,
-    /// Start no new seed after this much wall time, in seconds; the report says it was cut short.
+    /// Start no new seed after this much wall time, in seconds (at most a year); the report says it was cut short.
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     time_budget: Option<Duration>,
     /// Run only shard K of N: the seeds s with (s - seed-start) % N == K - 1. `auto` reads the shard from a
@@ -227,7 +228,16 @@ fn bad_input(error: impl Display) -> anyhow::Error {
     anyhow::Error::new(BadInput(error.to_string()))
 }
 
-/// Set by Ctrl-C: campaigns start no new seed.
+/// The most worker threads `--jobs` takes: far more than the cores of any machine a campaign runs on, far fewer
+/// than the threads a process may start.
+const JOBS_MAX: u32 = 1_024;
+/// The longest `--time-budget`, in seconds: a year. Longer is a mistake, and past `u64` seconds no `Duration`
+/// holds it.
+const TIME_BUDGET_SECONDS_MAX: f64 = 365.0 * 24.0 * 3_600.0;
+/// The longest `bench --seconds`: an hour per figure.
+const BENCH_SECONDS_MAX: f64 = 3_600.0;
+
+/// Set by Ctrl-C or SIGTERM: campaigns start no new seed.
 static STOP: AtomicBool = AtomicBool::new(false);
 
 fn main() -> ExitCode {
@@ -265,9 +275,19 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
 }
 
 fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let seconds = bounded_seconds(text, TIME_BUDGET_SECONDS_MAX)?;
+    Duration::try_from_secs_f64(seconds).map_err(|error| format!("{text:?}: {error}"))
+}
+
+fn parse_bench_seconds(text: &str) -> Result<f64, String> {
+    bounded_seconds(text, BENCH_SECONDS_MAX)
+}
+
+/// A number of seconds above 0 and at most `max`.
+fn bounded_seconds(text: &str, max: f64) -> Result<f64, String> {
     match text.parse::<f64>() {
-        Ok(seconds) if seconds.is_finite() && seconds > 0.0 => Ok(Duration::from_secs_f64(seconds)),
-        _ => Err(format!("expected a positive number of seconds, not {text:?}")),
+        Ok(seconds) if seconds.is_finite() && seconds > 0.0 && seconds <= max => Ok(seconds),
+        _ => Err(format!("expected a number of seconds above 0 and at most {max}, not {text:?}")),
     }
 }
 
@@ -305,8 +325,16 @@ fn write_file(path: &Path, text: &str) -> anyhow::Result<()> {
     std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// Creates an `--out` directory; a path that is a file, or that cannot be created, is the user's to fix (exit 2).
 fn create_dir(dir: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create directory {}", dir.display()))
+    if dir.exists() && !dir.is_dir() {
+        return Err(bad_input(format!(
+            "--out {}: not a directory (expected a directory to write into)",
+            dir.display()
+        )));
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|error| bad_input(format!("--out {}: cannot create it: {error}", dir.display())))
 }
 
 fn load_scenario(arg: &str) -> anyhow::Result<Loaded> {
@@ -424,15 +452,27 @@ fn write_run_files(
 fn command_campaign(args: &CampaignArgs) -> anyhow::Result<ExitCode> {
     let loaded = load_in_envelope(&args.scenario, args.wide)?;
     let shard = eosim::shard::resolve(args.shard, args.shards, &|name| std::env::var(name).ok()).map_err(bad_input)?;
-    let jobs = args.jobs.map_or_else(default_jobs, |jobs| jobs as usize);
+    let in_scope = shard.map_or(args.seeds, |shard| shard.seed_count(args.seeds));
+    // A thread beyond the seeds to run would only wait: the pool never starts more threads than seeds.
+    let jobs = args
+        .jobs
+        .map_or_else(default_jobs, |jobs| jobs as usize)
+        .min(usize::try_from(in_scope).unwrap_or(usize::MAX))
+        .max(1);
     let options = CampaignOptions { seed_start: args.seed_start, seeds: args.seeds, jobs };
     let scope = CampaignScope { shard, stop_on_first: args.stop_on_first, time_budget: args.time_budget };
-    let out = args.out.as_deref();
-    if let Some(dir) = out {
-        create_dir(dir)?;
+    let claimed = args.out.as_deref().map(eosim::out_dir::claim).transpose().map_err(bad_input)?;
+    if let Some(claimed) = claimed.as_ref().filter(|claimed| !claimed.removed.is_empty()) {
+        eprintln!(
+            "note: removed {} file(s) of an earlier campaign from {}: {}",
+            claimed.removed.len(),
+            claimed.path.display(),
+            claimed.removed.join(", ")
+        );
     }
+    let out = args.out.as_deref();
     install_ctrl_c();
-    let progress = progress_bar(shard.map_or(args.seeds, |shard| shard.seed_count(args.seeds)));
+    let progress = progress_bar(in_scope);
     let write_errors = Mutex::new(Vec::new());
     let on_run = |result: &RunResult| {
         progress.inc(1);
@@ -486,8 +526,7 @@ fn command_merge(paths: &[PathBuf], out: Option<&Path>, format: Format) -> anyho
     let mut reports = Vec::with_capacity(paths.len());
     for path in paths {
         let name = path.to_string_lossy().into_owned();
-        let text =
-            std::fs::read_to_string(path).map_err(|error| bad_input(format!("{name}: cannot read report: {error}")))?;
+        let text = eosim::input::read_text(path, "a report").map_err(bad_input)?;
         let report = CampaignReport::parse(&name, &text).map_err(bad_input)?;
         reports.push((name, report));
     }
@@ -525,17 +564,19 @@ fn copy_failing_files(dir: &Path, paths: &[PathBuf], reports: &[(String, Campaig
     Ok(())
 }
 
-/// Ctrl-C once: no new seed starts, the seeds that finished are reported. Twice: quit at once.
+/// Ctrl-C, SIGTERM or SIGHUP once: no new seed starts, the seeds that finished are reported (report.json,
+/// junit.xml, index.html). Twice: quit at once. SIGTERM is how Kubernetes and CI runners stop a job, so it must
+/// not cost the findings so far.
 fn install_ctrl_c() {
     let installed = ctrlc::set_handler(|| {
         if STOP.swap(true, Ordering::Relaxed) {
             std::process::exit(130);
         }
-        eprintln!("\nstopping: no new seed starts; the report covers the seeds that finished (Ctrl-C again quits)");
+        eprintln!("\nstopping: no new seed starts; the report covers the seeds that finished (a second signal quits)");
     });
-    // Without a handler Ctrl-C simply ends the process, which loses the report but nothing else.
+    // Without a handler a signal simply ends the process, which loses the report but nothing else.
     if let Err(error) = installed {
-        eprintln!("warning: Ctrl-C will not stop the campaign gracefully: {error}");
+        eprintln!("warning: Ctrl-C and SIGTERM will not stop the campaign gracefully: {error}");
     }
 }
 
@@ -724,9 +765,6 @@ fn command_zoo(args: &ZooArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn command_bench(seconds: f64, format: Format) -> anyhow::Result<ExitCode> {
-    if !(seconds.is_finite() && seconds > 0.0) {
-        return Err(bad_input(format!("--seconds must be a positive number of seconds, not {seconds}")));
-    }
     let report = eosim::bench::run_bench(seconds)?;
     let text = match format {
         Format::Json => to_json(&report)?,

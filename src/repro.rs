@@ -84,14 +84,9 @@ pub struct Comparison {
 /// A repro file that could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ReproError {
-    /// The file could not be read.
-    #[error("{path}: cannot read repro file: {source}")]
-    Read {
-        /// The path as given.
-        path: String,
-        /// Why.
-        source: std::io::Error,
-    },
+    /// The file could not be read, or is not UTF-8 text (placed at its first bad byte).
+    #[error(transparent)]
+    Read(#[from] crate::input::InputError),
     /// The JSON is malformed, or does not describe a repro; displays as `FILE:LINE:COL: message`.
     #[error("{file}:{line}:{column}: {message}")]
     Invalid {
@@ -133,10 +128,8 @@ impl Repro {
 
     /// Reads a repro file; errors name the file, line and column.
     pub fn read(path: &Path) -> Result<Repro, ReproError> {
-        let name = path.to_string_lossy();
-        let text =
-            std::fs::read_to_string(path).map_err(|source| ReproError::Read { path: name.to_string(), source })?;
-        Repro::parse(&name, &text)
+        let text = crate::input::read_text(path, "a repro file")?;
+        Repro::parse(&path.to_string_lossy(), &text)
     }
 
     /// Parses a repro's JSON text; `file` is only used in error messages.
@@ -146,10 +139,20 @@ impl Repro {
             let (line, column) = find_json_key(text, key);
             ReproError::Invalid { file: file.to_string(), line, column, message: format!("scenario: {message}") }
         })?;
-        eosim_model::knobs::check_names(&repro.knobs).map_err(|message| {
-            let (line, column) = find_json_key(text, "knobs");
+        let invalid = |key: &str, message: String| {
+            let (line, column) = find_json_key(text, key);
             ReproError::Invalid { file: file.to_string(), line, column, message }
-        })?;
+        };
+        eosim_model::knobs::check_names(&repro.knobs).map_err(|message| invalid("knobs", message))?;
+        // The knob values replace the scenario's settings, so the scenario they make must pass the same checks.
+        let (tuned, _) = eosim_model::knobs::apply(&repro.replay_scenario(), repro.seed);
+        tuned.validate().map_err(|(key, message)| invalid("knobs", format!("knobs: {key}: {message}")))?;
+        if let Some(schedule) = &repro.schedule {
+            schedule.check(&eosim_model::fault_targets(&tuned)).map_err(|error| {
+                let (line, column) = find_fault(text, error.index);
+                ReproError::Invalid { file: file.to_string(), line, column, message: format!("schedule: {error}") }
+            })?;
+        }
         Ok(repro)
     }
 
@@ -228,6 +231,20 @@ fn find_json_key(text: &str, key: &str) -> (usize, usize) {
         }
     }
     (1, 1)
+}
+
+/// Line and column of fault `index` of the schedule: its `"at_ns"` key, or the `"schedule"` key when not found.
+fn find_fault(text: &str, index: usize) -> (usize, usize) {
+    let Some(start) = text.find("\"schedule\"") else {
+        return (1, 1);
+    };
+    let Some((offset, _)) = text[start..].match_indices("\"at_ns\"").nth(index) else {
+        return find_json_key(text, "schedule");
+    };
+    let before = &text[..start + offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |last| last.chars().count()) + 1;
+    (line, column)
 }
 
 #[cfg(test)]

@@ -133,14 +133,15 @@ thread_local! {
     static CAPTURED: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
-/// Runs `work`; a panic inside it becomes `Err(message at location)` and prints nothing.
-fn catch_panic<T>(work: impl FnOnce() -> T) -> Result<T, String> {
+/// Runs `work`; a panic inside it becomes `Err(message at location)` and prints nothing. Calls nest (the fuzz
+/// harness catches around a replay that catches around its run).
+pub(crate) fn catch_panic<T>(work: impl FnOnce() -> T) -> Result<T, String> {
     install_capturing_hook();
     CAPTURED.with(|captured| captured.borrow_mut().take());
-    CAPTURING.with(|capturing| capturing.set(true));
+    let outer = CAPTURING.with(|capturing| capturing.replace(true));
     // The simulation owns all its state and is dropped on unwind, so nothing half-updated is observed afterwards.
     let result = panic::catch_unwind(AssertUnwindSafe(work));
-    CAPTURING.with(|capturing| capturing.set(false));
+    CAPTURING.with(|capturing| capturing.set(outer));
     result.map_err(|payload| {
         let recorded = CAPTURED.with(|captured| captured.borrow_mut().take());
         recorded.unwrap_or_else(|| payload_text(payload.as_ref()))

@@ -126,8 +126,8 @@ pub fn load(arg: &str) -> Result<Loaded, LoadError> {
         let expected = BUILTINS.iter().map(|builtin| builtin.name).collect::<Vec<_>>().join("|");
         return Err(LoadError::Unknown { name: arg.to_string(), expected });
     }
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read { path: arg.to_string(), source })?;
-    let scenario = Scenario::from_toml(arg, &text)?;
+    let bytes = std::fs::read(path).map_err(|source| LoadError::Read { path: arg.to_string(), source })?;
+    let scenario = Scenario::from_bytes(arg, &bytes)?;
     Ok(Loaded { scenario, arg: arg.to_string(), alias: None })
 }
 

@@ -114,7 +114,12 @@ fn from_env(shards: Option<u64>, env: &dyn Fn(&str) -> Option<String>) -> Result
                 number(SHARDS_VAR, &value, "a positive shard count")?
             }
         };
-        let index = index.saturating_add(1);
+        // A 0-based u64::MAX has no 1-based u64: it is out of range for any count, not the last shard of u64::MAX.
+        let index = index.checked_add(1).ok_or(ShardError::BadVariable {
+            name: K8S_INDEX,
+            value: value.clone(),
+            expected: "a 0-based index below the shard count",
+        })?;
         return Shard::new(index, count).ok_or(ShardError::OutOfRange { index, count, source_name: K8S_INDEX });
     }
     let (Some(index), Some(total)) = (env(GITLAB_INDEX), env(GITLAB_TOTAL)) else {
@@ -140,6 +145,10 @@ mod tests {
         move |name| pairs.iter().find(|(key, _)| *key == name).map(|(_, value)| value.to_string())
     }
 
+    fn error_names(error: &ShardError, text: &str) -> bool {
+        error.to_string().contains(text)
+    }
+
     fn auto(shards: Option<u64>, pairs: &'static [(&'static str, &'static str)]) -> Result<Option<Shard>, ShardError> {
         resolve(Some(ShardArg::Auto), shards, &env_of(pairs))
     }
@@ -151,6 +160,8 @@ mod tests {
         assert_eq!(auto(None, &[(K8S_INDEX, "3")]), Err(ShardError::MissingCount));
         assert!(matches!(auto(Some(4), &[(K8S_INDEX, "4")]), Err(ShardError::OutOfRange { index: 5, .. })));
         assert!(matches!(auto(Some(4), &[(K8S_INDEX, "x")]), Err(ShardError::BadVariable { .. })));
+        let last = auto(Some(u64::MAX), &[(K8S_INDEX, "18446744073709551615")]).expect_err("one past u64::MAX");
+        assert!(error_names(&last, "JOB_COMPLETION_INDEX=\"18446744073709551615\""), "{last}");
     }
 
     #[test]

@@ -45,11 +45,12 @@ pub mod client;
 pub mod coordinator;
 pub mod ctx;
 pub mod knobs;
+pub mod limits;
 pub mod node;
 pub mod protocol;
 pub mod run;
 pub mod scenario;
 pub mod zoo;
 
-pub use run::{node_names, simulate, RunStats, SimOutcome};
+pub use run::{fault_targets, node_names, simulate, RunStats, SimOutcome};
 pub use scenario::{Scenario, ScenarioError, Variant};

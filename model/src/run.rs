@@ -14,6 +14,7 @@ use crate::coordinator::internal_topics::InternalTopics;
 use crate::coordinator::txn::TxnCoordinatorSettings;
 use crate::ctx::{Phase, Shared};
 use crate::knobs::KnobValue;
+use crate::limits::ms_to_ns;
 use crate::node::Node;
 use crate::protocol::{MetadataImage, PartitionId, PartitionState};
 use crate::scenario::{fault_kind_name, Scenario};
@@ -84,6 +85,12 @@ pub fn simulate(scenario: &Scenario, seed: u64) -> SimOutcome {
     let (_, shared) = world.into_parts();
     let buggify = shared.buggify.points();
     SimOutcome { seed, trace_hash, history: shared.history, swarm, schedule, stats, stall, knobs, buggify }
+}
+
+/// The nodes each kind of fault may strike in a run of `scenario` (with its knobs already applied): what a
+/// fault schedule read from a file is checked against before it runs.
+pub fn fault_targets(scenario: &Scenario) -> FaultTargets {
+    Cluster::new(scenario).fault_targets()
 }
 
 /// Heals every fault, waits for the applications to settle and every transaction to complete, then for
@@ -399,8 +406,8 @@ impl Cluster {
         }
         let cluster = &scenario.cluster;
         let controller_settings = ControllerSettings {
-            session_timeout_ns: cluster.broker_session_timeout_ms * NS_PER_MS,
-            check_interval_ns: cluster.broker_heartbeat_ms * NS_PER_MS,
+            session_timeout_ns: ms_to_ns(cluster.broker_session_timeout_ms),
+            check_interval_ns: ms_to_ns(cluster.broker_heartbeat_ms),
             unclean_leader_election: cluster.unclean_leader_election,
         };
         let controller = Controller::new(controller_settings, bootstrap, cluster.brokers);
@@ -416,25 +423,25 @@ impl Cluster {
             broker_index,
             broker_count: cluster.brokers,
             controller: self.controller,
-            heartbeat_ns: cluster.broker_heartbeat_ms * NS_PER_MS,
-            fetch_wait_ns: cluster.replica_fetch_wait_ms * NS_PER_MS,
+            heartbeat_ns: ms_to_ns(cluster.broker_heartbeat_ms),
+            fetch_wait_ns: ms_to_ns(cluster.replica_fetch_wait_ms),
             request_timeout_ns: scenario.producer_settings().request_timeout_ns,
             replication: ReplicationSettings {
                 min_insync_replicas: cluster.min_insync_replicas,
-                replica_lag_ns: cluster.replica_lag_time_max_ms * NS_PER_MS,
+                replica_lag_ns: ms_to_ns(cluster.replica_lag_time_max_ms),
                 flush_messages: cluster.flush_messages,
                 snapshot_interval_messages: cluster.snapshot_interval_messages,
-                producer_id_expiration_ns: cluster.producer_id_expiration_ms * NS_PER_MS,
-                retention_ns: cluster.retention_ms * NS_PER_MS,
+                producer_id_expiration_ns: ms_to_ns(cluster.producer_id_expiration_ms),
+                retention_ns: ms_to_ns(cluster.retention_ms),
                 segment_messages: cluster.segment_messages,
                 kip360_producer_state: cluster.kip360_producer_state,
             },
-            producer_id_expiration_check_ns: cluster.producer_id_expiration_check_interval_ms * NS_PER_MS,
-            retention_check_ns: cluster.retention_check_interval_ms * NS_PER_MS,
+            producer_id_expiration_check_ns: ms_to_ns(cluster.producer_id_expiration_check_interval_ms),
+            retention_check_ns: ms_to_ns(cluster.retention_check_interval_ms),
             internal: self.internal,
             txn: TxnCoordinatorSettings {
                 epoch_bump_per_txn: scenario.variant.epoch_bump_per_txn(),
-                transactional_id_expiration_ns: cluster.transactional_id_expiration_ms * NS_PER_MS,
+                transactional_id_expiration_ns: ms_to_ns(cluster.transactional_id_expiration_ms),
                 marker_retry_ns: MARKER_RETRY_NS,
                 load_ns_per_record: crate::coordinator::txn::DEFAULT_LOAD_NS_PER_RECORD,
                 producer_epoch_start: u16::try_from(cluster.producer_epoch_start).expect("validated at most 32765"),
@@ -454,7 +461,7 @@ impl Cluster {
         let workload = ProducerWorkload {
             threads: scenario.workload.threads_per_producer,
             messages_total: scenario.workload.messages_per_producer,
-            send_interval_ns: scenario.workload.send_interval_ms * NS_PER_MS,
+            send_interval_ns: ms_to_ns(scenario.workload.send_interval_ms),
             partitions: targets.into_iter().map(PartitionId).collect(),
             kafka_bugs: scenario.kafka_bugs.clone(),
         };
@@ -464,7 +471,7 @@ impl Cluster {
             nodes.push((Node::Producer(app), NodeRole::Client));
         }
         let settings = ConsumerSettings {
-            poll_interval_ns: scenario.workload.poll_interval_ms * NS_PER_MS,
+            poll_interval_ns: ms_to_ns(scenario.workload.poll_interval_ms),
             request_timeout_ns: scenario.producer_settings().request_timeout_ns,
             partition_count,
             brokers: self.brokers.clone(),
@@ -480,7 +487,7 @@ impl Cluster {
         let producer = scenario.producer_settings();
         let txn = TxnProducerSettings {
             transactional_id,
-            transaction_timeout_ns: scenario.workload.transaction_timeout_ms * NS_PER_MS,
+            transaction_timeout_ns: ms_to_ns(scenario.workload.transaction_timeout_ms),
             explicit_add_partitions: scenario.variant.explicit_add_partitions(),
             request_timeout_ns: producer.request_timeout_ns,
             retry_backoff_ns: producer.retry_backoff_ns,
@@ -503,7 +510,7 @@ impl Cluster {
                 targets: targets.clone(),
                 partitions_per_txn: workload.atomic_partitions_per_txn,
                 txns_total: workload.atomic_txns_per_writer,
-                think_ns: workload.send_interval_ms * NS_PER_MS,
+                think_ns: ms_to_ns(workload.send_interval_ms),
                 value_base: app_index * VALUES_PER_APP,
             };
             app_index += 1;
@@ -526,9 +533,9 @@ impl Cluster {
                 input: partitions(&pipeline.input),
                 output: partitions(&pipeline.output),
                 max_records_per_txn: pipeline.max_records_per_txn as usize,
-                poll_interval_ns: workload.poll_interval_ms * NS_PER_MS,
-                heartbeat_interval_ns: pipeline.heartbeat_interval_ms * NS_PER_MS,
-                session_timeout_ns: pipeline.session_timeout_ms * NS_PER_MS,
+                poll_interval_ns: ms_to_ns(workload.poll_interval_ms),
+                heartbeat_interval_ns: ms_to_ns(pipeline.heartbeat_interval_ms),
+                session_timeout_ns: ms_to_ns(pipeline.session_timeout_ms),
                 request_timeout_ns: producer.request_timeout_ns,
                 retry_backoff_ns: producer.retry_backoff_ns,
                 store,

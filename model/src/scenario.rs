@@ -9,8 +9,7 @@ use eosim_checker::Guarantee;
 use eosim_sim::{FaultKind, FaultPlan, FaultSchedule, KindSpec, LinkLatency, NetworkOptions, Ratio, SwarmSpec};
 use serde::{Deserialize, Serialize};
 
-const NS_PER_MS: u64 = 1_000_000;
-const NS_PER_US: u64 = 1_000;
+use crate::limits::{ms_to_ns, us_to_ns};
 
 /// The delivery guarantee a producer is configured for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -569,6 +568,21 @@ pub struct ScenarioError {
 }
 
 impl Scenario {
+    /// Parses and validates a scenario file's bytes: [`Scenario::from_toml`] once they are UTF-8, else an error
+    /// at the first byte that is not.
+    pub fn from_bytes(file: &str, bytes: &[u8]) -> Result<Scenario, ScenarioError> {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => Scenario::from_toml(file, text),
+            Err(error) => {
+                let valid = std::str::from_utf8(&bytes[..error.valid_up_to()]).unwrap_or_default();
+                let (line, column) = line_column(valid, valid.len());
+                let byte = bytes[error.valid_up_to()];
+                let message = format!("invalid UTF-8 (byte 0x{byte:02x}; expected a UTF-8 TOML file)");
+                Err(ScenarioError { file: file.to_string(), line, column, message })
+            }
+        }
+    }
+
     /// Parses and validates a TOML scenario; `file` is only used in error messages.
     pub fn from_toml(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
         let scenario: Scenario = toml::from_str(text).map_err(|error| {
@@ -584,6 +598,8 @@ impl Scenario {
 
     /// Checks what serde cannot: ranges and combinations. Returns the offending key and the message.
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        // Ranges first: the checks below and every run convert times and size vectors from these numbers.
+        crate::limits::check(self)?;
         self.validate_cluster()?;
         if self.workload.threads_per_producer == 0 {
             return Err(("threads_per_producer", "expected at least one thread per producer".into()));
@@ -740,15 +756,15 @@ impl Scenario {
             acks: config.acks.unwrap_or(acks),
             retries: config.retries.unwrap_or(retries),
             max_in_flight: config.max_in_flight.unwrap_or(5).max(1),
-            linger_ns: config.linger_ms.unwrap_or(1) * NS_PER_MS,
+            linger_ns: ms_to_ns(config.linger_ms.unwrap_or(1)),
             batch_records: config.batch_records.unwrap_or(4).max(1),
-            request_timeout_ns: config.request_timeout_ms.unwrap_or(30) * NS_PER_MS,
-            delivery_timeout_ns: config.delivery_timeout_ms.unwrap_or(10_000) * NS_PER_MS,
-            retry_backoff_ns: config.retry_backoff_ms.unwrap_or(10) * NS_PER_MS,
+            request_timeout_ns: ms_to_ns(config.request_timeout_ms.unwrap_or(30)),
+            delivery_timeout_ns: ms_to_ns(config.delivery_timeout_ms.unwrap_or(10_000)),
+            retry_backoff_ns: ms_to_ns(config.retry_backoff_ms.unwrap_or(10)),
             // Kafka's defaults: 1 MiB, 32 MiB, 60 s.
             max_request_size: config.max_request_size.unwrap_or(1_048_576),
             buffer_memory: config.buffer_memory.unwrap_or(33_554_432),
-            max_block_ns: config.max_block_ms.unwrap_or(60_000) * NS_PER_MS,
+            max_block_ns: ms_to_ns(config.max_block_ms.unwrap_or(60_000)),
             record_bytes: (
                 self.workload.record_bytes,
                 self.workload.record_bytes_max.unwrap_or(self.workload.record_bytes).max(self.workload.record_bytes),
@@ -759,8 +775,8 @@ impl Scenario {
     /// The network settings of the simulation.
     pub fn network_options(&self) -> NetworkOptions {
         let latency = LinkLatency {
-            latency_ns_min: self.network.latency_us_min * NS_PER_US,
-            latency_ns_mean: self.network.latency_us_mean * NS_PER_US,
+            latency_ns_min: us_to_ns(self.network.latency_us_min),
+            latency_ns_mean: us_to_ns(self.network.latency_us_mean),
         };
         NetworkOptions { latency, ..NetworkOptions::default() }
     }
@@ -803,12 +819,12 @@ impl Scenario {
 
     /// The faulty phase in nanoseconds.
     pub fn duration_ns(&self) -> u64 {
-        self.duration_ms * NS_PER_MS
+        ms_to_ns(self.duration_ms)
     }
 
     /// The bound on the quiescent phase in nanoseconds.
     pub fn quiesce_ns(&self) -> u64 {
-        self.quiesce_ms * NS_PER_MS
+        ms_to_ns(self.quiesce_ms)
     }
 }
 
@@ -857,11 +873,11 @@ fn sim_fault_kind(name: &str) -> FaultKind {
 
 fn kind_spec(config: &FaultKindConfig) -> KindSpec {
     KindSpec {
-        mean_interval_ns: config.every_ms * NS_PER_MS,
-        duration_ns_min: config.duration_ms[0] * NS_PER_MS,
-        duration_ns_max: config.duration_ms[1] * NS_PER_MS,
+        mean_interval_ns: ms_to_ns(config.every_ms),
+        duration_ns_min: ms_to_ns(config.duration_ms[0]),
+        duration_ns_max: ms_to_ns(config.duration_ms[1]),
         probability: Ratio::per_million((config.probability * 1_000_000.0).round() as u64),
-        delay_ns_max: config.delay_ms_max * NS_PER_MS,
+        delay_ns_max: ms_to_ns(config.delay_ms_max),
     }
 }
 
@@ -873,17 +889,35 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-/// Where `key` is first assigned in the file, for errors serde cannot place; line 1 if nowhere.
+/// Where `key` is first assigned in the file, for errors serde cannot place: as a `key = ` line, inside an
+/// inline table (`pipeline = { instances = 0 }`), or as a `[table.key]` header; line 1 if nowhere.
 fn find_key(text: &str, key: &str) -> (usize, usize) {
     for (number, line) in text.lines().enumerate() {
         let trimmed = line.trim_start();
-        let assigned = trimmed.starts_with(key) && trimmed[key.len()..].trim_start().starts_with('=');
-        let table = trimmed.starts_with('[') && trimmed.trim_end().ends_with(&format!(".{key}]"));
-        if assigned || table {
+        if trimmed.starts_with('[') && trimmed.trim_end().ends_with(&format!(".{key}]")) {
             return (number + 1, line.len() - trimmed.len() + 1);
+        }
+        if let Some(byte) = assignment(line, key) {
+            return (number + 1, line[..byte].chars().count() + 1);
         }
     }
     (1, 1)
+}
+
+/// The byte offset of `key =` in `line`, where `key` starts the line or follows `{` or `,` (an inline table).
+fn assignment(line: &str, key: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(found) = line[from..].find(key) {
+        let start = from + found;
+        let before = line[..start].trim_end();
+        let starts_item = before.is_empty() || before.ends_with('{') || before.ends_with(',');
+        let after = line[start + key.len()..].trim_start();
+        if starts_item && after.starts_with('=') && !after.starts_with("==") {
+            return Some(start);
+        }
+        from = start + key.len();
+    }
+    None
 }
 
 #[cfg(test)]
@@ -957,6 +991,59 @@ messages_per_producer = 1
         let topic = writers.replace("atomic_writers = 1", "atomic_writers = 1\natomic_topic = \"nope\"");
         let error = Scenario::from_toml("bad.toml", &topic).expect_err("an unknown topic");
         assert!(error.message.contains("expected one of t"), "{error}");
+    }
+
+    #[test]
+    fn an_error_inside_an_inline_table_points_at_its_key() {
+        let eos = MINIMAL.replace("variant = \"idempotent\"", "variant = \"eos-tv2\"");
+        let text = eos.replace(
+            "topics = [{ name = \"t\", partitions = 1 }]",
+            "topics = [{ name = \"t\", partitions = 1 }, { name = \"u\", partitions = 1 }]",
+        );
+        let text = text.replace(
+            "messages_per_producer = 1",
+            "messages_per_producer = 1\npipeline = { input = \"t\", output = \"u\", instances = 1, heartbeat_interval_ms = 0 }",
+        );
+        let error = Scenario::from_toml("bad.toml", &text).expect_err("a zero heartbeat");
+        assert_eq!((error.line, error.column), (13, 56), "{error}");
+    }
+
+    #[test]
+    fn values_that_would_overflow_or_livelock_a_run_are_refused_with_their_range() {
+        let cases = [
+            ("duration_ms = 100", "duration_ms = 18446744073709551615", "duration_ms", 4),
+            ("messages_per_producer = 1", "messages_per_producer = 1\npoll_interval_ms = 0", "poll_interval_ms", 13),
+            ("brokers = 1", "brokers = 4294967295", "brokers", 7),
+            (
+                "messages_per_producer = 1",
+                "messages_per_producer = 1\nthreads_per_producer = 4294967295",
+                "1..=256",
+                13,
+            ),
+            ("brokers = 1", "brokers = 1\ntransaction_log_partitions = 4294967295", "transaction_log_partitions", 8),
+        ];
+        for (from, to, expected, line) in cases {
+            let error = Scenario::from_toml("bad.toml", &MINIMAL.replace(from, to)).expect_err(to);
+            assert!(error.message.contains(expected) && error.message.contains("expected"), "{error}");
+            assert_eq!(error.line, line, "{error}");
+        }
+        let producer = format!("{MINIMAL}\n[producer]\nrequest_timeout_ms = 0\n");
+        let error = Scenario::from_toml("bad.toml", &producer).expect_err("a zero request timeout");
+        assert_eq!(error.line, 15, "{error}");
+        let fault =
+            format!("{MINIMAL}\n[faults]\npartition = {{ every_ms = 10, duration_ms = [1, 18446744073709551615] }}\n");
+        let error = Scenario::from_toml("bad.toml", &fault).expect_err("a fault that lasts forever");
+        assert!(error.message.contains("partition: duration_ms"), "{error}");
+    }
+
+    #[test]
+    fn invalid_utf8_is_placed_at_its_first_byte() {
+        let mut bytes = b"name = \"t\"\ndescription = \"d".to_vec();
+        bytes.extend([0xff, b'"']);
+        let error = Scenario::from_bytes("bad.toml", &bytes).expect_err("not UTF-8");
+        assert_eq!((error.line, error.column), (2, 17), "{error}");
+        assert!(error.message.contains("0xff"), "{error}");
+        assert!(Scenario::from_bytes("ok.toml", MINIMAL.as_bytes()).is_ok());
     }
 
     #[test]

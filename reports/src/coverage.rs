@@ -54,8 +54,9 @@ impl Coverage {
                 continue;
             }
             let point = self.points.entry(name.clone()).or_default();
-            point.runs += 1;
-            point.count += count;
+            // Saturating: counts may come from a report file, and no table is worth a panic.
+            point.runs = point.runs.saturating_add(1);
+            point.count = point.count.saturating_add(*count);
         }
         self.refresh();
     }
@@ -65,8 +66,8 @@ impl Coverage {
         assert_eq!(self.expected, other.expected, "only tables of one scenario add up");
         for (name, theirs) in &other.points {
             let point = self.points.entry(name.clone()).or_default();
-            point.runs += theirs.runs;
-            point.count += theirs.count;
+            point.runs = point.runs.saturating_add(theirs.runs);
+            point.count = point.count.saturating_add(theirs.count);
         }
         self.refresh();
     }

@@ -267,12 +267,36 @@ impl CampaignReport {
 
     /// Parses a report.json's text; `file` is only used in error messages, `FILE:LINE:COL: message`.
     pub fn parse(file: &str, text: &str) -> Result<CampaignReport, String> {
-        serde_json::from_str(text).map_err(|error| {
+        let report: CampaignReport = serde_json::from_str(text).map_err(|error| {
             let message = error.to_string();
             let suffix = format!(" at line {} column {}", error.line(), error.column());
             let message = message.strip_suffix(&suffix).unwrap_or(&message);
             format!("{file}:{}:{}: {message}", error.line().max(1), error.column().max(1))
-        })
+        })?;
+        report.check_consistent().map_err(|(key, message)| {
+            let (line, column) = json_key_position(text, key);
+            format!("{file}:{line}:{column}: {message}")
+        })?;
+        Ok(report)
+    }
+
+    /// What serde cannot check of a report read from a file: a shard in range and each expected coverage point
+    /// listed once (a report this eosim writes always is). Returns the JSON key and the message.
+    fn check_consistent(&self) -> Result<(), (&'static str, String)> {
+        if let Some(shard) = self.shard {
+            if Shard::new(shard.index, shard.count).is_none() {
+                let message =
+                    format!("shard {}/{} is out of range (expected K/N with 1 <= K <= N)", shard.index, shard.count);
+                return Err(("shard", message));
+            }
+        }
+        let expected = &self.coverage.expected;
+        if let Some(twice) =
+            expected.iter().enumerate().find_map(|(at, point)| expected[..at].contains(point).then_some(point))
+        {
+            return Err(("expected", format!("coverage point {twice:?} is listed twice (expected each point once)")));
+        }
+        Ok(())
     }
 
     /// The runs that did not pass, in seed order.
@@ -300,6 +324,17 @@ impl CampaignReport {
     }
 }
 
+/// Line and column of the first `"key"` in JSON text; 1:1 when absent.
+fn json_key_position(text: &str, key: &str) -> (usize, usize) {
+    let quoted = format!("\"{key}\"");
+    for (number, line) in text.lines().enumerate() {
+        if let Some(byte) = line.find(&quoted) {
+            return (number + 1, line[..byte].chars().count() + 1);
+        }
+    }
+    (1, 1)
+}
+
 impl Totals {
     /// Sums over `runs`, judging anomaly kinds against `guarantee`.
     pub fn of(guarantee: Guarantee, runs: &[SeedRecord]) -> Totals {
@@ -324,7 +359,8 @@ impl Totals {
                     *totals.faults.entry(kind.clone()).or_insert(0) += 1;
                 }
             }
-            totals.events += run.events;
+            // Saturating: a report read from a file may carry any counts, and a sum is no place to panic.
+            totals.events = totals.events.saturating_add(run.events);
         }
         assert_eq!(totals.passing + totals.failing, totals.seeds_run);
         totals

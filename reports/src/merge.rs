@@ -107,6 +107,14 @@ pub fn merge(reports: &[(String, CampaignReport)]) -> Result<CampaignReport, Mer
     for entry in reports {
         let (file, report) = entry;
         let shard = report.shard.ok_or_else(|| MergeError::NotAShard { file: file.clone() })?;
+        if shard.count > reports.len() as u64 {
+            // Fewer reports than shards: one is missing. Said before a slot per shard is allocated, since a
+            // report file may claim any count up to u64::MAX.
+            let given: Vec<u64> =
+                reports.iter().filter_map(|(_, report)| report.shard.map(|shard| shard.index)).collect();
+            let index = (1..=shard.count).find(|index| !given.contains(index)).unwrap_or(shard.count);
+            return Err(MergeError::MissingShard { shard: Shard { index, count: shard.count }, count: shard.count });
+        }
         by_index.resize(shard.count as usize, None);
         let slot = &mut by_index[shard.index as usize - 1];
         if let Some((other, _)) = slot {
@@ -274,5 +282,37 @@ mod tests {
         let mut foreign = shards(2);
         foreign[1].1.runs.push(SeedRecord::new(11, Verdict::Pass));
         assert!(matches!(merge(&foreign), Err(MergeError::ForeignSeed { seed: 11, .. })));
+    }
+
+    #[test]
+    fn a_report_listing_a_point_twice_or_a_shard_out_of_range_is_refused_when_read() {
+        let mut report = campaign(Shard::new(1, 2));
+        report.coverage.expected.push("fault:delay".to_string());
+        let error = CampaignReport::parse("dup.json", &report.to_json()).expect_err("a point listed twice");
+        assert!(error.starts_with("dup.json:") && error.contains("listed twice"), "{error}");
+        let mut report = campaign(Shard::new(1, 2));
+        report.shard = Some(Shard { index: 3, count: 2 });
+        let error = CampaignReport::parse("s.json", &report.to_json()).expect_err("shard 3 of 2");
+        assert!(error.contains("3/2 is out of range"), "{error}");
+    }
+
+    #[test]
+    fn a_shard_count_past_the_reports_given_is_a_missing_shard() {
+        let mut reports = shards(2);
+        for (_, report) in &mut reports {
+            let index = report.shard.expect("a shard").index;
+            report.shard = Some(Shard { index, count: u64::MAX });
+        }
+        let error = merge(&reports).expect_err("shards 3.. are missing");
+        assert!(matches!(error, MergeError::MissingShard { shard: Shard { index: 3, .. }, .. }), "{error}");
+    }
+
+    #[test]
+    fn a_coverage_name_of_any_length_renders() {
+        let mut whole = campaign(None);
+        let long = "x".repeat(65_536);
+        whole.coverage.add_run(&[(long.clone(), 1)].into_iter().collect());
+        let text = whole.render_text(&crate::TextOptions::new("at-most-once"));
+        assert!(text.contains(&long));
     }
 }

@@ -126,12 +126,18 @@ fn render_tables(out: &mut String, report: &CampaignReport) {
     render_coverage(out, &report.coverage);
 }
 
+/// The widest the coverage table's name column grows.
+const COVERAGE_NAME_WIDTH_MAX: usize = 64;
+
 /// Every coverage point with its runs and total count; expected points that no run reached are flagged.
 fn render_coverage(out: &mut String, coverage: &Coverage) {
     if coverage.points.is_empty() {
         return;
     }
-    let width = coverage.points.keys().map(|name| name.chars().count()).max().unwrap_or(0).max(22);
+    // Capped: a name longer than the column runs past it rather than widening every row (and a width past
+    // u16::MAX is one `format!` refuses with a panic).
+    let width =
+        coverage.points.keys().map(|name| name.chars().count()).max().unwrap_or(0).clamp(22, COVERAGE_NAME_WIDTH_MAX);
     out.push_str("coverage (runs that reached each point, total count):\n");
     for (name, point) in &coverage.points {
         let flag = if point.runs == 0 && coverage.is_expected(name) { "  NEVER REACHED" } else { "" };

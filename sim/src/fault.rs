@@ -392,6 +392,106 @@ impl FaultSchedule {
     }
 }
 
+impl FaultSchedule {
+    /// Checks a schedule read from a file against the nodes of the cluster it will run on: every node a fault
+    /// names is one that kind of fault may strike, each action fits its kind, a probability is at most one in
+    /// one, and no fault ends past `u64::MAX` nanoseconds. The error names the fault by its index.
+    pub fn check(&self, targets: &FaultTargets) -> Result<(), ScheduleError> {
+        for (index, fault) in self.faults.iter().enumerate() {
+            check_fault(fault, targets).map_err(|message| ScheduleError { index, message })?;
+        }
+        Ok(())
+    }
+}
+
+/// A fault of a schedule that does not fit the cluster it is to run on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScheduleError {
+    /// The fault's index in the schedule.
+    pub index: usize,
+    /// What is wrong, and what was expected.
+    pub message: String,
+}
+
+impl fmt::Display for ScheduleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "fault {}: {}", self.index, self.message)
+    }
+}
+
+impl std::error::Error for ScheduleError {}
+
+fn check_fault(fault: &Fault, targets: &FaultTargets) -> Result<(), String> {
+    if fault.at_ns.checked_add(fault.duration_ns).is_none() {
+        return Err(format!("at_ns {} + duration_ns {} overflow u64 nanoseconds", fault.at_ns, fault.duration_ns));
+    }
+    let kind = fault.action.kind();
+    let node_of = |node: NodeId, allowed: &[NodeId], role: &str| {
+        if allowed.contains(&node) {
+            return Ok(());
+        }
+        let ids: Vec<String> = allowed.iter().map(|node| node.0.to_string()).collect();
+        Err(format!(
+            "{kind} names node {}, which is not a {role} of this cluster (expected one of: {})",
+            node.0,
+            ids.join(" ")
+        ))
+    };
+    match &fault.action {
+        FaultAction::Link { probability_ppm, .. } => {
+            if !matches!(kind, FaultKind::LostRequest | FaultKind::LostAck | FaultKind::Duplicate | FaultKind::Delay) {
+                return Err(format!("a link fault of kind {kind} (expected lost-request|lost-ack|duplicate|delay)"));
+            }
+            if *probability_ppm > 1_000_000 {
+                return Err(format!("probability_ppm {probability_ppm} is out of range (expected 0..=1000000)"));
+            }
+            Ok(())
+        }
+        FaultAction::Partition { kind: shape, side_a, side_b } => {
+            for node in side_a.iter().chain(side_b) {
+                node_of(*node, &targets.all, "node")?;
+            }
+            match shape {
+                PartitionKind::Bridge { bridge } => node_of(*bridge, &targets.all, "node"),
+                _ => Ok(()),
+            }
+        }
+        FaultAction::Crash { node, .. } => {
+            let crash_kinds = [
+                FaultKind::ServerCrash,
+                FaultKind::ServerPowerLoss,
+                FaultKind::ClientCrash,
+                FaultKind::ControllerCrash,
+                FaultKind::ConsumerCrash,
+            ];
+            if !crash_kinds.contains(&kind) {
+                return Err(format!("a crash of kind {kind} (expected a crash kind)"));
+            }
+            node_of(*node, crash_targets(targets, kind), role_of(kind))
+        }
+        FaultAction::Pause { node, .. } => {
+            let allowed: &[NodeId] = match kind {
+                FaultKind::ServerPause => &targets.servers,
+                FaultKind::ClientPause => &targets.clients,
+                FaultKind::ConsumerPause => &targets.consumers,
+                _ => return Err(format!("a pause of kind {kind} (expected server-pause|client-pause|consumer-pause)")),
+            };
+            node_of(*node, allowed, role_of(kind))
+        }
+    }
+}
+
+/// What the nodes a fault of `kind` strikes are called in an error.
+fn role_of(kind: FaultKind) -> &'static str {
+    match kind {
+        FaultKind::ServerCrash | FaultKind::ServerPause | FaultKind::ServerPowerLoss => "server (broker)",
+        FaultKind::ClientCrash | FaultKind::ClientPause => "client (producer)",
+        FaultKind::ControllerCrash => "controller",
+        FaultKind::ConsumerCrash | FaultKind::ConsumerPause => "consumer",
+        _ => "node",
+    }
+}
+
 /// The nodes a crash of `kind` may strike.
 fn crash_targets(targets: &FaultTargets, kind: FaultKind) -> &[NodeId] {
     match kind {

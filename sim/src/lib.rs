@@ -54,7 +54,7 @@ pub mod world;
 
 pub use fault::{
     Fault, FaultAction, FaultKind, FaultPlan, FaultSchedule, FaultTargets, KindSpec, LinkDirection, PartitionKind,
-    StormSpec, SwarmChoices, SwarmSpec,
+    ScheduleError, StormSpec, SwarmChoices, SwarmSpec,
 };
 pub use network::{LinkFault, LinkLatency, LinkOverride, Network, NetworkOptions, NodeRole};
 pub use queue::EventQueue;

@@ -261,6 +261,16 @@ impl<A: Actor> World<A> {
     /// Schedules every fault of `schedule` (its start and its end).
     pub fn install_faults(&mut self, schedule: FaultSchedule) {
         assert!(self.schedule.faults.is_empty(), "faults are installed once");
+        // A schedule read from a file is checked against the cluster where it is read (FaultSchedule::check);
+        // here a node past the world is caught before it indexes a vector deep inside a fault.
+        for (index, fault) in schedule.faults.iter().enumerate() {
+            assert!(
+                fault_nodes(&fault.action).all(|node| node.index() < self.nodes.len()),
+                "fault {index} names a node past the world's {} nodes",
+                self.nodes.len()
+            );
+            assert!(fault.at_ns.checked_add(fault.duration_ns).is_some(), "fault {index} ends past u64::MAX ns");
+        }
         for (index, fault) in schedule.faults.iter().enumerate() {
             self.queue.push(fault.at_ns, Event::FaultStart(index));
             self.queue.push(fault.at_ns + fault.duration_ns, Event::FaultEnd(index));
@@ -586,6 +596,22 @@ impl<A: Actor> World<A> {
         };
         handle(&mut slot.actor, &mut ctx);
     }
+}
+
+/// Every node a fault action names.
+fn fault_nodes(action: &FaultAction) -> impl Iterator<Item = NodeId> + '_ {
+    let (side_a, side_b, node): (&[NodeId], &[NodeId], Option<NodeId>) = match action {
+        FaultAction::Partition { kind, side_a, side_b } => {
+            let bridge = match kind {
+                crate::PartitionKind::Bridge { bridge } => Some(*bridge),
+                _ => None,
+            };
+            (side_a, side_b, bridge)
+        }
+        FaultAction::Crash { node, .. } | FaultAction::Pause { node, .. } => (&[], &[], Some(*node)),
+        FaultAction::Link { .. } => (&[], &[], None),
+    };
+    side_a.iter().chain(side_b).copied().chain(node)
 }
 
 #[cfg(test)]
