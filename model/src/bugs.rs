@@ -27,6 +27,12 @@ pub enum KafkaBug {
     /// clearing the pending state on the error (KAFKA-7519, PR #5820, commit 71eb76630e; Kafka 2.0.1 / 2.1.0).
     #[serde(rename = "KAFKA-7519")]
     Kafka7519,
+    /// Producer expiry before KAFKA-9144 (Kafka 0.11–2.4.0): `ProducerStateManager.isProducerExpired` measures
+    /// idleness from the last data batch only, markers do not count, and a producer whose epoch a marker bumped
+    /// has no timestamp, so a producer fenced by its coordinator's timeout abort is forgotten at the next
+    /// check. Fixed by tracking the markers' timestamp (PR #7687, Kafka 2.4.1 and 2.5.0).
+    #[serde(rename = "KAFKA-9144")]
+    Kafka9144,
     /// Kafka 0.11.0–2.5.x: when the abort that follows a fence (`prepareFenceProducerEpoch`) failed to reach the
     /// transaction log, the bumped epoch stayed in memory and the next fence (a timeout, an InitProducerId)
     /// bumped it again; an unavailable log exhausts the epoch, and at Short.MaxValue the fence throws, so the
@@ -34,6 +40,13 @@ pub enum KafkaBug {
     /// bumping again (KAFKA-9666, PR #8239, commit 1f3f227b59; Kafka 2.6.0).
     #[serde(rename = "KAFKA-9666")]
     Kafka9666,
+    /// KIP-890 part 1 verification as first merged (KAFKA-14402, Kafka 3.6 development before PR #13787): the
+    /// partition leader appends a verified transactional write on the coordinator's answer without checking
+    /// that the transaction is still ongoing, so an ABORT marker written while the verification was in flight
+    /// lets the write open a transaction the coordinator does not know. Fixed by the VerificationGuard
+    /// (KAFKA-14884, `UnifiedLog.maybeStartTransactionVerification`, Kafka 3.6.0).
+    #[serde(rename = "KAFKA-14884")]
+    Kafka14884,
     /// Transaction version 2 in Kafka 4.0.0: an InitProducerId or a timeout that aborts an open transaction
     /// bumps the epoch to fence its producer (`prepareFenceProducerEpoch`) and `prepareAbortOrCommit` bumps it
     /// again; at epoch 32766 the second bump overflows the short and the abort throws, leaving the transaction
@@ -63,7 +76,9 @@ impl KafkaBug {
             KafkaBug::Kafka5351 => "KAFKA-5351",
             KafkaBug::Kafka6119 => "KAFKA-6119",
             KafkaBug::Kafka7519 => "KAFKA-7519",
+            KafkaBug::Kafka9144 => "KAFKA-9144",
             KafkaBug::Kafka9666 => "KAFKA-9666",
+            KafkaBug::Kafka14884 => "KAFKA-14884",
             KafkaBug::Kafka19367 => "KAFKA-19367",
             KafkaBug::Kafka19446 => "KAFKA-19446",
             KafkaBug::Kafka19999 => "KAFKA-19999",

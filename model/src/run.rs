@@ -428,6 +428,7 @@ impl Cluster {
                 retention_ns: cluster.retention_ms * NS_PER_MS,
                 segment_messages: cluster.segment_messages,
                 kip360_producer_state: cluster.kip360_producer_state,
+                kafka_bugs: scenario.kafka_bugs.clone(),
             },
             producer_id_expiration_check_ns: cluster.producer_id_expiration_check_interval_ms * NS_PER_MS,
             retention_check_ns: cluster.retention_check_interval_ms * NS_PER_MS,
