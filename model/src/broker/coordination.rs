@@ -629,6 +629,11 @@ impl Broker {
         let Some(verification) = self.volatile.verifications.remove(&request_id) else { return };
         let Verification { client, request_id, partition, producer_id, held, guard_offset } = verification;
         let produce = matches!(held, Held::Produce { .. });
+        if result.is_ok() && !self.guard_broken(partition, producer_id, guard_offset, produce) {
+            if self.marker_since(partition, producer_id, guard_offset) {
+                ctx.shared.count("broker:kafka-14884-unguarded-append");
+            }
+        }
         let error = match result {
             Ok(_) if self.guard_broken(partition, producer_id, guard_offset, produce) => {
                 // KAFKA-14884: the transaction ended while the verification was in flight.
@@ -671,6 +676,13 @@ impl Broker {
                 ctx.send(client, Msg::GroupResponse { request_id, result: Err(error) });
             }
         }
+    }
+
+    fn marker_since(&self, partition: PartitionId, producer_id: u64, offset: u64) -> bool {
+        self.durable
+            .replicas
+            .get(&partition)
+            .is_some_and(|durable| marker_in_log_since(&durable.log, producer_id, offset))
     }
 
     fn guard_broken(&self, partition: PartitionId, producer_id: u64, guard_offset: u64, produce: bool) -> bool {
