@@ -629,10 +629,9 @@ impl Broker {
         let Some(verification) = self.volatile.verifications.remove(&request_id) else { return };
         let Verification { client, request_id, partition, producer_id, held, guard_offset } = verification;
         let produce = matches!(held, Held::Produce { .. });
-        if result.is_ok() && !self.guard_broken(partition, producer_id, guard_offset, produce) {
-            if self.marker_since(partition, producer_id, guard_offset) {
-                ctx.shared.count("broker:kafka-14884-unguarded-append");
-            }
+        let ended = self.marker_since(partition, producer_id, guard_offset);
+        if result.is_ok() && ended && !self.guard_broken(partition, producer_id, guard_offset, produce) {
+            ctx.shared.count("broker:kafka-14884-unguarded-append");
         }
         let error = match result {
             Ok(_) if self.guard_broken(partition, producer_id, guard_offset, produce) => {
