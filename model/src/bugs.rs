@@ -27,6 +27,12 @@ pub enum KafkaBug {
     /// clearing the pending state on the error (KAFKA-7519, PR #5820, commit 71eb76630e; Kafka 2.0.1 / 2.1.0).
     #[serde(rename = "KAFKA-7519")]
     Kafka7519,
+    /// Producer expiry before KAFKA-9144 (Kafka 0.11–2.4.0): `ProducerStateManager.isProducerExpired` measures
+    /// idleness from the last data batch only, markers do not count, and a producer whose epoch a marker bumped
+    /// has no timestamp, so a producer fenced by its coordinator's timeout abort is forgotten at the next
+    /// check. Fixed by tracking the markers' timestamp (PR #7687, Kafka 2.4.1 and 2.5.0).
+    #[serde(rename = "KAFKA-9144")]
+    Kafka9144,
     /// A record `KafkaProducer.doSend` fails before it reaches the accumulator (RecordTooLargeException, or
     /// BufferExhaustedException after `max.block.ms`) is reported only to its callback and future: the
     /// transaction stays committable, so `commitTransaction` succeeds without the record (Kafka 0.11–3.1).
@@ -58,6 +64,13 @@ pub enum KafkaBug {
     /// at every EndTxn (KAFKA-14053).
     #[serde(rename = "KAFKA-14053")]
     Kafka14053,
+    /// KIP-890 part 1 verification as first merged (KAFKA-14402, Kafka 3.6 development before PR #13787): the
+    /// partition leader appends a verified transactional write on the coordinator's answer without checking
+    /// that the transaction is still ongoing, so an ABORT marker written while the verification was in flight
+    /// lets the write open a transaction the coordinator does not know. Fixed by the VerificationGuard
+    /// (KAFKA-14884, `UnifiedLog.maybeStartTransactionVerification`, Kafka 3.6.0).
+    #[serde(rename = "KAFKA-14884")]
+    Kafka14884,
     /// After an abortable error the application aborts and goes on with the same consumer and no rebalance,
     /// but does not seek back to the committed offsets: `abortTransaction` leaves the consumer's position
     /// where the aborted transaction's input ended, so that input is never transformed. Kafka's answer was
@@ -94,10 +107,12 @@ impl KafkaBug {
             KafkaBug::Kafka5351 => "KAFKA-5351",
             KafkaBug::Kafka6119 => "KAFKA-6119",
             KafkaBug::Kafka7519 => "KAFKA-7519",
+            KafkaBug::Kafka9144 => "KAFKA-9144",
             KafkaBug::Kafka9279 => "KAFKA-9279",
             KafkaBug::Kafka9666 => "KAFKA-9666",
             KafkaBug::Kafka13574 => "KAFKA-13574",
             KafkaBug::Kafka14053 => "KAFKA-14053",
+            KafkaBug::Kafka14884 => "KAFKA-14884",
             KafkaBug::Kafka17582 => "KAFKA-17582",
             KafkaBug::Kafka19367 => "KAFKA-19367",
             KafkaBug::Kafka19446 => "KAFKA-19446",

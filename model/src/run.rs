@@ -435,6 +435,7 @@ impl Cluster {
                 retention_ns: ms_to_ns(cluster.retention_ms),
                 segment_messages: cluster.segment_messages,
                 kip360_producer_state: cluster.kip360_producer_state,
+                kafka_bugs: scenario.kafka_bugs.clone(),
             },
             producer_id_expiration_check_ns: ms_to_ns(cluster.producer_id_expiration_check_interval_ms),
             retention_check_ns: ms_to_ns(cluster.retention_check_interval_ms),

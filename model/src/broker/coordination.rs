@@ -7,6 +7,7 @@
 
 use super::{count_result, Broker, TxnVerification};
 use crate::broker::replica::Produced;
+use crate::bugs::KafkaBug;
 use crate::coordinator::group::{GroupEffect, GroupWrite, LoadedRecord};
 use crate::coordinator::marker_channel::InFlightMarker;
 use crate::coordinator::txn::{TxnEffect, Waiter};
@@ -627,8 +628,13 @@ impl Broker {
     pub(super) fn on_verified(&mut self, ctx: &mut Ctx<'_>, request_id: u64, result: Result<(u64, u16), ErrorCode>) {
         let Some(verification) = self.volatile.verifications.remove(&request_id) else { return };
         let Verification { client, request_id, partition, producer_id, held, guard_offset } = verification;
+        let produce = matches!(held, Held::Produce { .. });
+        let ended = self.marker_since(partition, producer_id, guard_offset);
+        if result.is_ok() && ended && !self.guard_broken(partition, producer_id, guard_offset, produce) {
+            ctx.shared.count("broker:kafka-14884-unguarded-append");
+        }
         let error = match result {
-            Ok(_) if self.marker_since(partition, producer_id, guard_offset) => {
+            Ok(_) if self.guard_broken(partition, producer_id, guard_offset, produce) => {
                 // KAFKA-14884: the transaction ended while the verification was in flight.
                 ctx.shared.count("broker:verification-guard-broken");
                 Some(ErrorCode::InvalidTxnState)
@@ -672,13 +678,46 @@ impl Broker {
     }
 
     fn marker_since(&self, partition: PartitionId, producer_id: u64, offset: u64) -> bool {
-        let Some(durable) = self.durable.replicas.get(&partition) else { return true };
-        let batches = durable.log.batches();
-        let first = batches.partition_point(|stored| stored.next_offset() <= offset);
-        batches[first..].iter().any(|stored| {
-            stored.batch.control.is_some() && stored.batch.producer.is_some_and(|p| p.producer_id == producer_id)
-        })
+        self.durable
+            .replicas
+            .get(&partition)
+            .is_some_and(|durable| marker_in_log_since(&durable.log, producer_id, offset))
     }
+
+    fn guard_broken(&self, partition: PartitionId, producer_id: u64, guard_offset: u64, produce: bool) -> bool {
+        let Some(durable) = self.durable.replicas.get(&partition) else { return true };
+        verification_guard_broken(&durable.log, producer_id, guard_offset, produce, &self.settings.kafka_bugs)
+    }
+}
+
+/// Whether a verified write must be refused because its transaction ended while the verification was in
+/// flight. A produce is checked only since KAFKA-14884 (PR #13787, in 3.6.0): KIP-890 part 1 as first merged
+/// (KAFKA-14402, PR #13231) checked `hasOngoingTransaction` when it sent the verification and appended on the
+/// coordinator's answer, so an ABORT marker written meanwhile let the write open a transaction the coordinator
+/// does not know, which is what `Kafka14884` restores. A TxnOffsetCommit is always checked: its verification
+/// (KAFKA-15449, 3.7) came after the guard.
+fn verification_guard_broken(
+    log: &crate::broker::log::PartitionLog,
+    producer_id: u64,
+    guard_offset: u64,
+    produce: bool,
+    kafka_bugs: &[KafkaBug],
+) -> bool {
+    if produce && kafka_bugs.contains(&KafkaBug::Kafka14884) {
+        return false;
+    }
+    marker_in_log_since(log, producer_id, guard_offset)
+}
+
+/// Kafka's VerificationGuard check in `UnifiedLog.analyzeAndValidateProducerState`: true if a marker of
+/// `producer_id` was appended at or after `offset`, the log end when the verification started, so the
+/// transaction the coordinator verified has ended here and the held write belongs to no transaction.
+fn marker_in_log_since(log: &crate::broker::log::PartitionLog, producer_id: u64, offset: u64) -> bool {
+    let batches = log.batches();
+    let first = batches.partition_point(|stored| stored.next_offset() <= offset);
+    batches[first..].iter().any(|stored| {
+        stored.batch.control.is_some() && stored.batch.producer.is_some_and(|p| p.producer_id == producer_id)
+    })
 }
 
 /// Whether a TxnOffsetCommit must be verified before it appends: under KIP-890 (either transaction version),
@@ -764,6 +803,24 @@ mod tests {
             [TxnEffect::Reply { result: Err(error), .. }] => Err(offset_commit_verification_error(*error)),
             other => panic!("one answer expected: {other:?}"),
         }
+    }
+
+    #[test]
+    fn verification_guard_refuses_a_write_whose_transaction_ended_unless_kafka_14884() {
+        // Partition 0: the producer's batch at offset 0; a verification starts with the log end 1 as its guard;
+        // the client's abort lands at offset 1 before the coordinator's answer comes back.
+        let mut log = PartitionLog::new();
+        log.append(RecordBatch::data(Some(PRODUCER), true, vec![1]), 0, 0);
+        let guard_offset = log.end_offset();
+        assert!(!verification_guard_broken(&log, PID, guard_offset, true, &[]), "nothing ended yet");
+        log.append(RecordBatch::marker(PRODUCER, ControlMarker::Abort, 0), 0, 0);
+        assert!(verification_guard_broken(&log, PID, guard_offset, true, &[]), "fixed: refused");
+        assert!(!verification_guard_broken(&log, PID + 1, guard_offset, true, &[]), "another producer's marker");
+        let bug = [KafkaBug::Kafka14884];
+        assert!(!verification_guard_broken(&log, PID, guard_offset, true, &bug), "KAFKA-14884: appended anyway");
+        assert!(verification_guard_broken(&log, PID, guard_offset, false, &bug), "a TxnOffsetCommit stays guarded");
+        // The earlier marker does not count against a verification started after it.
+        assert!(!verification_guard_broken(&log, PID, log.end_offset(), true, &[]));
     }
 
     #[test]

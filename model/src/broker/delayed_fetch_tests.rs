@@ -138,6 +138,7 @@ fn settings() -> BrokerSettings {
             retention_ns: 86_400_000 * MS,
             segment_messages: 1000,
             kip360_producer_state: true,
+            kafka_bugs: Vec::new(),
         },
         internal: InternalTopics { first_partition: 1, transaction_log_partitions: 0, offsets_partitions: 0 },
         txn: TxnCoordinatorSettings {

@@ -59,6 +59,9 @@ pub struct ProducerEntry {
     pub coordinator_epoch: u32,
     /// Append time of its last batch or marker (Kafka's `lastTimestamp`), from which it expires.
     pub last_timestamp_ns: u64,
+    /// Append time of its last data batch or offset commit at its current epoch: before KAFKA-9144 Kafka's
+    /// `lastTimestamp` was the newest remembered batch's, none once a new epoch cleared them.
+    pub last_data_timestamp_ns: Option<u64>,
 }
 
 /// An aborted transaction as the partition's aborted-transaction index records it: read_committed
@@ -100,6 +103,8 @@ pub struct SnapshotEntry {
     pub coordinator_epoch: u32,
     /// Its last batch's or marker's append time.
     pub last_timestamp_ns: u64,
+    /// Its last data batch's append time at its epoch.
+    pub last_data_timestamp_ns: Option<u64>,
 }
 
 /// Producer state as a snapshot file keeps it: at an offset, the last batch of each producer.
@@ -157,6 +162,7 @@ impl ProducerStateManager {
                     current_txn_first_offset: saved.current_txn_first_offset,
                     coordinator_epoch: saved.coordinator_epoch,
                     last_timestamp_ns: saved.last_timestamp_ns,
+                    last_data_timestamp_ns: saved.last_data_timestamp_ns,
                 };
                 state.entries.insert(*producer_id, entry);
             }
@@ -180,6 +186,7 @@ impl ProducerStateManager {
                     current_txn_first_offset: entry.current_txn_first_offset,
                     coordinator_epoch: entry.coordinator_epoch,
                     last_timestamp_ns: entry.last_timestamp_ns,
+                    last_data_timestamp_ns: entry.last_data_timestamp_ns,
                 };
                 (*producer_id, saved)
             })
@@ -207,6 +214,8 @@ impl ProducerStateManager {
             // A coordinator-written transactional record (an offset commit) carries no sequence.
             self.open_coordinator_txn(identity, stored.base_offset);
             self.touch(identity.producer_id, stored.append_time_ns);
+            let entry = self.entries.get_mut(&identity.producer_id).expect("opened just before");
+            entry.last_data_timestamp_ns = Some(stored.append_time_ns);
             return None;
         }
         let record_count = stored.batch.record_count();
@@ -220,15 +229,23 @@ impl ProducerStateManager {
     }
 
     /// Kafka's `isProducerExpired`: idle for the expiration time, and never while its transaction is open
-    /// (`currentTxnFirstOffset`), since the LSO and the coordinator's marker still need the entry.
-    fn is_producer_expired(entry: &ProducerEntry, now_ns: u64, expiration_ns: u64) -> bool {
-        entry.current_txn_first_offset.is_none() && now_ns.saturating_sub(entry.last_timestamp_ns) >= expiration_ns
+    /// (`currentTxnFirstOffset`), since the LSO and the coordinator's marker still need the entry. Without
+    /// `markers_count` (`KafkaBug::Kafka9144`, Kafka before 2.4.1/2.5.0, PR #7687) idle is measured from the
+    /// last data batch only, and a producer whose new epoch came with a marker and no data yet has no
+    /// timestamp at all (`RecordBatch.NO_TIMESTAMP`), so it expires at the next check: the coordinator's
+    /// epoch bump on a timed-out transaction drops the producer at once, and with it the epochs that fence
+    /// its zombie and the older coordinators.
+    fn is_producer_expired(entry: &ProducerEntry, now_ns: u64, expiration_ns: u64, markers_count: bool) -> bool {
+        let idle_since = if markers_count { Some(entry.last_timestamp_ns) } else { entry.last_data_timestamp_ns };
+        entry.current_txn_first_offset.is_none()
+            && idle_since.is_none_or(|since| now_ns.saturating_sub(since) >= expiration_ns)
     }
 
-    /// Kafka's `removeExpiredProducers`: forgets every expired producer; returns how many.
-    pub fn remove_expired_producers(&mut self, now_ns: u64, expiration_ns: u64) -> usize {
+    /// Kafka's `removeExpiredProducers`: forgets every expired producer; returns how many. `markers_count` is
+    /// false only with the KAFKA-9144 switch on.
+    pub fn remove_expired_producers(&mut self, now_ns: u64, expiration_ns: u64, markers_count: bool) -> usize {
         let before = self.entries.len();
-        self.entries.retain(|_, entry| !Self::is_producer_expired(entry, now_ns, expiration_ns));
+        self.entries.retain(|_, entry| !Self::is_producer_expired(entry, now_ns, expiration_ns, markers_count));
         before - self.entries.len()
     }
 
@@ -258,6 +275,7 @@ impl ProducerStateManager {
         if identity.epoch > entry.epoch {
             entry.epoch = identity.epoch;
             entry.batches.clear();
+            entry.last_data_timestamp_ns = None;
         }
         entry.current_txn_first_offset.get_or_insert(base_offset);
     }
@@ -269,6 +287,7 @@ impl ProducerStateManager {
             current_txn_first_offset: None,
             coordinator_epoch: 0,
             last_timestamp_ns: 0,
+            last_data_timestamp_ns: None,
         })
     }
 
@@ -286,6 +305,7 @@ impl ProducerStateManager {
             // KIP-890 markers carry the bumped epoch: the next transaction starts its sequences afresh.
             entry.epoch = identity.epoch;
             entry.batches.clear();
+            entry.last_data_timestamp_ns = None;
         }
         let first_offset = entry.current_txn_first_offset.take()?;
         self.completed.push_back((first_offset, offset));
@@ -435,6 +455,7 @@ impl ProducerStateManager {
             entry.epoch = identity.epoch;
             entry.batches.clear();
         }
+        entry.last_data_timestamp_ns = Some(timestamp_ns);
         let metadata = BatchMetadata {
             first_sequence: identity.base_sequence,
             last_sequence: identity.base_sequence + record_count - 1,
@@ -585,12 +606,12 @@ mod tests {
         append_at(&mut state, &mut log, RecordBatch::data(Some(id(1, 0, 0)), false, vec![1]), 0);
         append_at(&mut state, &mut log, RecordBatch::data(Some(id(2, 0, 0)), true, vec![2]), 0);
         append_at(&mut state, &mut log, RecordBatch::data(Some(id(3, 0, 0)), false, vec![3]), 50);
-        assert_eq!(state.remove_expired_producers(99 * MS, 100 * MS), 0, "nobody idle for 100 ms yet");
-        assert_eq!(state.remove_expired_producers(100 * MS, 100 * MS), 1);
+        assert_eq!(state.remove_expired_producers(99 * MS, 100 * MS, true), 0, "nobody idle for 100 ms yet");
+        assert_eq!(state.remove_expired_producers(100 * MS, 100 * MS, true), 1);
         assert!(state.entry(1).is_none(), "idle for exactly the expiration");
         assert!(state.entry(2).is_some(), "an open transaction never expires (currentTxnFirstOffset)");
         assert!(state.entry(3).is_some());
-        assert_eq!(state.remove_expired_producers(10_000 * MS, 100 * MS), 1, "producer 3 in time");
+        assert_eq!(state.remove_expired_producers(10_000 * MS, 100 * MS, true), 1, "producer 3 in time");
         assert!(state.entry(2).is_some(), "still open after ten seconds");
     }
 
@@ -602,13 +623,41 @@ mod tests {
         append_at(&mut state, &mut log, RecordBatch::data(Some(id(1, 0, 0)), true, vec![1]), 0);
         append_at(&mut state, &mut log, RecordBatch::marker(id(1, 0, 0), ControlMarker::Commit, 0), 90);
         assert_eq!(state.entry(1).map(|entry| entry.last_timestamp_ns), Some(90 * MS));
-        assert_eq!(state.remove_expired_producers(150 * MS, 100 * MS), 0);
-        assert_eq!(state.remove_expired_producers(190 * MS, 100 * MS), 1);
+        assert_eq!(state.remove_expired_producers(150 * MS, 100 * MS, true), 0);
+        assert_eq!(state.remove_expired_producers(190 * MS, 100 * MS, true), 1);
         // The timestamp survives a snapshot and a reload.
         let mut fresh = ProducerStateManager::new();
         append_at(&mut fresh, &mut log, RecordBatch::data(Some(id(2, 0, 0)), false, vec![2]), 120);
         let reloaded = ProducerStateManager::load(Some(&fresh.snapshot(log.end_offset())), &log);
         assert_eq!(reloaded.entry(2).map(|entry| entry.last_timestamp_ns), Some(120 * MS));
+    }
+
+    #[test]
+    fn remove_expired_producers_before_kafka_9144_counts_data_only() {
+        // Expiration 100 ms. Producer 1's transaction wrote at 0 ms and the coordinator timed it out, fencing
+        // the producer: its ABORT marker at 90 ms carries the bumped epoch 1. Producer 2 wrote at 0 ms and
+        // committed at 90 ms at its own epoch.
+        let (mut state, mut log) = (ProducerStateManager::new(), PartitionLog::new());
+        append_at(&mut state, &mut log, RecordBatch::data(Some(id(1, 0, 0)), true, vec![1]), 0);
+        append_at(&mut state, &mut log, RecordBatch::data(Some(id(2, 0, 0)), true, vec![2]), 0);
+        append_at(&mut state, &mut log, RecordBatch::marker(id(1, 1, 0), ControlMarker::Abort, 0), 90);
+        append_at(&mut state, &mut log, RecordBatch::marker(id(2, 0, 0), ControlMarker::Commit, 0), 90);
+        let mut before_fix = state.clone();
+        // Fixed: both markers count as activity until 190 ms.
+        assert_eq!(state.remove_expired_producers(150 * MS, 100 * MS, true), 0);
+        assert_eq!(state.entry(1).map(|entry| entry.epoch), Some(1), "the epoch that fences the zombie");
+        // KAFKA-9144: the bumped epoch cleared producer 1's batches, so it has no timestamp and goes at the
+        // first check after its marker; producer 2 goes 100 ms after its data, its marker not counted.
+        assert_eq!(before_fix.remove_expired_producers(91 * MS, 100 * MS, false), 1);
+        assert!(before_fix.entry(1).is_none(), "fenced epoch forgotten: a zombie at epoch 0 is a stranger now");
+        assert_eq!(before_fix.check(id(1, 0, 0), 1, true, false), Ok(AppendCheck::Append));
+        assert_eq!(state.check(id(1, 0, 0), 1, true, false), Err(ErrorCode::InvalidProducerEpoch));
+        assert_eq!(before_fix.remove_expired_producers(100 * MS, 100 * MS, false), 1);
+        assert!(before_fix.entry(2).is_none());
+        // The data timestamp survives a snapshot and a reload.
+        let reloaded = ProducerStateManager::load(Some(&state.snapshot(log.end_offset())), &log);
+        assert_eq!(reloaded.entry(2).and_then(|entry| entry.last_data_timestamp_ns), Some(0));
+        assert_eq!(reloaded.entry(1).and_then(|entry| entry.last_data_timestamp_ns), None);
     }
 
     #[test]
@@ -620,7 +669,7 @@ mod tests {
             append_at(&mut state, &mut log, RecordBatch::data(Some(id(1, 0, sequence)), false, vec![7]), 0);
         }
         assert_eq!(state.check(id(1, 0, 1), 1, false, true), Ok(AppendCheck::Duplicate { base_offset: 1 }));
-        state.remove_expired_producers(200 * MS, 100 * MS);
+        state.remove_expired_producers(200 * MS, 100 * MS, true);
         // KIP-360 (Kafka 2.5+): no state, any sequence goes: the retry is appended again, a duplicate.
         assert_eq!(state.check(id(1, 0, 1), 1, false, true), Ok(AppendCheck::Append));
         // Kafka 0.11–2.4: UNKNOWN_PRODUCER_ID, except at sequence 0, which a new producer starts with.

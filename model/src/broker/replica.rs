@@ -47,6 +47,8 @@ pub struct ReplicationSettings {
     /// keeps producer state (KAFKA-7190). False: a Kafka 0.11–2.4 broker, which answers UNKNOWN_PRODUCER_ID
     /// and evicts producers below the log start offset (`truncateHead`).
     pub kip360_producer_state: bool,
+    /// The Kafka bugs put back in the partition's producer state (the broker's `kafka_bugs`).
+    pub kafka_bugs: Vec<crate::bugs::KafkaBug>,
 }
 
 /// What survives a crash of the broker: the log, the producer-state snapshot files and the
@@ -208,7 +210,8 @@ impl Replica {
 
     /// Kafka's `removeExpiredProducers` on this partition; returns how many producers expired.
     pub fn remove_expired_producers(&mut self, settings: &ReplicationSettings) -> usize {
-        self.producer_state.remove_expired_producers(self.clock_ns, settings.producer_id_expiration_ns)
+        let markers_count = !settings.kafka_bugs.contains(&crate::bugs::KafkaBug::Kafka9144);
+        self.producer_state.remove_expired_producers(self.clock_ns, settings.producer_id_expiration_ns, markers_count)
     }
 
     /// Kafka's `deleteOldSegments` for time retention: moves the log start offset past the breached
@@ -723,6 +726,7 @@ mod tests {
             retention_ns: 1_000 * MS,
             segment_messages: 2,
             kip360_producer_state: true,
+            kafka_bugs: Vec::new(),
         }
     }
 
