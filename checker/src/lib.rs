@@ -301,6 +301,9 @@ pub fn check(history: &History, guarantee: Guarantee) -> Report {
         "the cycle search reported another kind"
     );
     anomalies.extend(cycles);
+    for anomaly in &mut anomalies {
+        anomaly.explanation = history.name_values(&anomaly.explanation);
+    }
     anomalies.sort_by(|a, b| {
         (a.kind, &a.key, a.ops.first(), &a.ops, &a.values, &a.offsets).cmp(&(
             b.kind,
