@@ -693,3 +693,54 @@ fn checks_a_log_of_a_hundred_thousand_operations() {
         ops.len() as f64 / elapsed
     );
 }
+
+/// The benchmark's shape (`tests/throughput.rs`): producers append one record at a time, a consumer polls every 16
+/// records, and a final poll, a completion with no invocation, reads the whole log at the end. The final poll's
+/// call is its process's previous event, so the search stays linear: it fits a budget of a few steps per
+/// operation. (Called at the start of the history, it was concurrent with every append, and the search of the
+/// 10^6-operation benchmark took 81 CPU-seconds and 10 GB.)
+#[test]
+fn a_final_poll_without_invocation_keeps_the_search_linear() {
+    let send_count = 4_010i64;
+    let mut history = History::new();
+    let mut log: Vec<(Offset, Value)> = Vec::new();
+    let mut read_to = 0;
+    let event = |process, op_type, f, mops| Op {
+        index: 0,
+        time_ns: 0,
+        process,
+        op_type,
+        f,
+        mops,
+        keys: Vec::new(),
+        final_poll: false,
+    };
+    for value in 0..send_count {
+        let producer = (value % 4) as u64;
+        let send = |offset| vec![MicroOp::Send { key: "t-0".into(), value, offset, source: None }];
+        history.push(event(producer, OpType::Invoke, OpFn::Send, send(None)));
+        let offset = log.len() as u64 * 2;
+        log.push((offset, value));
+        history.push(event(producer, OpType::Ok, OpFn::Send, send(Some(offset))));
+        if log.len() - read_to >= 16 {
+            let reads = BTreeMap::from([("t-0".to_string(), log[read_to..].to_vec())]);
+            read_to = log.len();
+            history.push(event(100, OpType::Invoke, OpFn::Poll, vec![MicroOp::Poll { reads: BTreeMap::new() }]));
+            history.push(event(100, OpType::Ok, OpFn::Poll, vec![MicroOp::Poll { reads }]));
+        }
+    }
+    let reads = BTreeMap::from([("t-0".to_string(), log[read_to..].to_vec())]);
+    let mut last = event(100, OpType::Ok, OpFn::Poll, vec![MicroOp::Poll { reads }]);
+    last.final_poll = true;
+    history.push(last);
+    let operations = from_history(&history);
+    let final_read = operations.ops.last().expect("the final read");
+    // Called at the consumer's previous event (its last poll's completion), not at the start of the history.
+    let previous = history.ops.iter().rev().skip(1).find(|op| op.process == 100).map(|op| op.index as u64);
+    assert_eq!(Some(final_read.call_ns), previous);
+    assert_eq!(final_read.return_ns, history.ops.len() as u64 - 1);
+    let operation_count = operations.ops.len() as u64;
+    let budget = SearchBudget::steps(operation_count);
+    let verdicts = check_history(&history, budget);
+    assert_eq!(verdicts, vec![("t-0".to_string(), Verdict::Linearizable)]);
+}
