@@ -744,3 +744,52 @@ fn a_final_poll_without_invocation_keeps_the_search_linear() {
     let verdicts = check_history(&history, budget);
     assert_eq!(verdicts, vec![("t-0".to_string(), Verdict::Linearizable)]);
 }
+
+/// A log that is not linearizable becomes one `nonlinearizable-log` anomaly with a sentence and the fewest ops.
+#[test]
+fn a_nonlinearizable_log_is_one_anomaly_with_a_sentence_and_the_ops_that_show_it() {
+    use eosim_checker::linearizable::anomalies;
+    use eosim_checker::AnomalyKind;
+    // Worked by hand (docs/checks/linearizability.md): 17 at 0, then 18 at 2, then 19 at 1, one after another.
+    let text = r#"{"index":0,"time":0,"process":1,"type":"invoke","f":"send","value":[["send","orders-0",17]]}
+{"index":1,"time":1,"process":1,"type":"ok","f":"send","value":[["send","orders-0",[0,17]]]}
+{"index":2,"time":2,"process":2,"type":"invoke","f":"send","value":[["send","orders-0",18]]}
+{"index":3,"time":3,"process":2,"type":"ok","f":"send","value":[["send","orders-0",[2,18]]]}
+{"index":4,"time":4,"process":3,"type":"invoke","f":"send","value":[["send","orders-0",19]]}
+{"index":5,"time":5,"process":3,"type":"ok","f":"send","value":[["send","orders-0",[1,19]]]}
+"#;
+    let (found, verdicts) = anomalies(&parse(text), SearchBudget::default());
+    assert_eq!(verdicts.len(), 1);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].kind, AnomalyKind::NonlinearizableLog);
+    assert_eq!(found[0].ops, vec![3, 5]);
+    assert_eq!(
+        found[0].explanation,
+        "op 3's send of 18 to orders-0 was acknowledged at offset 2 before op 5's send of 19 was invoked, but op 5's \
+         got the lower offset 1"
+    );
+    // With 18 at offset 1 and 19 at 2, the log is linearizable: nothing.
+    let fixed = text.replace("[2,18]", "[1,18]").replace("[1,19]", "[2,19]");
+    assert_eq!(anomalies(&parse(&fixed), SearchBudget::default()).0, vec![]);
+
+    // A read from the future: the poll returned 5 before 5's only send was invoked.
+    let future = r#"{"index":0,"time":0,"process":1,"type":"invoke","f":"poll","value":[["poll"]]}
+{"index":1,"time":1,"process":1,"type":"ok","f":"poll","value":[["poll",{"x-0":[[0,5]]}]]}
+{"index":2,"time":2,"process":2,"type":"invoke","f":"send","value":[["send","x-0",5]]}
+{"index":3,"time":3,"process":2,"type":"ok","f":"send","value":[["send","x-0",[0,5]]]}
+"#;
+    let (found, _) = anomalies(&parse(future), SearchBudget::default());
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].ops, vec![1, 3]);
+    assert_eq!(
+        found[0].explanation,
+        "op 1 read value 5 at offset 0 of x-0, but its only send (op 3) was invoked after the poll completed"
+    );
+    // The poll invoked after the send completed: linearizable.
+    let past = r#"{"index":0,"time":0,"process":2,"type":"invoke","f":"send","value":[["send","x-0",5]]}
+{"index":1,"time":1,"process":2,"type":"ok","f":"send","value":[["send","x-0",[0,5]]]}
+{"index":2,"time":2,"process":1,"type":"invoke","f":"poll","value":[["poll"]]}
+{"index":3,"time":3,"process":1,"type":"ok","f":"poll","value":[["poll",{"x-0":[[0,5]]}]]}
+"#;
+    assert_eq!(anomalies(&parse(past), SearchBudget::default()).0, vec![]);
+}

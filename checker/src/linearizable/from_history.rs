@@ -99,10 +99,11 @@ pub fn check_history(history: &History, budget: SearchBudget) -> Vec<(Key, Verdi
     let name = |index: usize| format!("history op {}", events[index]);
     let mut verdicts = check_partitions_named(&Log, &ops, budget, &name);
     for (_, verdict) in &mut verdicts {
-        if let Verdict::NotLinearizable { longest_prefix, .. } = verdict {
+        if let Verdict::NotLinearizable { longest_prefix, blocked, .. } = verdict {
             for index in longest_prefix.iter_mut() {
                 *index = events[*index];
             }
+            *blocked = events[*blocked];
         }
     }
     verdicts
