@@ -368,3 +368,26 @@ fn check_rejects_hostile_edn_with_its_place_and_exit_2() {
         assert!(stderr(&output).contains(&expected), "{name}: {}", stderr(&output));
     }
 }
+
+/// A failing seed has one reason, printed the same in the terminal, report.json, junit.xml and index.html.
+#[test]
+fn a_failing_seed_has_one_reason_everywhere() {
+    let dir = scratch_dir("one-reason");
+    let output = eosim(&["campaign", "at-most-once", "--seeds", "20", "--jobs", "2", "--out", arg(&dir)]);
+    assert_exit(&output, 1);
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).expect("report.json")).expect("JSON");
+    let runs = report["runs"].as_array().expect("runs");
+    let failing = runs.iter().find(|run| run["verdict"] == "violation").expect("a violation among 20 seeds");
+    let reason = failing["finding"].as_str().expect("a violation has a finding");
+    assert!(reason.starts_with("lost-write: "), "{reason}");
+    let escaped = eosim_reports::xml_escape(reason);
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).expect("junit.xml");
+    let html = std::fs::read_to_string(dir.join("index.html")).expect("index.html");
+    assert!(junit.contains(&escaped), "junit.xml lacks {reason}");
+    assert!(html.contains(&escaped), "index.html lacks {reason}");
+    assert!(stdout(&output).contains(reason), "the terminal lacks {reason}");
+    let seed = failing["seed"].as_u64().expect("seed").to_string();
+    let run = eosim(&["run", "at-most-once", "--seed", &seed]);
+    assert!(stdout(&run).contains(&format!("finding: {reason}\n")), "{}", stdout(&run));
+}
