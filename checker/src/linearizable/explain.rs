@@ -6,8 +6,8 @@
 //! acknowledged at, a value nobody sent, a value whose only send began after the poll returned, a record
 //! acknowledged before the poll began that the poll's range leaves out, or a send acknowledged at a lower offset
 //! than one that completed before it began. When none of these explains it (the conflict involves several
-//! operations at once), the search's own explanation is kept, with the blocked operation and the last one the
-//! search could order.
+//! operations at once), the sentence names the blocked operation and the last one the search could order before
+//! it, and those two are the ops.
 
 use super::{check_history, from_history, HistoryOperations, LogInput, LogOutput, Operation, SearchBudget, Verdict};
 use crate::{Anomaly, AnomalyKind, History, Key, Offset, Value};
@@ -19,9 +19,8 @@ pub fn anomalies(history: &History, budget: SearchBudget) -> (Vec<Anomaly>, Vec<
     let operations = from_history(history);
     let mut found = Vec::new();
     for (key, verdict) in &verdicts {
-        if let Verdict::NotLinearizable { blocked, longest_prefix, explanation, .. } = verdict {
-            let fallback = (explanation.as_str(), longest_prefix.last().copied());
-            let mut anomaly = explain(&operations, key, *blocked, fallback);
+        if let Verdict::NotLinearizable { blocked, longest_prefix, .. } = verdict {
+            let mut anomaly = explain(&operations, key, *blocked, longest_prefix.last().copied());
             anomaly.explanation = history.name_values(&anomaly.explanation);
             found.push(anomaly);
         }
@@ -32,7 +31,7 @@ pub fn anomalies(history: &History, budget: SearchBudget) -> (Vec<Anomaly>, Vec<
 type LogOp = Operation<LogInput, LogOutput>;
 
 /// The anomaly for partition `key`, where history event `blocked` could not take effect next.
-fn explain(operations: &HistoryOperations, key: &str, blocked: usize, fallback: (&str, Option<usize>)) -> Anomaly {
+fn explain(operations: &HistoryOperations, key: &str, blocked: usize, last: Option<usize>) -> Anomaly {
     let part: Vec<(usize, &LogOp)> = operations
         .events
         .iter()
@@ -46,8 +45,16 @@ fn explain(operations: &HistoryOperations, key: &str, blocked: usize, fallback: 
     });
     let (explanation, mut ops, values, offsets) = found.unwrap_or_else(|| {
         let mut ops = vec![blocked];
-        ops.extend(fallback.1);
-        (format!("op {blocked} could not take effect in any order of {key}'s log: {}", fallback.0), ops, vec![], vec![])
+        ops.extend(last);
+        let after = match last {
+            Some(last) => format!("after op {last}, the last of the longest order the search found"),
+            None => "before any other operation".to_string(),
+        };
+        let text = format!(
+            "op {blocked} could not take effect {after}, nor in any other order of {key}'s log that respects real \
+             time: no single log explains what the operations around it saw"
+        );
+        (text, ops, vec![], vec![])
     });
     ops.sort_unstable();
     ops.dedup();
@@ -69,10 +76,11 @@ fn appends_of<'a>(part: &'a [(usize, &'a LogOp)], value: Value) -> impl Iterator
     part.iter().copied().filter(move |(_, op)| matches!(op.input, LogInput::Append { value: v, .. } if v == value))
 }
 
-fn appended_at(op: &LogOp) -> Offset {
+/// The offset an append returned (a read returns none).
+fn appended_at(op: &LogOp) -> Option<Offset> {
     match op.output {
-        LogOutput::Appended { offset } => offset,
-        LogOutput::Read { .. } => unreachable!("an append's output is its offset"),
+        LogOutput::Appended { offset } => Some(offset),
+        LogOutput::Read { .. } => None,
     }
 }
 
@@ -98,8 +106,10 @@ fn read_conflict(
             );
             return Some((text, vec![at, event], vec![value], vec![offset]));
         }
-        if let Some(&(event, send)) = sends.iter().find(|(_, send)| !send.is_pending() && appended_at(send) != offset) {
-            let acked = appended_at(send);
+        let elsewhere = |send: &LogOp| appended_at(send).filter(|&acked| !send.is_pending() && acked != offset);
+        if let Some((event, acked)) =
+            sends.iter().find_map(|&(event, send)| elsewhere(send).map(|acked| (event, acked)))
+        {
             let text = format!(
                 "op {at} read value {value} at offset {offset} of {key}, but its send (op {event}) was acknowledged at offset {acked}"
             );
@@ -109,10 +119,9 @@ fn read_conflict(
     let (first, last) = (records.first()?.0, records.last()?.0);
     for &(event, send) in part {
         let LogInput::Append { value, .. } = send.input else { continue };
-        if send.is_pending() || send.return_ns >= op.call_ns {
+        let Some(acked) = appended_at(send).filter(|_| !send.is_pending() && send.return_ns < op.call_ns) else {
             continue;
-        }
-        let acked = appended_at(send);
+        };
         let inside = first <= acked && acked <= last && !records.iter().any(|r| r.0 == acked);
         if inside {
             let text = format!(
