@@ -9,7 +9,7 @@ use std::cell::{Cell, RefCell};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
 
-use eosim_checker::{check, linearizable, AnomalyKind, Guarantee, Report};
+use eosim_checker::{check, linearizable, Anomaly, AnomalyKind, Guarantee, Report};
 use eosim_model::{simulate, Scenario, SimOutcome};
 use eosim_reports::{SeedRecord, Verdict};
 
@@ -36,13 +36,14 @@ impl RunResult {
         self.outcome.as_ref().map(|outcome| outcome.trace_hash.as_str())
     }
 
-    /// The finding beyond anomalies, in one line: the panic message, or what stalled.
+    /// Why the run failed, in one line, the same in every output (terminal, report.json, junit.xml, index.html):
+    /// the panic message; else the first violation, its kind and its sentence; else what stalled.
     pub fn finding(&self) -> Option<String> {
         if let Some(message) = &self.panic_message {
             return Some(format!("the model panicked: {message}"));
         }
-        if let Some((key, explanation)) = self.not_linearizable.first() {
-            return Some(format!("the log of {key} is not linearizable: {explanation}"));
+        if let Some(violation) = self.report.as_ref().and_then(|report| report.violations().next()) {
+            return Some(format!("{}: {}", violation.kind.name(), violation.explanation));
         }
         let stall = self.outcome.as_ref().and_then(|outcome| outcome.stall.as_ref())?;
         Some(format!("stalled: {stall}"))
@@ -57,7 +58,7 @@ impl RunResult {
     /// The anomaly kinds the claimed guarantee forbids, once each, in report order.
     pub fn violation_kinds(&self) -> Vec<AnomalyKind> {
         let Some(report) = &self.report else { return Vec::new() };
-        report.counts().into_keys().filter(|kind| report.guarantee.forbids(*kind)).collect()
+        report.counts().into_keys().filter(|kind| report.forbids(*kind)).collect()
     }
 
     /// The run as one line of a campaign report.
@@ -86,15 +87,17 @@ pub fn run_seed(scenario: &Scenario, seed: u64) -> RunResult {
         Err(message) => return crashed(seed, None, message),
     };
     assert_eq!(outcome.seed, seed, "the model reports the seed it ran");
-    let report = match catch_panic(|| check(&outcome.history, scenario.guarantee())) {
+    let mut report = match catch_panic(|| check(&outcome.history, scenario.guarantee())) {
         Ok(report) => report,
         Err(message) => return crashed(seed, Some(outcome), format!("in the checker: {message}")),
     };
-    let not_linearizable = match catch_panic(|| not_linearizable(&outcome.history, scenario.guarantee())) {
+    let found = match catch_panic(|| not_linearizable(&outcome.history, scenario.guarantee())) {
         Ok(found) => found,
         Err(message) => return crashed(seed, Some(outcome), format!("in the linearizability checker: {message}")),
     };
-    let verdict = if !report.is_valid() || !not_linearizable.is_empty() {
+    let not_linearizable = found.iter().map(|a| (a.key.clone(), a.explanation.clone())).collect();
+    report.anomalies.extend(found);
+    let verdict = if !report.is_valid() {
         Verdict::Violation
     } else if outcome.stall.is_some() {
         Verdict::Stall
@@ -104,21 +107,15 @@ pub fn run_seed(scenario: &Scenario, seed: u64) -> RunResult {
     RunResult { seed, verdict, outcome: Some(outcome), report: Some(report), panic_message: None, not_linearizable }
 }
 
-/// Every partition log's linearizability, for guarantees that promise each record once: under them a log
-/// must be explained by appends taking effect in real-time order. (A duplicate makes a log non-linearizable,
-/// which the weaker guarantees allow, so they are not asked.) A search that hits its bound proves nothing
-/// and is not a finding.
-fn not_linearizable(history: &eosim_checker::History, guarantee: Guarantee) -> Vec<(String, String)> {
-    if !guarantee.forbids(AnomalyKind::Duplicate) {
+/// Every partition log that is provably not linearizable, as a `nonlinearizable-log` anomaly, for guarantees
+/// that forbid those (the ones that promise each record once: under them a log must be explained by appends
+/// taking effect in real-time order; a duplicate makes a log non-linearizable, which the weaker guarantees
+/// allow, so they are not asked). A search that hits its bound proves nothing and is not a finding.
+fn not_linearizable(history: &eosim_checker::History, guarantee: Guarantee) -> Vec<Anomaly> {
+    if !guarantee.forbids(AnomalyKind::NonlinearizableLog) {
         return Vec::new();
     }
-    linearizable::check_history(history, linearizable::SearchBudget::default())
-        .into_iter()
-        .filter_map(|(key, verdict)| match verdict {
-            linearizable::Verdict::NotLinearizable { explanation, .. } => Some((key, explanation)),
-            _ => None,
-        })
-        .collect()
+    linearizable::anomalies(history, linearizable::SearchBudget::default()).0
 }
 
 fn crashed(seed: u64, outcome: Option<SimOutcome>, message: String) -> RunResult {

@@ -260,6 +260,8 @@ pub struct Analysis<'h> {
     pub sinks: Vec<SinkIndex>,
     /// Consume-transform-produce provenance, per input partition, in order of its name.
     pub transforms: Vec<TransformIndex>,
+    /// Whose rules the per-process walks follow (they differ after an `info` poll and around reassignments).
+    pub rules: crate::Rules,
     key_ids: keys::KeyTable<'h>,
     flat: flat::Flat,
 }
@@ -267,11 +269,16 @@ pub struct Analysis<'h> {
 impl<'h> Analysis<'h> {
     /// Builds every index for `history`.
     pub fn new(history: &'h History) -> Analysis<'h> {
-        Analysis::build(history, parallel::worth_it(history.ops.len()))
+        Analysis::with_rules(history, crate::Rules::Eosim)
+    }
+
+    /// Builds every index for `history`, its per-process walks following `rules`.
+    pub fn with_rules(history: &'h History, rules: crate::Rules) -> Analysis<'h> {
+        Analysis::build(history, parallel::worth_it(history.ops.len()), rules)
     }
 
     /// Builds every index for `history`, using a second thread for independent work if `parallel`.
-    fn build(history: &'h History, parallel: bool) -> Analysis<'h> {
+    fn build(history: &'h History, parallel: bool, rules: crate::Rules) -> Analysis<'h> {
         let (mut flat, key_ids, names) = flat::flatten(history);
         let mut keys: Vec<KeyIndex> = names.into_iter().map(empty_key_index).collect();
         let mut analysis = Analysis {
@@ -286,6 +293,7 @@ impl<'h> Analysis<'h> {
             own_reads: Vec::new(),
             sinks: Vec::new(),
             transforms: Vec::new(),
+            rules,
             key_ids,
             flat,
         };
@@ -519,47 +527,66 @@ impl<'h> Analysis<'h> {
                 self.forget_rebalanced(op, meta, process);
             }
             match (meta.f, meta.op_type) {
-                (_, OpType::Invoke) => {}
-                (_, OpType::Fail) => {
-                    // A failed poll or aborted transaction did not happen: its consumer must rewind to where it
-                    // stood, so the position is unchanged. Noting the abort lets a skip name it.
-                    self.op_extents(op, meta, true, &mut extents);
-                    for &(key, _, _) in &extents {
-                        if let Some(standing) = process.get_mut(&key) {
-                            standing.aborted = Some(op);
-                        }
-                    }
-                }
+                (_, OpType::Invoke) | (OpFn::Assign | OpFn::Subscribe, OpType::Fail) => {}
                 (OpFn::Assign | OpFn::Subscribe, _) => {
                     // An info reassignment may have happened; forgetting dropped keys is the cautious reading.
                     let mut kept: Vec<KeyId> = self.flat.recs(op).iter().map(flat::key_of).collect();
                     kept.sort_unstable();
                     process.retain(|key, _| kept.binary_search(key).is_ok());
                 }
-                (OpFn::Send, OpType::Info) => {
-                    // An unknown send says nothing about where the process's consumer stands.
+                (OpFn::Send, _) => {
+                    // A send says nothing about where the process's consumer stands.
                 }
-                (OpFn::Poll | OpFn::Txn | OpFn::Crash, OpType::Info) => {
-                    // An info poll may have advanced the consumer by records we never saw, so the next poll can be
-                    // judged against nothing; a crash ends the process anyway.
-                    process.clear();
-                }
-                (_, OpType::Ok) => {
+                (OpFn::Crash, _) if self.rules == crate::Rules::Eosim => process.clear(),
+                (OpFn::Crash, _) => {}
+                (OpFn::Poll | OpFn::Txn, op_type) => {
+                    // Every poll that read something is judged against where the process stood, whether its
+                    // operation committed, failed or is unknown (Jepsen's poll-skip+nonmonotonic-cases-per-process):
+                    // a consumer must never return records out of order, whatever becomes of its transaction.
                     self.op_extents(op, meta, true, &mut extents);
-                    for &(key, first, last) in &extents {
-                        let standing = Standing { last, aborted: None };
-                        match process.insert(key, standing) {
-                            Some(before) if !self.keys[key].follows(before.last.offset, first.offset) => {
-                                let name = self.flat.processes[meta.process as usize];
+                    let name = self.flat.processes[meta.process as usize];
+                    for &(key, first, _) in &extents {
+                        match process.get(&key) {
+                            Some(&before) if !self.keys[key].follows(before.last.offset, first.offset) => {
                                 successions.push(succession(name, key, before, first));
                             }
                             _ => {}
                         }
                     }
+                    self.move_position(op, op_type, &extents, process);
                 }
             }
         }
         successions
+    }
+
+    /// Where a process stands after a poll or transaction `op` that read `extents`: an ok one moves it to the end
+    /// of what it read. A failed one did not happen, so its consumer must rewind: the position stays, noting the
+    /// abort so that a later skip can name it. After an info one, eosim forgets the position (the operation may
+    /// have committed its offsets, and then the consumer legitimately stands past it); Jepsen keeps it.
+    fn move_position(
+        &self,
+        op: usize,
+        op_type: OpType,
+        extents: &[(KeyId, Position, Position)],
+        process: &mut BTreeMap<KeyId, Standing>,
+    ) {
+        match op_type {
+            OpType::Ok => {
+                for &(key, _, last) in extents {
+                    process.insert(key, Standing { last, aborted: None });
+                }
+            }
+            OpType::Fail => {
+                for &(key, _, _) in extents {
+                    if let Some(standing) = process.get_mut(&key) {
+                        standing.aborted = Some(op);
+                    }
+                }
+            }
+            OpType::Info if self.rules == crate::Rules::Eosim => process.clear(),
+            OpType::Info | OpType::Invoke => {}
+        }
     }
 
     /// Forgets where a process stood in the partitions whose assignment changed while op `op` ran (Jepsen's
@@ -575,12 +602,22 @@ impl<'h> Analysis<'h> {
     }
 
     /// Walks each process's ok sends in completion order and pairs each send to a key with the previous one.
+    /// Under Jepsen's rules, info sends count too (where their offset is known, from the ack or a read), and an
+    /// assign or subscribe that drops a key forgets the process's sends to it.
     fn walk_sends(&self) -> Vec<Succession> {
+        let jepsen = self.rules == crate::Rules::Jepsen;
         let mut positions: Vec<BTreeMap<KeyId, Position>> = vec![BTreeMap::new(); self.flat.processes.len()];
         let mut successions = Vec::new();
         let mut extents = Vec::new();
         for (op, meta) in self.flat.meta.iter().enumerate() {
-            if meta.op_type != OpType::Ok {
+            let counts = meta.op_type == OpType::Ok || (jepsen && meta.op_type == OpType::Info);
+            if !counts {
+                continue;
+            }
+            if jepsen && matches!(meta.f, OpFn::Assign | OpFn::Subscribe) {
+                let mut kept: Vec<KeyId> = self.flat.recs(op).iter().map(flat::key_of).collect();
+                kept.sort_unstable();
+                positions[meta.process as usize].retain(|key, _| kept.binary_search(key).is_ok());
                 continue;
             }
             self.op_extents(op, meta, false, &mut extents);
@@ -616,6 +653,14 @@ impl<'h> Analysis<'h> {
                 }
                 flat::Kind::Send if !reads && rec.has_offset => {
                     extents.push((flat::key_of(rec), position(rec), position(rec)));
+                }
+                flat::Kind::Send if !reads && self.rules == crate::Rules::Jepsen => {
+                    // Jepsen places a send without an acknowledged offset by its value, where a poll read it.
+                    let key = flat::key_of(rec);
+                    if let Some(offset) = self.keys[key].observed_offset(rec.value) {
+                        let at = Position { op, offset, value: rec.value };
+                        extents.push((key, at, at));
+                    }
                 }
                 _ => {}
             }
@@ -913,7 +958,10 @@ mod tests {
             );
         }
         let history = analyse(&text);
-        let (one, two) = (Analysis::build(&history, false), Analysis::build(&history, true));
+        let (one, two) = (
+            Analysis::build(&history, false, crate::Rules::Eosim),
+            Analysis::build(&history, true, crate::Rules::Eosim),
+        );
         assert_eq!(one.keys, two.keys);
         assert_eq!(one.commit_proofs, two.commit_proofs);
         assert_eq!((&one.poll_successions, &one.send_successions), (&two.poll_successions, &two.send_successions));

@@ -14,6 +14,10 @@
 //! - `:type` and `:f` are keywords; `:send`, `:poll`, `:txn`, `:assign`, `:subscribe` and `:crash` map to their
 //!   [`OpFn`]s, micro-ops `[:send k v]`, `[:send k [offset v]]` (offset may be nil), `[:poll]` and `[:poll {k
 //!   [[offset v] ...]}]`; a nil `:value` is an empty one;
+//! - values may be integers, keywords or strings, as in Jepsen's own tests (`[:send :x :a]`); a keyword or string
+//!   value stands for a number of its own, below [`NAMED_VALUE_MAX`], and its text is kept in
+//!   [`History::value_names`] so that explanations show `:a`, not the number. Integer values in that range are
+//!   refused, so that the two never collide;
 //! - `:final? true` marks a final poll; `:rebalance-log [{:keys [k ...]} ...]` becomes [`Op::keys`] (the partitions
 //!   rebalanced during the operation);
 //! - every other key (`:error`, `:poll-ms`, ...) is ignored.
@@ -22,7 +26,13 @@
 //! Kafka checker ignores — a nemesis op (whose `:process` is not an integer, e.g. `:nemesis`) or a client op with
 //! another `:f` (e.g. `:debug-topic-partitions`) — is kept as an inert placeholder (an `info` `send` with no
 //! micro-ops), and a gap in `:index`es (a history filtered to client ops) is filled with placeholders too.
-//! Placeholders of non-client ops get process [`NON_CLIENT_PROCESS`], which no client has.
+//! Placeholders of non-client ops get process [`NON_CLIENT_PROCESS`], which no client has. A file may skip at most
+//! [`INDEX_GAP_MAX`] indices in all, so that a single `{:index 100000000 ...}` cannot make the reader build a hundred
+//! million placeholders.
+//!
+//! The reader reads each byte once (a `#_` discarded form is read once and dropped, and a mistake inside it is
+//! reported where it is), and refuses forms nested deeper than 256, discarded ones included, so that no input
+//! exhausts the stack or takes more than linear time.
 //!
 //! The reader is a small one written for this, rather than a crate: of the EDN crates on crates.io, `edn-rs` is
 //! deprecated, and `clojure-reader` reports positions for syntax errors only, while a malformed history must be
@@ -30,12 +40,20 @@
 //! writes — maps, vectors, lists, sets, keywords, symbols, strings, characters, numbers, `nil`, booleans, tagged
 //! literals, `#_` discards and `;` comments — and never panics.
 
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
 use crate::history::{History, Key, MicroOp, Offset, Op, OpFn, OpType, ParseError, Value};
 
 /// The process of placeholders standing for non-client operations (nemesis ops, index gaps).
 pub const NON_CLIENT_PROCESS: u64 = u64::MAX;
+
+/// How many indices a file may skip in all (each skipped index becomes a placeholder operation of about 100 bytes).
+pub const INDEX_GAP_MAX: u64 = 1_000_000;
+
+/// Keyword and string values are numbered from `i64::MIN` up to this bound (exclusive); integer values below it are
+/// refused.
+pub const NAMED_VALUE_MAX: Value = i64::MIN + (1 << 32);
 
 /// Collections nested deeper than this are refused, so that hostile input cannot exhaust the stack.
 const DEPTH_MAX: usize = 256;
@@ -47,9 +65,9 @@ impl History {
     /// The first malformed form or operation, as a [`ParseError`] naming its line, the column of the offending
     /// token, and what was expected there. Any input gives a history or an error; none makes the reader panic.
     pub fn parse_edn(file_name: &str, text: &str) -> Result<History, ParseError> {
-        let mut reader = Reader { file: file_name, text, bytes: text.as_bytes(), pos: 0 };
+        let mut reader = Reader::new(file_name, text);
         let mut history = History::new();
-        reader.skip_ws();
+        reader.skip_ws(0)?;
         let closing = match reader.peek() {
             Some(b'[') => Some(b']'),
             Some(b'(') => Some(b')'),
@@ -60,20 +78,20 @@ impl History {
             reader.pos += 1;
         }
         loop {
-            reader.skip_ws();
+            reader.skip_ws(0)?;
             match (reader.peek(), closing) {
-                (None, None) => return Ok(history),
+                (None, None) => return Ok(reader.finish(history)),
                 (None, Some(close)) => {
                     let message = format!("unexpected end of input (expected {} to close the history)", close as char);
                     return Err(reader.error_at(reader.pos, message).with_note(&reader, opened));
                 }
                 (Some(byte), Some(close)) if byte == close => {
                     reader.pos += 1;
-                    reader.skip_ws();
+                    reader.skip_ws(0)?;
                     if reader.peek().is_some() {
                         return Err(reader.error_at(reader.pos, "expected nothing after the history".to_string()));
                     }
-                    return Ok(history);
+                    return Ok(reader.finish(history));
                 }
                 _ => {}
             }
@@ -150,6 +168,10 @@ struct Reader<'t> {
     text: &'t str,
     bytes: &'t [u8],
     pos: usize,
+    /// The number given to each keyword or string value, by its EDN text (`:a`, `"a"`).
+    names: RefCell<BTreeMap<&'t str, Value>>,
+    /// How many indices the file has skipped so far.
+    gap_total: Cell<u64>,
 }
 
 /// Whether `byte` may appear in a symbol or keyword (after its first character).
@@ -158,6 +180,17 @@ fn symbol_byte(byte: u8) -> bool {
 }
 
 impl<'t> Reader<'t> {
+    fn new(file: &'t str, text: &'t str) -> Reader<'t> {
+        let names = RefCell::new(BTreeMap::new());
+        Reader { file, text, bytes: text.as_bytes(), pos: 0, names, gap_total: Cell::new(0) }
+    }
+
+    /// The history, with the text of each keyword or string value it holds.
+    fn finish(&self, mut history: History) -> History {
+        history.value_names = self.names.borrow().iter().map(|(name, &value)| (value, (*name).to_string())).collect();
+        history
+    }
+
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.pos).copied()
     }
@@ -189,8 +222,10 @@ impl<'t> Reader<'t> {
         short
     }
 
-    /// Skips whitespace, commas, `;` comments and `#_` discarded forms.
-    fn skip_ws(&mut self) {
+    /// Skips whitespace, commas, `;` comments and `#_` discarded forms, the latter read (once) as forms nested
+    /// `depth` deep, so that a discard counts towards [`DEPTH_MAX`] like any other form and a mistake inside it is
+    /// reported where it is.
+    fn skip_ws(&mut self, depth: usize) -> Result<(), ParseError> {
         loop {
             match self.peek() {
                 Some(b' ' | b'\t' | b'\n' | b'\r' | b',' | b'\x0c') => self.pos += 1,
@@ -201,25 +236,20 @@ impl<'t> Reader<'t> {
                 }
                 Some(b'#') if self.bytes.get(self.pos + 1) == Some(&b'_') => {
                     self.pos += 2;
-                    // A malformed discarded form is reported when it is read as the next form instead.
-                    let before = self.pos;
-                    if self.node(0).is_err() {
-                        self.pos = before;
-                        return;
-                    }
+                    self.node(depth + 1)?;
                 }
-                _ => return,
+                _ => return Ok(()),
             }
         }
     }
 
     /// Reads one form.
     fn node(&mut self, depth: usize) -> Result<Node<'t>, ParseError> {
-        self.skip_ws();
-        let start = self.pos;
         if depth > DEPTH_MAX {
-            return Err(self.error_at(start, format!("expected forms nested at most {DEPTH_MAX} deep")));
+            return Err(self.error_at(self.pos, format!("expected forms nested at most {DEPTH_MAX} deep")));
         }
+        self.skip_ws(depth)?;
+        let start = self.pos;
         let Some(byte) = self.peek() else {
             return Err(self.error_at(start, "unexpected end of input (expected a value)".to_string()));
         };
@@ -251,7 +281,7 @@ impl<'t> Reader<'t> {
         self.pos += 1;
         let mut items = Vec::new();
         loop {
-            self.skip_ws();
+            self.skip_ws(depth + 1)?;
             match self.peek() {
                 Some(byte) if byte == close => {
                     self.pos += 1;
@@ -489,7 +519,20 @@ impl<'t> Reader<'t> {
         let index = match fields.index {
             None => position,
             Some(index) => match untagged(index).kind {
-                Kind::Int(i) if i >= 0 && i as u64 >= position as u64 => i as usize,
+                Kind::Int(i) if i >= 0 && i as u64 >= position as u64 => {
+                    let gap = i as u64 - position as u64;
+                    let allowed = INDEX_GAP_MAX - self.gap_total.get();
+                    if gap > allowed {
+                        let message = format!(
+                            "expected :index at most {} (a file may skip at most {INDEX_GAP_MAX} indices in all, \
+                             {allowed} more here), found {i}",
+                            position as u64 + allowed
+                        );
+                        return Err(self.error_at(index.start, message));
+                    }
+                    self.gap_total.set(self.gap_total.get() + gap);
+                    i as usize
+                }
                 _ => {
                     let message = format!(
                         "expected :index {position} or more (indices ascend in file order), found {}",
@@ -690,10 +733,26 @@ impl<'t> Reader<'t> {
         }
     }
 
+    /// A record's value: an integer, or a keyword or string numbered below [`NAMED_VALUE_MAX`].
     fn value(&self, node: &Node<'t>) -> Result<Value, ParseError> {
-        match untagged(node).kind {
-            Kind::Int(v) => Ok(v),
-            _ => Err(self.error_at(node.start, format!("expected an integer value, found {}", self.show(node)))),
+        let inner = untagged(node);
+        match inner.kind {
+            Kind::Int(v) if v >= NAMED_VALUE_MAX => Ok(v),
+            Kind::Int(v) => Err(self.error_at(
+                node.start,
+                format!("expected an integer value of at least {NAMED_VALUE_MAX} (lower ones number keyword and string values), found {v}"),
+            )),
+            Kind::Keyword(_) | Kind::Str(_) => {
+                let name = &self.text[inner.start..inner.end];
+                let mut names = self.names.borrow_mut();
+                let next = i64::MIN + names.len() as i64;
+                assert!(next < NAMED_VALUE_MAX, "2^32 distinct names cannot fit in a text the reader accepts");
+                Ok(*names.entry(name).or_insert(next))
+            }
+            _ => Err(self.error_at(
+                node.start,
+                format!("expected a value (an integer, a keyword or a string), found {}", self.show(node)),
+            )),
         }
     }
 }
@@ -808,8 +867,11 @@ mod tests {
         assert_eq!(e.to_string(), "h.edn:2:8: unknown :type :okay (expected :invoke, :ok, :fail or :info)");
         assert_eq!(error("{:f :poll, :process 1}").message, "missing :type (expected :invoke, :ok, :fail or :info)");
         assert_eq!(error("[1 2]").message, "expected an operation map {:type ..., :f ..., ...}, found 1");
-        let e = error("{:type :ok, :f :send, :process 1, :value [[:send 1 [0 :a]]]}");
-        assert_eq!((e.column, e.message.as_str()), (55, "expected an integer value, found :a"));
+        let e = error("{:type :ok, :f :send, :process 1, :value [[:send 1 [0 1.5]]]}");
+        assert_eq!(
+            (e.column, e.message.as_str()),
+            (55, "expected a value (an integer, a keyword or a string), found 1.5")
+        );
         let e = error("{:type :ok, :f :send, :process 1, :value [[:send 1 [-1 2]]]}");
         assert_eq!(e.message, "expected an offset (a non-negative integer or nil), found -1");
         let e = error("{:type :ok, :f :send, :process 1, :value [[:send 1]]}");

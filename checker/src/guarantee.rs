@@ -67,10 +67,12 @@ impl Guarantee {
     /// - Jepsen counts `unseen` as an error (its final polls are meant to read everything); we keep it
     ///   informational, because only a poll marked final proves a write should have been read, and then an unread
     ///   acknowledged write is reported as `lost-write` instead.
-    /// - The cycle anomalies (G0, G1c, G-single, G-nonadjacent, G2-item and their `-process` and `-realtime` forms)
-    ///   are found by the cycle search (`cycles/`) and judged here like the rest. Jepsen's Kafka test asks Elle
-    ///   for strict serializability; no Kafka claim includes it, so only `serializable` forbids cycles, and only
-    ///   those of data dependencies, as Elle's `serializable` model does.
+    /// - The cycle anomalies (G0, G1c-wr, G1c, G-single, G-nonadjacent, G2-item and their `-process` and `-realtime`
+    ///   forms) are found by the cycle search (`cycles/`) and judged here like the rest. Jepsen's Kafka test asks
+    ///   Elle for strict serializability; no Kafka claim includes it, so only `serializable` forbids most cycles,
+    ///   and only those of data dependencies, as Elle's `serializable` model does. G1c-wr (wr edges alone, Jepsen's
+    ///   G1c without `:ww-deps`) is forbidden by kafka-eos too, in every form: read_committed rules it out.
+    /// - `nonlinearizable-log` (`--linearizable`) is forbidden wherever duplicates are.
     pub fn forbids(self, kind: AnomalyKind) -> bool {
         use AnomalyKind as A;
         use Guarantee as G;
@@ -103,6 +105,13 @@ impl Guarantee {
             // Without transactions an acknowledged record is visible at once, so an operation that sends and then
             // polls may read its own record back; only a transaction hides its records until it commits.
             (G::AtMostOnce | G::AtLeastOnce | G::Idempotent, A::PrecommittedRead) => false,
+            // Without transactions each send is visible once acknowledged and an operation's sends and polls are not
+            // atomic, so two operations may each read what the other sent while both run: a cycle of wr edges
+            // alone. Only read_committed isolation (kafka-eos) rules that out.
+            (G::AtMostOnce | G::AtLeastOnce | G::Idempotent, A::G1cWr | A::G1cWrProcess | A::G1cWrRealtime) => false,
+            // Retries without sequence numbers may append a record twice or out of order, which no log that
+            // appends each send once, in real-time order, explains; those claims allow both.
+            (G::AtMostOnce | G::AtLeastOnce, A::NonlinearizableLog) => false,
             // Kafka does not claim serializability: a transaction's records interleave with another's in a
             // partition (a G0), and a read_committed consumer may see one partition of a transaction before another
             // (a G-single), so every dependency cycle is outside these claims.
@@ -126,7 +135,11 @@ impl Guarantee {
             ) => false,
             // Serializability promises some serial order, not one that agrees with each process's order or with real
             // time (those are strong session serializability and strict serializability): a consumer that lags
-            // behind acknowledged records makes such cycles without breaking it.
+            // behind acknowledged records makes such cycles without breaking it. G1c-wr with a process or realtime
+            // edge is the exception, forbidden above and below: under read_committed each operation's commit point
+            // lies inside its interval and after the commits it read, so wr, process and realtime edges all go
+            // forward in commit order and no cycle of them can close (a poll that read a value whose only send began
+            // after the poll returned, a read from the future, is the smallest such cycle).
             (
                 G::Serializable,
                 A::G0Process
@@ -158,10 +171,14 @@ impl Guarantee {
                 | A::TransformLost
                 | A::TransformDuplicate
                 | A::G0
+                | A::G1cWr
+                | A::G1cWrProcess
+                | A::G1cWrRealtime
                 | A::G1c
                 | A::GSingle
                 | A::GNonadjacent
-                | A::G2Item,
+                | A::G2Item
+                | A::NonlinearizableLog,
             ) => true,
         }
     }
@@ -206,7 +223,8 @@ mod tests {
                 A::PrecommittedRead,
                 A::SinkLostWrite,
                 A::TransformLost,
-                A::Unseen
+                A::Unseen,
+                A::NonlinearizableLog
             ]
         );
         assert_eq!(
@@ -219,7 +237,8 @@ mod tests {
                 A::PrecommittedRead,
                 A::SinkDuplicate,
                 A::TransformDuplicate,
-                A::Unseen
+                A::Unseen,
+                A::NonlinearizableLog
             ]
         );
         assert_eq!(
@@ -229,11 +248,25 @@ mod tests {
         for g in [Guarantee::KafkaEos, Guarantee::Serializable] {
             assert_eq!(allowed(g), vec![A::IntSendSkip, A::Unseen]);
         }
-        // Every cycle is allowed but under serializable, which forbids those of data dependencies alone.
+        // Every cycle is allowed but G1c-wr under kafka-eos, and under serializable those of data dependencies
+        // alone and every G1c-wr.
+        let wr = [A::G1cWr, A::G1cWrProcess, A::G1cWrRealtime];
         for &g in Guarantee::ALL {
             let forbidden: Vec<AnomalyKind> = crate::cycles::kinds().filter(|&k| g.forbids(k)).collect();
             let expected = match g {
-                Guarantee::Serializable => vec![A::G0, A::G1c, A::GSingle, A::GNonadjacent, A::G2Item],
+                Guarantee::Serializable => {
+                    vec![
+                        A::G0,
+                        A::G1cWr,
+                        A::G1cWrProcess,
+                        A::G1cWrRealtime,
+                        A::G1c,
+                        A::GSingle,
+                        A::GNonadjacent,
+                        A::G2Item,
+                    ]
+                }
+                Guarantee::KafkaEos => wr.to_vec(),
                 _ => vec![],
             };
             assert_eq!(forbidden, expected, "{}", g.name());

@@ -118,6 +118,9 @@ pub struct Op {
 pub struct History {
     /// The operations; `ops[i].index == i`.
     pub ops: Vec<Op>,
+    /// The EDN text of values that were keywords or strings (`:a`, `"a"`) in a Jepsen history, by the number that
+    /// stands for each (see [`crate::edn`]); empty for JSON Lines, whose values are integers.
+    pub value_names: BTreeMap<Value, String>,
 }
 
 /// A line of a history file that could not be read, with the place and what was expected there.
@@ -189,7 +192,34 @@ impl Op {
 impl History {
     /// An empty history.
     pub fn new() -> Self {
-        History { ops: Vec::new() }
+        History { ops: Vec::new(), value_names: BTreeMap::new() }
+    }
+
+    /// How a person should see `value`: its keyword or string text if it had one, else the integer.
+    pub fn value_text(&self, value: Value) -> String {
+        self.value_names.get(&value).cloned().unwrap_or_else(|| value.to_string())
+    }
+
+    /// `text` with every number that stands for a keyword or string value replaced by that value's text.
+    pub fn name_values(&self, text: &str) -> String {
+        if self.value_names.is_empty() {
+            return text.to_string();
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(start) = rest.find(|c: char| c == '-' || c.is_ascii_digit()) {
+            out.push_str(&rest[..start]);
+            let tail = &rest[start + 1..];
+            let end = start + 1 + tail.find(|c: char| !c.is_ascii_digit()).unwrap_or(tail.len());
+            let token = &rest[start..end];
+            match token.parse::<Value>().ok().and_then(|v| self.value_names.get(&v)) {
+                Some(name) => out.push_str(name),
+                None => out.push_str(token),
+            }
+            rest = &rest[end..];
+        }
+        out.push_str(rest);
+        out
     }
 
     /// Appends an op, setting its index to its position; returns the index.
@@ -234,7 +264,7 @@ impl History {
                 ops.append(&mut chunk.ops);
             }
         }
-        let history = History { ops };
+        let history = History { ops, value_names: BTreeMap::new() };
         assert!(history.ops.iter().enumerate().all(|(i, op)| op.index == i));
         Ok(history)
     }

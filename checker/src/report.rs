@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::{Anomaly, AnomalyKind, Guarantee, Key, Offset, Value};
+use crate::{Anomaly, AnomalyKind, Guarantee, Key, Offset, Rules, Value};
 
 /// The version of a [`Report`]'s JSON layout, its top-level `schema` field (docs/check-schema.md).
 ///
@@ -29,12 +29,32 @@ pub struct Report {
     pub guarantee: Guarantee,
     /// Every anomaly, violation or not, ordered by kind (in [`AnomalyKind::ALL`] order), key, then first op index.
     pub anomalies: Vec<Anomaly>,
+    /// Whose verdict rules judge the anomalies.
+    pub rules: Rules,
+    /// Whether the history subscribes (Jepsen's rules then allow poll skips and rewinds).
+    pub subscribes: bool,
+    /// Whether the history held nothing to check: no send, poll or txn operation completed ok or info with a
+    /// micro-op. Jepsen calls such a history invalid; eosim warns.
+    pub nothing_checked: bool,
 }
 
 impl Report {
-    /// The anomalies the guarantee forbids.
+    /// A report of `anomalies` judged against `guarantee` by eosim's rules, on a history with something in it.
+    pub fn new(guarantee: Guarantee, anomalies: Vec<Anomaly>) -> Report {
+        Report { guarantee, anomalies, rules: Rules::Eosim, subscribes: false, nothing_checked: false }
+    }
+
+    /// Whether the report's rules count `kind` as a violation: the guarantee's table, or Jepsen's list.
+    pub fn forbids(&self, kind: AnomalyKind) -> bool {
+        match self.rules {
+            Rules::Eosim => self.guarantee.forbids(kind),
+            Rules::Jepsen => crate::jepsen_forbids(kind, self.subscribes),
+        }
+    }
+
+    /// The anomalies the rules forbid.
     pub fn violations(&self) -> impl Iterator<Item = &Anomaly> {
-        self.anomalies.iter().filter(|a| self.guarantee.forbids(a.kind))
+        self.anomalies.iter().filter(|a| self.forbids(a.kind))
     }
 
     /// How many anomalies the guarantee forbids.
@@ -42,9 +62,23 @@ impl Report {
         self.violations().count()
     }
 
-    /// Whether the history keeps the guarantee: no violation (allowed anomalies may remain).
+    /// Whether the history keeps the guarantee: no violation (allowed anomalies may remain), and, under Jepsen's
+    /// rules, something was checked.
     pub fn is_valid(&self) -> bool {
-        self.violations().next().is_none()
+        self.violations().next().is_none() && !(self.nothing_checked && self.rules == Rules::Jepsen)
+    }
+
+    /// The warning or verdict line for a history with nothing in it, if it had nothing.
+    pub fn nothing_checked_line(&self) -> Option<&'static str> {
+        match (self.nothing_checked, self.rules) {
+            (false, _) => None,
+            (true, Rules::Eosim) => {
+                Some("warning: nothing could be checked (no send, poll or txn operation completed ok or info)")
+            }
+            (true, Rules::Jepsen) => {
+                Some("nothing could be checked (no send, poll or txn operation completed ok or info): invalid, as Jepsen's empty-transaction-graph")
+            }
+        }
     }
 
     /// How many anomalies of each kind were found, violations or not; kinds not found are absent.
@@ -63,16 +97,23 @@ impl Report {
         let violations = self.violation_count();
         // Writing to a String cannot fail.
         let _ = writeln!(out, "guarantee: {} ({})", self.guarantee.name(), self.guarantee.description());
-        let _ = match violations {
-            0 => writeln!(out, "verdict: valid (no violation)"),
-            1 => writeln!(out, "verdict: INVALID (1 violation)"),
-            n => writeln!(out, "verdict: INVALID ({n} violations)"),
+        if self.rules == Rules::Jepsen {
+            out.push_str("rules: jepsen (Jepsen's allowed-error-types, send-order and unseen rules)\n");
+        }
+        let _ = match (violations, self.is_valid()) {
+            (0, true) => writeln!(out, "verdict: valid (no violation)"),
+            (0, false) => writeln!(out, "verdict: INVALID (nothing could be checked)"),
+            (1, _) => writeln!(out, "verdict: INVALID (1 violation)"),
+            (n, _) => writeln!(out, "verdict: INVALID ({n} violations)"),
         };
+        if let Some(line) = self.nothing_checked_line() {
+            let _ = writeln!(out, "{line}");
+        }
         if self.anomalies.is_empty() {
             out.push_str("no anomalies\n");
         }
         for (kind, count) in self.counts() {
-            let verdict = if self.guarantee.forbids(kind) { "violation" } else { "allowed" };
+            let verdict = if self.forbids(kind) { "violation" } else { "allowed" };
             let _ = writeln!(out, "{}: {count} ({verdict})", kind.name());
             for anomaly in self.anomalies.iter().filter(|a| a.kind == kind).take(max_cases_per_kind) {
                 render_case(&mut out, anomaly);
@@ -92,6 +133,9 @@ struct ReportJson<'a> {
     guarantee: Guarantee,
     valid: bool,
     violation_count: usize,
+    rules: Rules,
+    subscribes: bool,
+    nothing_checked: bool,
     anomalies: Vec<AnomalyJson<'a>>,
 }
 
@@ -114,7 +158,7 @@ impl Serialize for Report {
             .iter()
             .map(|anomaly| AnomalyJson {
                 kind: anomaly.kind,
-                violation: self.guarantee.forbids(anomaly.kind),
+                violation: self.forbids(anomaly.kind),
                 key: &anomaly.key,
                 values: &anomaly.values,
                 offsets: &anomaly.offsets,
@@ -127,7 +171,10 @@ impl Serialize for Report {
         let json = ReportJson {
             schema: REPORT_SCHEMA,
             guarantee: self.guarantee,
-            valid: violation_count == 0,
+            rules: self.rules,
+            subscribes: self.subscribes,
+            nothing_checked: self.nothing_checked,
+            valid: self.is_valid(),
             violation_count,
             anomalies,
         };
@@ -142,6 +189,12 @@ struct ReportWire {
     schema: u32,
     guarantee: Guarantee,
     anomalies: Vec<Anomaly>,
+    #[serde(default)]
+    rules: Rules,
+    #[serde(default)]
+    subscribes: bool,
+    #[serde(default)]
+    nothing_checked: bool,
 }
 
 impl TryFrom<ReportWire> for Report {
@@ -151,7 +204,9 @@ impl TryFrom<ReportWire> for Report {
         if wire.schema != REPORT_SCHEMA {
             return Err(format!("report schema {} (expected {REPORT_SCHEMA})", wire.schema));
         }
-        Ok(Report { guarantee: wire.guarantee, anomalies: wire.anomalies })
+        let mut report = Report::new(wire.guarantee, wire.anomalies);
+        (report.rules, report.subscribes, report.nothing_checked) = (wire.rules, wire.subscribes, wire.nothing_checked);
+        Ok(report)
     }
 }
 
@@ -180,6 +235,9 @@ mod tests {
 
     fn report(guarantee: Guarantee) -> Report {
         Report {
+            rules: Rules::Eosim,
+            subscribes: false,
+            nothing_checked: false,
             guarantee,
             anomalies: vec![
                 anomaly(AnomalyKind::Duplicate, vec![1, 3]),
@@ -241,7 +299,7 @@ mod tests {
     fn json_reads_back_ignoring_unknown_fields_and_refusing_other_schemas() {
         let later = r#"{"schema":1,"guarantee":"kafka-eos","valid":true,"future":[1],"anomalies":[]}"#;
         let back: Report = serde_json::from_str(later).expect("an added field still reads");
-        assert_eq!(back, Report { guarantee: Guarantee::KafkaEos, anomalies: Vec::new() });
+        assert_eq!(back, Report::new(Guarantee::KafkaEos, Vec::new()));
         let other = r#"{"schema":2,"guarantee":"kafka-eos","anomalies":[]}"#;
         let error = serde_json::from_str::<Report>(other).expect_err("schema 2 is another layout");
         assert!(error.to_string().contains("report schema 2 (expected 1)"), "{error}");

@@ -238,3 +238,30 @@ fn an_input_consumed_without_output_is_lost_unless_at_most_once() {
     let unjudged = report(&text.replace(r#","out-0":[[0,100]]"#, ""), Guarantee::KafkaEos);
     assert!(!kinds(&unjudged).contains(&AnomalyKind::TransformLost), "{}", unjudged.render_text(3));
 }
+
+/// A read from the future: process 1's poll returned 5 (event 1) before 5's only send was invoked (event 2). The
+/// wr edge send → poll and the realtime edge poll → send close a G1c-wr-realtime cycle. Worked by hand: under
+/// read_committed the send's commit point lies in [2, 3] and the poll's read in [0, 1], after the commit it read:
+/// impossible, so kafka-eos and serializable forbid it; the weaker claims allow the class (see docs/checks/cycles.md).
+#[test]
+fn a_read_from_the_future_is_g1c_wr_realtime_forbidden_under_kafka_eos_and_serializable() {
+    let text = r#"{"index":0,"time":0,"process":1,"type":"invoke","f":"poll","value":[["poll"]]}
+{"index":1,"time":1,"process":1,"type":"ok","f":"poll","value":[["poll",{"x-0":[[0,5]]}]]}
+{"index":2,"time":2,"process":2,"type":"invoke","f":"send","value":[["send","x-0",5]]}
+{"index":3,"time":3,"process":2,"type":"ok","f":"send","value":[["send","x-0",[0,5]]]}
+"#;
+    for guarantee in [Guarantee::KafkaEos, Guarantee::Serializable] {
+        let r = report(text, guarantee);
+        let found: Vec<(AnomalyKind, Vec<usize>)> = r.violations().map(|a| (a.kind, a.ops.clone())).collect();
+        assert_eq!(found, vec![(AnomalyKind::G1cWrRealtime, vec![1, 3])], "{}", r.render_text(5));
+    }
+    assert!(report(text, Guarantee::AtLeastOnce).anomalies.iter().any(|a| a.kind == AnomalyKind::G1cWrRealtime));
+    assert!(report(text, Guarantee::AtLeastOnce).is_valid());
+    // The poll invoked after the send completed reads the past: no cycle.
+    let past = r#"{"index":0,"time":0,"process":2,"type":"invoke","f":"send","value":[["send","x-0",5]]}
+{"index":1,"time":1,"process":2,"type":"ok","f":"send","value":[["send","x-0",[0,5]]]}
+{"index":2,"time":2,"process":1,"type":"invoke","f":"poll","value":[["poll"]]}
+{"index":3,"time":3,"process":1,"type":"ok","f":"poll","value":[["poll",{"x-0":[[0,5]]}]]}
+"#;
+    assert!(report(past, Guarantee::Serializable).anomalies.is_empty());
+}

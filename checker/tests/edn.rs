@@ -92,8 +92,11 @@ fn hand_worked_anomalies_in_a_vector_of_tagged_records() {
 fn a_malformed_fixture_names_its_file_line_and_column() {
     let (path, text) = fixture("malformed.edn");
     let error = History::parse_edn(&path, &text).expect_err("malformed");
-    let column = text.lines().nth(2).and_then(|line| line.find(":ten")).map_or(0, |at| at + 1);
-    assert_eq!(error.to_string(), format!("{path}:3:{column}: expected an integer value, found :ten"));
+    let column = text.lines().nth(2).and_then(|line| line.find("1.5")).map_or(0, |at| at + 1);
+    assert_eq!(
+        error.to_string(),
+        format!("{path}:3:{column}: expected a value (an integer, a keyword or a string), found 1.5")
+    );
     assert_eq!(History::parse_auto(&path, &text).expect_err("malformed"), error);
 }
 
@@ -102,4 +105,86 @@ fn edn_and_json_lines_give_the_same_history() {
     let history = parse("jepsen-anomalies.edn");
     let again = History::parse_auto("converted.jsonl", &history.to_jsonl()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(again, history);
+}
+
+/// The error `parse_edn` gives for `text`.
+fn edn_error(text: &str) -> eosim_checker::ParseError {
+    match History::parse_edn("h.edn", text) {
+        Ok(history) => panic!("expected an error, got {} ops", history.ops.len()),
+        Err(error) => error,
+    }
+}
+
+/// An index far ahead is refused at its place, with the gap allowed; the reader never builds the placeholders.
+#[test]
+fn an_index_gap_is_bounded() {
+    let e = edn_error("{:index 100000000, :type :ok, :f :poll, :process 1, :value [[:poll]]}");
+    assert_eq!((e.line, e.column), (1, 9), "{e}");
+    assert!(e.message.contains("expected :index at most 1000000"), "{e}");
+    assert!(e.message.contains("found 100000000"), "{e}");
+    let e = edn_error(&format!("{{:index {}, :type :ok, :f :poll, :process 1}}", i64::MAX));
+    assert_eq!((e.line, e.column), (1, 9), "{e}");
+    // The bound is on all gaps together: two gaps of 600,000 are too many.
+    let text = "{:index 600000, :type :ok, :f :poll, :process 1}\n{:index 1200001, :type :ok, :f :poll, :process 1}";
+    let e = edn_error(text);
+    assert_eq!((e.line, e.column), (2, 9), "{e}");
+    assert!(e.message.contains("expected :index at most 1000001"), "{e}");
+    // A gap inside the bound still keeps Jepsen's indices.
+    let history = History::parse_edn("h.edn", "{:index 5, :type :ok, :f :poll, :process 1}").expect("a small gap");
+    assert_eq!(history.ops.len(), 6);
+}
+
+/// Nested discards are read once each: 5,000 of them (2^5000 re-reads for a reader that rewinds) end at once,
+/// rejected for their depth, and 100 of them, within the depth bound, read as nothing.
+#[test]
+fn nested_discards_are_read_in_linear_time() {
+    let deep = "#_[".repeat(5_000);
+    let e = edn_error(&deep);
+    assert!(e.message.starts_with("expected forms nested at most 256 deep"), "{e}");
+    assert_eq!(e.line, 1);
+    let unclosed = "#_[".repeat(100);
+    let e = edn_error(&unclosed);
+    assert!(e.message.starts_with("unexpected end of input (expected ])"), "{e}");
+    let closed = format!("{}{}", "#_[".repeat(100), "]".repeat(100));
+    assert_eq!(History::parse_edn("h.edn", &closed).map(|h| h.ops.len()), Ok(0));
+    // Discards side by side are not nested: a million of them are fine.
+    let flat = "#_1 ".repeat(1_000_000);
+    assert_eq!(History::parse_edn("h.edn", &flat).map(|h| h.ops.len()), Ok(0));
+}
+
+/// `#_` nested 30,000 deep counts towards the depth bound like any other nesting, instead of overflowing the stack.
+#[test]
+fn discards_count_towards_the_depth_bound() {
+    let text = format!("[{}1]", "#_#_".repeat(15_000));
+    let e = edn_error(&text);
+    assert!(e.message.starts_with("expected forms nested at most 256 deep"), "{e}");
+    let text = format!("{}{{:type :ok}}", "#_ ".repeat(30_000));
+    let e = edn_error(&text);
+    assert!(e.message.starts_with("expected forms nested at most 256 deep"), "{e}");
+}
+
+/// Values may be integers, keywords or strings, as in Jepsen's own tests; explanations name them as written.
+#[test]
+fn keyword_and_string_values() {
+    let text = r#"{:type :invoke, :f :send, :process 0, :value [[:send :x :a] [:send :x "b"]]}
+{:type :ok, :f :send, :process 0, :value [[:send :x [0 :a]] [:send :x [1 "b"]]]}
+{:type :invoke, :f :send, :process 1, :value [[:send :x 7]]}
+{:type :ok, :f :send, :process 1, :value [[:send :x [2 7]]]}
+{:type :invoke, :f :poll, :process 2, :value [[:poll]]}
+{:type :ok, :f :poll, :process 2, :value [[:poll {:x [[0 :a] [1 "b"] [2 7] [3 :a]]}]]}"#;
+    let history = History::parse_edn("h.edn", text).expect("reads");
+    let a = history.value_names.iter().find(|(_, name)| name.as_str() == ":a").map(|(v, _)| *v).expect(":a");
+    let b = history.value_names.iter().find(|(_, name)| name.as_str() == "\"b\"").map(|(v, _)| *v).expect("\"b\"");
+    assert_ne!(a, b);
+    assert_eq!(history.value_text(a), ":a");
+    assert_eq!(history.value_text(7), "7");
+    let report = check(&history, Guarantee::KafkaEos);
+    let duplicate = report.anomalies.iter().find(|x| x.kind == AnomalyKind::Duplicate).expect("a duplicate");
+    assert_eq!(duplicate.values, vec![a]);
+    assert!(duplicate.explanation.contains(":a"), "{}", duplicate.explanation);
+    assert!(!duplicate.explanation.contains(&a.to_string()), "{}", duplicate.explanation);
+    // An integer in the range that numbers names is refused where it is.
+    let e = edn_error(&format!("{{:type :ok, :f :send, :process 1, :value [[:send :x [0 {}]]]}}", i64::MIN + 5));
+    assert_eq!(e.column, 56, "{e}");
+    assert!(e.message.contains("lower ones number keyword and string values"), "{e}");
 }

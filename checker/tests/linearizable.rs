@@ -693,3 +693,103 @@ fn checks_a_log_of_a_hundred_thousand_operations() {
         ops.len() as f64 / elapsed
     );
 }
+
+/// The benchmark's shape (`tests/throughput.rs`): producers append one record at a time, a consumer polls every 16
+/// records, and a final poll, a completion with no invocation, reads the whole log at the end. The final poll's
+/// call is its process's previous event, so the search stays linear: it fits a budget of a few steps per
+/// operation. (Called at the start of the history, it was concurrent with every append, and the search of the
+/// 10^6-operation benchmark took 81 CPU-seconds and 10 GB.)
+#[test]
+fn a_final_poll_without_invocation_keeps_the_search_linear() {
+    let send_count = 4_010i64;
+    let mut history = History::new();
+    let mut log: Vec<(Offset, Value)> = Vec::new();
+    let mut read_to = 0;
+    let event = |process, op_type, f, mops| Op {
+        index: 0,
+        time_ns: 0,
+        process,
+        op_type,
+        f,
+        mops,
+        keys: Vec::new(),
+        final_poll: false,
+    };
+    for value in 0..send_count {
+        let producer = (value % 4) as u64;
+        let send = |offset| vec![MicroOp::Send { key: "t-0".into(), value, offset, source: None }];
+        history.push(event(producer, OpType::Invoke, OpFn::Send, send(None)));
+        let offset = log.len() as u64 * 2;
+        log.push((offset, value));
+        history.push(event(producer, OpType::Ok, OpFn::Send, send(Some(offset))));
+        if log.len() - read_to >= 16 {
+            let reads = BTreeMap::from([("t-0".to_string(), log[read_to..].to_vec())]);
+            read_to = log.len();
+            history.push(event(100, OpType::Invoke, OpFn::Poll, vec![MicroOp::Poll { reads: BTreeMap::new() }]));
+            history.push(event(100, OpType::Ok, OpFn::Poll, vec![MicroOp::Poll { reads }]));
+        }
+    }
+    let reads = BTreeMap::from([("t-0".to_string(), log[read_to..].to_vec())]);
+    let mut last = event(100, OpType::Ok, OpFn::Poll, vec![MicroOp::Poll { reads }]);
+    last.final_poll = true;
+    history.push(last);
+    let operations = from_history(&history);
+    let final_read = operations.ops.last().expect("the final read");
+    // Called at the consumer's previous event (its last poll's completion), not at the start of the history.
+    let previous = history.ops.iter().rev().skip(1).find(|op| op.process == 100).map(|op| op.index as u64);
+    assert_eq!(Some(final_read.call_ns), previous);
+    assert_eq!(final_read.return_ns, history.ops.len() as u64 - 1);
+    let operation_count = operations.ops.len() as u64;
+    let budget = SearchBudget::steps(operation_count);
+    let verdicts = check_history(&history, budget);
+    assert_eq!(verdicts, vec![("t-0".to_string(), Verdict::Linearizable)]);
+}
+
+/// A log that is not linearizable becomes one `nonlinearizable-log` anomaly with a sentence and the fewest ops.
+#[test]
+fn a_nonlinearizable_log_is_one_anomaly_with_a_sentence_and_the_ops_that_show_it() {
+    use eosim_checker::linearizable::anomalies;
+    use eosim_checker::AnomalyKind;
+    // Worked by hand (docs/checks/linearizability.md): 17 at 0, then 18 at 2, then 19 at 1, one after another.
+    let text = r#"{"index":0,"time":0,"process":1,"type":"invoke","f":"send","value":[["send","orders-0",17]]}
+{"index":1,"time":1,"process":1,"type":"ok","f":"send","value":[["send","orders-0",[0,17]]]}
+{"index":2,"time":2,"process":2,"type":"invoke","f":"send","value":[["send","orders-0",18]]}
+{"index":3,"time":3,"process":2,"type":"ok","f":"send","value":[["send","orders-0",[2,18]]]}
+{"index":4,"time":4,"process":3,"type":"invoke","f":"send","value":[["send","orders-0",19]]}
+{"index":5,"time":5,"process":3,"type":"ok","f":"send","value":[["send","orders-0",[1,19]]]}
+"#;
+    let (found, verdicts) = anomalies(&parse(text), SearchBudget::default());
+    assert_eq!(verdicts.len(), 1);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].kind, AnomalyKind::NonlinearizableLog);
+    assert_eq!(found[0].ops, vec![3, 5]);
+    assert_eq!(
+        found[0].explanation,
+        "op 3's send of 18 to orders-0 was acknowledged at offset 2 before op 5's send of 19 was invoked, but op 5's \
+         got the lower offset 1"
+    );
+    // With 18 at offset 1 and 19 at 2, the log is linearizable: nothing.
+    let fixed = text.replace("[2,18]", "[1,18]").replace("[1,19]", "[2,19]");
+    assert_eq!(anomalies(&parse(&fixed), SearchBudget::default()).0, vec![]);
+
+    // A read from the future: the poll returned 5 before 5's only send was invoked.
+    let future = r#"{"index":0,"time":0,"process":1,"type":"invoke","f":"poll","value":[["poll"]]}
+{"index":1,"time":1,"process":1,"type":"ok","f":"poll","value":[["poll",{"x-0":[[0,5]]}]]}
+{"index":2,"time":2,"process":2,"type":"invoke","f":"send","value":[["send","x-0",5]]}
+{"index":3,"time":3,"process":2,"type":"ok","f":"send","value":[["send","x-0",[0,5]]]}
+"#;
+    let (found, _) = anomalies(&parse(future), SearchBudget::default());
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].ops, vec![1, 3]);
+    assert_eq!(
+        found[0].explanation,
+        "op 1 read value 5 at offset 0 of x-0, but its only send (op 3) was invoked after the poll completed"
+    );
+    // The poll invoked after the send completed: linearizable.
+    let past = r#"{"index":0,"time":0,"process":2,"type":"invoke","f":"send","value":[["send","x-0",5]]}
+{"index":1,"time":1,"process":2,"type":"ok","f":"send","value":[["send","x-0",[0,5]]]}
+{"index":2,"time":2,"process":1,"type":"invoke","f":"poll","value":[["poll"]]}
+{"index":3,"time":3,"process":1,"type":"ok","f":"poll","value":[["poll",{"x-0":[[0,5]]}]]}
+"#;
+    assert_eq!(anomalies(&parse(past), SearchBudget::default()).0, vec![]);
+}

@@ -307,15 +307,11 @@ fn render_failing_table(out: &mut String, report: &CampaignReport, options: &Tex
     }
 }
 
-/// What a failing run found, in one line.
+/// What a failing run found, in one line: its finding (the same line the terminal, junit.xml and report.json
+/// give), or the kinds it violated when a record has none.
 fn found(run: &SeedRecord) -> String {
     let kinds: Vec<&str> = run.violations.iter().map(|kind| kind.name()).collect();
-    match (&run.finding, kinds.is_empty()) {
-        (Some(finding), true) => finding.clone(),
-        (Some(finding), false) => format!("{}; {finding}", kinds.join(", ")),
-        (None, false) => kinds.join(", "),
-        (None, true) => String::new(),
-    }
+    run.finding.clone().unwrap_or_else(|| kinds.join(", "))
 }
 
 /// One failing seed: what it found, the proving operations, then its diagram and what the diagram leaves out.

@@ -80,7 +80,10 @@ fn render_failure(out: &mut String, run: &SeedRecord, options: &TextOptions) {
         let path = Path::new(dir).join(repro_file_name(run.seed));
         replay_command(&path.to_string_lossy())
     });
-    let message = format!("{what}; replay: {}", replay.as_deref().unwrap_or(&rerun));
+    let message = match &run.finding {
+        Some(finding) => format!("{what}: {finding}; replay: {}", replay.as_deref().unwrap_or(&rerun)),
+        None => format!("{what}; replay: {}", replay.as_deref().unwrap_or(&rerun)),
+    };
     let _ = writeln!(out, "      <failure type=\"{}\" message=\"{}\">", run.verdict.name(), xml_attribute(&message));
     let mut body = format!("{what}\n");
     if let Some(finding) = &run.finding {

@@ -8,10 +8,14 @@
 //! forbids it.
 //!
 //! Polls are judged per process and per key, between reassignments: an ok (or info) `assign` or `subscribe` that
-//! drops the key resets the process's position in it; one that keeps the key does not. Polls that read nothing of
-//! a key do not move the position, and neither do failed polls (an aborted transaction's consumer must rewind to
-//! where it stood). After an info poll the position is unknown, so the next poll starts afresh. Only each poll's
-//! first and last record are compared here; pairs inside one poll are the business of `int-nonmonotonic-poll`.
+//! drops the key resets the process's position in it; one that keeps the key does not. Every poll that read
+//! something is judged against the position, whether its operation completed ok, failed or is unknown (as Jepsen's
+//! `poll-skip+nonmonotonic-cases-per-process` does: a consumer must never hand out records out of order, whatever
+//! becomes of its transaction). Only ok polls move the position: a failed one's consumer must rewind to where it
+//! stood, and after an info one the position is forgotten (the transaction may have committed its offsets), so
+//! the next poll starts afresh — Jepsen keeps the old position there (docs/checks/README.md). Polls that read
+//! nothing of a key do not move the position. Only each poll's first and last record are compared here; pairs
+//! inside one poll are the business of `int-nonmonotonic-poll`.
 //!
 //! Worked example. Process 2 is assigned orders-0, polls offsets 0–1, is reassigned orders-0 and orders-1 (keeping
 //! orders-0), and polls again from offset 1:
@@ -110,6 +114,26 @@ mod tests {
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!((found[0].offsets.clone(), found[0].ops.clone()), (vec![1, 0], vec![1, 3]));
         assert!(found[0].explanation.contains("started back at offset 0"));
+    }
+
+    #[test]
+    fn failed_and_info_polls_are_judged_too() {
+        // Process 2 stands after offset 1. Its next transaction polls from offset 0 again and then fails (or ends
+        // unknown): the consumer handed out records it had already passed, whatever became of the transaction.
+        let base: String = EXAMPLE.lines().take(2).map(|l| format!("{l}\n")).collect();
+        for outcome in ["fail", "info"] {
+            let line = |reads: &str| {
+                format!(
+                    r#"{{"index":2,"time":2,"process":2,"type":"{outcome}","f":"txn","value":[["poll",{{"orders-0":{reads}}}]]}}
+"#
+                )
+            };
+            let found = run(check, &(base.clone() + &line("[[0,17],[1,18]]")));
+            assert_eq!(found.len(), 1, "{outcome}: {found:?}");
+            assert_eq!((found[0].offsets.clone(), found[0].ops.clone()), (vec![1, 0], vec![1, 2]));
+            // Starting after offset 1 is fine.
+            assert_eq!(run(check, &(base.clone() + &line("[[2,19]]"))), vec![], "{outcome}");
+        }
     }
 
     #[test]

@@ -1,8 +1,13 @@
 //! Elle's classes of dependency cycles, and what each allows a search to use.
 //!
 //! A cycle's class comes from its data edges (Elle's `cycle-explainer`): one rw edge makes it G-single; two or more
-//! make it G2-item when two of them are adjacent (around the cycle) and G-nonadjacent when none are; otherwise a wr
-//! edge makes it G1c, and ww edges alone make it G0. A realtime edge adds `-realtime`; else a process edge adds
+//! make it G2-item when two of them are adjacent (around the cycle) and G-nonadjacent when none are; otherwise wr
+//! edges alone make it G1c-wr, wr and ww edges G1c, and ww edges alone G0.
+//!
+//! eosim splits Elle's G1c in two because Kafka's claim does: with wr edges alone (G1c-wr, Jepsen's G1c without
+//! `:ww-deps`), each operation read another's write around a loop, so one of them read a write before it was
+//! committed, which read_committed forbids; with a ww edge (G1c), the loop may run through two transactions'
+//! interleaved writes to a partition, which Kafka allows (Jepsen's `allowed-error-types` with `:ww-deps`). A realtime edge adds `-realtime`; else a process edge adds
 //! `-process`. The classes, from most to least severe: G0, G1c, G-single, G-nonadjacent, G2-item.
 
 use super::graph::EdgeKind;
@@ -13,7 +18,9 @@ use crate::AnomalyKind;
 pub enum Base {
     /// ww edges only.
     G0,
-    /// ww and wr edges, at least one wr.
+    /// wr edges only.
+    G1cWr,
+    /// ww and wr edges, at least one of each.
     G1c,
     /// Exactly one rw edge.
     GSingle,
@@ -35,7 +42,7 @@ pub enum Variant {
 }
 
 /// Every base class, most severe first.
-pub const BASES: [Base; 5] = [Base::G0, Base::G1c, Base::GSingle, Base::GNonadjacent, Base::G2Item];
+pub const BASES: [Base; 6] = [Base::G0, Base::G1cWr, Base::G1c, Base::GSingle, Base::GNonadjacent, Base::G2Item];
 /// Every variant, in the order they are searched.
 pub const VARIANTS: [Variant; 3] = [Variant::Data, Variant::Process, Variant::Realtime];
 
@@ -46,6 +53,9 @@ pub fn kind(base: Base, variant: Variant) -> AnomalyKind {
         (Base::G0, Variant::Data) => A::G0,
         (Base::G0, Variant::Process) => A::G0Process,
         (Base::G0, Variant::Realtime) => A::G0Realtime,
+        (Base::G1cWr, Variant::Data) => A::G1cWr,
+        (Base::G1cWr, Variant::Process) => A::G1cWrProcess,
+        (Base::G1cWr, Variant::Realtime) => A::G1cWrRealtime,
         (Base::G1c, Variant::Data) => A::G1c,
         (Base::G1c, Variant::Process) => A::G1cProcess,
         (Base::G1c, Variant::Realtime) => A::G1cRealtime,
@@ -79,6 +89,7 @@ pub fn classify(edges: &[EdgeKind]) -> (Base, Variant) {
     // Adjacent around the cycle: the last edge is followed by the first.
     let adjacent = (0..edges.len()).any(|i| edges[i] == EdgeKind::Rw && edges[(i + 1) % edges.len()] == EdgeKind::Rw);
     let base = match rw {
+        0 if count(EdgeKind::Wr) > 0 && count(EdgeKind::Ww) == 0 => Base::G1cWr,
         0 if count(EdgeKind::Wr) > 0 => Base::G1c,
         0 => Base::G0,
         1 => Base::GSingle,
@@ -115,6 +126,7 @@ impl Spec {
     pub fn new(base: Base, variant: Variant) -> Spec {
         let data = match base {
             Base::G0 => EdgeKind::Ww.bit(),
+            Base::G1cWr => EdgeKind::Wr.bit(),
             Base::G1c => EdgeKind::Ww.bit() | EdgeKind::Wr.bit(),
             Base::GSingle | Base::GNonadjacent | Base::G2Item => {
                 EdgeKind::Ww.bit() | EdgeKind::Wr.bit() | EdgeKind::Rw.bit()
@@ -128,7 +140,7 @@ impl Spec {
         // Start from the rarest kind the class needs: its rw edge, its wr edge, its order edge, or any ww edge.
         let pivot = match (base, variant) {
             (Base::GSingle | Base::GNonadjacent | Base::G2Item, _) => EdgeKind::Rw,
-            (Base::G1c, _) => EdgeKind::Wr,
+            (Base::G1cWr | Base::G1c, _) => EdgeKind::Wr,
             (Base::G0, Variant::Process) => EdgeKind::Process,
             (Base::G0, Variant::Realtime) => EdgeKind::Realtime,
             (Base::G0, Variant::Data) => EdgeKind::Ww,
@@ -140,7 +152,13 @@ impl Spec {
 
     /// Whether a cycle of class (`base`, `variant`), once found, makes searching for this one pointless: Elle
     /// reports the most severe class only, and a cycle is as bad for every weaker class and variant.
+    ///
+    /// But for G1c-wr: a G0 cycle does not make a G1c-wr one pointless to look for, because Kafka allows the one
+    /// and forbids the other (a G1c-wr cycle is still a G1c and weaker ones, so it implies those).
     pub fn implied_by(&self, base: Base, variant: Variant) -> bool {
+        if self.base == Base::G1cWr && base != Base::G1cWr {
+            return false;
+        }
         self.base >= base && self.variant >= variant
     }
 }
@@ -154,6 +172,8 @@ mod tests {
     fn cycles_are_classified_by_their_edges_as_elle_does() {
         assert_eq!(classify(&[Ww, Ww]), (Base::G0, Variant::Data));
         assert_eq!(classify(&[Ww, Wr]), (Base::G1c, Variant::Data));
+        assert_eq!(classify(&[Wr, Wr]), (Base::G1cWr, Variant::Data));
+        assert_eq!(classify(&[Wr, Realtime]), (Base::G1cWr, Variant::Realtime));
         assert_eq!(classify(&[Wr, Rw]), (Base::GSingle, Variant::Data));
         assert_eq!(classify(&[Rw, Wr, Rw, Wr]), (Base::GNonadjacent, Variant::Data));
         assert_eq!(classify(&[Rw, Rw, Wr]), (Base::G2Item, Variant::Data));
@@ -166,7 +186,7 @@ mod tests {
     #[test]
     fn every_kind_once_in_report_order() {
         let all: Vec<AnomalyKind> = kinds().collect();
-        assert_eq!(all.len(), 15);
+        assert_eq!(all.len(), 18);
         let mut sorted = all.clone();
         sorted.sort();
         sorted.dedup();
@@ -174,5 +194,8 @@ mod tests {
         assert!(Spec::new(Base::G2Item, Variant::Realtime).implied_by(Base::G1c, Variant::Process));
         assert!(!Spec::new(Base::G0, Variant::Realtime).implied_by(Base::G1c, Variant::Data));
         assert_eq!(Spec::new(Base::G0, Variant::Realtime).pivot, Realtime);
+        // Kafka allows G0 and forbids G1c-wr: finding the one does not stop the search for the other.
+        assert!(!Spec::new(Base::G1cWr, Variant::Data).implied_by(Base::G0, Variant::Data));
+        assert!(Spec::new(Base::G1c, Variant::Data).implied_by(Base::G1cWr, Variant::Data));
     }
 }

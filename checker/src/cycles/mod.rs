@@ -188,7 +188,8 @@ fn summary(kind: AnomalyKind) -> String {
     let (base, variant) = classify::class_of(kind).expect("a cycle kind");
     let data = match base {
         Base::G0 => "write-write dependencies only",
-        Base::G1c => "write-read dependencies and no anti-dependency",
+        Base::G1cWr => "write-read dependencies only",
+        Base::G1c => "write-write and write-read dependencies, no anti-dependency",
         Base::GSingle => "one anti-dependency",
         Base::GNonadjacent => "two or more anti-dependencies, no two adjacent",
         Base::G2Item => "two or more anti-dependencies, two adjacent",

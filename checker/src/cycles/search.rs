@@ -311,7 +311,7 @@ fn accepts(spec: &Spec, state: u8) -> bool {
     let adjacent = state & ADJACENT != 0 || (state & LAST_RW != 0 && spec.pivot == EdgeKind::Rw);
     let data = match spec.base {
         Base::G0 => count == 0,
-        Base::G1c => count == 0 && state & WR_SEEN != 0,
+        Base::G1cWr | Base::G1c => count == 0 && state & WR_SEEN != 0,
         Base::GSingle => count == 1,
         Base::GNonadjacent => count == 2 && !adjacent,
         Base::G2Item => count == 2 && adjacent,

@@ -37,11 +37,11 @@ fn g0_interleaved_transactions() {
 #[test]
 fn g1c_each_transaction_reads_the_others_write() {
     // Op 0 writes 10 to a-0 and reads b-0's 20; op 1 writes 20 and reads a-0's 10. wr 1 → 0 (b-0) and wr 0 → 1
-    // (a-0): a cycle of wr edges, no rw, G1c. Without op 1's read, only 1 → 0 remains.
+    // (a-0): a cycle of wr edges alone, G1c-wr. Without op 1's read, only 1 → 0 remains.
     let text = r#"{"index":0,"time":0,"process":1,"type":"ok","f":"txn","value":[["send","a-0",[0,10]],["poll",{"b-0":[[0,20]]}]]}
 {"index":1,"time":1,"process":2,"type":"ok","f":"txn","value":[["send","b-0",[0,20]],["poll",{"a-0":[[0,10]]}]]}
 "#;
-    assert_eq!(cycles(text), vec![(AnomalyKind::G1c, vec![0, 1])]);
+    assert_eq!(cycles(text), vec![(AnomalyKind::G1cWr, vec![0, 1])]);
     assert_eq!(cycles(&text.replace(r#"{"a-0":[[0,10]]}"#, r#"{"a-0":[]}"#)), vec![]);
 }
 
@@ -128,19 +128,19 @@ fn g0_realtime_a_later_send_lands_first() {
 #[test]
 fn g1c_process_a_process_writes_what_its_reader_read_before() {
     // Op 0 writes x-0's 10 and reads y-0's 20; process 1 reads 10 (op 1, wr 0 → 1) and then writes 20 (op 2,
-    // process 1 → 2, wr 2 → 0). No rw, one process edge: G1c-process. If op 0 read nothing of y-0, no cycle.
+    // process 1 → 2, wr 2 → 0). wr edges and one process edge: G1c-wr-process. If op 0 read nothing of y-0, no cycle.
     let text = r#"{"index":0,"time":0,"process":2,"type":"ok","f":"txn","value":[["send","x-0",[0,10]],["poll",{"y-0":[[0,20]]}]]}
 {"index":1,"time":1,"process":1,"type":"ok","f":"poll","value":[["poll",{"x-0":[[0,10]]}]]}
 {"index":2,"time":2,"process":1,"type":"ok","f":"send","value":[["send","y-0",[0,20]]]}
 "#;
-    assert_eq!(cycles(text), vec![(AnomalyKind::G1cProcess, vec![0, 1, 2])]);
+    assert_eq!(cycles(text), vec![(AnomalyKind::G1cWrProcess, vec![0, 1, 2])]);
     assert_eq!(cycles(&text.replace(r#"{"y-0":[[0,20]]}"#, r#"{"y-0":[]}"#)), vec![]);
 }
 
 #[test]
 fn g1c_realtime_information_flows_back_in_time() {
     // Op 5 (invoked first) writes x-0's 10, which op 2 reads (wr 5 → 2); op 2 completes before op 4 is invoked
-    // (realtime 2 → 4); op 4 writes y-0's 20, which op 5 reads (wr 4 → 5). No process edge: G1c-realtime.
+    // (realtime 2 → 4); op 4 writes y-0's 20, which op 5 reads (wr 4 → 5). No process edge: G1c-wr-realtime.
     let text = r#"{"index":0,"time":0,"process":2,"type":"invoke","f":"txn","value":[["send","x-0",10],["poll"]]}
 {"index":1,"time":1,"process":1,"type":"invoke","f":"poll","value":[["poll"]]}
 {"index":2,"time":2,"process":1,"type":"ok","f":"poll","value":[["poll",{"x-0":[[0,10]]}]]}
@@ -148,7 +148,7 @@ fn g1c_realtime_information_flows_back_in_time() {
 {"index":4,"time":4,"process":3,"type":"ok","f":"send","value":[["send","y-0",[0,20]]]}
 {"index":5,"time":5,"process":2,"type":"ok","f":"txn","value":[["send","x-0",[0,10]],["poll",{"y-0":[[0,20]]}]]}
 "#;
-    assert_eq!(cycles(text), vec![(AnomalyKind::G1cRealtime, vec![2, 4, 5])]);
+    assert_eq!(cycles(text), vec![(AnomalyKind::G1cWrRealtime, vec![2, 4, 5])]);
     assert_eq!(cycles(&text.replace(r#"{"y-0":[[0,20]]}"#, r#"{"y-0":[]}"#)), vec![]);
 }
 

@@ -49,6 +49,7 @@
 //! assert_eq!(check(&Register::default(), &ops, SearchBudget::default()), Verdict::Linearizable);
 //! ```
 
+mod explain;
 mod from_history;
 mod log;
 mod memo;
@@ -62,6 +63,7 @@ use std::hash::Hash;
 
 use serde::{Deserialize, Serialize};
 
+pub use explain::anomalies;
 pub use from_history::{check_history, from_history, HistoryOperations};
 pub use log::{Log, LogInput, LogOutput, LogState};
 pub use offsets::{CommittedOffsets, OffsetsInput, OffsetsOutput};
@@ -168,6 +170,9 @@ pub enum Verdict {
         longest_prefix: Vec<usize>,
         /// In words: the operation that could not come next, and the state it found.
         explanation: String,
+        /// The operation that could not come next (an index into the operations given, or a history event for
+        /// [`check_history`]).
+        blocked: usize,
     },
     /// The search hit its budget before it found an order or proved there is none.
     Unknown {

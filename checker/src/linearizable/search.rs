@@ -423,6 +423,7 @@ impl<M: Model> Search<'_, M> {
             op.call_ns,
             op.return_ns,
         );
-        Verdict::NotLinearizable { partition: part.to_string(), longest_prefix, explanation }
+        let blocked = order[*blocked as usize];
+        Verdict::NotLinearizable { partition: part.to_string(), longest_prefix, explanation, blocked }
     }
 }
