@@ -16,7 +16,8 @@
 //! - [`html_report`]: `index.html`, with each failing seed rerun under the kernel's recorder and drawn as a
 //!   space-time diagram around its anomaly;
 //! - [`bench`]: throughput of the kernel, of one scenario and of a campaign;
-//! - [`zoo`]: the bug zoo: each historical Kafka bug found by a campaign, shrunk, replayed, and closed by its fix.
+//! - [`zoo`]: the bug zoo: each historical Kafka bug found by a campaign, shrunk, replayed, and closed by its fix;
+//! - [`teach`]: the lessons, each a stored repro replayed and drawn as a terminal space-time diagram.
 //!
 //! A run is a pure function of (eosim version, scenario, seed) so the same seed gives the same
 //! trace hash however and wherever it runs:
@@ -40,6 +41,7 @@ pub mod runner;
 pub mod scenarios;
 pub mod shard;
 pub mod shrink;
+pub mod teach;
 pub mod zoo;
 
 pub use campaign::{run_campaign, CampaignOptions};
