@@ -81,7 +81,7 @@ pub fn render_text(diagram: &SpaceTime, focus_ns: &[u64], options: &DiagramOptio
     let rows = all_rows(diagram);
     let kept = kept_rows(&rows, &instants, options);
     let mut out = String::new();
-    out.push_str(&header(diagram, lane_chars));
+    out.push_str(&header(diagram, lane_chars, options.width_chars));
     let mut down = vec![false; diagram.lanes.len()];
     let mut elided = (0usize, None::<u64>);
     for (index, row) in rows.iter().enumerate() {
@@ -173,15 +173,39 @@ fn mark_down(diagram: &SpaceTime, fault: usize, start: bool, down: &mut [bool]) 
     }
 }
 
-/// The lane names over their columns, cut to fit, and a rule under them.
-fn header(diagram: &SpaceTime, lane_chars: usize) -> String {
+/// The lane names over their columns, abbreviated to fit (with a key naming them in full), and a rule.
+fn header(diagram: &SpaceTime, lane_chars: usize, width_chars: usize) -> String {
     let mut line = format!("{:>width$}", "time ms ", width = TIME_COLUMN_CHARS);
+    let mut key = Vec::new();
     for lane in &diagram.lanes {
-        let name: String = lane.name.chars().take(lane_chars - 1).collect();
+        let name = abbreviate(&lane.name, lane_chars - 1);
+        if name != lane.name {
+            key.push(format!("{name} = {}", lane.name));
+        }
         let _ = write!(line, "{name:^lane_chars$}");
     }
     let rule = "─".repeat(line.chars().count());
-    format!("{}\n{rule}\n", line.trim_end())
+    let mut out = String::new();
+    if !key.is_empty() {
+        let _ = writeln!(out, "{}", cut(&format!("lanes: {}", key.join(", ")), width_chars));
+    }
+    let _ = write!(out, "{}\n{rule}\n", line.trim_end());
+    out
+}
+
+/// `name` in at most `max` characters: whole when it fits, else its first letters and its number
+/// (`broker-2` → `bro-2`), so that lanes of one kind stay apart.
+fn abbreviate(name: &str, max: usize) -> String {
+    if name.chars().count() <= max {
+        return name.to_string();
+    }
+    match name.rsplit_once('-') {
+        Some((stem, number)) if number.chars().all(|c| c.is_ascii_digit()) && number.len() + 2 <= max => {
+            let stem: String = stem.chars().take(max - number.len() - 1).collect();
+            format!("{stem}-{number}")
+        }
+        _ => name.chars().take(max).collect(),
+    }
 }
 
 /// The empty lanes of one row: `│` for a node that is up, `╎` for one crashed or paused.
@@ -358,6 +382,14 @@ mod tests {
         assert!(text.contains("1 row elided"), "the request at 90 ms is far from the focus: {text}");
         assert!(!text.contains("90.000"), "{text}");
         assert!(!text.contains('\u{1b}'), "no escapes unless asked: {text}");
+    }
+
+    #[test]
+    fn long_lane_names_keep_their_number() {
+        assert_eq!(abbreviate("broker-2", 5), "bro-2");
+        assert_eq!(abbreviate("controller", 5), "contr");
+        assert_eq!(abbreviate("broker-2", 8), "broker-2");
+        assert_eq!(abbreviate("process-12345", 5), "proce");
     }
 
     #[test]
