@@ -103,7 +103,10 @@ fn the_mechanisms_are_the_ones_each_lesson_is_about() {
     assert!(reached(part(4, "a"), "broker:duplicate-batch-deduplicated") > 0, "the broker dropped the retry");
     assert_eq!(reached(part(3, ""), "broker:duplicate-batch-deduplicated"), 0, "no idempotence in lesson 3");
     assert!(reached(part(4, "b"), "app:resend-after-restart") > 0);
-    assert!(reached(part(5, "a"), "txn-state:CompleteAbort") > 0, "a transaction was aborted");
+    let (committed, uncommitted) = (part(5, "a"), part(5, "b"));
+    assert_eq!(committed.part.repro.seed, uncommitted.part.repro.seed, "lesson 5 reads one run two ways");
+    assert_eq!(committed.part.repro.schedule, uncommitted.part.repro.schedule);
+    assert!(reached(committed, "txn-state:CompleteAbort") > 0, "a transaction was aborted");
     assert!(reached(part(6, ""), "broker-error:INVALID_PRODUCER_EPOCH") > 0, "the zombie was fenced");
     assert!(reached(part(7, ""), "group:txn-offsets-aborted") > 0, "the aborted offsets were discarded");
     let (before, after) = (part(8, "before"), part(8, "after"));

@@ -385,6 +385,17 @@ mod tests {
     }
 
     #[test]
+    fn a_message_a_node_sends_itself_is_a_loop_on_its_lane() {
+        let mut diagram = diagram();
+        let end = ArrowEnd::Delivered { at_ns: 1_300_000 };
+        let label = "WriteTxnMarkerRequest".to_string();
+        diagram.arrows.push(Arrow { source: 0, target: 0, send_ns: 1_250_000, end, label, note: String::new() });
+        let text = render_text(&diagram, &[1_250_000], &DiagramOptions::default());
+        let line = text.lines().find(|line| line.contains("WriteTxnMarkerRequest")).expect("drawn");
+        assert!(line.contains('↻') && line.contains("(to itself)"), "{text}");
+    }
+
+    #[test]
     fn long_lane_names_keep_their_number() {
         assert_eq!(abbreviate("broker-2", 5), "bro-2");
         assert_eq!(abbreviate("controller", 5), "contr");
