@@ -210,6 +210,19 @@ pub fn find<'a>(lessons: &'a [Lesson], arg: &str) -> Result<&'a Lesson, LessonEr
     by_number.or_else(by_name).ok_or_else(|| LessonError::Unknown(arg.to_string(), lessons.len()))
 }
 
+/// The repro of `scenario` replayed with `from`'s seed, swarm choices and fault schedule: how the second part
+/// of a pair (5a from 5b, 8 after from 8 before, 9 upsert from 9 insert) is recorded, so that both parts show
+/// the same faults striking two protocols.
+pub fn paired_repro(scenario: &Scenario, from: &Repro) -> Repro {
+    let mut paired = from.clone();
+    paired.scenario = scenario.clone();
+    let result = paired.replay();
+    let mut repro = Repro::of_run(scenario, &result);
+    assert_eq!(repro.schedule, from.schedule, "an explicit schedule is replayed as it is");
+    repro.swarm = from.swarm.clone();
+    repro
+}
+
 /// 1-based line and column of byte `offset` in `text`.
 fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
@@ -245,6 +258,17 @@ mod tests {
         for bad in ["0", "10", "nope", ""] {
             let error = find(&lessons, bad).map(|_| ()).expect_err(bad).to_string();
             assert!(error.contains("unknown lesson") && error.contains("1 to 9"), "{error}");
+        }
+    }
+
+    #[test]
+    fn each_paired_part_is_its_partner_replayed_on_its_own_scenario() {
+        let lessons = all().unwrap_or_else(|error| panic!("{error}"));
+        for (number, recorded, partner) in [(5, 0, 1), (8, 1, 0), (9, 1, 0)] {
+            let parts = &lessons[number - 1].parts;
+            let (part, from) = (&parts[recorded], &parts[partner]);
+            let paired = paired_repro(&part.scenario, &from.repro);
+            assert!(paired == part.repro, "lesson {number}: {} is {} replayed", part.spec.repro, from.spec.repro);
         }
     }
 
