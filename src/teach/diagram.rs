@@ -43,7 +43,7 @@ pub struct DiagramOptions {
 
 impl Default for DiagramOptions {
     fn default() -> Self {
-        DiagramOptions { width_chars: 100, rows_max: 48, margin_ns: 3_000_000, color: false }
+        DiagramOptions { width_chars: 100, rows_max: 100, margin_ns: 3_000_000, color: false }
     }
 }
 

@@ -149,9 +149,25 @@ pub fn run_part(part: &Part) -> Result<PartRun, TeachError> {
     };
     let recording = recordings.into_iter().next_back().expect("a replay builds one world");
     fill_section(&mut section, &part.repro.replay_scenario(), &result, &recording);
+    if result.violation_kinds().is_empty() {
+        forget_allowed_anomaly(&mut section);
+    }
     let diagram = section.diagram.as_ref().expect("fill_section draws a diagram");
     let focus_ns = focus_instants(diagram, &section.focus_ns);
     Ok(PartRun { part: part.clone(), result, section, points, focus_ns })
+}
+
+/// A passing run's first anomaly is one its guarantee allows (a G-single cycle, say): it proves nothing the
+/// lesson is about, so its operations are not marked or focused on.
+fn forget_allowed_anomaly(section: &mut SeedSection) {
+    section.anomaly = None;
+    section.proving_ops.clear();
+    section.focus_ns.clear();
+    if let Some(diagram) = &mut section.diagram {
+        for op in &mut diagram.ops {
+            op.proving = false;
+        }
+    }
 }
 
 /// The verdict and violations must be the ones the part teaches.
@@ -175,11 +191,12 @@ fn check_verdict(part: &Part, result: &RunResult, repro_file: &str) -> Result<()
     })
 }
 
-/// What the diagrams are about: the proving operations, every fault's start, the first lost messages and what
-/// the client did about each (its retry).
+/// What the diagrams are about: the proving operations, every fault's start and end (a node that comes back is
+/// often the point), the first lost messages and what the client did about each (its retry).
 fn focus_instants(diagram: &SpaceTime, proving_ns: &[u64]) -> Vec<u64> {
     let mut instants: Vec<u64> = proving_ns.to_vec();
     instants.extend(diagram.faults.iter().map(|fault| fault.start_ns));
+    instants.extend(diagram.faults.iter().filter_map(|fault| fault.end_ns));
     let lost = (diagram.arrows.iter().enumerate()).filter(|(_, arrow)| matches!(arrow.end, ArrowEnd::Dropped { .. }));
     for (index, arrow) in lost.take(FOCUS_LOSSES_MAX) {
         instants.push(arrow.send_ns);
