@@ -94,8 +94,8 @@ pub fn seed_section(scenario: &Scenario, record: &SeedRecord, files: Vec<String>
     Ok(section)
 }
 
-/// Lanes, arrows, faults, operations and the focus of a recorded run.
-fn fill_section(section: &mut SeedSection, scenario: &Scenario, result: &RunResult, recording: &Recording) {
+/// Lanes, arrows, faults, operations and the focus of a recorded run, filled into `section`.
+pub fn fill_section(section: &mut SeedSection, scenario: &Scenario, result: &RunResult, recording: &Recording) {
     let names = node_names(scenario, &recording.roles);
     let mut lanes: Vec<Lane> = names
         .iter()

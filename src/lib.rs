@@ -19,7 +19,8 @@
 //! - [`out_dir`]: a campaign's `--out` directory, locked while it writes and emptied of an earlier campaign's files;
 //! - [`fuzz`]: a deterministic mutation fuzzer for every file eosim reads (histories, scenarios, repros, reports);
 //! - [`bench`]: throughput of the kernel, of one scenario and of a campaign;
-//! - [`zoo`]: the bug zoo: each historical Kafka bug found by a campaign, shrunk, replayed, and closed by its fix.
+//! - [`zoo`]: the bug zoo: each historical Kafka bug found by a campaign, shrunk, replayed, and closed by its fix;
+//! - [`teach`]: the lessons, each a stored repro replayed and drawn as a terminal space-time diagram.
 //!
 //! A run is a pure function of (eosim version, scenario, seed) so the same seed gives the same
 //! trace hash however and wherever it runs:
@@ -46,6 +47,7 @@ pub mod runner;
 pub mod scenarios;
 pub mod shard;
 pub mod shrink;
+pub mod teach;
 pub mod zoo;
 
 pub use campaign::{run_campaign, CampaignOptions};

@@ -127,6 +127,8 @@ enum Command {
     },
     /// Run the bug zoo: find each historical Kafka bug, shrink and replay its first find, run its fix clean.
     Zoo(ZooArgs),
+    /// List the lessons, or run one: a stored repro replayed, drawn, checked and explained.
+    Teach(TeachArgs),
     /// Measure kernel events/s, scenario events/s and campaign seeds/s in this build.
     Bench {
         /// Wall time per figure, in seconds (above 0, at most an hour).
@@ -208,6 +210,19 @@ struct ZooArgs {
     format: Format,
 }
 
+/// `eosim teach`'s arguments.
+#[derive(Args, Debug)]
+struct TeachArgs {
+    /// The lesson, by number (1-9) or name [default: list the lessons].
+    lesson: Option<String>,
+    /// Also write the lesson as a self-contained HTML page with the SVG space-time diagram.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+    /// Widest line of the terminal diagram, in characters.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u16).range(60..=400))]
+    width: u16,
+}
+
 /// How results are printed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Format {
@@ -276,6 +291,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             command_check(&history, guarantee, CheckOptions { all_errors, linearizable, rules }, format)
         }
         Command::Zoo(args) => command_zoo(&args),
+        Command::Teach(args) => command_teach(&args),
         Command::Bench { seconds, format } => command_bench(seconds, format),
     }
 }
@@ -732,6 +748,25 @@ fn render_linearizability(key: &str, verdict: &linearizable::Verdict) -> String 
         }
         linearizable::Verdict::Unknown { reason } => format!("linearizable: {key}: unknown ({reason})\n"),
     }
+}
+
+fn command_teach(args: &TeachArgs) -> anyhow::Result<ExitCode> {
+    use eosim::teach::{self, diagram::DiagramOptions, lessons};
+    let all = lessons::all().context("the lessons are invalid")?;
+    let Some(arg) = &args.lesson else {
+        emit(&teach::list_text(&all))?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    let lesson = lessons::find(&all, arg).map_err(bad_input)?;
+    let runs = teach::run_lesson(lesson).context("the lesson does not show what it teaches")?;
+    let color = std::io::stdout().is_terminal();
+    let options = DiagramOptions { width_chars: args.width as usize, color, ..DiagramOptions::default() };
+    emit(&teach::lesson_text(&all, lesson, &runs, &options))?;
+    if let Some(path) = &args.html {
+        write_file(path, &teach::html::lesson_page(&all, lesson, &runs))?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn command_zoo(args: &ZooArgs) -> anyhow::Result<ExitCode> {

@@ -134,7 +134,7 @@ pub fn render_html(report: &CampaignReport, options: &TextOptions, sections: &[S
 }
 
 /// The page's CSS: tables, the verdict banner, and the classes the diagrams use.
-const STYLE: &str = "
+pub const STYLE: &str = "
 body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px;color:#1d1d1f;background:#fff}
 h1{font-size:22px;margin:0 0 8px}h2{font-size:18px;margin:28px 0 8px}h3{font-size:15px;margin:16px 0 6px}
 table{border-collapse:collapse;margin:4px 0 12px}td,th{border:1px solid #d5d5d8;padding:3px 8px;text-align:left}

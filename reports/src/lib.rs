@@ -55,7 +55,7 @@ use eosim_checker::{AnomalyKind, Guarantee};
 use serde::{Deserialize, Serialize};
 
 pub use coverage::{Coverage, CoveragePoint};
-pub use html::{diagram_id, op_summary, render_html, OpRow, SeedSection};
+pub use html::{diagram_id, op_summary, render_html, OpRow, SeedSection, STYLE};
 pub use junit::{render_junit, xml_escape};
 pub use merge::{merge, MergeError};
 pub use shard::{Shard, ShardParseError, StopReason};
