@@ -48,14 +48,12 @@ fn the_hostile_scenarios_and_repros_are_refused_not_run() {
     }
 }
 
-/// Found by the `history-edn` target on its 40th input (seed 0): an `:index` far past the previous operation makes
+/// Found by the `history-edn` target on its 40th input (seed 0): an `:index` far past the previous operation made
 /// the EDN reader fill the gap with placeholder operations, four billion of them for `:index 4294967295`, until
-/// memory runs out. The EDN reader's robustness is fixed in the checker (`checker/src/edn.rs`); this test runs once
-/// that fix is in (`cargo test --test fuzz_regressions -- --ignored`), and then moves to `tests/fuzz/history-edn/`.
+/// memory ran out. The reader now bounds the indices a file may skip and refuses this one at its position.
 #[test]
-#[ignore = "the EDN reader fills an :index gap one placeholder at a time; the fix belongs to checker/src/edn.rs"]
-fn an_edn_index_far_past_the_last_op_is_refused_or_read_without_filling_the_gap() {
+fn an_edn_index_far_past_the_last_op_is_refused() {
     let target = target("history-edn", root(), 1).expect("the target");
-    let input = std::fs::read(root().join("tests/fuzz/pending/history-edn-index-gap.edn")).expect("read");
-    assert_ne!(catch_unwind(AssertUnwindSafe(|| target.exec(&input))).ok(), None);
+    let input = std::fs::read(root().join("tests/fuzz/history-edn/index-gap.edn")).expect("read");
+    assert_eq!(target.exec(&input), Outcome::Rejected);
 }

@@ -44,8 +44,8 @@ pub struct ReplicationSettings {
     /// Records per segment, the granularity of retention (Kafka's `segment.bytes`, in offsets).
     pub segment_messages: u64,
     /// KIP-360's broker (Kafka 2.5+): a producer with no state is accepted at any sequence, and retention
-    /// keeps producer state (KAFKA-7190). False: a Kafka 0.11–2.4 broker, which answers UNKNOWN_PRODUCER_ID
-    /// and evicts producers below the log start offset (`truncateHead`).
+    /// keeps producer state (KAFKA-7190). False: a pre-KIP-360 broker, which answers UNKNOWN_PRODUCER_ID (Kafka
+    /// 0.11–2.4) and evicts producers below the log start offset (`truncateHead`, 0.11–2.3): Kafka 0.11–2.3.
     pub kip360_producer_state: bool,
     /// The Kafka bugs put back in the partition's producer state (the broker's `kafka_bugs`).
     pub kafka_bugs: Vec<crate::bugs::KafkaBug>,
