@@ -20,16 +20,13 @@ pub fn range_start(index: u32) -> u64 {
     u64::from(index) * RANGE_STRIDE
 }
 
-/// What a run found, by name: each anomaly kind the checker reported (as `eosim campaign` prints it), the
-/// stall's kind (the prefix of its message: `hanging-transaction`, `stuck-application`, `stuck-consumer`),
-/// `not-linearizable` when a partition's log provably is not, and `crash` when the model panicked.
+/// What a run found, by name: each anomaly kind the checker reported (as `eosim campaign` prints it; a log that
+/// provably is not linearizable is the `nonlinearizable-log` kind), the stall's kind (the prefix of its message:
+/// `hanging-transaction`, `stuck-application`, `stuck-consumer`), and `crash` when the model panicked.
 pub fn findings(result: &RunResult) -> Vec<String> {
     let mut names: Vec<String> = result.anomaly_kinds().iter().map(|kind| kind.name().to_string()).collect();
     if let Some(stall) = result.outcome.as_ref().and_then(|outcome| outcome.stall.as_deref()) {
         names.push(stall_kind(stall).to_string());
-    }
-    if !result.not_linearizable.is_empty() {
-        names.push("not-linearizable".to_string());
     }
     if result.verdict == Verdict::Crash {
         names.push("crash".to_string());
