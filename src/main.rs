@@ -711,8 +711,7 @@ struct KeyVerdict<'a> {
 
 fn command_check(path: &Path, guarantee: Guarantee, options: CheckOptions, format: Format) -> anyhow::Result<ExitCode> {
     let name = path.to_string_lossy();
-    let text =
-        std::fs::read_to_string(path).map_err(|error| bad_input(format!("{name}: cannot read history: {error}")))?;
+    let text = eosim::input::read_text(path, "a history").map_err(bad_input)?;
     let history = History::parse_auto(&name, &text).map_err(bad_input)?;
     let mut report = check_with(&history, guarantee, options.rules);
     let verdicts = if options.linearizable {

@@ -145,7 +145,7 @@ fn an_error_in_an_inline_table_and_invalid_utf8_are_placed() {
     assert_exit(&output, 2);
     let error = stderr(&output);
     assert!(error.contains(&format!("{}:2:19: invalid UTF-8 (byte 0xe9", path.display())), "{error}");
-    for (command, name) in [("replay", "repro.json"), ("merge", "report.json")] {
+    for (command, name) in [("replay", "repro.json"), ("merge", "report.json"), ("check", "history.jsonl")] {
         let path = scratch(&format!("utf8-{command}")).join(name);
         std::fs::write(&path, b"{\n  \"version\": \"caf\xe9\"\n}").expect("write");
         let output = eosim(&[command, arg(&path)]);
