@@ -41,24 +41,34 @@ pub fn check(analysis: &Analysis<'_>) -> Vec<Anomaly> {
         .collect()
 }
 
-/// Whether another process's committed transaction, begun before the later poll returned, read every skipped
-/// record (its commit, somewhere inside its interval, may then have moved the group's offsets before the rewind).
+/// Whether another process's committed — or possibly committed (`info`) — transaction, begun before the later
+/// poll returned, read every skipped record (its commit, somewhere inside its interval, may then have moved the
+/// group's offsets before the rewind).
 ///
 /// A consume-transform-produce transaction commits its input offsets with it (KIP-447's
 /// `sendOffsetsToTransaction`), and a member rewinds to the group's committed offsets after an abort. So when a
 /// rebalance hands a member's partition to another that processes and commits records, and the first member, a
 /// zombie that has not heard of the rebalance yet, rewinds, it lands past those records: a legitimate jump, whose
 /// transaction the group then fences (ILLEGAL_GENERATION), and nothing is lost, since another committed them.
+/// A transaction whose outcome the member never learned (`info`: its EndTxn's answer was lost, or it timed out
+/// while the coordinator committed) counts too: the group's committed offsets are exactly what can have moved past
+/// the records, and if it aborted instead, no committed transaction read them and `transform-lost` says so; a
+/// member's poll position is not the place to judge that. (external-store-upsert --wide, seed 149: a zombie
+/// rewound past records another member read in a transaction whose EndTxn answer was lost.)
 /// Jepsen has no such rule: it allows poll skips altogether when the test subscribes (docs/checks/README.md).
 fn consumed_by_another_member(analysis: &Analysis<'_>, s: &Succession, skipped: &[u64]) -> bool {
     let history = &analysis.history.ops;
     let committed_elsewhere = |offset: u64| {
         analysis.keys[s.key].observations.iter().any(|o| {
             let op = &history[o.op];
+            let committed_or_maybe = match op.op_type {
+                OpType::Ok => o.source == Source::OkRead,
+                OpType::Info => o.source == Source::OtherRead,
+                _ => false,
+            };
             o.offset == offset
-                && o.source == Source::OkRead
+                && committed_or_maybe
                 && op.f == OpFn::Txn
-                && op.op_type == OpType::Ok
                 && op.process != s.process
                 && analysis.invoke_of(o.op).unwrap_or(o.op) < s.after.op
         })
@@ -191,5 +201,15 @@ mod tests {
             let text = text.replace(r#""process":3,"type":"ok","f":"txn""#, &format!(r#""process":3,{other}"#));
             assert_eq!(run(check, &text).len(), 1, "{other}");
         }
+        // A transaction of unknown outcome may have committed, and with it the offsets the zombie rewound to.
+        let info = text.replace(r#""process":3,"type":"ok","f":"txn""#, r#""process":3,"type":"info","f":"txn""#);
+        assert_eq!(run(check, &info), vec![]);
+        // It must have begun before the zombie's poll returned: one invoked after cannot have moved the offsets.
+        let late = r#"{"index":0,"time":0,"process":1,"type":"ok","f":"send","value":[["send","orders-0",[0,17]],["send","orders-0",[1,18]],["send","orders-0",[2,19]]]}
+{"index":1,"time":1,"process":2,"type":"ok","f":"txn","value":[["poll",{"orders-0":[[0,17]]}]]}
+{"index":2,"time":2,"process":2,"type":"fail","f":"txn","value":[["poll",{"orders-0":[[2,19]]}]]}
+{"index":3,"time":3,"process":3,"type":"info","f":"txn","value":[["poll",{"orders-0":[[1,18]]}]]}
+"#;
+        assert_eq!(run(check, late).len(), 1, "{late}");
     }
 }
