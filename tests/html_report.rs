@@ -10,15 +10,8 @@ mod support;
 use support::*;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
-
-const CHROMIUM: &str = "/usr/bin/chromium";
-
-/// Longest a Chromium run may take before the test gives up on it.
-const BROWSER_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// A fresh, empty directory for one test's files.
 fn scratch_dir(name: &str) -> std::path::PathBuf {
@@ -39,65 +32,6 @@ fn failing_campaign(dir: &Path) -> Vec<u64> {
     let seeds = failing_seeds(dir);
     assert!(!seeds.is_empty(), "the campaign found something to draw");
     seeds
-}
-
-/// Runs headless Chromium on `page` with `extra` flags and a fresh profile, and returns its output.
-fn chromium(page: &Path, profile: &Path, extra: &[String]) -> Output {
-    let _ = std::fs::remove_dir_all(profile);
-    std::fs::create_dir_all(profile).expect("a fresh profile directory");
-    let url = format!("file://{}", page.canonicalize().expect("the page exists").display());
-    let mut args: Vec<String> = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-    ]
-    .iter()
-    .map(|flag| flag.to_string())
-    .collect();
-    args.push(format!("--user-data-dir={}", profile.display()));
-    args.extend(extra.iter().cloned());
-    args.push(url);
-    let child = Command::new(CHROMIUM)
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("chromium starts");
-    wait_bounded(child)
-}
-
-/// Waits for a child, killing it after [`BROWSER_TIMEOUT`]: a hung browser must fail the test, not hang CI.
-fn wait_bounded(mut child: std::process::Child) -> Output {
-    let start = Instant::now();
-    while child.try_wait().expect("chromium can be waited for").is_none() {
-        if start.elapsed() > BROWSER_TIMEOUT {
-            let _ = child.kill();
-            panic!("chromium did not finish within {BROWSER_TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.wait_with_output().expect("chromium's output can be read")
-}
-
-/// Whether the browser half runs: Chromium is there, or skipping was asked for; else the test fails.
-fn browser_available() -> bool {
-    if Path::new(CHROMIUM).exists() {
-        return true;
-    }
-    if std::env::var("EOSIM_SKIP_BROWSER").as_deref() == Ok("1") {
-        eprintln!("EOSIM_SKIP_BROWSER=1: not loading index.html in a browser");
-        return false;
-    }
-    panic!(
-        "{CHROMIUM} is missing, so index.html cannot be checked in a real browser. Install it \
-         (`apt-get install -y chromium`; .ci/run does) or set EOSIM_SKIP_BROWSER=1 to skip this check on purpose."
-    );
 }
 
 #[test]

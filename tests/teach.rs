@@ -9,17 +9,10 @@ mod support;
 use support::*;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use eosim::teach::{self, lessons, PartRun};
 use eosim_checker::{MicroOp, OpFn, OpType};
 use eosim_reports::Verdict;
-
-const CHROMIUM: &str = "/usr/bin/chromium";
-
-/// Longest a Chromium run may take before the test gives up on it.
-const BROWSER_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// What the issue asks each part to show: (lesson, part label, the verdict it teaches).
 const TAUGHT: &[(u32, &str, Verdict)] = &[
@@ -151,35 +144,6 @@ fn every_lesson_fits_100_columns_in_plain_text_and_points_to_the_next() {
     assert!(stdout(&output).lines().all(|line| line.chars().count() <= 72), "--width is honoured");
 }
 
-/// Runs headless Chromium on `page` with `extra` flags and a fresh profile, and returns its output.
-fn chromium(page: &Path, profile: &Path, extra: &[String]) -> Output {
-    let _ = std::fs::remove_dir_all(profile);
-    std::fs::create_dir_all(profile).expect("a fresh profile directory");
-    let url = format!("file://{}", page.canonicalize().expect("the page exists").display());
-    let flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"];
-    let mut args: Vec<String> = flags.iter().map(|flag| flag.to_string()).collect();
-    args.extend(["--disable-background-networking", "--disable-component-update", "--disable-sync"].map(String::from));
-    args.push(format!("--user-data-dir={}", profile.display()));
-    args.extend(extra.iter().cloned());
-    args.push(url);
-    let mut child = Command::new(CHROMIUM)
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("chromium starts");
-    let start = Instant::now();
-    while child.try_wait().expect("chromium can be waited for").is_none() {
-        if start.elapsed() > BROWSER_TIMEOUT {
-            let _ = child.kill();
-            panic!("chromium did not finish within {BROWSER_TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.wait_with_output().expect("chromium's output can be read")
-}
-
 #[test]
 fn the_html_lesson_renders_its_diagrams_in_chromium() {
     let dir = scratch_dir("teach", "html");
@@ -190,8 +154,7 @@ fn the_html_lesson_renders_its_diagrams_in_chromium() {
     assert_eq!(html.matches("<svg").count(), 2, "one diagram per part");
     assert!(html.contains("class=\"question\"") && html.contains("<summary>Verdict</summary>"));
     assert!(!html.contains("src=\"http") && !html.contains("href=\"http"), "self-contained");
-    if !Path::new(CHROMIUM).exists() {
-        assert_eq!(std::env::var("EOSIM_SKIP_BROWSER").as_deref(), Ok("1"), "{CHROMIUM} is missing");
+    if !browser_available() {
         return;
     }
     let dom = chromium(&page, &dir.join("profile-dump"), &["--dump-dom".to_string()]);

@@ -1,13 +1,20 @@
 //! What the end-to-end tests share: running the `eosim` binary in the crate root, reading its streams and the
-//! files it writes, and a fresh scratch directory per test.
+//! files it writes, a fresh scratch directory per test, and headless Chromium for the page tests.
 
 // Each test binary compiles this module and uses part of it.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+/// Where the browser tests find headless Chromium (`.ci/run` installs it).
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Longest a Chromium run may take before the test gives up on it.
+pub const BROWSER_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// The environment variables `--shard auto` reads; removed from every child so that a CI runner's own
 /// variables cannot change what a test sees.
@@ -85,4 +92,63 @@ pub fn read(path: &Path) -> String {
 /// A JSON file, or a panic naming it.
 pub fn read_json(path: &Path) -> Value {
     serde_json::from_str(&read(path)).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+}
+
+/// Runs headless Chromium on `page` with `extra` flags and a fresh profile, and returns its output.
+pub fn chromium(page: &Path, profile: &Path, extra: &[String]) -> Output {
+    let _ = std::fs::remove_dir_all(profile);
+    std::fs::create_dir_all(profile).expect("a fresh profile directory");
+    let url = format!("file://{}", page.canonicalize().expect("the page exists").display());
+    let mut args: Vec<String> = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ]
+    .iter()
+    .map(|flag| flag.to_string())
+    .collect();
+    args.push(format!("--user-data-dir={}", profile.display()));
+    args.extend(extra.iter().cloned());
+    args.push(url);
+    let child = Command::new(CHROMIUM)
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("chromium starts");
+    wait_bounded(child)
+}
+
+/// Waits for a child, killing it after [`BROWSER_TIMEOUT`]: a hung browser must fail the test, not hang CI.
+pub fn wait_bounded(mut child: std::process::Child) -> Output {
+    let start = Instant::now();
+    while child.try_wait().expect("chromium can be waited for").is_none() {
+        if start.elapsed() > BROWSER_TIMEOUT {
+            let _ = child.kill();
+            panic!("chromium did not finish within {BROWSER_TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().expect("chromium's output can be read")
+}
+
+/// Whether the browser half runs: Chromium is there, or skipping was asked for; else the test fails.
+pub fn browser_available() -> bool {
+    if Path::new(CHROMIUM).exists() {
+        return true;
+    }
+    if std::env::var("EOSIM_SKIP_BROWSER").as_deref() == Ok("1") {
+        eprintln!("EOSIM_SKIP_BROWSER=1: not loading the page in a browser");
+        return false;
+    }
+    panic!(
+        "{CHROMIUM} is missing, so the page cannot be checked in a real browser. Install it \
+         (`apt-get install -y chromium`; .ci/run does) or set EOSIM_SKIP_BROWSER=1 to skip this check on purpose."
+    );
 }
