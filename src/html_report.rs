@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use eosim_checker::{Anomaly, History, Op, OpType};
 use eosim_model::scenario::fault_kind_name;
 use eosim_model::Scenario;
-use eosim_reports::svg::{Arrow, ArrowEnd, BandStyle, FaultBand, FocusOptions, Lane, LaneKind, OpMark, SpaceTime};
+use eosim_reports::svg::{Arrow, ArrowEnd, BandStyle, FaultBand, Lane, LaneKind, OpMark, SpaceTime};
 use eosim_reports::{op_summary, render_html, CampaignReport, OpRow, SeedRecord, SeedSection, TextOptions};
 use eosim_sim::recording::{capture, FaultRecord, MessageFate, Recording};
 use eosim_sim::{FaultAction, NodeId, NodeRole, PartitionKind};
@@ -71,17 +71,8 @@ pub fn seed_section(scenario: &Scenario, record: &SeedRecord, files: Vec<String>
         let (expected, replayed) = (record.trace_hash.clone().unwrap_or_else(none), replayed.unwrap_or_else(none));
         return Err(HtmlError::Diverged { seed: record.seed, expected, replayed });
     }
-    let mut section = SeedSection {
-        record: record.clone(),
-        anomaly: None,
-        anomalies_total: result.report.as_ref().map_or(0, |report| report.anomalies.len()),
-        proving_ops: Vec::new(),
-        diagram: None,
-        focus_ns: Vec::new(),
-        focus_options: FocusOptions::default(),
-        notes: Vec::new(),
-        files,
-    };
+    let anomalies_total = result.report.as_ref().map_or(0, |report| report.anomalies.len());
+    let mut section = SeedSection::new(record.clone(), anomalies_total, files);
     let Some(recording) = recordings.into_iter().next_back() else {
         section.notes.push("The rerun built no world, so there is nothing to draw.".to_string());
         return Ok(section);

@@ -57,6 +57,23 @@ pub struct SeedSection {
     pub files: Vec<String>,
 }
 
+impl SeedSection {
+    /// A section with nothing drawn or found yet: the record, the run's anomaly count and its files.
+    pub fn new(record: SeedRecord, anomalies_total: usize, files: Vec<String>) -> SeedSection {
+        SeedSection {
+            record,
+            anomaly: None,
+            anomalies_total,
+            proving_ops: Vec::new(),
+            diagram: None,
+            focus_ns: Vec::new(),
+            focus_options: FocusOptions::default(),
+            notes: Vec::new(),
+            files,
+        }
+    }
+}
+
 /// The id of a seed's diagram, `diagram-seed-N`: what a test or a link looks for.
 pub fn diagram_id(seed: u64) -> String {
     format!("diagram-seed-{seed}")

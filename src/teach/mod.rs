@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use eosim_checker::OpType;
-use eosim_reports::svg::{ArrowEnd, FocusOptions, SpaceTime};
+use eosim_reports::svg::{ArrowEnd, SpaceTime};
 use eosim_reports::{op_summary, OpRow, SeedSection, Verdict};
 use eosim_sim::recording::capture;
 
@@ -136,17 +136,8 @@ pub fn run_part(part: &Part) -> Result<PartRun, TeachError> {
             return Err(TeachError::NoMechanism { repro: repro_file, point: point.clone() });
         }
     }
-    let mut section = SeedSection {
-        record: result.seed_record(),
-        anomaly: None,
-        anomalies_total: result.report.as_ref().map_or(0, |report| report.anomalies.len()),
-        proving_ops: Vec::new(),
-        diagram: None,
-        focus_ns: Vec::new(),
-        focus_options: FocusOptions::default(),
-        notes: Vec::new(),
-        files: Vec::new(),
-    };
+    let anomalies_total = result.report.as_ref().map_or(0, |report| report.anomalies.len());
+    let mut section = SeedSection::new(result.seed_record(), anomalies_total, Vec::new());
     let recording = recordings.into_iter().next_back().expect("a replay builds one world");
     fill_section(&mut section, &part.repro.replay_scenario(), &result, &recording);
     if result.violation_kinds().is_empty() {
