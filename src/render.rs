@@ -172,7 +172,6 @@ mod tests {
             outcome: None,
             report: None,
             panic_message: Some("boom (at model/src/x.rs:1:1)".to_string()),
-            not_linearizable: Vec::new(),
         };
         let label =
             RunLabel { scenario: "idempotent".to_string(), rerun_arg: Some("idempotent".to_string()), wide: false };

@@ -26,8 +26,6 @@ pub struct RunResult {
     pub report: Option<Report>,
     /// The panic message, with its source location, when the verdict is `crash`.
     pub panic_message: Option<String>,
-    /// Partitions whose log is provably not linearizable, with the checker's explanation.
-    pub not_linearizable: Vec<(String, String)>,
 }
 
 impl RunResult {
@@ -95,7 +93,6 @@ pub fn run_seed(scenario: &Scenario, seed: u64) -> RunResult {
         Ok(found) => found,
         Err(message) => return crashed(seed, Some(outcome), format!("in the linearizability checker: {message}")),
     };
-    let not_linearizable = found.iter().map(|a| (a.key.clone(), a.explanation.clone())).collect();
     report.anomalies.extend(found);
     let verdict = if !report.is_valid() {
         Verdict::Violation
@@ -104,7 +101,7 @@ pub fn run_seed(scenario: &Scenario, seed: u64) -> RunResult {
     } else {
         Verdict::Pass
     };
-    RunResult { seed, verdict, outcome: Some(outcome), report: Some(report), panic_message: None, not_linearizable }
+    RunResult { seed, verdict, outcome: Some(outcome), report: Some(report), panic_message: None }
 }
 
 /// Every partition log that is provably not linearizable, as a `nonlinearizable-log` anomaly, for guarantees
@@ -119,8 +116,7 @@ fn not_linearizable(history: &eosim_checker::History, guarantee: Guarantee) -> V
 }
 
 fn crashed(seed: u64, outcome: Option<SimOutcome>, message: String) -> RunResult {
-    let not_linearizable = Vec::new();
-    RunResult { seed, verdict: Verdict::Crash, outcome, report: None, panic_message: Some(message), not_linearizable }
+    RunResult { seed, verdict: Verdict::Crash, outcome, report: None, panic_message: Some(message) }
 }
 
 thread_local! {
