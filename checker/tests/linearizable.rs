@@ -3,7 +3,8 @@
 //!
 //! Every hand-worked verdict is derived in the comment above its history: which operations real time orders, which
 //! orders are left, and why the model accepts or rejects each. The benchmark is ignored by default (it wants a
-//! release build): `cargo test --release -p eosim-checker --test linearizable -- --ignored --nocapture`.
+//! release build): `cargo test --release -p eosim-checker --test linearizable -- --ignored --nocapture`; with
+//! `EOSIM_LOG_HISTORY_OUT=FILE` it also writes its 10^5 operations as JSON Lines, to time another checker on them.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -682,6 +683,11 @@ fn checks_a_log_of_a_hundred_thousand_operations() {
         ops.len() as f64 / elapsed
     );
 
+    if let Some(path) = std::env::var_os("EOSIM_LOG_HISTORY_OUT") {
+        std::fs::write(&path, log_history_lines(&ops)).expect("write the benchmark history");
+        println!("wrote the benchmark's operations to {}", path.to_string_lossy());
+    }
+
     let history = as_history(&ops);
     let started = Instant::now();
     let verdicts = check_history(&history, SearchBudget::default());
@@ -692,6 +698,30 @@ fn checks_a_log_of_a_hundred_thousand_operations() {
         history.ops.len(),
         ops.len() as f64 / elapsed
     );
+}
+
+/// The benchmark's operations, one JSON object per line, for timing another linearizability checker (Porcupine, say)
+/// on the very same history: `{"client", "call", "return" (null if it never returned), "append": value, "offset"}`
+/// or `{..., "read": [[offset, value], ...]}`. Times are ticks; a return equal to a call counts as concurrent.
+fn log_history_lines(ops: &[Operation<LogInput, LogOutput>]) -> String {
+    let mut text = String::new();
+    for op in ops {
+        let returned = if op.is_pending() { "null".to_string() } else { op.return_ns.to_string() };
+        let body = match (&op.input, &op.output) {
+            (LogInput::Append { value, .. }, LogOutput::Appended { offset }) => {
+                format!(r#""append":{value},"offset":{offset}"#)
+            }
+            (LogInput::Read { .. }, LogOutput::Read { records, .. }) => {
+                let records: Vec<String> =
+                    records.iter().map(|(offset, value)| format!("[{offset},{value}]")).collect();
+                format!(r#""read":[{}]"#, records.join(","))
+            }
+            _ => unreachable!("the generator pairs each input with its own output"),
+        };
+        text.push_str(&format!(r#"{{"client":{},"call":{},"return":{returned},{body}}}"#, op.client, op.call_ns));
+        text.push('\n');
+    }
+    text
 }
 
 /// The benchmark's shape (`tests/throughput.rs`): producers append one record at a time, a consumer polls every 16
