@@ -4,6 +4,7 @@
 //! this seed's swarm choices, its knobs (`knob request_timeout_ms = 217 ms`), the size of the fault schedule, the `buggify!` points that fired, then what the checker found, the verdict and the
 //! trace hash; a failing run ends with the command that reruns it.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use eosim_checker::{Guarantee, Report};
@@ -97,8 +98,8 @@ pub struct RunJson<'a> {
     pub finding: Option<String>,
     /// The trace hash, unless the model panicked first.
     pub trace_hash: Option<&'a str>,
-    /// The seed's swarm choices.
-    pub swarm: Option<&'a SwarmChoices>,
+    /// The seed's swarm choices, with the kinds named as in `stats.faults` and in scenario files.
+    pub swarm: Option<SwarmJson>,
     /// The seed's knob values, each with its unit and the scenario's own value.
     pub knobs: Vec<KnobJson<'a>>,
     /// The `buggify!` points the run evaluated, with how often each fired.
@@ -109,6 +110,22 @@ pub struct RunJson<'a> {
     pub stats: Option<&'a RunStats>,
     /// The checker's report: every anomaly with its evidence.
     pub report: Option<&'a Report>,
+}
+
+/// A seed's swarm choices in a run's JSON: each fault kind that was on, by its scenario-file name
+/// (`broker-crash`, not the kernel's `server-crash`), with its rate in percent of the scenario's. The repro file
+/// keeps the kernel's names (`docs/repro-format.md`), as stored repros must still load.
+#[derive(Serialize)]
+pub struct SwarmJson {
+    /// Kinds turned on for this seed, with their rate in percent.
+    pub enabled: BTreeMap<&'static str, u64>,
+}
+
+impl SwarmJson {
+    /// The JSON view of `swarm`.
+    pub fn new(swarm: &SwarmChoices) -> SwarmJson {
+        SwarmJson { enabled: swarm.enabled.iter().map(|(kind, rate)| (fault_kind_name(*kind), *rate)).collect() }
+    }
 }
 
 /// One knob's value in a run's JSON.
@@ -142,7 +159,7 @@ impl<'a> RunJson<'a> {
             verdict: result.verdict,
             finding: result.finding(),
             trace_hash: result.trace_hash(),
-            swarm: outcome.map(|outcome| &outcome.swarm),
+            swarm: outcome.map(|outcome| SwarmJson::new(&outcome.swarm)),
             knobs: outcome.map_or_else(Vec::new, |outcome| outcome.knobs.iter().map(KnobJson::new).collect()),
             buggify: outcome.map(|outcome| outcome.buggify.as_slice()),
             faults_scheduled: outcome.map(|outcome| outcome.schedule.faults.len()),
@@ -162,6 +179,8 @@ impl<'a> RunJson<'a> {
 
 #[cfg(test)]
 mod tests {
+    use eosim_sim::FaultKind;
+
     use super::*;
 
     #[test]
@@ -182,5 +201,18 @@ mod tests {
         assert!(text.contains("rerun with: eosim run idempotent --seed 4"), "{text}");
         let json = RunJson::new("idempotent", Guarantee::Idempotent, &result).to_json();
         assert!(json.contains("\"verdict\": \"crash\""), "{json}");
+    }
+
+    #[test]
+    fn the_swarm_names_each_kind_as_scenario_files_do() {
+        let mut swarm = SwarmChoices::default();
+        swarm.enabled.insert(FaultKind::ServerCrash, 50);
+        swarm.enabled.insert(FaultKind::ClientPause, 200);
+        swarm.enabled.insert(FaultKind::LostAck, 100);
+        let json = serde_json::to_value(SwarmJson::new(&swarm)).expect("serializes");
+        assert_eq!(
+            json,
+            serde_json::json!({ "enabled": { "broker-crash": 50, "lost-ack": 100, "producer-pause": 200 } })
+        );
     }
 }
