@@ -164,3 +164,34 @@ fn campaign_regressions_replays_a_saved_failure_first() {
     missing.extend(["--regressions", "tests/no-such-dir"]);
     assert_exit(&eosim(&missing), 2);
 }
+
+/// A stall of the exactly-once pipeline (two writers, two pipeline instances, a consumer) needs none of its
+/// twelve faults, one writer, one instance and no consumer: shrinking removes the clients and shortens the
+/// transactions, and the shrunk repro, its schedule moved onto the remaining nodes, replays and draws.
+#[test]
+#[cfg_attr(debug_assertions, ignore = "fifty replays of a pipeline scenario: run by `cargo test --release`")]
+fn shrink_removes_writers_pipelines_and_consumers_and_shortens_transactions() {
+    let dir = scratch_dir("shrink-clients");
+    let shrunk = dir.join("small.json");
+    let repro = "tests/regressions/eos-tv2-wide-712-txn-timeout-below-retry.json";
+    let output = eosim(&["shrink", repro, "--out", arg(&shrunk)]);
+    assert_exit(&output, 1);
+    let text = stdout(&output);
+    for line in ["writers: 2 -> 1", "pipelines: 2 -> 1", "consumers: 1 -> 0", "records per writer transaction: 2 -> 1"]
+    {
+        assert!(text.contains(&format!("{line}\n")), "{line}: {text}");
+    }
+    assert!(text.contains("transactions per writer: 40 -> "), "{text}");
+    assert!(text.contains("records per pipeline transaction: 8 -> "), "{text}");
+    let workload = read_json(&shrunk)["scenario"]["workload"].clone();
+    assert_eq!((workload["atomic_writers"].as_u64(), workload["pipeline"]["instances"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(read_json(&shrunk)["expected"]["verdict"], "stall");
+    let page = dir.join("page");
+    let replay = eosim(&["replay", arg(&shrunk), "--out", arg(&page)]);
+    assert_exit(&replay, 1);
+    assert!(stdout(&replay).contains("trace hash matches: yes"), "{}", stdout(&replay));
+    assert!(read(&page.join("index.html")).contains("<svg"), "the shrunk stall is drawn");
+    let again = dir.join("again.json");
+    assert_exit(&eosim(&["shrink", arg(&shrunk), "--out", arg(&again)]), 1);
+    assert_eq!(read(&again), read(&shrunk), "a shrunk repro is already minimal");
+}
