@@ -12,9 +12,13 @@
 //! - [`coverage`]: the coverage points a scenario is expected to reach, and one run's points;
 //! - [`shrink`]: delta debugging of a failing repro's fault schedule and workload;
 //! - [`repro`]: [`Repro`], the file that replays one run exactly (explicit fault schedule, expected trace hash);
+//! - [`corpus`]: repro files and directories replayed together, each judged by what it records (`eosim replay`,
+//!   `campaign --regressions`);
 //! - [`render`]: one run as text or JSON;
 //! - [`html_report`]: `index.html`, with each failing seed rerun under the kernel's recorder and drawn as a
 //!   space-time diagram around its anomaly;
+//! - [`pages`]: which run each failing record of a page is redrawn from (a seed, a repro file), for run, replay,
+//!   campaign and merge pages;
 //! - [`input`]: a user's file read as text, with the position of the first byte that is not UTF-8;
 //! - [`out_dir`]: a campaign's `--out` directory, locked while it writes and emptied of an earlier campaign's files;
 //! - [`fuzz`]: a deterministic mutation fuzzer for every file eosim reads (histories, scenarios, repros, reports);
@@ -36,11 +40,13 @@
 
 pub mod bench;
 pub mod campaign;
+pub mod corpus;
 pub mod coverage;
 pub mod fuzz;
 pub mod html_report;
 pub mod input;
 pub mod out_dir;
+pub mod pages;
 pub mod render;
 pub mod repro;
 pub mod runner;

@@ -4,7 +4,8 @@
 //! Every hand-worked verdict is derived in the comment above its history: which operations real time orders, which
 //! orders are left, and why the model accepts or rejects each. The benchmark is ignored by default (it wants a
 //! release build): `cargo test --release -p eosim-checker --test linearizable -- --ignored --nocapture`; with
-//! `EOSIM_LOG_HISTORY_OUT=FILE` it also writes its 10^5 operations as JSON Lines, to time another checker on them.
+//! `EOSIM_LOG_HISTORY_OUT=FILE` it also writes its 10^5 operations (`EOSIM_LOG_HISTORY_OPS` to change the count) as
+//! JSON Lines, to time another checker on them.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -668,8 +669,9 @@ fn as_history(ops: &[Operation<LogInput, LogOutput>]) -> History {
 #[test]
 #[ignore = "a benchmark: run in release with --ignored --nocapture"]
 fn checks_a_log_of_a_hundred_thousand_operations() {
-    const OP_COUNT: usize = 100_000;
-    let ops = log_history(7, OP_COUNT, 8, 2);
+    // Another size, to compare with a checker that cannot finish this one: `EOSIM_LOG_HISTORY_OPS=10000`.
+    let op_count = std::env::var("EOSIM_LOG_HISTORY_OPS").map_or(100_000, |count| count.parse().expect("a count"));
+    let ops = log_history(7, op_count, 8, 2);
     let appends = ops.iter().filter(|op| matches!(op.input, LogInput::Append { .. })).count();
     let pending = ops.iter().filter(|op| op.is_pending()).count();
     let started = Instant::now();
