@@ -8,8 +8,8 @@
 //! not hold a command, and an inline `eosim …` in the prose either names a placeholder (`SCENARIO`, `DIR`) or is a
 //! command some block runs, so nothing the README offers as runnable goes unchecked.
 //!
-//! The commands run in the order printed, in one scratch directory that holds a copy of `scenarios/` (so it reads
-//! like the repository root): later commands read the files earlier ones wrote. `eosim` and `cargo run --release
+//! The commands run in the order printed, in one scratch directory that holds a copy of `scenarios/` and
+//! `tests/regressions/` (so it reads like the repository root): later commands read the files earlier ones wrote. `eosim` and `cargo run --release
 //! --` are the binary under test; `cargo run --release --example NAME` is the example `cargo test --release`
 //! builds beside it (after `cargo test --release --test readme` alone, build it with `cargo build --release
 //! --example NAME`); `cargo test --release` is the command running this test, so it is not started again.
@@ -276,10 +276,13 @@ fn check_transcript(line: usize, command: &str, shown: &[String], output: &Outpu
     }
 }
 
-/// A directory laid out like the repository root for the commands: a copy of `scenarios/`.
+/// A directory laid out like the repository root for the commands: a copy of `scenarios/` and of the stored
+/// regressions (`tests/regressions/`).
 fn working_dir() -> PathBuf {
     let dir = support::scratch_dir("readme", "root");
-    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios"), &dir.join("scenarios"));
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    copy_dir(&root.join("scenarios"), &dir.join("scenarios"));
+    copy_dir(&root.join("tests/regressions"), &dir.join("tests/regressions"));
     dir
 }
 
