@@ -13,6 +13,8 @@
 //! - [`shrink`]: delta debugging of a failing repro's fault schedule and workload;
 //! - [`repro`]: [`Repro`], the file that replays one run exactly (explicit fault schedule, expected trace hash);
 //! - [`render`]: one run as text or JSON;
+//! - [`story`]: how a failing run reads on the terminal: its fault schedule, the operations that prove each
+//!   anomaly, a per-node timeline around the first violation, and with `-v` the event log;
 //! - [`html_report`]: `index.html`, with each failing seed rerun under the kernel's recorder and drawn as a
 //!   space-time diagram around its anomaly;
 //! - [`input`]: a user's file read as text, with the position of the first byte that is not UTF-8;
@@ -47,6 +49,7 @@ pub mod runner;
 pub mod scenarios;
 pub mod shard;
 pub mod shrink;
+pub mod story;
 pub mod teach;
 pub mod zoo;
 
