@@ -233,3 +233,90 @@ pub fn fit(text: &str) -> String {
     };
     text.lines().map(|line| cut(line) + "\n").collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use eosim_reports::svg::{Arrow, ArrowEnd, BandStyle, FaultBand, Lane, OpMark};
+
+    /// Two servers and twelve clients; client 13 proves something, client 5 acts near the window, client 2 far.
+    fn crowded() -> SpaceTime {
+        let server = |index: usize| Lane { name: format!("broker-{index}"), kind: LaneKind::Server };
+        let client = |index: usize| Lane { name: format!("writer-{index}"), kind: LaneKind::Client };
+        let lanes: Vec<Lane> = (0..2).map(server).chain((2..14).map(client)).collect();
+        let op = |lane: usize, time_ns: u64, proving: bool| OpMark {
+            lane,
+            time_ns,
+            index: lane,
+            text: "ok send".to_string(),
+            proving,
+        };
+        let mut ops = vec![op(13, 1_000, true), op(2, 900_000_000, false)];
+        ops.extend((3..13).map(|lane| op(lane, 2_000 + lane as u64, false)));
+        let arrow = |source: usize, target: usize| Arrow {
+            source,
+            target,
+            send_ns: 1_000,
+            end: ArrowEnd::Delivered { at_ns: 2_000 },
+            label: "ProduceRequest".to_string(),
+            note: String::new(),
+        };
+        let crash = |lane: usize| FaultBand {
+            style: BandStyle::Crash,
+            label: format!("producer-crash writer-{lane}"),
+            start_ns: 500,
+            end_ns: Some(5_000),
+            lanes: vec![lane],
+            side_b: Vec::new(),
+        };
+        SpaceTime {
+            lanes,
+            arrows: vec![arrow(13, 0), arrow(2, 1)],
+            faults: vec![crash(13), crash(2)],
+            ops,
+            end_ns: 1_000_000_000,
+        }
+    }
+
+    #[test]
+    fn a_crowded_timeline_keeps_the_servers_the_proving_lanes_and_the_nearest() {
+        let (fewer, left_out) = fewer_lanes(&crowded(), (0, 3_000));
+        assert_eq!(fewer.lanes.len(), LANES_MAX);
+        let names: Vec<&str> = fewer.lanes.iter().map(|lane| lane.name.as_str()).collect();
+        assert_eq!(&names[..2], ["broker-0", "broker-1"]);
+        assert_eq!(names.last(), Some(&"writer-13"), "the proving lane stays");
+        assert!(left_out.contains(&"writer-2".to_string()), "the lane far from the window goes: {left_out:?}");
+        assert_eq!(left_out.len(), 14 - LANES_MAX);
+        let kept_arrow = &fewer.arrows[..];
+        assert_eq!(kept_arrow.len(), 1, "the message of a lane left out is not drawn");
+        assert_eq!((kept_arrow[0].source, kept_arrow[0].target), (LANES_MAX - 1, 0), "lanes are renumbered");
+        assert_eq!(fewer.faults.len(), 1, "the crash of a lane left out is not drawn as a crash of every lane");
+        assert_eq!(fewer.faults[0].lanes, [LANES_MAX - 1]);
+        assert!(fewer.ops.iter().all(|op| op.lane < LANES_MAX));
+        let text = render_text(&fewer, &[1_000], &DiagramOptions::default());
+        assert!(text.lines().all(|line| line.chars().count() <= WIDTH_CHARS), "{text}");
+    }
+
+    #[test]
+    fn a_small_cluster_keeps_every_lane_and_faults_far_from_the_window_go() {
+        let mut diagram = crowded();
+        diagram.lanes.truncate(3);
+        diagram.lanes.push(Lane { name: "writer-13".to_string(), kind: LaneKind::Client });
+        let (same, left_out) = fewer_lanes(&diagram, (0, 3_000));
+        assert!(left_out.is_empty());
+        assert_eq!(same.lanes.len(), 4);
+        assert_eq!(near_faults(&diagram, (6_000, 7_000)).faults.len(), 0, "both crashes ended at 5 µs");
+        assert_eq!(near_faults(&diagram, (4_000, 7_000)).faults.len(), 2);
+    }
+
+    #[test]
+    fn long_lines_are_cut_to_the_width_and_coloured_ones_kept() {
+        let long = "x".repeat(WIDTH_CHARS + 5);
+        let text = fit(&format!("{long}\n\u{1b}[31m{long}\u{1b}[0m\nshort"));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0].chars().count(), WIDTH_CHARS);
+        assert!(lines[0].ends_with('…'));
+        assert!(lines[1].starts_with('\u{1b}'));
+        assert_eq!(lines[2], "short");
+    }
+}
