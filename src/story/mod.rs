@@ -132,9 +132,7 @@ impl Story {
             }
             _ => ("the end of the run".to_string(), stall_focus(diagram)),
         };
-        let (first, last) = window_of(&focus_ns);
-        let window = (first.saturating_sub(TIMELINE_MARGIN_NS), last + TIMELINE_MARGIN_NS);
-        let (near, left_out) = fewer_lanes(&near_faults(diagram, window), window);
+        let (near, left_out) = fewer_lanes(&near_faults(diagram, &focus_ns), &focus_ns);
         let options = DiagramOptions {
             width_chars: WIDTH_CHARS,
             rows_max: TIMELINE_ROWS_MAX,
@@ -150,11 +148,9 @@ impl Story {
     }
 }
 
-/// The first and last instant of `focus_ns`.
-fn window_of(focus_ns: &[u64]) -> (u64, u64) {
-    let first = focus_ns.iter().copied().min().unwrap_or(0);
-    let last = focus_ns.iter().copied().max().unwrap_or(first);
-    (first, last)
+/// How far `time_ns` is from the nearest instant of `focus_ns`.
+fn distance_ns(focus_ns: &[u64], time_ns: u64) -> u64 {
+    focus_ns.iter().map(|instant| instant.abs_diff(time_ns)).min().unwrap_or(0)
 }
 
 /// Where a run with no proving operation is drawn: its last heal and its last operations, where it should have
@@ -170,27 +166,33 @@ fn stall_focus(diagram: &SpaceTime) -> Vec<u64> {
     focus
 }
 
-/// `diagram` with only the faults active at some instant of `window`: the diagram draws every fault row it has,
-/// and a long schedule would crowd out the proving operations (the schedule above lists the others).
-fn near_faults(diagram: &SpaceTime, window: (u64, u64)) -> SpaceTime {
+/// `diagram` with only the faults active within [`TIMELINE_MARGIN_NS`] of an instant of `focus_ns`: the diagram
+/// draws every fault row it has, and a long schedule would crowd out the proving operations (the schedule above
+/// lists the others). The instants count, not the span between them: a final poll long after the anomaly would
+/// otherwise pull in every fault in between.
+fn near_faults(diagram: &SpaceTime, focus_ns: &[u64]) -> SpaceTime {
     let mut near = diagram.clone();
-    near.faults.retain(|fault| fault.start_ns <= window.1 && fault.end_ns.is_none_or(|end_ns| end_ns >= window.0));
+    near.faults.retain(|fault| {
+        focus_ns.iter().any(|instant| {
+            fault.start_ns <= instant + TIMELINE_MARGIN_NS
+                && fault.end_ns.is_none_or(|end_ns| end_ns + TIMELINE_MARGIN_NS >= *instant)
+        })
+    });
     near
 }
 
 /// `diagram` with at most [`LANES_MAX`] lanes, so that each keeps room for its line and the notes stay readable:
-/// the servers, the lanes of the proving operations, then the lanes with operations nearest `window`. Returns the
-/// names of the lanes left out; messages to or from them are not drawn.
-fn fewer_lanes(diagram: &SpaceTime, window: (u64, u64)) -> (SpaceTime, Vec<String>) {
+/// the servers, the lanes of the proving operations, then the lanes with operations nearest `focus_ns`. Returns
+/// the names of the lanes left out; messages to or from them are not drawn.
+fn fewer_lanes(diagram: &SpaceTime, focus_ns: &[u64]) -> (SpaceTime, Vec<String>) {
     if diagram.lanes.len() <= LANES_MAX {
         return (diagram.clone(), Vec::new());
     }
     let mut keep: BTreeSet<usize> =
         (0..diagram.lanes.len()).filter(|lane| diagram.lanes[*lane].kind == LaneKind::Server).collect();
     keep.extend(diagram.ops.iter().filter(|op| op.proving).map(|op| op.lane));
-    let distance =
-        |time_ns: u64| if time_ns < window.0 { window.0 - time_ns } else { time_ns.saturating_sub(window.1) };
-    let mut nearest: Vec<(u64, usize)> = diagram.ops.iter().map(|op| (distance(op.time_ns), op.lane)).collect();
+    let mut nearest: Vec<(u64, usize)> =
+        diagram.ops.iter().map(|op| (distance_ns(focus_ns, op.time_ns), op.lane)).collect();
     nearest.sort_unstable();
     for (_, lane) in nearest {
         if keep.len() >= LANES_MAX {
@@ -280,7 +282,7 @@ mod tests {
 
     #[test]
     fn a_crowded_timeline_keeps_the_servers_the_proving_lanes_and_the_nearest() {
-        let (fewer, left_out) = fewer_lanes(&crowded(), (0, 3_000));
+        let (fewer, left_out) = fewer_lanes(&crowded(), &[0, 3_000]);
         assert_eq!(fewer.lanes.len(), LANES_MAX);
         let names: Vec<&str> = fewer.lanes.iter().map(|lane| lane.name.as_str()).collect();
         assert_eq!(&names[..2], ["broker-0", "broker-1"]);
@@ -302,11 +304,12 @@ mod tests {
         let mut diagram = crowded();
         diagram.lanes.truncate(3);
         diagram.lanes.push(Lane { name: "writer-13".to_string(), kind: LaneKind::Client });
-        let (same, left_out) = fewer_lanes(&diagram, (0, 3_000));
+        let (same, left_out) = fewer_lanes(&diagram, &[0, 3_000]);
         assert!(left_out.is_empty());
         assert_eq!(same.lanes.len(), 4);
-        assert_eq!(near_faults(&diagram, (6_000, 7_000)).faults.len(), 0, "both crashes ended at 5 µs");
-        assert_eq!(near_faults(&diagram, (4_000, 7_000)).faults.len(), 2);
+        let long_after = 5_000 + TIMELINE_MARGIN_NS + 1;
+        assert_eq!(near_faults(&diagram, &[long_after]).faults.len(), 0, "both crashes ended at 5 µs");
+        assert_eq!(near_faults(&diagram, &[1_000, long_after]).faults.len(), 2, "the first instant is in both");
     }
 
     #[test]

@@ -70,9 +70,11 @@ pub fn schedule_text(result: &RunResult, names: &[String], verbose: bool) -> Str
     out
 }
 
-/// The first and last virtual time of the operations that prove `anomaly`.
+/// The first and last virtual time of the operations that prove `anomaly`, final polls left out: a final poll
+/// reads after every fault healed, and would stretch the window over the whole run.
 fn op_window(anomaly: &Anomaly, history: &eosim_checker::History) -> Option<(u64, u64)> {
-    let times = anomaly.ops.iter().filter_map(|index| history.ops.get(*index)).map(|op| op.time_ns);
+    let ops = anomaly.ops.iter().filter_map(|index| history.ops.get(*index));
+    let times = ops.filter(|op| !op.final_poll).map(|op| op.time_ns);
     let first = times.clone().min()?;
     Some((first, times.max().unwrap_or(first)))
 }
