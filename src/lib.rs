@@ -15,6 +15,8 @@
 //! - [`corpus`]: repro files and directories replayed together, each judged by what it records (`eosim replay`,
 //!   `campaign --regressions`);
 //! - [`render`]: one run as text or JSON;
+//! - [`story`]: how a failing run reads on the terminal: its fault schedule, the operations that prove each
+//!   anomaly, a per-node timeline around the first violation, and with `-v` the event log;
 //! - [`html_report`]: `index.html`, with each failing seed rerun under the kernel's recorder and drawn as a
 //!   space-time diagram around its anomaly;
 //! - [`pages`]: which run each failing record of a page is redrawn from (a seed, a repro file), for run, replay,
@@ -53,6 +55,7 @@ pub mod runner;
 pub mod scenarios;
 pub mod shard;
 pub mod shrink;
+pub mod story;
 pub mod teach;
 pub mod zoo;
 

@@ -22,6 +22,7 @@ use eosim::runner::{run_seed, RunResult};
 use eosim::scenarios::{self, Loaded};
 use eosim::shard::ShardArg;
 use eosim::shrink::RunSize;
+use eosim::story::{run_recorded, Story, StoryOptions};
 use eosim_checker::{check_with, linearizable, Guarantee, History, Report, Rules};
 use eosim_model::knobs::Envelope;
 use eosim_model::Scenario;
@@ -65,6 +66,9 @@ enum Command {
         /// (`[knobs] swarm = true, envelope = "wide"`).
         #[arg(long)]
         wide: bool,
+        /// Also print every fault of the schedule and the event log (one line per message, fault and operation).
+        #[arg(short, long)]
+        verbose: bool,
     },
     /// Run many seeds of a scenario in parallel and summarize what they found.
     Campaign(CampaignArgs),
@@ -106,6 +110,9 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Also print every fault of the schedule and the event log (one line per message, fault and operation).
+        #[arg(short, long)]
+        verbose: bool,
     },
     /// Check a history (eosim JSON Lines or Jepsen EDN) against a guarantee, without simulating anything.
     Check {
@@ -288,13 +295,15 @@ fn main() -> ExitCode {
 fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::List { format } => command_list(format),
-        Command::Run { scenario, seed, out, format, wide } => {
-            command_run(&scenario, seed, out.as_deref(), format, wide)
+        Command::Run { scenario, seed, out, format, wide, verbose } => {
+            command_run(&scenario, seed, out.as_deref(), format, wide, story_options(verbose))
         }
         Command::Campaign(args) => command_campaign(&args),
         Command::Merge { reports, out, format } => command_merge(&reports, out.as_deref(), format),
         Command::Shrink { repro, out, format } => command_shrink(&repro, out.as_deref(), format),
-        Command::Replay { repros, out, format } => command_replay(&repros, out.as_deref(), format),
+        Command::Replay { repros, out, format, verbose } => {
+            command_replay(&repros, out.as_deref(), format, story_options(verbose))
+        }
         Command::Check { history, guarantee, all_errors, linearizable, compat, format } => {
             let rules = compat.unwrap_or(Rules::Eosim);
             command_check(&history, guarantee, CheckOptions { all_errors, linearizable, rules }, format)
@@ -431,9 +440,21 @@ fn load_in_envelope(arg: &str, wide: bool) -> anyhow::Result<Loaded> {
     Ok(loaded)
 }
 
-fn command_run(arg: &str, seed: u64, out: Option<&Path>, format: Format, wide: bool) -> anyhow::Result<ExitCode> {
+/// How a run's story is told: colour only on a terminal, so piped output has no escapes.
+fn story_options(verbose: bool) -> StoryOptions {
+    StoryOptions { verbose, color: std::io::stdout().is_terminal() }
+}
+
+fn command_run(
+    arg: &str,
+    seed: u64,
+    out: Option<&Path>,
+    format: Format,
+    wide: bool,
+    story: StoryOptions,
+) -> anyhow::Result<ExitCode> {
     let loaded = load_in_envelope(arg, wide)?;
-    let result = run_seed(&loaded.scenario, seed);
+    let (result, recording) = run_recorded(|| run_seed(&loaded.scenario, seed));
     if let Some(dir) = out {
         create_dir(dir)?;
         write_run_files(dir, "history.jsonl", "repro.json", &loaded.scenario, &result)?;
@@ -443,7 +464,7 @@ fn command_run(arg: &str, seed: u64, out: Option<&Path>, format: Format, wide: b
         Format::Json => RunJson::new(&loaded.scenario.name, loaded.scenario.guarantee(), &result).to_json(),
         Format::Text => {
             let label = RunLabel { scenario: loaded.describe(), rerun_arg: Some(loaded.arg.clone()), wide };
-            run_text(&label, &result)
+            run_text(&label, &result, &Story::new(&loaded.scenario, &result, recording.as_ref(), story))
         }
     };
     emit(&text)?;
@@ -673,7 +694,12 @@ struct ReplayJson<'a> {
     matches: Comparison,
 }
 
-fn command_replay(paths: &[PathBuf], out: Option<&Path>, format: Format) -> anyhow::Result<ExitCode> {
+fn command_replay(
+    paths: &[PathBuf],
+    out: Option<&Path>,
+    format: Format,
+    story: StoryOptions,
+) -> anyhow::Result<ExitCode> {
     let corpus = Corpus::read(paths).map_err(bad_input)?;
     for entry in corpus.entries.iter().filter(|entry| entry.repro.version != eosim::VERSION) {
         eprintln!(
@@ -685,16 +711,21 @@ fn command_replay(paths: &[PathBuf], out: Option<&Path>, format: Format) -> anyh
     }
     if let (1, [path]) = (corpus.entries.len(), paths) {
         if !path.is_dir() {
-            return replay_one(&corpus.entries[0], out, format);
+            return replay_one(&corpus.entries[0], out, format, story);
         }
     }
     replay_corpus(&corpus, out, format)
 }
 
 /// One repro file: the whole run, and a status from its verdict (3 when its trace hash diverged).
-fn replay_one(entry: &CorpusEntry, out: Option<&Path>, format: Format) -> anyhow::Result<ExitCode> {
+fn replay_one(
+    entry: &CorpusEntry,
+    out: Option<&Path>,
+    format: Format,
+    story: StoryOptions,
+) -> anyhow::Result<ExitCode> {
     let (path, repro) = (entry.path.as_path(), &entry.repro);
-    let result = repro.replay();
+    let (result, recording) = run_recorded(|| repro.replay());
     let comparison = repro.compare(&result);
     if let Some(dir) = out {
         write_replay_files(dir, repro, &result)?;
@@ -704,7 +735,10 @@ fn replay_one(entry: &CorpusEntry, out: Option<&Path>, format: Format) -> anyhow
             let run = RunJson::new(&repro.scenario.name, repro.scenario.guarantee(), &result);
             to_json(&ReplayJson { run, expected: &repro.expected, matches: comparison })?
         }
-        Format::Text => replay_text(path, repro, &result, comparison),
+        Format::Text => {
+            let story = Story::new(&repro.replay_scenario(), &result, recording.as_ref(), story);
+            replay_text(path, repro, &result, comparison, &story)
+        }
     };
     emit(&text)?;
     if !comparison.trace_hash {
@@ -790,10 +824,10 @@ fn replay_corpus(corpus: &Corpus, out: Option<&Path>, format: Format) -> anyhow:
     Ok(ExitCode::from(tally.exit_status()))
 }
 
-fn replay_text(path: &Path, repro: &Repro, result: &RunResult, comparison: Comparison) -> String {
+fn replay_text(path: &Path, repro: &Repro, result: &RunResult, comparison: Comparison, story: &Story) -> String {
     let scenario = format!("{} (from {})", repro.scenario.name, path.display());
     let label = RunLabel { scenario, rerun_arg: None, wide: false };
-    let mut text = run_text(&label, result);
+    let mut text = run_text(&label, result, story);
     let yes_no = |same: bool| if same { "yes" } else { "NO" };
     let expected = &repro.expected;
     let kinds: Vec<&str> = expected.anomalies.iter().map(|kind| kind.name()).collect();
@@ -1004,13 +1038,16 @@ fn command_shrink(path: &Path, out: Option<&Path>, format: Format) -> anyhow::Re
                 text.push_str(&line);
                 text.push('\n');
             }
+            // The shrunk run told as `eosim replay` tells it: the faults left, what they still break, and how.
+            let (replayed, recording) = run_recorded(|| shrunk.repro.replay());
+            let scenario = shrunk.repro.replay_scenario();
+            let story = Story::new(&scenario, &replayed, recording.as_ref(), story_options(false));
+            text.push_str(&story.schedule_text(&replayed));
             text.push_str(&format!("verdict: {} [{}]\n", expected.verdict.name(), kinds.join(", ")));
             text.push_str(&format!("trace-hash: {}\n", expected.trace_hash.as_deref().unwrap_or("none")));
-            text.push_str(&format!(
-                "wrote {}; replay with: {}\n",
-                target.display(),
-                replay_command(&target.to_string_lossy())
-            ));
+            text.push_str(&story.findings_text(&replayed));
+            text.push_str(&format!("wrote {}\n", target.display()));
+            text.push_str(&format!("replay with: {}\n", replay_command(&target.to_string_lossy())));
             text
         }
     };

@@ -1,8 +1,10 @@
 //! One run on the terminal (`eosim run`, `eosim replay`), as text or as JSON.
 //!
 //! The text reads in the order the run happened, as TigerBeetle's VOPR prints it: `SEED=…` first, the scenario,
-//! this seed's swarm choices, its knobs (`knob request_timeout_ms = 217 ms`), the size of the fault schedule, the `buggify!` points that fired, then what the checker found, the verdict and the
-//! trace hash; a failing run ends with the command that reruns it.
+//! this seed's swarm choices, its knobs (`knob request_timeout_ms = 217 ms`), the size of the run, the `buggify!`
+//! points that fired; then its story ([`crate::story`]: the fault schedule, with `-v` the event log, what the
+//! checker found with the operations that prove it, a timeline around the first violation); then the verdict and
+//! the trace hash. A failing run ends with the command that reruns it.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -17,9 +19,10 @@ use eosim_sim::SwarmChoices;
 use serde::Serialize;
 
 use crate::runner::RunResult;
+use crate::story::Story;
 
-/// Anomaly cases shown per kind in a run's text output.
-const CASES_PER_KIND: usize = 5;
+/// The indent of a wrapped finding's continuation lines: the width of `finding: `.
+const FINDING_INDENT: &str = "         ";
 
 /// How the run is named on the terminal.
 #[derive(Clone, Debug)]
@@ -33,8 +36,9 @@ pub struct RunLabel {
     pub wide: bool,
 }
 
-/// The run as text: seed, scenario, swarm, schedule size, findings, verdict, `trace-hash: <hex>`.
-pub fn run_text(label: &RunLabel, result: &RunResult) -> String {
+/// The run as text: seed, scenario, swarm, sizes, its `story` (schedule, findings and the operations that prove
+/// them, timeline), verdict, `trace-hash: <hex>`.
+pub fn run_text(label: &RunLabel, result: &RunResult, story: &Story) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "SEED={}", result.seed);
     let _ = writeln!(out, "scenario: {}", label.scenario);
@@ -52,14 +56,11 @@ pub fn run_text(label: &RunLabel, result: &RunResult) -> String {
             let _ = writeln!(out, "buggify {} fired {}×", point.site, point.fired);
         }
     }
-    if let Some(report) = &result.report {
-        out.push_str("check:\n");
-        for line in report.render_text(CASES_PER_KIND).lines() {
-            let _ = writeln!(out, "  {line}");
-        }
-    }
+    out.push_str(&story.text(result));
     if let Some(finding) = result.finding() {
-        let _ = writeln!(out, "finding: {finding}");
+        // Wrapped to the terminal's 100 columns; the words are those of report.json's `finding`.
+        let wrapped = crate::teach::wrap(&finding, crate::story::WIDTH_CHARS - FINDING_INDENT.len());
+        let _ = writeln!(out, "finding: {}", wrapped.replace('\n', &format!("\n{FINDING_INDENT}")));
     }
     let _ = writeln!(out, "verdict: {}", result.verdict.name());
     let _ = writeln!(out, "trace-hash: {}", result.trace_hash().unwrap_or("none"));
@@ -194,7 +195,9 @@ mod tests {
         };
         let label =
             RunLabel { scenario: "idempotent".to_string(), rerun_arg: Some("idempotent".to_string()), wide: false };
-        let text = run_text(&label, &result);
+        let scenario = crate::scenarios::load("idempotent").expect("built in").scenario;
+        let story = Story::new(&scenario, &result, None, crate::story::StoryOptions::default());
+        let text = run_text(&label, &result, &story);
         assert!(text.starts_with("SEED=4\nscenario: idempotent\n"), "{text}");
         assert!(text.contains("finding: the model panicked: boom (at model/src/x.rs:1:1)\n"), "{text}");
         assert!(text.contains("verdict: crash\ntrace-hash: none\n"), "{text}");
