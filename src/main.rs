@@ -1034,15 +1034,18 @@ fn command_shrink(path: &Path, out: Option<&Path>, format: Format) -> anyhow::Re
             for knob in &shrunk.knobs_restored {
                 text.push_str(&format!("knob {}: {} -> {} (restored)\n", knob.name, knob.value, knob.default));
             }
-            for line in RunSize::changes(&before, &after) {
-                text.push_str(&line);
-                text.push('\n');
-            }
-            // The shrunk run told as `eosim replay` tells it: the faults left, what they still break, and how.
+            // The shrunk run told as `eosim replay` tells it: the faults left (right under the faults line), what
+            // they still break, and how.
             let (replayed, recording) = run_recorded(|| shrunk.repro.replay());
             let scenario = shrunk.repro.replay_scenario();
             let story = Story::new(&scenario, &replayed, recording.as_ref(), story_options(false));
-            text.push_str(&story.schedule_text(&replayed));
+            for (index, line) in RunSize::changes(&before, &after).iter().enumerate() {
+                text.push_str(line);
+                text.push('\n');
+                if index == 0 {
+                    text.push_str(&story.schedule_text(&replayed));
+                }
+            }
             text.push_str(&format!("verdict: {} [{}]\n", expected.verdict.name(), kinds.join(", ")));
             text.push_str(&format!("trace-hash: {}\n", expected.trace_hash.as_deref().unwrap_or("none")));
             text.push_str(&story.findings_text(&replayed));
