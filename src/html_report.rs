@@ -14,15 +14,24 @@
 //!   `observe`, which the recording notes with the node, so a process belongs to the one node that observed
 //!   something at the instant of every one of its operations. A process that matches no single node gets a lane
 //!   of its own (`process-7`);
-//! - the anomaly drawn is the run's first violation (else its first anomaly); its operations, and the
-//!   invocations they complete, are the instants the diagram is focused on.
+//! - the anomaly drawn is the one the scenario is about: a kind its zoo entry expects, else the run's first
+//!   violation (a forbidden anomaly before an allowed one), else its first anomaly; its operations, and the
+//!   invocations they complete, are the instants the diagram is focused on;
+//! - the anomaly's causal chain ([`causal_chain`]): the messages that carry its values (the produce or store
+//!   write, the fetch that delivered it), their answers (a lost ack among them), the retries, and the aborts
+//!   that decide their fate (EndTxn with `committed false`, the ABORT marker on the anomaly's partition). They
+//!   are drawn bold, listed in a table, and their send times join the focus, so an elided gap never hides them;
+//! - messages are named by their Kafka API ([`eosim_sim::Label::api`]); a coordinator's response, which does
+//!   not say which API it answers, takes its request's, paired by correlation id.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use eosim_checker::{Anomaly, History, Op, OpType};
+use eosim_checker::{Anomaly, AnomalyKind, History, MicroOp, Op, OpType};
+use eosim_model::describe::REPLICA_FETCH_API;
 use eosim_model::scenario::fault_kind_name;
 use eosim_model::Scenario;
-use eosim_reports::svg::{Arrow, ArrowEnd, BandStyle, FaultBand, Lane, LaneKind, OpMark, SpaceTime};
+use eosim_reports::overview::{LogEntry, LogView, TimelineOp};
+use eosim_reports::svg::{Arrow, ArrowEnd, BandStyle, FaultBand, Lane, LaneKind, OpMark, SpaceTime, Topic};
 use eosim_reports::{op_summary, render_html, CampaignReport, OpRow, SeedRecord, SeedSection, TextOptions};
 use eosim_sim::recording::{capture, FaultRecord, MessageFate, Recording};
 use eosim_sim::{FaultAction, NodeId, NodeRole, PartitionKind};
@@ -31,6 +40,12 @@ use crate::runner::{run_seed, RunResult};
 
 /// Failing seeds drawn at most on one page: each diagram is large, and twenty show any pattern there is.
 pub const DIAGRAMS_MAX: usize = 20;
+
+/// Messages of a causal chain at most: past it, the anomaly's values travel in too many messages to tell a story.
+const CHAIN_MAX: usize = 40;
+
+/// Offsets of a partition's log shown at most.
+const LOG_ENTRIES_MAX: usize = 2000;
 
 /// A page that could not be drawn faithfully.
 #[derive(Debug, thiserror::Error)]
@@ -98,10 +113,11 @@ pub fn fill_section(section: &mut SeedSection, scenario: &Scenario, result: &Run
         .collect();
     let empty = History::new();
     let history = result.outcome.as_ref().map_or(&empty, |outcome| &outcome.history);
-    let anomaly = result
-        .report
-        .as_ref()
-        .and_then(|report| report.violations().next().or_else(|| report.anomalies.first()).cloned());
+    let anomaly = result.report.as_ref().and_then(|report| {
+        let expected = scenario.zoo.as_ref().map_or(&[][..], |zoo| zoo.expect.as_slice());
+        let about = report.anomalies.iter().find(|anomaly| expected.iter().any(|kind| kind == anomaly.kind.name()));
+        about.or_else(|| report.violations().next()).or_else(|| report.anomalies.first()).cloned()
+    });
     let proving = proving_ops(history, anomaly.as_ref());
     let process_lane = process_lanes(history, recording, &proving, &mut lanes);
     let unmatched = process_lane.values().filter(|lane| **lane >= names.len()).count();
@@ -123,7 +139,16 @@ pub fn fill_section(section: &mut SeedSection, scenario: &Scenario, result: &Run
     if section.focus_ns.is_empty() {
         section.notes.push("No operation proves an anomaly here, so the diagram shows the end of the run.".to_string());
     }
-    let arrows = recording.messages.iter().map(|message| arrow(recording, message)).collect();
+    let (mut arrows, answers) = arrows(recording);
+    if let Some(anomaly) = &anomaly {
+        let partition = scenario.keys().iter().position(|key| *key == anomaly.key);
+        for index in causal_chain(&arrows, &answers, anomaly, partition) {
+            arrows[index].chain = true;
+            section.focus_ns.push(arrows[index].send_ns);
+        }
+        section.log = log_view(history, anomaly);
+    }
+    section.timeline = timeline(history, &proving, recording.end_ns);
     let faults = recording.faults.iter().map(|fault| fault_band(fault, &names)).collect();
     section.diagram = Some(SpaceTime { lanes, arrows, faults, ops, end_ns: recording.end_ns });
     section.anomaly = anomaly;
@@ -210,9 +235,181 @@ fn op_marks(history: &History, process_lane: &BTreeMap<u64, usize>, proving: &[u
     let mark = |op: &Op| {
         let lane = *process_lane.get(&op.process)?;
         let proving = proving.binary_search(&op.index).is_ok();
-        Some(OpMark { lane, time_ns: op.time_ns, index: op.index, text: op_summary(op), proving })
+        let outcome = op.op_type.name();
+        Some(OpMark { lane, time_ns: op.time_ns, index: op.index, text: op_summary(op), proving, outcome })
     };
     history.ops.iter().filter_map(mark).collect()
+}
+
+/// Every recorded message copy as an arrow, a response without an API of its own named after its request's;
+/// and each request's first answer, by arrow index.
+fn arrows(recording: &Recording) -> (Vec<Arrow>, BTreeMap<usize, usize>) {
+    // The latest request by (client, server, correlation id): a client reuses no id while it waits.
+    let mut requests: BTreeMap<(NodeId, NodeId, u64), usize> = BTreeMap::new();
+    let mut answers = BTreeMap::new();
+    let mut arrows: Vec<Arrow> = Vec::with_capacity(recording.messages.len());
+    for (index, message) in recording.messages.iter().enumerate() {
+        let mut arrow = arrow(recording, message);
+        if let Some(id) = message.correlation_id {
+            if recording.label(message).ends_with("Response") {
+                if let Some(request) = requests.get(&(message.target, message.source, id)) {
+                    answers.entry(*request).or_insert(index);
+                    if arrow.api.is_empty() {
+                        arrow.api = arrows[*request].api.clone();
+                    }
+                }
+            } else {
+                requests.insert((message.source, message.target, id), index);
+            }
+        }
+        arrows.push(arrow);
+    }
+    (arrows, answers)
+}
+
+/// The arrows of `anomaly`'s causal chain, ascending: the requests that carry its values (a produce or a store
+/// write, to its partition when it has one) and the fetch answers that delivered them, the answers to those
+/// requests (a lost ack is one), and the aborts that decided their fate: an EndTxn with `committed false` from a
+/// carrier's sender between the first carrier and the last, and for a read of aborted records the first ABORT
+/// marker written to the partition after the first carrier. Empty when the values travel in more than
+/// [`CHAIN_MAX`] messages.
+fn causal_chain(
+    arrows: &[Arrow],
+    answers: &BTreeMap<usize, usize>,
+    anomaly: &Anomaly,
+    partition: Option<usize>,
+) -> Vec<usize> {
+    let values: BTreeSet<i64> = anomaly.values.iter().copied().collect();
+    let on_partition = |arrow: &Arrow| match partition {
+        Some(partition) => arrow.fields.starts_with(&format!("partition {partition},")),
+        None => true,
+    };
+    let carries = |arrow: &Arrow| {
+        let request = !arrow.label.ends_with("Response");
+        let carried = match arrow.api.as_str() {
+            "Produce" if request && on_partition(arrow) => field_numbers(&arrow.fields, "values [", ']'),
+            "StoreWrite" if request => field_numbers(&arrow.fields, "value ", ','),
+            "Fetch" if !request => field_numbers(&arrow.fields, "records [", ']'),
+            _ => Vec::new(),
+        };
+        carried.iter().any(|value| values.contains(value))
+    };
+    let carriers: Vec<usize> = (0..arrows.len()).filter(|index| carries(&arrows[*index])).collect();
+    if carriers.is_empty() || carriers.len() > CHAIN_MAX {
+        return Vec::new();
+    }
+    let mut chain: BTreeSet<usize> = carriers.iter().copied().collect();
+    for carrier in &carriers {
+        chain.extend(answers.get(carrier));
+    }
+    let (first, last) = (arrows[carriers[0]].send_ns, arrows[carriers[carriers.len() - 1]].send_ns);
+    let senders: BTreeSet<usize> = carriers.iter().map(|index| arrows[*index].source).collect();
+    let abort = |arrow: &Arrow| arrow.api == "EndTxn" && arrow.fields.ends_with("committed false");
+    chain.extend((0..arrows.len()).filter(|index| {
+        let arrow = &arrows[*index];
+        abort(arrow) && senders.contains(&arrow.source) && (first..=last).contains(&arrow.send_ns)
+    }));
+    if matches!(anomaly.kind, AnomalyKind::G1a) {
+        let marker = (0..arrows.len()).find(|index| {
+            let arrow = &arrows[*index];
+            arrow.api == "WriteTxnMarkers"
+                && arrow.send_ns >= first
+                && on_partition(arrow)
+                && arrow.fields.contains("transactionResult ABORT")
+        });
+        chain.extend(marker);
+    }
+    chain.into_iter().take(CHAIN_MAX).collect()
+}
+
+/// The numbers of `fields` after `start` up to `end` (`values [1 2 3]`, `value 7,`, `records [4:7 5:8]`, whose
+/// values follow a colon); empty when `start` is absent.
+fn field_numbers(fields: &str, start: &str, end: char) -> Vec<i64> {
+    let Some(from) = fields.find(start) else { return Vec::new() };
+    let rest = &fields[from + start.len()..];
+    let list = rest.split(end).next().unwrap_or_default();
+    list.split_whitespace().filter_map(|token| token.rsplit(':').next().and_then(|value| value.parse().ok())).collect()
+}
+
+/// Every operation, from its invocation to its completion (or the end of the run), in completion order.
+fn timeline(history: &History, proving: &[usize], end_ns: u64) -> Vec<TimelineOp> {
+    let mut open: BTreeMap<u64, &Op> = BTreeMap::new();
+    let mut ops = Vec::new();
+    for op in &history.ops {
+        if op.op_type == OpType::Invoke {
+            open.insert(op.process, op);
+            continue;
+        }
+        let start_ns = open.remove(&op.process).map_or(op.time_ns, |invoke| invoke.time_ns);
+        ops.push(TimelineOp {
+            process: op.process,
+            start_ns,
+            end_ns: op.time_ns,
+            outcome: op.op_type.name(),
+            index: op.index,
+            text: op_summary(op),
+            proving: proving.binary_search(&op.index).is_ok(),
+        });
+    }
+    for invoke in open.values() {
+        ops.push(TimelineOp {
+            process: invoke.process,
+            start_ns: invoke.time_ns,
+            end_ns: end_ns.max(invoke.time_ns),
+            outcome: "info",
+            index: invoke.index,
+            text: op_summary(invoke),
+            proving: proving.binary_search(&invoke.index).is_ok(),
+        });
+    }
+    ops
+}
+
+/// The anomaly's partition as the history saw it: offsets from acknowledged sends and from reads, values
+/// written by a failed (aborted) send marked, a value at two offsets marked a duplicate; `None` when the history
+/// has no offset of that key (a store's key).
+fn log_view(history: &History, anomaly: &Anomaly) -> Option<LogView> {
+    let key = &anomaly.key;
+    let mut log: BTreeMap<u64, i64> = BTreeMap::new();
+    let mut aborted: BTreeSet<i64> = BTreeSet::new();
+    for op in &history.ops {
+        for mop in &op.mops {
+            match mop {
+                MicroOp::Send { key: sent, value, offset, .. } if sent == key => match (op.op_type, offset) {
+                    (OpType::Ok, Some(offset)) => {
+                        log.entry(*offset).or_insert(*value);
+                    }
+                    (OpType::Fail, _) => {
+                        aborted.insert(*value);
+                    }
+                    _ => {}
+                },
+                MicroOp::Poll { reads } if op.op_type == OpType::Ok => {
+                    for (offset, value) in reads.get(key).into_iter().flatten() {
+                        log.entry(*offset).or_insert(*value);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    if log.is_empty() {
+        return None;
+    }
+    let mut seen: BTreeMap<i64, usize> = BTreeMap::new();
+    for value in log.values() {
+        *seen.entry(*value).or_default() += 1;
+    }
+    let entries = (log.iter().take(LOG_ENTRIES_MAX))
+        .map(|(offset, value)| LogEntry {
+            offset: *offset,
+            value: *value,
+            duplicate: seen[value] > 1,
+            aborted: aborted.contains(value),
+            cited: anomaly.values.contains(value) || anomaly.offsets.contains(offset),
+        })
+        .collect();
+    Some(LogView { key: key.clone(), entries })
 }
 
 /// A recorded message copy as an arrow.
@@ -234,6 +431,14 @@ fn arrow(recording: &Recording, message: &eosim_sim::recording::MessageRecord) -
         end,
         label: recording.label(message).to_string(),
         note,
+        api: message.api.map_or_else(String::new, str::to_string),
+        fields: message.fields.clone(),
+        topic: match message.api {
+            Some(REPLICA_FETCH_API) => Topic::Replication,
+            Some("Heartbeat" | "BrokerHeartbeat") => Topic::Heartbeat,
+            _ => Topic::Ordinary,
+        },
+        chain: false,
     }
 }
 

@@ -45,6 +45,7 @@ mod coverage;
 mod html;
 mod junit;
 mod merge;
+pub mod overview;
 mod shard;
 pub mod svg;
 mod text;

@@ -96,9 +96,15 @@ pub fn read_json(path: &Path) -> Value {
 
 /// Runs headless Chromium on `page` with `extra` flags and a fresh profile, and returns its output.
 pub fn chromium(page: &Path, profile: &Path, extra: &[String]) -> Output {
+    chromium_at(page, "", profile, extra)
+}
+
+/// Runs headless Chromium on `page` opened at `fragment` (`#view=...`, or empty) with `extra` flags and a fresh
+/// profile, and returns its output.
+pub fn chromium_at(page: &Path, fragment: &str, profile: &Path, extra: &[String]) -> Output {
     let _ = std::fs::remove_dir_all(profile);
     std::fs::create_dir_all(profile).expect("a fresh profile directory");
-    let url = format!("file://{}", page.canonicalize().expect("the page exists").display());
+    let url = format!("file://{}{fragment}", page.canonicalize().expect("the page exists").display());
     let mut args: Vec<String> = [
         "--headless",
         "--no-sandbox",
