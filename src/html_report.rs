@@ -26,7 +26,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use eosim_checker::{Anomaly, AnomalyKind, History, MicroOp, Op, OpType};
+use eosim_checker::{Anomaly, AnomalyKind, History, MicroOp, Op, OpType, Report};
 use eosim_model::describe::REPLICA_FETCH_API;
 use eosim_model::scenario::fault_kind_name;
 use eosim_model::Scenario;
@@ -113,11 +113,8 @@ pub fn fill_section(section: &mut SeedSection, scenario: &Scenario, result: &Run
         .collect();
     let empty = History::new();
     let history = result.outcome.as_ref().map_or(&empty, |outcome| &outcome.history);
-    let anomaly = result.report.as_ref().and_then(|report| {
-        let expected = scenario.zoo.as_ref().map_or(&[][..], |zoo| zoo.expect.as_slice());
-        let about = report.anomalies.iter().find(|anomaly| expected.iter().any(|kind| kind == anomaly.kind.name()));
-        about.or_else(|| report.violations().next()).or_else(|| report.anomalies.first()).cloned()
-    });
+    let expected = scenario.zoo.as_ref().map_or(&[][..], |zoo| zoo.expect.as_slice());
+    let anomaly = result.report.as_ref().and_then(|report| anomaly_about(report, expected));
     let proving = proving_ops(history, anomaly.as_ref());
     let process_lane = process_lanes(history, recording, &proving, &mut lanes);
     let unmatched = process_lane.values().filter(|lane| **lane >= names.len()).count();
@@ -141,7 +138,7 @@ pub fn fill_section(section: &mut SeedSection, scenario: &Scenario, result: &Run
     }
     let (mut arrows, answers) = arrows(recording);
     if let Some(anomaly) = &anomaly {
-        let partition = scenario.keys().iter().position(|key| *key == anomaly.key);
+        let partition = scenario.keys().iter().position(|key| *key == kafka_key(&anomaly.key));
         for index in causal_chain(&arrows, &answers, anomaly, partition) {
             arrows[index].chain = true;
             section.focus_ns.push(arrows[index].send_ns);
@@ -152,6 +149,13 @@ pub fn fill_section(section: &mut SeedSection, scenario: &Scenario, result: &Run
     let faults = recording.faults.iter().map(|fault| fault_band(fault, &names)).collect();
     section.diagram = Some(SpaceTime { lanes, arrows, faults, ops, end_ns: recording.end_ns });
     section.anomaly = anomaly;
+}
+
+/// The anomaly a diagram is about: one of a kind the scenario expects (its zoo entry's `expect`), else the first
+/// violation, which a guarantee forbids, else the first anomaly, which it allows.
+fn anomaly_about(report: &Report, expected: &[String]) -> Option<Anomaly> {
+    let about = report.anomalies.iter().find(|anomaly| expected.iter().any(|kind| kind == anomaly.kind.name()));
+    about.or_else(|| report.violations().next()).or_else(|| report.anomalies.first()).cloned()
 }
 
 /// Each node's lane name, as the model names its nodes (`eosim_model::node_names`); when the recorded roles do
@@ -365,17 +369,23 @@ fn timeline(history: &History, proving: &[usize], end_ns: u64) -> Vec<TimelineOp
     ops
 }
 
+/// The Kafka partition behind a history key: itself, or for a store's row (`db/in-0`) the input partition its
+/// key names.
+fn kafka_key(key: &str) -> &str {
+    key.rsplit('/').next().unwrap_or(key)
+}
+
 /// The anomaly's partition as the history saw it: offsets from acknowledged sends and from reads, values
 /// written by a failed (aborted) send marked, a value at two offsets marked a duplicate; `None` when the history
 /// has no offset of that key (a store's key).
 fn log_view(history: &History, anomaly: &Anomaly) -> Option<LogView> {
-    let key = &anomaly.key;
+    let key = kafka_key(&anomaly.key);
     let mut log: BTreeMap<u64, i64> = BTreeMap::new();
     let mut aborted: BTreeSet<i64> = BTreeSet::new();
     for op in &history.ops {
         for mop in &op.mops {
             match mop {
-                MicroOp::Send { key: sent, value, offset, .. } if sent == key => match (op.op_type, offset) {
+                MicroOp::Send { key: sent, value, offset, .. } if *sent == key => match (op.op_type, offset) {
                     (OpType::Ok, Some(offset)) => {
                         log.entry(*offset).or_insert(*value);
                     }
@@ -409,7 +419,7 @@ fn log_view(history: &History, anomaly: &Anomaly) -> Option<LogView> {
             cited: anomaly.values.contains(value) || anomaly.offsets.contains(offset),
         })
         .collect();
-    Some(LogView { key: key.clone(), entries })
+    Some(LogView { key: key.to_string(), entries })
 }
 
 /// A recorded message copy as an arrow.
@@ -478,6 +488,112 @@ fn fault_band(fault: &FaultRecord, names: &[String]) -> FaultBand {
 mod tests {
     use super::*;
     use crate::scenarios;
+    use eosim_checker::{Guarantee, OpFn};
+
+    /// An arrow of `api` from lane `source` to `target`, sent at `send_ns` ms and delivered 1 ms later.
+    fn message(source: usize, target: usize, send_ms: u64, label: &str, api: &str, fields: &str) -> Arrow {
+        let send_ns = send_ms * 1_000_000;
+        Arrow {
+            source,
+            target,
+            send_ns,
+            end: ArrowEnd::Delivered { at_ns: send_ns + 1_000_000 },
+            label: label.to_string(),
+            note: String::new(),
+            api: api.to_string(),
+            fields: fields.to_string(),
+            topic: Topic::Ordinary,
+            chain: false,
+        }
+    }
+
+    fn anomaly(kind: AnomalyKind, key: &str, values: Vec<i64>) -> Anomaly {
+        Anomaly { kind, key: key.to_string(), values, offsets: Vec::new(), ops: Vec::new(), explanation: String::new() }
+    }
+
+    #[test]
+    fn the_causal_chain_is_the_write_its_lost_ack_the_retry_and_the_abort() {
+        // Lanes: 0 broker, 1 producer, 2 another producer. Partition 1 holds the duplicated value 7.
+        let produce = "partition 1, acks all, producerId 3, producerEpoch 0, baseSequence 4, records 1, values [7]";
+        let mut lost_ack = message(0, 1, 2, "ProduceResponse", "Produce", "baseOffset 10");
+        lost_ack.end = ArrowEnd::Dropped { at_ns: 2_000_000, at_send: true };
+        let arrows = vec![
+            message(1, 0, 1, "ProduceRequest", "Produce", produce),
+            lost_ack,
+            message(2, 0, 3, "ProduceRequest", "Produce", &produce.replace("partition 1", "partition 2")),
+            message(2, 0, 4, "TxnRequest", "EndTxn", "transactionalId b, producerId 4, committed false"),
+            message(1, 0, 5, "TxnRequest", "EndTxn", "transactionalId a, producerId 3, committed false"),
+            message(1, 0, 6, "ProduceRequest", "Produce", produce),
+            message(0, 1, 7, "ProduceResponse", "Produce", "baseOffset 11"),
+            message(0, 0, 8, "WriteTxnMarkerRequest", "WriteTxnMarkers", "partition 1, transactionResult ABORT"),
+        ];
+        let answers = BTreeMap::from([(0, 1), (5, 6)]);
+        let duplicate = anomaly(AnomalyKind::Duplicate, "k-1", vec![7]);
+        // The write, its lost ack, its own abort, the retry and its ack; not the other partition or producer.
+        assert_eq!(causal_chain(&arrows, &answers, &duplicate, Some(1)), vec![0, 1, 4, 5, 6]);
+        let aborted_read = anomaly(AnomalyKind::G1a, "k-1", vec![7]);
+        assert_eq!(causal_chain(&arrows, &answers, &aborted_read, Some(1)), vec![0, 1, 4, 5, 6, 7], "the marker too");
+        let unrelated = anomaly(AnomalyKind::Duplicate, "k-1", vec![8]);
+        assert!(causal_chain(&arrows, &answers, &unrelated, Some(1)).is_empty());
+        assert_eq!(field_numbers("key a, value 7, upsert false", "value ", ','), vec![7]);
+        assert_eq!(field_numbers("records [3:12 (pid 4) 4:-2], highWatermark 5", "records [", ']'), vec![12, -2]);
+        assert!(field_numbers("baseOffset 3", "values [", ']').is_empty());
+    }
+
+    #[test]
+    fn the_log_view_marks_duplicates_aborted_records_and_the_anomalys() {
+        let op = |index, op_type, mops| Op {
+            index,
+            time_ns: index as u64,
+            process: 0,
+            op_type,
+            f: OpFn::Txn,
+            mops,
+            keys: Vec::new(),
+            final_poll: false,
+        };
+        let send = |value, offset| MicroOp::Send { key: "in-0".to_string(), value, offset, source: None };
+        let poll = MicroOp::Poll { reads: [("in-0".to_string(), vec![(0, 5), (1, 6), (2, 5)])].into_iter().collect() };
+        let history = History {
+            ops: vec![
+                op(0, OpType::Ok, vec![send(5, Some(0))]),
+                op(1, OpType::Fail, vec![send(6, None)]),
+                op(2, OpType::Ok, vec![poll]),
+            ],
+            ..History::new()
+        };
+        let view = log_view(&history, &anomaly(AnomalyKind::SinkDuplicate, "db/in-0", vec![5])).expect("a log");
+        assert_eq!(view.key, "in-0", "a store row's key names its input partition");
+        let marks: Vec<(u64, i64, bool, bool, bool)> =
+            view.entries.iter().map(|e| (e.offset, e.value, e.duplicate, e.aborted, e.cited)).collect();
+        assert_eq!(marks, vec![(0, 5, true, false, true), (1, 6, false, true, false), (2, 5, true, false, true)]);
+        assert!(log_view(&history, &anomaly(AnomalyKind::Duplicate, "other-0", vec![5])).is_none());
+    }
+
+    #[test]
+    fn the_diagram_is_about_the_expected_kind_then_a_violation_then_any_anomaly() {
+        let report = |anomalies| Report {
+            guarantee: Guarantee::KafkaEos,
+            anomalies,
+            rules: eosim_checker::Rules::default(),
+            subscribes: false,
+            nothing_checked: false,
+        };
+        let g2 = anomaly(AnomalyKind::G2Item, "k", vec![1]);
+        let sink = anomaly(AnomalyKind::SinkDuplicate, "db/k", vec![2]);
+        let g1a = anomaly(AnomalyKind::G1a, "k", vec![3]);
+        let both = report(vec![g1a.clone(), sink.clone(), g2.clone()]);
+        assert_eq!(anomaly_about(&both, &[]).map(|a| a.kind), Some(AnomalyKind::G1a), "the first violation");
+        let expected = ["sink-duplicate".to_string()];
+        assert_eq!(anomaly_about(&both, &expected).map(|a| a.kind), Some(AnomalyKind::SinkDuplicate));
+        let allowed = report(vec![g2]);
+        assert_eq!(
+            anomaly_about(&allowed, &[]).map(|a| a.kind),
+            Some(AnomalyKind::G2Item),
+            "allowed, but all there is"
+        );
+        assert!(anomaly_about(&report(Vec::new()), &[]).is_none());
+    }
 
     #[test]
     fn nodes_are_named_after_the_cluster_and_by_role_when_the_layout_differs() {

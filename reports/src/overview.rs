@@ -91,8 +91,18 @@ fn axis(out: &mut String, end_ns: u64, y: f64) {
     for step in 0..=5u64 {
         let time_ns = end_ns / 5 * step;
         let x = strip_x(time_ns, end_ns);
-        let _ =
-            write!(out, "<text class=\"tick\" x=\"{x:.1}\" y=\"{:.1}\">{} ms</text>", y + 12.0, time_ns / 1_000_000);
+        // The end ticks keep inside the strip.
+        let anchor = match step {
+            0 => "start",
+            5 => "end",
+            _ => "middle",
+        };
+        let _ = write!(
+            out,
+            "<text class=\"tick\" x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\">{} ms</text>",
+            y + 12.0,
+            time_ns / 1_000_000
+        );
     }
 }
 
