@@ -1,11 +1,16 @@
 //! `index.html`: a campaign as one self-contained page, with a space-time diagram of each failing run.
 //!
-//! The page needs nothing but itself: the CSS is inline, the diagrams are inline SVG ([`crate::svg`]), there
-//! is no script, no font and no link outside the page except to the repro and history files beside it. It
-//! holds what the text summary holds (scenario, guarantee, seeds, verdicts, anomaly and fault tallies, the
-//! coverage table) and, per failing seed, the anomaly the diagram is about, the history operations that prove
-//! it, and the diagram of the run around them. Every text from a report or a history is escaped, and nothing
-//! depends on the wall clock, so two campaigns of the same seeds write the same page.
+//! The page needs nothing but itself: the CSS and the one script ([`SCRIPT`]) are inline, the diagrams and
+//! strips are inline SVG ([`crate::svg`], [`crate::overview`]), there is no font and no link outside the page
+//! except to the repro and history files beside it. It holds what the text summary holds (scenario, guarantee,
+//! seeds, verdicts, anomaly and fault tallies, the coverage table) and, per failing seed, the anomaly the diagram
+//! is about, the history operations that prove it, the anomaly's partition log, the whole run's faults and
+//! operations, the anomaly's causal chain, the diagram's filters, and the diagram of the run around them. Every
+//! text from a report or a history is escaped, and nothing depends on the wall clock, so two campaigns of the
+//! same seeds write the same page.
+//!
+//! The script only shows and hides what the page already holds (tooltips, filters, a view named in the
+//! address); without it the page reads the same, with the browser's own tooltips.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;

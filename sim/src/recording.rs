@@ -555,6 +555,41 @@ mod tests {
         assert_eq!(recording.end_ns, 30);
     }
 
+    /// A message that describes itself, as a model's messages do.
+    struct Described(u64);
+
+    impl Label for Described {
+        fn api(&self) -> Option<&'static str> {
+            Some("Produce")
+        }
+        fn fields(&self) -> String {
+            format!("baseSequence {}", self.0)
+        }
+        fn correlation_id(&self) -> Option<u64> {
+            Some(self.0 + 100)
+        }
+    }
+
+    #[test]
+    fn every_copy_keeps_its_api_fields_and_correlation_id_and_the_defaults_say_nothing() {
+        let mut recorder = Recorder::new(vec![NodeRole::Client, NodeRole::Server]);
+        let (a, b) = (NodeId(0), NodeId(1));
+        recorder.sent(0, a, b, &Described(3), &[10, 11]);
+        recorder.lost(1, a, b, &Described(4), DropCause::Lost);
+        recorder.sent(2, a, b, &7u64, &[12]);
+        let recording = recorder.finish(None, None);
+        let described: Vec<(Option<&str>, &str, Option<u64>)> = (recording.messages.iter())
+            .map(|message| (message.api, message.fields.as_str(), message.correlation_id))
+            .collect();
+        let produce = |sequence: u64| (Some("Produce"), sequence, Some(sequence + 100));
+        let expected = [produce(3), produce(3), produce(4)];
+        for (got, (api, sequence, id)) in described.iter().zip(expected) {
+            assert_eq!(*got, (api, format!("baseSequence {sequence}").as_str(), id), "the duplicate copy too");
+        }
+        assert_eq!(described[3], (None, "", None), "a message without a description");
+        assert_eq!(recording.label(&recording.messages[0]), "message");
+    }
+
     #[test]
     fn capture_nests_and_restores() {
         let ((inner, inner_recordings), outer_recordings) = capture(|| capture(|| 5));
