@@ -31,7 +31,7 @@ use eosim_model::describe::REPLICA_FETCH_API;
 use eosim_model::scenario::fault_kind_name;
 use eosim_model::Scenario;
 use eosim_reports::overview::{LogEntry, LogView, TimelineOp};
-use eosim_reports::svg::{Arrow, ArrowEnd, BandStyle, FaultBand, Lane, LaneKind, OpMark, SpaceTime, Topic};
+use eosim_reports::svg::{Arrow, ArrowEnd, BandStyle, FaultBand, Lane, LaneEvent, LaneKind, OpMark, SpaceTime, Topic};
 use eosim_reports::{op_summary, render_html, CampaignReport, OpRow, SeedRecord, SeedSection, TextOptions};
 use eosim_sim::recording::{capture, FaultRecord, MessageFate, Recording};
 use eosim_sim::{FaultAction, NodeId, NodeRole, PartitionKind};
@@ -137,17 +137,20 @@ pub fn fill_section(section: &mut SeedSection, scenario: &Scenario, result: &Run
         section.notes.push("No operation proves an anomaly here, so the diagram shows the end of the run.".to_string());
     }
     let (mut arrows, answers) = arrows(recording);
+    let mut events = Vec::new();
     if let Some(anomaly) = &anomaly {
         let partition = scenario.keys().iter().position(|key| *key == kafka_key(&anomaly.key));
-        for index in causal_chain(&arrows, &answers, anomaly, partition) {
-            arrows[index].chain = true;
-            section.focus_ns.push(arrows[index].send_ns);
+        let chain = causal_chain(&arrows, &answers, anomaly, partition);
+        for index in &chain {
+            arrows[*index].chain = true;
+            section.focus_ns.push(arrows[*index].send_ns);
         }
+        events = broker_events(&arrows, &answers, &chain);
         section.log = log_view(history, anomaly);
     }
     section.timeline = timeline(history, &proving, recording.end_ns);
     let faults = recording.faults.iter().map(|fault| fault_band(fault, &names)).collect();
-    section.diagram = Some(SpaceTime { lanes, arrows, faults, ops, end_ns: recording.end_ns });
+    section.diagram = Some(SpaceTime { lanes, arrows, faults, ops, events, end_ns: recording.end_ns });
     section.anomaly = anomaly;
 }
 
@@ -324,6 +327,34 @@ fn causal_chain(
         chain.extend(marker);
     }
     chain.into_iter().take(CHAIN_MAX).collect()
+}
+
+/// What the brokers of the causal chain did, read off their answers: a produce answered with `baseOffset N`
+/// was appended at offset N (Kafka's `UnifiedLog.appendAsLeader` ran before the leader answered), a
+/// WriteTxnMarkers answered without an error wrote its marker. Each is drawn where the broker answered.
+fn broker_events(arrows: &[Arrow], answers: &BTreeMap<usize, usize>, chain: &[usize]) -> Vec<LaneEvent> {
+    let mut events = Vec::new();
+    for (request, response) in answers {
+        if chain.binary_search(request).is_err() && chain.binary_search(response).is_err() {
+            continue;
+        }
+        let (request, response) = (&arrows[*request], &arrows[*response]);
+        let partition = field_numbers(&request.fields, "partition ", ',');
+        let partition = partition.first().map_or_else(String::new, |partition| format!(" of partition {partition}"));
+        let text = match request.api.as_str() {
+            "Produce" => match field_numbers(&response.fields, "baseOffset ", ',').first() {
+                Some(offset) => format!("appended at offset {offset}{partition}"),
+                None => continue,
+            },
+            "WriteTxnMarkers" if !response.fields.contains("errorCode") => {
+                let marker = if request.fields.contains("transactionResult ABORT") { "ABORT" } else { "COMMIT" };
+                format!("{marker} marker written{partition}")
+            }
+            _ => continue,
+        };
+        events.push(LaneEvent { lane: response.source, time_ns: response.send_ns, text });
+    }
+    events
 }
 
 /// The numbers of `fields` after `start` up to `end` (`values [1 2 3]`, `value 7,`, `records [4:7 5:8]`, whose
@@ -533,6 +564,13 @@ mod tests {
         assert_eq!(causal_chain(&arrows, &answers, &duplicate, Some(1)), vec![0, 1, 4, 5, 6]);
         let aborted_read = anomaly(AnomalyKind::G1a, "k-1", vec![7]);
         assert_eq!(causal_chain(&arrows, &answers, &aborted_read, Some(1)), vec![0, 1, 4, 5, 6, 7], "the marker too");
+        let chain = causal_chain(&arrows, &answers, &duplicate, Some(1));
+        let events: Vec<(usize, u64, String)> = (broker_events(&arrows, &answers, &chain).into_iter())
+            .map(|event| (event.lane, event.time_ns, event.text))
+            .collect();
+        // The lost ack still says the first copy was appended: the retry's append at 11 is the duplicate.
+        let appended = |ms: u64, offset| (0, ms * 1_000_000, format!("appended at offset {offset} of partition 1"));
+        assert_eq!(events, vec![appended(2, 10), appended(7, 11)]);
         let unrelated = anomaly(AnomalyKind::Duplicate, "k-1", vec![8]);
         assert!(causal_chain(&arrows, &answers, &unrelated, Some(1)).is_empty());
         assert_eq!(field_numbers("key a, value 7, upsert false", "value ", ','), vec![7]);

@@ -14,7 +14,8 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use crate::protocol::{
-    ControlMarker, ErrorCode, FetchData, GroupOp, GroupReply, Msg, PartitionId, RecordBatch, ReplicaFetchData, TxnOp,
+    ControlMarker, ErrorCode, FetchData, GroupOp, GroupReply, InternalRecord, Msg, PartitionId, RecordBatch,
+    ReplicaFetchData, TxnOp,
 };
 use crate::scenario::Acks;
 
@@ -366,7 +367,7 @@ fn replica_fetch_fields(out: &mut Fields, data: &ReplicaFetchData) {
             let batch = &entry.batch;
             let what = match (batch.control, &batch.internal) {
                 (Some(marker), _) => marker_name(marker).to_string(),
-                (None, Some(_)) => "internal record".to_string(),
+                (None, Some(record)) => internal_record(record),
                 (None, None) => value_list(batch.values.iter().copied()),
             };
             let producer = batch.producer.map(|p| format!(" pid {} seq {}", p.producer_id, p.base_sequence));
@@ -377,6 +378,19 @@ fn replica_fetch_fields(out: &mut Fields, data: &ReplicaFetchData) {
     out.add("highWatermark", data.high_watermark);
     if let Some(diverging) = data.diverging {
         out.add("divergingEpoch", format!("{} ends at {}", diverging.epoch, diverging.end_offset));
+    }
+}
+
+/// A record of an internal topic as it replicates: a transaction's new state (a coordinator state change), a
+/// group's generation, or committed offsets.
+fn internal_record(record: &InternalRecord) -> String {
+    match record {
+        InternalRecord::Txn(entry) => format!(
+            "txn {} {:?} (producerId {} epoch {})",
+            entry.transactional_id, entry.state, entry.producer_id, entry.epoch
+        ),
+        InternalRecord::Group { group_id, generation, .. } => format!("group {group_id} generation {generation}"),
+        InternalRecord::Offsets { group_id, offsets } => format!("offsets of {group_id} {}", offset_list(offsets)),
     }
 }
 

@@ -229,7 +229,8 @@ svg.spacetime .fault.partition rect.side-a{fill:#9467bd;fill-opacity:.6}
 svg.spacetime .fault.partition rect.side-b{fill:#e377c2;fill-opacity:.6}svg.spacetime .fault-label.partition{fill:#6a3d9a}
 svg.spacetime .fault.link rect.across{fill:#17becf;fill-opacity:.06}
 svg.spacetime .fault.link rect.bar{fill:#17becf;fill-opacity:.85}svg.spacetime .fault-label.link{fill:#0f7f8a}
-svg.spacetime circle.op{fill:#888}
+svg.spacetime circle.op{fill:#888}svg.spacetime .event path{fill:#111}
+svg.spacetime .event text{font-size:10px;text-anchor:end;fill:#111;paint-order:stroke;stroke:#fff;stroke-width:3px}
 svg.spacetime .op.proving circle{fill:#d62728;stroke:#fff;stroke-width:2}
 svg.spacetime .op.proving text{font-size:11px;font-weight:600;fill:#a01c1c;paint-order:stroke;stroke:#fff;
 stroke-width:4px}
@@ -604,6 +605,7 @@ partition (its two sides' lanes striped purple and pink)</span>\
 </span>\
 <span><i class=\"swatch\" style=\"background:#d62728;border-radius:50%;width:10px\"></i>operation proving the anomaly</span>\
 <span><i class=\"swatch\" style=\"background:#ff7f0e\"></i>the causal chain</span>\
+<span>\u{25c6} what a broker did (an append, a marker written)</span>\
 </p>\n";
 
 #[cfg(test)]
@@ -658,6 +660,7 @@ mod tests {
                 proving: true,
                 outcome: "ok",
             }],
+            events: Vec::new(),
             end_ns: 50_000_000,
         };
         SeedSection {

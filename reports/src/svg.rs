@@ -213,8 +213,21 @@ pub struct SpaceTime {
     pub faults: Vec<FaultBand>,
     /// History operations.
     pub ops: Vec<OpMark>,
+    /// Things a node did that no message shows by itself ("appended at offset 7"), drawn as diamonds.
+    pub events: Vec<LaneEvent>,
     /// When the run ended, in nanoseconds.
     pub end_ns: u64,
+}
+
+/// Something a node did at an instant, such as a broker's append or a marker written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LaneEvent {
+    /// The node's lane.
+    pub lane: usize,
+    /// When, in nanoseconds.
+    pub time_ns: u64,
+    /// What, in a few words.
+    pub text: String,
 }
 
 /// How much a [`Focus`] keeps.
@@ -437,6 +450,7 @@ pub fn render_svg(diagram: &SpaceTime, focus: &Focus, id: &str) -> String {
     render_lanes(&mut out, diagram, &layout);
     render_arrows(&mut out, diagram, focus, &layout, &id);
     render_ops(&mut out, diagram, focus, &layout, &id);
+    render_events(&mut out, diagram, &layout);
     out.push_str(&fault_labels);
     out.push_str("</svg>\n");
     out
@@ -913,6 +927,30 @@ fn render_ops(out: &mut String, diagram: &SpaceTime, focus: &Focus, layout: &Lay
     }
 }
 
+/// Node events inside the window: a diamond on the lane and the text beside it, to its left so that it keeps
+/// clear of the operation labels.
+fn render_events(out: &mut String, diagram: &SpaceTime, layout: &Layout) {
+    let (window_start, window_end) = layout.window();
+    let mut taken: Vec<Vec<f64>> = vec![Vec::new(); diagram.lanes.len()];
+    for event in diagram.events.iter().filter(|event| (window_start..=window_end).contains(&event.time_ns)) {
+        let (x, y) = (layout.lane_x[event.lane], layout.y(event.time_ns));
+        let text_y = free_line(&mut taken[event.lane], y + 4.0);
+        let text = xml_escape(&event.text);
+        let _ = writeln!(
+            out,
+            "<g class=\"event\" data-lane=\"{}\"><title>{} at {}</title><path d=\"M{},{} l5,5 l-5,5 l-5,-5 z\"/>\
+             <text x=\"{}\" y=\"{}\">{text}</text></g>",
+            event.lane,
+            text,
+            ms(event.time_ns),
+            px(x),
+            px(y - 5.0),
+            px(x - 8.0),
+            px(text_y)
+        );
+    }
+}
+
 /// `text` in lines of at most `width` characters, broken at spaces, at most `lines_max` lines, the last one
 /// cut with an ellipsis if the text runs on (the tooltip and the page's table have it all).
 fn wrap(text: &str, width: usize, lines_max: usize) -> Vec<String> {
@@ -1006,6 +1044,7 @@ mod tests {
                 proving: true,
                 outcome: "ok",
             }],
+            events: vec![LaneEvent { lane: 1, time_ns: 10_550_000, text: "appended at offset 3".to_string() }],
             end_ns: 100_000_000,
         }
     }
@@ -1070,6 +1109,11 @@ mod tests {
             "{svg}"
         );
         assert!(svg.contains("<circle cx=\"155.0\" cy=\"740.0\" r=\"6\"/>"), "{svg}");
+        // The broker's append at 10.55 ms: a diamond on its lane at 40 + 1085, its text to the left.
+        assert!(
+            svg.contains("<path d=\"M305.0,1120.0 l5,5 l-5,5 l-5,-5 z\"/><text x=\"297.0\" y=\"1129.0\">appended"),
+            "{svg}"
+        );
         assert!(svg.contains("broker-&lt;0&gt;"), "{svg}");
         assert!(svg.contains("lost &amp; gone"), "{svg}");
         assert!(!svg.contains("broker-<0>") && !svg.contains("Far"), "{svg}");

@@ -378,6 +378,7 @@ mod tests {
                 proving: true,
                 outcome: "invoke",
             }],
+            events: Vec::new(),
             end_ns: 100_000_000,
         }
     }
