@@ -767,10 +767,9 @@ fn render_arrows(out: &mut String, diagram: &SpaceTime, focus: &Focus, layout: &
         let chain = if arrow.chain { " chain" } else { "" };
         let _ = write!(
             out,
-            "<g class=\"msg {class}{dash}{chain}{}\" id=\"{id}-m{index}\" data-api=\"{}\" data-source=\"{}\" \
-             data-target=\"{}\" tabindex=\"0\"><title>{}</title><line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\"{head}/>",
+            "<g class=\"msg {class}{dash}{chain}{}\" id=\"{id}-m{index}\" data-source=\"{}\" data-target=\"{}\">\
+             <title>{}</title><line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\"{head}/>",
             arrow.topic.class(),
-            xml_escape(&arrow.api),
             arrow.source,
             arrow.target,
             xml_escape(&arrow_title(diagram, arrow)),
@@ -823,11 +822,12 @@ pub fn arrow_title(diagram: &SpaceTime, arrow: &Arrow) -> String {
         ArrowEnd::InFlight => format!("sent {}, still in flight at the end", ms(arrow.send_ns)),
     };
     let note = if arrow.note.is_empty() { String::new() } else { format!(" ({})", arrow.note) };
-    let name = match (arrow.api.as_str(), arrow_class(diagram, arrow)) {
-        ("", _) => arrow.label.clone(),
-        (api, "response") => format!("{api} response ({})", arrow.label),
-        (api, _) if arrow.label.ends_with("Response") => format!("{api} response ({})", arrow.label),
-        (api, _) => format!("{api} ({})", arrow.label),
+    // The API names the message; the model's variant adds nothing a reader needs, and a page holds thousands.
+    let name = match arrow.api.as_str() {
+        "" => arrow.label.clone(),
+        api if arrow.label.ends_with("Response") => format!("{api} response"),
+        api if arrow.label.ends_with("Request") => format!("{api} request"),
+        api => api.to_string(),
     };
     let fields = if arrow.fields.is_empty() { String::new() } else { format!("\n{}", arrow.fields) };
     format!("{name} {lanes}: {when}{note}{fields}")
