@@ -187,9 +187,7 @@ fn an_external_store_page_filters_replication_and_shows_a_produce_requests_produ
     assert!(shown.count() > 0, "the filter hides only replication");
     let tip = after.split("<div id=\"tip\"").nth(1).and_then(|rest| rest.split("</div>").next()).expect("the tooltip");
     assert!(!tip.starts_with(" role=\"tooltip\" hidden"), "the tooltip is open: {tip}");
-    for wanted in
-        ["Produce (ProduceRequest)", &format!("producerId {producer_id}"), &format!("baseSequence {sequence}")]
-    {
+    for wanted in ["Produce request ", &format!("producerId {producer_id}"), &format!("baseSequence {sequence}")] {
         assert!(tip.contains(wanted), "the tooltip shows {wanted}: {tip}");
     }
     let artifacts =
