@@ -297,6 +297,13 @@ fn response_fields(out: &mut Fields, msg: &Msg) {
                 Err(error) => out.error(*error),
             }
         }
+        other => cluster_fields(out, other),
+    }
+}
+
+/// The metadata and controller messages: leaders, broker liveness, ISR changes.
+fn cluster_fields(out: &mut Fields, msg: &Msg) {
+    match msg {
         Msg::MetadataResponse { leaders, .. } => {
             let shown: Vec<String> = (leaders.iter().enumerate())
                 .map(|(partition, (leader, epoch))| match leader {

@@ -190,7 +190,7 @@ body.focused section.viewed{border:0;margin:0}body.focused section.viewed h2{mar
 body.focused section.viewed>:not(h2):not(.filters):not(.legend):not(.diagram){display:none}
 body.focused .diagram{max-height:calc(100vh - 140px)}a.view{margin-left:8px}
 svg.spacetime{font:10px system-ui,sans-serif;display:block;max-width:100%;height:auto}
-svg.spacetime .msg.chain line{stroke:#ff7f0e;stroke-width:3}svg.spacetime .msg:focus{outline:none}
+svg.spacetime g.msg.chain line{stroke:#ff7f0e;stroke-width:2.4}svg.spacetime .msg:focus{outline:none}
 svg.spacetime .msg:hover line,svg.spacetime .msg:focus line{stroke-width:3.5}
 #tip{position:absolute;z-index:10;max-width:560px;background:#fffff4;border:1px solid #8a8a8a;border-radius:4px;
 padding:6px 9px;font:12px/1.45 ui-monospace,SFMono-Regular,Menlo,monospace;white-space:pre-line;
