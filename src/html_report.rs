@@ -32,7 +32,7 @@ use eosim_model::scenario::fault_kind_name;
 use eosim_model::Scenario;
 use eosim_reports::overview::{LogEntry, LogView, TimelineOp};
 use eosim_reports::svg::{Arrow, ArrowEnd, BandStyle, FaultBand, Lane, LaneEvent, LaneKind, OpMark, SpaceTime, Topic};
-use eosim_reports::{op_summary, render_html, CampaignReport, OpRow, SeedRecord, SeedSection, TextOptions};
+use eosim_reports::{op_summary, OpRow, SeedRecord, SeedSection};
 use eosim_sim::recording::{capture, FaultRecord, MessageFate, Recording};
 use eosim_sim::{FaultAction, NodeId, NodeRole, PartitionKind};
 
@@ -60,21 +60,6 @@ pub enum HtmlError {
         /// The rerun's.
         replayed: String,
     },
-}
-
-/// The page of a campaign's `report`: [`seed_section`] for its first [`DIAGRAMS_MAX`] failing seeds, whose files
-/// beside the page `files_of(seed)` names.
-pub fn campaign_page(
-    scenario: &Scenario,
-    report: &CampaignReport,
-    options: &TextOptions,
-    files_of: &dyn Fn(u64) -> Vec<String>,
-) -> Result<String, HtmlError> {
-    let mut sections = Vec::new();
-    for record in report.failing().take(DIAGRAMS_MAX) {
-        sections.push(seed_section(scenario, record, files_of(record.seed))?);
-    }
-    Ok(render_html(report, options, &sections))
 }
 
 /// One failing seed's section: reruns it with recording on, checks the trace hash, and lays out its diagram.

@@ -458,7 +458,7 @@ fn command_run(
     if let Some(dir) = out {
         create_dir(dir)?;
         write_run_files(dir, "history.jsonl", "repro.json", &loaded.scenario, &result)?;
-        write_run_page(dir, &loaded.scenario, &loaded.arg, &result)?;
+        write_run_page(dir, &loaded.scenario, &loaded.arg, &result, false)?;
     }
     let text = match format {
         Format::Json => RunJson::new(&loaded.scenario.name, loaded.scenario.guarantee(), &result).to_json(),
@@ -472,8 +472,14 @@ fn command_run(
 }
 
 /// Writes `index.html` for one run: the page of a one-seed campaign, with a diagram when the run failed.
-fn write_run_page(dir: &Path, scenario: &Scenario, scenario_arg: &str, result: &RunResult) -> anyhow::Result<()> {
-    let page = eosim::pages::run_page(scenario, scenario_arg, dir, result)?;
+fn write_run_page(
+    dir: &Path,
+    scenario: &Scenario,
+    scenario_arg: &str,
+    result: &RunResult,
+    from_repro: bool,
+) -> anyhow::Result<()> {
+    let page = eosim::pages::run_page(scenario, scenario_arg, dir, result, from_repro)?;
     write_file(&dir.join("index.html"), &page)
 }
 
@@ -760,7 +766,7 @@ fn write_replay_files(dir: &Path, repro: &Repro, result: &RunResult) -> anyhow::
         write_file(&dir.join("history.jsonl"), &outcome.history.to_jsonl())?;
     }
     write_file(&dir.join("repro.json"), &repro.to_json())?;
-    write_run_page(dir, &repro.replay_scenario(), &repro.scenario.name, result)
+    write_run_page(dir, &repro.replay_scenario(), &repro.scenario.name, result, true)
 }
 
 /// `eosim replay --format json` of several repros: each one's judgement, then the tally.

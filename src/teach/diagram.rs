@@ -395,7 +395,18 @@ mod tests {
         diagram.lanes.extend(["producer-1", "producer-2", "consumer-0"].map(lane));
         let end = ArrowEnd::Dropped { at_ns: 1_250_000, at_send: true };
         let label = "FetchResponse".to_string();
-        diagram.arrows.push(Arrow { source: 0, target: 4, send_ns: 1_250_000, end, label, note: String::new() });
+        diagram.arrows.push(Arrow {
+            source: 0,
+            target: 4,
+            send_ns: 1_250_000,
+            end,
+            label,
+            note: String::new(),
+            api: String::new(),
+            fields: String::new(),
+            topic: Topic::Ordinary,
+            chain: false,
+        });
         let options = DiagramOptions::default();
         let text = render_text(&diagram, &[1_250_000], &options);
         let line = text.lines().find(|line| line.contains("FetchResponse")).expect("drawn");
