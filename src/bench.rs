@@ -14,13 +14,14 @@
 //! `eosim bench` prints them; `cargo bench` (benches/throughput.rs) calls the same [`run_bench`].
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::fmt::Write as _;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
+use eosim_checker::{History, MicroOp, Op, OpFn, OpType};
 use eosim_model::Scenario;
-use eosim_sim::{Actor, Context, LinkLatency, NodeId, NodeRole, SimRng, Stream, Trace, TraceTag, World, WorldOptions};
+use eosim_sim::{Actor, Context, LinkLatency, NodeId, NodeRole, SimRng, Stream, Trace, World, WorldOptions};
 use serde::Serialize;
 
 use crate::campaign::{default_jobs, run_campaign, CampaignError, CampaignOptions};
@@ -151,12 +152,29 @@ impl Actor for PingPong {
     fn on_restart(&mut self, _ctx: &mut Context<'_, u64, ()>) {}
 }
 
-/// Kernel events per second of the ping-pong world.
-pub fn measure_kernel(budget: Duration) -> f64 {
+/// The ping-pong world the kernel figure measures: `PING_PONG_PAIRS` pairs, seed 1, a healed network.
+fn ping_pong_world() -> World<PingPong> {
     let nodes = (0..PING_PONG_PAIRS * 2)
         .map(|index| (PingPong { peer: NodeId(index ^ 1) }, NodeRole::Server))
         .collect::<Vec<_>>();
-    let mut world = World::new(WorldOptions { seed: 1, ..WorldOptions::default() }, nodes, ());
+    World::new(WorldOptions { seed: 1, ..WorldOptions::default() }, nodes, ())
+}
+
+/// Runs `events` events of the kernel's ping-pong and returns its trace hash: the direct driver, for
+/// instruction counts (benches/instructions.rs, examples/ping_pong.rs) and for tests.
+pub fn run_kernel(events: u64) -> String {
+    let mut world = ping_pong_world();
+    for _ in 0..events {
+        let stepped = world.step();
+        assert!(stepped, "ping-pong never runs out of events");
+    }
+    assert_eq!(world.stats().events, events);
+    world.trace_hash()
+}
+
+/// Kernel events per second of the ping-pong world.
+pub fn measure_kernel(budget: Duration) -> f64 {
+    let mut world = ping_pong_world();
     let start = Instant::now();
     while start.elapsed() < budget {
         for _ in 0..STEPS_PER_CLOCK_READ {
@@ -167,36 +185,148 @@ pub fn measure_kernel(budget: Duration) -> f64 {
     world.stats().events as f64 / start.elapsed().as_secs_f64()
 }
 
-/// Events per second of the ping-pong without the world: the floor the kernel is measured against.
+/// The ping-pong without the world: the floor the kernel is measured against.
 ///
-/// Per event it does what the kernel cannot avoid — pop the earliest (time, sequence), draw the link's
-/// exponential latency from the same ChaCha stream type, push the answer, and add the same trace record — and
+/// Per event it does what the kernel cannot avoid — pop the earliest (time, sequence), add the same trace
+/// record, draw the link's exponential latency from the same ChaCha stream type, push the answer — and
 /// nothing else, so `kernel / baseline` is the price of the world's generality.
-pub fn measure_baseline(budget: Duration) -> f64 {
-    let latency = LinkLatency::default();
-    let mut rng = SimRng::new(1, Stream::Network);
-    let mut trace = Trace::new();
-    let mut heap: BinaryHeap<Reverse<(u64, u64, u32)>> = BinaryHeap::new();
-    let mut sequence = 0u64;
-    for node in (0..PING_PONG_PAIRS * 2).step_by(2) {
-        heap.push(Reverse((0, sequence, node)));
-        sequence += 1;
+struct BaselineLoop {
+    latency: LinkLatency,
+    rng: SimRng,
+    trace: Trace,
+    heap: BinaryHeap<Reverse<(u64, u64, u32)>>,
+    sequence: u64,
+    events: u64,
+}
+
+impl BaselineLoop {
+    fn new() -> BaselineLoop {
+        let mut baseline = BaselineLoop {
+            latency: LinkLatency::default(),
+            rng: SimRng::new(1, Stream::Network),
+            trace: Trace::new(),
+            heap: BinaryHeap::new(),
+            sequence: 0,
+            events: 0,
+        };
+        for node in (0..PING_PONG_PAIRS * 2).step_by(2) {
+            baseline.heap.push(Reverse((0, baseline.sequence, node)));
+            baseline.sequence += 1;
+        }
+        baseline
     }
-    let mut events = 0u64;
+
+    fn step(&mut self) {
+        let Some(Reverse((now_ns, _, node))) = self.heap.pop() else { unreachable!("the balls never stop") };
+        let peer = node ^ 1;
+        self.trace.record_delivery(now_ns, NodeId(node), NodeId(peer), &self.events);
+        let arrival_ns = now_ns + self.latency.latency_ns_min + self.rng.exponential_ns(self.latency.latency_ns_mean);
+        self.heap.push(Reverse((arrival_ns, self.sequence, peer)));
+        self.sequence += 1;
+        self.events += 1;
+    }
+}
+
+/// Runs `events` events of the baseline loop and returns its trace hash; see [`run_kernel`].
+pub fn run_baseline(events: u64) -> String {
+    let mut baseline = BaselineLoop::new();
+    for _ in 0..events {
+        baseline.step();
+    }
+    baseline.trace.hex()
+}
+
+/// Events per second of the baseline loop.
+pub fn measure_baseline(budget: Duration) -> f64 {
+    let mut baseline = BaselineLoop::new();
     let start = Instant::now();
     while start.elapsed() < budget {
         for _ in 0..STEPS_PER_CLOCK_READ {
-            let Some(Reverse((now_ns, _, node))) = heap.pop() else { unreachable!("the balls never stop") };
-            let peer = node ^ 1;
-            trace.record(TraceTag::Deliver, now_ns, &(NodeId(node), NodeId(peer), events));
-            let arrival_ns = now_ns + latency.latency_ns_min + rng.exponential_ns(latency.latency_ns_mean);
-            heap.push(Reverse((arrival_ns, sequence, peer)));
-            sequence += 1;
-            events += 1;
+            baseline.step();
         }
     }
-    std::hint::black_box(trace.hex());
-    events as f64 / start.elapsed().as_secs_f64()
+    std::hint::black_box(baseline.trace.hex());
+    baseline.events as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Runs seed `seed` of the default scenario and returns its trace hash: one eos-tv2 run for instruction
+/// counts (benches/instructions.rs).
+pub fn run_default_seed(seed: u64) -> Result<String, BenchError> {
+    let scenario = scenarios::load(scenarios::DEFAULT_SCENARIO)?.scenario;
+    Ok(run_seed(&scenario, seed).trace_hash().unwrap_or_default().to_string())
+}
+
+/// Keys of [`checker_history`]: each a partition of its own.
+const CHECKER_KEY_COUNT: u64 = 8;
+/// Non-transactional producers of [`checker_history`].
+const CHECKER_PRODUCER_COUNT: u64 = 4;
+/// Every this many values, [`checker_history`]'s transactional producer writes two keys in one transaction.
+const CHECKER_TXN_EVERY: i64 = 8;
+
+/// A clean history of about `op_count` operations for the checker's benchmark, the shape the checker's own
+/// throughput test uses (checker/tests/throughput.rs, whose generator a test file cannot export): producers
+/// send to keys round-robin, a transactional producer writes pairs of keys, one consumer per key polls every
+/// 16 records, final polls end it, and each record is followed by a marker, so offsets have gaps as under
+/// transactions.
+pub fn checker_history(op_count: usize) -> History {
+    let key_count = CHECKER_KEY_COUNT as usize;
+    let mut history = History::new();
+    let mut logs: Vec<Vec<(u64, i64)>> = vec![Vec::new(); key_count];
+    let mut read_up_to = vec![0usize; key_count];
+    let append = |logs: &mut Vec<Vec<(u64, i64)>>, key: u64, value: i64| {
+        let log = &mut logs[key as usize];
+        let offset = log.len() as u64 * 2;
+        log.push((offset, value));
+        offset
+    };
+    let name = |key: u64| format!("t-{key}");
+    let op = |process: u64, op_type: OpType, f: OpFn, mops: Vec<MicroOp>| Op {
+        index: 0,
+        time_ns: 0,
+        process,
+        op_type,
+        f,
+        mops,
+        keys: Vec::new(),
+        final_poll: false,
+    };
+    let mut value = 0i64;
+    while history.ops.len() < op_count {
+        let key = (value as u64) % CHECKER_KEY_COUNT;
+        if value % CHECKER_TXN_EVERY == 0 {
+            let writes = [(key, value), ((key + 1) % CHECKER_KEY_COUNT, value + 1)];
+            let send = |(k, v): (u64, i64), offset| MicroOp::Send { key: name(k), value: v, offset, source: None };
+            history.push(op(50, OpType::Invoke, OpFn::Txn, writes.iter().map(|&w| send(w, None)).collect()));
+            let acked = writes.iter().map(|&(k, v)| send((k, v), Some(append(&mut logs, k, v)))).collect();
+            history.push(op(50, OpType::Ok, OpFn::Txn, acked));
+            value += 2;
+        } else {
+            let producer = (value as u64) % CHECKER_PRODUCER_COUNT;
+            let send = |offset| vec![MicroOp::Send { key: name(key), value, offset, source: None }];
+            history.push(op(producer, OpType::Invoke, OpFn::Send, send(None)));
+            let offset = append(&mut logs, key, value);
+            history.push(op(producer, OpType::Ok, OpFn::Send, send(Some(offset))));
+            value += 1;
+        }
+        for key in 0..CHECKER_KEY_COUNT {
+            let index = key as usize;
+            if logs[index].len() - read_up_to[index] >= 16 {
+                let reads = BTreeMap::from([(name(key), logs[index][read_up_to[index]..].to_vec())]);
+                read_up_to[index] = logs[index].len();
+                let invoke = vec![MicroOp::Poll { reads: BTreeMap::new() }];
+                history.push(op(100 + key, OpType::Invoke, OpFn::Poll, invoke));
+                history.push(op(100 + key, OpType::Ok, OpFn::Poll, vec![MicroOp::Poll { reads }]));
+            }
+        }
+    }
+    for key in 0..CHECKER_KEY_COUNT {
+        let index = key as usize;
+        let reads = BTreeMap::from([(name(key), logs[index][read_up_to[index]..].to_vec())]);
+        let mut last = op(100 + key, OpType::Ok, OpFn::Poll, vec![MicroOp::Poll { reads }]);
+        last.final_poll = true;
+        history.push(last);
+    }
+    history
 }
 
 /// Kernel events per second running seeds of `scenario` back to back, and the mean wall seconds per seed.

@@ -1,0 +1,34 @@
+//! Runs one ping-pong workload of `eosim bench` alone for a fixed number of events, so a profiler sees only
+//! it: `cargo run --release --example ping_pong -- kernel|baseline [EVENTS]` (default 1,000,000 events).
+//!
+//! Prints the events, the wall time, events per second and the trace hash. Under callgrind
+//! (`valgrind --tool=callgrind target/release/examples/ping_pong kernel 1000000`), the instruction count
+//! divided by the events is the cost of one event; docs/performance.md has the figures.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let run: fn(u64) -> String = match args.first().map(String::as_str) {
+        Some("kernel") => eosim::bench::run_kernel,
+        Some("baseline") => eosim::bench::run_baseline,
+        _ => {
+            eprintln!("usage: ping_pong kernel|baseline [EVENTS] (expected the workload's name first)");
+            return ExitCode::from(2);
+        }
+    };
+    let events = match args.get(1).map(|text| text.parse::<u64>()) {
+        None => 1_000_000,
+        Some(Ok(events)) if events > 0 => events,
+        Some(_) => {
+            eprintln!("ping_pong: EVENTS: expected a positive integer, got {:?}", args[1]);
+            return ExitCode::from(2);
+        }
+    };
+    let start = Instant::now();
+    let hash = run(events);
+    let seconds = start.elapsed().as_secs_f64();
+    println!("{} events in {seconds:.3} s: {:.0} events/s, trace-hash: {hash}", events, events as f64 / seconds);
+    ExitCode::SUCCESS
+}
