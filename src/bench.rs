@@ -7,6 +7,7 @@
 //! - **baseline**: the same ping-pong as a bare loop — a `BinaryHeap` of (time, sequence, node), the same
 //!   ChaCha exponential latency draw and the same trace record per event — and the kernel's share of it. The
 //!   kernel's overhead over this loop is what the world itself costs (actors, the network model, statistics).
+//!   Both are measured in alternating rounds after a warm-up, so their ratio does not follow the machine's load.
 //! - **scenario**: kernel events per second while running seeds of the default scenario one after another on
 //!   one core, so the model's own work is included.
 //! - **campaign**: seeds per second of a campaign of the default scenario on one thread and on every core.
@@ -33,6 +34,9 @@ const PING_PONG_PAIRS: u32 = 16;
 
 /// Events between two looks at the wall clock, so reading it costs nothing measurable.
 const STEPS_PER_CLOCK_READ: u32 = 4096;
+
+/// Rounds of the kernel and baseline figures, alternating; see [`measure_kernel_and_baseline`].
+const ROUNDS: u32 = 4;
 
 /// One measured figure.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -84,8 +88,7 @@ pub enum BenchError {
 /// core, each for about `seconds`.
 pub fn run_bench(seconds: f64) -> Result<BenchReport, BenchError> {
     let budget = Duration::from_secs_f64(seconds.max(0.01));
-    let kernel_events_per_second = measure_kernel(budget);
-    let baseline_events_per_second = measure_baseline(budget);
+    let (kernel_events_per_second, baseline_events_per_second) = measure_kernel_and_baseline(budget);
     let scenario = scenarios::load(scenarios::DEFAULT_SCENARIO)?.scenario;
     let (scenario_events_per_second, seconds_per_seed) = measure_scenario(&scenario, budget);
     let mut figures = vec![
@@ -172,19 +175,6 @@ pub fn run_kernel(events: u64) -> String {
     world.trace_hash()
 }
 
-/// Kernel events per second of the ping-pong world.
-pub fn measure_kernel(budget: Duration) -> f64 {
-    let mut world = ping_pong_world();
-    let start = Instant::now();
-    while start.elapsed() < budget {
-        for _ in 0..STEPS_PER_CLOCK_READ {
-            let stepped = world.step();
-            assert!(stepped, "ping-pong never runs out of events");
-        }
-    }
-    world.stats().events as f64 / start.elapsed().as_secs_f64()
-}
-
 /// The ping-pong without the world: the floor the kernel is measured against.
 ///
 /// Per event it does what the kernel cannot avoid — pop the earliest (time, sequence), add the same trace
@@ -236,17 +226,44 @@ pub fn run_baseline(events: u64) -> String {
     baseline.trace.hex()
 }
 
-/// Events per second of the baseline loop.
-pub fn measure_baseline(budget: Duration) -> f64 {
+/// Kernel and baseline events per second, each measured for about `budget` in total.
+///
+/// The two are measured in alternating rounds after a warm-up of each, not one after the other: on a shared
+/// machine the load drifts within seconds, and a ratio of figures taken at different times measured the drift
+/// as much as the code. The first round of a fresh process also ran on cold caches and a cold allocator,
+/// which is why a kernel figure measured first read lower than the same kernel driven alone.
+pub fn measure_kernel_and_baseline(budget: Duration) -> (f64, f64) {
+    let mut world = ping_pong_world();
     let mut baseline = BaselineLoop::new();
-    let start = Instant::now();
-    while start.elapsed() < budget {
-        for _ in 0..STEPS_PER_CLOCK_READ {
-            baseline.step();
-        }
+    let mut kernel_step = || assert!(world.step(), "ping-pong never runs out of events");
+    let mut baseline_step = || baseline.step();
+    let warm_up = budget / 10;
+    run_for(&mut kernel_step, warm_up);
+    run_for(&mut baseline_step, warm_up);
+    let round = budget / ROUNDS;
+    let (mut kernel, mut base) = ((0, 0.0), (0, 0.0));
+    for _ in 0..ROUNDS {
+        let (events, seconds) = run_for(&mut kernel_step, round);
+        kernel = (kernel.0 + events, kernel.1 + seconds);
+        let (events, seconds) = run_for(&mut baseline_step, round);
+        base = (base.0 + events, base.1 + seconds);
     }
-    std::hint::black_box(baseline.trace.hex());
-    baseline.events as f64 / start.elapsed().as_secs_f64()
+    // Keeps both loops' work observable, so neither can be optimized away.
+    std::hint::black_box((world.trace_hash(), baseline.trace.hex()));
+    (kernel.0 as f64 / kernel.1, base.0 as f64 / base.1)
+}
+
+/// Calls `step` in batches until `budget` has passed; the steps taken and the seconds they took.
+fn run_for(step: &mut impl FnMut(), budget: Duration) -> (u64, f64) {
+    let start = Instant::now();
+    let mut steps = 0u64;
+    while steps == 0 || start.elapsed() < budget {
+        for _ in 0..STEPS_PER_CLOCK_READ {
+            step();
+        }
+        steps += u64::from(STEPS_PER_CLOCK_READ);
+    }
+    (steps, start.elapsed().as_secs_f64())
 }
 
 /// Runs seed `seed` of the default scenario and returns its trace hash: one eos-tv2 run for instruction
