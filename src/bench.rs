@@ -374,3 +374,41 @@ pub fn measure_campaign(
     let report = run_campaign(scenario, options, &AtomicBool::new(false), &|_| {})?;
     Ok(report.totals.seeds_run as f64 / start.elapsed().as_secs_f64())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kernel_ping_pong_is_pinned() {
+        // The same trace as before the kernel's per-event path was trimmed (the 10^6-event hash matched too):
+        // a faster kernel that delivers in another order or writes other trace bytes fails here.
+        assert_eq!(run_kernel(10_000), "25c704381146d145c837b038f8a50839");
+    }
+
+    #[test]
+    fn the_baseline_repeats_and_differs_from_the_kernel() {
+        assert_eq!(run_baseline(1_000), run_baseline(1_000));
+        assert_ne!(run_baseline(1_000), run_baseline(1_001));
+        assert_ne!(run_baseline(1_000), run_kernel(1_000), "the baseline has no FIFO links and no start events");
+    }
+
+    #[test]
+    fn run_for_counts_whole_batches() {
+        let mut calls = 0u64;
+        let (steps, seconds) = run_for(&mut || calls += 1, Duration::ZERO);
+        assert_eq!(steps, u64::from(STEPS_PER_CLOCK_READ), "at least one batch, even with no time");
+        assert_eq!(calls, steps);
+        assert!(seconds >= 0.0);
+    }
+
+    #[test]
+    fn the_checker_history_is_clean_and_as_long_as_asked() {
+        let history = checker_history(1_000);
+        assert!((1_000..1_100).contains(&history.ops.len()), "{} ops", history.ops.len());
+        let report = eosim_checker::check(&history, eosim_checker::Guarantee::KafkaEos);
+        assert!(report.anomalies.is_empty(), "{}", report.render_text(3));
+        let final_polls = history.ops.iter().filter(|op| op.final_poll).count();
+        assert_eq!(final_polls as u64, CHECKER_KEY_COUNT, "one final poll per key");
+    }
+}
