@@ -1,7 +1,7 @@
 //! Runs one ping-pong workload of `eosim bench` alone for a fixed number of events, so a profiler sees only
 //! it: `cargo run --release --example ping_pong -- kernel|baseline [EVENTS]` (default 1,000,000 events).
 //!
-//! Prints the events, the wall time, events per second and the trace hash. Under callgrind
+//! Prints the events, the wall and CPU time, events per wall and per CPU second, and the trace hash. Under callgrind
 //! (`valgrind --tool=callgrind target/release/examples/ping_pong kernel 1000000`), the instruction count
 //! divided by the events is the cost of one event; docs/performance.md has the figures.
 
@@ -26,9 +26,18 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let cpu_start_ns = eosim::bench::thread_cpu_ns();
     let start = Instant::now();
     let hash = run(events);
     let seconds = start.elapsed().as_secs_f64();
-    println!("{} events in {seconds:.3} s: {:.0} events/s, trace-hash: {hash}", events, events as f64 / seconds);
+    let per_second = events as f64 / seconds;
+    let cpu = match (cpu_start_ns, eosim::bench::thread_cpu_ns()) {
+        (Some(start_ns), Some(end_ns)) => {
+            let cpu_seconds = end_ns.saturating_sub(start_ns) as f64 / 1e9;
+            format!(", {cpu_seconds:.3} CPU s: {:.0} events per CPU second", events as f64 / cpu_seconds)
+        }
+        _ => String::new(),
+    };
+    println!("{events} events in {seconds:.3} s: {per_second:.0} events/s{cpu}, trace-hash: {hash}");
     ExitCode::SUCCESS
 }

@@ -7,7 +7,8 @@
 //! - **baseline**: the same ping-pong as a bare loop — a `BinaryHeap` of (time, sequence, node), the same
 //!   ChaCha exponential latency draw and the same trace record per event — and the kernel's share of it. The
 //!   kernel's overhead over this loop is what the world itself costs (actors, the network model, statistics).
-//!   Both are measured in alternating rounds after a warm-up, so their ratio does not follow the machine's load.
+//!   Both are measured in alternating rounds after a warm-up, per second of the thread's CPU time where Linux
+//!   tells it, so their ratio does not follow the machine's load.
 //! - **scenario**: kernel events per second while running seeds of the default scenario one after another on
 //!   one core, so the model's own work is included.
 //! - **campaign**: seeds per second of a campaign of the default scenario on one thread and on every core.
@@ -88,7 +89,9 @@ pub enum BenchError {
 /// core, each for about `seconds`.
 pub fn run_bench(seconds: f64) -> Result<BenchReport, BenchError> {
     let budget = Duration::from_secs_f64(seconds.max(0.01));
-    let (kernel_events_per_second, baseline_events_per_second) = measure_kernel_and_baseline(budget);
+    let kernel_figures = measure_kernel_and_baseline(budget);
+    let (kernel_events_per_second, baseline_events_per_second) = (kernel_figures.kernel, kernel_figures.baseline);
+    let clock = if kernel_figures.per_cpu_second { "per CPU second" } else { "per wall second" };
     let scenario = scenarios::load(scenarios::DEFAULT_SCENARIO)?.scenario;
     let (scenario_events_per_second, seconds_per_seed) = measure_scenario(&scenario, budget);
     let mut figures = vec![
@@ -96,14 +99,14 @@ pub fn run_bench(seconds: f64) -> Result<BenchReport, BenchError> {
             name: "kernel".into(),
             value: kernel_events_per_second,
             unit: "events/s".into(),
-            workload: format!("ping-pong, {PING_PONG_PAIRS} node pairs, 1 core"),
+            workload: format!("ping-pong, {PING_PONG_PAIRS} node pairs, 1 core, {clock}"),
         },
         Figure {
             name: "baseline".into(),
             value: baseline_events_per_second,
             unit: "events/s".into(),
             workload: format!(
-                "the same ping-pong as a bare heap loop (same draw, same trace), 1 core; kernel = {:.2} of it",
+                "the same ping-pong as a bare heap loop (same draw, same trace), 1 core, {clock}; kernel = {:.2} of it",
                 kernel_events_per_second / baseline_events_per_second
             ),
         },
@@ -226,13 +229,27 @@ pub fn run_baseline(events: u64) -> String {
     baseline.trace.hex()
 }
 
+/// The kernel and baseline figures of one run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct KernelFigures {
+    /// Kernel events per second.
+    pub kernel: f64,
+    /// Baseline events per second.
+    pub baseline: f64,
+    /// True if both are per second this thread ran on a CPU, false if per wall-clock second (where the
+    /// operating system does not tell a thread's CPU time).
+    pub per_cpu_second: bool,
+}
+
 /// Kernel and baseline events per second, each measured for about `budget` in total.
 ///
 /// The two are measured in alternating rounds after a warm-up of each, not one after the other: on a shared
 /// machine the load drifts within seconds, and a ratio of figures taken at different times measured the drift
 /// as much as the code. The first round of a fresh process also ran on cold caches and a cold allocator,
-/// which is why a kernel figure measured first read lower than the same kernel driven alone.
-pub fn measure_kernel_and_baseline(budget: Duration) -> (f64, f64) {
+/// which is why a kernel figure measured first read lower than the same kernel driven alone. Each figure is
+/// per second of the thread's CPU time where Linux tells it ([`thread_cpu_ns`]): time the thread spent
+/// waiting for a core another process held is not the kernel's.
+pub fn measure_kernel_and_baseline(budget: Duration) -> KernelFigures {
     let mut world = ping_pong_world();
     let mut baseline = BaselineLoop::new();
     let mut kernel_step = || assert!(world.step(), "ping-pong never runs out of events");
@@ -241,20 +258,48 @@ pub fn measure_kernel_and_baseline(budget: Duration) -> (f64, f64) {
     run_for(&mut kernel_step, warm_up);
     run_for(&mut baseline_step, warm_up);
     let round = budget / ROUNDS;
-    let (mut kernel, mut base) = ((0, 0.0), (0, 0.0));
+    let (mut kernel, mut base) = (Spent::default(), Spent::default());
     for _ in 0..ROUNDS {
-        let (events, seconds) = run_for(&mut kernel_step, round);
-        kernel = (kernel.0 + events, kernel.1 + seconds);
-        let (events, seconds) = run_for(&mut baseline_step, round);
-        base = (base.0 + events, base.1 + seconds);
+        kernel.add(run_for(&mut kernel_step, round));
+        base.add(run_for(&mut baseline_step, round));
     }
     // Keeps both loops' work observable, so neither can be optimized away.
     std::hint::black_box((world.trace_hash(), baseline.trace.hex()));
-    (kernel.0 as f64 / kernel.1, base.0 as f64 / base.1)
+    let per_cpu_second = kernel.cpu_seconds.is_some() && base.cpu_seconds.is_some();
+    KernelFigures { kernel: kernel.rate(per_cpu_second), baseline: base.rate(per_cpu_second), per_cpu_second }
 }
 
-/// Calls `step` in batches until `budget` has passed; the steps taken and the seconds they took.
-fn run_for(step: &mut impl FnMut(), budget: Duration) -> (u64, f64) {
+/// Steps taken and the time they took, summed over rounds.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Spent {
+    steps: u64,
+    wall_seconds: f64,
+    /// `None` once any round could not read its CPU time.
+    cpu_seconds: Option<f64>,
+    rounds: u32,
+}
+
+impl Spent {
+    fn add(&mut self, round: Spent) {
+        self.cpu_seconds = match (self.rounds, self.cpu_seconds, round.cpu_seconds) {
+            (0, _, cpu) => cpu,
+            (_, Some(total), Some(cpu)) => Some(total + cpu),
+            _ => None,
+        };
+        self.steps += round.steps;
+        self.wall_seconds += round.wall_seconds;
+        self.rounds += 1;
+    }
+
+    fn rate(&self, per_cpu_second: bool) -> f64 {
+        let seconds = if per_cpu_second { self.cpu_seconds.unwrap_or(self.wall_seconds) } else { self.wall_seconds };
+        self.steps as f64 / seconds.max(1e-9)
+    }
+}
+
+/// Calls `step` in batches until `budget` has passed; the steps taken and the wall and CPU time they took.
+fn run_for(step: &mut impl FnMut(), budget: Duration) -> Spent {
+    let cpu_start_ns = thread_cpu_ns();
     let start = Instant::now();
     let mut steps = 0u64;
     while steps == 0 || start.elapsed() < budget {
@@ -263,7 +308,19 @@ fn run_for(step: &mut impl FnMut(), budget: Duration) -> (u64, f64) {
         }
         steps += u64::from(STEPS_PER_CLOCK_READ);
     }
-    (steps, start.elapsed().as_secs_f64())
+    let wall_seconds = start.elapsed().as_secs_f64();
+    let cpu_seconds = match (cpu_start_ns, thread_cpu_ns()) {
+        (Some(start_ns), Some(end_ns)) => Some(end_ns.saturating_sub(start_ns) as f64 / 1e9),
+        _ => None,
+    };
+    Spent { steps, wall_seconds, cpu_seconds, rounds: 1 }
+}
+
+/// Nanoseconds the calling thread has run on a CPU, from Linux's `/proc/thread-self/schedstat`; `None` where
+/// there is no such file.
+pub fn thread_cpu_ns() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    text.split_whitespace().next()?.parse().ok()
 }
 
 /// Runs seed `seed` of the default scenario and returns its trace hash: one eos-tv2 run for instruction
@@ -396,10 +453,36 @@ mod tests {
     #[test]
     fn run_for_counts_whole_batches() {
         let mut calls = 0u64;
-        let (steps, seconds) = run_for(&mut || calls += 1, Duration::ZERO);
-        assert_eq!(steps, u64::from(STEPS_PER_CLOCK_READ), "at least one batch, even with no time");
-        assert_eq!(calls, steps);
-        assert!(seconds >= 0.0);
+        let spent = run_for(&mut || calls += 1, Duration::ZERO);
+        assert_eq!(spent.steps, u64::from(STEPS_PER_CLOCK_READ), "at least one batch, even with no time");
+        assert_eq!(calls, spent.steps);
+        assert!(spent.wall_seconds >= 0.0);
+        if cfg!(target_os = "linux") {
+            assert!(spent.cpu_seconds.is_some(), "Linux tells a thread's CPU time");
+        }
+    }
+
+    #[test]
+    fn rounds_add_up_and_one_unknown_cpu_time_falls_back_to_the_wall_clock() {
+        let round = |cpu_seconds| Spent { steps: 100, wall_seconds: 2.0, cpu_seconds, rounds: 1 };
+        let mut known = Spent::default();
+        known.add(round(Some(1.0)));
+        known.add(round(Some(1.0)));
+        assert_eq!((known.steps, known.rounds, known.cpu_seconds), (200, 2, Some(2.0)));
+        assert_eq!(known.rate(true), 100.0);
+        assert_eq!(known.rate(false), 50.0);
+        let mut partly = Spent::default();
+        partly.add(round(Some(1.0)));
+        partly.add(round(None));
+        assert_eq!(partly.cpu_seconds, None);
+        assert_eq!(partly.rate(true), 50.0, "without CPU time the wall clock is all there is");
+    }
+
+    #[test]
+    fn cpu_time_never_goes_backwards() {
+        let (first, second) = (thread_cpu_ns(), thread_cpu_ns());
+        assert_eq!(first.is_some(), cfg!(target_os = "linux"), "Linux tells a thread's CPU time");
+        assert!(second >= first);
     }
 
     #[test]
