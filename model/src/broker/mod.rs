@@ -282,7 +282,8 @@ impl Broker {
 
     /// Every replica's clock reads the time of the event being handled.
     fn advance_clocks(&mut self, now_ns: u64) {
-        for replica in self.volatile.replicas.values_mut() {
+        // The clock is not part of what a parked fetch waits on, so this marks no partition changed.
+        for replica in self.volatile.replicas.values_mut_unmarked() {
             replica.advance_clock(now_ns);
         }
     }
@@ -593,19 +594,43 @@ impl Broker {
     }
 
     /// Kafka's `DelayedFetch.tryComplete`, run after every event this broker handles (Kafka runs it after
-    /// appends, HW moves and leader changes): answers each parked fetch whose partition changed. Answering
-    /// one records its follower's progress, which may move the HW and so complete others: it runs until none
-    /// is left to answer.
+    /// appends, HW moves and leader changes): answers each parked fetch whose partition changed, in park-id
+    /// order. Answering one records its follower's progress, which may move the HW and so complete others: it
+    /// runs until none is left to answer. Only partitions the replica maps lent out for change since the last
+    /// check can have moved, so only their parked fetches are re-read.
     fn try_complete_parked_fetches(&mut self, ctx: &mut Ctx<'_>) {
-        loop {
-            let changed = self
-                .volatile
-                .parked_fetches
-                .iter()
-                .find(|(_, parked)| self.fetch_view(parked.partition) != Some(parked.seen));
-            let Some(park_id) = changed.map(|(park_id, _)| *park_id) else { return };
+        while !self.volatile.parked_fetches.is_empty() && self.partitions_changed() {
+            let changed = self.volatile.parked_fetches.iter().find(|(_, parked)| {
+                self.partition_changed(parked.partition) && self.fetch_view(parked.partition) != Some(parked.seen)
+            });
+            let Some(park_id) = changed.map(|(park_id, _)| *park_id) else { break };
             ctx.shared.count("broker:fetch-completed-early");
             self.answer_parked_fetch(ctx, park_id);
+        }
+        self.volatile.replicas.forget_changes();
+        self.durable.replicas.forget_changes();
+        #[cfg(debug_assertions)]
+        self.assert_parked_fetches_see_their_partitions();
+    }
+
+    /// True if some hosted partition may have changed since the last parked-fetch check.
+    fn partitions_changed(&self) -> bool {
+        self.volatile.replicas.has_changes() || self.durable.replicas.has_changes()
+    }
+
+    /// True if `partition` may have changed since the last parked-fetch check.
+    fn partition_changed(&self, partition: PartitionId) -> bool {
+        self.volatile.replicas.is_changed(&partition) || self.durable.replicas.is_changed(&partition)
+    }
+
+    /// The full scan the change tracking stands in for: after a check, every parked fetch still sees its
+    /// partition as it was when parked. Debug builds (every `cargo test`) run it after every event; release
+    /// builds skip it because it costs what the tracking saves.
+    #[cfg(debug_assertions)]
+    fn assert_parked_fetches_see_their_partitions(&self) {
+        for (park_id, parked) in &self.volatile.parked_fetches {
+            let view = self.fetch_view(parked.partition);
+            assert!(view == Some(parked.seen), "parked fetch {park_id} missed a change of its partition: {view:?}");
         }
     }
 
