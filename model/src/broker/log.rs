@@ -167,6 +167,10 @@ impl PartitionLog {
     /// Batches from `offset` on (whole batches, the first one may start before `offset`), at most
     /// `max_records` records in all but at least one batch.
     pub fn batches_from(&self, offset: u64, max_records: u32) -> Vec<StoredBatch> {
+        // A caught-up follower's fetch, most fetches, needs no search.
+        if offset >= self.end_offset {
+            return Vec::new();
+        }
         let first = self.batches.partition_point(|stored| stored.next_offset() <= offset);
         let mut records = 0u32;
         let mut batches = Vec::new();

@@ -140,8 +140,9 @@ struct FetchView {
 struct Volatile {
     image: Option<MetadataImage>,
     replicas: PartitionMap<Replica>,
-    /// Follower fetch in flight per partition: request id and send time.
-    fetches: BTreeMap<PartitionId, (u64, u64)>,
+    /// Follower fetch in flight per partition: request id and send time. Set and cleared on every follower
+    /// fetch, so indexed by partition rather than searched.
+    fetches: PartitionMap<(u64, u64)>,
     /// Follower fetches this leader holds until something changes (Kafka's fetch purgatory), by park id.
     /// Park ids only grow, so pushing keeps this sorted by park id; a vector because it is scanned after every
     /// event this broker handles.
@@ -166,7 +167,7 @@ impl Volatile {
         Volatile {
             image: None,
             replicas: PartitionMap::new(),
-            fetches: BTreeMap::new(),
+            fetches: PartitionMap::new(),
             parked_fetches: Vec::new(),
             next_request_id: 0,
             txn: TxnCoordinator::new(settings.txn.clone()).with_kafka_bugs(&settings.kafka_bugs),
