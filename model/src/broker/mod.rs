@@ -763,6 +763,9 @@ impl Broker {
     /// Answers the acks=all requests a replica completed; those this broker made itself (coordinator writes,
     /// markers) go to whoever waits for them here.
     fn send_replies(&mut self, ctx: &mut Ctx<'_>, partition: PartitionId, replies: Vec<Reply>) {
+        if replies.is_empty() {
+            return;
+        }
         let me = NodeId(self.settings.broker_index);
         let log_start_offset = self.log_start_offset(partition);
         for (client, request_id, result) in replies {

@@ -677,6 +677,9 @@ impl Replica {
     pub fn complete_pending(&mut self, min_isr: Option<u32>) -> Vec<Reply> {
         let high_watermark = self.high_watermark;
         let Role::Leader(role) = &mut self.role else { return Vec::new() };
+        if role.pending.is_empty() {
+            return Vec::new();
+        }
         let too_few = min_isr.is_some_and(|min| (role.isr.len() as u32) < min);
         let mut replies = Vec::new();
         role.pending.retain(|pending| {
