@@ -281,14 +281,6 @@ impl Broker {
         }
     }
 
-    /// Every replica's clock reads the time of the event being handled.
-    fn advance_clocks(&mut self, now_ns: u64) {
-        // The clock is not part of what a parked fetch waits on, so this marks no partition changed.
-        for replica in self.volatile.replicas.values_mut_unmarked() {
-            replica.advance_clock(now_ns);
-        }
-    }
-
     fn start_timers(&mut self, ctx: &mut Ctx<'_>) {
         self.send_heartbeat(ctx);
         ctx.set_timer(self.settings.heartbeat_ns, timer_tag(TIMER_HEARTBEAT, 0));
@@ -313,6 +305,7 @@ impl Broker {
     /// Kafka's `PeriodicProducerExpirationCheck`: every partition forgets its expired producers.
     fn tick_producer_expiration(&mut self, ctx: &mut Ctx<'_>) {
         for replica in self.volatile.replicas.values_mut() {
+            replica.advance_clock(ctx.now_ns());
             for _ in 0..replica.remove_expired_producers(&self.settings.replication) {
                 ctx.shared.count("broker:producer-id-expired");
             }
@@ -328,6 +321,7 @@ impl Broker {
         {
             let durable = self.durable.replicas.get_mut(partition).expect("hosted");
             let start_before = durable.log.start_offset();
+            replica.advance_clock(ctx.now_ns());
             let evicted = replica.delete_old_segments(durable, &self.settings.replication);
             if durable.log.start_offset() > start_before {
                 ctx.shared.count("broker:log-start-offset-incremented");
@@ -350,7 +344,6 @@ impl Broker {
 
     /// Heartbeats, ISR checks and follower fetches.
     pub fn on_timer(&mut self, ctx: &mut Ctx<'_>, tag: u64) {
-        self.advance_clocks(ctx.now_ns());
         let (kind, payload) = timer_parts(tag);
         match kind {
             TIMER_PRODUCER_EXPIRATION => {
@@ -391,7 +384,6 @@ impl Broker {
 
     /// Handles one request or response.
     pub fn on_message(&mut self, ctx: &mut Ctx<'_>, source: NodeId, msg: Msg) {
-        self.advance_clocks(ctx.now_ns());
         match msg {
             Msg::InitProducerIdRequest { request_id, transactional: None } => {
                 let producer_id = self.new_producer_id();
@@ -494,6 +486,7 @@ impl Broker {
         let result = match self.volatile.replicas.get_mut(&partition) {
             Some(replica) => {
                 let durable = self.durable.replicas.get_mut(&partition).expect("hosted");
+                replica.advance_clock(ctx.now_ns());
                 replica.produce(durable, &self.settings.replication, waiting, batch)
             }
             None => Err(ErrorCode::NotLeaderOrFollower),
@@ -696,6 +689,7 @@ impl Broker {
         }
         let replica = self.volatile.replicas.get_mut(&partition).expect("fetching replicas exist");
         let durable = self.durable.replicas.get_mut(&partition).expect("hosted");
+        replica.advance_clock(ctx.now_ns());
         replica.on_fetch_data(durable, &self.settings.replication, data);
         // The leader holds a fetch that finds nothing new, so the follower always fetches again at once, as
         // Kafka's `ReplicaFetcherThread` loop does.

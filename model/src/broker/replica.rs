@@ -190,7 +190,10 @@ pub struct Replica {
     /// The high watermark: records below it are on every ISR member and may be read.
     pub high_watermark: u64,
     producer_state: ProducerStateManager,
-    /// The broker's clock at the event being handled: it stamps appended batches and markers.
+    /// The broker's clock: it stamps appended batches and markers and expires producers. The broker sets it
+    /// right before each call that reads it (produce, write_marker, append_internal, on_fetch_data,
+    /// remove_expired_producers, delete_old_segments) rather than on every replica at every event, which
+    /// cost more than any other bookkeeping of a follower fetch.
     clock_ns: u64,
 }
 
@@ -202,7 +205,7 @@ impl Replica {
         Replica { me, role: Role::None, leader_epoch: 0, high_watermark, producer_state, clock_ns: 0 }
     }
 
-    /// Sets the clock to the time of the event being handled; it never goes back.
+    /// Sets the clock to the time of the event being handled, before a call that reads it; it never goes back.
     pub fn advance_clock(&mut self, now_ns: u64) {
         assert!(now_ns >= self.clock_ns, "the broker's clock never goes back");
         self.clock_ns = now_ns;
