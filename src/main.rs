@@ -454,7 +454,11 @@ fn command_run(
     story: StoryOptions,
 ) -> anyhow::Result<ExitCode> {
     let loaded = load_in_envelope(arg, wide)?;
-    let (result, recording) = run_recorded(|| run_seed(&loaded.scenario, seed));
+    // Only the text tells the story from a recording; JSON (what tools read) runs at full speed.
+    let (result, recording) = match format {
+        Format::Text => run_recorded(|| run_seed(&loaded.scenario, seed)),
+        Format::Json => (run_seed(&loaded.scenario, seed), None),
+    };
     if let Some(dir) = out {
         create_dir(dir)?;
         write_run_files(dir, "history.jsonl", "repro.json", &loaded.scenario, &result)?;
@@ -731,7 +735,10 @@ fn replay_one(
     story: StoryOptions,
 ) -> anyhow::Result<ExitCode> {
     let (path, repro) = (entry.path.as_path(), &entry.repro);
-    let (result, recording) = run_recorded(|| repro.replay());
+    let (result, recording) = match format {
+        Format::Text => run_recorded(|| repro.replay()),
+        Format::Json => (repro.replay(), None),
+    };
     let comparison = repro.compare(&result);
     if let Some(dir) = out {
         write_replay_files(dir, repro, &result)?;
