@@ -33,11 +33,11 @@ fn eos_tv2_seed() -> String {
 }
 
 fn checker_history_1e5() -> usize {
-    bench::checker_history(black_box(CHECKER_OPS)).ops.len()
+    eosim_checker::workload::clean_history(black_box(CHECKER_OPS)).ops.len()
 }
 
 fn checker_1e5() -> usize {
-    let history = bench::checker_history(black_box(CHECKER_OPS));
+    let history = eosim_checker::workload::clean_history(black_box(CHECKER_OPS));
     let report = check(&history, Guarantee::KafkaEos);
     assert!(report.anomalies.is_empty(), "the generated history is clean");
     history.ops.len()

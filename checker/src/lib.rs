@@ -45,6 +45,7 @@ mod jsonl_fast;
 pub mod linearizable;
 mod report;
 mod rules;
+pub mod workload;
 
 use serde::{Deserialize, Serialize};
 

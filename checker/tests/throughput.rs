@@ -12,97 +12,14 @@
 //! `cargo test --release -p eosim-checker --test throughput -- --ignored --exact write_a_million_operation_history`,
 //! then `/usr/bin/time -v target/release/eosim check target/tmp/throughput-1e6.jsonl`.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Instant;
 
-use eosim_checker::{anomaly, check, Analysis, Guarantee, History, MicroOp, Op, OpFn, OpType};
+use eosim_checker::workload::clean_history;
+use eosim_checker::{anomaly, check, Analysis, Guarantee, History, MicroOp};
 
 /// One anomaly check, as `anomaly::*::check`.
 type Check = fn(&Analysis<'_>) -> Vec<eosim_checker::Anomaly>;
-
-const KEY_COUNT: u64 = 8;
-const PRODUCER_COUNT: u64 = 4;
-/// Every this many records, a transactional producer writes two keys in one transaction instead.
-const TXN_EVERY: i64 = 8;
-
-fn op(process: u64, op_type: OpType, f: OpFn, mops: Vec<MicroOp>) -> Op {
-    Op { index: 0, time_ns: 0, process, op_type, f, mops, keys: Vec::new(), final_poll: false }
-}
-
-/// The simulated partitions: each record followed by a marker, so offsets have gaps as under transactions.
-struct Logs {
-    logs: Vec<Vec<(u64, i64)>>,
-    positions: Vec<usize>,
-}
-
-impl Logs {
-    fn append(&mut self, key: u64, value: i64) -> u64 {
-        let log = &mut self.logs[key as usize];
-        let offset = log.len() as u64 * 2;
-        log.push((offset, value));
-        offset
-    }
-
-    /// The unread records of `key`, marking them read.
-    fn take(&mut self, key: u64) -> Vec<(u64, i64)> {
-        let records = self.logs[key as usize][self.positions[key as usize]..].to_vec();
-        self.positions[key as usize] = self.logs[key as usize].len();
-        records
-    }
-
-    fn unread(&self, key: u64) -> usize {
-        self.logs[key as usize].len() - self.positions[key as usize]
-    }
-}
-
-/// Producers send to keys round-robin, a transactional producer writes pairs of keys, one consumer per key polls
-/// every 16 records, and final polls end it: a clean history of about `op_count` ops.
-fn workload(op_count: usize) -> History {
-    let mut history = History::new();
-    let mut logs = Logs { logs: vec![Vec::new(); KEY_COUNT as usize], positions: vec![0; KEY_COUNT as usize] };
-    let mut value = 0i64;
-    while history.ops.len() < op_count {
-        let key = (value as u64) % KEY_COUNT;
-        let name = |key: u64| format!("t-{key}");
-        if value % TXN_EVERY == 0 {
-            let other = (key + 1) % KEY_COUNT;
-            let writes = [(key, value), (other, value + 1)];
-            let invoke =
-                writes.iter().map(|&(k, v)| MicroOp::Send { key: name(k), value: v, offset: None, source: None });
-            history.push(op(50, OpType::Invoke, OpFn::Txn, invoke.collect()));
-            let acked = writes.iter().map(|&(k, v)| MicroOp::Send {
-                key: name(k),
-                value: v,
-                offset: Some(logs.append(k, v)),
-                source: None,
-            });
-            history.push(op(50, OpType::Ok, OpFn::Txn, acked.collect()));
-            value += 2;
-        } else {
-            let producer = (value as u64) % PRODUCER_COUNT;
-            let send = |offset| vec![MicroOp::Send { key: name(key), value, offset, source: None }];
-            history.push(op(producer, OpType::Invoke, OpFn::Send, send(None)));
-            let offset = logs.append(key, value);
-            history.push(op(producer, OpType::Ok, OpFn::Send, send(Some(offset))));
-            value += 1;
-        }
-        for key in 0..KEY_COUNT {
-            if logs.unread(key) >= 16 {
-                let reads = BTreeMap::from([(name(key), logs.take(key))]);
-                history.push(op(100 + key, OpType::Invoke, OpFn::Poll, vec![MicroOp::Poll { reads: BTreeMap::new() }]));
-                history.push(op(100 + key, OpType::Ok, OpFn::Poll, vec![MicroOp::Poll { reads }]));
-            }
-        }
-    }
-    for key in 0..KEY_COUNT {
-        let reads = BTreeMap::from([(format!("t-{key}"), logs.take(key))]);
-        let mut last = op(100 + key, OpType::Ok, OpFn::Poll, vec![MicroOp::Poll { reads }]);
-        last.final_poll = true;
-        history.push(last);
-    }
-    history
-}
 
 /// A line of `/proc/self/status`, in KiB (`VmHWM`, `VmRSS`), or 0 where there is none.
 fn status_kib(field: &str) -> u64 {
@@ -129,7 +46,7 @@ fn cpu_s() -> f64 {
 
 /// Parses and checks one generated history of about `op_count` ops, printing one line of figures.
 fn measure(op_count: usize) -> (History, String) {
-    let text = workload(op_count).to_jsonl();
+    let text = clean_history(op_count).to_jsonl();
     reset_peak();
     let (cpu_start, started) = (cpu_s(), Instant::now());
     let history = History::parse_jsonl("bench.jsonl", &text).expect("valid");
@@ -255,7 +172,7 @@ fn parse_and_check_throughput_and_peak_memory() {
 fn write_a_million_operation_history() {
     let default = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("throughput-1e6.jsonl");
     let path = std::env::var_os("EOSIM_HISTORY_OUT").map_or(default, std::path::PathBuf::from);
-    let history = workload(1_000_000);
+    let history = clean_history(1_000_000);
     let text = history.to_jsonl();
     assert_eq!(History::parse_jsonl("bench.jsonl", &text).as_ref(), Ok(&history), "the text reads back");
     std::fs::write(&path, &text).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
