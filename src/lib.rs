@@ -15,7 +15,9 @@
 //! - [`render`]: one run as text or JSON;
 //! - [`html_report`]: `index.html`, with each failing seed rerun under the kernel's recorder and drawn as a
 //!   space-time diagram around its anomaly;
-//! - [`input`]: a user's file read as text, with the position of the first byte that is not UTF-8;
+//! - [`input`]: a user's file read as text, with the position of the first byte that is not UTF-8, and what kind
+//!   of eosim file it is when it is not the kind a command takes;
+//! - [`diagnostic`]: an error in a user's file shown with its line, a caret and a `help:` line;
 //! - [`out_dir`]: a campaign's `--out` directory, locked while it writes and emptied of an earlier campaign's files;
 //! - [`fuzz`]: a deterministic mutation fuzzer for every file eosim reads (histories, scenarios, repros, reports);
 //! - [`bench`]: throughput of the kernel, of one scenario and of a campaign;
@@ -37,6 +39,7 @@
 pub mod bench;
 pub mod campaign;
 pub mod coverage;
+pub mod diagnostic;
 pub mod fuzz;
 pub mod html_report;
 pub mod input;
