@@ -59,7 +59,7 @@ pub use html::{diagram_id, op_summary, render_html, OpRow, SeedSection, STYLE};
 pub use junit::{render_junit, xml_escape};
 pub use merge::{merge, MergeError};
 pub use shard::{Shard, ShardParseError, StopReason};
-pub use text::{history_file_name, replay_command, repro_file_name, run_command, TextOptions};
+pub use text::{history_file_name, replay_command, repro_file_name, run_command, CoverageDetail, TextOptions};
 
 /// The version of the `report.json` layout; bumped when a field changes meaning or disappears.
 pub const SCHEMA_VERSION: u32 = 1;
