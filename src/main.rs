@@ -630,10 +630,7 @@ fn command_merge(paths: &[PathBuf], out: Option<&Path>, format: Format) -> anyho
     }
     let text = match format {
         Format::Json => merged.to_json(),
-        Format::Text => {
-            text_options.coverage = CoverageDetail::Flagged;
-            format!("merged {} report(s)\n{}", reports.len(), merged.render_text(&text_options))
-        }
+        Format::Text => format!("merged {} report(s)\n{}", reports.len(), merged.render_text(&text_options)),
     };
     emit(&text)?;
     Ok(exit_for(!merged.is_valid()))
