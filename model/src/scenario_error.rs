@@ -249,6 +249,52 @@ mod tests {
         assert_eq!(error.to_string(), "f.toml:2:8: m");
     }
 
+    const MINIMAL: &str = "name = \"t\"\ndescription = \"d\"\nvariant = \"idempotent\"\nduration_ms = 100\n[cluster]\n\
+                           brokers = 1\ntopics = [{ name = \"t\", partitions = 1 }]\n[workload]\nproducers = 1\n\
+                           messages_per_producer = 1\n[producer]\nacks = \"all\"\n";
+
+    fn refused(from: &str, to: &str) -> ScenarioError {
+        assert!(MINIMAL.contains(from), "{from}");
+        Scenario::from_toml("t.toml", &MINIMAL.replacen(from, to, 1)).expect_err(to)
+    }
+
+    #[test]
+    fn a_wrong_type_is_reworded_with_what_was_expected_found_and_the_fix() {
+        let error = refused("acks = \"all\"", "acks = 1");
+        assert_eq!(error.to_string(), "t.toml:12:8: `acks` must be \"all\", \"1\" or \"0\"");
+        assert_eq!((error.snippet.source_line.as_str(), error.snippet.width), ("acks = 1", 1));
+        assert_eq!(error.snippet.label, "expected a string, found an integer");
+        assert_eq!(error.snippet.help.as_deref(), Some("write `acks = \"1\"`"));
+        let error = refused("brokers = 1", "brokers = true");
+        assert_eq!(error.message, "`brokers` must be an integer");
+        assert_eq!(
+            (error.snippet.label.as_str(), error.snippet.help.as_deref()),
+            ("expected an integer, found a boolean", None)
+        );
+    }
+
+    #[test]
+    fn unknown_names_get_the_closest_allowed_one() {
+        let error = refused("brokers = 1", "brokerz = 1");
+        assert_eq!(error.snippet.help.as_deref(), Some("did you mean `brokers`?"));
+        let error = refused("variant = \"idempotent\"", "variant = \"idempotnet\"");
+        assert_eq!(error.snippet.help.as_deref(), Some("did you mean `variant = \"idempotent\"`?"));
+        let error = refused("duration_ms = 100", "guarantee = \"idempotant\"\nduration_ms = 100");
+        assert_eq!((error.line, error.column), (4, 1));
+        assert_eq!(error.snippet.help.as_deref(), Some("did you mean `guarantee = \"idempotent\"`?"));
+        let error = refused("duration_ms = 100", "expect = \"duplicat\"\nduration_ms = 100");
+        assert_eq!(error.snippet.help.as_deref(), Some("did you mean \"duplicate\"?"));
+    }
+
+    #[test]
+    fn a_reversed_fault_range_is_placed_at_its_own_key() {
+        let error = refused("[producer]", "[faults]\npartition = { every_ms = 10, duration_ms = [9, 3] }\n[producer]");
+        assert_eq!((error.line, error.column), (12, 30), "{error}");
+        assert!(error.message.contains("the lower bound 9 is above the upper bound 3"), "{error}");
+        assert_eq!(error.snippet.label, "the lower bound 9 is above the upper bound 3");
+        assert_eq!(error.snippet.help.as_deref(), Some("write `duration_ms = [3, 9]`"));
+    }
+
     #[test]
     fn serde_types_read_as_words() {
         assert_eq!(expected_phrase("invalid type: string \"one\", expected u32"), "an integer");
