@@ -10,8 +10,13 @@
 //!
 //! A campaign may run one shard of its seeds (`--shard K/N`); shard reports join into the unsharded report with
 //! `eosim merge` (`eosim_reports::merge`).
+//!
+//! Before its seeds, a campaign may replay the saved failures of a directory (`--regressions DIR`, as proptest
+//! replays its persisted failures first): [`replay_regressions`] replays every repro of the campaign's scenario,
+//! and each becomes a record of the report's `regressions`, listed before the seeds.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -19,6 +24,7 @@ use std::time::{Duration, Instant};
 use eosim_model::Scenario;
 use eosim_reports::{CampaignHeader, CampaignReport, Coverage, SeedRecord, Shard, StopReason};
 
+use crate::corpus::{replay_all, Corpus, CorpusError, Judgement, Replayed};
 use crate::coverage::{expected_points, run_points};
 use crate::runner::{run_seed, RunResult};
 
@@ -193,6 +199,45 @@ impl Work<'_> {
         };
         CampaignReport::with_coverage(header, records, coverage)
     }
+}
+
+/// The saved failures of a directory, replayed before a campaign's seeds.
+#[derive(Debug, Default)]
+pub struct Regressions {
+    /// The repros of the campaign's scenario, replayed, in file-name order.
+    pub replayed: Vec<Replayed>,
+    /// The repros of other scenarios, not replayed.
+    pub other_scenario: usize,
+}
+
+impl Regressions {
+    /// Each replay as a report record naming its repro: a replay that fails is a finding of the campaign.
+    pub fn records(&self) -> Vec<SeedRecord> {
+        let record = |replayed: &Replayed| {
+            let mut record = replayed.result.seed_record();
+            record.repro = Some(replayed.path.display().to_string());
+            record
+        };
+        self.replayed.iter().map(record).collect()
+    }
+
+    /// The replays whose trace hash is not the recorded one: they did not do what the saved run did.
+    pub fn diverged(&self) -> impl Iterator<Item = &Replayed> {
+        self.replayed.iter().filter(|replayed| replayed.judgement == Judgement::Diverged)
+    }
+}
+
+/// Replays every repro in `dir` whose scenario has `scenario`'s name; a directory with no repro replays none.
+pub fn replay_regressions(dir: &Path, scenario: &Scenario) -> Result<Regressions, CorpusError> {
+    let corpus = match Corpus::read(&[dir.to_path_buf()]) {
+        Ok(corpus) => corpus,
+        // Saved failures accumulate: a directory that has none yet is where the first will go.
+        Err(CorpusError::Empty { .. }) => return Ok(Regressions::default()),
+        Err(error) => return Err(error),
+    };
+    let (mine, others): (Vec<_>, Vec<_>) =
+        corpus.entries.into_iter().partition(|entry| entry.repro.scenario.name == scenario.name);
+    Ok(Regressions { replayed: replay_all(&mine), other_scenario: others.len() })
 }
 
 /// The default number of worker threads: every core the process may use.

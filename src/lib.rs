@@ -12,9 +12,15 @@
 //! - [`coverage`]: the coverage points a scenario is expected to reach, and one run's points;
 //! - [`shrink`]: delta debugging of a failing repro's fault schedule and workload;
 //! - [`repro`]: [`Repro`], the file that replays one run exactly (explicit fault schedule, expected trace hash);
+//! - [`corpus`]: repro files and directories replayed together, each judged by what it records (`eosim replay`,
+//!   `campaign --regressions`);
 //! - [`render`]: one run as text or JSON;
+//! - [`story`]: how a failing run reads on the terminal: its fault schedule, the operations that prove each
+//!   anomaly, a per-node timeline around the first violation, and with `-v` the event log;
 //! - [`html_report`]: `index.html`, with each failing seed rerun under the kernel's recorder and drawn as a
 //!   space-time diagram around its anomaly;
+//! - [`pages`]: which run each failing record of a page is redrawn from (a seed, a repro file), for run, replay,
+//!   campaign and merge pages;
 //! - [`input`]: a user's file read as text, with the position of the first byte that is not UTF-8, and what kind
 //!   of eosim file it is when it is not the kind a command takes;
 //! - [`diagnostic`]: an error in a user's file shown with its line, a caret and a `help:` line;
@@ -38,18 +44,21 @@
 
 pub mod bench;
 pub mod campaign;
+pub mod corpus;
 pub mod coverage;
 pub mod diagnostic;
 pub mod fuzz;
 pub mod html_report;
 pub mod input;
 pub mod out_dir;
+pub mod pages;
 pub mod render;
 pub mod repro;
 pub mod runner;
 pub mod scenarios;
 pub mod shard;
 pub mod shrink;
+pub mod story;
 pub mod teach;
 pub mod zoo;
 

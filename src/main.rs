@@ -14,22 +14,22 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use eosim::campaign::{default_jobs, run_campaign_scoped, CampaignError, CampaignOptions, CampaignScope};
-use eosim::coverage::{expected_points, run_points};
+use eosim::corpus::{replay_all, Corpus, Entry as CorpusEntry, Judgement, Tally};
 use eosim::diagnostic::Diagnostic;
-use eosim::html_report::campaign_page;
 use eosim::input::FileKind;
+use eosim::pages::campaign_page;
 use eosim::render::{run_text, RunJson, RunLabel};
 use eosim::repro::{Comparison, Expected, Repro};
 use eosim::runner::{run_seed, RunResult};
 use eosim::scenarios::{self, Loaded};
 use eosim::shard::ShardArg;
 use eosim::shrink::RunSize;
+use eosim::story::{run_recorded, Story, StoryOptions};
 use eosim_checker::{check_with, linearizable, Guarantee, History, Report, Rules};
 use eosim_model::knobs::Envelope;
 use eosim_model::Scenario;
 use eosim_reports::{
-    history_file_name, render_junit, replay_command, repro_file_name, CampaignHeader, CampaignReport, Coverage,
-    CoverageDetail, TextOptions,
+    history_file_name, render_junit, replay_command, repro_file_name, CampaignReport, CoverageDetail, TextOptions,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
@@ -70,6 +70,9 @@ enum Command {
         /// (`[knobs] swarm = true, envelope = "wide"`).
         #[arg(long)]
         wide: bool,
+        /// Also print every fault of the schedule and the event log (one line per message, fault and operation).
+        #[arg(short, long)]
+        verbose: bool,
     },
     /// Run many seeds of a scenario in parallel and summarize what they found.
     Campaign(CampaignArgs),
@@ -78,7 +81,8 @@ enum Command {
         /// The shards' report.json files, one per shard (`eosim campaign --shard K/N --out DIR` writes DIR/report.json).
         #[arg(required = true, num_args = 1..)]
         reports: Vec<PathBuf>,
-        /// Write report.json and junit.xml into this directory, and copy every failing seed's repro and history there.
+        /// Write report.json, junit.xml and index.html into this directory, and copy every failing seed's repro
+        /// and history there.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
         /// Output format; json prints the merged report.json's content.
@@ -96,13 +100,23 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
-    /// Replay a repro file and verify its trace hash.
+    /// Replay repro files and verify their trace hashes; several files or a directory replay as a corpus.
     Replay {
-        /// A repro.json written by `eosim run --out` or `eosim campaign --out`.
-        repro: PathBuf,
+        /// Repro files (`eosim run --out`, `eosim campaign --out`, `eosim shrink`) or directories of them (every
+        /// `*.json` repro, by name). One file prints the whole run; several, or a directory, one line per repro,
+        /// each judged by what it records, as tests/regressions.rs judges tests/regressions/.
+        #[arg(required = true, num_args = 1..)]
+        repros: Vec<PathBuf>,
+        /// Write history.jsonl, repro.json and index.html (with the run's space-time diagram) into this
+        /// directory; for several repros, into one subdirectory per repro, named after its file.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Also print every fault of the schedule and the event log (one line per message, fault and operation).
+        #[arg(short, long)]
+        verbose: bool,
     },
     /// Check a history (eosim JSON Lines or Jepsen EDN) against a guarantee, without simulating anything.
     Check {
@@ -182,6 +196,10 @@ struct CampaignArgs {
     /// The wide envelope for every seed: draw the settings, widen the faults, turn the buggify points on.
     #[arg(long)]
     wide: bool,
+    /// Before the seeds, replay every repro in this directory whose scenario is the campaign's (saved failures,
+    /// e.g. an earlier campaign's --out or tests/regressions); one that fails is a failing seed of the campaign.
+    #[arg(long, value_name = "DIR")]
+    regressions: Option<PathBuf>,
     /// How much of the coverage table the summary shows: `flagged` the expected points no run reached and a
     /// count of the rest, `full` every point, `none` nothing (report.json and index.html always hold all of it).
     #[arg(long, value_enum, default_value_t = CoverageArg::Flagged)]
@@ -313,13 +331,15 @@ fn main() -> ExitCode {
 fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::List { format } => command_list(format),
-        Command::Run { scenario, seed, out, format, wide } => {
-            command_run(&scenario, seed, out.as_deref(), format, wide)
+        Command::Run { scenario, seed, out, format, wide, verbose } => {
+            command_run(&scenario, seed, out.as_deref(), format, wide, story_options(verbose))
         }
         Command::Campaign(args) => command_campaign(&args),
         Command::Merge { reports, out, format } => command_merge(&reports, out.as_deref(), format),
         Command::Shrink { repro, out, format } => command_shrink(&repro, out.as_deref(), format),
-        Command::Replay { repro, format } => command_replay(&repro, format),
+        Command::Replay { repros, out, format, verbose } => {
+            command_replay(&repros, out.as_deref(), format, story_options(verbose))
+        }
         Command::Check { history, guarantee, all_errors, linearizable, compat, format } => {
             let rules = compat.unwrap_or(Rules::Eosim);
             command_check(&history, guarantee, CheckOptions { all_errors, linearizable, rules }, format)
@@ -481,19 +501,31 @@ fn load_in_envelope(arg: &str, wide: bool) -> anyhow::Result<Loaded> {
     Ok(loaded)
 }
 
-fn command_run(arg: &str, seed: u64, out: Option<&Path>, format: Format, wide: bool) -> anyhow::Result<ExitCode> {
+/// How a run's story is told: colour only on a terminal, so piped output has no escapes.
+fn story_options(verbose: bool) -> StoryOptions {
+    StoryOptions { verbose, color: std::io::stdout().is_terminal() }
+}
+
+fn command_run(
+    arg: &str,
+    seed: u64,
+    out: Option<&Path>,
+    format: Format,
+    wide: bool,
+    story: StoryOptions,
+) -> anyhow::Result<ExitCode> {
     let loaded = load_in_envelope(arg, wide)?;
-    let result = run_seed(&loaded.scenario, seed);
+    let (result, recording) = run_recorded(|| run_seed(&loaded.scenario, seed));
     if let Some(dir) = out {
         create_dir(dir)?;
         write_run_files(dir, "history.jsonl", "repro.json", &loaded.scenario, &result)?;
-        write_run_page(dir, &loaded, &result)?;
+        write_run_page(dir, &loaded.scenario, &loaded.arg, &result)?;
     }
     let text = match format {
         Format::Json => RunJson::new(&loaded.scenario.name, loaded.scenario.guarantee(), &result).to_json(),
         Format::Text => {
             let label = RunLabel { scenario: loaded.describe(), rerun_arg: Some(loaded.arg.clone()), wide };
-            run_text(&label, &result)
+            run_text(&label, &result, &Story::new(&loaded.scenario, &result, recording.as_ref(), story))
         }
     };
     emit(&text)?;
@@ -501,25 +533,8 @@ fn command_run(arg: &str, seed: u64, out: Option<&Path>, format: Format, wide: b
 }
 
 /// Writes `index.html` for one run: the page of a one-seed campaign, with a diagram when the run failed.
-fn write_run_page(dir: &Path, loaded: &Loaded, result: &RunResult) -> anyhow::Result<()> {
-    let scenario = &loaded.scenario;
-    let header = CampaignHeader {
-        scenario: scenario.name.clone(),
-        guarantee: scenario.guarantee(),
-        seed_start: result.seed,
-        seeds: 1,
-        shard: None,
-        stopped: None,
-    };
-    let mut coverage = Coverage::new(expected_points(scenario));
-    if let Some(outcome) = &result.outcome {
-        coverage.add_run(&run_points(&outcome.stats));
-    }
-    let report = CampaignReport::with_coverage(header, vec![result.seed_record()], coverage);
-    let mut options = TextOptions::new(&loaded.arg);
-    options.out_dir = Some(dir.to_string_lossy().into_owned());
-    let files = |_seed: u64| vec!["repro.json".to_string(), "history.jsonl".to_string()];
-    let page = campaign_page(scenario, &report, &options, &files)?;
+fn write_run_page(dir: &Path, scenario: &Scenario, scenario_arg: &str, result: &RunResult) -> anyhow::Result<()> {
+    let page = eosim::pages::run_page(scenario, scenario_arg, dir, result)?;
     write_file(&dir.join("index.html"), &page)
 }
 
@@ -549,6 +564,11 @@ fn command_campaign(args: &CampaignArgs) -> anyhow::Result<ExitCode> {
         .max(1);
     let options = CampaignOptions { seed_start: args.seed_start, seeds: args.seeds, jobs };
     let scope = CampaignScope { shard, stop_on_first: args.stop_on_first, time_budget: args.time_budget };
+    // Before --out is claimed: a claimed directory is emptied of an earlier campaign's files.
+    let regressions = match &args.regressions {
+        Some(dir) => Some(replay_regressions_first(dir, args.out.as_deref(), &loaded.scenario)?),
+        None => None,
+    };
     let claimed = args.out.as_deref().map(eosim::out_dir::claim).transpose().map_err(bad_input)?;
     if let Some(claimed) = claimed.as_ref().filter(|claimed| !claimed.removed.is_empty()) {
         eprintln!(
@@ -579,13 +599,18 @@ fn command_campaign(args: &CampaignArgs) -> anyhow::Result<ExitCode> {
         Err(error) => return Err(error.into()),
     };
     progress.finish_and_clear();
+    let mut report = report;
+    if let Some(regressions) = &regressions {
+        report.regressions = regressions.records();
+    }
     let mut text_options = TextOptions::new(&loaded.arg);
     text_options.out_dir = out.map(|dir| dir.to_string_lossy().into_owned());
     text_options.wall_seconds = Some(start.elapsed().as_secs_f64());
     if let Some(dir) = out {
         write_report_files(dir, &report, &text_options)?;
         let files = |seed: u64| vec![repro_file_name(seed), history_file_name(seed)];
-        let page = campaign_page(&loaded.scenario, &report, &text_options, &files)?;
+        let saved = regressions.as_ref().map(|regressions| regressions.replayed.as_slice()).unwrap_or_default();
+        let page = campaign_page(&loaded.scenario, &report, &text_options, &files, saved)?;
         write_file(&dir.join("index.html"), &page)?;
     }
     let text = match args.format {
@@ -602,7 +627,48 @@ fn command_campaign(args: &CampaignArgs) -> anyhow::Result<ExitCode> {
     if let Some(first) = errors.first() {
         anyhow::bail!("{first} ({} file(s) could not be written)", errors.len());
     }
+    if let Some(diverged) = regressions.as_ref().and_then(|regressions| regressions.diverged().next()) {
+        eprintln!(
+            "error: the replay diverged: {} expects trace-hash {}, the replay gave {}",
+            diverged.path.display(),
+            diverged.repro.expected.trace_hash.as_deref().unwrap_or("none"),
+            diverged.result.trace_hash().unwrap_or("none")
+        );
+        return Ok(ExitCode::from(3));
+    }
     Ok(exit_for(!report.is_valid()))
+}
+
+/// `campaign --regressions DIR`: replays the saved failures of the campaign's scenario and says what it did.
+fn replay_regressions_first(
+    dir: &Path,
+    out: Option<&Path>,
+    scenario: &Scenario,
+) -> anyhow::Result<eosim::campaign::Regressions> {
+    let same = |a: &Path, b: &Path| a.canonicalize().ok().zip(b.canonicalize().ok()).is_some_and(|(a, b)| a == b);
+    if out.is_some_and(|out| same(dir, out)) {
+        return Err(bad_input(format!(
+            "--regressions {}: it is also --out, which a campaign empties of an earlier campaign's files \
+             (expected a directory the saved failures are kept in, e.g. tests/regressions)",
+            dir.display()
+        )));
+    }
+    if !dir.is_dir() {
+        return Err(bad_input(format!(
+            "--regressions {}: not a directory (expected a directory of repros)",
+            dir.display()
+        )));
+    }
+    let regressions = eosim::campaign::replay_regressions(dir, scenario).map_err(bad_input)?;
+    let failing = regressions.replayed.iter().filter(|replayed| replayed.result.verdict.is_failure()).count();
+    eprintln!(
+        "regressions: replayed {} repro(s) of {} from {} first ({failing} fail); skipped {} of another scenario",
+        regressions.replayed.len(),
+        scenario.name,
+        dir.display(),
+        regressions.other_scenario
+    );
+    Ok(regressions)
 }
 
 /// A campaign's report.json and junit.xml.
@@ -627,6 +693,7 @@ fn command_merge(paths: &[PathBuf], out: Option<&Path>, format: Format) -> anyho
         copy_failing_files(dir, paths, &reports)?;
         text_options.out_dir = Some(dir.to_string_lossy().into_owned());
         write_report_files(dir, &merged, &text_options)?;
+        write_file(&dir.join("index.html"), &eosim::pages::merged_page(&merged, &text_options, dir)?)?;
     }
     let text = match format {
         Format::Json => merged.to_json(),
@@ -640,7 +707,8 @@ fn command_merge(paths: &[PathBuf], out: Option<&Path>, format: Format) -> anyho
 fn copy_failing_files(dir: &Path, paths: &[PathBuf], reports: &[(String, CampaignReport)]) -> anyhow::Result<()> {
     for (path, (_, report)) in paths.iter().zip(reports) {
         let source_dir = path.parent().unwrap_or(Path::new("."));
-        for run in report.failing() {
+        // A replayed regression's repro stays where the campaign read it from, so its replay command works.
+        for run in report.runs.iter().filter(|run| run.verdict.is_failure()) {
             for name in [repro_file_name(run.seed), history_file_name(run.seed)] {
                 let (source, target) = (source_dir.join(&name), dir.join(&name));
                 let same = source.canonicalize().ok().zip(target.canonicalize().ok()).is_some_and(|(a, b)| a == b);
@@ -689,24 +757,55 @@ struct ReplayJson<'a> {
     matches: Comparison,
 }
 
-fn command_replay(path: &Path, format: Format) -> anyhow::Result<ExitCode> {
-    let repro = Repro::load(path).map_err(bad_diagnostic)?;
-    if repro.version != eosim::VERSION {
+fn command_replay(
+    paths: &[PathBuf],
+    out: Option<&Path>,
+    format: Format,
+    story: StoryOptions,
+) -> anyhow::Result<ExitCode> {
+    // A file named on the command line gets the whole diagnostic: its line and a caret, or the file to pass instead.
+    for path in paths.iter().filter(|path| path.is_file()) {
+        Repro::load(path).map_err(bad_diagnostic)?;
+    }
+    let corpus = Corpus::read(paths).map_err(bad_input)?;
+    for entry in corpus.entries.iter().filter(|entry| entry.repro.version != eosim::VERSION) {
         eprintln!(
             "warning: {} was written by eosim {}, this is {}; trace hashes may differ",
-            path.display(),
-            repro.version,
+            entry.path.display(),
+            entry.repro.version,
             eosim::VERSION
         );
     }
-    let result = repro.replay();
+    if let (1, [path]) = (corpus.entries.len(), paths) {
+        if !path.is_dir() {
+            return replay_one(&corpus.entries[0], out, format, story);
+        }
+    }
+    replay_corpus(&corpus, out, format)
+}
+
+/// One repro file: the whole run, and a status from its verdict (3 when its trace hash diverged).
+fn replay_one(
+    entry: &CorpusEntry,
+    out: Option<&Path>,
+    format: Format,
+    story: StoryOptions,
+) -> anyhow::Result<ExitCode> {
+    let (path, repro) = (entry.path.as_path(), &entry.repro);
+    let (result, recording) = run_recorded(|| repro.replay());
     let comparison = repro.compare(&result);
+    if let Some(dir) = out {
+        write_replay_files(dir, repro, &result)?;
+    }
     let text = match format {
         Format::Json => {
             let run = RunJson::new(&repro.scenario.name, repro.scenario.guarantee(), &result);
             to_json(&ReplayJson { run, expected: &repro.expected, matches: comparison })?
         }
-        Format::Text => replay_text(path, &repro, &result, comparison),
+        Format::Text => {
+            let story = Story::new(&repro.replay_scenario(), &result, recording.as_ref(), story);
+            replay_text(path, repro, &result, comparison, &story)
+        }
     };
     emit(&text)?;
     if !comparison.trace_hash {
@@ -721,10 +820,81 @@ fn command_replay(path: &Path, format: Format) -> anyhow::Result<ExitCode> {
     Ok(exit_for(result.verdict.is_failure()))
 }
 
-fn replay_text(path: &Path, repro: &Repro, result: &RunResult, comparison: Comparison) -> String {
+/// `replay --out DIR`: the replay's history, the repro as read, and the run's page.
+fn write_replay_files(dir: &Path, repro: &Repro, result: &RunResult) -> anyhow::Result<()> {
+    create_dir(dir)?;
+    if let Some(outcome) = &result.outcome {
+        write_file(&dir.join("history.jsonl"), &outcome.history.to_jsonl())?;
+    }
+    write_file(&dir.join("repro.json"), &repro.to_json())?;
+    write_run_page(dir, &repro.replay_scenario(), &repro.scenario.name, result)
+}
+
+/// `eosim replay --format json` of several repros: each one's judgement, then the tally.
+#[derive(Serialize)]
+struct CorpusJson<'a> {
+    repros: Vec<CorpusEntryJson<'a>>,
+    tally: Tally,
+}
+
+/// One repro of a corpus replay.
+#[derive(Serialize)]
+struct CorpusEntryJson<'a> {
+    file: String,
+    seed: u64,
+    judgement: Judgement,
+    expected: String,
+    got: String,
+    expected_trace_hash: Option<&'a str>,
+    trace_hash: Option<&'a str>,
+}
+
+/// Several repros, or a directory: one line each, judged by what each records, and a summary.
+fn replay_corpus(corpus: &Corpus, out: Option<&Path>, format: Format) -> anyhow::Result<ExitCode> {
+    let replayed = replay_all(&corpus.entries);
+    if let Some(dir) = out {
+        for replay in &replayed {
+            let stem = replay.path.file_stem().map_or_else(|| "repro".into(), |stem| stem.to_string_lossy());
+            write_replay_files(&dir.join(stem.as_ref()), &replay.repro, &replay.result)?;
+        }
+    }
+    let tally = Tally::of(&replayed);
+    let text = match format {
+        Format::Json => {
+            let repros = replayed
+                .iter()
+                .map(|replay| CorpusEntryJson {
+                    file: replay.path.display().to_string(),
+                    seed: replay.repro.seed,
+                    judgement: replay.judgement,
+                    expected: replay.expected(),
+                    got: replay.got(),
+                    expected_trace_hash: replay.repro.expected.trace_hash.as_deref(),
+                    trace_hash: replay.result.trace_hash(),
+                })
+                .collect();
+            to_json(&CorpusJson { repros, tally })?
+        }
+        Format::Text => {
+            let mut text: String = replayed.iter().map(|replay| replay.line()).collect();
+            for path in &corpus.skipped {
+                text.push_str(&format!("{}: skipped (another eosim output, not a repro)\n", path.display()));
+            }
+            text.push_str(&tally.summary());
+            for replay in replayed.iter().filter(|replay| replay.judgement != Judgement::Reproduces) {
+                text.push_str(&format!("rerun: {}\n", replay_command(&replay.path.to_string_lossy())));
+            }
+            text
+        }
+    };
+    emit(&text)?;
+    Ok(ExitCode::from(tally.exit_status()))
+}
+
+fn replay_text(path: &Path, repro: &Repro, result: &RunResult, comparison: Comparison, story: &Story) -> String {
     let scenario = format!("{} (from {})", repro.scenario.name, path.display());
     let label = RunLabel { scenario, rerun_arg: None, wide: false };
-    let mut text = run_text(&label, result);
+    let mut text = run_text(&label, result, story);
     let yes_no = |same: bool| if same { "yes" } else { "NO" };
     let expected = &repro.expected;
     let kinds: Vec<&str> = expected.anomalies.iter().map(|kind| kind.name()).collect();
@@ -932,25 +1102,20 @@ fn command_shrink(path: &Path, out: Option<&Path>, format: Format) -> anyhow::Re
             for knob in &shrunk.knobs_restored {
                 text.push_str(&format!("knob {}: {} -> {} (restored)\n", knob.name, knob.value, knob.default));
             }
-            text.push_str(&format!("faults: {} -> {}\n", before.faults, after.faults));
-            text.push_str(&format!(
-                "messages: {} -> {} (producers {} -> {}, messages per producer {} -> {}, consumers {} -> {})\n",
-                before.messages,
-                after.messages,
-                before.producers,
-                after.producers,
-                before.messages_per_producer,
-                after.messages_per_producer,
-                before.consumers,
-                after.consumers
-            ));
+            for line in RunSize::changes(&before, &after) {
+                text.push_str(&line);
+                text.push('\n');
+            }
+            // The shrunk run told as `eosim replay` tells it: the faults left, what they still break, and how.
+            let (replayed, recording) = run_recorded(|| shrunk.repro.replay());
+            let scenario = shrunk.repro.replay_scenario();
+            let story = Story::new(&scenario, &replayed, recording.as_ref(), story_options(false));
+            text.push_str(&story.schedule_text(&replayed));
             text.push_str(&format!("verdict: {} [{}]\n", expected.verdict.name(), kinds.join(", ")));
             text.push_str(&format!("trace-hash: {}\n", expected.trace_hash.as_deref().unwrap_or("none")));
-            text.push_str(&format!(
-                "wrote {}; replay with: {}\n",
-                target.display(),
-                replay_command(&target.to_string_lossy())
-            ));
+            text.push_str(&story.findings_text(&replayed));
+            text.push_str(&format!("wrote {}\n", target.display()));
+            text.push_str(&format!("replay with: {}\n", replay_command(&target.to_string_lossy())));
             text
         }
     };

@@ -1,9 +1,12 @@
 //! One run on the terminal (`eosim run`, `eosim replay`), as text or as JSON.
 //!
 //! The text reads in the order the run happened, as TigerBeetle's VOPR prints it: `SEED=…` first, the scenario,
-//! this seed's swarm choices, its knobs (`knob request_timeout_ms = 217 ms`), the size of the fault schedule, the `buggify!` points that fired, then what the checker found, the verdict and the
-//! trace hash; a failing run ends with the command that reruns it.
+//! this seed's swarm choices, its knobs (`knob request_timeout_ms = 217 ms`), the size of the run, the `buggify!`
+//! points that fired; then its story ([`crate::story`]: the fault schedule, with `-v` the event log, what the
+//! checker found with the operations that prove it, a timeline around the first violation); then the verdict and
+//! the trace hash. A failing run ends with the command that reruns it.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use eosim_checker::{Guarantee, Report};
@@ -16,9 +19,10 @@ use eosim_sim::SwarmChoices;
 use serde::Serialize;
 
 use crate::runner::RunResult;
+use crate::story::Story;
 
-/// Anomaly cases shown per kind in a run's text output.
-const CASES_PER_KIND: usize = 5;
+/// The indent of a wrapped finding's continuation lines: the width of `finding: `.
+const FINDING_INDENT: &str = "         ";
 
 /// How the run is named on the terminal.
 #[derive(Clone, Debug)]
@@ -32,8 +36,9 @@ pub struct RunLabel {
     pub wide: bool,
 }
 
-/// The run as text: seed, scenario, swarm, schedule size, findings, verdict, `trace-hash: <hex>`.
-pub fn run_text(label: &RunLabel, result: &RunResult) -> String {
+/// The run as text: seed, scenario, swarm, sizes, its `story` (schedule, findings and the operations that prove
+/// them, timeline), verdict, `trace-hash: <hex>`.
+pub fn run_text(label: &RunLabel, result: &RunResult, story: &Story) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "SEED={}", result.seed);
     let _ = writeln!(out, "scenario: {}", label.scenario);
@@ -51,14 +56,11 @@ pub fn run_text(label: &RunLabel, result: &RunResult) -> String {
             let _ = writeln!(out, "buggify {} fired {}×", point.site, point.fired);
         }
     }
-    if let Some(report) = &result.report {
-        out.push_str("check:\n");
-        for line in report.render_text(CASES_PER_KIND).lines() {
-            let _ = writeln!(out, "  {line}");
-        }
-    }
+    out.push_str(&story.text(result));
     if let Some(finding) = result.finding() {
-        let _ = writeln!(out, "finding: {finding}");
+        // Wrapped to the terminal's 100 columns; the words are those of report.json's `finding`.
+        let wrapped = crate::teach::wrap(&finding, crate::story::WIDTH_CHARS - FINDING_INDENT.len());
+        let _ = writeln!(out, "finding: {}", wrapped.replace('\n', &format!("\n{FINDING_INDENT}")));
     }
     let _ = writeln!(out, "verdict: {}", result.verdict.name());
     let _ = writeln!(out, "trace-hash: {}", result.trace_hash().unwrap_or("none"));
@@ -97,8 +99,8 @@ pub struct RunJson<'a> {
     pub finding: Option<String>,
     /// The trace hash, unless the model panicked first.
     pub trace_hash: Option<&'a str>,
-    /// The seed's swarm choices.
-    pub swarm: Option<&'a SwarmChoices>,
+    /// The seed's swarm choices, with the kinds named as in `stats.faults` and in scenario files.
+    pub swarm: Option<SwarmJson>,
     /// The seed's knob values, each with its unit and the scenario's own value.
     pub knobs: Vec<KnobJson<'a>>,
     /// The `buggify!` points the run evaluated, with how often each fired.
@@ -109,6 +111,22 @@ pub struct RunJson<'a> {
     pub stats: Option<&'a RunStats>,
     /// The checker's report: every anomaly with its evidence.
     pub report: Option<&'a Report>,
+}
+
+/// A seed's swarm choices in a run's JSON: each fault kind that was on, by its scenario-file name
+/// (`broker-crash`, not the kernel's `server-crash`), with its rate in percent of the scenario's. The repro file
+/// keeps the kernel's names (`docs/repro-format.md`), as stored repros must still load.
+#[derive(Serialize)]
+pub struct SwarmJson {
+    /// Kinds turned on for this seed, with their rate in percent.
+    pub enabled: BTreeMap<&'static str, u64>,
+}
+
+impl SwarmJson {
+    /// The JSON view of `swarm`.
+    pub fn new(swarm: &SwarmChoices) -> SwarmJson {
+        SwarmJson { enabled: swarm.enabled.iter().map(|(kind, rate)| (fault_kind_name(*kind), *rate)).collect() }
+    }
 }
 
 /// One knob's value in a run's JSON.
@@ -142,7 +160,7 @@ impl<'a> RunJson<'a> {
             verdict: result.verdict,
             finding: result.finding(),
             trace_hash: result.trace_hash(),
-            swarm: outcome.map(|outcome| &outcome.swarm),
+            swarm: outcome.map(|outcome| SwarmJson::new(&outcome.swarm)),
             knobs: outcome.map_or_else(Vec::new, |outcome| outcome.knobs.iter().map(KnobJson::new).collect()),
             buggify: outcome.map(|outcome| outcome.buggify.as_slice()),
             faults_scheduled: outcome.map(|outcome| outcome.schedule.faults.len()),
@@ -162,6 +180,8 @@ impl<'a> RunJson<'a> {
 
 #[cfg(test)]
 mod tests {
+    use eosim_sim::FaultKind;
+
     use super::*;
 
     #[test]
@@ -175,12 +195,27 @@ mod tests {
         };
         let label =
             RunLabel { scenario: "idempotent".to_string(), rerun_arg: Some("idempotent".to_string()), wide: false };
-        let text = run_text(&label, &result);
+        let scenario = crate::scenarios::load("idempotent").expect("built in").scenario;
+        let story = Story::new(&scenario, &result, None, crate::story::StoryOptions::default());
+        let text = run_text(&label, &result, &story);
         assert!(text.starts_with("SEED=4\nscenario: idempotent\n"), "{text}");
         assert!(text.contains("finding: the model panicked: boom (at model/src/x.rs:1:1)\n"), "{text}");
         assert!(text.contains("verdict: crash\ntrace-hash: none\n"), "{text}");
         assert!(text.contains("rerun with: eosim run idempotent --seed 4"), "{text}");
         let json = RunJson::new("idempotent", Guarantee::Idempotent, &result).to_json();
         assert!(json.contains("\"verdict\": \"crash\""), "{json}");
+    }
+
+    #[test]
+    fn the_swarm_names_each_kind_as_scenario_files_do() {
+        let mut swarm = SwarmChoices::default();
+        swarm.enabled.insert(FaultKind::ServerCrash, 50);
+        swarm.enabled.insert(FaultKind::ClientPause, 200);
+        swarm.enabled.insert(FaultKind::LostAck, 100);
+        let json = serde_json::to_value(SwarmJson::new(&swarm)).expect("serializes");
+        assert_eq!(
+            json,
+            serde_json::json!({ "enabled": { "broker-crash": 50, "lost-ack": 100, "producer-pause": 200 } })
+        );
     }
 }

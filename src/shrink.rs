@@ -8,8 +8,12 @@
 //! 1. the fault schedule, by delta debugging (Zeller's ddmin): try halves, then quarters, … of the faults, and the
 //!    complement of each part, keeping any smaller list that still fails, until removing any single fault makes
 //!    the failure go away (the schedule is then *1-minimal*);
-//! 2. the workload: halve `messages_per_producer`, `consumers` and `producers` in turn, each as long as the run
-//!    still fails, then go back to step 1 with the smaller workload, until neither step changes anything.
+//! 2. the workload: make each size smaller in turn — halved, else one less — as long as the run still fails:
+//!    messages per producer, transactions per atomic writer, records (partitions) per atomic transaction, input
+//!    records per pipeline transaction, then whole clients: consumers, atomic writers, pipeline instances and
+//!    producers. A client is removed from the end of its group, and the schedule follows the nodes by name (a
+//!    crash of `writer-1` stays a crash of `writer-1` though a producer before it went; a fault on a removed
+//!    client goes with it). Then back to step 1 with the smaller workload, until neither step changes anything.
 //!
 //! "Still fails" is judged against the original run: a violation must still show at least one of the original
 //! violation kinds; a stall must still stall; a crash must still panic at the same source location (a different
@@ -20,9 +24,9 @@ use std::collections::BTreeMap;
 
 use eosim_checker::AnomalyKind;
 use eosim_model::knobs::{self, KnobValue};
-use eosim_model::Scenario;
+use eosim_model::{node_names, Scenario};
 use eosim_reports::Verdict;
-use eosim_sim::{Fault, FaultSchedule};
+use eosim_sim::{Fault, FaultAction, FaultSchedule, NodeId};
 use serde::Serialize;
 
 use crate::repro::Repro;
@@ -41,18 +45,77 @@ pub struct RunSize {
     pub messages: u64,
     /// Consumer applications.
     pub consumers: u32,
+    /// Atomic multi-partition writers.
+    pub writers: u32,
+    /// Transactions per atomic writer.
+    pub transactions_per_writer: u32,
+    /// Partitions (one record each) per atomic transaction.
+    pub records_per_writer_transaction: u32,
+    /// Consume-transform-produce pipeline instances (0 without a pipeline).
+    pub pipelines: u32,
+    /// Input records per pipeline transaction at most (0 without a pipeline).
+    pub records_per_pipeline_transaction: u32,
 }
 
 impl RunSize {
     fn of(scenario: &Scenario, schedule: Option<&FaultSchedule>) -> RunSize {
         let workload = &scenario.workload;
+        let pipeline = workload.pipeline.as_ref();
         RunSize {
             faults: schedule.map_or(0, |schedule| schedule.faults.len()),
             producers: workload.producers,
             messages_per_producer: workload.messages_per_producer,
             messages: u64::from(workload.producers) * u64::from(workload.messages_per_producer),
             consumers: workload.consumers,
+            writers: workload.atomic_writers,
+            transactions_per_writer: if workload.atomic_writers > 0 { workload.atomic_txns_per_writer } else { 0 },
+            records_per_writer_transaction: if workload.atomic_writers > 0 {
+                workload.atomic_partitions_per_txn
+            } else {
+                0
+            },
+            pipelines: pipeline.map_or(0, |pipeline| pipeline.instances),
+            records_per_pipeline_transaction: pipeline.map_or(0, |pipeline| pipeline.max_records_per_txn),
         }
+    }
+
+    /// What shrinking changed, one `name: before -> after` line each (`writers: 3 -> 1`), faults and messages
+    /// always, every client and transaction size only when it changed.
+    pub fn changes(before: &RunSize, after: &RunSize) -> Vec<String> {
+        let mut lines = vec![
+            format!("faults: {} -> {}", before.faults, after.faults),
+            format!(
+                "messages: {} -> {} (producers {} -> {}, messages per producer {} -> {})",
+                before.messages,
+                after.messages,
+                before.producers,
+                after.producers,
+                before.messages_per_producer,
+                after.messages_per_producer
+            ),
+        ];
+        let sizes = [
+            ("consumers", before.consumers, after.consumers),
+            ("writers", before.writers, after.writers),
+            ("transactions per writer", before.transactions_per_writer, after.transactions_per_writer),
+            (
+                "records per writer transaction",
+                before.records_per_writer_transaction,
+                after.records_per_writer_transaction,
+            ),
+            ("pipelines", before.pipelines, after.pipelines),
+            (
+                "records per pipeline transaction",
+                before.records_per_pipeline_transaction,
+                after.records_per_pipeline_transaction,
+            ),
+        ];
+        for (name, was, is) in sizes {
+            if was != is || name == "consumers" {
+                lines.push(format!("{name}: {was} -> {is}"));
+            }
+        }
+        lines
     }
 }
 
@@ -196,8 +259,7 @@ fn shrink_from(repro: &Repro, keep: &dyn Fn(&RunResult) -> bool) -> Shrunk {
         if let Some(current) = &faults {
             faults = Some(ddmin_faults(&mut trials, &scenario, current));
         }
-        let schedule = faults.clone().map(|faults| FaultSchedule { faults });
-        if !shrink_workload(&mut trials, &mut scenario, &schedule) {
+        if !shrink_workload(&mut trials, &mut scenario, &mut faults) {
             break;
         }
     }
@@ -318,30 +380,141 @@ fn restore_knobs(trials: &mut Trials, scenario: &mut Scenario, schedule: &Option
     restored
 }
 
-/// Halves the workload's sizes, each as long as the run still fails; true when anything got smaller.
-fn shrink_workload(trials: &mut Trials, scenario: &mut Scenario, schedule: &Option<FaultSchedule>) -> bool {
-    type Field = fn(&mut Scenario) -> &mut u32;
-    // Messages first: fewer messages change no node ids, so the schedule's crash and pause targets stay put.
-    // Consumers come after producers in node order, so fewer consumers move no producer either.
-    let fields: [Field; 3] = [
-        |scenario| &mut scenario.workload.messages_per_producer,
-        |scenario| &mut scenario.workload.consumers,
-        |scenario| &mut scenario.workload.producers,
-    ];
-    let mut changed = false;
-    for field in fields {
-        while *field(scenario) > 1 {
-            let mut candidate = scenario.clone();
-            let value = field(&mut candidate);
-            *value /= 2;
-            if candidate.validate().is_err() || !trials.fails(&candidate, schedule.clone()) {
-                break;
+/// One size of the workload that shrinking makes smaller: its value, if the scenario has it, and the least it
+/// may become (a trial still has to pass the scenario's validation and keep failing).
+struct Size {
+    get: fn(&Scenario) -> Option<u32>,
+    set: fn(&mut Scenario, u32),
+    least: u32,
+}
+
+/// The sizes, in the order they are tried. Records and transactions first: they change no node ids. Then whole
+/// clients, each removed from the end of its group (a fault on a removed client goes with it, the others are
+/// moved onto the renumbered nodes by [`remap_faults`]): consumers beyond the ones the finding needs, atomic
+/// writers, pipeline instances, producers.
+const SIZES: [Size; 8] = [
+    Size {
+        get: |scenario| Some(scenario.workload.messages_per_producer),
+        set: |scenario, value| scenario.workload.messages_per_producer = value,
+        least: 1,
+    },
+    Size {
+        get: |scenario| (scenario.workload.atomic_writers > 0).then_some(scenario.workload.atomic_txns_per_writer),
+        set: |scenario, value| scenario.workload.atomic_txns_per_writer = value,
+        least: 1,
+    },
+    Size {
+        get: |scenario| (scenario.workload.atomic_writers > 0).then_some(scenario.workload.atomic_partitions_per_txn),
+        set: |scenario, value| scenario.workload.atomic_partitions_per_txn = value,
+        least: 1,
+    },
+    Size {
+        get: |scenario| scenario.workload.pipeline.as_ref().map(|pipeline| pipeline.max_records_per_txn),
+        set: |scenario, value| {
+            if let Some(pipeline) = &mut scenario.workload.pipeline {
+                pipeline.max_records_per_txn = value;
             }
+        },
+        least: 1,
+    },
+    Size {
+        get: |scenario| Some(scenario.workload.consumers),
+        set: |scenario, value| scenario.workload.consumers = value,
+        least: 0,
+    },
+    Size {
+        get: |scenario| (scenario.workload.atomic_writers > 0).then_some(scenario.workload.atomic_writers),
+        set: |scenario, value| scenario.workload.atomic_writers = value,
+        least: 0,
+    },
+    Size {
+        get: |scenario| scenario.workload.pipeline.as_ref().map(|pipeline| pipeline.instances),
+        set: |scenario, value| {
+            if let Some(pipeline) = &mut scenario.workload.pipeline {
+                pipeline.instances = value;
+            }
+        },
+        least: 1,
+    },
+    Size {
+        get: |scenario| Some(scenario.workload.producers),
+        set: |scenario, value| scenario.workload.producers = value,
+        least: 0,
+    },
+];
+
+/// Makes each size smaller — halved, else one less — as long as the run still fails, moving the schedule onto
+/// the nodes that remain; true when anything got smaller.
+fn shrink_workload(trials: &mut Trials, scenario: &mut Scenario, faults: &mut Option<Vec<Fault>>) -> bool {
+    let mut changed = false;
+    for size in &SIZES {
+        while let Some(value) = (size.get)(scenario).filter(|value| *value > size.least) {
+            let accepted = smaller_values(value, size.least).into_iter().find_map(|next| {
+                let mut candidate = scenario.clone();
+                (size.set)(&mut candidate, next);
+                if candidate.validate().is_err() {
+                    return None;
+                }
+                let moved = faults.as_ref().map(|faults| remap_faults(scenario, &candidate, faults));
+                let schedule = moved.clone().map(|faults| FaultSchedule { faults });
+                trials.fails(&candidate, schedule).then_some((candidate, moved))
+            });
+            let Some((candidate, moved)) = accepted else { break };
             *scenario = candidate;
+            *faults = moved;
             changed = true;
         }
     }
     changed
+}
+
+/// The values to try in place of `value`, largest step first: half, three quarters, and one less while that is
+/// still a small step (a count of clients or of records per transaction; a long message count is not walked
+/// down one by one). Each at least `least`, each tried once.
+fn smaller_values(value: u32, least: u32) -> Vec<u32> {
+    let mut values = vec![(value / 2).max(least), value - value / 4];
+    if value <= SMALL_COUNT {
+        values.push(value - 1);
+    }
+    values.retain(|next| *next < value && *next >= least);
+    values.dedup();
+    values
+}
+
+/// Up to this count a size is also tried one less: the clients and transaction sizes of a scenario.
+const SMALL_COUNT: u32 = 16;
+
+/// `faults`, written for the nodes of `before`, moved onto the nodes of `after` by node name (`writer-1` stays
+/// `writer-1` when a producer before it is removed). A crash or pause of a node `after` lacks is dropped, as is
+/// that node from a partition's side; a partition left with an empty side is dropped.
+fn remap_faults(before: &Scenario, after: &Scenario, faults: &[Fault]) -> Vec<Fault> {
+    let (old, new) = (node_names(before), node_names(after));
+    if old == new {
+        return faults.to_vec();
+    }
+    let moved = |node: NodeId| {
+        let name = old.get(node.0 as usize)?;
+        new.iter().position(|candidate| candidate == name).map(|index| NodeId(index as u32))
+    };
+    let side = |nodes: &[NodeId]| nodes.iter().filter_map(|node| moved(*node)).collect::<Vec<_>>();
+    faults
+        .iter()
+        .filter_map(|fault| {
+            let action = match &fault.action {
+                FaultAction::Crash { node, kind } => FaultAction::Crash { node: moved(*node)?, kind: *kind },
+                FaultAction::Pause { node, kind } => FaultAction::Pause { node: moved(*node)?, kind: *kind },
+                FaultAction::Partition { kind, side_a, side_b } => {
+                    let (side_a, side_b) = (side(side_a), side(side_b));
+                    if side_a.is_empty() || side_b.is_empty() {
+                        return None;
+                    }
+                    FaultAction::Partition { kind: *kind, side_a, side_b }
+                }
+                link @ FaultAction::Link { .. } => link.clone(),
+            };
+            Some(Fault { action, ..fault.clone() })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -372,6 +545,43 @@ mod tests {
             smaller.remove(index);
             assert!(!test(&smaller), "removing {} keeps it failing: {first:?}", first[index]);
         }
+    }
+
+    #[test]
+    fn sizes_shrink_by_halves_quarters_and_small_steps() {
+        assert_eq!(smaller_values(3, 0), vec![1, 2]);
+        assert_eq!(smaller_values(2, 1), vec![1]);
+        assert_eq!(smaller_values(1, 1), Vec::<u32>::new());
+        assert_eq!(smaller_values(16, 1), vec![8, 12, 15]);
+        assert_eq!(smaller_values(120, 1), vec![60, 90]);
+    }
+
+    #[test]
+    fn a_removed_client_takes_its_faults_and_the_rest_follow_their_nodes() {
+        let before = crate::scenarios::load("atomic-writer").expect("built in").scenario;
+        let mut after = before.clone();
+        after.workload.consumers -= 1;
+        after.workload.atomic_writers -= 1;
+        let names = node_names(&before);
+        let id = |name: &str| NodeId(names.iter().position(|node| node == name).expect("a node") as u32);
+        let last_writer = format!("writer-{}", before.workload.atomic_writers - 1);
+        let crash = |node| Fault {
+            at_ns: 1,
+            duration_ns: 2,
+            action: FaultAction::Crash { node, kind: eosim_sim::FaultKind::ClientCrash },
+        };
+        let faults = vec![crash(id("writer-0")), crash(id(&last_writer)), crash(id("broker-0"))];
+        let moved = remap_faults(&before, &after, &faults);
+        let after_names = node_names(&after);
+        let struck: Vec<&str> = moved
+            .iter()
+            .map(|fault| match &fault.action {
+                FaultAction::Crash { node, .. } => after_names[node.0 as usize].as_str(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(struck, vec!["writer-0", "broker-0"], "the removed writer's crash is gone");
+        assert_ne!(moved[0], faults[0], "writer-0 moved down with the consumer removed before it");
     }
 
     #[test]

@@ -37,6 +37,12 @@ fn shards_merged_are_the_unsharded_campaign_byte_for_byte() {
     assert_eq!(read(&merged.join("report.json")), read(&whole.join("report.json")), "the same bytes");
     let junit = |dir: &Path| read(&dir.join("junit.xml")).replace(arg(dir), "DIR");
     assert_eq!(junit(&merged), junit(&whole), "junit.xml too, up to the directory in its replay commands");
+    // The merged page draws each failing seed from the repro copied beside it, as the whole campaign's page does.
+    let page = read(&merged.join("index.html"));
+    let whole_page = read(&whole.join("index.html"));
+    let diagrams = |page: &str| page.matches("id=\"diagram-seed-").count();
+    assert!(diagrams(&page) > 0, "the merged page draws the failing seeds");
+    assert_eq!(diagrams(&page), diagrams(&whole_page), "as many diagrams as the whole campaign's page");
     // The merged directory holds every failing seed's repro, so its replay commands work.
     let report = read_json(&merged.join("report.json"));
     let failing = report["runs"].as_array().expect("runs").iter().find(|run| run["verdict"] != "pass").cloned();
@@ -299,37 +305,41 @@ fn the_xml_checker_refuses_what_is_not_well_formed() {
 }
 
 #[test]
-fn junit_xml_has_one_suite_one_case_and_a_failure_per_failing_seed() {
+fn junit_xml_has_one_failing_case_per_failing_seed_and_one_passing_case() {
     let dir = scratch_dir("junit");
     assert_exit(&eosim(&["campaign", "at-most-once", "--seeds", "12", "--out", arg(&dir)]), 1);
     let root = XmlParser::parse(&read(&dir.join("junit.xml"))).unwrap_or_else(|error| panic!("junit.xml: {error}"));
     assert_eq!(root.name, "testsuites");
     let suites: Vec<&Element> = root.all("testsuite").collect();
     assert_eq!(suites.len(), 1, "one suite per campaign");
-    let cases: Vec<&Element> = suites[0].all("testcase").collect();
-    assert_eq!(cases.len(), 1, "one case per scenario");
-    assert_eq!(cases[0].attribute("name"), "at-most-once");
     let report = read_json(&dir.join("report.json"));
-    let failing: Vec<u64> = report["runs"]
-        .as_array()
-        .expect("runs")
-        .iter()
-        .filter(|run| run["verdict"] != "pass")
-        .map(|run| run["seed"].as_u64().expect("seed"))
-        .collect();
-    let failures: Vec<&Element> = cases[0].all("failure").collect();
-    assert_eq!(failures.len(), failing.len());
-    for (failure, seed) in failures.iter().zip(&failing) {
+    let runs = report["runs"].as_array().expect("runs");
+    let failing: Vec<&Value> = runs.iter().filter(|run| run["verdict"] != "pass").collect();
+    assert!(failing.len() >= 2, "at-most-once fails at least twice in 12 seeds: {}", failing.len());
+    let cases: Vec<&Element> = suites[0].all("testcase").collect();
+    let failed: Vec<&&Element> = cases.iter().filter(|case| case.all("failure").count() == 1).collect();
+    assert_eq!(failed.len(), failing.len(), "one failing case per failing seed");
+    for (case, run) in failed.iter().zip(&failing) {
+        let seed = run["seed"].as_u64().expect("seed");
+        assert_eq!(case.attribute("name"), format!("seed {seed}"));
+        let failure = case.all("failure").next().expect("a failure");
+        let reason = run["finding"].as_str().expect("a violation has a finding");
+        assert_eq!(failure.attribute("message"), format!("violation: {reason}"), "the message is the one reason");
         let replay = format!("eosim replay {}", dir.join(format!("repro-{seed}.json")).display());
-        assert!(failure.attribute("message").contains(&replay), "{failure:?}");
+        assert!(failure.text.contains(&replay), "{failure:?}");
         assert!(failure.text.contains(&format!("eosim run at-most-once --seed {seed}")), "{failure:?}");
     }
-    assert_eq!(suites[0].attribute("failures"), "1");
+    let passing = runs.len() - failing.len();
+    assert_eq!(cases.len(), failing.len() + 1, "and one case for the passing seeds");
+    assert_eq!(cases.last().expect("a case").attribute("name"), format!("{passing} passing seeds"));
+    assert_eq!(suites[0].attribute("failures"), failing.len().to_string());
+    assert_eq!(suites[0].attribute("tests"), cases.len().to_string());
     let clean = scratch_dir("junit-clean");
     assert_exit(&eosim(&["campaign", "tests/fixtures/tiny.toml", "--seeds", "3", "--out", arg(&clean)]), 0);
     let root = XmlParser::parse(&read(&clean.join("junit.xml"))).unwrap_or_else(|error| panic!("{error}"));
-    let case = root.all("testsuite").flat_map(|suite| suite.all("testcase")).next().expect("a case");
-    assert_eq!((case.attribute("name"), case.children.len()), ("tiny", 0), "a passing case has no failure");
+    let cases: Vec<&Element> = root.all("testsuite").flat_map(|suite| suite.all("testcase")).collect();
+    assert_eq!(cases.len(), 1, "a clean campaign is one passing case");
+    assert_eq!((cases[0].attribute("name"), cases[0].children.len()), ("3 passing seeds", 0), "with no failure");
 }
 
 /// Writes a failing seed's repro with `eosim run --out`, shrinks it and checks the result.

@@ -3,7 +3,9 @@
 //!
 //! Every hand-worked verdict is derived in the comment above its history: which operations real time orders, which
 //! orders are left, and why the model accepts or rejects each. The benchmark is ignored by default (it wants a
-//! release build): `cargo test --release -p eosim-checker --test linearizable -- --ignored --nocapture`.
+//! release build): `cargo test --release -p eosim-checker --test linearizable -- --ignored --nocapture`; with
+//! `EOSIM_LOG_HISTORY_OUT=FILE` it also writes its 10^5 operations (`EOSIM_LOG_HISTORY_OPS` to change the count) as
+//! JSON Lines, to time another checker on them.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -667,8 +669,9 @@ fn as_history(ops: &[Operation<LogInput, LogOutput>]) -> History {
 #[test]
 #[ignore = "a benchmark: run in release with --ignored --nocapture"]
 fn checks_a_log_of_a_hundred_thousand_operations() {
-    const OP_COUNT: usize = 100_000;
-    let ops = log_history(7, OP_COUNT, 8, 2);
+    // Another size, to compare with a checker that cannot finish this one: `EOSIM_LOG_HISTORY_OPS=10000`.
+    let op_count = std::env::var("EOSIM_LOG_HISTORY_OPS").map_or(100_000, |count| count.parse().expect("a count"));
+    let ops = log_history(7, op_count, 8, 2);
     let appends = ops.iter().filter(|op| matches!(op.input, LogInput::Append { .. })).count();
     let pending = ops.iter().filter(|op| op.is_pending()).count();
     let started = Instant::now();
@@ -682,6 +685,11 @@ fn checks_a_log_of_a_hundred_thousand_operations() {
         ops.len() as f64 / elapsed
     );
 
+    if let Some(path) = std::env::var_os("EOSIM_LOG_HISTORY_OUT") {
+        std::fs::write(&path, log_history_lines(&ops)).expect("write the benchmark history");
+        println!("wrote the benchmark's operations to {}", path.to_string_lossy());
+    }
+
     let history = as_history(&ops);
     let started = Instant::now();
     let verdicts = check_history(&history, SearchBudget::default());
@@ -692,6 +700,30 @@ fn checks_a_log_of_a_hundred_thousand_operations() {
         history.ops.len(),
         ops.len() as f64 / elapsed
     );
+}
+
+/// The benchmark's operations, one JSON object per line, for timing another linearizability checker (Porcupine, say)
+/// on the very same history: `{"client", "call", "return" (null if it never returned), "append": value, "offset"}`
+/// or `{..., "read": [[offset, value], ...]}`. Times are ticks; a return equal to a call counts as concurrent.
+fn log_history_lines(ops: &[Operation<LogInput, LogOutput>]) -> String {
+    let mut text = String::new();
+    for op in ops {
+        let returned = if op.is_pending() { "null".to_string() } else { op.return_ns.to_string() };
+        let body = match (&op.input, &op.output) {
+            (LogInput::Append { value, .. }, LogOutput::Appended { offset }) => {
+                format!(r#""append":{value},"offset":{offset}"#)
+            }
+            (LogInput::Read { .. }, LogOutput::Read { records, .. }) => {
+                let records: Vec<String> =
+                    records.iter().map(|(offset, value)| format!("[{offset},{value}]")).collect();
+                format!(r#""read":[{}]"#, records.join(","))
+            }
+            _ => unreachable!("the generator pairs each input with its own output"),
+        };
+        text.push_str(&format!(r#"{{"client":{},"call":{},"return":{returned},{body}}}"#, op.client, op.call_ns));
+        text.push('\n');
+    }
+    text
 }
 
 /// The benchmark's shape (`tests/throughput.rs`): producers append one record at a time, a consumer polls every 16

@@ -1,42 +1,52 @@
 //! `junit.xml`: a campaign as a JUnit report, so that CI shows the failing seeds next to its other tests.
 //!
-//! One `<testsuite>` per campaign, one `<testcase>` per scenario (named after the scenario), and one `<failure>`
-//! per failing seed, whose `message` holds the command that replays it. Every text and attribute value is
-//! escaped, and characters XML 1.0 cannot hold at all (most control characters) become U+FFFD, because a panic
-//! message can contain anything and a CI server that cannot parse the file shows nothing. Nothing in the file
-//! depends on the wall clock, so it is as reproducible as report.json.
+//! One `<testsuite>` per campaign. Each failing record — a replayed regression first, then each failing seed —
+//! is a `<testcase>` of its own (`seed 7`, or `regression FILE (seed 7)`) with one `<failure>` whose `message`
+//! is the record's one reason (the same text as the terminal, report.json and index.html) and whose body holds
+//! the commands that replay it. The passing seeds are one passing `<testcase>` (`12 passing seeds`), so that a
+//! CI server counts them without the file growing with every seed. Every text and attribute value is escaped,
+//! and characters XML 1.0 cannot hold at all (most control characters) become U+FFFD, because a panic message
+//! can contain anything and a CI server that cannot parse the file shows nothing. Nothing in the file depends
+//! on the wall clock, so it is as reproducible as report.json.
 
 use std::fmt::Write as _;
-use std::path::Path;
 
-use crate::text::{replay_command, repro_file_name, run_command, TextOptions};
+use crate::text::{commands, reason, record_name, TextOptions};
 use crate::{CampaignReport, SeedRecord};
 
 /// The campaign as a JUnit XML document, ending in a newline.
 pub fn render_junit(report: &CampaignReport, options: &TextOptions) -> String {
-    let failures = report.totals.failing;
-    let failed_cases = u64::from(failures > 0);
+    let failing: Vec<&SeedRecord> = report.failing().collect();
+    let passing =
+        report.totals.passing + report.regressions.iter().filter(|run| !run.verdict.is_failure()).count() as u64;
+    // A campaign with no failure still has a case, so that a suite that ran is never empty.
+    let passing_case = passing > 0 || failing.is_empty();
+    let cases = failing.len() + usize::from(passing_case);
     let suite_name = match report.shard {
         Some(shard) => format!("eosim campaign {} (shard {shard})", report.scenario),
         None => format!("eosim campaign {}", report.scenario),
     };
+    let classname = xml_attribute(&format!("eosim.campaign.{}", report.scenario));
+    let failures = failing.len();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(out, "<testsuites name=\"eosim\" tests=\"1\" failures=\"{failed_cases}\" errors=\"0\">");
+    let _ = writeln!(out, "<testsuites name=\"eosim\" tests=\"{cases}\" failures=\"{failures}\" errors=\"0\">");
     let _ = writeln!(
         out,
-        "  <testsuite name=\"{}\" tests=\"1\" failures=\"{failed_cases}\" errors=\"0\" skipped=\"0\">",
+        "  <testsuite name=\"{}\" tests=\"{cases}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\">",
         xml_attribute(&suite_name)
     );
     render_properties(&mut out, report);
-    let _ = write!(out, "    <testcase name=\"{}\" classname=\"eosim.campaign\"", xml_attribute(&report.scenario));
-    if failures == 0 {
-        out.push_str("/>\n");
-    } else {
-        out.push_str(">\n");
-        for run in report.failing() {
-            render_failure(&mut out, run, options);
-        }
+    for run in &failing {
+        let _ = writeln!(out, "    <testcase name=\"{}\" classname=\"{classname}\">", xml_attribute(&record_name(run)));
+        render_failure(&mut out, run, options);
         out.push_str("    </testcase>\n");
+    }
+    if passing_case {
+        let name = match passing {
+            1 => "1 passing seed".to_string(),
+            n => format!("{n} passing seeds"),
+        };
+        let _ = writeln!(out, "    <testcase name=\"{name}\" classname=\"{classname}\"/>");
     }
     out.push_str("  </testsuite>\n</testsuites>\n");
     out
@@ -52,6 +62,9 @@ fn render_properties(out: &mut String, report: &CampaignReport) {
         ("passing", report.totals.passing.to_string()),
         ("failing", report.totals.failing.to_string()),
     ];
+    if !report.regressions.is_empty() {
+        properties.push(("regressions", report.regressions.len().to_string()));
+    }
     if let Some(shard) = report.shard {
         properties.push(("shard", shard.to_string()));
     }
@@ -68,31 +81,15 @@ fn render_properties(out: &mut String, report: &CampaignReport) {
     out.push_str("    </properties>\n");
 }
 
-/// One failing seed: the message says what failed and how to replay it; the body has every command.
+/// One failing record: the message is its one reason; the body repeats it with the trace hash and every command
+/// that replays it.
 fn render_failure(out: &mut String, run: &SeedRecord, options: &TextOptions) {
-    let kinds: Vec<&str> = run.violations.iter().map(|kind| kind.name()).collect();
-    let mut what = format!("seed {}: {}", run.seed, run.verdict.name());
-    if !kinds.is_empty() {
-        let _ = write!(what, " ({})", kinds.join(", "));
-    }
-    let rerun = run_command(&options.scenario_arg, run.seed);
-    let replay = options.out_dir.as_ref().map(|dir| {
-        let path = Path::new(dir).join(repro_file_name(run.seed));
-        replay_command(&path.to_string_lossy())
-    });
-    let message = match &run.finding {
-        Some(finding) => format!("{what}: {finding}; replay: {}", replay.as_deref().unwrap_or(&rerun)),
-        None => format!("{what}; replay: {}", replay.as_deref().unwrap_or(&rerun)),
-    };
-    let _ = writeln!(out, "      <failure type=\"{}\" message=\"{}\">", run.verdict.name(), xml_attribute(&message));
-    let mut body = format!("{what}\n");
-    if let Some(finding) = &run.finding {
-        let _ = writeln!(body, "finding: {finding}");
-    }
+    let reason = reason(run);
+    let _ = writeln!(out, "      <failure type=\"{}\" message=\"{}\">", run.verdict.name(), xml_attribute(&reason));
+    let mut body = format!("{}: {reason}\n", record_name(run));
     let _ = writeln!(body, "trace-hash: {}", run.trace_hash.as_deref().unwrap_or("none"));
-    let _ = writeln!(body, "rerun: {rerun}");
-    if let Some(replay) = &replay {
-        let _ = writeln!(body, "replay: {replay}");
+    for command in commands(run, options) {
+        let _ = writeln!(body, "replay: {command}");
     }
     out.push_str(&xml_escape(&body));
     out.push_str("      </failure>\n");
@@ -130,6 +127,74 @@ pub fn xml_escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{CampaignHeader, Verdict};
+    use eosim_checker::{AnomalyKind, Guarantee};
+
+    fn report(verdicts: &[Verdict]) -> CampaignReport {
+        let header = CampaignHeader {
+            scenario: "at-most-once".to_string(),
+            guarantee: Guarantee::Idempotent,
+            seed_start: 0,
+            seeds: verdicts.len() as u64,
+            shard: None,
+            stopped: None,
+        };
+        let runs = verdicts
+            .iter()
+            .enumerate()
+            .map(|(seed, verdict)| {
+                let mut record = SeedRecord::new(seed as u64, *verdict);
+                if *verdict == Verdict::Violation {
+                    record.violations = vec![AnomalyKind::LostWrite];
+                    record.finding = Some(format!("lost-write: value {seed} <was> acknowledged"));
+                }
+                record
+            })
+            .collect();
+        CampaignReport::new(header, runs)
+    }
+
+    #[test]
+    fn each_failing_seed_is_a_testcase_with_its_one_reason() {
+        let report = report(&[Verdict::Violation, Verdict::Pass, Verdict::Violation, Verdict::Pass, Verdict::Pass]);
+        let xml = render_junit(&report, &TextOptions::new("at-most-once"));
+        assert!(xml.contains("<testsuite name=\"eosim campaign at-most-once\" tests=\"3\" failures=\"2\""), "{xml}");
+        assert_eq!(xml.matches("<testcase ").count(), 3, "{xml}");
+        assert_eq!(xml.matches("<failure ").count(), 2, "{xml}");
+        assert!(xml.contains("<testcase name=\"seed 0\""), "{xml}");
+        assert!(xml.contains("<testcase name=\"seed 2\""), "{xml}");
+        let message = "message=\"violation: lost-write: value 2 &lt;was&gt; acknowledged\"";
+        assert!(xml.contains(message), "the message is the reason, escaped: {xml}");
+        assert!(xml.contains("replay: eosim run at-most-once --seed 2\n"), "{xml}");
+        assert!(
+            xml.contains("<testcase name=\"3 passing seeds\" classname=\"eosim.campaign.at-most-once\"/>"),
+            "{xml}"
+        );
+    }
+
+    #[test]
+    fn a_replayed_regression_comes_first_and_replays_its_repro() {
+        let mut report = report(&[Verdict::Pass, Verdict::Violation]);
+        let mut saved = SeedRecord::new(9, Verdict::Stall);
+        saved.finding = Some("stuck-consumer".to_string());
+        saved.repro = Some("saved/repro-9.json".to_string());
+        report.regressions = vec![saved];
+        let xml = render_junit(&report, &TextOptions::new("at-most-once"));
+        let regression = xml.find("name=\"regression saved/repro-9.json (seed 9)\"").expect("a case");
+        let seed = xml.find("name=\"seed 1\"").expect("a case");
+        assert!(regression < seed, "{xml}");
+        assert!(xml.contains("replay: eosim replay saved/repro-9.json\n"), "{xml}");
+        assert!(xml.contains("tests=\"3\" failures=\"2\""), "{xml}");
+        assert!(xml.contains("<testcase name=\"1 passing seed\""), "{xml}");
+    }
+
+    #[test]
+    fn a_clean_campaign_is_one_passing_case() {
+        let xml = render_junit(&report(&[Verdict::Pass, Verdict::Pass]), &TextOptions::new("at-most-once"));
+        assert!(xml.contains("tests=\"1\" failures=\"0\""), "{xml}");
+        assert!(xml.contains("<testcase name=\"2 passing seeds\""), "{xml}");
+        assert!(!xml.contains("<failure"), "{xml}");
+    }
 
     #[test]
     fn markup_and_forbidden_characters_are_escaped() {

@@ -59,7 +59,10 @@ pub use html::{diagram_id, op_summary, render_html, OpRow, SeedSection, STYLE};
 pub use junit::{render_junit, xml_escape};
 pub use merge::{merge, MergeError};
 pub use shard::{Shard, ShardParseError, StopReason};
-pub use text::{history_file_name, replay_command, repro_file_name, run_command, CoverageDetail, TextOptions};
+pub use text::{
+    commands, history_file_name, reason, record_name, replay_command, repro_file_name, run_command, CoverageDetail,
+    TextOptions,
+};
 
 /// The version of the `report.json` layout; bumped when a field changes meaning or disappears.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -123,6 +126,9 @@ pub struct SeedRecord {
     pub events: u64,
     /// What went wrong beyond anomalies: the stall or the panic message.
     pub finding: Option<String>,
+    /// The repro file this record replayed (`campaign --regressions`); absent for a seed of the campaign itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repro: Option<String>,
 }
 
 impl SeedRecord {
@@ -137,6 +143,7 @@ impl SeedRecord {
             faults: BTreeMap::new(),
             events: 0,
             finding: None,
+            repro: None,
         }
     }
 }
@@ -212,6 +219,10 @@ pub struct CampaignReport {
     /// Why the campaign stopped before every seed of its shard ran; `null` when they all ran.
     #[serde(default)]
     pub stopped: Option<StopReason>,
+    /// The saved failures replayed before the seeds (`campaign --regressions DIR`), in file-name order, each
+    /// with its `repro`; absent when none was replayed. A failing one is a finding of the campaign.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regressions: Vec<SeedRecord>,
     /// One record per seed that ran, in seed order.
     pub runs: Vec<SeedRecord>,
     /// Sums over `runs`.
@@ -242,6 +253,7 @@ impl CampaignReport {
             shard: header.shard,
             interrupted: header.stopped == Some(StopReason::Interrupted),
             stopped: header.stopped,
+            regressions: Vec::new(),
             runs,
             totals,
             coverage,
@@ -299,9 +311,14 @@ impl CampaignReport {
         Ok(())
     }
 
-    /// The runs that did not pass, in seed order.
+    /// The records that did not pass: the replayed regressions first, then the seeds in seed order.
     pub fn failing(&self) -> impl Iterator<Item = &SeedRecord> {
-        self.runs.iter().filter(|run| run.verdict.is_failure())
+        self.regressions.iter().chain(&self.runs).filter(|run| run.verdict.is_failure())
+    }
+
+    /// How many records the report holds: the replayed regressions and the seeds that ran.
+    pub fn records_run(&self) -> u64 {
+        self.regressions.len() as u64 + self.totals.seeds_run
     }
 
     /// True when no run that finished is a finding.

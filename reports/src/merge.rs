@@ -5,7 +5,8 @@
 //! up `coverage`; the result is byte for byte the unsharded report. That holds only if the shards belong
 //! together, so [`merge`] refuses (each error names the file) reports of different versions, scenarios,
 //! guarantees, seed ranges or shard counts, a shard given twice or missing, a run outside its shard, and a shard
-//! that says it ran every seed yet lacks some.
+//! that says it ran every seed yet lacks some. The saved failures each shard replayed first
+//! (`campaign --regressions`) are kept once each, in the order the first shard that has them lists them.
 
 use crate::{CampaignHeader, CampaignReport, Coverage, SeedRecord, Shard, SCHEMA_VERSION};
 
@@ -127,15 +128,23 @@ pub fn merge(reports: &[(String, CampaignReport)]) -> Result<CampaignReport, Mer
     let mut runs: Vec<SeedRecord> = Vec::new();
     let mut coverage = Coverage::new(first.coverage.expected.clone());
     let mut stopped = None;
+    let mut regressions: Vec<SeedRecord> = Vec::new();
     for (index, slot) in by_index.iter().enumerate() {
         let shard = Shard { index: index as u64 + 1, count };
         let (_, report) = slot.ok_or(MergeError::MissingShard { shard, count })?;
         runs.extend(report.runs.iter().cloned());
+        // Every shard replays the saved failures before its seeds; the whole campaign replays each once.
+        for regression in &report.regressions {
+            if !regressions.iter().any(|kept| kept.repro == regression.repro && kept.seed == regression.seed) {
+                regressions.push(regression.clone());
+            }
+        }
         coverage.absorb(&report.coverage);
         stopped = stopped.or(report.stopped);
     }
     let header = CampaignHeader { shard: None, stopped, ..first.header() };
     let mut merged = CampaignReport::with_coverage(header, runs, coverage);
+    merged.regressions = regressions;
     // The merged report keeps the shards' version even if this eosim is another one: its runs are theirs.
     merged.version = first.version.clone();
     Ok(merged)

@@ -97,9 +97,11 @@ pub(crate) fn render(report: &CampaignReport, options: &TextOptions) -> String {
     }
     render_failing(&mut out, report, options);
     let totals = &report.totals;
-    let _ = match totals.failing {
-        0 => writeln!(out, "result: PASS (no finding in {} seeds)", totals.seeds_run),
-        n => writeln!(out, "result: FAIL ({n} of {} seeds failed)", totals.seeds_run),
+    let regressions = report.regressions.iter().filter(|run| run.verdict.is_failure()).count();
+    let _ = match (totals.failing, regressions) {
+        (0, 0) => writeln!(out, "result: PASS (no finding in {} seeds)", totals.seeds_run),
+        (n, 0) => writeln!(out, "result: FAIL ({n} of {} seeds failed)", totals.seeds_run),
+        (n, r) => writeln!(out, "result: FAIL ({r} regression(s) and {n} of {} seeds failed)", totals.seeds_run),
     };
     out
 }
@@ -219,22 +221,17 @@ fn render_coverage(out: &mut String, coverage: &Coverage) {
 
 fn render_failing(out: &mut String, report: &CampaignReport, options: &TextOptions) {
     let failing: Vec<&SeedRecord> = report.failing().collect();
+    if let Some(line) = regressions_line(report) {
+        out.push_str(&line);
+    }
     if failing.is_empty() {
         return;
     }
-    let _ = writeln!(out, "failing seeds ({} of {}):", failing.len(), report.totals.seeds_run);
+    let _ = writeln!(out, "failing seeds ({} of {}):", failing.len(), report.records_run());
     for run in failing.iter().take(options.failing_listed_max) {
-        let kinds: Vec<&str> = run.violations.iter().map(|kind| kind.name()).collect();
-        let what = match (&run.finding, kinds.is_empty()) {
-            (Some(finding), _) => format!("{}: {}", run.verdict.name(), finding),
-            (None, false) => format!("{} ({})", run.verdict.name(), kinds.join(", ")),
-            (None, true) => run.verdict.name().to_string(),
-        };
-        let _ = writeln!(out, "  seed {}: {what}", run.seed);
-        let _ = writeln!(out, "    {}", run_command(&options.scenario_arg, run.seed));
-        if let Some(dir) = &options.out_dir {
-            let path = std::path::Path::new(dir).join(repro_file_name(run.seed));
-            let _ = writeln!(out, "    {}", replay_command(&path.to_string_lossy()));
+        let _ = writeln!(out, "  {}: {}", record_name(run), reason(run));
+        for command in commands(run, options) {
+            let _ = writeln!(out, "    {command}");
         }
     }
     if failing.len() > options.failing_listed_max {
@@ -245,6 +242,49 @@ fn render_failing(out: &mut String, report: &CampaignReport, options: &TextOptio
         let _ =
             writeln!(out, "  ... and {} more, each replayed by `{template}`: seeds {}", rest.len(), rest.join(", "));
     }
+}
+
+/// `regressions: 3 replayed first, 1 fails` when the campaign replayed saved failures.
+fn regressions_line(report: &CampaignReport) -> Option<String> {
+    if report.regressions.is_empty() {
+        return None;
+    }
+    let failing = report.regressions.iter().filter(|run| run.verdict.is_failure()).count();
+    Some(format!("regressions: {} replayed first, {failing} fail\n", report.regressions.len()))
+}
+
+/// How a record is named in a list of failures: `seed 7`, or `regression FILE (seed 7)` for a replayed repro.
+pub fn record_name(run: &SeedRecord) -> String {
+    match &run.repro {
+        Some(repro) => format!("regression {repro} (seed {})", run.seed),
+        None => format!("seed {}", run.seed),
+    }
+}
+
+/// The one reason a record failed, the same in the terminal, junit.xml and report.json: the verdict and its
+/// finding (the first violation with its proof, the stall or the panic), or the violation kinds when there is
+/// no finding.
+pub fn reason(run: &SeedRecord) -> String {
+    let kinds: Vec<&str> = run.violations.iter().map(|kind| kind.name()).collect();
+    match (&run.finding, kinds.is_empty()) {
+        (Some(finding), _) => format!("{}: {}", run.verdict.name(), finding),
+        (None, false) => format!("{} ({})", run.verdict.name(), kinds.join(", ")),
+        (None, true) => run.verdict.name().to_string(),
+    }
+}
+
+/// The commands that run a failing record again: for a seed, `eosim run` and, when repro files were written,
+/// `eosim replay` of its repro; for a replayed regression, `eosim replay` of the repro it came from.
+pub fn commands(run: &SeedRecord, options: &TextOptions) -> Vec<String> {
+    if let Some(repro) = &run.repro {
+        return vec![replay_command(repro)];
+    }
+    let mut commands = vec![run_command(&options.scenario_arg, run.seed)];
+    if let Some(dir) = &options.out_dir {
+        let path = std::path::Path::new(dir).join(repro_file_name(run.seed));
+        commands.push(replay_command(&path.to_string_lossy()));
+    }
+    commands
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! ```text
 //!     time ms  broker-0 controll producer consumer
 //!      40.002     ◀───────────•                    ProduceRequest
-//!      40.102     •───────────✗                    ProduceResponse: lost (lost-ack)
+//!      40.102     •✗                               ProduceResponse ✗ lost (lost by the network)
 //! ```
 //!
 //! A run sends thousands of messages, so the diagram keeps what is near the instants it is about (the
@@ -283,30 +283,32 @@ fn draw_message(diagram: &SpaceTime, index: usize, cells: &mut [char], lane_char
         return (note, lost);
     }
     let rightward = target > source;
-    let (low, high) = if rightward { (source, target) } else { (target, source) };
+    // A message dropped as it was sent (a loss window, a partition) never left its sender: its cross sits beside
+    // the sender's line, inside the sender's column, so it can never land on a third node's lane. Every other
+    // message got as far as its target (a delivery, a cut in flight, a target that was down).
+    let dropped_at_send = matches!(arrow.end, ArrowEnd::Dropped { at_send: true, .. });
+    let reach = if dropped_at_send { 1 } else { source.abs_diff(target) };
+    let end = if rightward { source + reach } else { source - reach };
+    let (low, high) = if rightward { (source, end) } else { (end, source) };
     for cell in &mut cells[low + 1..high] {
         *cell = '─';
     }
     cells[source] = '•';
     let lost = match arrow.end {
         ArrowEnd::Delivered { at_ns } => {
-            cells[target] = if rightward { '▶' } else { '◀' };
+            cells[end] = if rightward { '▶' } else { '◀' };
             let latency_ms = at_ns.saturating_sub(arrow.send_ns) as f64 / NS_PER_MS;
             if latency_ms >= 1.0 {
                 let _ = write!(note, " (arrives after {latency_ms:.1} ms)");
             }
             false
         }
-        ArrowEnd::Dropped { at_send, .. } => {
-            // Lost on the way: the cross sits partway when the network dropped it, at the target otherwise.
-            let reach = if at_send { source.abs_diff(target) * 2 / 5 } else { source.abs_diff(target) };
-            let at = if rightward { source + reach.max(1) } else { source - reach.max(1) };
-            blank_beyond(cells, source, at, target);
-            cells[at] = '✗';
+        ArrowEnd::Dropped { .. } => {
+            cells[end] = '✗';
             true
         }
         ArrowEnd::InFlight => {
-            cells[target] = '?';
+            cells[end] = '?';
             let _ = write!(note, " (still in flight at the end)");
             false
         }
@@ -316,16 +318,6 @@ fn draw_message(diagram: &SpaceTime, index: usize, cells: &mut [char], lane_char
         let _ = write!(note, " ✗ lost{why}");
     }
     (note, lost)
-}
-
-/// Clears the line of a lost message between where it was lost (`at`) and its `target`: it never got there.
-fn blank_beyond(cells: &mut [char], source: usize, at: usize, target: usize) {
-    let (low, high) = if target >= source { (at + 1, target + 1) } else { (target, at) };
-    for cell in cells.iter_mut().take(high).skip(low) {
-        if *cell == '─' || *cell == '▶' || *cell == '◀' {
-            *cell = ' ';
-        }
-    }
 }
 
 /// `text` cut to `max` characters, the cut marked with an ellipsis.
@@ -382,6 +374,23 @@ mod tests {
         assert!(text.contains("1 row elided"), "the request at 90 ms is far from the focus: {text}");
         assert!(!text.contains("90.000"), "{text}");
         assert!(!text.contains('\u{1b}'), "no escapes unless asked: {text}");
+    }
+
+    #[test]
+    fn a_message_dropped_at_send_is_crossed_on_its_senders_lane() {
+        let mut diagram = diagram();
+        let lane = |name: &str| Lane { name: name.to_string(), kind: LaneKind::Client };
+        diagram.lanes.extend(["producer-1", "producer-2", "consumer-0"].map(lane));
+        let end = ArrowEnd::Dropped { at_ns: 1_250_000, at_send: true };
+        let label = "FetchResponse".to_string();
+        diagram.arrows.push(Arrow { source: 0, target: 4, send_ns: 1_250_000, end, label, note: String::new() });
+        let options = DiagramOptions::default();
+        let text = render_text(&diagram, &[1_250_000], &options);
+        let line = text.lines().find(|line| line.contains("FetchResponse")).expect("drawn");
+        let lane_chars = lane_chars(diagram.lanes.len(), options.width_chars);
+        let cross = line.chars().position(|c| c == '✗').expect("a cross") - TIME_COLUMN_CHARS;
+        assert_eq!(cross / lane_chars, 0, "the cross is in broker-0's column: {text}");
+        assert_eq!(line.chars().filter(|c| *c == '│').count(), 4, "every other lane is untouched: {text}");
     }
 
     #[test]
