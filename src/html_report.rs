@@ -14,16 +14,25 @@
 //!   `observe`, which the recording notes with the node, so a process belongs to the one node that observed
 //!   something at the instant of every one of its operations. A process that matches no single node gets a lane
 //!   of its own (`process-7`);
-//! - the anomaly drawn is the run's first violation (else its first anomaly); its operations, and the
-//!   invocations they complete, are the instants the diagram is focused on.
+//! - the anomaly drawn is the one the scenario is about: a kind its zoo entry expects, else the run's first
+//!   violation (a forbidden anomaly before an allowed one), else its first anomaly; its operations, and the
+//!   invocations they complete, are the instants the diagram is focused on;
+//! - the anomaly's causal chain ([`causal_chain`]): the messages that carry its values (the produce or store
+//!   write, the fetch that delivered it), their answers (a lost ack among them), the retries, and the aborts
+//!   that decide their fate (EndTxn with `committed false`, the ABORT marker on the anomaly's partition). They
+//!   are drawn bold, listed in a table, and their send times join the focus, so an elided gap never hides them;
+//! - messages are named by their Kafka API ([`eosim_sim::Label::api`]); a coordinator's response, which does
+//!   not say which API it answers, takes its request's, paired by correlation id.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use eosim_checker::{Anomaly, History, Op, OpType};
+use eosim_checker::{Anomaly, AnomalyKind, History, MicroOp, Op, OpType, Report};
+use eosim_model::describe::REPLICA_FETCH_API;
 use eosim_model::scenario::fault_kind_name;
 use eosim_model::Scenario;
-use eosim_reports::svg::{Arrow, ArrowEnd, BandStyle, FaultBand, Lane, LaneKind, OpMark, SpaceTime};
-use eosim_reports::{op_summary, render_html, CampaignReport, OpRow, SeedRecord, SeedSection, TextOptions};
+use eosim_reports::overview::{LogEntry, LogView, TimelineOp};
+use eosim_reports::svg::{Arrow, ArrowEnd, BandStyle, FaultBand, Lane, LaneEvent, LaneKind, OpMark, SpaceTime, Topic};
+use eosim_reports::{op_summary, OpRow, SeedRecord, SeedSection};
 use eosim_sim::recording::{capture, FaultRecord, MessageFate, Recording};
 use eosim_sim::{FaultAction, NodeId, NodeRole, PartitionKind};
 
@@ -31,6 +40,12 @@ use crate::runner::{run_seed, RunResult};
 
 /// Failing seeds drawn at most on one page: each diagram is large, and twenty show any pattern there is.
 pub const DIAGRAMS_MAX: usize = 20;
+
+/// Messages of a causal chain at most: past it, the anomaly's values travel in too many messages to tell a story.
+const CHAIN_MAX: usize = 40;
+
+/// Offsets of a partition's log shown at most.
+const LOG_ENTRIES_MAX: usize = 2000;
 
 /// A page that could not be drawn faithfully.
 #[derive(Debug, thiserror::Error)]
@@ -45,21 +60,6 @@ pub enum HtmlError {
         /// The rerun's.
         replayed: String,
     },
-}
-
-/// The page of a campaign's `report`: [`seed_section`] for its first [`DIAGRAMS_MAX`] failing seeds, whose files
-/// beside the page `files_of(seed)` names.
-pub fn campaign_page(
-    scenario: &Scenario,
-    report: &CampaignReport,
-    options: &TextOptions,
-    files_of: &dyn Fn(u64) -> Vec<String>,
-) -> Result<String, HtmlError> {
-    let mut sections = Vec::new();
-    for record in report.failing().take(DIAGRAMS_MAX) {
-        sections.push(seed_section(scenario, record, files_of(record.seed))?);
-    }
-    Ok(render_html(report, options, &sections))
 }
 
 /// One failing seed's section: reruns it with recording on, checks the trace hash, and lays out its diagram.
@@ -98,10 +98,8 @@ pub fn fill_section(section: &mut SeedSection, scenario: &Scenario, result: &Run
         .collect();
     let empty = History::new();
     let history = result.outcome.as_ref().map_or(&empty, |outcome| &outcome.history);
-    let anomaly = result
-        .report
-        .as_ref()
-        .and_then(|report| report.violations().next().or_else(|| report.anomalies.first()).cloned());
+    let expected = scenario.zoo.as_ref().map_or(&[][..], |zoo| zoo.expect.as_slice());
+    let anomaly = result.report.as_ref().and_then(|report| anomaly_about(report, expected));
     let proving = proving_ops(history, anomaly.as_ref());
     let process_lane = process_lanes(history, recording, &proving, &mut lanes);
     let unmatched = process_lane.values().filter(|lane| **lane >= names.len()).count();
@@ -123,10 +121,29 @@ pub fn fill_section(section: &mut SeedSection, scenario: &Scenario, result: &Run
     if section.focus_ns.is_empty() {
         section.notes.push("No operation proves an anomaly here, so the diagram shows the end of the run.".to_string());
     }
-    let arrows = recording.messages.iter().map(|message| arrow(recording, message)).collect();
+    let (mut arrows, answers) = arrows(recording);
+    let mut events = Vec::new();
+    if let Some(anomaly) = &anomaly {
+        let partition = scenario.keys().iter().position(|key| *key == kafka_key(&anomaly.key));
+        let chain = causal_chain(&arrows, &answers, anomaly, partition);
+        for index in &chain {
+            arrows[*index].chain = true;
+            section.focus_ns.push(arrows[*index].send_ns);
+        }
+        events = broker_events(&arrows, &answers, &chain);
+        section.log = log_view(history, anomaly);
+    }
+    section.timeline = timeline(history, &proving, recording.end_ns);
     let faults = recording.faults.iter().map(|fault| fault_band(fault, &names)).collect();
-    section.diagram = Some(SpaceTime { lanes, arrows, faults, ops, end_ns: recording.end_ns });
+    section.diagram = Some(SpaceTime { lanes, arrows, faults, ops, events, end_ns: recording.end_ns });
     section.anomaly = anomaly;
+}
+
+/// The anomaly a diagram is about: one of a kind the scenario expects (its zoo entry's `expect`), else the first
+/// violation, which a guarantee forbids, else the first anomaly, which it allows.
+fn anomaly_about(report: &Report, expected: &[String]) -> Option<Anomaly> {
+    let about = report.anomalies.iter().find(|anomaly| expected.iter().any(|kind| kind == anomaly.kind.name()));
+    about.or_else(|| report.violations().next()).or_else(|| report.anomalies.first()).cloned()
 }
 
 /// Each node's lane name, as the model names its nodes (`eosim_model::node_names`); when the recorded roles do
@@ -210,9 +227,215 @@ fn op_marks(history: &History, process_lane: &BTreeMap<u64, usize>, proving: &[u
     let mark = |op: &Op| {
         let lane = *process_lane.get(&op.process)?;
         let proving = proving.binary_search(&op.index).is_ok();
-        Some(OpMark { lane, time_ns: op.time_ns, index: op.index, text: op_summary(op), proving })
+        let outcome = op.op_type.name();
+        Some(OpMark { lane, time_ns: op.time_ns, index: op.index, text: op_summary(op), proving, outcome })
     };
     history.ops.iter().filter_map(mark).collect()
+}
+
+/// Every recorded message copy as an arrow, a response without an API of its own named after its request's;
+/// and each request's first answer, by arrow index.
+fn arrows(recording: &Recording) -> (Vec<Arrow>, BTreeMap<usize, usize>) {
+    // The latest request by (client, server, correlation id): a client reuses no id while it waits.
+    let mut requests: BTreeMap<(NodeId, NodeId, u64), usize> = BTreeMap::new();
+    let mut answers = BTreeMap::new();
+    let mut arrows: Vec<Arrow> = Vec::with_capacity(recording.messages.len());
+    for (index, message) in recording.messages.iter().enumerate() {
+        let mut arrow = arrow(recording, message);
+        if let Some(id) = message.correlation_id {
+            if recording.label(message).ends_with("Response") {
+                if let Some(request) = requests.get(&(message.target, message.source, id)) {
+                    answers.entry(*request).or_insert(index);
+                    if arrow.api.is_empty() {
+                        arrow.api = arrows[*request].api.clone();
+                    }
+                }
+            } else {
+                requests.insert((message.source, message.target, id), index);
+            }
+        }
+        arrows.push(arrow);
+    }
+    (arrows, answers)
+}
+
+/// The arrows of `anomaly`'s causal chain, ascending: the requests that carry its values (a produce or a store
+/// write, to its partition when it has one) and the fetch answers that delivered them, the answers to those
+/// requests (a lost ack is one), and the aborts that decided their fate: an EndTxn with `committed false` from a
+/// carrier's sender between the first carrier and the last, and for a read of aborted records the first ABORT
+/// marker written to the partition after the first carrier. Empty when the values travel in more than
+/// [`CHAIN_MAX`] messages.
+fn causal_chain(
+    arrows: &[Arrow],
+    answers: &BTreeMap<usize, usize>,
+    anomaly: &Anomaly,
+    partition: Option<usize>,
+) -> Vec<usize> {
+    let values: BTreeSet<i64> = anomaly.values.iter().copied().collect();
+    let on_partition = |arrow: &Arrow| match partition {
+        Some(partition) => arrow.fields.starts_with(&format!("partition {partition},")),
+        None => true,
+    };
+    let carries = |arrow: &Arrow| {
+        let request = !arrow.label.ends_with("Response");
+        let carried = match arrow.api.as_str() {
+            "Produce" if request && on_partition(arrow) => field_numbers(&arrow.fields, "values [", ']'),
+            "StoreWrite" if request => field_numbers(&arrow.fields, "value ", ','),
+            "Fetch" if !request => field_numbers(&arrow.fields, "records [", ']'),
+            _ => Vec::new(),
+        };
+        carried.iter().any(|value| values.contains(value))
+    };
+    let carriers: Vec<usize> = (0..arrows.len()).filter(|index| carries(&arrows[*index])).collect();
+    if carriers.is_empty() || carriers.len() > CHAIN_MAX {
+        return Vec::new();
+    }
+    let mut chain: BTreeSet<usize> = carriers.iter().copied().collect();
+    for carrier in &carriers {
+        chain.extend(answers.get(carrier));
+    }
+    let (first, last) = (arrows[carriers[0]].send_ns, arrows[carriers[carriers.len() - 1]].send_ns);
+    let senders: BTreeSet<usize> = carriers.iter().map(|index| arrows[*index].source).collect();
+    let abort = |arrow: &Arrow| arrow.api == "EndTxn" && arrow.fields.ends_with("committed false");
+    chain.extend((0..arrows.len()).filter(|index| {
+        let arrow = &arrows[*index];
+        abort(arrow) && senders.contains(&arrow.source) && (first..=last).contains(&arrow.send_ns)
+    }));
+    if matches!(anomaly.kind, AnomalyKind::G1a) {
+        let marker = (0..arrows.len()).find(|index| {
+            let arrow = &arrows[*index];
+            arrow.api == "WriteTxnMarkers"
+                && arrow.send_ns >= first
+                && on_partition(arrow)
+                && arrow.fields.contains("transactionResult ABORT")
+        });
+        chain.extend(marker);
+    }
+    chain.into_iter().take(CHAIN_MAX).collect()
+}
+
+/// What the brokers of the causal chain did, read off their answers: a produce answered with `baseOffset N`
+/// was appended at offset N (Kafka's `UnifiedLog.appendAsLeader` ran before the leader answered), a
+/// WriteTxnMarkers answered without an error wrote its marker. Each is drawn where the broker answered.
+fn broker_events(arrows: &[Arrow], answers: &BTreeMap<usize, usize>, chain: &[usize]) -> Vec<LaneEvent> {
+    let mut events = Vec::new();
+    for (request, response) in answers {
+        if chain.binary_search(request).is_err() && chain.binary_search(response).is_err() {
+            continue;
+        }
+        let (request, response) = (&arrows[*request], &arrows[*response]);
+        let partition = field_numbers(&request.fields, "partition ", ',');
+        let partition = partition.first().map_or_else(String::new, |partition| format!(" of partition {partition}"));
+        let text = match request.api.as_str() {
+            "Produce" => match field_numbers(&response.fields, "baseOffset ", ',').first() {
+                Some(offset) => format!("appended at offset {offset}{partition}"),
+                None => continue,
+            },
+            "WriteTxnMarkers" if !response.fields.contains("errorCode") => {
+                let marker = if request.fields.contains("transactionResult ABORT") { "ABORT" } else { "COMMIT" };
+                format!("{marker} marker written{partition}")
+            }
+            _ => continue,
+        };
+        events.push(LaneEvent { lane: response.source, time_ns: response.send_ns, text });
+    }
+    events
+}
+
+/// The numbers of `fields` after `start` up to `end` (`values [1 2 3]`, `value 7,`, `records [4:7 5:8]`, whose
+/// values follow a colon); empty when `start` is absent.
+fn field_numbers(fields: &str, start: &str, end: char) -> Vec<i64> {
+    let Some(from) = fields.find(start) else { return Vec::new() };
+    let rest = &fields[from + start.len()..];
+    let list = rest.split(end).next().unwrap_or_default();
+    list.split_whitespace().filter_map(|token| token.rsplit(':').next().and_then(|value| value.parse().ok())).collect()
+}
+
+/// Every operation, from its invocation to its completion (or the end of the run), in completion order.
+fn timeline(history: &History, proving: &[usize], end_ns: u64) -> Vec<TimelineOp> {
+    let mut open: BTreeMap<u64, &Op> = BTreeMap::new();
+    let mut ops = Vec::new();
+    for op in &history.ops {
+        if op.op_type == OpType::Invoke {
+            open.insert(op.process, op);
+            continue;
+        }
+        let start_ns = open.remove(&op.process).map_or(op.time_ns, |invoke| invoke.time_ns);
+        ops.push(TimelineOp {
+            process: op.process,
+            start_ns,
+            end_ns: op.time_ns,
+            outcome: op.op_type.name(),
+            index: op.index,
+            text: op_summary(op),
+            proving: proving.binary_search(&op.index).is_ok(),
+        });
+    }
+    for invoke in open.values() {
+        ops.push(TimelineOp {
+            process: invoke.process,
+            start_ns: invoke.time_ns,
+            end_ns: end_ns.max(invoke.time_ns),
+            outcome: "info",
+            index: invoke.index,
+            text: op_summary(invoke),
+            proving: proving.binary_search(&invoke.index).is_ok(),
+        });
+    }
+    ops
+}
+
+/// The Kafka partition behind a history key: itself, or for a store's row (`db/in-0`) the input partition its
+/// key names.
+fn kafka_key(key: &str) -> &str {
+    key.rsplit('/').next().unwrap_or(key)
+}
+
+/// The anomaly's partition as the history saw it: offsets from acknowledged sends and from reads, values
+/// written by a failed (aborted) send marked, a value at two offsets marked a duplicate; `None` when the history
+/// has no offset of that key (a store's key).
+fn log_view(history: &History, anomaly: &Anomaly) -> Option<LogView> {
+    let key = kafka_key(&anomaly.key);
+    let mut log: BTreeMap<u64, i64> = BTreeMap::new();
+    let mut aborted: BTreeSet<i64> = BTreeSet::new();
+    for op in &history.ops {
+        for mop in &op.mops {
+            match mop {
+                MicroOp::Send { key: sent, value, offset, .. } if *sent == key => match (op.op_type, offset) {
+                    (OpType::Ok, Some(offset)) => {
+                        log.entry(*offset).or_insert(*value);
+                    }
+                    (OpType::Fail, _) => {
+                        aborted.insert(*value);
+                    }
+                    _ => {}
+                },
+                MicroOp::Poll { reads } if op.op_type == OpType::Ok => {
+                    for (offset, value) in reads.get(key).into_iter().flatten() {
+                        log.entry(*offset).or_insert(*value);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    if log.is_empty() {
+        return None;
+    }
+    let mut seen: BTreeMap<i64, usize> = BTreeMap::new();
+    for value in log.values() {
+        *seen.entry(*value).or_default() += 1;
+    }
+    let entries = (log.iter().take(LOG_ENTRIES_MAX))
+        .map(|(offset, value)| LogEntry {
+            offset: *offset,
+            value: *value,
+            duplicate: seen[value] > 1,
+            aborted: aborted.contains(value),
+            cited: anomaly.values.contains(value) || anomaly.offsets.contains(offset),
+        })
+        .collect();
+    Some(LogView { key: key.to_string(), entries })
 }
 
 /// A recorded message copy as an arrow.
@@ -234,6 +457,14 @@ fn arrow(recording: &Recording, message: &eosim_sim::recording::MessageRecord) -
         end,
         label: recording.label(message).to_string(),
         note,
+        api: message.api.map_or_else(String::new, str::to_string),
+        fields: message.fields.clone(),
+        topic: match message.api {
+            Some(REPLICA_FETCH_API) => Topic::Replication,
+            Some("Heartbeat" | "BrokerHeartbeat") => Topic::Heartbeat,
+            _ => Topic::Ordinary,
+        },
+        chain: false,
     }
 }
 
@@ -273,6 +504,119 @@ fn fault_band(fault: &FaultRecord, names: &[String]) -> FaultBand {
 mod tests {
     use super::*;
     use crate::scenarios;
+    use eosim_checker::{Guarantee, OpFn};
+
+    /// An arrow of `api` from lane `source` to `target`, sent at `send_ns` ms and delivered 1 ms later.
+    fn message(source: usize, target: usize, send_ms: u64, label: &str, api: &str, fields: &str) -> Arrow {
+        let send_ns = send_ms * 1_000_000;
+        Arrow {
+            source,
+            target,
+            send_ns,
+            end: ArrowEnd::Delivered { at_ns: send_ns + 1_000_000 },
+            label: label.to_string(),
+            note: String::new(),
+            api: api.to_string(),
+            fields: fields.to_string(),
+            topic: Topic::Ordinary,
+            chain: false,
+        }
+    }
+
+    fn anomaly(kind: AnomalyKind, key: &str, values: Vec<i64>) -> Anomaly {
+        Anomaly { kind, key: key.to_string(), values, offsets: Vec::new(), ops: Vec::new(), explanation: String::new() }
+    }
+
+    #[test]
+    fn the_causal_chain_is_the_write_its_lost_ack_the_retry_and_the_abort() {
+        // Lanes: 0 broker, 1 producer, 2 another producer. Partition 1 holds the duplicated value 7.
+        let produce = "partition 1, acks all, producerId 3, producerEpoch 0, baseSequence 4, records 1, values [7]";
+        let mut lost_ack = message(0, 1, 2, "ProduceResponse", "Produce", "baseOffset 10");
+        lost_ack.end = ArrowEnd::Dropped { at_ns: 2_000_000, at_send: true };
+        let arrows = vec![
+            message(1, 0, 1, "ProduceRequest", "Produce", produce),
+            lost_ack,
+            message(2, 0, 3, "ProduceRequest", "Produce", &produce.replace("partition 1", "partition 2")),
+            message(2, 0, 4, "TxnRequest", "EndTxn", "transactionalId b, producerId 4, committed false"),
+            message(1, 0, 5, "TxnRequest", "EndTxn", "transactionalId a, producerId 3, committed false"),
+            message(1, 0, 6, "ProduceRequest", "Produce", produce),
+            message(0, 1, 7, "ProduceResponse", "Produce", "baseOffset 11"),
+            message(0, 0, 8, "WriteTxnMarkerRequest", "WriteTxnMarkers", "partition 1, transactionResult ABORT"),
+        ];
+        let answers = BTreeMap::from([(0, 1), (5, 6)]);
+        let duplicate = anomaly(AnomalyKind::Duplicate, "k-1", vec![7]);
+        // The write, its lost ack, its own abort, the retry and its ack; not the other partition or producer.
+        assert_eq!(causal_chain(&arrows, &answers, &duplicate, Some(1)), vec![0, 1, 4, 5, 6]);
+        let aborted_read = anomaly(AnomalyKind::G1a, "k-1", vec![7]);
+        assert_eq!(causal_chain(&arrows, &answers, &aborted_read, Some(1)), vec![0, 1, 4, 5, 6, 7], "the marker too");
+        let chain = causal_chain(&arrows, &answers, &duplicate, Some(1));
+        let events: Vec<(usize, u64, String)> = (broker_events(&arrows, &answers, &chain).into_iter())
+            .map(|event| (event.lane, event.time_ns, event.text))
+            .collect();
+        // The lost ack still says the first copy was appended: the retry's append at 11 is the duplicate.
+        let appended = |ms: u64, offset| (0, ms * 1_000_000, format!("appended at offset {offset} of partition 1"));
+        assert_eq!(events, vec![appended(2, 10), appended(7, 11)]);
+        let unrelated = anomaly(AnomalyKind::Duplicate, "k-1", vec![8]);
+        assert!(causal_chain(&arrows, &answers, &unrelated, Some(1)).is_empty());
+        assert_eq!(field_numbers("key a, value 7, upsert false", "value ", ','), vec![7]);
+        assert_eq!(field_numbers("records [3:12 (pid 4) 4:-2], highWatermark 5", "records [", ']'), vec![12, -2]);
+        assert!(field_numbers("baseOffset 3", "values [", ']').is_empty());
+    }
+
+    #[test]
+    fn the_log_view_marks_duplicates_aborted_records_and_the_anomalys() {
+        let op = |index, op_type, mops| Op {
+            index,
+            time_ns: index as u64,
+            process: 0,
+            op_type,
+            f: OpFn::Txn,
+            mops,
+            keys: Vec::new(),
+            final_poll: false,
+        };
+        let send = |value, offset| MicroOp::Send { key: "in-0".to_string(), value, offset, source: None };
+        let poll = MicroOp::Poll { reads: [("in-0".to_string(), vec![(0, 5), (1, 6), (2, 5)])].into_iter().collect() };
+        let history = History {
+            ops: vec![
+                op(0, OpType::Ok, vec![send(5, Some(0))]),
+                op(1, OpType::Fail, vec![send(6, None)]),
+                op(2, OpType::Ok, vec![poll]),
+            ],
+            ..History::new()
+        };
+        let view = log_view(&history, &anomaly(AnomalyKind::SinkDuplicate, "db/in-0", vec![5])).expect("a log");
+        assert_eq!(view.key, "in-0", "a store row's key names its input partition");
+        let marks: Vec<(u64, i64, bool, bool, bool)> =
+            view.entries.iter().map(|e| (e.offset, e.value, e.duplicate, e.aborted, e.cited)).collect();
+        assert_eq!(marks, vec![(0, 5, true, false, true), (1, 6, false, true, false), (2, 5, true, false, true)]);
+        assert!(log_view(&history, &anomaly(AnomalyKind::Duplicate, "other-0", vec![5])).is_none());
+    }
+
+    #[test]
+    fn the_diagram_is_about_the_expected_kind_then_a_violation_then_any_anomaly() {
+        let report = |anomalies| Report {
+            guarantee: Guarantee::KafkaEos,
+            anomalies,
+            rules: eosim_checker::Rules::default(),
+            subscribes: false,
+            nothing_checked: false,
+        };
+        let g2 = anomaly(AnomalyKind::G2Item, "k", vec![1]);
+        let sink = anomaly(AnomalyKind::SinkDuplicate, "db/k", vec![2]);
+        let g1a = anomaly(AnomalyKind::G1a, "k", vec![3]);
+        let both = report(vec![g1a.clone(), sink.clone(), g2.clone()]);
+        assert_eq!(anomaly_about(&both, &[]).map(|a| a.kind), Some(AnomalyKind::G1a), "the first violation");
+        let expected = ["sink-duplicate".to_string()];
+        assert_eq!(anomaly_about(&both, &expected).map(|a| a.kind), Some(AnomalyKind::SinkDuplicate));
+        let allowed = report(vec![g2]);
+        assert_eq!(
+            anomaly_about(&allowed, &[]).map(|a| a.kind),
+            Some(AnomalyKind::G2Item),
+            "allowed, but all there is"
+        );
+        assert!(anomaly_about(&report(Vec::new()), &[]).is_none());
+    }
 
     #[test]
     fn nodes_are_named_after_the_cluster_and_by_role_when_the_layout_differs() {

@@ -515,11 +515,15 @@ fn command_run(
     story: StoryOptions,
 ) -> anyhow::Result<ExitCode> {
     let loaded = load_in_envelope(arg, wide)?;
-    let (result, recording) = run_recorded(|| run_seed(&loaded.scenario, seed));
+    // Only the text tells the story from a recording; JSON (what tools read) runs at full speed.
+    let (result, recording) = match format {
+        Format::Text => run_recorded(|| run_seed(&loaded.scenario, seed)),
+        Format::Json => (run_seed(&loaded.scenario, seed), None),
+    };
     if let Some(dir) = out {
         create_dir(dir)?;
         write_run_files(dir, "history.jsonl", "repro.json", &loaded.scenario, &result)?;
-        write_run_page(dir, &loaded.scenario, &loaded.arg, &result)?;
+        write_run_page(dir, &loaded.scenario, &loaded.arg, &result, false)?;
     }
     let text = match format {
         Format::Json => RunJson::new(&loaded.scenario.name, loaded.scenario.guarantee(), &result).to_json(),
@@ -533,8 +537,14 @@ fn command_run(
 }
 
 /// Writes `index.html` for one run: the page of a one-seed campaign, with a diagram when the run failed.
-fn write_run_page(dir: &Path, scenario: &Scenario, scenario_arg: &str, result: &RunResult) -> anyhow::Result<()> {
-    let page = eosim::pages::run_page(scenario, scenario_arg, dir, result)?;
+fn write_run_page(
+    dir: &Path,
+    scenario: &Scenario,
+    scenario_arg: &str,
+    result: &RunResult,
+    from_repro: bool,
+) -> anyhow::Result<()> {
+    let page = eosim::pages::run_page(scenario, scenario_arg, dir, result, from_repro)?;
     write_file(&dir.join("index.html"), &page)
 }
 
@@ -792,7 +802,10 @@ fn replay_one(
     story: StoryOptions,
 ) -> anyhow::Result<ExitCode> {
     let (path, repro) = (entry.path.as_path(), &entry.repro);
-    let (result, recording) = run_recorded(|| repro.replay());
+    let (result, recording) = match format {
+        Format::Text => run_recorded(|| repro.replay()),
+        Format::Json => (repro.replay(), None),
+    };
     let comparison = repro.compare(&result);
     if let Some(dir) = out {
         write_replay_files(dir, repro, &result)?;
@@ -827,7 +840,7 @@ fn write_replay_files(dir: &Path, repro: &Repro, result: &RunResult) -> anyhow::
         write_file(&dir.join("history.jsonl"), &outcome.history.to_jsonl())?;
     }
     write_file(&dir.join("repro.json"), &repro.to_json())?;
-    write_run_page(dir, &repro.replay_scenario(), &repro.scenario.name, result)
+    write_run_page(dir, &repro.replay_scenario(), &repro.scenario.name, result, true)
 }
 
 /// `eosim replay --format json` of several repros: each one's judgement, then the tally.
@@ -1102,15 +1115,18 @@ fn command_shrink(path: &Path, out: Option<&Path>, format: Format) -> anyhow::Re
             for knob in &shrunk.knobs_restored {
                 text.push_str(&format!("knob {}: {} -> {} (restored)\n", knob.name, knob.value, knob.default));
             }
-            for line in RunSize::changes(&before, &after) {
-                text.push_str(&line);
-                text.push('\n');
-            }
-            // The shrunk run told as `eosim replay` tells it: the faults left, what they still break, and how.
+            // The shrunk run told as `eosim replay` tells it: the faults left (right under the faults line), what
+            // they still break, and how.
             let (replayed, recording) = run_recorded(|| shrunk.repro.replay());
             let scenario = shrunk.repro.replay_scenario();
             let story = Story::new(&scenario, &replayed, recording.as_ref(), story_options(false));
-            text.push_str(&story.schedule_text(&replayed));
+            for (index, line) in RunSize::changes(&before, &after).iter().enumerate() {
+                text.push_str(line);
+                text.push('\n');
+                if index == 0 {
+                    text.push_str(&story.schedule_text(&replayed));
+                }
+            }
             text.push_str(&format!("verdict: {} [{}]\n", expected.verdict.name(), kinds.join(", ")));
             text.push_str(&format!("trace-hash: {}\n", expected.trace_hash.as_deref().unwrap_or("none")));
             text.push_str(&story.findings_text(&replayed));

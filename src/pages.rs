@@ -91,8 +91,16 @@ pub fn campaign_page(
 }
 
 /// The page of one run of `scenario` (which carries any explicit schedule and knob values the run had): the page
-/// of a one-seed campaign, with a diagram when the run failed, listing `repro.json` and `history.jsonl`.
-pub fn run_page(scenario: &Scenario, scenario_arg: &str, dir: &Path, result: &RunResult) -> Result<String, PageError> {
+/// of a one-seed campaign, with a diagram when the run failed, listing `repro.json` and `history.jsonl`. A run
+/// replayed from a repro is rerun by `eosim replay` of the repro written beside the page (`from_repro`), since a
+/// shrunk schedule is not the seed's own.
+pub fn run_page(
+    scenario: &Scenario,
+    scenario_arg: &str,
+    dir: &Path,
+    result: &RunResult,
+    from_repro: bool,
+) -> Result<String, PageError> {
     let header = CampaignHeader {
         scenario: scenario.name.clone(),
         guarantee: scenario.guarantee(),
@@ -101,11 +109,15 @@ pub fn run_page(scenario: &Scenario, scenario_arg: &str, dir: &Path, result: &Ru
         shard: None,
         stopped: None,
     };
+    let mut seed_record = result.seed_record();
+    if from_repro {
+        seed_record.repro = Some(dir.join("repro.json").to_string_lossy().into_owned());
+    }
     let mut coverage = Coverage::new(expected_points(scenario));
     if let Some(outcome) = &result.outcome {
         coverage.add_run(&run_points(&outcome.stats));
     }
-    let report = CampaignReport::with_coverage(header, vec![result.seed_record()], coverage);
+    let report = CampaignReport::with_coverage(header, vec![seed_record], coverage);
     let mut options = TextOptions::new(scenario_arg);
     options.out_dir = Some(dir.to_string_lossy().into_owned());
     let files = |_: &SeedRecord| vec!["repro.json".to_string(), "history.jsonl".to_string()];

@@ -102,7 +102,7 @@ pub fn evaluate(ctx: &mut Ctx<'_>, site: &'static str) -> bool {
     let now_ns = ctx.now_ns();
     let fired = ctx.shared.buggify.evaluate(site, now_ns);
     if fired {
-        ctx.shared.count_named(format!("buggify:{}", file_line(site)));
+        ctx.shared.count_named(format!("buggify:{}", file_line(site)).into());
     }
     fired
 }

@@ -36,8 +36,12 @@ pub struct Shared {
     pub next_process: u64,
     /// Where the run is.
     pub phase: Phase,
-    /// Coverage counters: broker errors, client retries, epoch bumps, coordinator states.
-    pub counters: BTreeMap<Cow<'static, str>, u64>,
+    /// Coverage counters named by a string literal (broker errors, client retries, epoch bumps), by the
+    /// literal's address and length: a bump, thousands per run, is an integer search instead of string
+    /// comparisons. Equal names at two addresses are merged when read ([`Shared::counters`]).
+    literal_counters: BTreeMap<(usize, usize), (&'static str, u64)>,
+    /// Coverage counters whose names are built at run time.
+    built_counters: BTreeMap<String, u64>,
     /// History key of each partition.
     pub keys: Vec<Key>,
     /// The run's BUGGIFY fault points (`buggify!`).
@@ -52,7 +56,8 @@ impl Shared {
             history: History::new(),
             next_process: 0,
             phase: Phase::Faulty,
-            counters: BTreeMap::new(),
+            literal_counters: BTreeMap::new(),
+            built_counters: BTreeMap::new(),
             keys,
             buggify: crate::buggify::Buggify::new(0, false),
         }
@@ -60,12 +65,31 @@ impl Shared {
 
     /// Bumps a coverage counter.
     pub fn count(&mut self, name: &'static str) {
-        *self.counters.entry(Cow::Borrowed(name)).or_insert(0) += 1;
+        self.literal_counters.entry((name.as_ptr() as usize, name.len())).or_insert((name, 0)).1 += 1;
     }
 
-    /// Bumps a coverage counter whose name is built at run time (coordinator states and transitions).
-    pub fn count_named(&mut self, name: String) {
-        *self.counters.entry(Cow::Owned(name)).or_insert(0) += 1;
+    /// Bumps a coverage counter whose name may be built at run time (coordinator states and transitions).
+    pub fn count_named(&mut self, name: Cow<'static, str>) {
+        match name {
+            Cow::Borrowed(name) => self.count(name),
+            Cow::Owned(name) => *self.built_counters.entry(name).or_insert(0) += 1,
+        }
+    }
+
+    /// Every coverage counter bumped so far, by name.
+    pub fn counters(&self) -> BTreeMap<String, u64> {
+        let mut counters = self.built_counters.clone();
+        for (name, count) in self.literal_counters.values() {
+            *counters.entry((*name).to_string()).or_insert(0) += count;
+        }
+        counters
+    }
+
+    /// How often the coverage counter `name` was bumped so far.
+    pub fn counter(&self, name: &str) -> u64 {
+        let literal: u64 =
+            self.literal_counters.values().filter(|(literal, _)| *literal == name).map(|(_, count)| count).sum();
+        literal + self.built_counters.get(name).copied().unwrap_or(0)
     }
 
     /// A fresh history process id.
@@ -137,4 +161,25 @@ pub fn timer_tag(kind: u16, payload: u64) -> u64 {
 /// Splits a timer tag into kind and payload.
 pub fn timer_parts(tag: u64) -> (u16, u64) {
     ((tag >> 48) as u16, tag & ((1 << 48) - 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A name counted as a literal, as a borrowed name and as a built one is one counter when read.
+    #[test]
+    fn counters_merge_literal_and_built_names() {
+        let mut shared = Shared::new(Vec::new());
+        shared.count("broker:append");
+        shared.count_named(Cow::Borrowed("broker:append"));
+        shared.count_named(Cow::Owned(format!("broker:{}", "append")));
+        shared.count_named(Cow::Owned("txn-state:Ongoing".to_string()));
+        assert_eq!(shared.counter("broker:append"), 3);
+        assert_eq!(shared.counter("txn-state:Ongoing"), 1);
+        assert_eq!(shared.counter("broker:never"), 0);
+        let expected: BTreeMap<String, u64> =
+            [("broker:append".to_string(), 3), ("txn-state:Ongoing".to_string(), 1)].into_iter().collect();
+        assert_eq!(shared.counters(), expected);
+    }
 }

@@ -44,6 +44,7 @@ pub mod bugs;
 pub mod client;
 pub mod coordinator;
 pub mod ctx;
+pub mod describe;
 pub mod diagnose;
 pub mod knobs;
 pub mod limits;

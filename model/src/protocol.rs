@@ -699,10 +699,3 @@ pub enum Msg {
         result: Result<ReplicaFetchData, ErrorCode>,
     },
 }
-
-impl eosim_sim::Label for Msg {
-    /// The variant's name ("ProduceRequest"), for space-time diagrams.
-    fn label(&self) -> std::borrow::Cow<'static, str> {
-        eosim_sim::recording::debug_label(self)
-    }
-}

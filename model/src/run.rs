@@ -284,7 +284,7 @@ fn run_stats(world: &World<Node>) -> RunStats {
         messages_dropped: kernel.messages_dropped,
         virtual_ns: world.now_ns(),
         faults: kernel.faults.iter().map(|(kind, count)| (fault_kind_name(*kind).to_string(), *count)).collect(),
-        counters: world.shared().counters.iter().map(|(name, count)| (name.to_string(), *count)).collect(),
+        counters: world.shared().counters(),
     }
 }
 

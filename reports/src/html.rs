@@ -1,22 +1,29 @@
 //! `index.html`: a campaign as one self-contained page, with a space-time diagram of each failing run.
 //!
-//! The page needs nothing but itself: the CSS is inline, the diagrams are inline SVG ([`crate::svg`]), there
-//! is no script, no font and no link outside the page except to the repro and history files beside it. It
-//! holds what the text summary holds (scenario, guarantee, seeds, verdicts, anomaly and fault tallies, the
-//! coverage table) and, per failing seed, the anomaly the diagram is about, the history operations that prove
-//! it, and the diagram of the run around them. Every text from a report or a history is escaped, and nothing
-//! depends on the wall clock, so two campaigns of the same seeds write the same page.
+//! The page needs nothing but itself: the CSS and the one script ([`SCRIPT`]) are inline, the diagrams and
+//! strips are inline SVG ([`crate::svg`], [`crate::overview`]), there is no font and no link outside the page
+//! except to the repro and history files beside it. It holds what the text summary holds (scenario, guarantee,
+//! seeds, verdicts, anomaly and fault tallies, the coverage table) and, per failing seed, the anomaly the diagram
+//! is about, the history operations that prove it, the anomaly's partition log, the whole run's faults and
+//! operations, the anomaly's causal chain, the diagram's filters, and the diagram of the run around them. Every
+//! text from a report or a history is escaped, and nothing depends on the wall clock, so two campaigns of the
+//! same seeds write the same page.
+//!
+//! The script only shows and hides what the page already holds (tooltips, filters, a view named in the
+//! address); without it the page reads the same, with the browser's own tooltips.
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use eosim_checker::{Anomaly, MicroOp, Op, OpFn};
 
-use crate::svg::{render_svg, Focus, FocusOptions, SpaceTime};
+use crate::overview::{render_fault_strip, render_log, render_op_timeline, LogView, TimelineOp};
+use crate::svg::{arrow_title, render_svg, Focus, FocusOptions, SpaceTime};
 use crate::text::{replay_command, run_command, TextOptions};
 use crate::{xml_escape, CampaignReport, SeedRecord};
 
-/// The longest operation summary, in characters; the history file has the rest.
-const OP_SUMMARY_CHARS_MAX: usize = 90;
+/// Records of one key a poll's summary lists at most; the history file has the rest.
+const POLL_RECORDS_MAX: usize = 24;
 
 /// One history operation in the table of proving operations.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,7 +45,7 @@ pub struct OpRow {
 pub struct SeedSection {
     /// The seed's record in the report.
     pub record: SeedRecord,
-    /// The anomaly the diagram is centred on: the run's first violation, if it has one.
+    /// The anomaly the diagram is centred on: the one the scenario is about, else the run's first violation.
     pub anomaly: Option<Anomaly>,
     /// How many anomalies the run has in all, violations or not.
     pub anomalies_total: usize,
@@ -55,6 +62,10 @@ pub struct SeedSection {
     /// Files beside the page that belong to this seed (its repro, then its history), by relative name; the first
     /// `.json` one is the repro that `eosim replay` takes.
     pub files: Vec<String>,
+    /// Every operation of the history, invocation to completion, for the per-process timeline.
+    pub timeline: Vec<TimelineOp>,
+    /// The log of the anomaly's partition as the history saw it; `None` when the history has none.
+    pub log: Option<LogView>,
 }
 
 impl SeedSection {
@@ -70,6 +81,8 @@ impl SeedSection {
             focus_options: FocusOptions::default(),
             notes: Vec::new(),
             files,
+            timeline: Vec::new(),
+            log: None,
         }
     }
 }
@@ -108,18 +121,21 @@ pub fn op_summary(op: &Op) -> String {
     if op.final_poll {
         text.push_str(" (final)");
     }
-    if text.chars().count() > OP_SUMMARY_CHARS_MAX {
-        text = text.chars().take(OP_SUMMARY_CHARS_MAX - 1).collect::<String>() + "\u{2026}";
-    }
     text
 }
 
-/// One key of a poll: how many records, and the offsets they span.
+/// One key of a poll: the records read, `offset:value`, the first [`POLL_RECORDS_MAX`] of them.
 fn poll_part(key: &str, records: &[(u64, i64)]) -> String {
-    match (records.first(), records.last()) {
-        (Some((first, _)), Some((last, _))) => format!("{key}: {} @{first}..{last}", records.len()),
-        _ => format!("{key}: none"),
+    if records.is_empty() {
+        return format!("{key}: none");
     }
+    let shown: Vec<String> =
+        records.iter().take(POLL_RECORDS_MAX).map(|(offset, value)| format!("{offset}:{value}")).collect();
+    let more = match records.len().saturating_sub(POLL_RECORDS_MAX) {
+        0 => String::new(),
+        more => format!(" \u{2026} {more} more"),
+    };
+    format!("{key}: {}{more}", shown.join(" "))
 }
 
 /// The whole page, ending in a newline.
@@ -146,6 +162,9 @@ pub fn render_html(report: &CampaignReport, options: &TextOptions, sections: &[S
     for section in sections {
         render_section(&mut out, section, options);
     }
+    if !sections.is_empty() {
+        let _ = writeln!(out, "<div id=\"tip\" role=\"tooltip\" hidden></div>\n<script>{SCRIPT}</script>");
+    }
     out.push_str("</body>\n</html>\n");
     out
 }
@@ -165,8 +184,30 @@ section.seed{border-top:2px solid #d5d5d8;margin-top:32px}.note{color:#555}
 summary{cursor:pointer;margin-bottom:6px}
 .legend span{display:inline-block;margin-right:14px}.swatch{display:inline-block;width:22px;height:10px;
 vertical-align:middle;margin-right:4px;border-radius:2px}
-.diagram{overflow-x:auto;border:1px solid #d5d5d8;background:#fff}
-svg.spacetime{font:10px system-ui,sans-serif;display:block}
+.diagram{overflow:auto;max-height:calc(100vh - 24px);border:1px solid #d5d5d8;background:#fff}
+body.focused{margin:8px}body.focused>:not(section.viewed):not(#tip){display:none}
+body.focused section.viewed{border:0;margin:0}body.focused section.viewed h2{margin:0 0 4px}
+body.focused section.viewed>:not(h2):not(.filters):not(.legend):not(.diagram){display:none}
+body.focused .diagram{max-height:calc(100vh - 140px)}a.view{margin-left:8px}
+svg.spacetime{font:10px system-ui,sans-serif;display:block;max-width:100%;height:auto}
+svg.spacetime g.msg.chain line{stroke:#ff7f0e;stroke-width:2.4}svg.spacetime .msg:focus{outline:none}
+svg.spacetime .msg:hover line,svg.spacetime .msg:focus line{stroke-width:3.5}
+#tip{position:absolute;z-index:10;max-width:560px;background:#fffff4;border:1px solid #8a8a8a;border-radius:4px;
+padding:6px 9px;font:12px/1.45 ui-monospace,SFMono-Regular,Menlo,monospace;white-space:pre-line;
+box-shadow:0 2px 8px rgba(0,0,0,.25);pointer-events:none}
+.filters{margin:6px 0;padding:6px 8px;background:#f6f6f8;border:1px solid #d5d5d8}.filters label{margin-right:10px;
+white-space:nowrap}.filter-count{color:#555;font-style:italic}
+table.ops td code,table.chain td code{white-space:pre-wrap;word-break:break-word}
+.strips svg{display:block;width:100%;height:auto;font:10px system-ui,sans-serif;margin-bottom:6px;background:#fbfbfc;
+border:1px solid #e2e2e6}.strips .window{fill:#1f66b3;fill-opacity:.08}.strips text.tick{fill:#777}
+.strips .crash{fill:#d62728;fill-opacity:.6}.strips .pause{fill:#ff9f1c}.strips .partition{fill:#9467bd}
+.strips .link{fill:#17becf}.strips rect.ok,span.ok{fill:#2a8c2a;color:#2a8c2a}
+.strips rect.info,span.info{fill:#ff9f1c;color:#a35f00}.strips rect.fail,span.fail{fill:#d62728;color:#a01c1c}
+.strips rect.proving{stroke:#000;stroke-width:1.2}
+.log{display:flex;flex-wrap:wrap;gap:2px;font:11px ui-monospace,monospace;margin:4px 0 12px}
+.log-key{font-weight:600;margin-right:6px}.rec{padding:0 3px;background:#f2f2f4;border-radius:2px}
+.rec.dup{background:#ffe0b2}.rec.aborted{background:#fde4e4;text-decoration:line-through}
+.rec.cited{outline:2px solid #d62728}
 svg.spacetime .segment{fill:#fbfbfc}svg.spacetime .gap{fill:#eceff3}
 svg.spacetime text.gap{font-size:11px;fill:#555;font-style:italic;text-anchor:middle}
 svg.spacetime line.tick{stroke:#ececef;stroke-width:1}svg.spacetime text.tick{fill:#777;text-anchor:end}
@@ -188,7 +229,8 @@ svg.spacetime .fault.partition rect.side-a{fill:#9467bd;fill-opacity:.6}
 svg.spacetime .fault.partition rect.side-b{fill:#e377c2;fill-opacity:.6}svg.spacetime .fault-label.partition{fill:#6a3d9a}
 svg.spacetime .fault.link rect.across{fill:#17becf;fill-opacity:.06}
 svg.spacetime .fault.link rect.bar{fill:#17becf;fill-opacity:.85}svg.spacetime .fault-label.link{fill:#0f7f8a}
-svg.spacetime circle.op{fill:#888}
+svg.spacetime circle.op{fill:#888}svg.spacetime .event path{fill:#111}
+svg.spacetime .event text{font-size:10px;text-anchor:end;fill:#111;paint-order:stroke;stroke:#fff;stroke-width:3px}
 svg.spacetime .op.proving circle{fill:#d62728;stroke:#fff;stroke-width:2}
 svg.spacetime .op.proving text{font-size:11px;font-weight:600;fill:#a01c1c;paint-order:stroke;stroke:#fff;
 stroke-width:4px}
@@ -379,20 +421,29 @@ fn render_anomaly(out: &mut String, section: &SeedSection) {
     if section.proving_ops.is_empty() {
         return;
     }
-    out.push_str("<table><tr><th>op</th><th>time</th><th>process</th><th>lane</th><th>what</th></tr>\n");
+    let diagram = diagram_id(section.record.seed);
+    out.push_str("<table class=\"ops\"><tr><th>op</th><th>time</th><th>process</th><th>lane</th><th>what</th></tr>\n");
     for op in &section.proving_ops {
         let _ = writeln!(
             out,
-            "<tr><td class=\"num\">{}</td><td class=\"num\">{:.3} ms</td><td class=\"num\">{}</td><td>{}</td>\
-             <td><code>{}</code></td></tr>",
-            op.index,
+            "<tr id=\"{diagram}-row-{index}\"><td class=\"num\"><a href=\"#{diagram}-op-{index}\">{index}</a></td>\
+             <td class=\"num\">{:.3} ms</td><td class=\"num\">{}</td><td>{}</td><td><code>{}</code></td></tr>",
             op.time_ns as f64 / 1_000_000.0,
             op.process,
             xml_escape(&op.lane),
-            xml_escape(&op.text)
+            xml_escape(&op.text),
+            index = op.index
         );
     }
     out.push_str("</table>\n");
+    if let Some(log) = &section.log {
+        out.push_str(
+            "<p>The partition's log as the history saw it, <code>offset:value</code> (acknowledged writes and \
+             reads); <span class=\"rec dup\">duplicates</span>, <span class=\"rec aborted\">aborted records</span> \
+             and <span class=\"rec cited\">the anomaly's records</span> marked:</p>\n",
+        );
+        out.push_str(&render_log(log));
+    }
 }
 
 /// The legend, what the window shows and cuts, and the diagram itself.
@@ -426,12 +477,119 @@ fn render_diagram(out: &mut String, section: &SeedSection, diagram: &SpaceTime) 
     if ops_cut > 0 {
         let _ = write!(drawn, " ({ops_cut} cut)");
     }
-    let _ = writeln!(out, "<p>{}. Hover an arrow, a band or a dot for its details.</p>", xml_escape(&drawn));
+    let _ = writeln!(
+        out,
+        "<p>{}. Hover, focus or click an arrow, a band or a dot for its details.</p>",
+        xml_escape(&drawn)
+    );
+    let id = diagram_id(section.record.seed);
+    out.push_str(
+        "<h3>The whole run</h3>\n<p class=\"note\">Faults by kind, then every operation by process (<span \
+                  class=\"ok\">ok</span>, <span class=\"info\">info</span>, <span class=\"fail\">fail</span>); \
+                  the shaded columns are the diagram's windows.</p>\n<div class=\"strips\">\n",
+    );
+    out.push_str(&render_fault_strip(diagram, &focus, &id));
+    if !section.timeline.is_empty() {
+        let drawn: BTreeSet<usize> = focus.ops.iter().map(|index| diagram.ops[*index].index).collect();
+        out.push_str(&render_op_timeline(&section.timeline, &drawn, diagram.end_ns, &focus, &id));
+    }
+    out.push_str("</div>\n");
+    render_chain(out, diagram, &focus, &id);
+    render_filters(out, diagram, &id);
     out.push_str(LEGEND);
     out.push_str("<div class=\"diagram\">\n");
-    out.push_str(&render_svg(diagram, &focus, &diagram_id(section.record.seed)));
+    out.push_str(&render_svg(diagram, &focus, &id));
     out.push_str("</div>\n");
 }
+
+/// The causal chain of the anomaly, in time order: each message with its fate and fields, linked to its arrow.
+fn render_chain(out: &mut String, diagram: &SpaceTime, focus: &Focus, id: &str) {
+    let chain: Vec<usize> = focus.arrows.iter().copied().filter(|index| diagram.arrows[*index].chain).collect();
+    if chain.is_empty() {
+        return;
+    }
+    out.push_str(
+        "<h3>The causal chain</h3>\n<p class=\"note\">The messages that carry the anomaly's records or decide \
+         their fate (the write, a lost answer, the retry, an abort), drawn bold orange in the diagram:</p>\n\
+         <table class=\"chain\"><tr><th>sent</th><th>message</th></tr>\n",
+    );
+    for index in chain {
+        let arrow = &diagram.arrows[index];
+        let _ = writeln!(
+            out,
+            "<tr><td class=\"num\"><a href=\"#{id}-m{index}\">{:.3} ms</a></td><td><code>{}</code></td></tr>",
+            arrow.send_ns as f64 / 1e6,
+            xml_escape(&arrow_title(diagram, arrow))
+        );
+    }
+    out.push_str("</table>\n");
+}
+
+/// The diagram's filters: hide replication, hide heartbeats, and a box per lane.
+fn render_filters(out: &mut String, diagram: &SpaceTime, id: &str) {
+    let _ = write!(
+        out,
+        "<div class=\"filters\" data-diagram=\"{id}\">show: <label><input type=\"checkbox\" data-topic=\"replication\" \
+         checked> replication (replica fetches)</label> <label><input type=\"checkbox\" data-topic=\"heartbeat\" \
+         checked> heartbeats</label> <span class=\"lanes\">lanes:"
+    );
+    for (number, lane) in diagram.lanes.iter().enumerate() {
+        let _ = write!(
+            out,
+            " <label><input type=\"checkbox\" data-lane=\"{number}\" checked> {}</label>",
+            xml_escape(&lane.name)
+        );
+    }
+    out.push_str("</span> <span class=\"filter-count\"></span>");
+    let _ = writeln!(
+        out,
+        " <a class=\"view\" href=\"#view={id}\">full window</a> <a class=\"view\" href=\"#\">whole page</a></div>"
+    );
+}
+
+/// The page's script: tooltips for every arrow, band and dot (hover, focus or click to pin), the diagrams'
+/// filters, and a view named in the address, `#view=DIAGRAM-ID&hide=replication,heartbeat&tip=ELEMENT-ID`: one
+/// diagram filling the window, filtered, with a tooltip open, so that a link shows exactly what its sender saw.
+/// Without the script the page still reads: the titles stay native tooltips.
+pub const SCRIPT: &str = r##"
+(function(){"use strict";
+var tip=document.getElementById("tip"),pinned=null;
+document.querySelectorAll("svg title").forEach(function(t){t.parentNode.setAttribute("data-tip",t.textContent);t.remove();});
+function show(n,x,y){tip.textContent=n.getAttribute("data-tip");tip.hidden=false;
+var room=window.scrollX+document.documentElement.clientWidth-tip.offsetWidth-8;
+tip.style.left=Math.max(window.scrollX+4,Math.min(x+14,room))+"px";tip.style.top=(y+14)+"px";}
+function showAt(n){var r=n.getBoundingClientRect();show(n,r.left+window.scrollX+r.width/2,r.top+window.scrollY+r.height/2);}
+function owner(e){for(var n=e.target;n&&n.getAttribute;n=n.parentNode){if(n.hasAttribute("data-tip"))return n;}return null;}
+document.addEventListener("mouseover",function(e){if(pinned)return;var n=owner(e);if(n)show(n,e.pageX,e.pageY);else tip.hidden=true;});
+document.addEventListener("click",function(e){var n=owner(e);pinned=n;if(n)show(n,e.pageX,e.pageY);else tip.hidden=true;});
+document.addEventListener("focusin",function(e){var n=owner(e);if(n)showAt(n);});
+function apply(box){var svg=document.getElementById(box.getAttribute("data-diagram"));if(!svg)return;
+var topic={},lane={},hidden=0;
+box.querySelectorAll("input[data-topic]").forEach(function(i){topic[i.getAttribute("data-topic")]=!i.checked;});
+box.querySelectorAll("input[data-lane]").forEach(function(i){lane[i.getAttribute("data-lane")]=!i.checked;});
+svg.querySelectorAll("g.msg").forEach(function(g){var c=g.classList;
+var off=(topic.replication&&c.contains("replication"))||(topic.heartbeat&&c.contains("heartbeat"))||lane[g.getAttribute("data-source")]||lane[g.getAttribute("data-target")];
+if(off){g.setAttribute("display","none");hidden++;}else{g.removeAttribute("display");}});
+svg.querySelectorAll("[data-lane]").forEach(function(n){if(lane[n.getAttribute("data-lane")])n.setAttribute("display","none");else n.removeAttribute("display");});
+svg.querySelectorAll("text[data-msg]").forEach(function(t){var m=document.getElementById(t.getAttribute("data-msg"));
+if(m&&m.getAttribute("display")==="none")t.setAttribute("display","none");else t.removeAttribute("display");});
+box.querySelector(".filter-count").textContent=hidden?hidden+" messages hidden":"";}
+function address(){var v={};location.hash.slice(1).split("&").forEach(function(kv){var i=kv.indexOf("=");if(i>0)v[kv.slice(0,i)]=decodeURIComponent(kv.slice(i+1));});return v;}
+function hiddenTopics(){var out=[];["replication","heartbeat"].forEach(function(t){var i=document.querySelector("input[data-topic="+t+"]");if(i&&!i.checked)out.push(t);});return out;}
+document.querySelectorAll(".filters").forEach(function(box){box.addEventListener("change",function(e){var t=e.target.getAttribute("data-topic");
+if(t)document.querySelectorAll("input[data-topic="+t+"]").forEach(function(i){i.checked=e.target.checked;});
+document.querySelectorAll(".filters").forEach(apply);var v=address(),parts=[],hide=hiddenTopics();
+if(v.view)parts.push("view="+v.view);if(hide.length)parts.push("hide="+hide.join(","));
+history.replaceState(null,"",parts.length?"#"+parts.join("&"):location.pathname+location.search);});});
+function load(){var v=address(),hide=(v.hide||"").split(",");
+document.querySelectorAll("input[data-topic]").forEach(function(i){i.checked=hide.indexOf(i.getAttribute("data-topic"))<0;});
+var viewed=v.view?document.getElementById(v.view):null;document.body.classList.toggle("focused",!!viewed);
+document.querySelectorAll("section.seed").forEach(function(s){s.classList.toggle("viewed",!!viewed&&s.contains(viewed));});
+document.querySelectorAll(".filters").forEach(apply);pinned=null;tip.hidden=true;
+var n=v.tip?document.getElementById(v.tip):null;if(n){n.scrollIntoView({block:"center",inline:"center"});pinned=n;showAt(n);}}
+window.addEventListener("hashchange",load);load();
+})();
+"##;
 
 /// What the colors of a diagram mean.
 const LEGEND: &str = "<p class=\"legend\">\
@@ -446,12 +604,14 @@ partition (its two sides' lanes striped purple and pink)</span>\
 <span><i class=\"swatch\" style=\"background:#17becf\"></i>link fault (loss, delay, duplicates), a bar at the left\
 </span>\
 <span><i class=\"swatch\" style=\"background:#d62728;border-radius:50%;width:10px\"></i>operation proving the anomaly</span>\
+<span><i class=\"swatch\" style=\"background:#ff7f0e\"></i>the causal chain</span>\
+<span>\u{25c6} what a broker did (an append, a marker written)</span>\
 </p>\n";
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::svg::{Arrow, ArrowEnd, Lane, LaneKind, OpMark};
+    use crate::svg::{Arrow, ArrowEnd, Lane, LaneKind, OpMark, Topic};
     use crate::{CampaignHeader, Verdict};
     use eosim_checker::{AnomalyKind, Guarantee, OpType};
 
@@ -486,9 +646,21 @@ mod tests {
                 end: ArrowEnd::Dropped { at_ns: 5_000_000, at_send: true },
                 label: "ProduceRequest".to_string(),
                 note: "lost".to_string(),
+                api: String::new(),
+                fields: String::new(),
+                topic: Topic::Ordinary,
+                chain: false,
             }],
             faults: Vec::new(),
-            ops: vec![OpMark { lane: 0, time_ns: 5_000_000, index: 3, text: "ok send k 1".to_string(), proving: true }],
+            ops: vec![OpMark {
+                lane: 0,
+                time_ns: 5_000_000,
+                index: 3,
+                text: "ok send k 1".to_string(),
+                proving: true,
+                outcome: "ok",
+            }],
+            events: Vec::new(),
             end_ns: 50_000_000,
         };
         SeedSection {
@@ -500,6 +672,8 @@ mod tests {
             focus_options: FocusOptions::default(),
             notes: vec!["lanes <matched>".to_string()],
             files: vec![crate::repro_file_name(record.seed)],
+            timeline: Vec::new(),
+            log: None,
             record,
         }
     }
@@ -510,14 +684,16 @@ mod tests {
         let sections: Vec<SeedSection> = report.failing().map(|run| section(run.clone())).collect();
         let page = render_html(&report, &TextOptions::new("at-most-once"), &sections);
         assert!(page.starts_with("<!DOCTYPE html>") && page.ends_with("</html>\n"));
-        assert_eq!(page.matches("<svg").count(), 2, "one diagram per section");
+        assert_eq!(page.matches("class=\"spacetime\"").count(), 2, "one diagram per section");
+        assert_eq!(page.matches("class=\"strip faults\"").count(), 2, "one fault strip per section");
+        assert_eq!(page.matches("<script>").count(), 1, "one inline script");
         assert!(page.contains("id=\"diagram-seed-1\"") && page.contains("id=\"diagram-seed-2\""));
         assert!(page.contains("&lt;at-most-once&gt;") && !page.contains("<at-most-once>"));
         assert!(page.contains("producers did not settle &amp; &lt;gave up&gt;"));
         assert!(page.contains("lanes &lt;matched&gt;"));
         assert!(page.contains("FAIL: 2 of 3 seeds failed"));
         assert!(page.contains("<a href=\"repro-1.json\">repro-1.json</a>"));
-        for external in ["http://", "https://", "<script", "<link", "@import", "url(http"] {
+        for external in ["http://", "https://", "<script src", "<link", "@import", "url(http"] {
             let outside = page.replace("xmlns=\"http://www.w3.org/2000/svg\"", "");
             assert!(!outside.contains(external), "the page must not reach outside itself: {external}");
         }
@@ -540,10 +716,17 @@ mod tests {
         op.final_poll = true;
         let reads = [("orders-0".to_string(), vec![(3, 12), (4, 17)]), ("orders-1".to_string(), Vec::new())];
         op.mops = vec![MicroOp::Poll { reads: reads.into_iter().collect() }];
-        assert_eq!(op_summary(&op), "ok poll orders-0: 2 @3..4, orders-1: none (final)");
+        assert_eq!(
+            op_summary(&op),
+            "ok poll orders-0: 3:12 4:17, orders-1: none (final)",
+            "polls show the values read"
+        );
         op.f = OpFn::Txn;
-        assert!(op_summary(&op).starts_with("ok txn poll orders-0: 2"), "{}", op_summary(&op));
+        assert!(op_summary(&op).starts_with("ok txn poll orders-0: 3:12 4:17"), "{}", op_summary(&op));
+        let many = [("k".to_string(), (0..30).map(|offset| (offset, offset as i64 * 10)).collect())];
+        op.mops = vec![MicroOp::Poll { reads: many.into_iter().collect() }];
+        assert!(op_summary(&op).ends_with("23:230 \u{2026} 6 more (final)"), "{}", op_summary(&op));
         op.mops = (0..40).map(|i| MicroOp::Sink { store: "db".to_string(), key: "k".to_string(), value: i }).collect();
-        assert_eq!(op_summary(&op).chars().count(), OP_SUMMARY_CHARS_MAX);
+        assert!(op_summary(&op).ends_with("sink db k 39 (final)"), "nothing is cut: {}", op_summary(&op));
     }
 }

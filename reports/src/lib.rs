@@ -14,7 +14,8 @@
 //! - [`TextOptions`]: what the text summary and `junit.xml` ([`render_junit`]) need beyond the report (how to name
 //!   the scenario in replay commands, where repro files went, the wall time);
 //! - [`render_html`]: `index.html`, the report as one self-contained page with a [`SeedSection`] per failing seed,
-//!   each drawn as a space-time diagram ([`svg::SpaceTime`], rendered by [`svg::render_svg`]).
+//!   each drawn as a space-time diagram ([`svg::SpaceTime`], rendered by [`svg::render_svg`]) under a whole-run
+//!   fault strip, operation timeline and partition log ([`overview`]).
 //!
 //! The crate knows the checker's anomaly kinds and guarantees, and nothing of the simulator: a report can be read,
 //! merged and rendered without running anything.
@@ -45,6 +46,7 @@ mod coverage;
 mod html;
 mod junit;
 mod merge;
+pub mod overview;
 mod shard;
 pub mod svg;
 mod text;

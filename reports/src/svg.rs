@@ -23,10 +23,14 @@ use crate::xml_escape;
 const NS_PER_MS: f64 = 1_000_000.0;
 /// Left margin: the time axis labels.
 const LEFT_PX: f64 = 80.0;
-/// Horizontal distance between two lanes.
+/// Horizontal distance between two lanes, at most: lanes close up to fit [`FIT_WIDTH_PX`].
 const LANE_SPACING_PX: f64 = 150.0;
+/// Horizontal distance between two lanes, at least; past it the page scales the diagram down.
+const LANE_SPACING_PX_MIN: f64 = 84.0;
+/// The width a diagram aims to fit: a 1400 px window less the page's margins and a scroll bar.
+const FIT_WIDTH_PX: f64 = 1320.0;
 /// Right margin: the fault labels.
-const RIGHT_PX: f64 = 250.0;
+const RIGHT_PX: f64 = 190.0;
 /// Top margin: the lane names.
 const TOP_PX: f64 = 40.0;
 /// Bottom margin: the lane names again.
@@ -38,14 +42,17 @@ const SEGMENTS_HEIGHT_PX: f64 = 1400.0;
 /// Scale bounds, in pixels per millisecond.
 const SCALE_PX_PER_MS_MIN: f64 = 2.0;
 const SCALE_PX_PER_MS_MAX: f64 = 1000.0;
-/// How far a message dropped at send time is drawn toward its target, as a fraction of the distance.
-const DROP_REACH: f64 = 0.4;
+/// How far a message dropped at send time is drawn toward its target, in pixels: its cross stays by the
+/// sender's lane, where the loss happened, never on a third node's lane between the two.
+const DROP_REACH_PX: f64 = 16.0;
 /// How far down such a message is drawn, in pixels (it has no arrival time).
 const DROP_FALL_PX: f64 = 8.0;
 /// Visible message labels at most; the rest are tooltips only.
 const LABELS_MAX: usize = 60;
 /// Longest operation label drawn beside its lane, in characters; the tooltip and the page's table have it all.
-const OP_LABEL_CHARS_MAX: usize = 36;
+const OP_LABEL_CHARS_MAX: usize = 40;
+/// Lines an operation label wraps onto at most.
+const OP_LABEL_LINES_MAX: usize = 4;
 /// Height of one line of label text, for collision checks.
 const LABEL_LINE_PX: f64 = 12.0;
 /// Approximate width of one character of label text (10 px sans-serif).
@@ -105,6 +112,37 @@ pub struct Arrow {
     pub label: String,
     /// More for its tooltip (why it was lost, that it is a duplicate); may be empty.
     pub note: String,
+    /// The protocol API it belongs to ("Produce", "EndTxn"); empty when unknown.
+    pub api: String,
+    /// The fields that matter, for its tooltip ("partition 1, producerId 7, baseSequence 3"); may be empty.
+    pub fields: String,
+    /// What a page's filters may hide it as.
+    pub topic: Topic,
+    /// Part of the causal chain of the anomaly the diagram is about: drawn bold, and never cut.
+    pub chain: bool,
+}
+
+/// What a message is about, for the page's filters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Topic {
+    /// Clients' traffic, markers, coordinator requests: never hidden by a filter.
+    #[default]
+    Ordinary,
+    /// A follower's fetch from its leader and its answer.
+    Replication,
+    /// Liveness chatter: broker and group heartbeats.
+    Heartbeat,
+}
+
+impl Topic {
+    /// The CSS class the page's filters look for.
+    pub fn class(self) -> &'static str {
+        match self {
+            Topic::Ordinary => "",
+            Topic::Replication => " replication",
+            Topic::Heartbeat => " heartbeat",
+        }
+    }
 }
 
 impl Arrow {
@@ -160,6 +198,8 @@ pub struct OpMark {
     pub text: String,
     /// True for the operations that prove the anomaly the diagram is about.
     pub proving: bool,
+    /// How it ended: "ok", "info", "fail", or "invoke" for an invocation.
+    pub outcome: &'static str,
 }
 
 /// Everything a diagram could show of one run.
@@ -173,8 +213,21 @@ pub struct SpaceTime {
     pub faults: Vec<FaultBand>,
     /// History operations.
     pub ops: Vec<OpMark>,
+    /// Things a node did that no message shows by itself ("appended at offset 7"), drawn as diamonds.
+    pub events: Vec<LaneEvent>,
     /// When the run ended, in nanoseconds.
     pub end_ns: u64,
+}
+
+/// Something a node did at an instant, such as a broker's append or a marker written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LaneEvent {
+    /// The node's lane.
+    pub lane: usize,
+    /// When, in nanoseconds.
+    pub time_ns: u64,
+    /// What, in a few words.
+    pub text: String,
 }
 
 /// How much a [`Focus`] keeps.
@@ -230,7 +283,10 @@ impl Focus {
         };
         let in_window: Vec<(u64, usize)> = (diagram.arrows.iter().enumerate())
             .filter(|(_, arrow)| touches(arrow.send_ns, arrow.end_ns(diagram.end_ns)))
-            .map(|(index, arrow)| (distance(arrow.send_ns, arrow.end_ns(diagram.end_ns)), index))
+            // The causal chain is what the diagram explains: it is never cut.
+            .map(|(index, arrow)| {
+                (if arrow.chain { 0 } else { distance(arrow.send_ns, arrow.end_ns(diagram.end_ns)) }, index)
+            })
             .collect();
         let arrows_in_window = in_window.len();
         let arrows = nearest(in_window, options.arrows_max);
@@ -296,8 +352,9 @@ pub struct Layout {
 impl Layout {
     /// The layout of `lane_count` lanes showing the segments of `focus`.
     pub fn new(lane_count: usize, focus: &Focus) -> Layout {
-        let lane_x = (0..lane_count).map(|lane| LEFT_PX + (lane as f64 + 0.5) * LANE_SPACING_PX).collect();
-        let width = LEFT_PX + lane_count as f64 * LANE_SPACING_PX + RIGHT_PX;
+        let spacing = lane_spacing_px(lane_count);
+        let lane_x = (0..lane_count).map(|lane| LEFT_PX + (lane as f64 + 0.5) * spacing).collect();
+        let width = LEFT_PX + lane_count as f64 * spacing + RIGHT_PX;
         let shown_ms = (focus.shown_ns().max(1) as f64) / NS_PER_MS;
         let px_per_ms = (SEGMENTS_HEIGHT_PX / shown_ms).clamp(SCALE_PX_PER_MS_MIN, SCALE_PX_PER_MS_MAX);
         let px_per_ns = px_per_ms / NS_PER_MS;
@@ -349,6 +406,12 @@ impl Layout {
     }
 }
 
+/// The distance between lanes that fits `lane_count` lanes into [`FIT_WIDTH_PX`], within its bounds.
+fn lane_spacing_px(lane_count: usize) -> f64 {
+    let room = FIT_WIDTH_PX - LEFT_PX - RIGHT_PX;
+    (room / lane_count.max(1) as f64).clamp(LANE_SPACING_PX_MIN, LANE_SPACING_PX)
+}
+
 /// `text` cut to `max` characters, the cut marked with an ellipsis.
 fn shorten(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
@@ -387,6 +450,7 @@ pub fn render_svg(diagram: &SpaceTime, focus: &Focus, id: &str) -> String {
     render_lanes(&mut out, diagram, &layout);
     render_arrows(&mut out, diagram, focus, &layout, &id);
     render_ops(&mut out, diagram, focus, &layout, &id);
+    render_events(&mut out, diagram, &layout);
     out.push_str(&fault_labels);
     out.push_str("</svg>\n");
     out
@@ -618,7 +682,7 @@ fn free_line(taken: &mut Vec<f64>, wanted: f64) -> f64 {
 
 /// Lane lines with their names at the top and the bottom.
 fn render_lanes(out: &mut String, diagram: &SpaceTime, layout: &Layout) {
-    for (lane, x) in diagram.lanes.iter().zip(&layout.lane_x) {
+    for (number, (lane, x)) in diagram.lanes.iter().zip(&layout.lane_x).enumerate() {
         let class = match lane.kind {
             LaneKind::Server => "server",
             LaneKind::Client => "client",
@@ -627,7 +691,7 @@ fn render_lanes(out: &mut String, diagram: &SpaceTime, layout: &Layout) {
         let name = xml_escape(&lane.name);
         let _ = writeln!(
             out,
-            "<g class=\"lane {class}\"><line x1=\"{x}\" y1=\"{}\" x2=\"{x}\" y2=\"{}\"/><text x=\"{x}\" y=\"{}\">\
+            "<g class=\"lane {class}\" data-lane=\"{number}\"><line x1=\"{x}\" y1=\"{}\" x2=\"{x}\" y2=\"{}\"/><text x=\"{x}\" y=\"{}\">\
              {name}</text><text x=\"{x}\" y=\"{}\">{name}</text></g>",
             px(TOP_PX - 6.0),
             px(layout.bottom() + 6.0),
@@ -655,7 +719,7 @@ fn arrow_geometry(arrow: &Arrow, layout: &Layout, run_end_ns: u64) -> Segment {
     let (source_x, target_x) = (layout.lane_x[arrow.source], layout.lane_x[arrow.target]);
     if let ArrowEnd::Dropped { at_send: true, .. } = arrow.end {
         let (x1, y1) = (source_x, layout.y(arrow.send_ns));
-        let x2 = source_x + (target_x - source_x) * DROP_REACH;
+        let x2 = source_x + DROP_REACH_PX * (target_x - source_x).signum();
         return Segment { x1, y1, x2, y2: y1 + DROP_FALL_PX, cross: true, head: false };
     }
     let (send_ns, end_ns) = (arrow.send_ns, arrow.end_ns(run_end_ns));
@@ -700,9 +764,14 @@ fn render_arrows(out: &mut String, diagram: &SpaceTime, focus: &Focus, layout: &
         let class = arrow_class(diagram, arrow);
         let head = if segment.head { format!(" marker-end=\"url(#{id}-{class})\"") } else { String::new() };
         let dash = if arrow.end == ArrowEnd::InFlight { " in-flight" } else { "" };
+        let chain = if arrow.chain { " chain" } else { "" };
         let _ = write!(
             out,
-            "<g class=\"msg {class}{dash}\"><title>{}</title><line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\"{head}/>",
+            "<g class=\"msg {class}{dash}{chain}{}\" id=\"{id}-m{index}\" data-source=\"{}\" data-target=\"{}\">\
+             <title>{}</title><line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\"{head}/>",
+            arrow.topic.class(),
+            arrow.source,
+            arrow.target,
             xml_escape(&arrow_title(diagram, arrow)),
             px(segment.x1),
             px(segment.y1),
@@ -712,7 +781,8 @@ fn render_arrows(out: &mut String, diagram: &SpaceTime, focus: &Focus, layout: &
         if let (true, ArrowEnd::Dropped { at_send: true, .. }) = (segment.cross, arrow.end) {
             // Where it was headed: a faint line on to the target's lane, at the same slope.
             let target_x = layout.lane_x[arrow.target];
-            let target_y = segment.y1 + (segment.y2 - segment.y1) / DROP_REACH;
+            let reach = (target_x - segment.x1).abs().max(1.0) / DROP_REACH_PX;
+            let target_y = segment.y1 + (segment.y2 - segment.y1) * reach;
             let _ = write!(
                 out,
                 "<line class=\"ghost\" x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\"/>",
@@ -740,11 +810,11 @@ fn render_arrows(out: &mut String, diagram: &SpaceTime, focus: &Focus, layout: &
         out.push_str("</g>\n");
         geometry.push((*index, segment));
     }
-    render_arrow_labels(out, diagram, focus, &geometry);
+    render_arrow_labels(out, diagram, focus, &geometry, id);
 }
 
-/// A message's tooltip: kind, lanes, times, and the note.
-fn arrow_title(diagram: &SpaceTime, arrow: &Arrow) -> String {
+/// A message's tooltip: its API and kind, lanes, times and the note, then its fields on a line of their own.
+pub fn arrow_title(diagram: &SpaceTime, arrow: &Arrow) -> String {
     let lanes = format!("{} \u{2192} {}", diagram.lanes[arrow.source].name, diagram.lanes[arrow.target].name);
     let when = match arrow.end {
         ArrowEnd::Delivered { at_ns } => format!("sent {}, delivered {}", ms(arrow.send_ns), ms(at_ns)),
@@ -752,11 +822,19 @@ fn arrow_title(diagram: &SpaceTime, arrow: &Arrow) -> String {
         ArrowEnd::InFlight => format!("sent {}, still in flight at the end", ms(arrow.send_ns)),
     };
     let note = if arrow.note.is_empty() { String::new() } else { format!(" ({})", arrow.note) };
-    format!("{} {lanes}: {when}{note}", arrow.label)
+    // The API names the message; the model's variant adds nothing a reader needs, and a page holds thousands.
+    let name = match arrow.api.as_str() {
+        "" => arrow.label.clone(),
+        api if arrow.label.ends_with("Response") => format!("{api} response"),
+        api if arrow.label.ends_with("Request") => format!("{api} request"),
+        api => api.to_string(),
+    };
+    let fields = if arrow.fields.is_empty() { String::new() } else { format!("\n{}", arrow.fields) };
+    format!("{name} {lanes}: {when}{note}{fields}")
 }
 
 /// Labels for the arrows nearest the focus instants, skipping any that would overlap one already placed.
-fn render_arrow_labels(out: &mut String, diagram: &SpaceTime, focus: &Focus, geometry: &[(usize, Segment)]) {
+fn render_arrow_labels(out: &mut String, diagram: &SpaceTime, focus: &Focus, geometry: &[(usize, Segment)], id: &str) {
     let distance = |time_ns: u64| focus.instants_ns.iter().map(|t| t.abs_diff(time_ns)).min().unwrap_or(0);
     // Lost messages first, then the clients' traffic, then what servers say among themselves: the labels go
     // where the story is.
@@ -775,7 +853,7 @@ fn render_arrow_labels(out: &mut String, diagram: &SpaceTime, focus: &Focus, geo
         if placed.len() == LABELS_MAX {
             break;
         }
-        let label = &diagram.arrows[*index].label;
+        let label = short_name(&diagram.arrows[*index]);
         let width = label.chars().count() as f64 * LABEL_CHAR_PX;
         let (x, y) = ((segment.x1 + segment.x2) / 2.0, (segment.y1 + segment.y2) / 2.0 - 3.0);
         let rect = (x - width / 2.0, y - LABEL_LINE_PX + 2.0, x + width / 2.0, y + 2.0);
@@ -785,7 +863,22 @@ fn render_arrow_labels(out: &mut String, diagram: &SpaceTime, focus: &Focus, geo
             continue;
         }
         placed.push(rect);
-        let _ = writeln!(out, "<text class=\"msg-label\" x=\"{}\" y=\"{}\">{}</text>", px(x), px(y), xml_escape(label));
+        let _ = writeln!(
+            out,
+            "<text class=\"msg-label\" data-msg=\"{id}-m{index}\" x=\"{}\" y=\"{}\">{}</text>",
+            px(x),
+            px(y),
+            xml_escape(&label)
+        );
+    }
+}
+
+/// A message's name on the diagram: its API ("EndTxn", "Produce response"), else its kind.
+fn short_name(arrow: &Arrow) -> String {
+    match arrow.api.as_str() {
+        "" => arrow.label.clone(),
+        api if arrow.label.ends_with("Response") => format!("{api} response"),
+        api => api.to_string(),
     }
 }
 
@@ -795,29 +888,95 @@ fn render_ops(out: &mut String, diagram: &SpaceTime, focus: &Focus, layout: &Lay
     for index in &focus.ops {
         let op = &diagram.ops[*index];
         let (x, y) = (layout.lane_x[op.lane], layout.y(op.time_ns));
-        let title = xml_escape(&format!("op {} at {}: {}", op.index, ms(op.time_ns), op.text));
+        let title = xml_escape(&format!("op {} at {} ({}): {}", op.index, ms(op.time_ns), op.outcome, op.text));
         if !op.proving {
             let _ = writeln!(
                 out,
-                "<circle class=\"op\" cx=\"{}\" cy=\"{}\" r=\"2.5\"><title>{title}</title></circle>",
+                "<circle class=\"op {}\" id=\"{id}-op-{}\" data-lane=\"{}\" cx=\"{}\" cy=\"{}\" r=\"2.5\">\
+                 <title>{title}</title></circle>",
+                op.outcome,
+                op.index,
+                op.lane,
                 px(x),
                 px(y)
             );
             continue;
         }
+        let lines = wrap(&format!("#{} {}", op.index, op.text), OP_LABEL_CHARS_MAX, OP_LABEL_LINES_MAX);
         let label_y = free_line(&mut label_ys[op.lane], y + 4.0);
-        let text = xml_escape(&shorten(&format!("#{} {}", op.index, op.text), OP_LABEL_CHARS_MAX));
+        for extra in 1..lines.len() {
+            free_line(&mut label_ys[op.lane], label_y + extra as f64 * LABEL_LINE_PX);
+        }
+        let label_x = px(x + 10.0);
+        let mut text = String::new();
+        for (number, line) in lines.iter().enumerate() {
+            let dy = if number == 0 { 0.0 } else { LABEL_LINE_PX };
+            let _ = write!(text, "<tspan x=\"{label_x}\" dy=\"{}\">{}</tspan>", px(dy), xml_escape(line));
+        }
         let _ = writeln!(
             out,
-            "<g class=\"op proving\" id=\"{id}-op-{}\"><title>{title}</title><circle cx=\"{}\" cy=\"{}\" r=\"6\"/>\
-             <text x=\"{}\" y=\"{}\">{text}</text></g>",
-            op.index,
+            "<a href=\"#{id}-row-{index}\"><g class=\"op proving\" id=\"{id}-op-{index}\" data-lane=\"{}\" \
+             tabindex=\"0\"><title>{title}</title><circle cx=\"{}\" cy=\"{}\" r=\"6\"/><text x=\"{label_x}\" \
+             y=\"{}\">{text}</text></g></a>",
+            op.lane,
             px(x),
             px(y),
-            px(x + 10.0),
-            px(label_y)
+            px(label_y),
+            index = op.index
         );
     }
+}
+
+/// Node events inside the window: a diamond on the lane and the text beside it, to its left so that it keeps
+/// clear of the operation labels.
+fn render_events(out: &mut String, diagram: &SpaceTime, layout: &Layout) {
+    let (window_start, window_end) = layout.window();
+    let mut taken: Vec<Vec<f64>> = vec![Vec::new(); diagram.lanes.len()];
+    for event in diagram.events.iter().filter(|event| (window_start..=window_end).contains(&event.time_ns)) {
+        let (x, y) = (layout.lane_x[event.lane], layout.y(event.time_ns));
+        let text_y = free_line(&mut taken[event.lane], y + 4.0);
+        let text = xml_escape(&event.text);
+        let _ = writeln!(
+            out,
+            "<g class=\"event\" data-lane=\"{}\"><title>{} at {}</title><path d=\"M{},{} l5,5 l-5,5 l-5,-5 z\"/>\
+             <text x=\"{}\" y=\"{}\">{text}</text></g>",
+            event.lane,
+            text,
+            ms(event.time_ns),
+            px(x),
+            px(y - 5.0),
+            px(x - 8.0),
+            px(text_y)
+        );
+    }
+}
+
+/// `text` in lines of at most `width` characters, broken at spaces, at most `lines_max` lines, the last one
+/// cut with an ellipsis if the text runs on (the tooltip and the page's table have it all).
+fn wrap(text: &str, width: usize, lines_max: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for word in text.split(' ') {
+        let joined = current.chars().count() + 1 + word.chars().count();
+        if !current.is_empty() && joined > width {
+            lines.push(std::mem::take(&mut current));
+        }
+        if !current.is_empty() {
+            current.push(' ');
+        }
+        current.push_str(word);
+    }
+    lines.push(current);
+    let cut = lines.len() > lines_max;
+    lines.truncate(lines_max);
+    for line in &mut lines {
+        *line = shorten(line, width);
+    }
+    if cut {
+        let last = lines.last_mut().expect("at least one line");
+        *last = shorten(&format!("{last} \u{2026}"), width);
+    }
+    lines
 }
 
 #[cfg(test)]
@@ -839,6 +998,10 @@ mod tests {
                     end: ArrowEnd::Delivered { at_ns: 10_500_000 },
                     label: "ProduceRequest".to_string(),
                     note: String::new(),
+                    api: String::new(),
+                    fields: String::new(),
+                    topic: Topic::Ordinary,
+                    chain: false,
                 },
                 Arrow {
                     source: 1,
@@ -847,6 +1010,10 @@ mod tests {
                     end: ArrowEnd::Dropped { at_ns: 10_600_000, at_send: true },
                     label: "ProduceResponse".to_string(),
                     note: "lost & gone".to_string(),
+                    api: String::new(),
+                    fields: String::new(),
+                    topic: Topic::Ordinary,
+                    chain: false,
                 },
                 Arrow {
                     source: 0,
@@ -855,6 +1022,10 @@ mod tests {
                     end: ArrowEnd::Delivered { at_ns: 90_100_000 },
                     label: "Far".to_string(),
                     note: String::new(),
+                    api: String::new(),
+                    fields: String::new(),
+                    topic: Topic::Ordinary,
+                    chain: false,
                 },
             ],
             faults: vec![FaultBand {
@@ -871,7 +1042,9 @@ mod tests {
                 index: 4,
                 text: "ok send k 1".to_string(),
                 proving: true,
+                outcome: "ok",
             }],
+            events: vec![LaneEvent { lane: 1, time_ns: 10_550_000, text: "appended at offset 3".to_string() }],
             end_ns: 100_000_000,
         }
     }
@@ -923,10 +1096,11 @@ mod tests {
         let svg = render_svg(&diagram, &focus, "seed-\"1\"");
         // 2 ms shown: 700 px/ms. The request: (155, 40 + 700) to (305, 40 + 1050), with a request head.
         assert!(svg.contains("<line x1=\"155.0\" y1=\"740.0\" x2=\"305.0\" y2=\"1090.0\" marker-end=\"url(#seed-&quot;1&quot;-request)\"/>"), "{svg}");
-        // The lost reply: from broker (305, 40 + 1120) 40% of the way back, 8 px down, ending in a cross.
-        assert!(svg.contains("<line x1=\"305.0\" y1=\"1160.0\" x2=\"245.0\" y2=\"1168.0\"/>"), "{svg}");
+        // The lost reply: from broker (305, 40 + 1120) 16 px back toward the producer, 8 px down, ending in a
+        // cross by the broker's own lane, where the network dropped it.
+        assert!(svg.contains("<line x1=\"305.0\" y1=\"1160.0\" x2=\"289.0\" y2=\"1168.0\"/>"), "{svg}");
         assert!(
-            svg.contains("<path class=\"cross\" d=\"M241.0,1164.0 L249.0,1172.0 M241.0,1172.0 L249.0,1164.0\"/>"),
+            svg.contains("<path class=\"cross\" d=\"M285.0,1164.0 L293.0,1172.0 M285.0,1172.0 L293.0,1164.0\"/>"),
             "{svg}"
         );
         // The crash: a band on the broker's lane from 10.7 ms to the end of the window.
@@ -935,6 +1109,11 @@ mod tests {
             "{svg}"
         );
         assert!(svg.contains("<circle cx=\"155.0\" cy=\"740.0\" r=\"6\"/>"), "{svg}");
+        // The broker's append at 10.55 ms: a diamond on its lane at 40 + 1085, its text to the left.
+        assert!(
+            svg.contains("<path d=\"M305.0,1120.0 l5,5 l-5,5 l-5,-5 z\"/><text x=\"297.0\" y=\"1129.0\">appended"),
+            "{svg}"
+        );
         assert!(svg.contains("broker-&lt;0&gt;"), "{svg}");
         assert!(svg.contains("lost &amp; gone"), "{svg}");
         assert!(!svg.contains("broker-<0>") && !svg.contains("Far"), "{svg}");

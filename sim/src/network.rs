@@ -102,6 +102,7 @@ pub struct Route {
 
 impl Route {
     /// Arrival time of each copy, in nanoseconds; empty if the message is lost.
+    #[inline]
     pub fn arrivals_ns(&self) -> &[u64] {
         &self.arrivals_ns[..usize::from(self.copies)]
     }
@@ -115,13 +116,17 @@ pub struct Network {
     states: Vec<LinkState>,
     /// Arrival time of the last message on each link, to keep links FIFO.
     last_arrival_ns: Vec<u64>,
+    /// No loss outside fault windows and no per-link latency: with no window open, every message takes
+    /// [`Network::route`]'s short path.
+    plain: bool,
 }
 
 impl Network {
     /// A healed network between nodes with the given roles.
     pub fn new(options: NetworkOptions, roles: Vec<NodeRole>) -> Network {
         let node_count = roles.len();
-        Network { options, roles, states: Vec::new(), last_arrival_ns: vec![0; node_count * node_count] }
+        let plain = options.drop_probability.is_zero() && options.overrides.is_empty();
+        Network { options, roles, states: Vec::new(), last_arrival_ns: vec![0; node_count * node_count], plain }
     }
 
     /// The role of a node.
@@ -130,9 +135,10 @@ impl Network {
     }
 
     /// Decides the fate of one message sent at `now_ns`.
+    #[inline]
     pub fn route(&mut self, rng: &mut SimRng, now_ns: u64, source: NodeId, target: NodeId) -> Route {
-        if self.states.is_empty() && self.options.drop_probability.is_zero() && self.options.overrides.is_empty() {
-            // A healed network: one copy, global latency, FIFO. The draws are the ones the general path below
+        if self.plain && self.states.is_empty() {
+            // A healed network: one copy, global latency, FIFO. The draws are the ones the general path
             // would make (no drop, duplicate or delay draws happen for zero probabilities), so a run's
             // random streams do not depend on which path routed a message.
             let latency = self.options.latency;
@@ -141,6 +147,12 @@ impl Network {
             route.arrivals_ns[0] = self.fifo_arrival(source, target, arrival_ns);
             return route;
         }
+        self.route_degraded(rng, now_ns, source, target)
+    }
+
+    /// [`Network::route`] while a window or partition is open, or the options lose or slow some links.
+    #[inline(never)]
+    fn route_degraded(&mut self, rng: &mut SimRng, now_ns: u64, source: NodeId, target: NodeId) -> Route {
         if self.is_partitioned(source, target) {
             return Route { partitioned: true, ..Route::default() };
         }
@@ -165,6 +177,7 @@ impl Network {
     }
 
     /// The arrival time on a FIFO link: never before the previous message on it.
+    #[inline]
     fn fifo_arrival(&mut self, source: NodeId, target: NodeId, arrival_ns: u64) -> u64 {
         let link = source.index() * self.roles.len() + target.index();
         let arrival_ns = arrival_ns.max(self.last_arrival_ns[link]);
@@ -173,7 +186,12 @@ impl Network {
     }
 
     /// True if a partition blocks `source` → `target` now.
+    #[inline]
     pub fn is_partitioned(&self, source: NodeId, target: NodeId) -> bool {
+        !self.states.is_empty() && self.any_partition_blocks(source, target)
+    }
+
+    fn any_partition_blocks(&self, source: NodeId, target: NodeId) -> bool {
         self.states.iter().any(|state| match state {
             LinkState::Partition { blocked_source, blocked_target, both_ways, .. } => {
                 let forward = blocked_source[source.index()] && blocked_target[target.index()];

@@ -55,12 +55,30 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 
-/// How a message names itself in a recording: its kind ("ProduceRequest"), in a few characters, never its
-/// content. Only recordings ask, so the default costs nothing; implement it to make diagrams readable.
+/// How a message names itself in a recording: its kind ("ProduceRequest") in a few characters, and for a
+/// page's tooltips the protocol API it belongs to and the fields that matter. Only recordings ask, so the
+/// defaults cost nothing; implement them to make diagrams readable.
 pub trait Label {
     /// The message's kind; [`debug_label`] derives it from a `Debug` implementation.
     fn label(&self) -> Cow<'static, str> {
         Cow::Borrowed("message")
+    }
+
+    /// The protocol's name for what the message does ("Produce", "EndTxn"); `None` by default, and for a
+    /// response that alone cannot tell which of several APIs it answers (its request, paired by
+    /// [`Label::correlation_id`], can).
+    fn api(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// The fields worth showing a person ("partition 1, producerId 7, baseSequence 3"); empty by default.
+    fn fields(&self) -> String {
+        String::new()
+    }
+
+    /// The id a response shares with its request (Kafka's correlation id), so that a picture can pair them.
+    fn correlation_id(&self) -> Option<u64> {
+        None
     }
 }
 
@@ -178,6 +196,12 @@ pub struct MessageRecord {
     pub label: u32,
     /// 0 for the original, 1 for a duplicate the network made.
     pub copy: u8,
+    /// Its protocol API ([`Label::api`]).
+    pub api: Option<&'static str>,
+    /// Its fields ([`Label::fields`]).
+    pub fields: String,
+    /// The id it shares with its request or response ([`Label::correlation_id`]).
+    pub correlation_id: Option<u64>,
     /// What became of it.
     pub fate: MessageFate,
 }
@@ -294,6 +318,7 @@ impl Recorder {
         assert!(!arrivals_ns.is_empty(), "a message that arrives has an arrival time");
         self.last_ns = now_ns;
         let label = self.label_id(msg);
+        let (api, fields, correlation_id) = (msg.api(), msg.fields(), msg.correlation_id());
         // The same order as Context::send pushes: the duplicate copies first, then the original.
         let order = (1..arrivals_ns.len()).chain([0]);
         for copy in order {
@@ -306,6 +331,9 @@ impl Recorder {
                 target,
                 label,
                 copy: copy_number,
+                api,
+                fields: fields.clone(),
+                correlation_id,
                 fate,
             });
             self.pending.entry((arrivals_ns[copy], target, source)).or_default().push_back(record);
@@ -320,7 +348,17 @@ impl Recorder {
         self.last_ns = now_ns;
         let label = self.label_id(msg);
         let fate = MessageFate::Dropped { at_ns: now_ns, cause };
-        self.recording.messages.push(MessageRecord { send_ns: now_ns, source, target, label, copy: 0, fate });
+        self.recording.messages.push(MessageRecord {
+            send_ns: now_ns,
+            source,
+            target,
+            label,
+            copy: 0,
+            api: msg.api(),
+            fields: msg.fields(),
+            correlation_id: msg.correlation_id(),
+            fate,
+        });
     }
 
     /// A message's arrival event came up at `now_ns`, and this is what the world did with it.
@@ -515,6 +553,41 @@ mod tests {
             "the copy pushed first at time 10 arrives first; the duplicate at 12 never came up"
         );
         assert_eq!(recording.end_ns, 30);
+    }
+
+    /// A message that describes itself, as a model's messages do.
+    struct Described(u64);
+
+    impl Label for Described {
+        fn api(&self) -> Option<&'static str> {
+            Some("Produce")
+        }
+        fn fields(&self) -> String {
+            format!("baseSequence {}", self.0)
+        }
+        fn correlation_id(&self) -> Option<u64> {
+            Some(self.0 + 100)
+        }
+    }
+
+    #[test]
+    fn every_copy_keeps_its_api_fields_and_correlation_id_and_the_defaults_say_nothing() {
+        let mut recorder = Recorder::new(vec![NodeRole::Client, NodeRole::Server]);
+        let (a, b) = (NodeId(0), NodeId(1));
+        recorder.sent(0, a, b, &Described(3), &[10, 11]);
+        recorder.lost(1, a, b, &Described(4), DropCause::Lost);
+        recorder.sent(2, a, b, &7u64, &[12]);
+        let recording = recorder.finish(None, None);
+        let described: Vec<(Option<&str>, &str, Option<u64>)> = (recording.messages.iter())
+            .map(|message| (message.api, message.fields.as_str(), message.correlation_id))
+            .collect();
+        let produce = |sequence: u64| (Some("Produce"), sequence, Some(sequence + 100));
+        let expected = [produce(3), produce(3), produce(4)];
+        for (got, (api, sequence, id)) in described.iter().zip(expected) {
+            assert_eq!(*got, (api, format!("baseSequence {sequence}").as_str(), id), "the duplicate copy too");
+        }
+        assert_eq!(described[3], (None, "", None), "a message without a description");
+        assert_eq!(recording.label(&recording.messages[0]), "message");
     }
 
     #[test]

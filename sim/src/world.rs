@@ -101,21 +101,28 @@ pub struct WorldStats {
     pub faults: BTreeMap<FaultKind, u64>,
 }
 
+/// The parts of a world that every event touches besides its node: handed to a [`Context`] as one borrow,
+/// so that building a context per event costs a few stores, not one per part.
+struct Kernel<M> {
+    /// Every node's incarnation, bumped on every crash, so timers set and messages sent before the crash
+    /// never reach the restarted node.
+    incarnations: Vec<u32>,
+    queue: EventQueue<Event<M>>,
+    network: Network,
+    network_rng: SimRng,
+    trace: Trace,
+    stats: WorldStats,
+    /// Empty unless the world records; see `recording.rs`.
+    recorder: RecorderSlot,
+}
+
 /// What an actor may do while handling an event.
 pub struct Context<'a, M, S> {
     now_ns: u64,
     node: NodeId,
     silenced: bool,
-    /// Every node's incarnation, bumped on every crash.
-    incarnations: &'a [u32],
-    queue: &'a mut EventQueue<Event<M>>,
-    network: &'a mut Network,
-    network_rng: &'a mut SimRng,
+    kernel: &'a mut Kernel<M>,
     node_rng: &'a mut SimRng,
-    trace: &'a mut Trace,
-    stats: &'a mut WorldStats,
-    /// Set only while the world records (see `recording.rs`).
-    recorder: Option<&'a mut Recorder>,
     /// State shared by every node of the world, outside the simulated system.
     pub shared: &'a mut S,
 }
@@ -136,26 +143,26 @@ impl<M: Clone + Hash + Label, S> Context<'_, M, S> {
         if self.silenced {
             return;
         }
-        self.stats.messages_sent += 1;
-        let route = self.network.route(self.network_rng, self.now_ns, self.node, target);
+        self.kernel.stats.messages_sent += 1;
+        let route = self.kernel.network.route(&mut self.kernel.network_rng, self.now_ns, self.node, target);
         let arrivals_ns = route.arrivals_ns();
         if arrivals_ns.is_empty() {
-            self.stats.messages_dropped += 1;
-            if let Some(recorder) = self.recorder.as_deref_mut() {
+            self.kernel.stats.messages_dropped += 1;
+            if let Some(recorder) = self.kernel.recorder.0.as_deref_mut() {
                 let cause = if route.partitioned { DropCause::Partitioned } else { DropCause::Lost };
                 recorder.lost(self.now_ns, self.node, target, &msg, cause);
             }
             return;
         }
         let source = self.node;
-        if let Some(recorder) = self.recorder.as_deref_mut() {
+        if let Some(recorder) = self.kernel.recorder.0.as_deref_mut() {
             recorder.sent(self.now_ns, source, target, &msg, arrivals_ns);
         }
-        let incarnation = self.incarnations[target.index()];
+        let incarnation = self.kernel.incarnations[target.index()];
         for arrival_ns in &arrivals_ns[1..] {
-            self.queue.push(*arrival_ns, Event::Deliver { source, target, incarnation, msg: msg.clone() });
+            self.kernel.queue.push(*arrival_ns, Event::Deliver { source, target, incarnation, msg: msg.clone() });
         }
-        self.queue.push(arrivals_ns[0], Event::Deliver { source, target, incarnation, msg });
+        self.kernel.queue.push(arrivals_ns[0], Event::Deliver { source, target, incarnation, msg });
     }
 
     /// Calls this node's `on_timer(tag)` after `delay_ns`, unless it crashes first.
@@ -163,8 +170,8 @@ impl<M: Clone + Hash + Label, S> Context<'_, M, S> {
         if self.silenced {
             return;
         }
-        let event = Event::Timer { node: self.node, incarnation: self.incarnations[self.node.index()], tag };
-        self.queue.push(self.now_ns + delay_ns, event);
+        let event = Event::Timer { node: self.node, incarnation: self.kernel.incarnations[self.node.index()], tag };
+        self.kernel.queue.push(self.now_ns + delay_ns, event);
     }
 
     /// This node's own random stream (retry jitter and similar client choices).
@@ -174,8 +181,8 @@ impl<M: Clone + Hash + Label, S> Context<'_, M, S> {
 
     /// Adds an observation (a client's view of an outcome) to the trace hash.
     pub fn observe<T: Hash + ?Sized>(&mut self, value: &T) {
-        self.trace.record(TraceTag::Observation, self.now_ns, value);
-        if let Some(recorder) = self.recorder.as_deref_mut() {
+        self.kernel.trace.record(TraceTag::Observation, self.now_ns, value);
+        if let Some(recorder) = self.kernel.recorder.0.as_deref_mut() {
             recorder.observed(self.now_ns, self.node);
         }
     }
@@ -194,19 +201,10 @@ pub struct WorldOptions {
 pub struct World<A: Actor> {
     now_ns: u64,
     nodes: Vec<NodeSlot<A>>,
-    /// Bumped on every crash of a node, so timers set and messages sent before the crash never reach the
-    /// restarted node.
-    incarnations: Vec<u32>,
-    queue: EventQueue<Event<A::Msg>>,
-    network: Network,
-    network_rng: SimRng,
-    trace: Trace,
-    stats: WorldStats,
+    kernel: Kernel<A::Msg>,
     schedule: FaultSchedule,
     /// Set once faults are over: later fault starts are ignored.
     faults_closed: bool,
-    /// Empty unless the world records; see `recording.rs`.
-    recorder: RecorderSlot,
     shared: A::Shared,
 }
 
@@ -229,15 +227,17 @@ impl<A: Actor> World<A> {
         World {
             now_ns: 0,
             nodes,
-            incarnations,
-            queue,
-            network: Network::new(options.network, roles),
-            network_rng: SimRng::new(options.seed, Stream::Network),
-            trace: Trace::new(),
-            stats: WorldStats::default(),
+            kernel: Kernel {
+                incarnations,
+                queue,
+                network: Network::new(options.network, roles),
+                network_rng: SimRng::new(options.seed, Stream::Network),
+                trace: Trace::new(),
+                stats: WorldStats::default(),
+                recorder,
+            },
             schedule: FaultSchedule::default(),
             faults_closed: false,
-            recorder,
             shared,
         }
     }
@@ -245,17 +245,17 @@ impl<A: Actor> World<A> {
     /// Records every message, fault and observation from now on (`recording.rs`); call it before the first
     /// event, so that no message is in flight unrecorded. Recording changes nothing about the run.
     pub fn enable_recording(&mut self) {
-        assert_eq!(self.stats.events, 0, "recording starts before the first event");
-        if self.recorder.0.is_none() {
-            let roles = (0..self.nodes.len()).map(|index| self.network.role(NodeId(index as u32))).collect();
-            self.recorder.0 = Some(Box::new(Recorder::new(roles)));
+        assert_eq!(self.kernel.stats.events, 0, "recording starts before the first event");
+        if self.kernel.recorder.0.is_none() {
+            let roles = (0..self.nodes.len()).map(|index| self.kernel.network.role(NodeId(index as u32))).collect();
+            self.kernel.recorder.0 = Some(Box::new(Recorder::new(roles)));
         }
     }
 
     /// The recording so far, which ends recording; `None` if the world was not recording.
     pub fn take_recording(&mut self) -> Option<Recording> {
-        let recorder = self.recorder.0.take()?;
-        Some(recorder.finish(Some(self.now_ns), Some(self.trace.hex())))
+        let recorder = self.kernel.recorder.0.take()?;
+        Some(recorder.finish(Some(self.now_ns), Some(self.kernel.trace.hex())))
     }
 
     /// Schedules every fault of `schedule` (its start and its end).
@@ -272,20 +272,20 @@ impl<A: Actor> World<A> {
             assert!(fault.at_ns.checked_add(fault.duration_ns).is_some(), "fault {index} ends past u64::MAX ns");
         }
         for (index, fault) in schedule.faults.iter().enumerate() {
-            self.queue.push(fault.at_ns, Event::FaultStart(index));
-            self.queue.push(fault.at_ns + fault.duration_ns, Event::FaultEnd(index));
+            self.kernel.queue.push(fault.at_ns, Event::FaultStart(index));
+            self.kernel.queue.push(fault.at_ns + fault.duration_ns, Event::FaultEnd(index));
         }
         self.schedule = schedule;
     }
 
     /// Runs the earliest event; false when nothing is left.
     pub fn step(&mut self) -> bool {
-        let Some((time_ns, event)) = self.queue.pop() else {
+        let Some((time_ns, event)) = self.kernel.queue.pop() else {
             return false;
         };
         assert!(time_ns >= self.now_ns, "time never goes backwards");
         self.now_ns = time_ns;
-        self.stats.events += 1;
+        self.kernel.stats.events += 1;
         match event {
             Event::Start(node) => self.with_context(node, |actor, ctx| actor.on_start(ctx)),
             Event::Deliver { source, target, incarnation, msg } => self.tick_deliver(source, target, incarnation, msg),
@@ -298,7 +298,7 @@ impl<A: Actor> World<A> {
 
     /// Runs every event due before or at `end_ns`, then sets the clock to `end_ns`.
     pub fn run_until(&mut self, end_ns: u64) {
-        while self.queue.peek_time_ns().is_some_and(|time_ns| time_ns <= end_ns) {
+        while self.kernel.queue.peek_time_ns().is_some_and(|time_ns| time_ns <= end_ns) {
             self.step();
         }
         self.now_ns = self.now_ns.max(end_ns);
@@ -310,7 +310,7 @@ impl<A: Actor> World<A> {
             if done(self) {
                 return true;
             }
-            match self.queue.peek_time_ns() {
+            match self.kernel.queue.peek_time_ns() {
                 Some(time_ns) if time_ns <= end_ns => {
                     self.step();
                 }
@@ -323,10 +323,10 @@ impl<A: Actor> World<A> {
     /// faults scheduled later never start. The start of a run's quiescent phase.
     pub fn heal_all(&mut self) {
         self.faults_closed = true;
-        if let Some(recorder) = self.recorder.0.as_deref_mut() {
+        if let Some(recorder) = self.kernel.recorder.0.as_deref_mut() {
             recorder.healed(self.now_ns);
         }
-        self.network.heal_all();
+        self.kernel.network.heal_all();
         for index in 0..self.nodes.len() {
             let node = NodeId(index as u32);
             match self.nodes[index].status {
@@ -360,11 +360,11 @@ impl<A: Actor> World<A> {
         }
         slot.status = NodeStatus::Down;
         slot.held.clear();
-        if let Some(recorder) = self.recorder.0.as_deref_mut() {
+        if let Some(recorder) = self.kernel.recorder.0.as_deref_mut() {
             recorder.crashed(self.now_ns, node);
         }
-        self.incarnations[node.index()] += 1;
-        self.trace.record(TraceTag::NodeStatus, self.now_ns, &(node, 0u8));
+        self.kernel.incarnations[node.index()] += 1;
+        self.kernel.trace.record_fixed(TraceTag::NodeStatus, self.now_ns, &(node, 0u8));
         assert_eq!(self.nodes[node.index()].status, NodeStatus::Down);
         true
     }
@@ -375,7 +375,7 @@ impl<A: Actor> World<A> {
             return;
         }
         self.nodes[node.index()].status = NodeStatus::Up;
-        self.trace.record(TraceTag::NodeStatus, self.now_ns, &(node, 1u8));
+        self.kernel.trace.record_fixed(TraceTag::NodeStatus, self.now_ns, &(node, 1u8));
         self.with_context(node, |actor, ctx| actor.on_restart(ctx));
     }
 
@@ -386,7 +386,7 @@ impl<A: Actor> World<A> {
             return;
         }
         slot.status = NodeStatus::Paused;
-        self.trace.record(TraceTag::NodeStatus, self.now_ns, &(node, 2u8));
+        self.kernel.trace.record_fixed(TraceTag::NodeStatus, self.now_ns, &(node, 2u8));
     }
 
     /// Resumes a paused node now; what waited for it is handled next, in arrival order.
@@ -397,12 +397,12 @@ impl<A: Actor> World<A> {
         }
         slot.status = NodeStatus::Up;
         for event in std::mem::take(&mut slot.held) {
-            self.queue.push(self.now_ns, event);
+            self.kernel.queue.push(self.now_ns, event);
         }
-        if let Some(recorder) = self.recorder.0.as_deref_mut() {
+        if let Some(recorder) = self.kernel.recorder.0.as_deref_mut() {
             recorder.resumed(self.now_ns, node);
         }
-        self.trace.record(TraceTag::NodeStatus, self.now_ns, &(node, 3u8));
+        self.kernel.trace.record_fixed(TraceTag::NodeStatus, self.now_ns, &(node, 3u8));
     }
 
     /// Virtual time now, in nanoseconds.
@@ -437,41 +437,41 @@ impl<A: Actor> World<A> {
 
     /// Counters so far.
     pub fn stats(&self) -> &WorldStats {
-        &self.stats
+        &self.kernel.stats
     }
 
     /// The trace hash so far.
     pub fn trace_hash(&self) -> String {
-        self.trace.hex()
+        self.kernel.trace.hex()
     }
 
     /// Number of records in the trace.
     pub fn trace_records(&self) -> u64 {
-        self.trace.records()
+        self.kernel.trace.records()
     }
 
     /// True if nothing is scheduled any more.
     pub fn is_idle(&self) -> bool {
-        self.queue.is_empty()
+        self.kernel.queue.is_empty()
     }
 
     /// Consumes the world, returning its nodes and shared state. Inside [`crate::recording::capture`], the
     /// world's recording is handed over here, with its final time and trace hash.
     pub fn into_parts(mut self) -> (Vec<A>, A::Shared) {
-        if self.recorder.0.is_some() {
-            self.recorder.hand_over(Some(self.now_ns), Some(self.trace.hex()));
+        if self.kernel.recorder.0.is_some() {
+            self.kernel.recorder.hand_over(Some(self.now_ns), Some(self.kernel.trace.hex()));
         }
         (self.nodes.into_iter().map(|slot| slot.actor).collect(), self.shared)
     }
 
     fn tick_deliver(&mut self, source: NodeId, target: NodeId, incarnation: u32, msg: A::Msg) {
         let arrival = self.arrival(source, target, incarnation);
-        if let Some(recorder) = self.recorder.0.as_deref_mut() {
+        if let Some(recorder) = self.kernel.recorder.0.as_deref_mut() {
             recorder.arrived(self.now_ns, source, target, arrival);
         }
         match arrival {
             Arrival::Dropped(_) => {
-                self.stats.messages_dropped += 1;
+                self.kernel.stats.messages_dropped += 1;
                 return;
             }
             Arrival::Held => {
@@ -480,8 +480,8 @@ impl<A: Actor> World<A> {
             }
             Arrival::Delivered => {}
         }
-        self.stats.messages_delivered += 1;
-        self.trace.record(TraceTag::Deliver, self.now_ns, &(source, target, &msg));
+        self.kernel.stats.messages_delivered += 1;
+        self.kernel.trace.record_delivery(self.now_ns, source, target, &msg);
         self.with_context(target, |actor, ctx| actor.on_message(ctx, source, msg));
     }
 
@@ -489,7 +489,7 @@ impl<A: Actor> World<A> {
     /// decision folds into `tick_deliver`'s branches as if they were written there.
     #[inline(always)]
     fn arrival(&self, source: NodeId, target: NodeId, incarnation: u32) -> Arrival {
-        if self.incarnations[target.index()] != incarnation {
+        if self.kernel.incarnations[target.index()] != incarnation {
             // Sent to an earlier incarnation of the target: the connection died in the crash.
             return Arrival::Dropped(DropCause::ConnectionLost);
         }
@@ -498,7 +498,7 @@ impl<A: Actor> World<A> {
             NodeStatus::Paused => return Arrival::Held,
             NodeStatus::Up => {}
         }
-        if self.network.is_partitioned(source, target) {
+        if self.kernel.network.is_partitioned(source, target) {
             // The partition began while the message was in flight.
             return Arrival::Dropped(DropCause::PartitionedInFlight);
         }
@@ -506,7 +506,7 @@ impl<A: Actor> World<A> {
     }
 
     fn tick_timer(&mut self, node: NodeId, incarnation: u32, tag: u64) {
-        if self.incarnations[node.index()] != incarnation {
+        if self.kernel.incarnations[node.index()] != incarnation {
             return;
         }
         let slot = &mut self.nodes[node.index()];
@@ -518,8 +518,8 @@ impl<A: Actor> World<A> {
             }
             NodeStatus::Up => {}
         }
-        self.stats.timers_fired += 1;
-        self.trace.record(TraceTag::Timer, self.now_ns, &(node, tag));
+        self.kernel.stats.timers_fired += 1;
+        self.kernel.trace.record_fixed(TraceTag::Timer, self.now_ns, &(node, tag));
         self.with_context(node, |actor, ctx| actor.on_timer(ctx, tag));
     }
 
@@ -529,17 +529,19 @@ impl<A: Actor> World<A> {
         }
         let action = self.schedule.faults[index].action.clone();
         let kind = action.kind();
-        *self.stats.faults.entry(kind).or_insert(0) += 1;
-        self.trace.record(TraceTag::FaultStart, self.now_ns, &(index, &action));
-        if let Some(recorder) = self.recorder.0.as_deref_mut() {
+        *self.kernel.stats.faults.entry(kind).or_insert(0) += 1;
+        self.kernel.trace.record(TraceTag::FaultStart, self.now_ns, &(index, &action));
+        if let Some(recorder) = self.kernel.recorder.0.as_deref_mut() {
             recorder.fault_started(self.now_ns, index, &action);
         }
         match &action {
             FaultAction::Link { .. } => {
                 let fault = action.link_fault().expect("link action has a link fault");
-                self.network.degrade(index, fault);
+                self.kernel.network.degrade(index, fault);
             }
-            FaultAction::Partition { kind, side_a, side_b } => self.network.partition(index, *kind, side_a, side_b),
+            FaultAction::Partition { kind, side_a, side_b } => {
+                self.kernel.network.partition(index, *kind, side_a, side_b)
+            }
             FaultAction::Crash { node, kind } if kind.loses_unflushed_storage() => self.lose_power(*node),
             FaultAction::Crash { node, .. } => self.crash(*node),
             FaultAction::Pause { node, .. } => self.pause(*node),
@@ -550,12 +552,12 @@ impl<A: Actor> World<A> {
         if self.faults_closed {
             return;
         }
-        self.trace.record(TraceTag::FaultEnd, self.now_ns, &index);
-        if let Some(recorder) = self.recorder.0.as_deref_mut() {
+        self.kernel.trace.record_fixed(TraceTag::FaultEnd, self.now_ns, &index);
+        if let Some(recorder) = self.kernel.recorder.0.as_deref_mut() {
             recorder.fault_ended(self.now_ns, index);
         }
         match self.schedule.faults[index].action {
-            FaultAction::Link { .. } | FaultAction::Partition { .. } => self.network.heal(index),
+            FaultAction::Link { .. } | FaultAction::Partition { .. } => self.kernel.network.heal(index),
             FaultAction::Crash { node, .. } => self.restart(node),
             FaultAction::Pause { node, .. } => self.resume(node),
         }
@@ -584,14 +586,8 @@ impl<A: Actor> World<A> {
             now_ns: self.now_ns,
             node,
             silenced,
-            incarnations: &self.incarnations,
-            queue: &mut self.queue,
-            network: &mut self.network,
-            network_rng: &mut self.network_rng,
+            kernel: &mut self.kernel,
             node_rng: &mut slot.rng,
-            trace: &mut self.trace,
-            stats: &mut self.stats,
-            recorder: self.recorder.0.as_deref_mut(),
             shared: &mut self.shared,
         };
         handle(&mut slot.actor, &mut ctx);

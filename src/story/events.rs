@@ -56,7 +56,7 @@ pub fn events_text(diagram: Option<&SpaceTime>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use eosim_reports::svg::{Arrow, BandStyle, FaultBand, Lane, LaneKind, OpMark};
+    use eosim_reports::svg::{Arrow, BandStyle, FaultBand, Lane, LaneKind, OpMark, Topic};
 
     #[test]
     fn every_message_fault_and_operation_is_one_line_in_time_order() {
@@ -70,6 +70,10 @@ mod tests {
                 end: ArrowEnd::Dropped { at_ns: 2_000_000, at_send: true },
                 label: "ProduceResponse".to_string(),
                 note: "lost by the network".to_string(),
+                api: String::new(),
+                fields: String::new(),
+                topic: Topic::Ordinary,
+                chain: false,
             }],
             faults: vec![FaultBand {
                 style: BandStyle::Link,
@@ -79,7 +83,15 @@ mod tests {
                 lanes: Vec::new(),
                 side_b: Vec::new(),
             }],
-            ops: vec![OpMark { lane: 1, time_ns: 500_000, index: 0, text: "invoke send".to_string(), proving: false }],
+            ops: vec![OpMark {
+                lane: 1,
+                time_ns: 500_000,
+                index: 0,
+                text: "invoke send".to_string(),
+                proving: false,
+                outcome: "invoke",
+            }],
+            events: Vec::new(),
             end_ns: 4_000_000,
         };
         let text = events_text(Some(&diagram));

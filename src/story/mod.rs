@@ -239,7 +239,7 @@ pub fn fit(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use eosim_reports::svg::{Arrow, ArrowEnd, BandStyle, FaultBand, Lane, OpMark};
+    use eosim_reports::svg::{Arrow, ArrowEnd, BandStyle, FaultBand, Lane, OpMark, Topic};
 
     /// Two servers and twelve clients; client 13 proves something, client 5 acts near the window, client 2 far.
     fn crowded() -> SpaceTime {
@@ -252,6 +252,7 @@ mod tests {
             index: lane,
             text: "ok send".to_string(),
             proving,
+            outcome: "ok",
         };
         let mut ops = vec![op(13, 1_000, true), op(2, 900_000_000, false)];
         ops.extend((3..13).map(|lane| op(lane, 2_000 + lane as u64, false)));
@@ -262,6 +263,10 @@ mod tests {
             end: ArrowEnd::Delivered { at_ns: 2_000 },
             label: "ProduceRequest".to_string(),
             note: String::new(),
+            api: String::new(),
+            fields: String::new(),
+            topic: Topic::Ordinary,
+            chain: false,
         };
         let crash = |lane: usize| FaultBand {
             style: BandStyle::Crash,
@@ -276,6 +281,7 @@ mod tests {
             arrows: vec![arrow(13, 0), arrow(2, 1)],
             faults: vec![crash(13), crash(2)],
             ops,
+            events: Vec::new(),
             end_ns: 1_000_000_000,
         }
     }

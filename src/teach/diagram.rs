@@ -331,7 +331,7 @@ fn cut(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use eosim_reports::svg::{Arrow, FaultBand, Lane, OpMark};
+    use eosim_reports::svg::{Arrow, FaultBand, Lane, OpMark, Topic};
 
     fn diagram() -> SpaceTime {
         let lane = |name: &str, kind| Lane { name: name.to_string(), kind };
@@ -342,6 +342,10 @@ mod tests {
             end,
             label: label.to_string(),
             note: String::new(),
+            api: String::new(),
+            fields: String::new(),
+            topic: Topic::Ordinary,
+            chain: false,
         };
         SpaceTime {
             lanes: vec![lane("broker-0", LaneKind::Server), lane("producer-0", LaneKind::Client)],
@@ -358,7 +362,15 @@ mod tests {
                 lanes: vec![0],
                 side_b: Vec::new(),
             }],
-            ops: vec![OpMark { lane: 1, time_ns: 1_000_000, index: 0, text: "invoke send".to_string(), proving: true }],
+            ops: vec![OpMark {
+                lane: 1,
+                time_ns: 1_000_000,
+                index: 0,
+                text: "invoke send".to_string(),
+                proving: true,
+                outcome: "invoke",
+            }],
+            events: Vec::new(),
             end_ns: 100_000_000,
         }
     }
@@ -383,7 +395,18 @@ mod tests {
         diagram.lanes.extend(["producer-1", "producer-2", "consumer-0"].map(lane));
         let end = ArrowEnd::Dropped { at_ns: 1_250_000, at_send: true };
         let label = "FetchResponse".to_string();
-        diagram.arrows.push(Arrow { source: 0, target: 4, send_ns: 1_250_000, end, label, note: String::new() });
+        diagram.arrows.push(Arrow {
+            source: 0,
+            target: 4,
+            send_ns: 1_250_000,
+            end,
+            label,
+            note: String::new(),
+            api: String::new(),
+            fields: String::new(),
+            topic: Topic::Ordinary,
+            chain: false,
+        });
         let options = DiagramOptions::default();
         let text = render_text(&diagram, &[1_250_000], &options);
         let line = text.lines().find(|line| line.contains("FetchResponse")).expect("drawn");
@@ -398,7 +421,18 @@ mod tests {
         let mut diagram = diagram();
         let end = ArrowEnd::Delivered { at_ns: 1_300_000 };
         let label = "WriteTxnMarkerRequest".to_string();
-        diagram.arrows.push(Arrow { source: 0, target: 0, send_ns: 1_250_000, end, label, note: String::new() });
+        diagram.arrows.push(Arrow {
+            source: 0,
+            target: 0,
+            send_ns: 1_250_000,
+            end,
+            label,
+            note: String::new(),
+            api: String::new(),
+            fields: String::new(),
+            topic: Topic::Ordinary,
+            chain: false,
+        });
         let text = render_text(&diagram, &[1_250_000], &DiagramOptions::default());
         let line = text.lines().find(|line| line.contains("WriteTxnMarkerRequest")).expect("drawn");
         assert!(line.contains('↻') && line.contains("(to itself)"), "{text}");

@@ -96,9 +96,15 @@ pub fn read_json(path: &Path) -> Value {
 
 /// Runs headless Chromium on `page` with `extra` flags and a fresh profile, and returns its output.
 pub fn chromium(page: &Path, profile: &Path, extra: &[String]) -> Output {
+    chromium_at(page, "", profile, extra)
+}
+
+/// Runs headless Chromium on `page` opened at `fragment` (`#view=...`, or empty) with `extra` flags and a fresh
+/// profile, and returns its output.
+pub fn chromium_at(page: &Path, fragment: &str, profile: &Path, extra: &[String]) -> Output {
     let _ = std::fs::remove_dir_all(profile);
     std::fs::create_dir_all(profile).expect("a fresh profile directory");
-    let url = format!("file://{}", page.canonicalize().expect("the page exists").display());
+    let url = format!("file://{}{fragment}", page.canonicalize().expect("the page exists").display());
     let mut args: Vec<String> = [
         "--headless",
         "--no-sandbox",
@@ -126,16 +132,34 @@ pub fn chromium(page: &Path, profile: &Path, extra: &[String]) -> Output {
 }
 
 /// Waits for a child, killing it after [`BROWSER_TIMEOUT`]: a hung browser must fail the test, not hang CI.
+/// Its streams are drained meanwhile, so that a large `--dump-dom` cannot fill a pipe and stall the browser.
 pub fn wait_bounded(mut child: std::process::Child) -> Output {
+    use std::io::Read;
+    let drain = |stream: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut stream) = stream {
+                let _ = stream.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|stream| Box::new(stream) as Box<dyn Read + Send>));
+    let stderr = drain(child.stderr.take().map(|stream| Box::new(stream) as Box<dyn Read + Send>));
     let start = Instant::now();
-    while child.try_wait().expect("chromium can be waited for").is_none() {
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("chromium can be waited for") {
+            break status;
+        }
         if start.elapsed() > BROWSER_TIMEOUT {
             let _ = child.kill();
             panic!("chromium did not finish within {BROWSER_TIMEOUT:?}");
         }
         std::thread::sleep(Duration::from_millis(50));
-    }
-    child.wait_with_output().expect("chromium's output can be read")
+    };
+    let stdout = stdout.join().expect("the stdout reader ends");
+    let stderr = stderr.join().expect("the stderr reader ends");
+    Output { status, stdout, stderr }
 }
 
 /// Whether the browser half runs: Chromium is there, or skipping was asked for; else the test fails.

@@ -16,11 +16,13 @@ use crate::{Anomaly, AnomalyKind, History, Key, Offset, Value};
 /// per partition that is provably not linearizable, and every partition's verdict (events named by history index).
 pub fn anomalies(history: &History, budget: SearchBudget) -> (Vec<Anomaly>, Vec<(Key, Verdict)>) {
     let verdicts = check_history(history, budget);
-    let operations = from_history(history);
+    // The operations are rebuilt only to explain a failing partition; a passing history needs them once.
+    let mut operations = None;
     let mut found = Vec::new();
     for (key, verdict) in &verdicts {
         if let Verdict::NotLinearizable { blocked, longest_prefix, .. } = verdict {
-            let mut anomaly = explain(&operations, key, *blocked, longest_prefix.last().copied());
+            let operations = operations.get_or_insert_with(|| from_history(history));
+            let mut anomaly = explain(operations, key, *blocked, longest_prefix.last().copied());
             anomaly.explanation = history.name_values(&anomaly.explanation);
             found.push(anomaly);
         }

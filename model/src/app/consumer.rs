@@ -383,7 +383,7 @@ mod tests {
         let TestNode::Broker(asked) = world.actor(NodeId(0)) else { unreachable!("node 0 is the broker") };
         assert_eq!(asked[..3], [0, LOG_START_OFFSET, LOG_START_OFFSET + 1], "reset once, then reads on");
         assert!(asked[1..].iter().all(|offset| *offset >= LOG_START_OFFSET), "never back below the start: {asked:?}");
-        assert_eq!(world.shared().counters.get("client:offset-reset"), Some(&1));
+        assert_eq!(world.shared().counter("client:offset-reset"), 1);
         let polled = world.shared().history.ops.iter().flat_map(|op| op.mops.iter()).any(
             |mop| matches!(mop, MicroOp::Poll { reads } if reads.values().any(|records| records.contains(&(5, 50)))),
         );

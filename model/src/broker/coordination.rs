@@ -415,6 +415,7 @@ impl Broker {
         let me = self.me();
         let result = match (self.volatile.replicas.get_mut(&log), self.durable.replicas.get_mut(&log)) {
             (Some(replica), Some(durable)) => {
+                replica.advance_clock(ctx.now_ns());
                 replica.append_internal(durable, &self.settings.replication, (me, request_id), batch)
             }
             _ => Err(ErrorCode::NotLeaderOrFollower),
@@ -476,14 +477,17 @@ impl Broker {
                 ctx.shared.count("broker:marker-epoch-not-bumped");
                 Err(ErrorCode::InvalidProducerEpoch)
             }
-            (Some(replica), Some(durable)) => replica.write_marker(
-                durable,
-                &self.settings.replication,
-                Some((me, internal_id)),
-                producer,
-                marker,
-                coordinator_epoch,
-            ),
+            (Some(replica), Some(durable)) => {
+                replica.advance_clock(ctx.now_ns());
+                replica.write_marker(
+                    durable,
+                    &self.settings.replication,
+                    Some((me, internal_id)),
+                    producer,
+                    marker,
+                    coordinator_epoch,
+                )
+            }
             _ => Err(ErrorCode::NotLeaderOrFollower),
         };
         count_result(ctx, &result.map(|_| ()));

@@ -167,6 +167,10 @@ impl PartitionLog {
     /// Batches from `offset` on (whole batches, the first one may start before `offset`), at most
     /// `max_records` records in all but at least one batch.
     pub fn batches_from(&self, offset: u64, max_records: u32) -> Vec<StoredBatch> {
+        // A caught-up follower's fetch, most fetches, needs no search.
+        if offset >= self.end_offset {
+            return Vec::new();
+        }
         let first = self.batches.partition_point(|stored| stored.next_offset() <= offset);
         let mut records = 0u32;
         let mut batches = Vec::new();
@@ -205,6 +209,10 @@ impl PartitionLog {
     /// The largest epoch at or below `epoch` in this log and the offset where it ends (the start of the next
     /// epoch, or the log end): what Kafka's OffsetsForLeaderEpoch answers. `(0, 0)` if no such epoch.
     pub fn epoch_end_offset(&self, epoch: u32) -> DivergingEpoch {
+        // A follower that copied the leader's latest epoch, most fetches, needs no search.
+        if let Some(last) = self.batches.last().filter(|last| last.leader_epoch <= epoch) {
+            return DivergingEpoch { epoch: last.leader_epoch, end_offset: self.end_offset };
+        }
         let after = self.batches.partition_point(|stored| stored.leader_epoch <= epoch);
         let Some(found) = after.checked_sub(1).map(|index| self.batches[index].leader_epoch) else {
             return DivergingEpoch { epoch: 0, end_offset: 0 };
@@ -366,5 +374,39 @@ mod tests {
         log.truncate_fully_and_start_at(7);
         assert_eq!((log.start_offset(), log.end_offset(), log.batches().len()), (7, 7, 0));
         assert_eq!(log.append(batch(&[8]), 0, 0), 7);
+    }
+
+    proptest::proptest! {
+        /// The searches' shortcuts for a caught-up follower (a fetch at the log end, an epoch at or past the
+        /// last one) answer what a walk over every batch answers, on any log, truncated or not.
+        #[test]
+        fn shortcuts_agree_with_a_walk_over_the_log(
+            batches in proptest::collection::vec((1usize..4, 0u32..3), 0..12),
+            truncate_fully_at in proptest::option::of(0u64..40),
+            offset in 0u64..45,
+            epoch in 0u32..30,
+        ) {
+            let mut log = PartitionLog::new();
+            let mut leader_epoch = 0;
+            for (records, epoch_step) in batches {
+                leader_epoch += epoch_step;
+                log.append(batch(&vec![1; records]), leader_epoch, 0);
+            }
+            if let Some(at) = truncate_fully_at.filter(|at| *at >= log.end_offset()) {
+                log.truncate_fully_and_start_at(at);
+            }
+            let expected: Vec<u64> =
+                log.batches().iter().filter(|b| b.next_offset() > offset).map(|b| b.base_offset).take(1).collect();
+            let found: Vec<u64> = log.batches_from(offset, 1).iter().map(|b| b.base_offset).collect();
+            proptest::prop_assert_eq!(found, expected);
+            let walked = log.batches().iter().enumerate().filter(|(_, b)| b.leader_epoch <= epoch).fold(None, |_, found| Some(found)).map(
+                |(index, b)| DivergingEpoch {
+                    epoch: b.leader_epoch,
+                    end_offset: log.batches().get(index + 1).map_or(log.end_offset(), |next| next.base_offset),
+                },
+            );
+            let walked = walked.unwrap_or(DivergingEpoch { epoch: 0, end_offset: 0 });
+            proptest::prop_assert_eq!(log.epoch_end_offset(epoch), walked);
+        }
     }
 }

@@ -140,8 +140,9 @@ struct FetchView {
 struct Volatile {
     image: Option<MetadataImage>,
     replicas: PartitionMap<Replica>,
-    /// Follower fetch in flight per partition: request id and send time.
-    fetches: BTreeMap<PartitionId, (u64, u64)>,
+    /// Follower fetch in flight per partition: request id and send time. Set and cleared on every follower
+    /// fetch, so indexed by partition rather than searched.
+    fetches: PartitionMap<(u64, u64)>,
     /// Follower fetches this leader holds until something changes (Kafka's fetch purgatory), by park id.
     /// Park ids only grow, so pushing keeps this sorted by park id; a vector because it is scanned after every
     /// event this broker handles.
@@ -166,7 +167,7 @@ impl Volatile {
         Volatile {
             image: None,
             replicas: PartitionMap::new(),
-            fetches: BTreeMap::new(),
+            fetches: PartitionMap::new(),
             parked_fetches: Vec::new(),
             next_request_id: 0,
             txn: TxnCoordinator::new(settings.txn.clone()).with_kafka_bugs(&settings.kafka_bugs),
@@ -280,13 +281,6 @@ impl Broker {
         }
     }
 
-    /// Every replica's clock reads the time of the event being handled.
-    fn advance_clocks(&mut self, now_ns: u64) {
-        for replica in self.volatile.replicas.values_mut() {
-            replica.advance_clock(now_ns);
-        }
-    }
-
     fn start_timers(&mut self, ctx: &mut Ctx<'_>) {
         self.send_heartbeat(ctx);
         ctx.set_timer(self.settings.heartbeat_ns, timer_tag(TIMER_HEARTBEAT, 0));
@@ -311,6 +305,7 @@ impl Broker {
     /// Kafka's `PeriodicProducerExpirationCheck`: every partition forgets its expired producers.
     fn tick_producer_expiration(&mut self, ctx: &mut Ctx<'_>) {
         for replica in self.volatile.replicas.values_mut() {
+            replica.advance_clock(ctx.now_ns());
             for _ in 0..replica.remove_expired_producers(&self.settings.replication) {
                 ctx.shared.count("broker:producer-id-expired");
             }
@@ -326,6 +321,7 @@ impl Broker {
         {
             let durable = self.durable.replicas.get_mut(partition).expect("hosted");
             let start_before = durable.log.start_offset();
+            replica.advance_clock(ctx.now_ns());
             let evicted = replica.delete_old_segments(durable, &self.settings.replication);
             if durable.log.start_offset() > start_before {
                 ctx.shared.count("broker:log-start-offset-incremented");
@@ -348,7 +344,6 @@ impl Broker {
 
     /// Heartbeats, ISR checks and follower fetches.
     pub fn on_timer(&mut self, ctx: &mut Ctx<'_>, tag: u64) {
-        self.advance_clocks(ctx.now_ns());
         let (kind, payload) = timer_parts(tag);
         match kind {
             TIMER_PRODUCER_EXPIRATION => {
@@ -389,7 +384,6 @@ impl Broker {
 
     /// Handles one request or response.
     pub fn on_message(&mut self, ctx: &mut Ctx<'_>, source: NodeId, msg: Msg) {
-        self.advance_clocks(ctx.now_ns());
         match msg {
             Msg::InitProducerIdRequest { request_id, transactional: None } => {
                 let producer_id = self.new_producer_id();
@@ -492,6 +486,7 @@ impl Broker {
         let result = match self.volatile.replicas.get_mut(&partition) {
             Some(replica) => {
                 let durable = self.durable.replicas.get_mut(&partition).expect("hosted");
+                replica.advance_clock(ctx.now_ns());
                 replica.produce(durable, &self.settings.replication, waiting, batch)
             }
             None => Err(ErrorCode::NotLeaderOrFollower),
@@ -593,19 +588,43 @@ impl Broker {
     }
 
     /// Kafka's `DelayedFetch.tryComplete`, run after every event this broker handles (Kafka runs it after
-    /// appends, HW moves and leader changes): answers each parked fetch whose partition changed. Answering
-    /// one records its follower's progress, which may move the HW and so complete others: it runs until none
-    /// is left to answer.
+    /// appends, HW moves and leader changes): answers each parked fetch whose partition changed, in park-id
+    /// order. Answering one records its follower's progress, which may move the HW and so complete others: it
+    /// runs until none is left to answer. Only partitions the replica maps lent out for change since the last
+    /// check can have moved, so only their parked fetches are re-read.
     fn try_complete_parked_fetches(&mut self, ctx: &mut Ctx<'_>) {
-        loop {
-            let changed = self
-                .volatile
-                .parked_fetches
-                .iter()
-                .find(|(_, parked)| self.fetch_view(parked.partition) != Some(parked.seen));
-            let Some(park_id) = changed.map(|(park_id, _)| *park_id) else { return };
+        while !self.volatile.parked_fetches.is_empty() && self.partitions_changed() {
+            let changed = self.volatile.parked_fetches.iter().find(|(_, parked)| {
+                self.partition_changed(parked.partition) && self.fetch_view(parked.partition) != Some(parked.seen)
+            });
+            let Some(park_id) = changed.map(|(park_id, _)| *park_id) else { break };
             ctx.shared.count("broker:fetch-completed-early");
             self.answer_parked_fetch(ctx, park_id);
+        }
+        self.volatile.replicas.forget_changes();
+        self.durable.replicas.forget_changes();
+        #[cfg(debug_assertions)]
+        self.assert_parked_fetches_see_their_partitions();
+    }
+
+    /// True if some hosted partition may have changed since the last parked-fetch check.
+    fn partitions_changed(&self) -> bool {
+        self.volatile.replicas.has_changes() || self.durable.replicas.has_changes()
+    }
+
+    /// True if `partition` may have changed since the last parked-fetch check.
+    fn partition_changed(&self, partition: PartitionId) -> bool {
+        self.volatile.replicas.is_changed(&partition) || self.durable.replicas.is_changed(&partition)
+    }
+
+    /// The full scan the change tracking stands in for: after a check, every parked fetch still sees its
+    /// partition as it was when parked. Debug builds (every `cargo test`) run it after every event; release
+    /// builds skip it because it costs what the tracking saves.
+    #[cfg(debug_assertions)]
+    fn assert_parked_fetches_see_their_partitions(&self) {
+        for (park_id, parked) in &self.volatile.parked_fetches {
+            let view = self.fetch_view(parked.partition);
+            assert!(view == Some(parked.seen), "parked fetch {park_id} missed a change of its partition: {view:?}");
         }
     }
 
@@ -670,6 +689,7 @@ impl Broker {
         }
         let replica = self.volatile.replicas.get_mut(&partition).expect("fetching replicas exist");
         let durable = self.durable.replicas.get_mut(&partition).expect("hosted");
+        replica.advance_clock(ctx.now_ns());
         replica.on_fetch_data(durable, &self.settings.replication, data);
         // The leader holds a fetch that finds nothing new, so the follower always fetches again at once, as
         // Kafka's `ReplicaFetcherThread` loop does.
@@ -737,6 +757,9 @@ impl Broker {
     /// Answers the acks=all requests a replica completed; those this broker made itself (coordinator writes,
     /// markers) go to whoever waits for them here.
     fn send_replies(&mut self, ctx: &mut Ctx<'_>, partition: PartitionId, replies: Vec<Reply>) {
+        if replies.is_empty() {
+            return;
+        }
         let me = NodeId(self.settings.broker_index);
         let log_start_offset = self.log_start_offset(partition);
         for (client, request_id, result) in replies {

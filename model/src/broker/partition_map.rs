@@ -4,24 +4,41 @@
 //! instead of a B-tree search. The broker looks its replicas up several times per event (the parked-fetch
 //! check alone once per parked fetch after every event), which made those searches one of a run's largest
 //! costs. Iteration is in partition order, as a `BTreeMap`'s, so nothing that walks the map changes order.
+//!
+//! The map also remembers which partitions it lent out for change since it was last told to forget
+//! ([`PartitionMap::is_changed`]): the leader's fetch purgatory re-reads only those partitions after an event,
+//! instead of every parked fetch's partition after every event.
 
 use std::ops::Index;
 
 use crate::protocol::PartitionId;
 
 /// A map from [`PartitionId`] to `T`, in partition order.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct PartitionMap<T> {
     // The key is kept beside the value so iteration can lend `&PartitionId`, as a `BTreeMap` does.
     slots: Vec<Option<(PartitionId, T)>>,
     len: usize,
+    /// By partition index: lent out for change (or inserted, removed) since the last `forget_changes`.
+    changed: Vec<bool>,
+    /// How many entries of `changed` are set, so an unchanged map answers without a scan.
+    changed_count: usize,
 }
 
 impl<T> Default for PartitionMap<T> {
     fn default() -> Self {
-        PartitionMap { slots: Vec::new(), len: 0 }
+        PartitionMap { slots: Vec::new(), len: 0, changed: Vec::new(), changed_count: 0 }
     }
 }
+
+/// Two maps are equal when they hold the same entries; what changed since when is bookkeeping, not content.
+impl<T: PartialEq> PartialEq for PartitionMap<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl<T: Eq> Eq for PartitionMap<T> {}
 
 impl<T> PartitionMap<T> {
     /// An empty map.
@@ -34,9 +51,14 @@ impl<T> PartitionMap<T> {
         self.slots.get(partition.index())?.as_ref().map(|(_, value)| value)
     }
 
-    /// The value of `partition` to change, if present.
+    /// The value of `partition` to change, if present; marks it changed.
     pub fn get_mut(&mut self, partition: &PartitionId) -> Option<&mut T> {
-        self.slots.get_mut(partition.index())?.as_mut().map(|(_, value)| value)
+        let index = partition.index();
+        if self.slots.get(index)?.is_none() {
+            return None;
+        }
+        self.mark_changed(index);
+        self.slots[index].as_mut().map(|(_, value)| value)
     }
 
     /// True if `partition` has a value.
@@ -51,6 +73,7 @@ impl<T> PartitionMap<T> {
             self.slots.resize_with(index + 1, || None);
         }
         let old = self.slots[index].replace((partition, value)).map(|(_, old)| old);
+        self.mark_changed(index);
         if old.is_none() {
             self.len += 1;
         }
@@ -59,9 +82,11 @@ impl<T> PartitionMap<T> {
 
     /// Removes `partition`, returning its value.
     pub fn remove(&mut self, partition: &PartitionId) -> Option<T> {
-        let old = self.slots.get_mut(partition.index())?.take().map(|(_, old)| old);
+        let index = partition.index();
+        let old = self.slots.get_mut(index)?.take().map(|(_, old)| old);
         if old.is_some() {
             self.len -= 1;
+            self.mark_changed(index);
         }
         old
     }
@@ -81,8 +106,9 @@ impl<T> PartitionMap<T> {
         Iter { slots: self.slots.iter() }
     }
 
-    /// Partitions and values to change, in partition order.
+    /// Partitions and values to change, in partition order; marks every partition changed.
     pub fn iter_mut(&mut self) -> IterMut<'_, T> {
+        self.mark_all_changed();
         IterMut { slots: self.slots.iter_mut() }
     }
 
@@ -96,13 +122,51 @@ impl<T> PartitionMap<T> {
         self.iter().map(|(_, value)| value)
     }
 
-    /// Values to change, in partition order.
+    /// Values to change, in partition order; marks every partition changed.
     pub fn values_mut(&mut self) -> impl DoubleEndedIterator<Item = &mut T> + '_ {
         self.iter_mut().map(|(_, value)| value)
     }
 
-    /// Keeps only the partitions for which `keep` is true.
+    /// True if `partition` was lent out for change, inserted or removed since the last
+    /// [`PartitionMap::forget_changes`].
+    pub fn is_changed(&self, partition: &PartitionId) -> bool {
+        self.changed.get(partition.index()).is_some_and(|changed| *changed)
+    }
+
+    /// True if any partition changed since the last [`PartitionMap::forget_changes`].
+    pub fn has_changes(&self) -> bool {
+        self.changed_count > 0
+    }
+
+    /// Starts over: no partition has changed.
+    pub fn forget_changes(&mut self) {
+        if self.changed_count > 0 {
+            self.changed.fill(false);
+            self.changed_count = 0;
+        }
+    }
+
+    fn mark_changed(&mut self, index: usize) {
+        if index >= self.changed.len() {
+            self.changed.resize(index + 1, false);
+        }
+        if !self.changed[index] {
+            self.changed[index] = true;
+            self.changed_count += 1;
+        }
+    }
+
+    fn mark_all_changed(&mut self) {
+        for index in 0..self.slots.len() {
+            if self.slots[index].is_some() {
+                self.mark_changed(index);
+            }
+        }
+    }
+
+    /// Keeps only the partitions for which `keep` is true; marks every partition changed.
     pub fn retain(&mut self, mut keep: impl FnMut(&PartitionId, &mut T) -> bool) {
+        self.mark_all_changed();
         for slot in &mut self.slots {
             if let Some((partition, value)) = slot {
                 if !keep(partition, value) {
@@ -217,6 +281,41 @@ mod tests {
                 let listed: Vec<(PartitionId, u16)> = map.iter().map(|(p, v)| (*p, *v)).collect();
                 let expected: Vec<(PartitionId, u16)> = model.iter().map(|(p, v)| (*p, *v)).collect();
                 prop_assert_eq!(listed, expected);
+            }
+        }
+
+        /// Whatever the map went through, a partition whose entry differs from what it was at the last
+        /// `forget_changes` reads as changed, so the fetch purgatory's check of changed partitions misses
+        /// nothing a check of every partition would find; and a map nobody changed reads as unchanged.
+        #[test]
+        fn every_changed_entry_is_marked(ops in proptest::collection::vec((0u8..7, 0u32..40, any::<u16>()), 0..200)) {
+            let mut map: PartitionMap<u16> = (0..20).map(|index| (PartitionId(index), 0)).collect();
+            map.forget_changes();
+            let mut snapshot = map.clone();
+            for (op, partition, value) in ops {
+                let partition = PartitionId(partition);
+                match op {
+                    0 => { map.insert(partition, value); }
+                    1 => { map.remove(&partition); }
+                    2 => map.retain(|_, kept| *kept % 3 != value % 3),
+                    3 => if let Some(entry) = map.get_mut(&partition) { *entry = value; },
+                    4 => for (_, entry) in map.iter_mut() { *entry = entry.wrapping_add(value % 2); },
+                    5 => {
+                        prop_assert_eq!(map.has_changes(), (0..40).any(|index| map.is_changed(&PartitionId(index))));
+                    }
+                    _ => {
+                        map.forget_changes();
+                        snapshot = map.clone();
+                        prop_assert!(!map.has_changes());
+                    }
+                }
+                for index in 0..40 {
+                    let partition = PartitionId(index);
+                    if map.get(&partition) != snapshot.get(&partition) {
+                        prop_assert!(map.is_changed(&partition), "partition {} changed unmarked", index);
+                        prop_assert!(map.has_changes());
+                    }
+                }
             }
         }
     }

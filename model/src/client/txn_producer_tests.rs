@@ -233,7 +233,7 @@ fn asked(world: &World<TestNode>) -> &[Asked] {
 }
 
 fn count(world: &World<TestNode>, name: &str) -> u64 {
-    world.shared().counters.get(name).copied().unwrap_or(0)
+    world.shared().counter(name)
 }
 
 /// The writer is ready with nothing open: no transaction hangs.

@@ -20,6 +20,7 @@
 
 use crate::coordinator::txn::Waiter;
 use crate::protocol::{ControlMarker, ErrorCode, GroupReply, InternalRecord, PartitionId, ProducerIdentity};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// One member of a group.
@@ -103,7 +104,7 @@ pub enum GroupEffect {
 #[derive(Clone, Debug, Default)]
 pub struct GroupCoordinator {
     partitions: BTreeMap<PartitionId, BTreeMap<String, Group>>,
-    coverage: Vec<String>,
+    coverage: Vec<Cow<'static, str>>,
 }
 
 impl GroupCoordinator {
@@ -144,7 +145,7 @@ impl GroupCoordinator {
     }
 
     /// Coverage counter names since the last call.
-    pub fn take_coverage(&mut self) -> Vec<String> {
+    pub fn take_coverage(&mut self) -> Vec<Cow<'static, str>> {
         std::mem::take(&mut self.coverage)
     }
 
@@ -194,7 +195,7 @@ impl GroupCoordinator {
             }
         }
         self.partitions.insert(log, groups);
-        self.coverage.push("group:loaded".to_string());
+        self.coverage.push("group:loaded".into());
     }
 
     /// Stops coordinating `log`.
@@ -231,12 +232,12 @@ impl GroupCoordinator {
             // The generation this member's last join started was never written: its assignment is a placeholder
             // of the old generation, which a heartbeat at that generation would never correct (eos-tv2 --wide
             // seeds 2982 and 8469 left a partition unowned so). It joins the rebalance that is due instead.
-            self.coverage.push("group:rejoin-after-failed-generation".to_string());
+            self.coverage.push("group:rejoin-after-failed-generation".into());
             return self.rebalance(log, group_id, Some((waiter, member_id.to_string())));
         }
         let member = Member { session_timeout_ns, last_seen_ns: now_ns, assignment: Vec::new() };
         group.members.insert(member_id.to_string(), member);
-        self.coverage.push("group:member-joined".to_string());
+        self.coverage.push("group:member-joined".into());
         self.rebalance(log, group_id, Some((waiter, member_id.to_string())))
     }
 
@@ -259,7 +260,7 @@ impl GroupCoordinator {
         };
         member.last_seen_ns = now_ns;
         if group.rebalancing.is_some() || generation != group.generation {
-            self.coverage.push("group:heartbeat-rebalance".to_string());
+            self.coverage.push("group:heartbeat-rebalance".into());
             return reply(waiter, ErrorCode::RebalanceInProgress);
         }
         vec![GroupEffect::Reply { waiter, result: Ok(GroupReply::Done) }]
@@ -278,7 +279,7 @@ impl GroupCoordinator {
         let group = groups.entry(group_id.to_string()).or_default();
         let unstable = partitions.iter().any(|p| group.pending_txn.values().any(|pending| pending.contains_key(p)));
         if require_stable && unstable {
-            self.coverage.push("group:unstable-offset-commit".to_string());
+            self.coverage.push("group:unstable-offset-commit".into());
             return reply(waiter, ErrorCode::UnstableOffsetCommit);
         }
         let offsets = partitions.iter().map(|p| (*p, group.committed.get(p).copied())).collect();
@@ -303,11 +304,11 @@ impl GroupCoordinator {
             Err(error) => return reply(waiter, error),
         };
         if !group.members.contains_key(member_id) {
-            self.coverage.push("group:fenced-unknown-member".to_string());
+            self.coverage.push("group:fenced-unknown-member".into());
             return reply(waiter, ErrorCode::UnknownMemberId);
         }
         if generation != group.generation || group.rebalancing.is_some() {
-            self.coverage.push("group:fenced-stale-generation".to_string());
+            self.coverage.push("group:fenced-stale-generation".into());
             return reply(waiter, ErrorCode::IllegalGeneration);
         }
         let record = InternalRecord::Offsets { group_id: group_id.to_string(), offsets: offsets.to_vec() };
@@ -384,7 +385,7 @@ impl GroupCoordinator {
                 if result.is_err() {
                     return reply(waiter, ErrorCode::NotCoordinator);
                 }
-                self.coverage.push("group:rebalance-completed".to_string());
+                self.coverage.push("group:rebalance-completed".into());
                 let assignment = group.members.get(&member_id).map(|member| member.assignment.clone());
                 let Some(assignment) = assignment else { return reply(waiter, ErrorCode::UnknownMemberId) };
                 let joined = GroupReply::Joined { generation: group.generation, assignment };
@@ -398,7 +399,7 @@ impl GroupCoordinator {
         let Some(groups) = self.partitions.get_mut(&log) else { return };
         for group in groups.values_mut() {
             if group.pending_txn.contains_key(&producer_id) {
-                self.coverage.push(format!("group:txn-offsets-{}", marker_name(marker)));
+                self.coverage.push(format!("group:txn-offsets-{}", marker_name(marker)).into());
             }
             settle(group, producer_id, marker);
         }
@@ -421,7 +422,7 @@ impl GroupCoordinator {
                     .retain(|_, member| now_ns.saturating_sub(member.last_seen_ns) < member.session_timeout_ns);
                 let expired = group.members.len() < before;
                 if expired {
-                    self.coverage.push("group:member-expired".to_string());
+                    self.coverage.push("group:member-expired".into());
                 }
                 if expired || group.needs_rebalance {
                     effects.extend(self.rebalance(log, &id, None));
@@ -443,7 +444,7 @@ impl GroupCoordinator {
         assert!(group.rebalancing.is_none(), "one rebalance at a time per group");
         let generation = group.generation + 1;
         group.needs_rebalance = false;
-        self.coverage.push("group:rebalance".to_string());
+        self.coverage.push("group:rebalance".into());
         let member_ids: Vec<String> = group.members.keys().cloned().collect();
         let mut assignment: BTreeMap<String, Vec<PartitionId>> =
             member_ids.iter().map(|id| (id.clone(), Vec::new())).collect();

@@ -20,6 +20,7 @@ use crate::bugs::KafkaBug;
 use crate::coordinator::txn_state::TxnState;
 use crate::protocol::{ControlMarker, ErrorCode, PartitionId, ProducerIdentity, TxnLogEntry};
 use eosim_sim::NodeId;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Coordinator settings, times in nanoseconds.
@@ -250,7 +251,7 @@ pub struct TxnCoordinator {
     kafka_bugs: Vec<KafkaBug>,
     partitions: BTreeMap<PartitionId, LogPartition>,
     /// Counts of states entered and transitions taken since the last [`TxnCoordinator::take_coverage`].
-    coverage: Vec<String>,
+    coverage: Vec<Cow<'static, str>>,
 }
 
 impl TxnCoordinator {
@@ -303,7 +304,7 @@ impl TxnCoordinator {
     }
 
     /// Coverage counter names since the last call.
-    pub fn take_coverage(&mut self) -> Vec<String> {
+    pub fn take_coverage(&mut self) -> Vec<Cow<'static, str>> {
         std::mem::take(&mut self.coverage)
     }
 
@@ -325,7 +326,7 @@ impl TxnCoordinator {
             }
         }
         self.partitions.insert(log, LogPartition { coordinator_epoch, txns });
-        self.coverage.push("coordinator:txn-log-loaded".to_string());
+        self.coverage.push("coordinator:txn-log-loaded".into());
         let preparing: Vec<String> = self.partitions[&log]
             .txns
             .iter()
@@ -334,7 +335,7 @@ impl TxnCoordinator {
             .collect();
         let mut effects = Vec::new();
         for id in preparing {
-            self.coverage.push("coordinator:markers-resumed".to_string());
+            self.coverage.push("coordinator:markers-resumed".into());
             effects.extend(self.start_markers(log, &id));
         }
         effects
@@ -411,13 +412,13 @@ impl TxnCoordinator {
             txn.previous_producer_id == Some(producer_id) && epoch >= MAX_PRODUCER_EPOCH - 1
         };
         if existed && expected.is_some_and(|expected| expected.0 != txn.producer_id && !retried_rotation(expected)) {
-            self.coverage.push("coordinator:init-fenced-producer-id".to_string());
+            self.coverage.push("coordinator:init-fenced-producer-id".into());
             return reply(waiter, ErrorCode::ProducerFenced);
         }
         match txn.state {
             TxnState::Ongoing => {
                 // Fence the current producer and abort its transaction; the new one retries until it is done.
-                self.coverage.push("coordinator:init-aborts-open-txn".to_string());
+                self.coverage.push("coordinator:init-aborts-open-txn".into());
                 let mut effects = self.fence_and_abort(log, transactional_id, now_ns);
                 effects.extend(reply(waiter, ErrorCode::ConcurrentTransactions));
                 effects
@@ -430,18 +431,18 @@ impl TxnCoordinator {
                     match Self::init_entry(txn, transactional_id, timeout_ns, existed, expected) {
                         Ok(entry) => entry,
                         Err(error) => {
-                            self.coverage.push("coordinator:init-fenced-epoch".to_string());
+                            self.coverage.push("coordinator:init-fenced-epoch".into());
                             return reply(waiter, error);
                         }
                     };
                 if expected.is_some() {
                     let name = if entry.epoch == txn.epoch { "init-bump-retried" } else { "init-epoch-bumped" };
-                    self.coverage.push(format!("coordinator:{name}"));
+                    self.coverage.push(format!("coordinator:{name}").into());
                 }
                 if exhausted {
                     // `prepareProducerIdRotation`: a new producer id starts at epoch 0; a producer that asked
                     // with its own id and epoch may retry with them and be recognised.
-                    self.coverage.push("coordinator:producer-id-rotated".to_string());
+                    self.coverage.push("coordinator:producer-id-rotated".into());
                     entry.previous_producer_id = expected.map(|(producer_id, _)| producer_id);
                     entry.last_epoch = expected.map(|(_, epoch)| epoch);
                     entry.producer_id = new_producer_id();
@@ -619,7 +620,7 @@ impl TxnCoordinator {
             TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort if bump && !commit => {
                 // KIP-890 blind abort: nothing may be open, but the epoch bump fences any late write of the
                 // transaction the client is abandoning.
-                self.coverage.push("coordinator:blind-abort".to_string());
+                self.coverage.push("coordinator:blind-abort".into());
                 let mut entry = txn.log_entry(transactional_id, prepare);
                 entry.partitions.clear();
                 entry.txn_start_ns = now_ns;
@@ -649,19 +650,19 @@ impl TxnCoordinator {
         if !ok {
             // The write did not replicate: the state stays, the client retries (NOT_COORDINATOR makes it look
             // the coordinator up again, as Kafka's NOT_ENOUGH_REPLICAS handling does).
-            self.coverage.push("coordinator:txn-log-write-failed".to_string());
+            self.coverage.push("coordinator:txn-log-write-failed".into());
             // `appendTransactionToLog` before KAFKA-5351 answered the error but left `pendingState` set: every
             // later request for the id is CONCURRENT_TRANSACTIONS, and the timeout and expiry tasks skip it,
             // until the coordinator moves. The expiry task's own callback (`removeExpiredTransactionalIds`)
             // did the same with a failed tombstone until KAFKA-7519.
             let expiry = entry.state == TxnState::Dead && self.kafka_bugs.contains(&KafkaBug::Kafka7519);
             if expiry || self.kafka_bugs.contains(&KafkaBug::Kafka5351) {
-                self.coverage.push("coordinator:pending-state-left-set".to_string());
+                self.coverage.push("coordinator:pending-state-left-set".into());
                 txn.pending = Some((entry.clone(), None));
             } else if txn.state == TxnState::PrepareEpochFence && self.kafka_bugs.contains(&KafkaBug::Kafka9666) {
                 // Before KAFKA-9666 a fence whose abort was not written left its bumped epoch in memory with the
                 // transaction Ongoing (the fence was only the pending state), so the next fence bumps again.
-                self.coverage.push("coordinator:failed-fence-unmarked".to_string());
+                self.coverage.push("coordinator:failed-fence-unmarked".into());
                 txn.state = TxnState::Ongoing;
             }
             return waiter.map(|waiter| reply(waiter, ErrorCode::NotCoordinator)).unwrap_or_default();
@@ -672,10 +673,10 @@ impl TxnCoordinator {
             return effects;
         }
         if entry.producer_id != txn.producer_id {
-            self.coverage.push("coordinator:producer-id-rotated".to_string());
+            self.coverage.push("coordinator:producer-id-rotated".into());
         }
-        self.coverage.push(format!("txn-state:{}", entry.state.name()));
-        self.coverage.push(format!("txn-transition:{}->{}", txn.state.name(), entry.state.name()));
+        self.coverage.push(entry.state.state_counter().into());
+        self.coverage.push(entry.state.transition_counter(txn.state));
         txn.state = entry.state;
         txn.producer_id = entry.producer_id;
         txn.epoch = entry.epoch;
@@ -727,12 +728,12 @@ impl TxnCoordinator {
                 txn.markers.remove(&partition);
             }
             MarkerCompletion::Retry => {
-                self.coverage.push("coordinator:marker-retry".to_string());
+                self.coverage.push("coordinator:marker-retry".into());
                 txn.markers.insert(partition, MarkerProgress::Queued);
                 return Vec::new();
             }
             MarkerCompletion::CancelSending => {
-                self.coverage.push("coordinator:marker-sending-cancelled".to_string());
+                self.coverage.push("coordinator:marker-sending-cancelled".into());
                 txn.markers.values_mut().for_each(|progress| *progress = MarkerProgress::Cancelled);
                 return Vec::new();
             }
@@ -767,7 +768,7 @@ impl TxnCoordinator {
         }
         let Some(txn) = loaded.txns.get_mut(transactional_id) else { return };
         if let Some(progress @ MarkerProgress::InFlight) = txn.markers.get_mut(&partition) {
-            self.coverage.push("coordinator:marker-requeued".to_string());
+            self.coverage.push("coordinator:marker-requeued".into());
             *progress = MarkerProgress::Queued;
         }
     }
@@ -793,11 +794,11 @@ impl TxnCoordinator {
         }
         match txn.state {
             TxnState::Ongoing if now_ns.saturating_sub(txn.txn_start_ns) >= txn.timeout_ns => {
-                self.coverage.push("coordinator:txn-timeout".to_string());
+                self.coverage.push("coordinator:txn-timeout".into());
                 if self.has_bug(KafkaBug::Kafka6119) {
                     // `abortTimedOutTransactions` before KAFKA-6119: `handleEndTransaction(ABORT)` at the
                     // producer's own epoch, no fence; the producer may go on at that epoch after the abort.
-                    self.coverage.push("coordinator:txn-timeout-unfenced".to_string());
+                    self.coverage.push("coordinator:txn-timeout-unfenced".into());
                     return self.transition(log, id, TxnState::PrepareAbort, None);
                 }
                 self.fence_and_abort(log, id, now_ns)
@@ -832,14 +833,14 @@ impl TxnCoordinator {
         let txn = self.partitions.get_mut(&log).expect("loaded").txns.get_mut(id).expect("present");
         if throws_at_max && txn.epoch == MAX_PRODUCER_EPOCH {
             // The transaction cannot be fenced, and stays open.
-            self.coverage.push("coordinator:fence-refused-at-max-epoch".to_string());
+            self.coverage.push("coordinator:fence-refused-at-max-epoch".into());
             return Vec::new();
         }
         let mut effects = Vec::new();
         match txn.state.check_transition(TxnState::PrepareEpochFence, blind_abort) {
             Ok(_) => {
-                self.coverage.push("txn-state:PrepareEpochFence".to_string());
-                self.coverage.push(format!("txn-transition:{}->PrepareEpochFence", txn.state.name()));
+                self.coverage.push("txn-state:PrepareEpochFence".into());
+                self.coverage.push(TxnState::PrepareEpochFence.transition_counter(txn.state));
                 txn.state = TxnState::PrepareEpochFence;
             }
             Err(illegal) => {
@@ -859,14 +860,14 @@ impl TxnCoordinator {
             // Short.MaxValue the short overflows and the abort throws: nothing is written, the fenced epoch stays
             // in memory, the transaction stays Ongoing (its pending state was already cleared).
             if txn.epoch == MAX_PRODUCER_EPOCH {
-                self.coverage.push("coordinator:abort-epoch-overflow".to_string());
+                self.coverage.push("coordinator:abort-epoch-overflow".into());
                 txn.state = TxnState::Ongoing;
                 return effects;
             }
             let mut entry = txn.log_entry(id, TxnState::PrepareAbort);
             entry.last_epoch = Some(txn.epoch);
             entry.epoch = txn.epoch + 1;
-            self.coverage.push("coordinator:abort-epoch-bumped-twice".to_string());
+            self.coverage.push("coordinator:abort-epoch-bumped-twice".into());
             effects.extend(self.begin_transition(log, entry, None));
             return effects;
         }

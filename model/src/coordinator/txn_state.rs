@@ -18,6 +18,7 @@
 //! | PrepareEpochFence | Ongoing |
 
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::fmt;
 
 /// A transaction's state at the coordinator.
@@ -66,6 +67,50 @@ impl TxnState {
             TxnState::Dead => "Dead",
             TxnState::PrepareEpochFence => "PrepareEpochFence",
         }
+    }
+
+    /// The coverage counter of entering this state, `txn-state:<name>`: a literal, so counting it allocates
+    /// nothing on the coordinator's hot path.
+    pub fn state_counter(self) -> &'static str {
+        match self {
+            TxnState::Empty => "txn-state:Empty",
+            TxnState::Ongoing => "txn-state:Ongoing",
+            TxnState::PrepareCommit => "txn-state:PrepareCommit",
+            TxnState::PrepareAbort => "txn-state:PrepareAbort",
+            TxnState::CompleteCommit => "txn-state:CompleteCommit",
+            TxnState::CompleteAbort => "txn-state:CompleteAbort",
+            TxnState::Dead => "txn-state:Dead",
+            TxnState::PrepareEpochFence => "txn-state:PrepareEpochFence",
+        }
+    }
+
+    /// The coverage counter of a transition from `from` to `self`, `txn-transition:<from>-><to>`: a literal
+    /// for every transition the table allows, built only for one it does not.
+    pub fn transition_counter(self, from: TxnState) -> Cow<'static, str> {
+        use TxnState::*;
+        let name = match (from, self) {
+            (Empty, Empty) => "txn-transition:Empty->Empty",
+            (CompleteCommit, Empty) => "txn-transition:CompleteCommit->Empty",
+            (CompleteAbort, Empty) => "txn-transition:CompleteAbort->Empty",
+            (Ongoing, Ongoing) => "txn-transition:Ongoing->Ongoing",
+            (Empty, Ongoing) => "txn-transition:Empty->Ongoing",
+            (CompleteCommit, Ongoing) => "txn-transition:CompleteCommit->Ongoing",
+            (CompleteAbort, Ongoing) => "txn-transition:CompleteAbort->Ongoing",
+            (Ongoing, PrepareCommit) => "txn-transition:Ongoing->PrepareCommit",
+            (Ongoing, PrepareAbort) => "txn-transition:Ongoing->PrepareAbort",
+            (PrepareEpochFence, PrepareAbort) => "txn-transition:PrepareEpochFence->PrepareAbort",
+            (Empty, PrepareAbort) => "txn-transition:Empty->PrepareAbort",
+            (CompleteCommit, PrepareAbort) => "txn-transition:CompleteCommit->PrepareAbort",
+            (CompleteAbort, PrepareAbort) => "txn-transition:CompleteAbort->PrepareAbort",
+            (PrepareCommit, CompleteCommit) => "txn-transition:PrepareCommit->CompleteCommit",
+            (PrepareAbort, CompleteAbort) => "txn-transition:PrepareAbort->CompleteAbort",
+            (Empty, Dead) => "txn-transition:Empty->Dead",
+            (CompleteCommit, Dead) => "txn-transition:CompleteCommit->Dead",
+            (CompleteAbort, Dead) => "txn-transition:CompleteAbort->Dead",
+            (Ongoing, PrepareEpochFence) => "txn-transition:Ongoing->PrepareEpochFence",
+            _ => return Cow::Owned(format!("txn-transition:{}->{}", from.name(), self.name())),
+        };
+        Cow::Borrowed(name)
     }
 
     /// True if `from` may be followed by `self`; `blind_abort` is KIP-890's relaxation for PrepareAbort.
@@ -193,5 +238,20 @@ mod tests {
     fn open_states() {
         let open: Vec<TxnState> = TxnState::ALL.into_iter().filter(|state| state.is_open()).collect();
         assert_eq!(open, vec![Ongoing, PrepareCommit, PrepareAbort, PrepareEpochFence]);
+    }
+
+    /// The literal counter names read exactly as the names built from the states would, for every pair.
+    #[test]
+    fn counter_names_are_the_built_names() {
+        for to in TxnState::ALL {
+            assert_eq!(to.state_counter(), format!("txn-state:{}", to.name()));
+            for from in TxnState::ALL {
+                let built = format!("txn-transition:{}->{}", from.name(), to.name());
+                let counter = to.transition_counter(from);
+                assert_eq!(counter, built);
+                let legal = to.may_follow(from, true);
+                assert_eq!(matches!(counter, Cow::Borrowed(_)), legal, "{built}: a literal exactly when legal");
+            }
+        }
     }
 }

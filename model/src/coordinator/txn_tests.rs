@@ -90,7 +90,7 @@ impl Harness {
     }
 
     fn drain_coverage(&mut self) {
-        self.coverage.extend(self.coordinator.take_coverage());
+        self.coverage.extend(self.coordinator.take_coverage().into_iter().map(Cow::into_owned));
     }
 
     /// Carries out `effects` as the broker would, every append replicating at `now_ns`.
