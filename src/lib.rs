@@ -21,7 +21,9 @@
 //!   space-time diagram around its anomaly;
 //! - [`pages`]: which run each failing record of a page is redrawn from (a seed, a repro file), for run, replay,
 //!   campaign and merge pages;
-//! - [`input`]: a user's file read as text, with the position of the first byte that is not UTF-8;
+//! - [`input`]: a user's file read as text, with the position of the first byte that is not UTF-8, and what kind
+//!   of eosim file it is when it is not the kind a command takes;
+//! - [`diagnostic`]: an error in a user's file shown with its line, a caret and a `help:` line;
 //! - [`out_dir`]: a campaign's `--out` directory, locked while it writes and emptied of an earlier campaign's files;
 //! - [`fuzz`]: a deterministic mutation fuzzer for every file eosim reads (histories, scenarios, repros, reports);
 //! - [`bench`]: throughput of the kernel, of one scenario and of a campaign;
@@ -44,6 +46,7 @@ pub mod bench;
 pub mod campaign;
 pub mod corpus;
 pub mod coverage;
+pub mod diagnostic;
 pub mod fuzz;
 pub mod html_report;
 pub mod input;

@@ -15,6 +15,8 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use eosim::campaign::{default_jobs, run_campaign_scoped, CampaignError, CampaignOptions, CampaignScope};
 use eosim::corpus::{replay_all, Corpus, Entry as CorpusEntry, Judgement, Tally};
+use eosim::diagnostic::Diagnostic;
+use eosim::input::FileKind;
 use eosim::pages::campaign_page;
 use eosim::render::{run_text, RunJson, RunLabel};
 use eosim::repro::{Comparison, Expected, Repro};
@@ -26,7 +28,9 @@ use eosim::story::{run_recorded, Story, StoryOptions};
 use eosim_checker::{check_with, linearizable, Guarantee, History, Report, Rules};
 use eosim_model::knobs::Envelope;
 use eosim_model::Scenario;
-use eosim_reports::{history_file_name, render_junit, replay_command, repro_file_name, CampaignReport, TextOptions};
+use eosim_reports::{
+    history_file_name, render_junit, replay_command, repro_file_name, CampaignReport, CoverageDetail, TextOptions,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
@@ -196,6 +200,31 @@ struct CampaignArgs {
     /// e.g. an earlier campaign's --out or tests/regressions); one that fails is a failing seed of the campaign.
     #[arg(long, value_name = "DIR")]
     regressions: Option<PathBuf>,
+    /// How much of the coverage table the summary shows: `flagged` the expected points no run reached and a
+    /// count of the rest, `full` every point, `none` nothing (report.json and index.html always hold all of it).
+    #[arg(long, value_enum, default_value_t = CoverageArg::Flagged)]
+    coverage: CoverageArg,
+}
+
+/// `--coverage`: how much of the coverage table a campaign prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum CoverageArg {
+    /// The expected points no run reached, and a count of the rest.
+    Flagged,
+    /// Every point with its runs and count.
+    Full,
+    /// No coverage.
+    None,
+}
+
+impl CoverageArg {
+    fn detail(self) -> CoverageDetail {
+        match self {
+            CoverageArg::Flagged => CoverageDetail::Flagged,
+            CoverageArg::Full => CoverageDetail::Full,
+            CoverageArg::None => CoverageDetail::None,
+        }
+    }
 }
 
 /// `eosim zoo`'s arguments.
@@ -264,6 +293,11 @@ fn bad_input(error: impl Display) -> anyhow::Error {
     anyhow::Error::new(BadInput(error.to_string()))
 }
 
+/// Bad input with its place in the file shown: the line, a caret and a `help:` line.
+fn bad_diagnostic(diagnostic: Diagnostic) -> anyhow::Error {
+    anyhow::Error::new(BadInput(diagnostic.render()))
+}
+
 /// The most worker threads `--jobs` takes: far more than the cores of any machine a campaign runs on, far fewer
 /// than the threads a process may start.
 const JOBS_MAX: u32 = 1_024;
@@ -282,7 +316,9 @@ fn main() -> ExitCode {
     match dispatch(cli.command) {
         Ok(code) => code,
         Err(error) if error.downcast_ref::<BadInput>().is_some() => {
-            eprintln!("error: {error:#}");
+            // Colour only for a person at a terminal: a log or a test reads plain text.
+            let prefix = if std::io::stderr().is_terminal() { "\x1b[1;31merror\x1b[0m" } else { "error" };
+            eprintln!("{prefix}: {error:#}");
             ExitCode::from(2)
         }
         Err(error) => {
@@ -384,8 +420,16 @@ fn create_dir(dir: &Path) -> anyhow::Result<()> {
         .map_err(|error| bad_input(format!("--out {}: cannot create it: {error}", dir.display())))
 }
 
+/// A reader's error on `text`, shown with its snippet; a file of another kind is named as such instead.
+fn refused(name: &str, text: &str, error: &str, wanted: FileKind) -> Diagnostic {
+    match eosim::input::kind_of(text) {
+        Some(kind) if kind != wanted => Diagnostic::plain(kind.mismatch(name, wanted)),
+        _ => Diagnostic::located(name, text, error),
+    }
+}
+
 fn load_scenario(arg: &str) -> anyhow::Result<Loaded> {
-    scenarios::load(arg).map_err(bad_input)
+    scenarios::load(arg).map_err(|error| bad_diagnostic(error.diagnostic()))
 }
 
 #[derive(Serialize)]
@@ -394,40 +438,57 @@ struct ListEntry {
     description: String,
     variant: &'static str,
     guarantee: &'static str,
+    /// `["pass"]`, or the anomaly kinds the scenario's failing seeds show, the one it is about first.
+    expect: Vec<String>,
 }
 
 fn command_list(format: Format) -> anyhow::Result<ExitCode> {
     let mut entries = Vec::new();
     for builtin in scenarios::BUILTINS {
         let scenario = Scenario::from_toml(builtin.file, builtin.text).context("a built-in scenario is invalid")?;
+        let expect = scenario.expect.as_ref().with_context(|| format!("{} states no expect", builtin.file))?;
         entries.push(ListEntry {
             name: builtin.name,
             description: scenario.description.clone(),
             variant: scenario.variant.name(),
             guarantee: scenario.guarantee().name(),
+            expect: expect.names().into_iter().map(str::to_string).collect(),
         });
     }
     let text = match format {
         Format::Json => to_json(&entries)?,
-        Format::Text => {
-            let width = entries.iter().map(|entry| entry.name.len()).max().unwrap_or(0);
-            let mut text = String::new();
-            let variant_width = entries.iter().map(|entry| entry.variant.len()).max().unwrap_or(0);
-            for entry in &entries {
-                text.push_str(&format!(
-                    "{:<width$}  {:<variant_width$}  {}\n",
-                    entry.name, entry.variant, entry.description
-                ));
-            }
-            text.push_str(&format!("{:<width$}  alias of {}\n", scenarios::DEFAULT_ALIAS, scenarios::DEFAULT_SCENARIO));
-            for (alias, name) in scenarios::RENAMED {
-                text.push_str(&format!("{alias:<width$}  former name of {name}\n"));
-            }
-            text
-        }
+        Format::Text => list_text(&entries),
     };
     emit(&text)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// One line per built-in: name, variant, expected outcome, description; then the aliases.
+fn list_text(entries: &[ListEntry]) -> String {
+    // The kind a scenario is about comes first; the others it also shows are counted (--format json lists them).
+    let expects: Vec<String> = entries
+        .iter()
+        .map(|entry| match entry.expect.split_first() {
+            Some((first, [])) => first.clone(),
+            Some((first, rest)) => format!("{first} +{}", rest.len()),
+            None => String::new(),
+        })
+        .collect();
+    let width = entries.iter().map(|entry| entry.name.len()).max().unwrap_or(0);
+    let variant_width = entries.iter().map(|entry| entry.variant.len()).max().unwrap_or(0);
+    let expect_width = expects.iter().map(String::len).max().unwrap_or(0);
+    let mut text = String::new();
+    for (entry, expect) in entries.iter().zip(&expects) {
+        text.push_str(&format!(
+            "{:<width$}  {:<variant_width$}  {expect:<expect_width$}  {}\n",
+            entry.name, entry.variant, entry.description
+        ));
+    }
+    text.push_str(&format!("{:<width$}  alias of {}\n", scenarios::DEFAULT_ALIAS, scenarios::DEFAULT_SCENARIO));
+    for (alias, name) in scenarios::RENAMED {
+        text.push_str(&format!("{alias:<width$}  former name of {name}\n"));
+    }
+    text
 }
 
 /// A scenario loaded, in the wide envelope when `wide` is set.
@@ -565,6 +626,7 @@ fn command_campaign(args: &CampaignArgs) -> anyhow::Result<ExitCode> {
     let text = match args.format {
         Format::Json => report.to_json(),
         Format::Text => {
+            text_options.coverage = args.coverage.detail();
             let alias = loaded.alias.as_ref().map(|alias| format!("{alias}: resolves to {}\n", loaded.arg));
             let wide = args.wide.then_some("envelope: wide (every rerun command needs --wide; repro files carry it)\n");
             alias.unwrap_or_default() + wide.unwrap_or_default() + &report.render_text(&text_options)
@@ -630,7 +692,8 @@ fn command_merge(paths: &[PathBuf], out: Option<&Path>, format: Format) -> anyho
     for path in paths {
         let name = path.to_string_lossy().into_owned();
         let text = eosim::input::read_text(path, "a report").map_err(bad_input)?;
-        let report = CampaignReport::parse(&name, &text).map_err(bad_input)?;
+        let report = CampaignReport::parse(&name, &text)
+            .map_err(|error| bad_diagnostic(refused(&name, &text, &error, FileKind::CampaignReport)))?;
         reports.push((name, report));
     }
     let merged = eosim_reports::merge(&reports).map_err(bad_input)?;
@@ -710,6 +773,10 @@ fn command_replay(
     format: Format,
     story: StoryOptions,
 ) -> anyhow::Result<ExitCode> {
+    // A file named on the command line gets the whole diagnostic: its line and a caret, or the file to pass instead.
+    for path in paths.iter().filter(|path| path.is_file()) {
+        Repro::load(path).map_err(bad_diagnostic)?;
+    }
     let corpus = Corpus::read(paths).map_err(bad_input)?;
     for entry in corpus.entries.iter().filter(|entry| entry.repro.version != eosim::VERSION) {
         eprintln!(
@@ -889,7 +956,8 @@ struct KeyVerdict<'a> {
 fn command_check(path: &Path, guarantee: Guarantee, options: CheckOptions, format: Format) -> anyhow::Result<ExitCode> {
     let name = path.to_string_lossy();
     let text = eosim::input::read_text(path, "a history").map_err(bad_input)?;
-    let history = History::parse_auto(&name, &text).map_err(bad_input)?;
+    let history = History::parse_auto(&name, &text)
+        .map_err(|error| bad_diagnostic(refused(&name, &text, &error.to_string(), FileKind::History)))?;
     let mut report = check_with(&history, guarantee, options.rules);
     let verdicts = if options.linearizable {
         let (found, verdicts) = linearizable::anomalies(&history, linearizable::SearchBudget::default());
@@ -1020,7 +1088,7 @@ struct KnobRestored {
 }
 
 fn command_shrink(path: &Path, out: Option<&Path>, format: Format) -> anyhow::Result<ExitCode> {
-    let repro = Repro::read(path).map_err(bad_input)?;
+    let repro = Repro::load(path).map_err(bad_diagnostic)?;
     let shrunk = eosim::shrink::shrink(&repro).map_err(|error| bad_input(format!("{}: {error}", path.display())))?;
     let target = out.map_or_else(|| shrunk_path(path), Path::to_path_buf);
     write_file(&target, &shrunk.repro.to_json())?;

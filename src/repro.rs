@@ -16,6 +16,8 @@ use eosim_reports::Verdict;
 use eosim_sim::{FaultSchedule, SwarmChoices};
 use serde::{Deserialize, Serialize};
 
+use crate::diagnostic::Diagnostic;
+use crate::input::FileKind;
 use crate::runner::{run_seed, RunResult};
 
 /// One run, written down so that it can be replayed.
@@ -130,6 +132,18 @@ impl Repro {
     pub fn read(path: &Path) -> Result<Repro, ReproError> {
         let text = crate::input::read_text(path, "a repro file")?;
         Repro::parse(&path.to_string_lossy(), &text)
+    }
+
+    /// Reads a repro file for a command: an error comes with the offending line and a caret, and a campaign
+    /// report, zoo report or history given instead of a repro is named as such, with the file to pass.
+    pub fn load(path: &Path) -> Result<Repro, Diagnostic> {
+        let file = path.to_string_lossy();
+        let text =
+            crate::input::read_text(path, "a repro file").map_err(|error| Diagnostic::plain(error.to_string()))?;
+        Repro::parse(&file, &text).map_err(|error| match crate::input::kind_of(&text) {
+            Some(kind) if kind != FileKind::Repro => Diagnostic::plain(kind.mismatch(&file, FileKind::Repro)),
+            _ => Diagnostic::located(&file, &text, &error.to_string()),
+        })
     }
 
     /// Parses a repro's JSON text; `file` is only used in error messages.

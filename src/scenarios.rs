@@ -8,6 +8,8 @@ use std::path::Path;
 
 use eosim_model::{Scenario, ScenarioError};
 
+use crate::diagnostic::Diagnostic;
+
 /// A scenario shipped inside the binary.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Builtin {
@@ -62,13 +64,21 @@ pub const RENAMED: &[(&str, &str)] = &[("eos-v1", "eos-tv1"), ("eos-v2", "eos-tv
 /// A scenario argument that could not be turned into a scenario.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    /// Neither a built-in name nor an existing file.
+    /// Not a built-in name, and not a path to an existing file.
     #[error("unknown scenario {name:?} (expected a built-in: {expected}; or a path to a .toml file)")]
     Unknown {
         /// The argument as given.
         name: String,
         /// The built-in names, joined with `|`.
         expected: String,
+        /// The built-in name or alias closest to the argument, when it looks like a typo of one.
+        suggestion: Option<&'static str>,
+    },
+    /// The argument is a path (it holds a `/` or ends in `.toml`) and nothing is there.
+    #[error("{path}: no such file (expected a scenario TOML file)")]
+    NoSuchFile {
+        /// The path as given.
+        path: String,
     },
     /// The file exists but could not be read.
     #[error("{path}: cannot read scenario file: {source}")]
@@ -81,6 +91,33 @@ pub enum LoadError {
     /// The TOML is malformed or breaks a rule; displays as `FILE:LINE:COL: message`.
     #[error(transparent)]
     Invalid(#[from] ScenarioError),
+}
+
+impl LoadError {
+    /// The error as shown to a person: the message, the offending line with a caret, and a fix when one is known.
+    pub fn diagnostic(&self) -> Diagnostic {
+        match self {
+            LoadError::Invalid(error) => Diagnostic::from(error),
+            LoadError::Unknown { suggestion: Some(name), .. } => {
+                Diagnostic::plain(self.to_string()).with_help(format!("did you mean `{name}`?"))
+            }
+            LoadError::Unknown { .. } | LoadError::NoSuchFile { .. } => {
+                Diagnostic::plain(self.to_string()).with_help("`eosim list` shows the built-in scenarios")
+            }
+            LoadError::Read { .. } => Diagnostic::plain(self.to_string()),
+        }
+    }
+}
+
+/// Whether a SCENARIO argument names a file rather than a built-in: it holds a `/` or ends in `.toml`.
+fn looks_like_path(arg: &str) -> bool {
+    arg.contains('/') || arg.contains(std::path::MAIN_SEPARATOR) || arg.ends_with(".toml")
+}
+
+/// Every name a SCENARIO argument may take without a path: the built-ins, `default` and the former names.
+fn known_names() -> impl Iterator<Item = &'static str> {
+    let aliases = std::iter::once(DEFAULT_ALIAS).chain(RENAMED.iter().map(|(alias, _)| *alias));
+    BUILTINS.iter().map(|builtin| builtin.name).chain(aliases)
 }
 
 /// A resolved scenario and how to name it again on a command line.
@@ -122,9 +159,13 @@ pub fn load(arg: &str) -> Result<Loaded, LoadError> {
         return Ok(Loaded { scenario, arg: builtin.name.to_string(), alias });
     }
     let path = Path::new(arg);
+    if !path.exists() && looks_like_path(arg) {
+        return Err(LoadError::NoSuchFile { path: arg.to_string() });
+    }
     if !path.is_file() {
         let expected = BUILTINS.iter().map(|builtin| builtin.name).collect::<Vec<_>>().join("|");
-        return Err(LoadError::Unknown { name: arg.to_string(), expected });
+        let suggestion = eosim_model::diagnose::did_you_mean(arg, known_names());
+        return Err(LoadError::Unknown { name: arg.to_string(), expected, suggestion });
     }
     let bytes = std::fs::read(path).map_err(|source| LoadError::Read { path: arg.to_string(), source })?;
     let scenario = Scenario::from_bytes(arg, &bytes)?;
@@ -167,5 +208,18 @@ mod tests {
         let error = load("no-such-scenario").expect_err("unknown");
         let message = error.to_string();
         assert!(message.contains("at-most-once|at-least-once|idempotent"), "{message}");
+    }
+
+    #[test]
+    fn a_typo_gets_the_closest_name_and_a_missing_path_is_no_such_file() {
+        let error = load("eos-tv3").expect_err("unknown");
+        assert!(matches!(error, LoadError::Unknown { suggestion: Some("eos-tv2"), .. }), "{error}");
+        assert!(error.diagnostic().render().ends_with("help: did you mean `eos-tv2`?"));
+        for path in ["nothere.toml", "no/such/scenario"] {
+            let error = load(path).expect_err("missing");
+            assert_eq!(error.to_string(), format!("{path}: no such file (expected a scenario TOML file)"));
+        }
+        let far = load("zzzzzzzz").expect_err("unknown");
+        assert!(matches!(far, LoadError::Unknown { suggestion: None, .. }), "{far}");
     }
 }

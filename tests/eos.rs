@@ -9,7 +9,7 @@ use support::*;
 
 /// Runs a campaign, asserts its exit status and returns its text.
 fn campaign(scenario: &str, seeds: &str, code: i32) -> String {
-    let output = eosim(&["campaign", scenario, "--seeds", seeds, "--jobs", "2"]);
+    let output = eosim(&["campaign", scenario, "--seeds", seeds, "--jobs", "2", "--coverage", "full"]);
     let text = String::from_utf8_lossy(&output.stdout).into_owned();
     let errors = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(code), "{scenario}: expected exit {code}\n{text}\n{errors}");

@@ -155,6 +155,31 @@ fn an_error_in_an_inline_table_and_invalid_utf8_are_placed() {
     }
 }
 
+#[test]
+fn a_snippet_places_its_caret_by_characters_after_tabs_and_multibyte_text() {
+    let line = "\tpipeline = { group = \"grüppé ✓\", instances = 2, input = \"in\", output = \"öut\" }";
+    let text = BASE.replace("pipeline = { instances = 2, input = \"in\", output = \"out\" }", line);
+    let path = scenario_file("multibyte", &text);
+    let output = eosim(&["run", arg(&path), "--seed", "1"]);
+    assert_exit(&output, 2);
+    let error = stderr(&output);
+    let column = line[..line.find("output").expect("output")].chars().count() + 1;
+    assert!(error.starts_with(&format!("error: {}:18:{column}: unknown topic \"öut\"", path.display())), "{error}");
+    let lines: Vec<&str> = error.lines().collect();
+    let shown = lines.iter().position(|shown| shown.starts_with("18 | ")).expect("the source line");
+    let (source, caret) = (lines[shown], lines[shown + 1]);
+    let at = |text: &str, what: &str| text[..text.find(what).expect(what)].chars().count();
+    assert_eq!(at(caret, "^"), at(source, "output"), "the caret is under the key:\n{error}");
+    assert!(!source.contains('\t'), "a tab is shown as one space, as the caret counts it: {error:?}");
+    // A bad byte is shown as U+FFFD, one character, with the caret under it.
+    let path = scratch("utf8-snippet").join("utf8.toml");
+    std::fs::write(&path, b"name = \"t\"\ndescription = \"caf\xe9\"\n").expect("write");
+    let output = eosim(&["run", arg(&path), "--seed", "1"]);
+    assert_exit(&output, 2);
+    let error = stderr(&output);
+    assert!(error.contains("2 | description = \"caf\u{fffd}\"\n  |                   ^"), "{error}");
+}
+
 /// A real failing run's repro, with `edit` applied to its JSON.
 fn edited_repro(name: &str, edit: impl FnOnce(&mut Value)) -> PathBuf {
     let dir = scratch(name);

@@ -45,12 +45,14 @@ pub mod client;
 pub mod coordinator;
 pub mod ctx;
 pub mod describe;
+pub mod diagnose;
 pub mod knobs;
 pub mod limits;
 pub mod node;
 pub mod protocol;
 pub mod run;
 pub mod scenario;
+pub mod scenario_error;
 pub mod zoo;
 
 pub use run::{fault_targets, node_names, simulate, RunStats, SimOutcome};

@@ -5,11 +5,13 @@
 
 use crate::knobs::KnobsConfig;
 use crate::protocol::IsolationLevel;
-use eosim_checker::Guarantee;
+use eosim_checker::{AnomalyKind, Guarantee};
 use eosim_sim::{FaultKind, FaultPlan, FaultSchedule, KindSpec, LinkLatency, NetworkOptions, Ratio, SwarmSpec};
 use serde::{Deserialize, Serialize};
 
 use crate::limits::{ms_to_ns, us_to_ns};
+use crate::scenario_error;
+pub use crate::scenario_error::ScenarioError;
 
 /// The delivery guarantee a producer is configured for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -544,27 +546,77 @@ pub struct Scenario {
     /// The per-seed settings swarm and the fault envelope (`[knobs]`, see `knobs.rs`).
     #[serde(default, skip_serializing_if = "KnobsConfig::is_off")]
     pub knobs: KnobsConfig,
+    /// What a campaign of this scenario shows: `"pass"`, or the anomaly kinds its failing seeds show. Stated for
+    /// `eosim list` and held to by a test; it never changes a run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<Expect>,
     /// The bug-zoo entry this scenario is, under `scenarios/zoo/` (see `zoo.rs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zoo: Option<crate::zoo::ZooSpec>,
 }
 
-fn default_quiesce_ms() -> u64 {
-    60_000
+/// A scenario's `expect`: `"pass"`, one anomaly kind, or a list of them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Expect {
+    /// `expect = "pass"` or `expect = "lost-write"`.
+    One(String),
+    /// `expect = ["lost-write", "inconsistent-offsets"]`.
+    Many(Vec<String>),
 }
 
-/// A scenario file that could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{file}:{line}:{column}: {message}")]
-pub struct ScenarioError {
-    /// The file name as given.
-    pub file: String,
-    /// 1-based line.
-    pub line: usize,
-    /// 1-based column.
-    pub column: usize,
-    /// What was wrong, and what was expected.
-    pub message: String,
+impl Expect {
+    /// The names as written.
+    pub fn names(&self) -> Vec<&str> {
+        match self {
+            Expect::One(name) => vec![name.as_str()],
+            Expect::Many(names) => names.iter().map(String::as_str).collect(),
+        }
+    }
+
+    /// True when every seed must pass.
+    pub fn is_pass(&self) -> bool {
+        self.names() == ["pass"]
+    }
+
+    /// The anomaly kinds a failing seed may show (none for `pass`); a campaign agrees with the expectation when
+    /// some seed fails and every violation found is one of these.
+    pub fn violations(&self) -> Vec<AnomalyKind> {
+        self.names().into_iter().filter_map(AnomalyKind::from_name).collect()
+    }
+
+    /// `pass`, or the kinds joined by `+`, as `eosim list` prints it.
+    pub fn describe(&self) -> String {
+        self.names().join("+")
+    }
+
+    fn validate(&self, guarantee: Guarantee) -> Result<(), String> {
+        let names = self.names();
+        if self.is_pass() {
+            return Ok(());
+        }
+        let forbidden: Vec<&str> =
+            AnomalyKind::ALL.iter().filter(|kind| guarantee.forbids(**kind)).map(|kind| kind.name()).collect();
+        let expected = format!("\"pass\", or anomaly kinds {} forbids: {}", guarantee.name(), forbidden.join("|"));
+        if names.is_empty() || names.contains(&"pass") {
+            return Err(format!(
+                "expect: \"pass\" stands alone and a list names at least one kind (expected {expected})"
+            ));
+        }
+        for name in names {
+            if !forbidden.contains(&name) {
+                return Err(format!(
+                    "expect: {name:?} is not an anomaly kind {} forbids (expected {expected})",
+                    guarantee.name()
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn default_quiesce_ms() -> u64 {
+    60_000
 }
 
 impl Scenario {
@@ -574,25 +626,21 @@ impl Scenario {
         match std::str::from_utf8(bytes) {
             Ok(text) => Scenario::from_toml(file, text),
             Err(error) => {
-                let valid = std::str::from_utf8(&bytes[..error.valid_up_to()]).unwrap_or_default();
-                let (line, column) = line_column(valid, valid.len());
+                let valid = String::from_utf8_lossy(&bytes[..line_end(bytes, error.valid_up_to())]);
                 let byte = bytes[error.valid_up_to()];
                 let message = format!("invalid UTF-8 (byte 0x{byte:02x}; expected a UTF-8 TOML file)");
-                Err(ScenarioError { file: file.to_string(), line, column, message })
+                // The lossy line shows the bad byte as U+FFFD, one character, so the caret stays under it.
+                let at = error.valid_up_to();
+                Err(ScenarioError::at(file, &valid, at..at + 3, message))
             }
         }
     }
 
     /// Parses and validates a TOML scenario; `file` is only used in error messages.
     pub fn from_toml(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
-        let scenario: Scenario = toml::from_str(text).map_err(|error| {
-            let (line, column) = error.span().map_or((1, 1), |span| line_column(text, span.start));
-            ScenarioError { file: file.to_string(), line, column, message: error.message().trim().to_string() }
-        })?;
-        scenario.validate().map_err(|(key, message)| {
-            let (line, column) = find_key(text, key);
-            ScenarioError { file: file.to_string(), line, column, message }
-        })?;
+        let scenario: Scenario =
+            toml::from_str(text).map_err(|error| scenario_error::parse_error(file, text, &error))?;
+        scenario.validate().map_err(|(key, message)| scenario_error::invalid(file, text, &scenario, key, message))?;
         Ok(scenario)
     }
 
@@ -618,6 +666,9 @@ impl Scenario {
             }
         }
         self.validate_faults()?;
+        if let Some(expect) = &self.expect {
+            expect.validate(self.guarantee()).map_err(|message| ("expect", message))?;
+        }
         if let Some(zoo) = &self.zoo {
             zoo.validate(self)?;
         }
@@ -725,8 +776,16 @@ impl Scenario {
             if !(0.0..=1.0).contains(&kind.probability) || (link && kind.probability == 0.0) {
                 return Err((name, format!("{name}: expected a probability in (0, 1] for a link fault")));
             }
-            if kind.duration_ms[0] > kind.duration_ms[1] || kind.every_ms == 0 {
-                return Err((name, format!("{name}: expected every_ms > 0 and duration_ms = [min, max]")));
+            if kind.every_ms == 0 {
+                return Err((name, format!("{name}: every_ms = 0 (expected every_ms > 0)")));
+            }
+            let [low, high] = kind.duration_ms;
+            if low > high {
+                let message = format!(
+                    "{name}: in duration_ms = [{low}, {high}] the lower bound {low} is above the upper bound {high} \
+                     (expected duration_ms = [min, max] with min <= max)"
+                );
+                return Err((duration_key(name), message));
             }
             if name == "delay" && kind.delay_ms_max == 0 {
                 return Err((name, "delay: expected delay_ms_max > 0".into()));
@@ -864,6 +923,27 @@ pub fn fault_kind_name(kind: FaultKind) -> &'static str {
     }
 }
 
+/// The key path of a fault kind's `duration_ms`, so that an error about it is placed inside the kind's table.
+fn duration_key(name: &'static str) -> &'static str {
+    match name {
+        "lost-request" => "lost-request.duration_ms",
+        "lost-ack" => "lost-ack.duration_ms",
+        "duplicate" => "duplicate.duration_ms",
+        "delay" => "delay.duration_ms",
+        "partition" => "partition.duration_ms",
+        "broker-crash" => "broker-crash.duration_ms",
+        "broker-pause" => "broker-pause.duration_ms",
+        "producer-crash" => "producer-crash.duration_ms",
+        "producer-pause" => "producer-pause.duration_ms",
+        "controller-crash" => "controller-crash.duration_ms",
+        "consumer-crash" => "consumer-crash.duration_ms",
+        "consumer-pause" => "consumer-pause.duration_ms",
+        "broker-power-loss" => "broker-power-loss.duration_ms",
+        // Every name FaultsConfig::kinds yields is above; any other is placed at the kind.
+        other => other,
+    }
+}
+
 fn sim_fault_kind(name: &str) -> FaultKind {
     FaultKind::ALL
         .into_iter()
@@ -881,43 +961,9 @@ fn kind_spec(config: &FaultKindConfig) -> KindSpec {
     }
 }
 
-/// 1-based line and column of a byte offset.
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rfind('\n').map_or(before.len(), |newline| before.len() - newline - 1) + 1;
-    (line, column)
-}
-
-/// Where `key` is first assigned in the file, for errors serde cannot place: as a `key = ` line, inside an
-/// inline table (`pipeline = { instances = 0 }`), or as a `[table.key]` header; line 1 if nowhere.
-fn find_key(text: &str, key: &str) -> (usize, usize) {
-    for (number, line) in text.lines().enumerate() {
-        let trimmed = line.trim_start();
-        if trimmed.starts_with('[') && trimmed.trim_end().ends_with(&format!(".{key}]")) {
-            return (number + 1, line.len() - trimmed.len() + 1);
-        }
-        if let Some(byte) = assignment(line, key) {
-            return (number + 1, line[..byte].chars().count() + 1);
-        }
-    }
-    (1, 1)
-}
-
-/// The byte offset of `key =` in `line`, where `key` starts the line or follows `{` or `,` (an inline table).
-fn assignment(line: &str, key: &str) -> Option<usize> {
-    let mut from = 0;
-    while let Some(found) = line[from..].find(key) {
-        let start = from + found;
-        let before = line[..start].trim_end();
-        let starts_item = before.is_empty() || before.ends_with('{') || before.ends_with(',');
-        let after = line[start + key.len()..].trim_start();
-        if starts_item && after.starts_with('=') && !after.starts_with("==") {
-            return Some(start);
-        }
-        from = start + key.len();
-    }
-    None
+/// The end of the line holding byte `at` (its newline, or the end of the bytes).
+fn line_end(bytes: &[u8], at: usize) -> usize {
+    bytes[at..].iter().position(|byte| *byte == b'\n').map_or(bytes.len(), |offset| at + offset)
 }
 
 #[cfg(test)]

@@ -62,7 +62,8 @@ pub use junit::{render_junit, xml_escape};
 pub use merge::{merge, MergeError};
 pub use shard::{Shard, ShardParseError, StopReason};
 pub use text::{
-    commands, history_file_name, reason, record_name, replay_command, repro_file_name, run_command, TextOptions,
+    commands, history_file_name, reason, record_name, replay_command, repro_file_name, run_command, CoverageDetail,
+    TextOptions,
 };
 
 /// The version of the `report.json` layout; bumped when a field changes meaning or disappears.

@@ -15,6 +15,34 @@ pub struct TextOptions {
     pub wall_seconds: Option<f64>,
     /// At most this many failing seeds are listed with their replay commands.
     pub failing_listed_max: usize,
+    /// How much of the coverage table the summary shows (report.json and index.html always hold all of it).
+    pub coverage: CoverageDetail,
+}
+
+/// How much of the coverage table a text summary shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CoverageDetail {
+    /// Only the expected points no run reached, and one line counting the rest.
+    Flagged,
+    /// Every point with its runs and count.
+    #[default]
+    Full,
+    /// Nothing.
+    None,
+}
+
+impl CoverageDetail {
+    /// Every level, as `--coverage` names them.
+    pub const ALL: [CoverageDetail; 3] = [CoverageDetail::Flagged, CoverageDetail::Full, CoverageDetail::None];
+
+    /// The name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            CoverageDetail::Flagged => "flagged",
+            CoverageDetail::Full => "full",
+            CoverageDetail::None => "none",
+        }
+    }
 }
 
 impl TextOptions {
@@ -25,6 +53,7 @@ impl TextOptions {
             out_dir: None,
             wall_seconds: None,
             failing_listed_max: 20,
+            coverage: CoverageDetail::Full,
         }
     }
 }
@@ -61,7 +90,7 @@ fn shell_word(word: &str) -> String {
 pub(crate) fn render(report: &CampaignReport, options: &TextOptions) -> String {
     let mut out = String::new();
     render_header(&mut out, report);
-    render_tables(&mut out, report);
+    render_tables(&mut out, report, options.coverage);
     if let Some(seconds) = options.wall_seconds {
         let rate = report.totals.seeds_run as f64 / seconds.max(1e-9);
         let _ = writeln!(out, "wall time: {seconds:.2} s ({rate:.1} seeds/s)");
@@ -105,17 +134,9 @@ fn render_header(out: &mut String, report: &CampaignReport) {
     let _ = writeln!(out, "passing: {}, failing: {} ({})", totals.passing, totals.failing, verdicts.join(", "));
 }
 
-fn render_tables(out: &mut String, report: &CampaignReport) {
+fn render_tables(out: &mut String, report: &CampaignReport, coverage: CoverageDetail) {
+    render_anomalies(out, report);
     let totals = &report.totals;
-    if totals.anomalies.is_empty() {
-        out.push_str("anomalies: none\n");
-    } else {
-        out.push_str("anomalies (runs that found each kind):\n");
-        for (kind, tally) in &totals.anomalies {
-            let class = if tally.violation { "violation" } else { "allowed" };
-            let _ = writeln!(out, "  {:<22} {:>7} runs  {class}", kind.name(), tally.runs);
-        }
-    }
     if totals.faults.is_empty() {
         out.push_str("faults: none injected\n");
     } else {
@@ -125,7 +146,55 @@ fn render_tables(out: &mut String, report: &CampaignReport) {
         }
     }
     let _ = writeln!(out, "events: {}", totals.events);
-    render_coverage(out, &report.coverage);
+    match coverage {
+        CoverageDetail::Flagged => render_coverage_flagged(out, &report.coverage),
+        CoverageDetail::Full => render_coverage(out, &report.coverage),
+        CoverageDetail::None => {}
+    }
+}
+
+/// The forbidden kinds one line each, as alarms; the kinds the guarantee allows on one line, since a passing
+/// campaign of a transactional scenario finds dependency cycles (G0, G2-item) in most runs and they are no alarm.
+fn render_anomalies(out: &mut String, report: &CampaignReport) {
+    let anomalies = &report.totals.anomalies;
+    if anomalies.is_empty() {
+        out.push_str("anomalies: none\n");
+        return;
+    }
+    let forbidden: Vec<_> = anomalies.iter().filter(|(_, tally)| tally.violation).collect();
+    if !forbidden.is_empty() {
+        out.push_str("anomalies (runs that found each kind):\n");
+        for (kind, tally) in forbidden {
+            let _ = writeln!(out, "  {:<22} {:>7} runs  violation", kind.name(), tally.runs);
+        }
+    }
+    let allowed: Vec<String> = anomalies
+        .iter()
+        .filter(|(_, tally)| !tally.violation)
+        .map(|(kind, tally)| format!("{} runs {}", tally.runs, kind.name()))
+        .collect();
+    if !allowed.is_empty() {
+        let _ = writeln!(out, "allowed: {} (the guarantee allows them)", allowed.join(", "));
+    }
+}
+
+/// The expected points no run reached, one line each, and one line counting the points that were reached.
+fn render_coverage_flagged(out: &mut String, coverage: &Coverage) {
+    if coverage.points.is_empty() {
+        return;
+    }
+    let reached = coverage.points.values().filter(|point| point.runs > 0).count();
+    let expected_reached = coverage.expected.len() - coverage.never_reached.len();
+    let _ = writeln!(
+        out,
+        "coverage: {reached} points reached, {expected_reached} of {} expected ({} never reached; --coverage full \
+         lists every point)",
+        coverage.expected.len(),
+        coverage.never_reached.len()
+    );
+    for name in &coverage.never_reached {
+        let _ = writeln!(out, "  {name}  NEVER REACHED");
+    }
 }
 
 /// The widest the coverage table's name column grows.
@@ -266,6 +335,39 @@ mod tests {
         assert!(text.contains("result: PASS"), "{text}");
         assert!(text.contains("anomalies: none"), "{text}");
         assert!(!text.contains("failing seeds"), "{text}");
+    }
+
+    #[test]
+    fn allowed_kinds_share_one_line_and_forbidden_ones_keep_theirs() {
+        let mut campaign = report(1);
+        let mut cycles = SeedRecord::new(2, Verdict::Pass);
+        cycles.anomalies = vec![AnomalyKind::G0, AnomalyKind::G2Item];
+        campaign.runs.push(cycles);
+        let campaign = CampaignReport::new(campaign.header(), campaign.runs);
+        let text = campaign.render_text(&TextOptions::new("at-most-once"));
+        assert!(text.contains("  lost-write                   1 runs  violation\n"), "{text}");
+        assert!(text.contains("allowed: 1 runs G0, 1 runs G2-item (the guarantee allows them)\n"), "{text}");
+        assert!(!text.contains("runs  allowed"), "{text}");
+    }
+
+    #[test]
+    fn coverage_is_flagged_points_by_default_on_the_terminal_and_all_on_request() {
+        let mut campaign = report(1);
+        campaign.coverage = Coverage::new(vec!["fault:lost-request".into(), "txn-state:Dead".into()]);
+        campaign.coverage.add_run(&[("fault:lost-request".to_string(), 3), ("client:retry".to_string(), 1)].into());
+        let mut options = TextOptions::new("at-most-once");
+        let full = campaign.render_text(&options);
+        assert!(full.contains("coverage (runs that reached each point, total count):"), "{full}");
+        assert!(full.contains("client:retry"), "{full}");
+        options.coverage = CoverageDetail::Flagged;
+        let flagged = campaign.render_text(&options);
+        let expected = "coverage: 2 points reached, 1 of 2 expected (1 never reached; --coverage full lists every \
+                        point)\n  txn-state:Dead  NEVER REACHED\n";
+        assert!(flagged.contains(expected), "{flagged}");
+        assert!(!flagged.contains("client:retry"), "{flagged}");
+        options.coverage = CoverageDetail::None;
+        let none = campaign.render_text(&options);
+        assert!(!none.contains("coverage") && !none.contains("NEVER REACHED"), "{none}");
     }
 
     #[test]

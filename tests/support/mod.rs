@@ -45,10 +45,10 @@ pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// Runs `eosim campaign SCENARIO --seeds SEEDS --jobs 2` plus `extra` flags; returns its exit status and both
-/// streams, stdout first.
+/// Runs `eosim campaign SCENARIO --seeds SEEDS --jobs 2 --coverage full` plus `extra` flags (the whole coverage
+/// table, for [`runs_reaching`]); returns its exit status and both streams, stdout first.
 pub fn campaign_run(scenario: &str, seeds: &str, extra: &[&str]) -> (Option<i32>, String) {
-    let mut args = vec!["campaign", scenario, "--seeds", seeds, "--jobs", "2"];
+    let mut args = vec!["campaign", scenario, "--seeds", seeds, "--jobs", "2", "--coverage", "full"];
     args.extend_from_slice(extra);
     let output = eosim(&args);
     (output.status.code(), format!("{}\n{}", stdout(&output), stderr(&output)))
