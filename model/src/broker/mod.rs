@@ -404,7 +404,7 @@ impl Broker {
                 self.on_marker_written(ctx, request_id, result);
             }
             Msg::GroupRequest { request_id, group_id, op } => {
-                self.on_group_request(ctx, source, request_id, &group_id, op);
+                self.on_group_request(ctx, source, request_id, &group_id, *op);
             }
             Msg::MetadataRequest { request_id } => {
                 let leaders = self.volatile.image.as_ref().map_or_else(Vec::new, |image| {
