@@ -27,6 +27,15 @@ pub enum Phase {
     FinalRead,
 }
 
+/// A coverage counter named by a string literal, found by where the literal lies in the binary.
+#[derive(Clone, Debug)]
+struct LiteralCounter {
+    /// The literal's address and length.
+    address: (usize, usize),
+    name: &'static str,
+    count: u64,
+}
+
 /// State the nodes share that is not part of the simulated system.
 #[derive(Clone, Debug)]
 pub struct Shared {
@@ -36,10 +45,11 @@ pub struct Shared {
     pub next_process: u64,
     /// Where the run is.
     pub phase: Phase,
-    /// Coverage counters named by a string literal (broker errors, client retries, epoch bumps), by the
-    /// literal's address and length: a bump, thousands per run, is an integer search instead of string
-    /// comparisons. Equal names at two addresses are merged when read ([`Shared::counters`]).
-    literal_counters: BTreeMap<(usize, usize), (&'static str, u64)>,
+    /// Coverage counters named by a string literal (broker errors, client retries, epoch bumps), sorted by the
+    /// literal's address and length: a bump, thousands per run, is a binary search over integers instead of
+    /// string comparisons, in one contiguous vector (a few dozen names) rather than a B-tree's entry path.
+    /// Equal names at two addresses are merged when read ([`Shared::counters`]).
+    literal_counters: Vec<LiteralCounter>,
     /// Coverage counters whose names are built at run time.
     built_counters: BTreeMap<String, u64>,
     /// History key of each partition.
@@ -56,7 +66,7 @@ impl Shared {
             history: History::new(),
             next_process: 0,
             phase: Phase::Faulty,
-            literal_counters: BTreeMap::new(),
+            literal_counters: Vec::new(),
             built_counters: BTreeMap::new(),
             keys,
             buggify: crate::buggify::Buggify::new(0, false),
@@ -65,7 +75,11 @@ impl Shared {
 
     /// Bumps a coverage counter.
     pub fn count(&mut self, name: &'static str) {
-        self.literal_counters.entry((name.as_ptr() as usize, name.len())).or_insert((name, 0)).1 += 1;
+        let address = (name.as_ptr() as usize, name.len());
+        match self.literal_counters.binary_search_by_key(&address, |counter| counter.address) {
+            Ok(index) => self.literal_counters[index].count += 1,
+            Err(index) => self.literal_counters.insert(index, LiteralCounter { address, name, count: 1 }),
+        }
     }
 
     /// Bumps a coverage counter whose name may be built at run time (coordinator states and transitions).
@@ -79,7 +93,7 @@ impl Shared {
     /// Every coverage counter bumped so far, by name.
     pub fn counters(&self) -> BTreeMap<String, u64> {
         let mut counters = self.built_counters.clone();
-        for (name, count) in self.literal_counters.values() {
+        for LiteralCounter { name, count, .. } in &self.literal_counters {
             *counters.entry((*name).to_string()).or_insert(0) += count;
         }
         counters
@@ -88,7 +102,7 @@ impl Shared {
     /// How often the coverage counter `name` was bumped so far.
     pub fn counter(&self, name: &str) -> u64 {
         let literal: u64 =
-            self.literal_counters.values().filter(|(literal, _)| *literal == name).map(|(_, count)| count).sum();
+            self.literal_counters.iter().filter(|counter| counter.name == name).map(|counter| counter.count).sum();
         literal + self.built_counters.get(name).copied().unwrap_or(0)
     }
 
@@ -181,5 +195,25 @@ mod tests {
         let expected: BTreeMap<String, u64> =
             [("broker:append".to_string(), 3), ("txn-state:Ongoing".to_string(), 1)].into_iter().collect();
         assert_eq!(shared.counters(), expected);
+    }
+
+    /// Literals bumped in any order land in their own counters, and the sorted index stays sorted.
+    #[test]
+    fn literal_counters_stay_sorted_and_separate() {
+        const NAMES: [&str; 6] = ["a:one", "b:two", "c:three", "d:four", "e:five", "f:six"];
+        let mut shared = Shared::new(Vec::new());
+        for round in 0..NAMES.len() {
+            for (index, name) in NAMES.iter().enumerate().rev() {
+                if index <= round {
+                    shared.count(name);
+                }
+            }
+        }
+        let addresses: Vec<(usize, usize)> = shared.literal_counters.iter().map(|counter| counter.address).collect();
+        assert!(addresses.windows(2).all(|pair| pair[0] < pair[1]), "sorted and unique: {addresses:?}");
+        for (index, name) in NAMES.iter().enumerate() {
+            assert_eq!(shared.counter(name), (NAMES.len() - index) as u64, "{name}");
+        }
+        assert_eq!(shared.counters().len(), NAMES.len());
     }
 }
