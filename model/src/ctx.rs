@@ -27,6 +27,84 @@ pub enum Phase {
     FinalRead,
 }
 
+/// A coverage counter named by a string literal, found by where the literal lies in the binary.
+#[derive(Clone, Debug)]
+struct LiteralCounter {
+    /// The literal's address and length.
+    address: (usize, usize),
+    name: &'static str,
+    count: u64,
+}
+
+/// Literal-named coverage counters in an open-addressing table keyed by the literal's address and length.
+///
+/// A bump is a multiply, a mask and usually one probe; a B-tree's entry path, and even a binary search over
+/// the few dozen names, cost several times that at every bump. Where a counter sits depends on addresses,
+/// which differ between builds and runs, so nothing reads the table in slot order except sums and a map
+/// sorted by name ([`Shared::counters`]).
+#[derive(Clone, Debug)]
+struct LiteralCounters {
+    /// A power of two long, never more than half full, so a probe always ends at an empty slot.
+    slots: Vec<Option<LiteralCounter>>,
+    len: usize,
+}
+
+impl Default for LiteralCounters {
+    fn default() -> Self {
+        // Room for the model's counter names without growing in most runs.
+        LiteralCounters { slots: vec![None; 256], len: 0 }
+    }
+}
+
+impl LiteralCounters {
+    /// Adds one to the counter named `name`.
+    fn bump(&mut self, name: &'static str) {
+        let address = (name.as_ptr() as usize, name.len());
+        let mut index = self.probe(address);
+        if let Some(counter) = &mut self.slots[index] {
+            counter.count += 1;
+            return;
+        }
+        if (self.len + 1) * 2 > self.slots.len() {
+            self.grow();
+            index = self.probe(address);
+        }
+        self.slots[index] = Some(LiteralCounter { address, name, count: 1 });
+        self.len += 1;
+    }
+
+    /// The slot holding `address`, or the empty slot where it would go.
+    fn probe(&self, address: (usize, usize)) -> usize {
+        let mask = self.slots.len() - 1;
+        // Fibonacci hashing: the multiply spreads the address bits into the high half that is kept.
+        let mixed = (address.0 as u64 ^ (address.1 as u64).rotate_left(32)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let mut index = (mixed >> 32) as usize & mask;
+        while let Some(counter) = &self.slots[index] {
+            if counter.address == address {
+                break;
+            }
+            index = (index + 1) & mask;
+        }
+        index
+    }
+
+    /// Doubles the table and re-seats every counter.
+    #[cold]
+    fn grow(&mut self) {
+        let doubled = vec![None; self.slots.len() * 2];
+        let old = std::mem::replace(&mut self.slots, doubled);
+        for counter in old.into_iter().flatten() {
+            let index = self.probe(counter.address);
+            self.slots[index] = Some(counter);
+        }
+    }
+
+    /// Every counter, in no meaningful order.
+    fn iter(&self) -> impl Iterator<Item = &LiteralCounter> {
+        self.slots.iter().flatten()
+    }
+}
+
 /// State the nodes share that is not part of the simulated system.
 #[derive(Clone, Debug)]
 pub struct Shared {
@@ -37,9 +115,9 @@ pub struct Shared {
     /// Where the run is.
     pub phase: Phase,
     /// Coverage counters named by a string literal (broker errors, client retries, epoch bumps), by the
-    /// literal's address and length: a bump, thousands per run, is an integer search instead of string
+    /// literal's address and length: a bump, thousands per run, is a hash of two integers instead of string
     /// comparisons. Equal names at two addresses are merged when read ([`Shared::counters`]).
-    literal_counters: BTreeMap<(usize, usize), (&'static str, u64)>,
+    literal_counters: LiteralCounters,
     /// Coverage counters whose names are built at run time.
     built_counters: BTreeMap<String, u64>,
     /// History key of each partition.
@@ -56,7 +134,7 @@ impl Shared {
             history: History::new(),
             next_process: 0,
             phase: Phase::Faulty,
-            literal_counters: BTreeMap::new(),
+            literal_counters: LiteralCounters::default(),
             built_counters: BTreeMap::new(),
             keys,
             buggify: crate::buggify::Buggify::new(0, false),
@@ -65,7 +143,7 @@ impl Shared {
 
     /// Bumps a coverage counter.
     pub fn count(&mut self, name: &'static str) {
-        self.literal_counters.entry((name.as_ptr() as usize, name.len())).or_insert((name, 0)).1 += 1;
+        self.literal_counters.bump(name);
     }
 
     /// Bumps a coverage counter whose name may be built at run time (coordinator states and transitions).
@@ -79,7 +157,7 @@ impl Shared {
     /// Every coverage counter bumped so far, by name.
     pub fn counters(&self) -> BTreeMap<String, u64> {
         let mut counters = self.built_counters.clone();
-        for (name, count) in self.literal_counters.values() {
+        for LiteralCounter { name, count, .. } in self.literal_counters.iter() {
             *counters.entry((*name).to_string()).or_insert(0) += count;
         }
         counters
@@ -88,7 +166,7 @@ impl Shared {
     /// How often the coverage counter `name` was bumped so far.
     pub fn counter(&self, name: &str) -> u64 {
         let literal: u64 =
-            self.literal_counters.values().filter(|(literal, _)| *literal == name).map(|(_, count)| count).sum();
+            self.literal_counters.iter().filter(|counter| counter.name == name).map(|counter| counter.count).sum();
         literal + self.built_counters.get(name).copied().unwrap_or(0)
     }
 
@@ -181,5 +259,28 @@ mod tests {
         let expected: BTreeMap<String, u64> =
             [("broker:append".to_string(), 3), ("txn-state:Ongoing".to_string(), 1)].into_iter().collect();
         assert_eq!(shared.counters(), expected);
+    }
+
+    /// Literals bumped in any order land in their own counters, through the table's growth and probing.
+    #[test]
+    fn literal_counters_stay_separate_through_growth() {
+        // More names than the initial table holds at half load, so it grows (twice) and probes collide.
+        let names: Vec<&'static str> =
+            (0..700).map(|index| &*Box::leak(format!("counter:{index}").into_boxed_str())).collect();
+        let mut shared = Shared::new(Vec::new());
+        for round in 0..3 {
+            for (index, name) in names.iter().enumerate().rev() {
+                if index % 3 >= round {
+                    shared.count(name);
+                }
+            }
+        }
+        for (index, name) in names.iter().enumerate() {
+            assert_eq!(shared.counter(name), (index % 3 + 1) as u64, "{name}");
+        }
+        assert_eq!(shared.literal_counters.len, names.len());
+        assert!(shared.literal_counters.slots.len() >= 2 * names.len());
+        assert_eq!(shared.counters().len(), names.len());
+        assert_eq!(shared.counter("counter:never"), 0);
     }
 }

@@ -473,7 +473,7 @@ mod tests {
         assert!(txn(TxnOp::EndTxn(false)).fields().ends_with("committed false"));
         assert_eq!(txn(TxnOp::VerifyPartitions(vec![PartitionId(0)])).api(), Some("AddPartitionsToTxn"));
         let heartbeat = GroupOp::Heartbeat { member_id: "m".into(), generation: 4 };
-        let group = Msg::GroupRequest { request_id: 2, group_id: "g".into(), op: heartbeat };
+        let group = Msg::GroupRequest { request_id: 2, group_id: "g".into(), op: Box::new(heartbeat) };
         assert_eq!(group.api(), Some("Heartbeat"));
         let response = Msg::TxnResponse { request_id: 1, result: Err(ErrorCode::ProducerFenced) };
         assert_eq!((response.api(), response.fields()), (None, "errorCode PRODUCER_FENCED".to_string()));

@@ -353,7 +353,10 @@ impl PipelineApp {
             return;
         };
         v.group_request = Some(request_id);
-        ctx.send(coordinator, Msg::GroupRequest { request_id, group_id: self.settings.group_id.clone(), op });
+        ctx.send(
+            coordinator,
+            Msg::GroupRequest { request_id, group_id: self.settings.group_id.clone(), op: Box::new(op) },
+        );
         ctx.set_timer(self.settings.request_timeout_ns, timer_tag(TIMER_GROUP_TIMEOUT, request_id));
     }
 
@@ -423,7 +426,10 @@ impl PipelineApp {
         };
         v.heartbeat_request = Some(request_id);
         let op = GroupOp::Heartbeat { member_id: v.member_id.clone(), generation: v.generation };
-        ctx.send(coordinator, Msg::GroupRequest { request_id, group_id: self.settings.group_id.clone(), op });
+        ctx.send(
+            coordinator,
+            Msg::GroupRequest { request_id, group_id: self.settings.group_id.clone(), op: Box::new(op) },
+        );
     }
 
     fn on_heartbeat(&mut self, ctx: &mut Ctx<'_>, result: Result<GroupReply, ErrorCode>) {

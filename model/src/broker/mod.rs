@@ -404,7 +404,7 @@ impl Broker {
                 self.on_marker_written(ctx, request_id, result);
             }
             Msg::GroupRequest { request_id, group_id, op } => {
-                self.on_group_request(ctx, source, request_id, &group_id, op);
+                self.on_group_request(ctx, source, request_id, &group_id, *op);
             }
             Msg::MetadataRequest { request_id } => {
                 let leaders = self.volatile.image.as_ref().map_or_else(Vec::new, |image| {
@@ -592,7 +592,23 @@ impl Broker {
     /// order. Answering one records its follower's progress, which may move the HW and so complete others: it
     /// runs until none is left to answer. Only partitions the replica maps lent out for change since the last
     /// check can have moved, so only their parked fetches are re-read.
+    ///
+    /// Most events leave nothing to check (no fetch parked, or no partition lent out), so that test is inlined
+    /// into the event handlers and the scan, with its larger frame, is entered only when it can find something.
+    #[inline]
     fn try_complete_parked_fetches(&mut self, ctx: &mut Ctx<'_>) {
+        if !self.volatile.parked_fetches.is_empty() && self.partitions_changed() {
+            self.complete_changed_parked_fetches(ctx);
+        }
+        self.volatile.replicas.forget_changes();
+        self.durable.replicas.forget_changes();
+        #[cfg(debug_assertions)]
+        self.assert_parked_fetches_see_their_partitions();
+    }
+
+    /// The scan of [`Broker::try_complete_parked_fetches`], once some partition changed with fetches parked.
+    #[inline(never)]
+    fn complete_changed_parked_fetches(&mut self, ctx: &mut Ctx<'_>) {
         while !self.volatile.parked_fetches.is_empty() && self.partitions_changed() {
             let changed = self.volatile.parked_fetches.iter().find(|(_, parked)| {
                 self.partition_changed(parked.partition) && self.fetch_view(parked.partition) != Some(parked.seen)
@@ -601,10 +617,6 @@ impl Broker {
             ctx.shared.count("broker:fetch-completed-early");
             self.answer_parked_fetch(ctx, park_id);
         }
-        self.volatile.replicas.forget_changes();
-        self.durable.replicas.forget_changes();
-        #[cfg(debug_assertions)]
-        self.assert_parked_fetches_see_their_partitions();
     }
 
     /// True if some hosted partition may have changed since the last parked-fetch check.

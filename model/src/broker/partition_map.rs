@@ -134,11 +134,13 @@ impl<T> PartitionMap<T> {
     }
 
     /// True if any partition changed since the last [`PartitionMap::forget_changes`].
+    #[inline]
     pub fn has_changes(&self) -> bool {
         self.changed_count > 0
     }
 
     /// Starts over: no partition has changed.
+    #[inline]
     pub fn forget_changes(&mut self) {
         if self.changed_count > 0 {
             self.changed.fill(false);

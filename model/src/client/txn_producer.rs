@@ -478,7 +478,7 @@ impl TxnProducer {
                     generation: offsets.generation,
                     offsets: offsets.offsets.clone(),
                 };
-                return Msg::GroupRequest { request_id, group_id: offsets.group_id.clone(), op };
+                return Msg::GroupRequest { request_id, group_id: offsets.group_id.clone(), op: Box::new(op) };
             }
         };
         Msg::TxnRequest { request_id, transactional_id, producer_id, epoch, op }
