@@ -333,9 +333,9 @@ mod tests {
     use super::*;
     use eosim_reports::svg::{Arrow, FaultBand, Lane, OpMark, Topic};
 
-    fn diagram() -> SpaceTime {
-        let lane = |name: &str, kind| Lane { name: name.to_string(), kind };
-        let arrow = |source, target, send_ns, end, label: &str| Arrow {
+    /// A plain message from lane `source` to lane `target`.
+    fn arrow(source: usize, target: usize, send_ns: u64, end: ArrowEnd, label: &str) -> Arrow {
+        Arrow {
             source,
             target,
             send_ns,
@@ -346,7 +346,11 @@ mod tests {
             fields: String::new(),
             topic: Topic::Ordinary,
             chain: false,
-        };
+        }
+    }
+
+    fn diagram() -> SpaceTime {
+        let lane = |name: &str, kind| Lane { name: name.to_string(), kind };
         SpaceTime {
             lanes: vec![lane("broker-0", LaneKind::Server), lane("producer-0", LaneKind::Client)],
             arrows: vec![
@@ -394,19 +398,7 @@ mod tests {
         let lane = |name: &str| Lane { name: name.to_string(), kind: LaneKind::Client };
         diagram.lanes.extend(["producer-1", "producer-2", "consumer-0"].map(lane));
         let end = ArrowEnd::Dropped { at_ns: 1_250_000, at_send: true };
-        let label = "FetchResponse".to_string();
-        diagram.arrows.push(Arrow {
-            source: 0,
-            target: 4,
-            send_ns: 1_250_000,
-            end,
-            label,
-            note: String::new(),
-            api: String::new(),
-            fields: String::new(),
-            topic: Topic::Ordinary,
-            chain: false,
-        });
+        diagram.arrows.push(arrow(0, 4, 1_250_000, end, "FetchResponse"));
         let options = DiagramOptions::default();
         let text = render_text(&diagram, &[1_250_000], &options);
         let line = text.lines().find(|line| line.contains("FetchResponse")).expect("drawn");
@@ -420,19 +412,7 @@ mod tests {
     fn a_message_a_node_sends_itself_is_a_loop_on_its_lane() {
         let mut diagram = diagram();
         let end = ArrowEnd::Delivered { at_ns: 1_300_000 };
-        let label = "WriteTxnMarkerRequest".to_string();
-        diagram.arrows.push(Arrow {
-            source: 0,
-            target: 0,
-            send_ns: 1_250_000,
-            end,
-            label,
-            note: String::new(),
-            api: String::new(),
-            fields: String::new(),
-            topic: Topic::Ordinary,
-            chain: false,
-        });
+        diagram.arrows.push(arrow(0, 0, 1_250_000, end, "WriteTxnMarkerRequest"));
         let text = render_text(&diagram, &[1_250_000], &DiagramOptions::default());
         let line = text.lines().find(|line| line.contains("WriteTxnMarkerRequest")).expect("drawn");
         assert!(line.contains('↻') && line.contains("(to itself)"), "{text}");
