@@ -509,17 +509,11 @@ mod tests {
     /// An arrow of `api` from lane `source` to `target`, sent at `send_ns` ms and delivered 1 ms later.
     fn message(source: usize, target: usize, send_ms: u64, label: &str, api: &str, fields: &str) -> Arrow {
         let send_ns = send_ms * 1_000_000;
+        let end = ArrowEnd::Delivered { at_ns: send_ns + 1_000_000 };
         Arrow {
-            source,
-            target,
-            send_ns,
-            end: ArrowEnd::Delivered { at_ns: send_ns + 1_000_000 },
-            label: label.to_string(),
-            note: String::new(),
             api: api.to_string(),
             fields: fields.to_string(),
-            topic: Topic::Ordinary,
-            chain: false,
+            ..Arrow::message(source, target, send_ns, end, label)
         }
     }
 

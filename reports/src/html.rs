@@ -611,7 +611,7 @@ partition (its two sides' lanes striped purple and pink)</span>\
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::svg::{Arrow, ArrowEnd, Lane, LaneKind, OpMark, Topic};
+    use crate::svg::{Arrow, ArrowEnd, Lane, LaneKind, OpMark};
     use crate::{CampaignHeader, Verdict};
     use eosim_checker::{AnomalyKind, Guarantee, OpType};
 
@@ -640,16 +640,14 @@ mod tests {
                 Lane { name: "broker-0".to_string(), kind: LaneKind::Server },
             ],
             arrows: vec![Arrow {
-                source: 0,
-                target: 1,
-                send_ns: 5_000_000,
-                end: ArrowEnd::Dropped { at_ns: 5_000_000, at_send: true },
-                label: "ProduceRequest".to_string(),
                 note: "lost".to_string(),
-                api: String::new(),
-                fields: String::new(),
-                topic: Topic::Ordinary,
-                chain: false,
+                ..Arrow::message(
+                    0,
+                    1,
+                    5_000_000,
+                    ArrowEnd::Dropped { at_ns: 5_000_000, at_send: true },
+                    "ProduceRequest",
+                )
             }],
             faults: Vec::new(),
             ops: vec![OpMark {

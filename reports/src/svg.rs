@@ -146,6 +146,23 @@ impl Topic {
 }
 
 impl Arrow {
+    /// A message of kind `label` from lane `source` to lane `target`, with no note, API, fields or filter topic,
+    /// and outside any causal chain: what a test or a hand-drawn diagram starts from.
+    pub fn message(source: usize, target: usize, send_ns: u64, end: ArrowEnd, label: &str) -> Arrow {
+        Arrow {
+            source,
+            target,
+            send_ns,
+            end,
+            label: label.to_string(),
+            note: String::new(),
+            api: String::new(),
+            fields: String::new(),
+            topic: Topic::Ordinary,
+            chain: false,
+        }
+    }
+
     /// The time its arrow ends; a message in flight at the end of the run ends with the run.
     fn end_ns(&self, run_end_ns: u64) -> u64 {
         match self.end {
@@ -991,42 +1008,18 @@ mod tests {
                 Lane { name: "broker-<0>".to_string(), kind: LaneKind::Server },
             ],
             arrows: vec![
+                Arrow::message(0, 1, 10_000_000, ArrowEnd::Delivered { at_ns: 10_500_000 }, "ProduceRequest"),
                 Arrow {
-                    source: 0,
-                    target: 1,
-                    send_ns: 10_000_000,
-                    end: ArrowEnd::Delivered { at_ns: 10_500_000 },
-                    label: "ProduceRequest".to_string(),
-                    note: String::new(),
-                    api: String::new(),
-                    fields: String::new(),
-                    topic: Topic::Ordinary,
-                    chain: false,
-                },
-                Arrow {
-                    source: 1,
-                    target: 0,
-                    send_ns: 10_600_000,
-                    end: ArrowEnd::Dropped { at_ns: 10_600_000, at_send: true },
-                    label: "ProduceResponse".to_string(),
                     note: "lost & gone".to_string(),
-                    api: String::new(),
-                    fields: String::new(),
-                    topic: Topic::Ordinary,
-                    chain: false,
+                    ..Arrow::message(
+                        1,
+                        0,
+                        10_600_000,
+                        ArrowEnd::Dropped { at_ns: 10_600_000, at_send: true },
+                        "ProduceResponse",
+                    )
                 },
-                Arrow {
-                    source: 0,
-                    target: 1,
-                    send_ns: 90_000_000,
-                    end: ArrowEnd::Delivered { at_ns: 90_100_000 },
-                    label: "Far".to_string(),
-                    note: String::new(),
-                    api: String::new(),
-                    fields: String::new(),
-                    topic: Topic::Ordinary,
-                    chain: false,
-                },
+                Arrow::message(0, 1, 90_000_000, ArrowEnd::Delivered { at_ns: 90_100_000 }, "Far"),
             ],
             faults: vec![FaultBand {
                 style: BandStyle::Crash,

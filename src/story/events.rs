@@ -56,7 +56,7 @@ pub fn events_text(diagram: Option<&SpaceTime>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use eosim_reports::svg::{Arrow, BandStyle, FaultBand, Lane, LaneKind, OpMark, Topic};
+    use eosim_reports::svg::{Arrow, BandStyle, FaultBand, Lane, LaneKind, OpMark};
 
     #[test]
     fn every_message_fault_and_operation_is_one_line_in_time_order() {
@@ -64,16 +64,14 @@ mod tests {
         let diagram = SpaceTime {
             lanes: vec![lane("broker-0", LaneKind::Server), lane("producer-0", LaneKind::Client)],
             arrows: vec![Arrow {
-                source: 0,
-                target: 1,
-                send_ns: 2_000_000,
-                end: ArrowEnd::Dropped { at_ns: 2_000_000, at_send: true },
-                label: "ProduceResponse".to_string(),
                 note: "lost by the network".to_string(),
-                api: String::new(),
-                fields: String::new(),
-                topic: Topic::Ordinary,
-                chain: false,
+                ..Arrow::message(
+                    0,
+                    1,
+                    2_000_000,
+                    ArrowEnd::Dropped { at_ns: 2_000_000, at_send: true },
+                    "ProduceResponse",
+                )
             }],
             faults: vec![FaultBand {
                 style: BandStyle::Link,

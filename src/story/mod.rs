@@ -239,7 +239,7 @@ pub fn fit(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use eosim_reports::svg::{Arrow, ArrowEnd, BandStyle, FaultBand, Lane, OpMark, Topic};
+    use eosim_reports::svg::{Arrow, ArrowEnd, BandStyle, FaultBand, Lane, OpMark};
 
     /// Two servers and twelve clients; client 13 proves something, client 5 acts near the window, client 2 far.
     fn crowded() -> SpaceTime {
@@ -256,17 +256,8 @@ mod tests {
         };
         let mut ops = vec![op(13, 1_000, true), op(2, 900_000_000, false)];
         ops.extend((3..13).map(|lane| op(lane, 2_000 + lane as u64, false)));
-        let arrow = |source: usize, target: usize| Arrow {
-            source,
-            target,
-            send_ns: 1_000,
-            end: ArrowEnd::Delivered { at_ns: 2_000 },
-            label: "ProduceRequest".to_string(),
-            note: String::new(),
-            api: String::new(),
-            fields: String::new(),
-            topic: Topic::Ordinary,
-            chain: false,
+        let arrow = |source, target| {
+            Arrow::message(source, target, 1_000, ArrowEnd::Delivered { at_ns: 2_000 }, "ProduceRequest")
         };
         let crash = |lane: usize| FaultBand {
             style: BandStyle::Crash,

@@ -331,32 +331,22 @@ fn cut(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use eosim_reports::svg::{Arrow, FaultBand, Lane, OpMark, Topic};
-
-    /// A plain message from lane `source` to lane `target`.
-    fn arrow(source: usize, target: usize, send_ns: u64, end: ArrowEnd, label: &str) -> Arrow {
-        Arrow {
-            source,
-            target,
-            send_ns,
-            end,
-            label: label.to_string(),
-            note: String::new(),
-            api: String::new(),
-            fields: String::new(),
-            topic: Topic::Ordinary,
-            chain: false,
-        }
-    }
+    use eosim_reports::svg::{Arrow, FaultBand, Lane, OpMark};
 
     fn diagram() -> SpaceTime {
         let lane = |name: &str, kind| Lane { name: name.to_string(), kind };
         SpaceTime {
             lanes: vec![lane("broker-0", LaneKind::Server), lane("producer-0", LaneKind::Client)],
             arrows: vec![
-                arrow(1, 0, 1_000_000, ArrowEnd::Delivered { at_ns: 1_100_000 }, "ProduceRequest"),
-                arrow(0, 1, 1_200_000, ArrowEnd::Dropped { at_ns: 1_200_000, at_send: true }, "ProduceResponse"),
-                arrow(1, 0, 90_000_000, ArrowEnd::Delivered { at_ns: 90_100_000 }, "ProduceRequest"),
+                Arrow::message(1, 0, 1_000_000, ArrowEnd::Delivered { at_ns: 1_100_000 }, "ProduceRequest"),
+                Arrow::message(
+                    0,
+                    1,
+                    1_200_000,
+                    ArrowEnd::Dropped { at_ns: 1_200_000, at_send: true },
+                    "ProduceResponse",
+                ),
+                Arrow::message(1, 0, 90_000_000, ArrowEnd::Delivered { at_ns: 90_100_000 }, "ProduceRequest"),
             ],
             faults: vec![FaultBand {
                 style: BandStyle::Crash,
@@ -398,7 +388,7 @@ mod tests {
         let lane = |name: &str| Lane { name: name.to_string(), kind: LaneKind::Client };
         diagram.lanes.extend(["producer-1", "producer-2", "consumer-0"].map(lane));
         let end = ArrowEnd::Dropped { at_ns: 1_250_000, at_send: true };
-        diagram.arrows.push(arrow(0, 4, 1_250_000, end, "FetchResponse"));
+        diagram.arrows.push(Arrow::message(0, 4, 1_250_000, end, "FetchResponse"));
         let options = DiagramOptions::default();
         let text = render_text(&diagram, &[1_250_000], &options);
         let line = text.lines().find(|line| line.contains("FetchResponse")).expect("drawn");
@@ -412,7 +402,7 @@ mod tests {
     fn a_message_a_node_sends_itself_is_a_loop_on_its_lane() {
         let mut diagram = diagram();
         let end = ArrowEnd::Delivered { at_ns: 1_300_000 };
-        diagram.arrows.push(arrow(0, 0, 1_250_000, end, "WriteTxnMarkerRequest"));
+        diagram.arrows.push(Arrow::message(0, 0, 1_250_000, end, "WriteTxnMarkerRequest"));
         let text = render_text(&diagram, &[1_250_000], &DiagramOptions::default());
         let line = text.lines().find(|line| line.contains("WriteTxnMarkerRequest")).expect("drawn");
         assert!(line.contains('↻') && line.contains("(to itself)"), "{text}");
