@@ -174,6 +174,12 @@ impl OpFn {
 }
 
 impl Op {
+    /// An operation of `process` at time 0 with no rebalanced keys, not a final poll; [`History::push`] gives it
+    /// its index.
+    pub fn new(process: u64, op_type: OpType, f: OpFn, mops: Vec<MicroOp>) -> Op {
+        Op { index: 0, time_ns: 0, process, op_type, f, mops, keys: Vec::new(), final_poll: false }
+    }
+
     /// Stands in for a line not read yet; allocates nothing.
     pub(crate) fn placeholder() -> Op {
         Op {

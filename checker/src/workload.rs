@@ -28,32 +28,22 @@ pub fn clean_history(op_count: usize) -> History {
         offset
     };
     let name = |key: u64| format!("t-{key}");
-    let op = |process: u64, op_type: OpType, f: OpFn, mops: Vec<MicroOp>| Op {
-        index: 0,
-        time_ns: 0,
-        process,
-        op_type,
-        f,
-        mops,
-        keys: Vec::new(),
-        final_poll: false,
-    };
     let mut value = 0i64;
     while history.ops.len() < op_count {
         let key = (value as u64) % KEY_COUNT;
         if value % TXN_EVERY == 0 {
             let writes = [(key, value), ((key + 1) % KEY_COUNT, value + 1)];
             let send = |(k, v): (u64, i64), offset| MicroOp::Send { key: name(k), value: v, offset, source: None };
-            history.push(op(50, OpType::Invoke, OpFn::Txn, writes.iter().map(|&w| send(w, None)).collect()));
+            history.push(Op::new(50, OpType::Invoke, OpFn::Txn, writes.iter().map(|&w| send(w, None)).collect()));
             let acked = writes.iter().map(|&(k, v)| send((k, v), Some(append(&mut logs, k, v)))).collect();
-            history.push(op(50, OpType::Ok, OpFn::Txn, acked));
+            history.push(Op::new(50, OpType::Ok, OpFn::Txn, acked));
             value += 2;
         } else {
             let producer = (value as u64) % PRODUCER_COUNT;
             let send = |offset| vec![MicroOp::Send { key: name(key), value, offset, source: None }];
-            history.push(op(producer, OpType::Invoke, OpFn::Send, send(None)));
+            history.push(Op::new(producer, OpType::Invoke, OpFn::Send, send(None)));
             let offset = append(&mut logs, key, value);
-            history.push(op(producer, OpType::Ok, OpFn::Send, send(Some(offset))));
+            history.push(Op::new(producer, OpType::Ok, OpFn::Send, send(Some(offset))));
             value += 1;
         }
         for key in 0..KEY_COUNT {
@@ -62,15 +52,15 @@ pub fn clean_history(op_count: usize) -> History {
                 let reads = BTreeMap::from([(name(key), logs[index][read_up_to[index]..].to_vec())]);
                 read_up_to[index] = logs[index].len();
                 let invoke = vec![MicroOp::Poll { reads: BTreeMap::new() }];
-                history.push(op(100 + key, OpType::Invoke, OpFn::Poll, invoke));
-                history.push(op(100 + key, OpType::Ok, OpFn::Poll, vec![MicroOp::Poll { reads }]));
+                history.push(Op::new(100 + key, OpType::Invoke, OpFn::Poll, invoke));
+                history.push(Op::new(100 + key, OpType::Ok, OpFn::Poll, vec![MicroOp::Poll { reads }]));
             }
         }
     }
     for key in 0..KEY_COUNT {
         let index = key as usize;
         let reads = BTreeMap::from([(name(key), logs[index][read_up_to[index]..].to_vec())]);
-        let mut last = op(100 + key, OpType::Ok, OpFn::Poll, vec![MicroOp::Poll { reads }]);
+        let mut last = Op::new(100 + key, OpType::Ok, OpFn::Poll, vec![MicroOp::Poll { reads }]);
         last.final_poll = true;
         history.push(last);
     }

@@ -658,7 +658,7 @@ fn as_history(ops: &[Operation<LogInput, LogOutput>]) -> History {
         };
         let time_ns = time_ns.min(u64::MAX / 2);
         let process = if op.is_pending() { 1_000_000 + index as u64 } else { op.client };
-        history.push(Op { index: 0, time_ns, process, op_type, f, mops, keys: Vec::new(), final_poll: false });
+        history.push(Op { time_ns, ..Op::new(process, op_type, f, mops) });
     }
     history
 }
@@ -737,32 +737,22 @@ fn a_final_poll_without_invocation_keeps_the_search_linear() {
     let mut history = History::new();
     let mut log: Vec<(Offset, Value)> = Vec::new();
     let mut read_to = 0;
-    let event = |process, op_type, f, mops| Op {
-        index: 0,
-        time_ns: 0,
-        process,
-        op_type,
-        f,
-        mops,
-        keys: Vec::new(),
-        final_poll: false,
-    };
     for value in 0..send_count {
         let producer = (value % 4) as u64;
         let send = |offset| vec![MicroOp::Send { key: "t-0".into(), value, offset, source: None }];
-        history.push(event(producer, OpType::Invoke, OpFn::Send, send(None)));
+        history.push(Op::new(producer, OpType::Invoke, OpFn::Send, send(None)));
         let offset = log.len() as u64 * 2;
         log.push((offset, value));
-        history.push(event(producer, OpType::Ok, OpFn::Send, send(Some(offset))));
+        history.push(Op::new(producer, OpType::Ok, OpFn::Send, send(Some(offset))));
         if log.len() - read_to >= 16 {
             let reads = BTreeMap::from([("t-0".to_string(), log[read_to..].to_vec())]);
             read_to = log.len();
-            history.push(event(100, OpType::Invoke, OpFn::Poll, vec![MicroOp::Poll { reads: BTreeMap::new() }]));
-            history.push(event(100, OpType::Ok, OpFn::Poll, vec![MicroOp::Poll { reads }]));
+            history.push(Op::new(100, OpType::Invoke, OpFn::Poll, vec![MicroOp::Poll { reads: BTreeMap::new() }]));
+            history.push(Op::new(100, OpType::Ok, OpFn::Poll, vec![MicroOp::Poll { reads }]));
         }
     }
     let reads = BTreeMap::from([("t-0".to_string(), log[read_to..].to_vec())]);
-    let mut last = event(100, OpType::Ok, OpFn::Poll, vec![MicroOp::Poll { reads }]);
+    let mut last = Op::new(100, OpType::Ok, OpFn::Poll, vec![MicroOp::Poll { reads }]);
     last.final_poll = true;
     history.push(last);
     let operations = from_history(&history);
