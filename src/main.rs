@@ -3,6 +3,9 @@
 //! Exit status: 0 no violation; 1 violations, stalls or crashes found; 2 bad usage or bad input;
 //! 3 internal error (including a replay whose trace hash diverged).
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::fmt::Display;
 use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
