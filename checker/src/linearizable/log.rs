@@ -27,6 +27,7 @@
 //! record also keeps a jump pointer (Myers' skew-binary scheme), so a read finds its first offset in O(log n)
 //! steps however far behind the end it reads.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -116,8 +117,8 @@ impl Model for Log {
         }
     }
 
-    fn partition(&self, input: &LogInput) -> String {
-        input.key().clone()
+    fn partition<'a>(&self, input: &'a LogInput) -> Cow<'a, str> {
+        Cow::Borrowed(input.key())
     }
 }
 

@@ -57,6 +57,7 @@ mod offsets;
 mod register;
 mod search;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::hash::Hash;
@@ -100,9 +101,9 @@ pub trait Model {
 
     /// The independent object an operation acts on (a key, a partition). Operations in different partitions never
     /// constrain each other, and each partition is checked alone from [`Model::init`]. One partition by default.
-    fn partition(&self, input: &Self::Input) -> String {
+    fn partition<'a>(&self, input: &'a Self::Input) -> Cow<'a, str> {
         let _ = input;
-        String::new()
+        Cow::Borrowed("")
     }
 }
 
@@ -242,8 +243,11 @@ pub(crate) fn check_partitions_named<M: Model>(
 }
 
 /// Groups operation indices by partition, in partition order, each group in index order.
+///
+/// The names are borrowed from the operations while grouping (most models name a partition by a key the input
+/// holds), so an operation costs a map lookup, not an allocation.
 fn partition<M: Model>(model: &M, ops: &[Operation<M::Input, M::Output>]) -> BTreeMap<String, Vec<usize>> {
-    let mut parts: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let mut parts: BTreeMap<Cow<'_, str>, Vec<usize>> = BTreeMap::new();
     for (index, op) in ops.iter().enumerate() {
         assert!(
             op.call_ns <= op.return_ns,
@@ -251,7 +255,13 @@ fn partition<M: Model>(model: &M, ops: &[Operation<M::Input, M::Output>]) -> BTr
             op.return_ns,
             op.call_ns
         );
-        parts.entry(model.partition(&op.input)).or_default().push(index);
+        let name = model.partition(&op.input);
+        match parts.get_mut(name.as_ref()) {
+            Some(indices) => indices.push(index),
+            None => {
+                parts.insert(name, vec![index]);
+            }
+        }
     }
-    parts
+    parts.into_iter().map(|(name, indices)| (name.into_owned(), indices)).collect()
 }

@@ -16,6 +16,7 @@
 
 use super::Model;
 use crate::{Key, Offset};
+use std::borrow::Cow;
 
 /// Committed offsets, one register per (group, partition), initially none.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -70,10 +71,10 @@ impl Model for CommittedOffsets {
     }
 
     /// `group/partition`: each pair is independent of every other.
-    fn partition(&self, input: &OffsetsInput) -> String {
+    fn partition<'a>(&self, input: &'a OffsetsInput) -> Cow<'a, str> {
         let (OffsetsInput::Commit { group, key, .. } | OffsetsInput::Fetch { group, key }) = input;
         // The length prefix keeps ("a/b", "c") and ("a", "b/c") apart, since names may contain '/'.
-        format!("{}:{group}/{key}", group.len())
+        Cow::Owned(format!("{}:{group}/{key}", group.len()))
     }
 }
 

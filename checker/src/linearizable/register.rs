@@ -12,6 +12,7 @@
 
 use super::Model;
 use crate::{Key, Value};
+use std::borrow::Cow;
 
 /// Registers, one per key, initially empty.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -90,8 +91,8 @@ impl Model for Register {
         }
     }
 
-    fn partition(&self, input: &RegisterInput) -> String {
-        input.key().clone()
+    fn partition<'a>(&self, input: &'a RegisterInput) -> Cow<'a, str> {
+        Cow::Borrowed(input.key())
     }
 }
 
