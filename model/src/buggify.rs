@@ -1,18 +1,19 @@
 //! BUGGIFY: fault points written on the line of the model they perturb, as FoundationDB's
 //! `flow/include/flow/Buggify.h` places them.
 //!
-//! `if buggify!(ctx) { … }` marks a place where a real broker or client may behave in a legal but unusual
-//! way (a short read, a late metadata answer, a lost database acknowledgement). A point is keyed by
-//! `file:line:column`. For each seed, a point is *enabled* or not, decided once, the first time it is
+//! `if buggify!(ctx, "short-read") { … }` marks a place where a real broker or client may behave in a legal but
+//! unusual way (a short read, a late metadata answer, a lost database acknowledgement). A point is keyed by its
+//! file and name, `model/src/app/consumer.rs#short-read`, not by its line: an edit elsewhere in the file leaves
+//! every point, and so every wide run, as it was. For each seed, a point is *enabled* or not, decided once, the first time it is
 //! evaluated, from a stream keyed by its site alone (so adding a point never changes which others are
 //! enabled); an enabled point then *fires* on each evaluation with its own probability, drawn from the
 //! seed's fire stream. Points only act when the run's envelope asks for them (`[knobs] swarm = true` or
 //! `envelope = "wide"`); otherwise [`Buggify::evaluate`] draws nothing and returns false, so a narrow run's
-//! trace is untouched. Each fired point counts as the coverage point `buggify:<file>:<line>`, and the run
+//! trace is untouched. Each fired point counts as the coverage point `buggify:<file>#<name>`, and the run
 //! lists the points that fired.
 //!
-//! Adding a point is one line: `if buggify!(ctx) { … }`, with a comment naming the real behaviour it stands
-//! for. A point must never break a guarantee by itself: it may only do what the real system may do.
+//! Adding a point is one line: `if buggify!(ctx, "name") { … }`, with a name unique in its file and a comment
+//! naming the real behaviour it stands for. A point must never break a guarantee by itself: it may only do what the real system may do.
 
 use crate::ctx::Ctx;
 use eosim_sim::{Ratio, SimRng, Stream};
@@ -25,18 +26,18 @@ pub const ENABLED_PROBABILITY: Ratio = Ratio { numerator: 1, denominator: 4 };
 /// Chance that an enabled point fires when evaluated (FoundationDB's `P_BUGGIFIED_SECTION_FIRES` is 0.25).
 pub const FIRES_PROBABILITY: Ratio = Ratio { numerator: 1, denominator: 4 };
 
-/// True when the fault point on this line fires now; see the module documentation.
+/// True when the fault point named `$name` in this file fires now; see the module documentation.
 #[macro_export]
 macro_rules! buggify {
-    ($ctx:expr) => {
-        $crate::buggify::evaluate($ctx, concat!(file!(), ":", line!(), ":", column!()))
+    ($ctx:expr, $name:literal) => {
+        $crate::buggify::evaluate($ctx, concat!(file!(), "#", $name), concat!("buggify:", file!(), "#", $name))
     };
 }
 
 /// What one point did in a run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PointRecord {
-    /// `file:line:column` of the point.
+    /// `file#name` of the point.
     pub site: String,
     /// Whether the point was enabled for this seed.
     pub enabled: bool,
@@ -92,17 +93,13 @@ impl Buggify {
     }
 }
 
-/// `file:line`, the coverage name of a `file:line:column` site.
-pub fn file_line(site: &str) -> &str {
-    site.rsplit_once(':').map_or(site, |(file_line, _)| file_line)
-}
-
-/// Evaluates the point at `site` for the node handling the current event; what `buggify!` expands to.
-pub fn evaluate(ctx: &mut Ctx<'_>, site: &'static str) -> bool {
+/// Evaluates the point at `site` for the node handling the current event, counting `coverage` when it fires;
+/// what `buggify!` expands to.
+pub fn evaluate(ctx: &mut Ctx<'_>, site: &'static str, coverage: &'static str) -> bool {
     let now_ns = ctx.now_ns();
     let fired = ctx.shared.buggify.evaluate(site, now_ns);
     if fired {
-        ctx.shared.count_named(format!("buggify:{}", file_line(site)).into());
+        ctx.shared.count(coverage);
     }
     fired
 }
@@ -114,7 +111,7 @@ mod tests {
     /// FoundationDB's BUGGIFY: a point is enabled per run, then fires per evaluation only when enabled.
     #[test]
     fn buggify_fires_only_when_enabled_for_the_seed() {
-        let site = "model/src/app/consumer.rs:1:1";
+        let site = "model/src/app/consumer.rs#short-read";
         let enabled_seed = (0..64).find(|seed| SimRng::new(*seed, Stream::keyed(site)).chance(ENABLED_PROBABILITY));
         let disabled_seed = (0..64).find(|seed| !SimRng::new(*seed, Stream::keyed(site)).chance(ENABLED_PROBABILITY));
         let (enabled_seed, disabled_seed) = (enabled_seed.expect("some seed"), disabled_seed.expect("some seed"));
@@ -130,7 +127,7 @@ mod tests {
 
     #[test]
     fn buggify_is_deterministic_and_silent_when_inactive() {
-        let sites = ["a.rs:1:1", "a.rs:2:1", "b.rs:9:4"];
+        let sites = ["a.rs#one", "a.rs#two", "b.rs#one"];
         let run = |active: bool| {
             let mut buggify = Buggify::new(17, active);
             let fired: Vec<bool> = (0..300).map(|i| buggify.evaluate(sites[i % 3], i as u64)).collect();
@@ -139,10 +136,5 @@ mod tests {
         assert_eq!(run(true), run(true));
         let (fired, points) = run(false);
         assert!(fired.iter().all(|fired| !fired) && points.is_empty(), "inactive points record nothing");
-    }
-
-    #[test]
-    fn a_site_is_counted_by_file_and_line() {
-        assert_eq!(file_line("model/src/app/store.rs:40:12"), "model/src/app/store.rs:40");
     }
 }

@@ -120,6 +120,11 @@ struct Kernel<M> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TimerId(EventId);
 
+impl TimerId {
+    /// A timer id that names no timer: cancelling it does nothing.
+    pub const NONE: TimerId = TimerId(EventId::NONE);
+}
+
 /// What an actor may do while handling an event.
 pub struct Context<'a, M, S> {
     now_ns: u64,
@@ -172,7 +177,7 @@ impl<M: Clone + Hash + Label, S> Context<'_, M, S> {
     /// Calls this node's `on_timer(tag)` after `delay_ns`, unless it crashes first or the timer is cancelled.
     pub fn set_timer(&mut self, delay_ns: u64, tag: u64) -> TimerId {
         if self.silenced {
-            return TimerId(EventId::NONE);
+            return TimerId::NONE;
         }
         let event = Event::Timer { node: self.node, incarnation: self.kernel.incarnations[self.node.index()], tag };
         TimerId(self.kernel.queue.push(self.now_ns + delay_ns, event))

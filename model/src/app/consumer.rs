@@ -143,7 +143,7 @@ impl ConsumerApp {
                 let mut fresh = completed.records;
                 // Past the records and also past markers and aborted records, which are never delivered.
                 let mut next_offset = completed.next_offset;
-                if fresh.len() >= 2 && crate::buggify!(ctx) {
+                if fresh.len() >= 2 && crate::buggify!(ctx, "short-read") {
                     // A short read: KafkaConsumer.poll returns fewer records than the broker had (max.poll.records,
                     // fetch.max.bytes, a fetch session answered in part); the rest come with the next poll.
                     next_offset = fresh[fresh.len() / 2].0;

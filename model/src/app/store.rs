@@ -44,7 +44,7 @@ impl StoreNode {
         };
         // A lost acknowledgement: the database committed the write but the connection broke before its
         // answer arrived, so the writer times out and writes again, not knowing the row is there.
-        if crate::buggify!(ctx) {
+        if crate::buggify!(ctx, "lost-write-acknowledgement") {
             return;
         }
         ctx.send(source, Msg::StoreWriteResponse { request_id, applied });

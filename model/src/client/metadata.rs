@@ -68,7 +68,7 @@ impl MetadataCache {
         }
         if let Some(last_ns) = self.last_request_ns {
             let mut ready_ns = last_ns + REFRESH_BACKOFF_NS;
-            if crate::buggify!(ctx) {
+            if crate::buggify!(ctx, "late-refresh") {
                 // A late refresh: the client's metadata backoff grows exponentially with failed attempts
                 // (retry.backoff.max.ms, KIP-580), so an update may wait several backoff periods.
                 ready_ns = ctx.now_ns().max(ready_ns) + 4 * REFRESH_BACKOFF_NS;
@@ -124,7 +124,7 @@ impl MetadataCache {
     pub fn invalidate(&mut self, ctx: &mut Ctx<'_>, partition: PartitionId) {
         // A stale leader: Kafka's client keeps the cached leader after NOT_LEADER_OR_FOLLOWER and only asks for
         // an update (Metadata.requestUpdate), so it may send to the deposed leader again before the answer.
-        if !crate::buggify!(ctx) {
+        if !crate::buggify!(ctx, "stale-leader") {
             self.leaders[partition.index()].0 = None;
         }
         self.refresh(ctx);

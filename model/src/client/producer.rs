@@ -27,7 +27,7 @@ use crate::client::metadata::MetadataCache;
 use crate::ctx::{timer_parts, timer_tag, Ctx};
 use crate::protocol::{ErrorCode, Msg, PartitionId, ProducerIdentity, RecordBatch, MAX_PRODUCER_EPOCH};
 use crate::scenario::{Acks, ProducerSettings};
-use eosim_sim::NodeId;
+use eosim_sim::{NodeId, TimerId};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Identifies one record handed to [`ProducerClient::send`].
@@ -157,8 +157,8 @@ pub struct ProducerClient {
     producer_id_request: Option<u64>,
     queues: Vec<PartitionQueue>,
     batches: BTreeMap<u64, Batch>,
-    /// In-flight request id → batch id.
-    requests: BTreeMap<u64, u64>,
+    /// In-flight request id → batch id, and the request's timeout timer, cancelled when the answer comes.
+    requests: BTreeMap<u64, (u64, TimerId)>,
     next_request_id: u64,
     next_batch_id: u64,
     completions: Vec<Completion>,
@@ -433,7 +433,7 @@ impl ProducerClient {
         queue.open_bytes += bytes;
         // BUGGIFY: the accumulator closes a batch early (`batch.size` in bytes fills before the record count the
         // model batches by, or the sender drains a batch that became ready for another partition's sake).
-        if queue.open.len() >= self.settings.batch_records as usize || crate::buggify!(ctx) {
+        if queue.open.len() >= self.settings.batch_records as usize || crate::buggify!(ctx, "early-batch-close") {
             self.close_batch(ctx, partition);
         }
         self.drain(ctx);
@@ -479,7 +479,8 @@ impl ProducerClient {
                 self.metadata.on_response(request_id, &leaders);
             }
             Msg::ProduceResponse { request_id, result, log_start_offset } => {
-                if let Some(batch_id) = self.requests.remove(&request_id) {
+                if let Some((batch_id, timeout)) = self.requests.remove(&request_id) {
+                    ctx.cancel_timer(timeout);
                     self.on_produce_response(ctx, batch_id, result, log_start_offset);
                 }
             }
@@ -594,12 +595,15 @@ impl ProducerClient {
             return;
         }
         self.queues[partition.index()].in_flight.push(batch_id);
-        self.requests.insert(request_id, batch_id);
         // BUGGIFY: the request times out early, as when the connection it rides on is closed for another
         // request's timeout (NetworkClient fails every request in flight on a closed connection).
-        let timeout_ns =
-            if crate::buggify!(ctx) { self.settings.request_timeout_ns / 4 } else { self.settings.request_timeout_ns };
-        ctx.set_timer(timeout_ns.max(1), timer_tag(TIMER_REQUEST_TIMEOUT, request_id));
+        let timeout_ns = if crate::buggify!(ctx, "early-request-timeout") {
+            self.settings.request_timeout_ns / 4
+        } else {
+            self.settings.request_timeout_ns
+        };
+        let timeout = ctx.set_timer(timeout_ns.max(1), timer_tag(TIMER_REQUEST_TIMEOUT, request_id));
+        self.requests.insert(request_id, (batch_id, timeout));
     }
 
     fn on_produce_response(
@@ -704,7 +708,7 @@ impl ProducerClient {
     }
 
     fn on_request_timeout(&mut self, ctx: &mut Ctx<'_>, request_id: u64) {
-        let Some(batch_id) = self.requests.remove(&request_id) else {
+        let Some((batch_id, _)) = self.requests.remove(&request_id) else {
             return;
         };
         ctx.shared.count("client:request-timeout");
@@ -726,7 +730,7 @@ impl ProducerClient {
             return;
         }
         ctx.shared.count("client:delivery-timeout-expired");
-        self.requests.retain(|_, id| *id != batch_id);
+        self.requests.retain(|_, (id, _)| *id != batch_id);
         self.leave_flight(batch_id);
         let partition = self.batches[&batch_id].partition;
         self.queues[partition.index()].ready.retain(|id| *id != batch_id);

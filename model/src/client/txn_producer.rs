@@ -24,7 +24,7 @@ use crate::ctx::REQUEST_ID_BITS;
 use crate::ctx::{timer_parts, timer_tag, Ctx};
 use crate::protocol::{ErrorCode, GroupOp, GroupReply, Msg, PartitionId, TxnInit, TxnOp};
 use crate::scenario::ProducerSettings;
-use eosim_sim::NodeId;
+use eosim_sim::{NodeId, TimerId};
 
 const TIMER_REQUEST_TIMEOUT: u16 = 24;
 const TIMER_BACKOFF: u16 = 25;
@@ -140,6 +140,8 @@ pub struct TxnProducer {
     producer: Option<(u64, u16)>,
     phase: TxnPhase,
     in_flight: Option<(u64, Step)>,
+    /// The timeout timer of the request in flight, cancelled when its answer comes.
+    in_flight_timeout: TimerId,
     backing_off: bool,
     offsets: Option<PendingOffsets>,
     /// eos-tv1: the coordinator knows of this transaction (something was added), so it must be ended there.
@@ -166,6 +168,7 @@ impl TxnProducer {
             producer: None,
             phase: TxnPhase::Initializing,
             in_flight: None,
+            in_flight_timeout: TimerId::NONE,
             backing_off: false,
             offsets: None,
             started_on_coordinator: false,
@@ -290,17 +293,17 @@ impl TxnProducer {
     pub fn on_message(&mut self, ctx: &mut Ctx<'_>, msg: Msg) -> bool {
         match msg {
             Msg::InitProducerIdResponse { request_id, result } => {
-                if self.take_in_flight(request_id).is_some() {
+                if self.take_in_flight(ctx, request_id).is_some() {
                     self.on_init(ctx, result);
                 }
             }
             Msg::TxnResponse { request_id, result } => {
-                if let Some(step) = self.take_in_flight(request_id) {
+                if let Some(step) = self.take_in_flight(ctx, request_id) {
                     self.on_txn_response(ctx, step, result);
                 }
             }
             Msg::GroupResponse { request_id, result } => {
-                if self.take_in_flight(request_id).is_some() {
+                if self.take_in_flight(ctx, request_id).is_some() {
                     self.on_offsets_committed(ctx, result);
                 }
             }
@@ -337,8 +340,9 @@ impl TxnProducer {
         true
     }
 
-    fn take_in_flight(&mut self, request_id: u64) -> Option<Step> {
+    fn take_in_flight(&mut self, ctx: &mut Ctx<'_>, request_id: u64) -> Option<Step> {
         if self.in_flight.as_ref().is_some_and(|(id, _)| *id == request_id) {
+            ctx.cancel_timer(self.in_flight_timeout);
             return self.in_flight.take().map(|(_, step)| step);
         }
         None
@@ -451,9 +455,12 @@ impl TxnProducer {
         self.in_flight = Some((request_id, step));
         // BUGGIFY: the coordinator request times out early, as when its connection is closed for another
         // request's timeout; the request itself may still arrive and take effect.
-        let timeout_ns =
-            if crate::buggify!(ctx) { self.settings.request_timeout_ns / 4 } else { self.settings.request_timeout_ns };
-        ctx.set_timer(timeout_ns.max(1), timer_tag(TIMER_REQUEST_TIMEOUT, request_id));
+        let timeout_ns = if crate::buggify!(ctx, "early-coordinator-request-timeout") {
+            self.settings.request_timeout_ns / 4
+        } else {
+            self.settings.request_timeout_ns
+        };
+        self.in_flight_timeout = ctx.set_timer(timeout_ns.max(1), timer_tag(TIMER_REQUEST_TIMEOUT, request_id));
     }
 
     fn request(&self, request_id: u64, step: &Step) -> Msg {
