@@ -103,13 +103,16 @@ impl eosim_sim::Label for Msg {
                 out.add("currentLeaderEpoch", leader_epoch);
                 out.add("isolationLevel", format!("{isolation:?}"));
             }
-            Msg::ReplicaFetchRequest { partition, replica, offset, last_fetched_epoch, leader_epoch, .. } => {
-                out.add("partition", partition.0);
+            Msg::ReplicaFetchRequest { replica, partitions, .. } => {
                 out.add("replicaId", replica);
-                out.add("fetchOffset", offset);
-                out.add("currentLeaderEpoch", leader_epoch);
-                if let Some(epoch) = last_fetched_epoch {
-                    out.add("lastFetchedEpoch", epoch);
+                for fetched in partitions {
+                    let mut partition = Fields::default();
+                    partition.add("fetchOffset", fetched.offset);
+                    partition.add("currentLeaderEpoch", fetched.leader_epoch);
+                    if let Some(epoch) = fetched.last_fetched_epoch {
+                        partition.add("lastFetchedEpoch", epoch);
+                    }
+                    out.add(&format!("partition {}", fetched.partition.0), format!("({})", partition.text));
                 }
             }
             other => response_fields(&mut out, other),
@@ -290,11 +293,14 @@ fn response_fields(out: &mut Fields, msg: &Msg) {
             Ok(data) => fetch_fields(out, data),
             Err(error) => out.error(*error),
         },
-        Msg::ReplicaFetchResponse { partition, result, .. } => {
-            out.add("partition", partition.0);
-            match result {
-                Ok(data) => replica_fetch_fields(out, data),
-                Err(error) => out.error(*error),
+        Msg::ReplicaFetchResponse { partitions, .. } => {
+            for (partition, result) in partitions {
+                let mut fields = Fields::default();
+                match result {
+                    Ok(data) => replica_fetch_fields(&mut fields, data),
+                    Err(error) => fields.error(*error),
+                }
+                out.add(&format!("partition {}", partition.0), format!("({})", fields.text));
             }
         }
         other => cluster_fields(out, other),
