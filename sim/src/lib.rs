@@ -57,11 +57,11 @@ pub use fault::{
     ScheduleError, StormSpec, SwarmChoices, SwarmSpec,
 };
 pub use network::{LinkFault, LinkLatency, LinkOverride, Network, NetworkOptions, NodeRole};
-pub use queue::EventQueue;
+pub use queue::{EventId, EventQueue};
 pub use recording::{Label, Recording};
 pub use rng::{Ratio, SimRng, Stream};
 pub use trace::{Trace, TraceTag};
-pub use world::{Actor, Context, NodeStatus, World, WorldOptions, WorldStats};
+pub use world::{Actor, Context, NodeStatus, TimerId, World, WorldOptions, WorldStats};
 
 use serde::{Deserialize, Serialize};
 

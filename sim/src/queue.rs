@@ -16,17 +16,45 @@ const SLOT_BITS: u32 = 24;
 /// bytes, and moving it at every level of every sift was the largest single cost of a run. One `u128`
 /// comparison orders keys by (time, sequence) exactly as the tuple did: the sequence is unique, so the slot
 /// bits below it never decide, and a key is two words to move instead of three.
+///
+/// A queued event can be cancelled ([`EventQueue::cancel`]): its slot is emptied at once and its key is
+/// dropped when it reaches the top of the heap, so a cancelled event costs one pop and is never seen.
 #[derive(Debug)]
 pub struct EventQueue<E> {
     heap: BinaryHeap<Reverse<u128>>,
     slots: Vec<Option<E>>,
+    /// The sequence each slot's event was scheduled with, which tells a cancellation of that event from one
+    /// of an earlier event that used the same slot.
+    sequences: Vec<u64>,
     free: Vec<u32>,
     next_sequence: u64,
+    /// Keys in the heap whose event was cancelled.
+    cancelled: usize,
+}
+
+/// Names one scheduled event, for [`EventQueue::cancel`]; it never names another event, even once its slot
+/// is reused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EventId {
+    slot: u32,
+    sequence: u64,
+}
+
+impl EventId {
+    /// An id that names no event: cancelling it does nothing.
+    pub const NONE: EventId = EventId { slot: u32::MAX, sequence: u64::MAX };
 }
 
 impl<E> Default for EventQueue<E> {
     fn default() -> Self {
-        EventQueue { heap: BinaryHeap::new(), slots: Vec::new(), free: Vec::new(), next_sequence: 0 }
+        EventQueue {
+            heap: BinaryHeap::new(),
+            slots: Vec::new(),
+            sequences: Vec::new(),
+            free: Vec::new(),
+            next_sequence: 0,
+            cancelled: 0,
+        }
     }
 }
 
@@ -38,55 +66,81 @@ impl<E> EventQueue<E> {
 
     /// Schedules `event` at `time_ns`, after every event already scheduled for that instant.
     #[inline]
-    pub fn push(&mut self, time_ns: u64, event: E) {
+    pub fn push(&mut self, time_ns: u64, event: E) -> EventId {
         let sequence = self.next_sequence;
         self.next_sequence += 1;
         assert!(sequence < 1 << (64 - SLOT_BITS), "fewer than 2^40 events scheduled in one run");
         let slot = match self.free.pop() {
             Some(slot) => {
                 self.slots[slot as usize] = Some(event);
+                self.sequences[slot as usize] = sequence;
                 slot
             }
-            None => self.grow(event),
+            None => self.grow(sequence, event),
         };
         let low = sequence << SLOT_BITS | u64::from(slot);
         self.heap.push(Reverse(u128::from(time_ns) << 64 | u128::from(low)));
+        EventId { slot, sequence }
     }
 
     /// A new slot for `event`, when no freed one is left.
     #[cold]
-    fn grow(&mut self, event: E) -> u32 {
+    fn grow(&mut self, sequence: u64, event: E) -> u32 {
         let slot = u32::try_from(self.slots.len()).expect("a slot index fits in 32 bits");
         assert!(slot < 1 << SLOT_BITS, "fewer than 2^24 events queued at once");
         self.slots.push(Some(event));
+        self.sequences.push(sequence);
         slot
+    }
+
+    /// Takes the event `id` names out of the queue, if it is still queued: it will never be popped.
+    pub fn cancel(&mut self, id: EventId) -> Option<E> {
+        if self.sequences.get(id.slot as usize) != Some(&id.sequence) {
+            return None;
+        }
+        let event = self.slots[id.slot as usize].take()?;
+        self.cancelled += 1;
+        Some(event)
     }
 
     /// Removes and returns the earliest event with its due time.
     #[inline]
     pub fn pop(&mut self) -> Option<(u64, E)> {
-        let Reverse(key) = self.heap.pop()?;
-        let time_ns = (key >> 64) as u64;
-        let slot = (key as u64 & ((1 << SLOT_BITS) - 1)) as u32;
-        let event = self.slots[slot as usize].take().expect("a queued key points at its event");
-        self.free.push(slot);
-        Some((time_ns, event))
+        loop {
+            let Reverse(key) = self.heap.pop()?;
+            let slot = (key as u64 & ((1 << SLOT_BITS) - 1)) as u32;
+            let event = self.slots[slot as usize].take();
+            self.free.push(slot);
+            match event {
+                Some(event) => return Some(((key >> 64) as u64, event)),
+                None => self.cancelled -= 1,
+            }
+        }
     }
 
-    /// The due time of the earliest event.
+    /// The due time of the earliest event; cancelled events at the top are dropped on the way.
     #[inline]
-    pub fn peek_time_ns(&self) -> Option<u64> {
-        self.heap.peek().map(|Reverse(key)| (*key >> 64) as u64)
+    pub fn peek_time_ns(&mut self) -> Option<u64> {
+        loop {
+            let Reverse(key) = *self.heap.peek()?;
+            let slot = (key as u64 & ((1 << SLOT_BITS) - 1)) as u32;
+            if self.slots[slot as usize].is_some() {
+                return Some((key >> 64) as u64);
+            }
+            self.heap.pop();
+            self.free.push(slot);
+            self.cancelled -= 1;
+        }
     }
 
-    /// Number of scheduled events.
+    /// Number of scheduled events, cancelled ones not counted.
     pub fn len(&self) -> usize {
-        self.heap.len()
+        self.heap.len() - self.cancelled
     }
 
     /// True when nothing is scheduled.
     pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
+        self.len() == 0
     }
 }
 
@@ -165,5 +219,77 @@ mod tests {
         assert_eq!(queue.pop(), Some((3, 'c')));
         assert_eq!(queue.pop(), Some((3, 'b')));
         assert_eq!(queue.len(), 0);
+    }
+
+    #[test]
+    fn a_cancelled_event_is_never_popped_and_not_counted() {
+        let mut queue = EventQueue::new();
+        queue.push(1, 'a');
+        let b = queue.push(2, 'b');
+        queue.push(3, 'c');
+        assert_eq!(queue.cancel(b), Some('b'));
+        assert_eq!(queue.cancel(b), None, "a second cancellation finds nothing");
+        assert_eq!(queue.len(), 2);
+        assert_eq!(queue.pop(), Some((1, 'a')));
+        // The cancelled key is on top now: peeking drops it and shows the next live event.
+        assert_eq!(queue.peek_time_ns(), Some(3));
+        assert_eq!(queue.pop(), Some((3, 'c')));
+        assert!(queue.is_empty());
+        assert_eq!(queue.pop(), None);
+    }
+
+    #[test]
+    fn an_id_never_cancels_the_event_that_reuses_its_slot() {
+        let mut queue = EventQueue::new();
+        let a = queue.push(1, 'a');
+        assert_eq!(queue.pop(), Some((1, 'a')));
+        let b = queue.push(2, 'b');
+        assert_eq!(b.slot, a.slot, "the freed slot is reused");
+        assert_eq!(queue.cancel(a), None);
+        assert_eq!(queue.cancel(EventId::NONE), None);
+        assert_eq!(queue.pop(), Some((2, 'b')));
+    }
+
+    #[test]
+    fn cancelling_everything_empties_the_queue() {
+        let mut queue = EventQueue::new();
+        let ids: Vec<EventId> = (0..10).map(|i| queue.push(i % 3, i)).collect();
+        for id in ids {
+            assert!(queue.cancel(id).is_some());
+        }
+        assert!(queue.is_empty());
+        assert_eq!(queue.peek_time_ns(), None);
+        assert_eq!(queue.pop(), None);
+    }
+
+    proptest::proptest! {
+        /// Any mix of pushes, cancellations and pops gives what a sorted map of live events gives.
+        #[test]
+        fn behaves_as_a_sorted_map_of_live_events(
+            steps in proptest::collection::vec((0u8..3, 0u64..20, proptest::prelude::any::<proptest::sample::Index>()), 1..200)
+        ) {
+            let mut queue = EventQueue::new();
+            let mut model = std::collections::BTreeMap::new();
+            let mut ids = Vec::new();
+            for (step, (action, time_ns, pick)) in steps.into_iter().enumerate() {
+                match action {
+                    0 => {
+                        let id = queue.push(time_ns, step);
+                        model.insert((time_ns, id.sequence), step);
+                        ids.push((time_ns, id));
+                    }
+                    1 if !ids.is_empty() => {
+                        let (time_ns, id) = ids[pick.index(ids.len())];
+                        proptest::prop_assert_eq!(queue.cancel(id), model.remove(&(time_ns, id.sequence)));
+                    }
+                    _ => {
+                        let expected = model.pop_first().map(|((time_ns, _), value)| (time_ns, value));
+                        proptest::prop_assert_eq!(queue.pop(), expected);
+                    }
+                }
+                proptest::prop_assert_eq!(queue.len(), model.len());
+                proptest::prop_assert_eq!(queue.peek_time_ns(), model.keys().next().map(|(time_ns, _)| *time_ns));
+            }
+        }
     }
 }

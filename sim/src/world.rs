@@ -9,7 +9,7 @@
 
 use crate::fault::{FaultAction, FaultKind, FaultSchedule};
 use crate::network::{Network, NetworkOptions, NodeRole};
-use crate::queue::EventQueue;
+use crate::queue::{EventId, EventQueue};
 use crate::recording::{Arrival, DropCause, Label, Recorder, RecorderSlot, Recording};
 use crate::rng::{SimRng, Stream};
 use crate::trace::{Trace, TraceTag};
@@ -116,6 +116,10 @@ struct Kernel<M> {
     recorder: RecorderSlot,
 }
 
+/// Names a timer a node set, for [`Context::cancel_timer`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TimerId(EventId);
+
 /// What an actor may do while handling an event.
 pub struct Context<'a, M, S> {
     now_ns: u64,
@@ -165,13 +169,21 @@ impl<M: Clone + Hash + Label, S> Context<'_, M, S> {
         self.kernel.queue.push(arrivals_ns[0], Event::Deliver { source, target, incarnation, msg });
     }
 
-    /// Calls this node's `on_timer(tag)` after `delay_ns`, unless it crashes first.
-    pub fn set_timer(&mut self, delay_ns: u64, tag: u64) {
+    /// Calls this node's `on_timer(tag)` after `delay_ns`, unless it crashes first or the timer is cancelled.
+    pub fn set_timer(&mut self, delay_ns: u64, tag: u64) -> TimerId {
         if self.silenced {
-            return;
+            return TimerId(EventId::NONE);
         }
         let event = Event::Timer { node: self.node, incarnation: self.kernel.incarnations[self.node.index()], tag };
-        self.kernel.queue.push(self.now_ns + delay_ns, event);
+        TimerId(self.kernel.queue.push(self.now_ns + delay_ns, event))
+    }
+
+    /// Cancels a timer this node set, if it has not fired: it never reaches the actor and is not traced, as
+    /// Kafka cancels a purgatory operation's timer task when the operation completes early. Best effort: a
+    /// timer that fired while its node was paused is held for it and still arrives, so an actor keeps checking
+    /// that a timer's tag is current.
+    pub fn cancel_timer(&mut self, timer: TimerId) {
+        self.kernel.queue.cancel(timer.0);
     }
 
     /// This node's own random stream (retry jitter and similar client choices).
@@ -671,7 +683,9 @@ mod tests {
     }
 
     fn timer(world: &mut World<Counter>, node: NodeId, delay_ns: u64, tag: u64) {
-        world.with_context(node, |_, ctx| ctx.set_timer(delay_ns, tag));
+        world.with_context(node, |_, ctx| {
+            ctx.set_timer(delay_ns, tag);
+        });
     }
 
     #[test]
@@ -683,6 +697,40 @@ mod tests {
         assert_eq!(world.actor(NodeId(0)).durable, vec![5]);
         assert_eq!(world.actor(NodeId(0)).timers, vec![(3, 10)]);
         assert_eq!(world.stats().messages_delivered, 1);
+    }
+
+    #[test]
+    fn a_cancelled_timer_never_fires_and_leaves_no_trace() {
+        let mut cancelled = world(1);
+        timer(&mut cancelled, NodeId(0), 10, 1);
+        let mut id = None;
+        cancelled.with_context(NodeId(0), |_, ctx| id = Some(ctx.set_timer(20, 2)));
+        let id = id.expect("set");
+        timer(&mut cancelled, NodeId(0), 30, 3);
+        cancelled.with_context(NodeId(0), |_, ctx| ctx.cancel_timer(id));
+        cancelled.run_until(1_000);
+        assert_eq!(cancelled.actor(NodeId(0)).timers, vec![(1, 10), (3, 30)]);
+
+        let mut never_set = world(1);
+        timer(&mut never_set, NodeId(0), 10, 1);
+        timer(&mut never_set, NodeId(0), 30, 3);
+        never_set.run_until(1_000);
+        assert_eq!(cancelled.stats().events, never_set.stats().events, "a cancelled timer is not an event");
+        assert_eq!(cancelled.trace_hash(), never_set.trace_hash());
+    }
+
+    #[test]
+    fn a_timer_held_for_a_paused_node_still_fires_after_cancellation() {
+        let mut world = world(1);
+        let mut id = None;
+        world.with_context(NodeId(0), |_, ctx| id = Some(ctx.set_timer(10, 4)));
+        let id = id.expect("set");
+        world.pause(NodeId(0));
+        world.run_until(100);
+        world.with_context(NodeId(0), |_, ctx| ctx.cancel_timer(id));
+        world.resume(NodeId(0));
+        world.run_until(200);
+        assert_eq!(world.actor(NodeId(0)).timers.iter().map(|(tag, _)| *tag).collect::<Vec<_>>(), vec![4]);
     }
 
     #[test]
