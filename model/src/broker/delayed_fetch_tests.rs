@@ -73,7 +73,8 @@ fn delayed_fetch_completes_when_new_data_is_appended() {
     // An empty log: the fetch at 10 ms finds nothing and is parked; the append at 100 ms answers it with the
     // batch, long before the 500 ms wait runs out. A fetch that finds data is answered at once.
     let script = vec![(10 * MS, fetch(1, &[(0, 0)])), (100 * MS, produce(0, 7)), (300 * MS, fetch(2, &[(0, 0)]))];
-    let (answers, _) = run(1, script);
+    let (answers, delayed) = run(1, script);
+    assert_eq!(delayed, 0, "answered early, so its wait timer was cancelled");
     let answer = answer_to(&answers, 1);
     assert!((100 * MS..150 * MS).contains(&answer.0), "answered right after the append, at {}", answer.0);
     let batches = data_of(&answer, 0).batches;
@@ -126,9 +127,20 @@ fn a_parked_fetch_of_several_partitions_completes_when_any_changes() {
     // Nothing in either partition: one DelayedFetch for the whole request. An append to partition 1 answers
     // it with that batch and partition 0 empty, in one response.
     let script = vec![(10 * MS, fetch(1, &[(0, 0), (1, 0)])), (100 * MS, produce(1, 9))];
-    let (answers, _) = run(2, script);
+    let (answers, delayed) = run(2, script);
+    assert_eq!(delayed, 0, "answered early, so its wait timer was cancelled");
     let answer = answer_to(&answers, 1);
     assert!((100 * MS..150 * MS).contains(&answer.0), "answered right after the append, at {}", answer.0);
     assert!(data_of(&answer, 0).batches.is_empty());
     assert_eq!(data_of(&answer, 1).batches[0].batch.values, vec![9]);
+}
+
+#[test]
+fn a_new_fetch_from_the_same_follower_replaces_the_parked_one_and_its_timer() {
+    // The follower gave up on fetch 1 and sends fetch 2: only fetch 2 is held, and only its wait timer fires.
+    let (answers, delayed) = run(1, vec![(10 * MS, fetch(1, &[(0, 0)])), (100 * MS, fetch(2, &[(0, 0)]))]);
+    assert!(answers.iter().all(|(id, _)| *id == 2), "the replaced fetch is never answered: {answers:?}");
+    let answer = answer_to(&answers, 2);
+    assert!(answer.0 >= 100 * MS + FETCH_WAIT_NS, "held for the whole wait, answered at {}", answer.0);
+    assert_eq!(delayed, 1, "the replaced fetch's timer was cancelled");
 }

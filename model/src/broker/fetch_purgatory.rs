@@ -9,7 +9,7 @@
 use super::{Broker, TIMER_DELAYED_FETCH};
 use crate::ctx::{timer_tag, Ctx};
 use crate::protocol::{ErrorCode, Msg, PartitionId, ReplicaFetchData, ReplicaFetchPartition};
-use eosim_sim::NodeId;
+use eosim_sim::{NodeId, TimerId};
 
 /// Records per partition per fetch at most.
 const FETCH_MAX_RECORDS: u32 = 64;
@@ -23,6 +23,9 @@ pub(super) struct ParkedFetch {
     follower: u32,
     /// Each partition as asked, with how it looked when the fetch was parked.
     partitions: Vec<(ReplicaFetchPartition, FetchView)>,
+    /// The `replica.fetch.wait.max.ms` timer, cancelled when the fetch is answered early or replaced, as
+    /// `DelayedOperation.forceComplete` cancels its `TimerTask`.
+    timer: TimerId,
 }
 
 /// What a parked follower fetch is waiting to change in one partition (the conditions of Kafka's
@@ -103,7 +106,10 @@ impl Broker {
     ) {
         // A follower sends a new fetch to this leader only once it gave up on the previous one, whose answer
         // it would ignore.
-        self.volatile.parked_fetches.retain(|(_, parked)| parked.follower != follower);
+        if let Some(index) = self.volatile.parked_fetches.iter().position(|(_, parked)| parked.follower == follower) {
+            let (_, replaced) = self.volatile.parked_fetches.remove(index);
+            ctx.cancel_timer(replaced.timer);
+        }
         let results = self.serve_follower_partitions(ctx, follower, &partitions);
         let parks = !results.is_empty() && partitions.iter().zip(&results).all(|(asked, (_, r))| nothing_new(asked, r));
         if !parks {
@@ -119,10 +125,10 @@ impl Broker {
             .collect();
         self.volatile.next_request_id += 1;
         let park_id = self.volatile.next_request_id;
-        let parked = ParkedFetch { follower_node, request_id, follower, partitions };
+        let timer = ctx.set_timer(self.settings.fetch_wait_ns, timer_tag(TIMER_DELAYED_FETCH, park_id));
+        let parked = ParkedFetch { follower_node, request_id, follower, partitions, timer };
         self.volatile.parked_fetches.push((park_id, parked));
         ctx.shared.count("broker:fetch-parked");
-        ctx.set_timer(self.settings.fetch_wait_ns, timer_tag(TIMER_DELAYED_FETCH, park_id));
     }
 
     /// What a parked fetch of `partition` waits to change, if this broker hosts it.
@@ -200,6 +206,8 @@ impl Broker {
     pub(super) fn answer_parked_fetch(&mut self, ctx: &mut Ctx<'_>, park_id: u64) {
         let Ok(index) = self.volatile.parked_fetches.binary_search_by_key(&park_id, |(id, _)| *id) else { return };
         let (_, parked) = self.volatile.parked_fetches.remove(index);
+        // Answered by its own timer, the cancel finds nothing left to cancel.
+        ctx.cancel_timer(parked.timer);
         let asked: Vec<ReplicaFetchPartition> = parked.partitions.iter().map(|(asked, _)| *asked).collect();
         let results = self.serve_follower_partitions(ctx, parked.follower, &asked);
         ctx.send(

@@ -8,6 +8,7 @@
 //! (`follower.rs`) reads the logs, sends, and arms the timers.
 
 use crate::protocol::PartitionId;
+use eosim_sim::TimerId;
 use std::collections::BTreeMap;
 
 /// How one partition is fetched (Kafka's `PartitionFetchState`).
@@ -29,6 +30,8 @@ pub struct InFlightFetch {
     pub request_id: u64,
     /// Each partition with the leader epoch and fetch offset it was sent with.
     pub partitions: Vec<(PartitionId, u32, u64)>,
+    /// The request-timeout timer, cancelled when the answer comes.
+    pub timeout_timer: Option<TimerId>,
 }
 
 /// The fetcher for one source broker.
@@ -38,8 +41,8 @@ pub struct Fetcher {
     pub partitions: BTreeMap<PartitionId, PartitionFetchState>,
     /// The one request in flight.
     pub in_flight: Option<InFlightFetch>,
-    /// When the armed backoff timer fires, if one is armed.
-    pub backoff_due_ns: Option<u64>,
+    /// When the armed backoff timer fires, and the timer, if one is armed.
+    pub backoff: Option<(u64, TimerId)>,
 }
 
 /// What a fetcher with nothing in flight does next (the branches of `AbstractFetcherThread.maybeFetch`).
@@ -205,7 +208,8 @@ mod tests {
     fn a_fetcher_with_a_request_in_flight_stays_until_the_answer() {
         let mut fetchers = ReplicaFetchers::default();
         fetchers.add_partition(P0, 2, 5);
-        fetchers.get_mut(2).expect("added").in_flight = Some(InFlightFetch { request_id: 9, partitions: vec![] });
+        fetchers.get_mut(2).expect("added").in_flight =
+            Some(InFlightFetch { request_id: 9, partitions: vec![], timeout_timer: None });
         fetchers.remove_partition(P0);
         fetchers.drop_if_idle(2);
         assert_eq!(fetchers.leader_of_request(9), Some(2));

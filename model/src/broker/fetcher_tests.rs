@@ -5,6 +5,8 @@
 //! leaders (brokers 1 and 2), answering each follower fetch by a fixed rule; node 1 also plays the controller.
 
 use super::test_world::{broker, image, peer, world, FetchReplies, Peer, MS, REQUEST_TIMEOUT_NS};
+use super::TIMER_FETCH_TIMEOUT;
+use crate::ctx::timer_parts;
 use crate::protocol::{ErrorCode, Msg, PartitionId, RecordBatch, ReplicaFetchPartition, ReplicatedBatch};
 use eosim_sim::{NodeId, World};
 use std::collections::BTreeMap;
@@ -47,6 +49,9 @@ fn one_request_carries_every_partition_of_one_leader() {
     assert!(sent.len() > 5, "the fetcher loops: {} fetches", sent.len());
     assert!(sent.iter().all(|(_, partitions)| asked(partitions) == vec![P0, P1]), "{sent:?}");
     assert!(fetches(&world, 2).is_empty(), "broker 2 leads nothing");
+    let (_, tags) = broker(&world);
+    let timeouts = tags.iter().filter(|tag| timer_parts(**tag).0 == TIMER_FETCH_TIMEOUT).count();
+    assert_eq!(timeouts, 0, "every answered request's timeout timer was cancelled");
 }
 
 #[test]

@@ -47,12 +47,14 @@ impl Broker {
         match fetcher.next_fetch(ctx.now_ns()) {
             NextFetch::Send(partitions) => self.send_replica_fetch(ctx, leader, partitions),
             NextFetch::BackOff(due_ns) => {
-                if fetcher.backoff_due_ns.is_some_and(|armed_ns| armed_ns <= due_ns) {
+                if fetcher.backoff.is_some_and(|(armed_ns, _)| armed_ns <= due_ns) {
                     return;
                 }
+                let timer = ctx.set_timer(due_ns - ctx.now_ns(), timer_tag(TIMER_FETCH_BACKOFF, u64::from(leader)));
                 let fetcher = self.volatile.fetchers.get_mut(leader).expect("looked up above");
-                fetcher.backoff_due_ns = Some(due_ns);
-                ctx.set_timer(due_ns - ctx.now_ns(), timer_tag(TIMER_FETCH_BACKOFF, u64::from(leader)));
+                if let Some((_, later)) = fetcher.backoff.replace((due_ns, timer)) {
+                    ctx.cancel_timer(later);
+                }
             }
             NextFetch::Idle => self.volatile.fetchers.drop_if_idle(leader),
         }
@@ -78,9 +80,14 @@ impl Broker {
         self.volatile.next_request_id += 1;
         let request_id = self.volatile.next_request_id;
         let sent = fetched.iter().map(|fetch| (fetch.partition, fetch.leader_epoch, fetch.offset)).collect();
+        let timeout_timer =
+            Some(ctx.set_timer(self.settings.request_timeout_ns, timer_tag(TIMER_FETCH_TIMEOUT, request_id)));
         let fetcher = self.volatile.fetchers.get_mut(leader).expect("fetching from a known fetcher");
-        fetcher.in_flight = Some(InFlightFetch { request_id, partitions: sent });
-        ctx.set_timer(self.settings.request_timeout_ns, timer_tag(TIMER_FETCH_TIMEOUT, request_id));
+        fetcher.in_flight = Some(InFlightFetch { request_id, partitions: sent, timeout_timer });
+        // While a request is in flight its answer or timeout decides what comes next, so no backoff waits.
+        if let Some((_, timer)) = fetcher.backoff.take() {
+            ctx.cancel_timer(timer);
+        }
         let msg = Msg::ReplicaFetchRequest { request_id, replica: self.settings.broker_index, partitions: fetched };
         ctx.send(NodeId(leader), msg);
     }
@@ -97,6 +104,9 @@ impl Broker {
     ) {
         let leader = source.0;
         let Some(in_flight) = self.volatile.fetchers.take_in_flight(leader, request_id) else { return };
+        if let Some(timer) = in_flight.timeout_timer {
+            ctx.cancel_timer(timer);
+        }
         let backoff_until_ns = ctx.now_ns() + self.fetch_backoff_ns();
         for (partition, result) in results {
             let Some(&(_, leader_epoch, offset)) = in_flight.partitions.iter().find(|(sent, _, _)| *sent == partition)
@@ -148,8 +158,8 @@ impl Broker {
     /// The backoff timer of the fetcher of `leader` fired: partitions whose delay ended are fetched.
     pub(super) fn on_replica_fetch_backoff(&mut self, ctx: &mut Ctx<'_>, leader: u32) {
         let Some(fetcher) = self.volatile.fetchers.get_mut(leader) else { return };
-        if fetcher.backoff_due_ns.is_some_and(|due_ns| due_ns <= ctx.now_ns()) {
-            fetcher.backoff_due_ns = None;
+        if fetcher.backoff.is_some_and(|(due_ns, _)| due_ns <= ctx.now_ns()) {
+            fetcher.backoff = None;
         }
         self.fetch_from(ctx, leader);
     }
