@@ -208,8 +208,9 @@ impl Broker {
         let (_, parked) = self.volatile.parked_fetches.remove(index);
         // Answered by its own timer, the cancel finds nothing left to cancel.
         ctx.cancel_timer(parked.timer);
-        let asked: Vec<ReplicaFetchPartition> = parked.partitions.iter().map(|(asked, _)| *asked).collect();
-        let results = self.serve_follower_partitions(ctx, parked.follower, &asked);
+        let results = (parked.partitions.iter())
+            .map(|(asked, _)| (asked.partition, self.serve_follower(ctx, parked.follower, asked)))
+            .collect();
         ctx.send(
             parked.follower_node,
             Msg::ReplicaFetchResponse { request_id: parked.request_id, partitions: results },
