@@ -103,13 +103,16 @@ impl eosim_sim::Label for Msg {
                 out.add("currentLeaderEpoch", leader_epoch);
                 out.add("isolationLevel", format!("{isolation:?}"));
             }
-            Msg::ReplicaFetchRequest { partition, replica, offset, last_fetched_epoch, leader_epoch, .. } => {
-                out.add("partition", partition.0);
+            Msg::ReplicaFetchRequest { replica, partitions, .. } => {
                 out.add("replicaId", replica);
-                out.add("fetchOffset", offset);
-                out.add("currentLeaderEpoch", leader_epoch);
-                if let Some(epoch) = last_fetched_epoch {
-                    out.add("lastFetchedEpoch", epoch);
+                for fetched in partitions {
+                    let mut partition = Fields::default();
+                    partition.add("fetchOffset", fetched.offset);
+                    partition.add("currentLeaderEpoch", fetched.leader_epoch);
+                    if let Some(epoch) = fetched.last_fetched_epoch {
+                        partition.add("lastFetchedEpoch", epoch);
+                    }
+                    out.add(&format!("partition {}", fetched.partition.0), format!("({})", partition.text));
                 }
             }
             other => response_fields(&mut out, other),
@@ -290,11 +293,14 @@ fn response_fields(out: &mut Fields, msg: &Msg) {
             Ok(data) => fetch_fields(out, data),
             Err(error) => out.error(*error),
         },
-        Msg::ReplicaFetchResponse { partition, result, .. } => {
-            out.add("partition", partition.0);
-            match result {
-                Ok(data) => replica_fetch_fields(out, data),
-                Err(error) => out.error(*error),
+        Msg::ReplicaFetchResponse { partitions, .. } => {
+            for (partition, result) in partitions {
+                let mut fields = Fields::default();
+                match result {
+                    Ok(data) => replica_fetch_fields(&mut fields, data),
+                    Err(error) => fields.error(*error),
+                }
+                out.add(&format!("partition {}", partition.0), format!("({})", fields.text));
             }
         }
         other => cluster_fields(out, other),
@@ -490,5 +496,36 @@ mod tests {
         );
         let long = value_list(0..20);
         assert!(long.ends_with("11 … 8 more]"), "{long}");
+    }
+
+    #[test]
+    fn a_replica_fetch_lists_each_partition_of_its_session() {
+        let asked = |partition, offset, last_fetched_epoch| crate::protocol::ReplicaFetchPartition {
+            partition: PartitionId(partition),
+            offset,
+            last_fetched_epoch,
+            leader_epoch: 2,
+        };
+        let request = Msg::ReplicaFetchRequest {
+            request_id: 4,
+            replica: 1,
+            partitions: vec![asked(0, 3, Some(1)), asked(2, 0, None)],
+        };
+        assert_eq!(request.api(), Some(REPLICA_FETCH_API));
+        assert_eq!(
+            request.fields(),
+            "replicaId 1, partition 0 (fetchOffset 3, currentLeaderEpoch 2, lastFetchedEpoch 1), \
+             partition 2 (fetchOffset 0, currentLeaderEpoch 2)"
+        );
+        let data = ReplicaFetchData { batches: Vec::new(), high_watermark: 3, diverging: None, log_start_offset: 0 };
+        let response = Msg::ReplicaFetchResponse {
+            request_id: 4,
+            partitions: vec![(PartitionId(0), Ok(data)), (PartitionId(2), Err(ErrorCode::NotLeaderOrFollower))],
+        };
+        assert_eq!(response.correlation_id(), Some(4));
+        assert_eq!(
+            response.fields(),
+            "partition 0 (batches [], highWatermark 3), partition 2 (errorCode NOT_LEADER_OR_FOLLOWER)"
+        );
     }
 }

@@ -332,6 +332,19 @@ pub struct ReplicaFetchData {
     pub log_start_offset: u64,
 }
 
+/// One partition of a follower's fetch (Kafka's `FetchRequest.FetchPartition` with `lastFetchedEpoch`, KIP-595).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ReplicaFetchPartition {
+    /// The partition.
+    pub partition: PartitionId,
+    /// The follower's log end offset.
+    pub offset: u64,
+    /// Leader epoch of the follower's last batch.
+    pub last_fetched_epoch: Option<u32>,
+    /// The leader epoch the follower follows.
+    pub leader_epoch: u32,
+}
+
 /// What a transactional producer tells the coordinator at InitProducerId.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TxnInit {
@@ -674,29 +687,22 @@ pub enum Msg {
         /// New state or error.
         result: Result<PartitionState, ErrorCode>,
     },
-    /// A follower fetches from its leader.
+    /// A follower fetches every partition it replicates from this leader in one request (Kafka's Fetch with a
+    /// replica id, sent by the follower's `ReplicaFetcherThread` for that source broker).
     ReplicaFetchRequest {
         /// Matches the response.
         request_id: u64,
-        /// The partition.
-        partition: PartitionId,
         /// The follower's broker index.
         replica: u32,
-        /// The follower's log end offset.
-        offset: u64,
-        /// Leader epoch of the follower's last batch.
-        last_fetched_epoch: Option<u32>,
-        /// The leader epoch the follower follows.
-        leader_epoch: u32,
+        /// What the follower asks of each partition.
+        partitions: Vec<ReplicaFetchPartition>,
     },
-    /// Batches and the high watermark, or why not.
+    /// One result per partition of the request: batches and the high watermark, or why not.
     ReplicaFetchResponse {
         /// The request this answers.
         request_id: u64,
-        /// The partition.
-        partition: PartitionId,
-        /// Batches or error.
-        result: Result<ReplicaFetchData, ErrorCode>,
+        /// Each partition's batches or error, in the request's order.
+        partitions: Vec<(PartitionId, Result<ReplicaFetchData, ErrorCode>)>,
     },
 }
 

@@ -18,14 +18,21 @@
 //! controller answers, coordinators from their logs once the broker leads them again).
 
 pub mod controller;
+pub mod fetcher;
 pub mod log;
 pub mod partition_map;
 pub mod producer_state;
 pub mod replica;
+#[cfg(test)]
+mod test_world;
 
 mod coordination;
 #[cfg(test)]
 mod delayed_fetch_tests;
+mod fetch_purgatory;
+#[cfg(test)]
+mod fetcher_tests;
+mod follower;
 
 use crate::broker::replica::{Produced, Replica, ReplicaDurable, ReplicationSettings, Reply, Role};
 use crate::coordinator::group::GroupCoordinator;
@@ -33,24 +40,24 @@ use crate::coordinator::internal_topics::InternalTopics;
 use crate::coordinator::loading::CoordinatorLoads;
 use crate::coordinator::marker_channel::TxnMarkerChannel;
 use crate::coordinator::txn::{TxnCoordinator, TxnCoordinatorSettings};
-use crate::ctx::{timer_parts, timer_tag, Ctx};
-use crate::protocol::{ErrorCode, MetadataImage, Msg, PartitionId, RecordBatch, ReplicaFetchData};
+use crate::ctx::{timer_parts, timer_tag, Ctx, REQUEST_ID_BITS};
+use crate::protocol::{ErrorCode, MetadataImage, Msg, PartitionId, RecordBatch};
 use crate::scenario::Acks;
 use coordination::{InternalWrite, Verification};
 use eosim_sim::NodeId;
+use fetch_purgatory::ParkedFetch;
+use fetcher::ReplicaFetchers;
 use partition_map::PartitionMap;
 use std::collections::BTreeMap;
 
 const TIMER_HEARTBEAT: u16 = 1;
 const TIMER_ISR_CHECK: u16 = 2;
-const TIMER_FOLLOWER_FETCH: u16 = 3;
+const TIMER_FETCH_TIMEOUT: u16 = 3;
 const TIMER_COORDINATOR: u16 = 4;
 const TIMER_PRODUCER_EXPIRATION: u16 = 5;
 const TIMER_RETENTION: u16 = 6;
 const TIMER_DELAYED_FETCH: u16 = 7;
-
-/// Records per fetch at most.
-const FETCH_MAX_RECORDS: u32 = 64;
+const TIMER_FETCH_BACKOFF: u16 = 8;
 
 /// Broker settings, times in nanoseconds.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,7 +74,7 @@ pub struct BrokerSettings {
     pub heartbeat_ns: u64,
     /// `replica.fetch.wait.max.ms`: how long a leader parks a follower fetch that found nothing new.
     pub fetch_wait_ns: u64,
-    /// How long a follower waits for a fetch response before sending another.
+    /// How long a follower waits for a fetch response before giving the request up.
     pub request_timeout_ns: u64,
     /// Replication settings.
     pub replication: ReplicationSettings,
@@ -110,39 +117,12 @@ pub struct BrokerDurable {
     pub incarnation: u64,
 }
 
-/// A follower fetch that found nothing new, held at the leader (Kafka's `DelayedFetch`) with what the
-/// follower would learn from an answer now, so any change of it answers the fetch early.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct ParkedFetch {
-    follower_node: NodeId,
-    request_id: u64,
-    partition: PartitionId,
-    follower: u32,
-    offset: u64,
-    last_fetched_epoch: Option<u32>,
-    leader_epoch: u32,
-    /// The partition as the fetch saw it when parked.
-    seen: FetchView,
-}
-
-/// What a parked follower fetch is waiting to change (the conditions of Kafka's `DelayedFetch.tryComplete`):
-/// new data, the high watermark or log start offset the answer carries, and the leadership it was sent to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct FetchView {
-    /// The leader epoch while this broker leads, None otherwise.
-    leader_epoch: Option<u32>,
-    log_end: u64,
-    high_watermark: u64,
-    log_start: u64,
-}
-
 #[derive(Clone, Debug)]
 struct Volatile {
     image: Option<MetadataImage>,
     replicas: PartitionMap<Replica>,
-    /// Follower fetch in flight per partition: request id and send time. Set and cleared on every follower
-    /// fetch, so indexed by partition rather than searched.
-    fetches: PartitionMap<(u64, u64)>,
+    /// The follower's fetchers, one per source broker (Kafka's `ReplicaFetcherManager`).
+    fetchers: ReplicaFetchers,
     /// Follower fetches this leader holds until something changes (Kafka's fetch purgatory), by park id.
     /// Park ids only grow, so pushing keeps this sorted by park id; a vector because it is scanned after every
     /// event this broker handles.
@@ -163,13 +143,15 @@ struct Volatile {
 }
 
 impl Volatile {
-    fn new(settings: &BrokerSettings) -> Volatile {
+    /// Fresh state of incarnation `incarnation`, whose request ids no earlier incarnation used, so an answer
+    /// to a request sent before a restart never matches one sent after it.
+    fn new(settings: &BrokerSettings, incarnation: u64) -> Volatile {
         Volatile {
             image: None,
             replicas: PartitionMap::new(),
-            fetches: PartitionMap::new(),
+            fetchers: ReplicaFetchers::default(),
             parked_fetches: Vec::new(),
-            next_request_id: 0,
+            next_request_id: incarnation << REQUEST_ID_BITS,
             txn: TxnCoordinator::new(settings.txn.clone()).with_kafka_bugs(&settings.kafka_bugs),
             groups: GroupCoordinator::new(),
             coordinator_epochs: BTreeMap::new(),
@@ -196,7 +178,7 @@ impl Broker {
     pub fn new(settings: BrokerSettings, partitions: &[PartitionId], bootstrap: MetadataImage) -> Broker {
         let replicas = partitions.iter().map(|partition| (*partition, ReplicaDurable::default())).collect();
         let durable = BrokerDurable { replicas, producer_ids_issued: 0, incarnation: 0 };
-        let volatile = Volatile::new(&settings);
+        let volatile = Volatile::new(&settings, 0);
         Broker { settings, durable, volatile, bootstrap }
     }
 
@@ -248,7 +230,7 @@ impl Broker {
     /// re-reads the logs as Kafka's `LogLoader.recoverLog` does after an unclean shutdown, and rebuilds
     /// producer state from the newest snapshot plus the log after it.
     pub fn crash(&mut self) {
-        self.volatile = Volatile::new(&self.settings);
+        self.volatile = Volatile::new(&self.settings, self.durable.incarnation + 1);
     }
 
     /// A power loss: the volatile state and the unflushed tail of every log are lost, with the snapshots and
@@ -285,21 +267,11 @@ impl Broker {
         self.send_heartbeat(ctx);
         ctx.set_timer(self.settings.heartbeat_ns, timer_tag(TIMER_HEARTBEAT, 0));
         ctx.set_timer(self.settings.replication.replica_lag_ns / 4, timer_tag(TIMER_ISR_CHECK, 0));
-        for partition in self.durable.replicas.keys() {
-            ctx.set_timer(self.follower_retry_ns(), timer_tag(TIMER_FOLLOWER_FETCH, u64::from(partition.0)));
-        }
         if self.durable.replicas.keys().any(|partition| partition.0 >= self.settings.internal.first_partition) {
             ctx.set_timer(self.settings.coordinator_tick_ns, timer_tag(TIMER_COORDINATOR, 0));
         }
         ctx.set_timer(self.settings.producer_id_expiration_check_ns, timer_tag(TIMER_PRODUCER_EXPIRATION, 0));
         ctx.set_timer(self.settings.retention_check_ns, timer_tag(TIMER_RETENTION, 0));
-    }
-
-    /// How often a follower checks for a fetch to resend: one whose answer is overdue, or after an error.
-    /// Kafka resends at `replica.socket.timeout.ms` and backs off `replica.fetch.backoff.ms` after an error;
-    /// the model has neither knob and uses the shorter of the fetch wait and the request timeout.
-    fn follower_retry_ns(&self) -> u64 {
-        self.settings.fetch_wait_ns.min(self.settings.request_timeout_ns)
     }
 
     /// Kafka's `PeriodicProducerExpirationCheck`: every partition forgets its expired producers.
@@ -362,16 +334,8 @@ impl Broker {
                 self.tick_isr(ctx);
                 ctx.set_timer(self.settings.replication.replica_lag_ns / 4, tag);
             }
-            TIMER_FOLLOWER_FETCH => {
-                let partition = PartitionId(payload as u32);
-                let stale = self.volatile.fetches.get(&partition).is_none_or(|(_, sent_ns)| {
-                    ctx.now_ns().saturating_sub(*sent_ns) >= self.settings.request_timeout_ns
-                });
-                if stale {
-                    self.send_follower_fetch(ctx, partition);
-                }
-                ctx.set_timer(self.follower_retry_ns(), tag);
-            }
+            TIMER_FETCH_TIMEOUT => self.on_replica_fetch_timeout(ctx, payload),
+            TIMER_FETCH_BACKOFF => self.on_replica_fetch_backoff(ctx, payload as u32),
             TIMER_COORDINATOR => {
                 self.tick_coordinators(ctx);
                 ctx.set_timer(self.settings.coordinator_tick_ns, tag);
@@ -431,21 +395,11 @@ impl Broker {
                 let log_start_offset = self.log_start_offset(partition);
                 ctx.send(source, Msg::FetchResponse { request_id, result, log_start_offset });
             }
-            Msg::ReplicaFetchRequest { request_id, partition, replica, offset, last_fetched_epoch, leader_epoch } => {
-                let fetch = ParkedFetch {
-                    follower_node: source,
-                    request_id,
-                    partition,
-                    follower: replica,
-                    offset,
-                    last_fetched_epoch,
-                    leader_epoch,
-                    seen: FetchView { leader_epoch: None, log_end: 0, high_watermark: 0, log_start: 0 },
-                };
-                self.on_follower_fetch(ctx, fetch);
+            Msg::ReplicaFetchRequest { request_id, replica, partitions } => {
+                self.on_replica_fetch(ctx, source, request_id, replica, partitions);
             }
-            Msg::ReplicaFetchResponse { request_id, partition, result } => {
-                self.on_follower_fetched(ctx, request_id, partition, result);
+            Msg::ReplicaFetchResponse { request_id, partitions } => {
+                self.on_replica_fetched(ctx, source, request_id, partitions);
             }
             Msg::BrokerHeartbeatResponse { image: Some(image) } => self.apply_image(ctx, image),
             Msg::BrokerHeartbeatResponse { image: None } => {}
@@ -510,202 +464,9 @@ impl Broker {
         }
     }
 
-    fn serve_follower(
-        &mut self,
-        ctx: &mut Ctx<'_>,
-        partition: PartitionId,
-        follower: u32,
-        offset: u64,
-        last_fetched_epoch: Option<u32>,
-        leader_epoch: u32,
-    ) -> Result<ReplicaFetchData, ErrorCode> {
-        let (Some(replica), Some(durable)) =
-            (self.volatile.replicas.get_mut(&partition), self.durable.replicas.get(&partition))
-        else {
-            return Err(ErrorCode::NotLeaderOrFollower);
-        };
-        let now_ns = ctx.now_ns();
-        let result = replica.replica_fetch(
-            durable,
-            follower,
-            offset,
-            last_fetched_epoch,
-            leader_epoch,
-            FETCH_MAX_RECORDS,
-            now_ns,
-        );
-        if result.as_ref().is_ok_and(|data| data.diverging.is_some()) {
-            ctx.shared.count("broker:follower-diverged");
-        }
-        count_result(ctx, &result.as_ref().map(|_| ()).map_err(|error| *error));
-        let replies = replica.complete_pending(Some(self.settings.replication.min_insync_replicas));
-        self.send_replies(ctx, partition, replies);
-        result
-    }
-
-    /// Kafka's `ReplicaManager.fetchMessages` for a follower: answered at once when there is something to send
-    /// (batches, a divergence, a log start offset past the fetch offset) or an error; otherwise parked as a
-    /// `DelayedFetch` until the partition changes or `replica.fetch.wait.max.ms` passes.
-    fn on_follower_fetch(&mut self, ctx: &mut Ctx<'_>, mut fetch: ParkedFetch) {
-        let result = self.serve_follower(
-            ctx,
-            fetch.partition,
-            fetch.follower,
-            fetch.offset,
-            fetch.last_fetched_epoch,
-            fetch.leader_epoch,
-        );
-        let nothing_new = result.as_ref().is_ok_and(|data| {
-            data.batches.is_empty() && data.diverging.is_none() && data.log_start_offset <= fetch.offset
-        });
-        if !nothing_new {
-            let msg = Msg::ReplicaFetchResponse { request_id: fetch.request_id, partition: fetch.partition, result };
-            ctx.send(fetch.follower_node, msg);
-            return;
-        }
-        // A follower sends a new fetch only once it gave up on the previous one, whose answer it would ignore.
-        let (partition, follower) = (fetch.partition, fetch.follower);
-        self.volatile.parked_fetches.retain(|(_, parked)| (parked.partition, parked.follower) != (partition, follower));
-        fetch.seen = self.fetch_view(partition).expect("a served fetch names a hosted partition");
-        assert!(fetch.seen.leader_epoch == Some(fetch.leader_epoch), "only the leader at the fetch's epoch parks it");
-        self.volatile.next_request_id += 1;
-        let park_id = self.volatile.next_request_id;
-        self.volatile.parked_fetches.push((park_id, fetch));
-        ctx.shared.count("broker:fetch-parked");
-        ctx.set_timer(self.settings.fetch_wait_ns, timer_tag(TIMER_DELAYED_FETCH, park_id));
-    }
-
-    /// What a parked fetch of `partition` waits to change, if this broker hosts it.
-    fn fetch_view(&self, partition: PartitionId) -> Option<FetchView> {
-        let replica = self.volatile.replicas.get(&partition)?;
-        let durable = self.durable.replicas.get(&partition)?;
-        Some(FetchView {
-            leader_epoch: replica.is_leader().then_some(replica.leader_epoch),
-            log_end: durable.log.end_offset(),
-            high_watermark: replica.high_watermark,
-            log_start: durable.log.start_offset(),
-        })
-    }
-
-    /// Kafka's `DelayedFetch.tryComplete`, run after every event this broker handles (Kafka runs it after
-    /// appends, HW moves and leader changes): answers each parked fetch whose partition changed, in park-id
-    /// order. Answering one records its follower's progress, which may move the HW and so complete others: it
-    /// runs until none is left to answer. Only partitions the replica maps lent out for change since the last
-    /// check can have moved, so only their parked fetches are re-read.
-    ///
-    /// Most events leave nothing to check (no fetch parked, or no partition lent out), so that test is inlined
-    /// into the event handlers and the scan, with its larger frame, is entered only when it can find something.
-    #[inline]
-    fn try_complete_parked_fetches(&mut self, ctx: &mut Ctx<'_>) {
-        if !self.volatile.parked_fetches.is_empty() && self.partitions_changed() {
-            self.complete_changed_parked_fetches(ctx);
-        }
-        self.volatile.replicas.forget_changes();
-        self.durable.replicas.forget_changes();
-        #[cfg(debug_assertions)]
-        self.assert_parked_fetches_see_their_partitions();
-    }
-
-    /// The scan of [`Broker::try_complete_parked_fetches`], once some partition changed with fetches parked.
-    #[inline(never)]
-    fn complete_changed_parked_fetches(&mut self, ctx: &mut Ctx<'_>) {
-        while !self.volatile.parked_fetches.is_empty() && self.partitions_changed() {
-            let changed = self.volatile.parked_fetches.iter().find(|(_, parked)| {
-                self.partition_changed(parked.partition) && self.fetch_view(parked.partition) != Some(parked.seen)
-            });
-            let Some(park_id) = changed.map(|(park_id, _)| *park_id) else { break };
-            ctx.shared.count("broker:fetch-completed-early");
-            self.answer_parked_fetch(ctx, park_id);
-        }
-    }
-
-    /// True if some hosted partition may have changed since the last parked-fetch check.
-    fn partitions_changed(&self) -> bool {
-        self.volatile.replicas.has_changes() || self.durable.replicas.has_changes()
-    }
-
-    /// True if `partition` may have changed since the last parked-fetch check.
-    fn partition_changed(&self, partition: PartitionId) -> bool {
-        self.volatile.replicas.is_changed(&partition) || self.durable.replicas.is_changed(&partition)
-    }
-
-    /// The full scan the change tracking stands in for: after a check, every parked fetch still sees its
-    /// partition as it was when parked. Debug builds (every `cargo test`) run it after every event; release
-    /// builds skip it because it costs what the tracking saves.
-    #[cfg(debug_assertions)]
-    fn assert_parked_fetches_see_their_partitions(&self) {
-        for (park_id, parked) in &self.volatile.parked_fetches {
-            let view = self.fetch_view(parked.partition);
-            assert!(view == Some(parked.seen), "parked fetch {park_id} missed a change of its partition: {view:?}");
-        }
-    }
-
-    /// Kafka's `DelayedFetch.onComplete`: reads again and answers; a broker that lost the leadership answers
-    /// the error the read gives (NOT_LEADER_OR_FOLLOWER, or FENCED_LEADER_EPOCH once it follows a newer epoch).
-    fn answer_parked_fetch(&mut self, ctx: &mut Ctx<'_>, park_id: u64) {
-        let Ok(index) = self.volatile.parked_fetches.binary_search_by_key(&park_id, |(id, _)| *id) else { return };
-        let (_, parked) = self.volatile.parked_fetches.remove(index);
-        let result = self.serve_follower(
-            ctx,
-            parked.partition,
-            parked.follower,
-            parked.offset,
-            parked.last_fetched_epoch,
-            parked.leader_epoch,
-        );
-        let msg = Msg::ReplicaFetchResponse { request_id: parked.request_id, partition: parked.partition, result };
-        ctx.send(parked.follower_node, msg);
-    }
-
     /// The log start offset of a partition this broker hosts.
     fn log_start_offset(&self, partition: PartitionId) -> Option<u64> {
         self.durable.replicas.get(&partition).map(|durable| durable.log.start_offset())
-    }
-
-    fn send_follower_fetch(&mut self, ctx: &mut Ctx<'_>, partition: PartitionId) {
-        let Some(replica) = self.volatile.replicas.get(&partition) else { return };
-        let Role::Follower { leader } = replica.role else {
-            self.volatile.fetches.remove(&partition);
-            return;
-        };
-        let durable = &self.durable.replicas[&partition];
-        self.volatile.next_request_id += 1;
-        let request_id = self.volatile.next_request_id;
-        self.volatile.fetches.insert(partition, (request_id, ctx.now_ns()));
-        let msg = Msg::ReplicaFetchRequest {
-            request_id,
-            partition,
-            replica: self.settings.broker_index,
-            offset: durable.log.end_offset(),
-            last_fetched_epoch: durable.log.last_epoch(),
-            leader_epoch: replica.leader_epoch,
-        };
-        ctx.send(NodeId(leader), msg);
-    }
-
-    fn on_follower_fetched(
-        &mut self,
-        ctx: &mut Ctx<'_>,
-        request_id: u64,
-        partition: PartitionId,
-        result: Result<ReplicaFetchData, ErrorCode>,
-    ) {
-        if self.volatile.fetches.get(&partition).map(|(id, _)| *id) != Some(request_id) {
-            return;
-        }
-        self.volatile.fetches.remove(&partition);
-        // After an error the periodic timer retries (Kafka's `replica.fetch.backoff.ms`).
-        let Ok(data) = result else { return };
-        if data.diverging.is_some() {
-            ctx.shared.count("broker:follower-truncated");
-        }
-        let replica = self.volatile.replicas.get_mut(&partition).expect("fetching replicas exist");
-        let durable = self.durable.replicas.get_mut(&partition).expect("hosted");
-        replica.advance_clock(ctx.now_ns());
-        replica.on_fetch_data(durable, &self.settings.replication, data);
-        // The leader holds a fetch that finds nothing new, so the follower always fetches again at once, as
-        // Kafka's `ReplicaFetcherThread` loop does.
-        self.send_follower_fetch(ctx, partition);
     }
 
     fn apply_image(&mut self, ctx: &mut Ctx<'_>, image: MetadataImage) {
@@ -713,7 +474,7 @@ impl Broker {
             return;
         }
         let mut replies = Vec::new();
-        let mut new_leaders = Vec::new();
+        let mut moved = Vec::new();
         for (partition, replica) in &mut self.volatile.replicas {
             let state = &image.partitions[partition.index()];
             let durable = &self.durable.replicas[partition];
@@ -725,17 +486,21 @@ impl Broker {
                 ctx.shared.count("broker:became-leader");
             }
             let following = (followed_leader(&replica.role), replica.leader_epoch);
-            if following.0.is_some() && following != followed {
-                new_leaders.push(*partition);
+            if following != followed {
+                moved.push(*partition);
             }
         }
         self.volatile.image = Some(image);
         self.send_partition_replies(ctx, replies);
-        // Kafka's `ReplicaFetcherManager.addFetcherForPartitions`: a follower of a new leader or epoch drops the
-        // fetch it has parked at the old leader and fetches from the new one at once.
-        for partition in new_leaders {
-            self.volatile.fetches.remove(&partition);
-            self.send_follower_fetch(ctx, partition);
+        // Kafka's `ReplicaFetcherManager.addFetcherForPartitions`: a follower of a new leader or epoch leaves
+        // the fetcher it was in (an answer for it there is ignored) and joins the new leader's, fetched from at
+        // once if that fetcher has nothing in flight.
+        let mut woken = std::collections::BTreeSet::new();
+        for partition in moved {
+            woken.extend(self.move_partition_fetch(partition).into_iter().flatten());
+        }
+        for leader in woken {
+            self.fetch_from(ctx, leader);
         }
         self.sync_coordinators(ctx);
     }
