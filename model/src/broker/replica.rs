@@ -134,6 +134,43 @@ pub struct FollowerProgress {
     pub last_caught_up_ns: u64,
 }
 
+/// Every other replica's progress by replica id, in id order: a sorted vector, since a partition has a handful
+/// of replicas and every follower fetch looks one up, where a B-tree's search cost more than the rest of the
+/// fetch's bookkeeping.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Followers(Vec<(u32, FollowerProgress)>);
+
+impl Followers {
+    /// The progress of `replica`, if it follows.
+    pub fn get(&self, replica: &u32) -> Option<&FollowerProgress> {
+        self.0.iter().find(|(id, _)| id == replica).map(|(_, progress)| progress)
+    }
+
+    /// The progress of `replica`, if it follows, to update.
+    pub fn get_mut(&mut self, replica: &u32) -> Option<&mut FollowerProgress> {
+        self.0.iter_mut().find(|(id, _)| id == replica).map(|(_, progress)| progress)
+    }
+
+    /// Every follower with its progress, in replica id order.
+    pub fn iter(&self) -> impl Iterator<Item = (&u32, &FollowerProgress)> {
+        self.0.iter().map(|(id, progress)| (id, progress))
+    }
+}
+
+impl FromIterator<(u32, FollowerProgress)> for Followers {
+    /// As a map collects: in id order, a repeated id keeping its last progress.
+    fn from_iter<I: IntoIterator<Item = (u32, FollowerProgress)>>(iter: I) -> Self {
+        let mut followers: Vec<(u32, FollowerProgress)> = Vec::new();
+        for (id, progress) in iter {
+            match followers.binary_search_by_key(&id, |(known, _)| *known) {
+                Ok(index) => followers[index].1 = progress,
+                Err(index) => followers.insert(index, (id, progress)),
+            }
+        }
+        Followers(followers)
+    }
+}
+
 /// Leader duties.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LeaderRole {
@@ -142,7 +179,7 @@ pub struct LeaderRole {
     /// In-sync replicas, the leader included.
     pub isr: Vec<u32>,
     /// Every other replica's progress.
-    pub followers: BTreeMap<u32, FollowerProgress>,
+    pub followers: Followers,
     /// When the AlterPartition in flight was sent.
     pub alter_sent_ns: Option<u64>,
     /// The ISR proposed in that AlterPartition, until the controller's answer or newer metadata settles it.
@@ -612,7 +649,7 @@ impl Replica {
                     })
             })
             .collect();
-        for (replica, progress) in &role.followers {
+        for (replica, progress) in role.followers.iter() {
             // Kafka's rule: back in sync once it has everything up to the HW and everything written since
             // this leader took over; and, as Kafka only expands while serving that follower's fetch, it
             // must be fetching now.
@@ -708,6 +745,18 @@ mod tests {
     //! hand in the comments.
     use super::*;
     use crate::broker::log::data_records;
+
+    #[test]
+    fn followers_collect_as_a_map_does() {
+        let progress = |log_end| FollowerProgress { log_end, last_caught_up_ns: 0 };
+        let mut followers: Followers = [(2, progress(5)), (0, progress(1)), (2, progress(7))].into_iter().collect();
+        let ids: Vec<u32> = followers.iter().map(|(id, _)| *id).collect();
+        assert_eq!(ids, [0, 2], "in id order, each id once");
+        assert_eq!(followers.get(&2), Some(&progress(7)), "a repeated id keeps its last progress");
+        assert_eq!(followers.get(&1), None);
+        followers.get_mut(&0).expect("follows").log_end = 9;
+        assert_eq!(followers.get(&0).map(|p| p.log_end), Some(9));
+    }
     // The consumer's filter, to check what a read_committed consumer ends up with.
     use crate::client::fetch::{complete_fetch, CompletedFetch};
     use crate::protocol::ProducerIdentity;
