@@ -43,7 +43,7 @@
 //! second was called, so it took effect first, yet it got the higher offset: orders-0 is not linearizable. With the
 //! offsets the other way round, or with the second send invoked before event 1, it would be.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{check_partitions_named, Log, LogInput, LogOutput, Operation, SearchBudget, Verdict};
 use crate::{History, Key, MicroOp, Offset, Op, OpType, Value};
@@ -61,19 +61,13 @@ pub struct HistoryOperations {
 /// The log operations of every partition of `history`; see the module header.
 pub fn from_history(history: &History) -> HistoryOperations {
     let partner = pair(history);
-    let observed = observed_offsets(history);
+    let observed = observed_offsets(history, &unplaced_sends(history, &partner));
     let mut built = HistoryOperations::default();
     // Each process's latest event so far.
     let mut latest: BTreeMap<u64, usize> = BTreeMap::new();
     for op in &history.ops {
         let previous = latest.insert(op.process, op.index);
-        let (invoke, completion) = match (op.op_type, partner[op.index]) {
-            (OpType::Invoke, Some(completion)) => (Some(op), Some(&history.ops[completion])),
-            (OpType::Invoke, None) => (Some(op), None),
-            // A completion paired with an invocation was handled at the invocation.
-            (_, Some(_)) => continue,
-            (_, None) => (None, Some(op)),
-        };
+        let Some((invoke, completion)) = operation_events(history, &partner, op) else { continue };
         let call_ns = match invoke {
             Some(invoke) => invoke.index as u64,
             None => previous.map_or(0, |index| index as u64),
@@ -109,6 +103,47 @@ pub fn check_history(history: &History, budget: SearchBudget) -> Vec<(Key, Verdi
     verdicts
 }
 
+/// The invocation and completion of the history operation that `op` starts, or None if `op` completes one
+/// that its invocation started.
+fn operation_events<'h>(
+    history: &'h History,
+    partner: &[Option<usize>],
+    op: &'h Op,
+) -> Option<(Option<&'h Op>, Option<&'h Op>)> {
+    match (op.op_type, partner[op.index]) {
+        (OpType::Invoke, Some(completion)) => Some((Some(op), Some(&history.ops[completion]))),
+        (OpType::Invoke, None) => Some((Some(op), None)),
+        // A completion paired with an invocation was handled at the invocation.
+        (_, Some(_)) => None,
+        (_, None) => Some((None, Some(op))),
+    }
+}
+
+/// The (key, value) of every send whose offset the history does not state: one that did not complete `ok`, or
+/// completed `ok` with no offset. Only these look up where a poll saw them ([`operations`]).
+fn unplaced_sends<'h>(history: &'h History, partner: &[Option<usize>]) -> BTreeSet<(&'h str, Value)> {
+    let mut unplaced = BTreeSet::new();
+    for op in &history.ops {
+        let Some((invoke, completion)) = operation_events(history, partner, op) else { continue };
+        let outcome = completion.map_or(OpType::Info, |completion| completion.op_type);
+        if outcome == OpType::Fail {
+            continue;
+        }
+        let mops = match completion {
+            Some(completion) if !completion.mops.is_empty() => &completion.mops,
+            _ => invoke.map_or(&[][..], |invoke| &invoke.mops),
+        };
+        for mop in mops {
+            if let MicroOp::Send { key, value, offset, .. } = mop {
+                if offset.is_none() || outcome != OpType::Ok {
+                    unplaced.insert((key.as_str(), *value));
+                }
+            }
+        }
+    }
+    unplaced
+}
+
 /// Pairs each invocation with its process's next completion, both ways, as `analysis.rs` does: an invocation
 /// followed by another of the same process never completed.
 fn pair(history: &History) -> Vec<Option<usize>> {
@@ -126,15 +161,24 @@ fn pair(history: &History) -> Vec<Option<usize>> {
     partner
 }
 
-/// The offset at which an `ok` poll first saw each (key, value).
-fn observed_offsets(history: &History) -> BTreeMap<(&str, Value), Offset> {
+/// The offset at which an `ok` poll first saw each (key, value) of `wanted`. Most histories state every send's
+/// offset, and then no poll is read here.
+fn observed_offsets<'h>(
+    history: &'h History,
+    wanted: &BTreeSet<(&'h str, Value)>,
+) -> BTreeMap<(&'h str, Value), Offset> {
     let mut observed = BTreeMap::new();
+    if wanted.is_empty() {
+        return observed;
+    }
     for op in history.ops.iter().filter(|op| op.op_type == OpType::Ok) {
         for mop in &op.mops {
             if let MicroOp::Poll { reads } = mop {
                 for (key, records) in reads {
                     for &(offset, value) in records {
-                        observed.entry((key.as_str(), value)).or_insert(offset);
+                        if wanted.contains(&(key.as_str(), value)) {
+                            observed.entry((key.as_str(), value)).or_insert(offset);
+                        }
                     }
                 }
             }
