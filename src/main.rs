@@ -21,7 +21,7 @@ use eosim::corpus::{replay_all, Corpus, Entry as CorpusEntry, Judgement, Tally};
 use eosim::diagnostic::Diagnostic;
 use eosim::input::FileKind;
 use eosim::pages::campaign_page;
-use eosim::render::{run_text, RunJson, RunLabel};
+use eosim::render::{labelled_lines, run_text, RunJson, RunLabel};
 use eosim::repro::{Comparison, Expected, Repro};
 use eosim::runner::{run_seed, RunResult};
 use eosim::scenarios::{self, Loaded};
@@ -917,11 +917,8 @@ fn replay_text(path: &Path, repro: &Repro, result: &RunResult, comparison: Compa
     text.push_str(&format!("expected trace-hash: {}\n", expected.trace_hash.as_deref().unwrap_or("none")));
     text.push_str(&format!("trace hash matches: {}\n", yes_no(comparison.trace_hash)));
     text.push_str(&format!("verdict matches: {} (expected {})\n", yes_no(comparison.verdict), expected.verdict.name()));
-    text.push_str(&format!(
-        "anomaly kinds match: {} (expected [{}])\n",
-        yes_no(comparison.anomalies),
-        kinds.join(", ")
-    ));
+    let anomalies = format!("{} (expected [{}])", yes_no(comparison.anomalies), kinds.join(", "));
+    text.push_str(&labelled_lines("anomaly kinds match", &anomalies));
     if result.verdict.is_failure() {
         text.push_str(&format!(
             "SEED={} failed; replay with: {}\n",

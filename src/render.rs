@@ -21,8 +21,13 @@ use serde::Serialize;
 use crate::runner::RunResult;
 use crate::story::Story;
 
-/// The indent of a wrapped finding's continuation lines: the width of `finding: `.
-const FINDING_INDENT: &str = "         ";
+/// `label: text` as terminal lines within the story's 100 columns, the continuation lines indented under the
+/// text (`finding: `, `anomaly kinds match: `), so that a long finding or kind list stays readable when piped.
+pub fn labelled_lines(label: &str, text: &str) -> String {
+    let indent = " ".repeat(label.chars().count() + 2);
+    let wrapped = crate::teach::wrap(text, crate::story::WIDTH_CHARS - indent.len());
+    format!("{label}: {}\n", wrapped.replace('\n', &format!("\n{indent}")))
+}
 
 /// How the run is named on the terminal.
 #[derive(Clone, Debug)]
@@ -58,9 +63,8 @@ pub fn run_text(label: &RunLabel, result: &RunResult, story: &Story) -> String {
     }
     out.push_str(&story.text(result));
     if let Some(finding) = result.finding() {
-        // Wrapped to the terminal's 100 columns; the words are those of report.json's `finding`.
-        let wrapped = crate::teach::wrap(&finding, crate::story::WIDTH_CHARS - FINDING_INDENT.len());
-        let _ = writeln!(out, "finding: {}", wrapped.replace('\n', &format!("\n{FINDING_INDENT}")));
+        // The words are those of report.json's `finding`.
+        out.push_str(&labelled_lines("finding", &finding));
     }
     let _ = writeln!(out, "verdict: {}", result.verdict.name());
     let _ = writeln!(out, "trace-hash: {}", result.trace_hash().unwrap_or("none"));
@@ -204,6 +208,19 @@ mod tests {
         assert!(text.contains("rerun with: eosim run idempotent --seed 4"), "{text}");
         let json = RunJson::new("idempotent", Guarantee::Idempotent, &result).to_json();
         assert!(json.contains("\"verdict\": \"crash\""), "{json}");
+    }
+
+    #[test]
+    fn a_long_labelled_line_wraps_within_the_columns_indented_under_its_text() {
+        let kinds =
+            ["G1a", "G0", "G-single", "G-single-realtime", "G2-item", "G2-item-realtime", "nonlinearizable-log"];
+        let text = labelled_lines("anomaly kinds match", &format!("yes (expected [{}])", kinds.join(", ")));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(lines[0].starts_with("anomaly kinds match: yes (expected [G1a, G0,"), "{text}");
+        assert!(lines[1].starts_with("                     ") && lines[1].ends_with("nonlinearizable-log])"), "{text}");
+        assert!(lines.iter().all(|line| line.chars().count() <= crate::story::WIDTH_CHARS), "{text}");
+        assert_eq!(labelled_lines("verdict", "pass"), "verdict: pass\n");
     }
 
     #[test]
