@@ -9,6 +9,18 @@ use std::collections::BinaryHeap;
 /// Bits of a key that hold the event's slot; the sequence number sits above them.
 const SLOT_BITS: u32 = 24;
 
+/// The slot a key names.
+#[inline]
+fn slot_of(key: u128) -> u32 {
+    (key as u64 & ((1 << SLOT_BITS) - 1)) as u32
+}
+
+/// The due time a key holds.
+#[inline]
+fn time_of(key: u128) -> u64 {
+    (key >> 64) as u64
+}
+
 /// A min-queue of events by (time, insertion sequence).
 ///
 /// The heap holds only 16-byte keys, `time << 64 | sequence << 24 | slot` as one `u128`; the events
@@ -106,26 +118,28 @@ impl<E> EventQueue<E> {
     /// Removes and returns the earliest event with its due time.
     #[inline]
     pub fn pop(&mut self) -> Option<(u64, E)> {
-        loop {
-            let Reverse(key) = self.heap.pop()?;
-            let slot = (key as u64 & ((1 << SLOT_BITS) - 1)) as u32;
-            let event = self.slots[slot as usize].take();
-            self.free.push(slot);
-            match event {
-                Some(event) => return Some(((key >> 64) as u64, event)),
-                None => self.cancelled -= 1,
-            }
-        }
+        self.drop_cancelled_top();
+        let Reverse(key) = self.heap.pop()?;
+        let slot = slot_of(key);
+        let event = self.slots[slot as usize].take().expect("the top key is live once cancelled ones are dropped");
+        self.free.push(slot);
+        Some((time_of(key), event))
     }
 
-    /// The due time of the earliest event; cancelled events at the top are dropped on the way.
+    /// The due time of the earliest event.
     #[inline]
     pub fn peek_time_ns(&mut self) -> Option<u64> {
-        loop {
-            let Reverse(key) = *self.heap.peek()?;
-            let slot = (key as u64 & ((1 << SLOT_BITS) - 1)) as u32;
+        self.drop_cancelled_top();
+        self.heap.peek().map(|Reverse(key)| time_of(*key))
+    }
+
+    /// Drops the keys of cancelled events from the top of the heap, so that the top, if any, is live.
+    #[inline]
+    fn drop_cancelled_top(&mut self) {
+        while let Some(&Reverse(key)) = self.heap.peek() {
+            let slot = slot_of(key);
             if self.slots[slot as usize].is_some() {
-                return Some((key >> 64) as u64);
+                return;
             }
             self.heap.pop();
             self.free.push(slot);
