@@ -82,14 +82,15 @@ impl Broker {
         result
     }
 
-    /// Every partition of one fetch read in request order.
-    fn serve_follower_partitions(
+    /// Every partition of one fetch read in request order: when it arrives, and again when its `DelayedFetch`
+    /// completes.
+    fn serve_follower_partitions<'a>(
         &mut self,
         ctx: &mut Ctx<'_>,
         follower: u32,
-        partitions: &[ReplicaFetchPartition],
+        partitions: impl IntoIterator<Item = &'a ReplicaFetchPartition>,
     ) -> Vec<(PartitionId, Result<ReplicaFetchData, ErrorCode>)> {
-        partitions.iter().map(|asked| (asked.partition, self.serve_follower(ctx, follower, asked))).collect()
+        partitions.into_iter().map(|asked| (asked.partition, self.serve_follower(ctx, follower, asked))).collect()
     }
 
     /// Kafka's `ReplicaManager.fetchMessages` for a follower: answered at once when some partition has
@@ -208,9 +209,8 @@ impl Broker {
         let (_, parked) = self.volatile.parked_fetches.remove(index);
         // Answered by its own timer, the cancel finds nothing left to cancel.
         ctx.cancel_timer(parked.timer);
-        let results = (parked.partitions.iter())
-            .map(|(asked, _)| (asked.partition, self.serve_follower(ctx, parked.follower, asked)))
-            .collect();
+        let results =
+            self.serve_follower_partitions(ctx, parked.follower, parked.partitions.iter().map(|(asked, _)| asked));
         ctx.send(
             parked.follower_node,
             Msg::ReplicaFetchResponse { request_id: parked.request_id, partitions: results },

@@ -139,8 +139,7 @@ impl ReplicaFetchers {
 
     /// Kafka's `removeFetcherForPartitions`: `partition` is fetched from nowhere. Returns the leader it left.
     pub fn remove_partition(&mut self, partition: PartitionId) -> Option<u32> {
-        let leader = self.by_leader.iter().find(|(_, fetcher)| fetcher.partitions.contains_key(&partition))?.0;
-        let leader = *leader;
+        let leader = self.leader_of(partition)?;
         self.by_leader.get_mut(&leader).expect("found above").partitions.remove(&partition);
         Some(leader)
     }
