@@ -139,9 +139,8 @@ pub struct TxnProducer {
     client: ProducerClient,
     producer: Option<(u64, u16)>,
     phase: TxnPhase,
-    in_flight: Option<(u64, Step)>,
-    /// The timeout timer of the request in flight, cancelled when its answer comes.
-    in_flight_timeout: TimerId,
+    /// The request in flight: its id, its step, and its timeout timer, cancelled when the answer comes.
+    in_flight: Option<(u64, Step, TimerId)>,
     backing_off: bool,
     offsets: Option<PendingOffsets>,
     /// eos-tv1: the coordinator knows of this transaction (something was added), so it must be ended there.
@@ -168,7 +167,6 @@ impl TxnProducer {
             producer: None,
             phase: TxnPhase::Initializing,
             in_flight: None,
-            in_flight_timeout: TimerId::NONE,
             backing_off: false,
             offsets: None,
             started_on_coordinator: false,
@@ -319,7 +317,7 @@ impl TxnProducer {
         let (kind, payload) = timer_parts(tag);
         match kind {
             TIMER_REQUEST_TIMEOUT => {
-                if self.in_flight.as_ref().is_some_and(|(request_id, _)| *request_id == payload) {
+                if self.in_flight.as_ref().is_some_and(|(request_id, _, _)| *request_id == payload) {
                     ctx.shared.count("client:txn-request-timeout");
                     self.in_flight = None;
                     self.client.metadata_mut().refresh(ctx);
@@ -341,9 +339,10 @@ impl TxnProducer {
     }
 
     fn take_in_flight(&mut self, ctx: &mut Ctx<'_>, request_id: u64) -> Option<Step> {
-        if self.in_flight.as_ref().is_some_and(|(id, _)| *id == request_id) {
-            ctx.cancel_timer(self.in_flight_timeout);
-            return self.in_flight.take().map(|(_, step)| step);
+        if self.in_flight.as_ref().is_some_and(|(id, _, _)| *id == request_id) {
+            let (_, step, timeout) = self.in_flight.take().expect("checked above");
+            ctx.cancel_timer(timeout);
+            return Some(step);
         }
         None
     }
@@ -452,7 +451,6 @@ impl TxnProducer {
             self.end_sent = true;
         }
         ctx.send(coordinator, msg);
-        self.in_flight = Some((request_id, step));
         // BUGGIFY: the coordinator request times out early, as when its connection is closed for another
         // request's timeout; the request itself may still arrive and take effect.
         let timeout_ns = if crate::buggify!(ctx, "early-coordinator-request-timeout") {
@@ -460,7 +458,8 @@ impl TxnProducer {
         } else {
             self.settings.request_timeout_ns
         };
-        self.in_flight_timeout = ctx.set_timer(timeout_ns.max(1), timer_tag(TIMER_REQUEST_TIMEOUT, request_id));
+        let timeout = ctx.set_timer(timeout_ns.max(1), timer_tag(TIMER_REQUEST_TIMEOUT, request_id));
+        self.in_flight = Some((request_id, step, timeout));
     }
 
     fn request(&self, request_id: u64, step: &Step) -> Msg {
@@ -616,7 +615,7 @@ impl TxnProducer {
 
     /// What the producer is waiting for, in words, for stall reports.
     pub fn describe(&self) -> String {
-        let request = self.in_flight.as_ref().map_or("none".to_string(), |(_, step)| format!("{step:?}"));
+        let request = self.in_flight.as_ref().map_or("none".to_string(), |(_, step, _)| format!("{step:?}"));
         format!(
             "producer {} {:?} (epoch {:?}), request in flight: {request}, backing off: {}, client idle: {}, in flight: {}, error: {:?}",
             self.settings.transactional_id,
