@@ -125,14 +125,10 @@ fn unplaced_sends<'h>(history: &'h History, partner: &[Option<usize>]) -> BTreeS
     let mut unplaced = BTreeSet::new();
     for op in &history.ops {
         let Some((invoke, completion)) = operation_events(history, partner, op) else { continue };
-        let outcome = completion.map_or(OpType::Info, |completion| completion.op_type);
+        let (outcome, mops) = outcome_and_mops(invoke, completion);
         if outcome == OpType::Fail {
             continue;
         }
-        let mops = match completion {
-            Some(completion) if !completion.mops.is_empty() => &completion.mops,
-            _ => invoke.map_or(&[][..], |invoke| &invoke.mops),
-        };
         for mop in mops {
             if let MicroOp::Send { key, value, offset, .. } = mop {
                 if offset.is_none() || outcome != OpType::Ok {
@@ -187,6 +183,18 @@ fn observed_offsets<'h>(
     observed
 }
 
+/// How a history operation ended (`info` if it never completed) and its micro-ops: a completion states the
+/// outcome of each; an info completion may repeat the invocation or say nothing, and then the invocation's
+/// micro-ops are all there is.
+fn outcome_and_mops<'h>(invoke: Option<&'h Op>, completion: Option<&'h Op>) -> (OpType, &'h [MicroOp]) {
+    let outcome = completion.map_or(OpType::Info, |completion| completion.op_type);
+    let mops = match completion {
+        Some(completion) if !completion.mops.is_empty() => &completion.mops,
+        _ => invoke.map_or(&[][..], |invoke| &invoke.mops),
+    };
+    (outcome, mops)
+}
+
 /// The log operations of one history operation; see the module header for each case.
 fn operations(
     invoke: Option<&Op>,
@@ -194,18 +202,12 @@ fn operations(
     call_ns: u64,
     observed: &BTreeMap<(&str, Value), Offset>,
 ) -> Vec<Operation<LogInput, LogOutput>> {
-    let outcome = completion.map_or(OpType::Info, |completion| completion.op_type);
+    let (outcome, mops) = outcome_and_mops(invoke, completion);
     let process = invoke.or(completion).map_or(0, |op| op.process);
     let return_ns = match outcome {
         OpType::Ok => completion.map_or(u64::MAX, |completion| completion.index as u64),
         OpType::Info | OpType::Invoke => u64::MAX,
         OpType::Fail => return Vec::new(),
-    };
-    // A completion states the outcome of each micro-op; an info completion may repeat the invocation or say
-    // nothing, and then the invocation's micro-ops are all there is.
-    let mops = match completion {
-        Some(completion) if !completion.mops.is_empty() => &completion.mops,
-        _ => invoke.map_or(&[][..], |invoke| &invoke.mops),
     };
     let final_poll = completion.is_some_and(|completion| completion.final_poll);
     let mut built = Vec::new();
