@@ -15,6 +15,11 @@ const FOLLOWER: NodeId = NodeId(1);
 
 /// A follower fetch of `partitions`, each from the given offset, at leader epoch 0.
 fn fetch(request_id: u64, partitions: &[(u32, u64)]) -> Msg {
+    fetch_by(1, request_id, partitions)
+}
+
+/// A fetch of `partitions` by follower broker `replica`, each from the given offset, at leader epoch 0.
+fn fetch_by(replica: u32, request_id: u64, partitions: &[(u32, u64)]) -> Msg {
     let partitions = (partitions.iter())
         .map(|(partition, offset)| ReplicaFetchPartition {
             partition: PartitionId(*partition),
@@ -23,7 +28,7 @@ fn fetch(request_id: u64, partitions: &[(u32, u64)]) -> Msg {
             leader_epoch: 0,
         })
         .collect();
-    Msg::ReplicaFetchRequest { request_id, replica: 1, partitions }
+    Msg::ReplicaFetchRequest { request_id, replica, partitions }
 }
 
 /// A plain produce of one value to `partition`, acks=1.
@@ -143,4 +148,30 @@ fn a_new_fetch_from_the_same_follower_replaces_the_parked_one_and_its_timer() {
     let answer = answer_to(&answers, 2);
     assert!(answer.0 >= 100 * MS + FETCH_WAIT_NS, "held for the whole wait, answered at {}", answer.0);
     assert_eq!(delayed, 1, "the replaced fetch's timer was cancelled");
+}
+
+#[test]
+fn a_new_high_watermark_does_not_complete_a_parked_fetch() {
+    // Brokers 1 and 2 follow one partition. Broker 1 copies the batch at 20 ms and parks its next fetch at
+    // 30 ms; the HW is still 0, since broker 2 has nothing. Broker 2's fetch at 100 ms moves the HW to 1.
+    // A follower's DelayedFetch waits for the log end (`FetchIsolation.LOG_END`), not the HW: broker 1's fetch
+    // stays parked for the whole wait and learns the new HW only from that late answer.
+    let first = vec![(20 * MS, fetch_by(1, 1, &[(0, 0)])), (30 * MS, fetch_by(1, 2, &[(0, 1)]))];
+    let second = vec![(10 * MS, produce(0, 7)), (100 * MS, fetch_by(2, 10, &[(0, 1)]))];
+    let peers = vec![Peer { script: first, ..Peer::default() }, Peer { script: second, ..Peer::default() }];
+    let mut world = world(image(1, 3, &[(0, 0)]), peers);
+    world.run_until(1_000 * MS);
+    let answers: Vec<(u64, Answer)> = (peer(&world, FOLLOWER).received.iter())
+        .filter_map(|(at_ns, msg)| match msg {
+            Msg::ReplicaFetchResponse { request_id, partitions } => Some((*request_id, (*at_ns, partitions.clone()))),
+            _ => None,
+        })
+        .collect();
+    let copied = answer_to(&answers, 1);
+    assert_eq!(data_of(&copied, 0).batches.len(), 1);
+    assert_eq!(data_of(&copied, 0).high_watermark, 0, "broker 2 has not fetched yet");
+    let parked = answer_to(&answers, 2);
+    assert!(parked.0 >= 30 * MS + FETCH_WAIT_NS, "held for the whole wait, answered at {}", parked.0);
+    assert_eq!(data_of(&parked, 0).high_watermark, 1, "the late answer carries the new HW");
+    assert!(data_of(&parked, 0).batches.is_empty());
 }

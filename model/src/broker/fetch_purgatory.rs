@@ -28,16 +28,16 @@ pub(super) struct ParkedFetch {
     timer: TimerId,
 }
 
-/// What a parked follower fetch is waiting to change in one partition (the conditions of Kafka's
-/// `DelayedFetch.tryComplete`): new data, the high watermark or log start offset the answer carries, and the
-/// leadership it was sent to.
+/// What a parked follower fetch is waiting to change in one partition: the conditions of Kafka's
+/// `DelayedFetch.tryComplete` for a fetch read to the log end (`FetchIsolation.LOG_END`). The log end moving
+/// either way (new data, case G; a truncated leader, case F) and the leadership it was sent to (cases A and E)
+/// answer it. A new high watermark or log start offset does not: a follower learns those from the next answer
+/// its fetch gets for another reason, new data or the end of `replica.fetch.wait.max.ms`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct FetchView {
     /// The leader epoch while this broker leads, None otherwise.
     leader_epoch: Option<u32>,
     log_end: u64,
-    high_watermark: u64,
-    log_start: u64,
 }
 
 /// True if an answer would tell the follower nothing it does not know: no batches, no divergence, no log start
@@ -139,8 +139,6 @@ impl Broker {
         Some(FetchView {
             leader_epoch: replica.is_leader().then_some(replica.leader_epoch),
             log_end: durable.log.end_offset(),
-            high_watermark: replica.high_watermark,
-            log_start: durable.log.start_offset(),
         })
     }
 
