@@ -392,6 +392,12 @@ impl<A: Actor> World<A> {
             return;
         }
         self.nodes[node.index()].status = NodeStatus::Up;
+        // The restarted process is a new incarnation too: a message sent while the node was down went to no
+        // connection (a refused connect), so it must not reach the process that starts now, however late
+        // the network brings it. Without this, a reply its previous incarnation asked for, sent while it was
+        // down and delayed past the restart, reached it: a broker took such a heartbeat answer's stale
+        // metadata for its first and led a partition the controller had already moved.
+        self.kernel.incarnations[node.index()] += 1;
         self.kernel.trace.record_fixed(TraceTag::NodeStatus, self.now_ns, &(node, 1u8));
         self.with_context(node, |actor, ctx| actor.on_restart(ctx));
     }
@@ -631,6 +637,7 @@ fn fault_nodes(action: &FaultAction) -> impl Iterator<Item = NodeId> + '_ {
 mod tests {
     use super::*;
     use crate::fault::{Fault, LinkDirection};
+    use crate::network::LinkLatency;
     use crate::recording::MessageFate;
 
     /// Counts what reaches it; `durable` survives crashes, `volatile` does not.
@@ -770,6 +777,22 @@ mod tests {
         send(&mut world, NodeId(1), NodeId(0), 4);
         world.run_until(50_000_000);
         assert_eq!(world.actor(NodeId(0)).durable, vec![4], "only the message sent after the restart arrives");
+    }
+
+    #[test]
+    fn a_message_sent_while_the_target_is_down_never_reaches_its_restart() {
+        // Sent to a down node with a long delay, it would arrive after the restart: it is lost all the same,
+        // as a connection refused while the node was down loses it.
+        let latency = LinkLatency { latency_ns_min: 5_000_000, latency_ns_mean: 1_000 };
+        let network = NetworkOptions { latency, ..NetworkOptions::default() };
+        let nodes = vec![(Counter::default(), NodeRole::Server), (Counter::default(), NodeRole::Client)];
+        let mut world = World::new(WorldOptions { seed: 1, network }, nodes, Vec::new());
+        world.crash(NodeId(0));
+        send(&mut world, NodeId(1), NodeId(0), 5);
+        world.restart(NodeId(0));
+        send(&mut world, NodeId(1), NodeId(0), 6);
+        world.run_until(50_000_000);
+        assert_eq!(world.actor(NodeId(0)).durable, vec![6], "only the message sent after the restart arrives");
     }
 
     #[test]
