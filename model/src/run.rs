@@ -125,6 +125,11 @@ fn transition_to_liveness_mode(world: &mut World<Node>, scenario: &Scenario) -> 
     None
 }
 
+/// A partition's name (`topic-index`), for stall reports.
+fn name(world: &World<Node>, partition: PartitionId) -> String {
+    world.shared().keys.get(partition.index()).cloned().unwrap_or_else(|| format!("partition {}", partition.0))
+}
+
 fn nodes(world: &World<Node>) -> impl Iterator<Item = &Node> {
     (0..world.node_count()).map(|index| world.actor(NodeId(index as u32)))
 }
@@ -142,6 +147,12 @@ enum Unsettled {
     Behind { index: usize, partition: PartitionId, position: u64 },
     /// The pipeline group's partitions are not all owned by running members of one generation.
     Group,
+    /// A partition whose leader, as the controller chose it, is not running or does not know it leads yet.
+    Leader { partition: PartitionId },
+    /// A partition whose leader's high watermark is below its log end: acknowledged records may not be
+    /// readable yet (a new leader's HW lags until its followers fetch again, Kafka's lagging-HW state of
+    /// KIP-207), so a poll that reads to the HW would not read them.
+    Replication { index: usize, partition: PartitionId, high_watermark: u64, log_end: u64 },
 }
 
 impl Unsettled {
@@ -170,6 +181,16 @@ impl Unsettled {
                     .collect();
                 format!("the pipeline group, whose partitions are not owned by one generation ({})", states.join("; "))
             }
+            Unsettled::Leader { partition } => {
+                format!(
+                    "leadership of {}: the controller's leader is not running or not leading yet",
+                    name(world, partition)
+                )
+            }
+            Unsettled::Replication { index, partition, high_watermark, log_end } => format!(
+                "replication of {}: leader node {index}'s high watermark {high_watermark} below its log end {log_end}",
+                name(world, partition)
+            ),
         }
     }
 }
@@ -209,10 +230,49 @@ fn first_unsettled(world: &World<Node>) -> Option<Unsettled> {
             _ => {}
         }
     }
-    let first = first_pipeline?;
-    owned.sort();
-    let one_generation = generations.windows(2).all(|pair| pair[0] == pair[1]);
-    (!one_generation || owned != first.inputs()).then_some(Unsettled::Group)
+    if let Some(first) = first_pipeline {
+        owned.sort();
+        let one_generation = generations.windows(2).all(|pair| pair[0] == pair[1]);
+        if !one_generation || owned != first.inputs() {
+            return Some(Unsettled::Group);
+        }
+    }
+    unreplicated(world)
+}
+
+/// The first partition not ready for the final read, which trusts the HW a leader answers as the end of
+/// what was acknowledged: the leader the controller chose is not running or does not lead it yet at the
+/// controller's epoch, or its HW is below its log end. Right after an election the new leader's HW lags until
+/// its followers fetch again (a follower learns the HW only from fetch answers; Kafka's lagging-HW state of
+/// KIP-207), and a read to it would miss acknowledged records and report them lost.
+fn unreplicated(world: &World<Node>) -> Option<Unsettled> {
+    let controller = nodes(world).find_map(|node| match node {
+        Node::Controller(controller) => Some(controller),
+        _ => None,
+    })?;
+    let up = |node: NodeId| world.status(node) == eosim_sim::NodeStatus::Up;
+    controller.image().partitions.iter().enumerate().find_map(|(index, state)| {
+        let partition = PartitionId(index as u32);
+        let leading = state.leader.map(NodeId).filter(|leader| up(*leader)).and_then(|leader| {
+            let Node::Broker(broker) = world.actor(leader) else { return None };
+            let replica = broker.replica(partition)?;
+            let log_end = broker.durable().replicas.get(&partition)?.log.end_offset();
+            (replica.is_leader() && replica.leader_epoch == state.leader_epoch).then_some((
+                leader,
+                replica.high_watermark,
+                log_end,
+            ))
+        });
+        match leading {
+            None => Some(Unsettled::Leader { partition }),
+            Some((leader, high_watermark, log_end)) => (high_watermark < log_end).then_some(Unsettled::Replication {
+                index: leader.index(),
+                partition,
+                high_watermark,
+                log_end,
+            }),
+        }
+    })
 }
 
 /// The high watermark of `partition` at its leader, if a running broker leads it.
@@ -249,9 +309,7 @@ impl Hanging {
                 format!("transactional id {id} is {state} at broker {index} ({entries})")
             }
             Hanging::Lso { partition, lso, hw } => {
-                let keys = &world.shared().keys;
-                let name = keys.get(partition.index()).cloned().unwrap_or_else(|| format!("partition {}", partition.0));
-                format!("{name}: last stable offset {lso} below high watermark {hw}")
+                format!("{}: last stable offset {lso} below high watermark {hw}", name(world, partition))
             }
         }
     }
@@ -563,3 +621,57 @@ const COORDINATOR_TICK_NS: u64 = 10 * NS_PER_MS;
 
 /// Values one application may issue (as the producer applications use).
 const VALUES_PER_APP: i64 = 1_000_000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Three brokers, one topic of three partitions replicated three times, one idempotent producer.
+    const CLUSTER: &str = r#"name = "t"
+description = "d"
+variant = "idempotent"
+duration_ms = 200
+
+[cluster]
+brokers = 3
+topics = [{ name = "t", partitions = 3 }]
+replication_factor = 3
+min_insync_replicas = 2
+
+[workload]
+producers = 1
+messages_per_producer = 20
+"#;
+
+    /// The cluster of [`CLUSTER`], run fault-free for `ms` milliseconds.
+    fn world_after(ms: u64) -> World<Node> {
+        let scenario = Scenario::from_toml("t.toml", CLUSTER).expect("valid");
+        let cluster = Cluster::new(&scenario);
+        let options = WorldOptions { seed: 1, network: scenario.network_options() };
+        let mut world = World::new(options, cluster.nodes(&scenario), cluster.shared());
+        world.run_until(ms * 1_000_000);
+        world
+    }
+
+    #[test]
+    fn a_quiet_cluster_is_ready_for_the_final_read() {
+        // Every write acknowledged long ago: each partition's leader leads at the controller's epoch and its
+        // followers have fetched everything, so its HW is its log end.
+        let world = world_after(1_000);
+        assert!(unreplicated(&world).is_none(), "{:?}", unreplicated(&world).map(|u| u.describe(&world)));
+    }
+
+    #[test]
+    fn a_partition_whose_leader_is_down_is_not_ready_for_the_final_read() {
+        // The controller has not moved the leadership yet when its leader crashes: the final read would find no
+        // leader to read from, or, once another broker takes over, a high watermark that lags until the
+        // followers fetch from it again.
+        let mut world = world_after(1_000);
+        let Node::Controller(controller) = world.actor(NodeId(3)) else { unreachable!("node 3 is the controller") };
+        let leader = controller.image().partitions[0].leader.expect("a leader");
+        world.crash(NodeId(leader));
+        let unsettled = unreplicated(&world).expect("a partition of the crashed leader");
+        assert!(matches!(unsettled, Unsettled::Leader { .. }), "{}", unsettled.describe(&world));
+        assert!(unsettled.describe(&world).starts_with("leadership of t-"), "{}", unsettled.describe(&world));
+    }
+}
