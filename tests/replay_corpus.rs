@@ -42,7 +42,10 @@ fn the_regression_corpus_replays_as_the_regressions_test_judges_it() {
         .count();
     assert_eq!(text.lines().filter(|line| line.contains(": reproduces: ")).count(), repros, "{text}");
     assert!(text.contains(&format!("{repros} repro(s): {repros} reproduce, 0 diverged, 0 regressed\n")), "{text}");
-    assert!(text.contains("zoo-KAFKA-6119.json: seed 1: reproduces: expected violation [lost-write]"), "{text}");
+    assert!(
+        text.contains("at-most-once-wide-1-lost-write.json: seed 1: reproduces: expected violation [lost-write]"),
+        "{text}"
+    );
     assert!(text.contains("expected pass (fixed), got pass"), "a fixed repro is judged by its fix: {text}");
 }
 
@@ -165,15 +168,15 @@ fn campaign_regressions_replays_a_saved_failure_first() {
     assert_exit(&eosim(&missing), 2);
 }
 
-/// A stall of the exactly-once pipeline (two writers, two pipeline instances, a consumer) needs none of its
-/// twelve faults, one writer, one instance and no consumer: shrinking removes the clients and shortens the
-/// transactions, and the shrunk repro, its schedule moved onto the remaining nodes, replays and draws.
+/// A stall of the exactly-once pipeline (two writers, two pipeline instances, a consumer; a retry backoff longer
+/// than the delivery timeout) needs not its one fault, one writer, one instance nor the consumer: shrinking
+/// removes the clients and shortens the transactions, and the shrunk repro replays and draws.
 #[test]
 #[cfg_attr(debug_assertions, ignore = "fifty replays of a pipeline scenario: run by `cargo test --release`")]
 fn shrink_removes_writers_pipelines_and_consumers_and_shortens_transactions() {
     let dir = scratch_dir("shrink-clients");
     let shrunk = dir.join("small.json");
-    let repro = "tests/regressions/eos-tv2-wide-56-txn-timeout-below-retry.json";
+    let repro = "tests/regressions/eos-tv2-wide-8469-backoff-beyond-delivery-timeout.json";
     let output = eosim(&["shrink", repro, "--out", arg(&shrunk)]);
     assert_exit(&output, 1);
     let text = stdout(&output);

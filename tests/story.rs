@@ -110,13 +110,13 @@ fn a_duplicate_is_told_with_the_send_and_the_polls_that_read_it_twice() {
 
 #[test]
 fn an_aborted_read_is_told() {
-    let (text, result) = run_story("read-uncommitted", 15);
+    let (text, result) = run_story("read-uncommitted", 6);
     assert_tells(&text, &result, "G1a");
 }
 
 #[test]
 fn a_transform_duplicate_is_told() {
-    let (text, result) = replay_story("zoo-KAFKA-17754");
+    let (text, result) = replay_story("eos-tv1-wide-3640-kafka-17754");
     assert_tells(&text, &result, "transform-duplicate");
 }
 
@@ -137,7 +137,7 @@ fn a_sink_duplicate_is_told_with_both_store_writes() {
 
 #[test]
 fn a_nonlinearizable_log_is_told() {
-    let (text, result) = replay_story("zoo-KAFKA-9144");
+    let (text, result) = replay_story("eos-tv1-wide-3640-kafka-17754");
     assert_tells(&text, &result, "nonlinearizable-log");
 }
 
