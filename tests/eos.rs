@@ -106,3 +106,28 @@ fn a_retried_marker_never_commits_the_next_transaction_early() {
     assert_exit(&output, 0);
     assert!(stdout(&output).contains("verdict: pass"), "{}", stdout(&output));
 }
+
+/// The counters of `eosim replay tests/regressions/NAME.json --format json`.
+fn replay_counters(name: &str) -> serde_json::Value {
+    let output = eosim(&["replay", &format!("tests/regressions/{name}.json"), "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("replay JSON");
+    json["run"]["stats"]["counters"].clone()
+}
+
+#[test]
+fn the_outcome_oracle_names_the_coordinator_flaw_and_no_other_torn_transaction() {
+    // Both stored runs of the coordinator flaw (a coordinator acts on a PrepareCommit above its high watermark,
+    // the next one aborts) tear a transaction that way; the late-marker flaws tear theirs with one coordinator's
+    // markers landing in the next transaction, which the oracle must not take for the known flaw.
+    const WITNESS: &str = "oracle:split-outcome-unreplicated-load";
+    for flaw in [
+        "atomic-writer-wide-27309-coordinator-acts-on-unreplicated-prepare-commit",
+        "eos-tv2-wide-21592-coordinator-acts-on-unreplicated-prepare-commit",
+    ] {
+        assert!(replay_counters(flaw)[WITNESS].as_u64() > Some(0), "{flaw}: {}", replay_counters(flaw));
+    }
+    for other in ["eos-tv1-wide-3640-kafka-17754", "eos-tv2-long-delays-2737-kafka-19446-pre-fix", "zoo-KAFKA-19446"] {
+        let counters = replay_counters(other);
+        assert!(counters[WITNESS].is_null() && counters["oracle:split-outcome"].is_null(), "{other}: {counters}");
+    }
+}

@@ -124,6 +124,8 @@ pub struct Shared {
     pub keys: Vec<Key>,
     /// The run's BUGGIFY fault points (`buggify!`).
     pub buggify: crate::buggify::Buggify,
+    /// Which outcome each transaction's markers carried: the harness's oracle of torn transactions.
+    pub txn_outcomes: crate::oracle::TxnOutcomes,
 }
 
 impl Shared {
@@ -138,6 +140,7 @@ impl Shared {
             built_counters: BTreeMap::new(),
             keys,
             buggify: crate::buggify::Buggify::new(0, false),
+            txn_outcomes: Default::default(),
         }
     }
 

@@ -49,6 +49,7 @@ pub mod diagnose;
 pub mod knobs;
 pub mod limits;
 pub mod node;
+pub mod oracle;
 pub mod protocol;
 pub mod run;
 pub mod scenario;

@@ -11,7 +11,9 @@ use crate::bugs::KafkaBug;
 use crate::coordinator::group::{GroupEffect, GroupWrite, LoadedRecord};
 use crate::coordinator::marker_channel::InFlightMarker;
 use crate::coordinator::txn::{TxnEffect, Waiter};
+use crate::coordinator::txn_state::TxnState;
 use crate::ctx::Ctx;
+use crate::oracle::SplitOutcome;
 use crate::protocol::{
     ControlMarker, ErrorCode, GroupOp, InternalRecord, Msg, PartitionId, ProducerIdentity, RecordBatch, TxnInit,
     TxnLogEntry, TxnOp,
@@ -169,6 +171,20 @@ impl Broker {
         let log = &self.durable.replicas[&partition].log;
         let now_ns = ctx.now_ns();
         if self.settings.internal.is_transaction_log(partition) {
+            // Kafka loads to the log end: a transaction whose last entry is a Prepare above the high watermark
+            // has its markers sent as if that entry were committed.
+            let high_watermark = self.volatile.replicas[&partition].high_watermark;
+            let mut last: std::collections::BTreeMap<&str, (u64, &TxnLogEntry)> = std::collections::BTreeMap::new();
+            for stored in log.batches() {
+                if let Some(InternalRecord::Txn(entry)) = stored.batch.internal.as_deref() {
+                    last.insert(&entry.transactional_id, (stored.base_offset, entry));
+                }
+            }
+            for (offset, entry) in last.into_values() {
+                if offset >= high_watermark && matches!(entry.state, TxnState::PrepareCommit | TxnState::PrepareAbort) {
+                    ctx.shared.txn_outcomes.loaded_unreplicated(&entry.transactional_id, entry.txn_start_ns);
+                }
+            }
             let entries: Vec<TxnLogEntry> = log
                 .batches()
                 .iter()
@@ -354,7 +370,21 @@ impl Broker {
                     };
                     ctx.send(waiter.client, msg);
                 }
-                TxnEffect::Marker { transactional_id, partition, producer, marker, coordinator_epoch } => {
+                TxnEffect::Marker {
+                    transactional_id,
+                    partition,
+                    producer,
+                    marker,
+                    coordinator_epoch,
+                    txn_start_ns,
+                } => {
+                    match ctx.shared.txn_outcomes.marker_sent(&transactional_id, txn_start_ns, marker) {
+                        Some(SplitOutcome::UnreplicatedLoad) => {
+                            ctx.shared.count("oracle:split-outcome-unreplicated-load")
+                        }
+                        Some(SplitOutcome::Other) => ctx.shared.count("oracle:split-outcome"),
+                        None => {}
+                    }
                     let log = self.settings.internal.transaction_log_partition(&transactional_id);
                     let Some(destination) = self.leader_of(partition) else {
                         // No leader known: the marker waits in the queue for the next send.

@@ -231,6 +231,9 @@ pub enum TxnEffect {
         marker: ControlMarker,
         /// The coordinator's epoch.
         coordinator_epoch: u32,
+        /// When the transaction began: with its transactional id, it names the transaction for the run's
+        /// record of outcomes ([`crate::oracle`]).
+        txn_start_ns: u64,
     },
     /// A transition outside Kafka's table was attempted: a bug, reported as a finding.
     Illegal(String),
@@ -909,6 +912,7 @@ impl TxnCoordinator {
         let txn = partition.txns.get_mut(id).expect("present");
         let marker = if txn.state == TxnState::PrepareCommit { ControlMarker::Commit } else { ControlMarker::Abort };
         let producer = ProducerIdentity { producer_id: txn.producer_id, epoch: txn.epoch, base_sequence: 0 };
+        let txn_start_ns = txn.txn_start_ns;
         let mut effects = Vec::new();
         for (target, progress) in &mut txn.markers {
             if *progress != MarkerProgress::Queued {
@@ -921,6 +925,7 @@ impl TxnCoordinator {
                 producer,
                 marker,
                 coordinator_epoch,
+                txn_start_ns,
             });
         }
         effects

@@ -105,7 +105,7 @@ impl Harness {
                     queue.extend(self.coordinator.on_append(LOG, &entry, true, now_ns));
                 }
                 TxnEffect::Reply { waiter, result } => seen.replies.push((waiter.request_id, result)),
-                TxnEffect::Marker { transactional_id, partition, producer, marker, coordinator_epoch } => {
+                TxnEffect::Marker { transactional_id, partition, producer, marker, coordinator_epoch, .. } => {
                     assert_eq!(transactional_id, ID);
                     assert_eq!(producer.producer_id, self.meta().producer_id);
                     seen.markers.push((partition, marker, producer.epoch, coordinator_epoch));
