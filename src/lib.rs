@@ -1,6 +1,7 @@
 //! eosim: deterministic simulation testing of Kafka-style exactly-once protocols — the library behind the CLI.
 //!
-//! The binary (`src/main.rs`) only parses arguments and prints; the work is here:
+//! The binary (`src/main.rs`, and `src/cli/` with one module per command) only parses arguments and prints; the
+//! work is here:
 //!
 //! - [`scenarios`]: the built-in scenarios embedded in the binary, and how a SCENARIO argument (a built-in name,
 //!   `default`, or a path to a TOML file) becomes an [`eosim_model::Scenario`];
