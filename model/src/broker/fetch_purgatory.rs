@@ -78,7 +78,10 @@ impl Broker {
         }
         super::count_result(ctx, &result.as_ref().map(|_| ()).map_err(|error| *error));
         let replies = replica.complete_pending(Some(self.settings.replication.min_insync_replicas));
-        self.send_replies(ctx, partition, replies);
+        // Most reads complete no produce; skipping the call then saves a follower fetch a call per partition.
+        if !replies.is_empty() {
+            self.send_replies(ctx, partition, replies);
+        }
         result
     }
 
