@@ -269,6 +269,10 @@ impl Replica {
     /// Kafka's `maybeIncrementLogStartOffset` (retention, DeleteRecords, or the leader's offset on a
     /// follower), never past the HW: deletes the log below it and everything derived from it, then
     /// `onLogStartOffsetIncremented`; returns the producers evicted.
+    ///
+    /// Inlined because a follower calls it for every fetch answer it applies and nearly always finds the start
+    /// already there; what follows a move is out of line.
+    #[inline]
     pub fn increment_log_start_offset(
         &mut self,
         durable: &mut ReplicaDurable,
@@ -279,6 +283,17 @@ impl Replica {
         if !durable.log.increment_start_offset(offset) {
             return 0;
         }
+        self.on_log_start_offset_incremented(durable, settings)
+    }
+
+    /// Kafka's `onLogStartOffsetIncremented` once the log start moved: what derives from the deleted log goes;
+    /// returns the producers evicted.
+    #[inline(never)]
+    fn on_log_start_offset_incremented(
+        &mut self,
+        durable: &mut ReplicaDurable,
+        settings: &ReplicationSettings,
+    ) -> usize {
         durable.forget_before_start();
         let evict = !settings.kip360_producer_state;
         self.producer_state.on_log_start_offset_incremented(durable.log.start_offset(), evict)
