@@ -541,7 +541,11 @@ impl Replica {
     }
 
     /// A follower fetch at the leader.
+    ///
+    /// Inlined into its one caller, the leader's read of each partition of a follower fetch, which then builds
+    /// the large result in place instead of copying it back.
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     pub fn replica_fetch(
         &mut self,
         durable: &ReplicaDurable,
@@ -712,6 +716,9 @@ impl Replica {
     /// The HW is the smallest log end offset in the maximal ISR (the committed ISR plus any member a
     /// pending proposal adds: KIP-497's rule, without which an expansion the controller applied but whose
     /// answer was lost would let the HW pass a member the controller may elect); it never goes back.
+    /// Inlined by request: it runs for every partition of every follower fetch, and the compiler's own choice
+    /// changes with its callers' size.
+    #[inline]
     fn maybe_advance_high_watermark(&mut self, durable: &ReplicaDurable) {
         let Role::Leader(role) = &self.role else { return };
         let leader_end = durable.log.end_offset();
