@@ -142,8 +142,12 @@ impl Broker {
         if data.diverging.is_some() {
             ctx.shared.count("broker:follower-truncated");
         }
-        let replica = self.volatile.replicas.get_mut(&partition).expect("fetching replicas exist");
-        let durable = self.durable.replicas.get_mut(&partition).expect("hosted");
+        // Not marked changed for the fetch purgatory: a parked fetch holds only partitions this broker leads (any
+        // leadership change answers it), and a fetch answer changes only a follower's replica (`on_fetch_data`
+        // leaves any other alone; the clock is no part of what a parked fetch waits on). Marking it would
+        // make every applied answer rescan the parked fetches for nothing.
+        let replica = self.volatile.replicas.get_mut_unseen(&partition).expect("fetching replicas exist");
+        let durable = self.durable.replicas.get_mut_unseen(&partition).expect("hosted");
         replica.advance_clock(ctx.now_ns());
         replica.on_fetch_data(durable, &self.settings.replication, data);
     }

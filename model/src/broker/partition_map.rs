@@ -66,6 +66,13 @@ impl<T> PartitionMap<T> {
         self.slots[index].as_mut().map(|(_, value)| value)
     }
 
+    /// The value of `partition` to change, if present, without marking it changed: only for a change the
+    /// leader's fetch purgatory cannot see (see `Broker::apply_fetched`), so that it does not wake the scan.
+    #[inline]
+    pub fn get_mut_unseen(&mut self, partition: &PartitionId) -> Option<&mut T> {
+        self.slots.get_mut(partition.index())?.as_mut().map(|(_, value)| value)
+    }
+
     /// True if `partition` has a value.
     pub fn contains_key(&self, partition: &PartitionId) -> bool {
         self.get(partition).is_some()
