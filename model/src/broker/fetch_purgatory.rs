@@ -58,8 +58,11 @@ impl Broker {
         asked: &ReplicaFetchPartition,
     ) -> Result<ReplicaFetchData, ErrorCode> {
         let partition = asked.partition;
+        // Not marked changed for the purgatory: a read changes the followers' progress, the HW and the
+        // producer state, never the leadership or the log end a parked fetch waits on, so marking it would
+        // only make the scan after this event re-read views that cannot have moved.
         let (Some(replica), Some(durable)) =
-            (self.volatile.replicas.get_mut(&partition), self.durable.replicas.get(&partition))
+            (self.volatile.replicas.get_mut_unseen(&partition), self.durable.replicas.get(&partition))
         else {
             return Err(ErrorCode::NotLeaderOrFollower);
         };

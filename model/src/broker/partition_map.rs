@@ -66,8 +66,9 @@ impl<T> PartitionMap<T> {
         self.slots[index].as_mut().map(|(_, value)| value)
     }
 
-    /// The value of `partition` to change, if present, without marking it changed: only for a change the
-    /// leader's fetch purgatory cannot see (see `Broker::apply_fetched`), so that it does not wake the scan.
+    /// The value of `partition` to change, if present, without marking it changed: only for a change that
+    /// cannot move what a parked fetch waits on (the leadership and the log end), so that it does not wake
+    /// the fetch purgatory's scan. Its callers say why their change is one.
     #[inline]
     pub fn get_mut_unseen(&mut self, partition: &PartitionId) -> Option<&mut T> {
         self.slots.get_mut(partition.index())?.as_mut().map(|(_, value)| value)
