@@ -58,8 +58,11 @@ impl Broker {
         asked: &ReplicaFetchPartition,
     ) -> Result<ReplicaFetchData, ErrorCode> {
         let partition = asked.partition;
+        // Not marked changed for the purgatory: a read changes the followers' progress, the HW and the
+        // producer state, never the leadership or the log end a parked fetch waits on, so marking it would
+        // only make the scan after this event re-read views that cannot have moved.
         let (Some(replica), Some(durable)) =
-            (self.volatile.replicas.get_mut(&partition), self.durable.replicas.get(&partition))
+            (self.volatile.replicas.get_mut_unseen(&partition), self.durable.replicas.get(&partition))
         else {
             return Err(ErrorCode::NotLeaderOrFollower);
         };
@@ -78,7 +81,10 @@ impl Broker {
         }
         super::count_result(ctx, &result.as_ref().map(|_| ()).map_err(|error| *error));
         let replies = replica.complete_pending(Some(self.settings.replication.min_insync_replicas));
-        self.send_replies(ctx, partition, replies);
+        // Most reads complete no produce; skipping the call then saves a follower fetch a call per partition.
+        if !replies.is_empty() {
+            self.send_replies(ctx, partition, replies);
+        }
         result
     }
 

@@ -48,8 +48,8 @@ pub struct Fetcher {
 /// What a fetcher with nothing in flight does next (the branches of `AbstractFetcherThread.maybeFetch`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NextFetch {
-    /// Fetch these partitions, each at the leader epoch it follows.
-    Send(Vec<(PartitionId, u32)>),
+    /// Fetch the partitions [`Fetcher::ready`] gives.
+    Send,
     /// Every partition is delayed: wait until the earliest delay ends.
     BackOff(u64),
     /// Nothing to fetch until metadata adds or re-adds a partition.
@@ -60,12 +60,8 @@ impl Fetcher {
     /// What to do now that nothing is in flight; partitions whose delay ended go into the request.
     pub fn next_fetch(&self, now_ns: u64) -> NextFetch {
         assert!(self.in_flight.is_none(), "one fetch in flight per source broker");
-        let ready: Vec<(PartitionId, u32)> = (self.partitions.iter())
-            .filter(|(_, state)| !state.failed && state.delayed_until_ns <= now_ns)
-            .map(|(partition, state)| (*partition, state.leader_epoch))
-            .collect();
-        if !ready.is_empty() {
-            return NextFetch::Send(ready);
+        if self.ready(now_ns).next().is_some() {
+            return NextFetch::Send;
         }
         let earliest =
             (self.partitions.values()).filter(|state| !state.failed).map(|state| state.delayed_until_ns).min();
@@ -76,6 +72,15 @@ impl Fetcher {
             }
             None => NextFetch::Idle,
         }
+    }
+
+    /// The partitions a request sent at `now_ns` carries, in partition order, each at the leader epoch it
+    /// follows: those not failed whose delay ended. An iterator, not a list, because the broker builds the
+    /// request from it directly, and a fetch is sent after nearly every answer.
+    pub fn ready(&self, now_ns: u64) -> impl Iterator<Item = (PartitionId, u32)> + '_ {
+        (self.partitions.iter())
+            .filter(move |(_, state)| !state.failed && state.delayed_until_ns <= now_ns)
+            .map(|(partition, state)| (*partition, state.leader_epoch))
     }
 
     /// True if an answer for `partition` sent at `leader_epoch` still applies: the partition is still fetched
@@ -182,13 +187,19 @@ mod tests {
     const P0: PartitionId = PartitionId(0);
     const P1: PartitionId = PartitionId(1);
 
+    /// The partitions of the request `fetcher` sends at `now_ns`; it must decide to send one.
+    fn sent(fetcher: &Fetcher, now_ns: u64) -> Vec<(PartitionId, u32)> {
+        assert_eq!(fetcher.next_fetch(now_ns), NextFetch::Send);
+        fetcher.ready(now_ns).collect()
+    }
+
     #[test]
     fn one_fetcher_per_leader_carries_all_its_partitions() {
         let mut fetchers = ReplicaFetchers::default();
         fetchers.add_partition(P0, 2, 5);
         fetchers.add_partition(P1, 2, 7);
         let fetcher = fetchers.get(2).expect("one fetcher for broker 2");
-        assert_eq!(fetcher.next_fetch(0), NextFetch::Send(vec![(P0, 5), (P1, 7)]));
+        assert_eq!(sent(fetcher, 0), vec![(P0, 5), (P1, 7)]);
         assert!(fetchers.get(1).is_none());
     }
 
@@ -225,11 +236,11 @@ mod tests {
         fetchers.add_partition(P1, 2, 5);
         let fetcher = fetchers.get_mut(2).expect("added");
         fetcher.delay(P0, 100);
-        assert_eq!(fetcher.next_fetch(50), NextFetch::Send(vec![(P1, 5)]));
+        assert_eq!(sent(fetcher, 50), vec![(P1, 5)]);
         fetcher.delay(P1, 80);
         assert_eq!(fetcher.next_fetch(50), NextFetch::BackOff(80));
-        assert_eq!(fetcher.next_fetch(80), NextFetch::Send(vec![(P1, 5)]));
-        assert_eq!(fetcher.next_fetch(100), NextFetch::Send(vec![(P0, 5), (P1, 5)]));
+        assert_eq!(sent(fetcher, 80), vec![(P1, 5)]);
+        assert_eq!(sent(fetcher, 100), vec![(P0, 5), (P1, 5)]);
     }
 
     #[test]
@@ -239,7 +250,7 @@ mod tests {
         fetchers.get_mut(2).expect("added").fail(P0);
         assert_eq!(fetchers.get(2).expect("kept").next_fetch(1_000), NextFetch::Idle);
         fetchers.add_partition(P0, 2, 6);
-        assert_eq!(fetchers.get(2).expect("kept").next_fetch(0), NextFetch::Send(vec![(P0, 6)]));
+        assert_eq!(sent(fetchers.get(2).expect("kept"), 0), vec![(P0, 6)]);
     }
 
     #[test]

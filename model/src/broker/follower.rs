@@ -45,7 +45,7 @@ impl Broker {
             return;
         }
         match fetcher.next_fetch(ctx.now_ns()) {
-            NextFetch::Send(partitions) => self.send_replica_fetch(ctx, leader, partitions),
+            NextFetch::Send => self.send_replica_fetch(ctx, leader),
             NextFetch::BackOff(due_ns) => {
                 if fetcher.backoff.is_some_and(|(armed_ns, _)| armed_ns <= due_ns) {
                     return;
@@ -60,26 +60,30 @@ impl Broker {
         }
     }
 
-    /// One `ReplicaFetchRequest` for `partitions`, each at this log's end and last epoch, with the timer that
-    /// gives it up after the request timeout.
-    fn send_replica_fetch(&mut self, ctx: &mut Ctx<'_>, leader: u32, partitions: Vec<(PartitionId, u32)>) {
-        let fetched: Vec<ReplicaFetchPartition> = (partitions.iter())
-            .map(|(partition, leader_epoch)| {
-                let log = &self.durable.replicas[partition].log;
-                let replica = &self.volatile.replicas[partition];
-                assert!(replica.role == Role::Follower { leader }, "a fetcher holds only partitions following it");
-                assert!(replica.leader_epoch == *leader_epoch, "a fetcher follows the replica's epoch");
-                ReplicaFetchPartition {
-                    partition: *partition,
-                    offset: log.end_offset(),
-                    last_fetched_epoch: log.last_epoch(),
-                    leader_epoch: *leader_epoch,
-                }
-            })
-            .collect();
+    /// One `ReplicaFetchRequest` for the partitions the fetcher of `leader` has ready, each at this log's end
+    /// and last epoch, with the timer that gives it up after the request timeout.
+    fn send_replica_fetch(&mut self, ctx: &mut Ctx<'_>, leader: u32) {
+        let fetcher = self.volatile.fetchers.get(leader).expect("fetching from a known fetcher");
+        // The request and the in-flight record of what it asked are built in one pass, each allocated once.
+        let mut fetched = Vec::with_capacity(fetcher.partitions.len());
+        let mut sent = Vec::with_capacity(fetcher.partitions.len());
+        for (partition, leader_epoch) in fetcher.ready(ctx.now_ns()) {
+            let log = &self.durable.replicas[&partition].log;
+            let replica = &self.volatile.replicas[&partition];
+            assert!(replica.role == Role::Follower { leader }, "a fetcher holds only partitions following it");
+            assert!(replica.leader_epoch == leader_epoch, "a fetcher follows the replica's epoch");
+            let offset = log.end_offset();
+            fetched.push(ReplicaFetchPartition {
+                partition,
+                offset,
+                last_fetched_epoch: log.last_epoch(),
+                leader_epoch,
+            });
+            sent.push((partition, leader_epoch, offset));
+        }
+        assert!(!fetched.is_empty(), "a fetch is sent only with some partition ready");
         self.volatile.next_request_id += 1;
         let request_id = self.volatile.next_request_id;
-        let sent = fetched.iter().map(|fetch| (fetch.partition, fetch.leader_epoch, fetch.offset)).collect();
         let timeout_timer =
             Some(ctx.set_timer(self.settings.request_timeout_ns, timer_tag(TIMER_FETCH_TIMEOUT, request_id)));
         let fetcher = self.volatile.fetchers.get_mut(leader).expect("fetching from a known fetcher");
@@ -138,8 +142,12 @@ impl Broker {
         if data.diverging.is_some() {
             ctx.shared.count("broker:follower-truncated");
         }
-        let replica = self.volatile.replicas.get_mut(&partition).expect("fetching replicas exist");
-        let durable = self.durable.replicas.get_mut(&partition).expect("hosted");
+        // Not marked changed for the fetch purgatory: a parked fetch holds only partitions this broker leads (any
+        // leadership change answers it), and a fetch answer changes only a follower's replica (`on_fetch_data`
+        // leaves any other alone; the clock is no part of what a parked fetch waits on). Marking it would
+        // make every applied answer rescan the parked fetches for nothing.
+        let replica = self.volatile.replicas.get_mut_unseen(&partition).expect("fetching replicas exist");
+        let durable = self.durable.replicas.get_mut_unseen(&partition).expect("hosted");
         replica.advance_clock(ctx.now_ns());
         replica.on_fetch_data(durable, &self.settings.replication, data);
     }

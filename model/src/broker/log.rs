@@ -102,17 +102,30 @@ impl PartitionLog {
     /// Kafka's `maybeIncrementLogStartOffset`: moves the log start offset up to `offset` (never past the end)
     /// and deletes the batches wholly below it. Deletion is durable at once, as deleting segment files is.
     /// Returns true if the start moved.
+    ///
+    /// Nearly every call (one per fetch answer a follower applies) finds the start already there, so that test
+    /// is inlined into the caller and only a deletion pays for a call.
+    #[inline]
     pub fn increment_start_offset(&mut self, offset: u64) -> bool {
         let offset = offset.min(self.end_offset);
         if offset <= self.start_offset {
             return false;
         }
+        self.delete_below(offset);
+        true
+    }
+
+    /// The deletion of [`PartitionLog::increment_start_offset`]: the start moves up to `offset`, past the
+    /// current start and not past the end, and the batches wholly below it go.
+    #[inline(never)]
+    fn delete_below(&mut self, offset: u64) {
+        assert!(offset > self.start_offset, "the start only moves up");
+        assert!(offset <= self.end_offset, "the start never passes the end");
         let deleted = self.batches.partition_point(|stored| stored.next_offset() <= offset);
         self.batches.drain(..deleted);
         self.start_offset = offset;
         self.flushed_offset = self.flushed_offset.max(offset);
         assert!(self.batches.first().is_none_or(|first| first.next_offset() > offset));
-        true
     }
 
     /// Kafka's `truncateFullyAndStartAt`: a follower whose log ends below its leader's log start offset drops
@@ -166,11 +179,20 @@ impl PartitionLog {
 
     /// Batches from `offset` on (whole batches, the first one may start before `offset`), at most
     /// `max_records` records in all but at least one batch.
+    #[inline]
     pub fn batches_from(&self, offset: u64, max_records: u32) -> Vec<StoredBatch> {
-        // A caught-up follower's fetch, most fetches, needs no search.
+        // A caught-up follower's fetch, most fetches, needs no search, and this test is inlined into the
+        // caller so that it needs no call either.
         if offset >= self.end_offset {
             return Vec::new();
         }
+        self.copy_batches_from(offset, max_records)
+    }
+
+    /// [`PartitionLog::batches_from`] for an `offset` below the log end: the search and the copies.
+    #[inline(never)]
+    fn copy_batches_from(&self, offset: u64, max_records: u32) -> Vec<StoredBatch> {
+        assert!(offset < self.end_offset, "a read at the log end finds nothing to copy");
         let first = self.batches.partition_point(|stored| stored.next_offset() <= offset);
         let mut records = 0u32;
         let mut batches = Vec::new();
@@ -208,6 +230,8 @@ impl PartitionLog {
 
     /// The largest epoch at or below `epoch` in this log and the offset where it ends (the start of the next
     /// epoch, or the log end): what Kafka's OffsetsForLeaderEpoch answers. `(0, 0)` if no such epoch.
+    /// Inlined: a leader asks it for every partition of every follower fetch.
+    #[inline]
     pub fn epoch_end_offset(&self, epoch: u32) -> DivergingEpoch {
         // A follower that copied the leader's latest epoch, most fetches, needs no search.
         if let Some(last) = self.batches.last().filter(|last| last.leader_epoch <= epoch) {

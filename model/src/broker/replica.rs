@@ -269,6 +269,10 @@ impl Replica {
     /// Kafka's `maybeIncrementLogStartOffset` (retention, DeleteRecords, or the leader's offset on a
     /// follower), never past the HW: deletes the log below it and everything derived from it, then
     /// `onLogStartOffsetIncremented`; returns the producers evicted.
+    ///
+    /// Inlined because a follower calls it for every fetch answer it applies and nearly always finds the start
+    /// already there; what follows a move is out of line.
+    #[inline]
     pub fn increment_log_start_offset(
         &mut self,
         durable: &mut ReplicaDurable,
@@ -279,6 +283,17 @@ impl Replica {
         if !durable.log.increment_start_offset(offset) {
             return 0;
         }
+        self.on_log_start_offset_incremented(durable, settings)
+    }
+
+    /// Kafka's `onLogStartOffsetIncremented` once the log start moved: what derives from the deleted log goes;
+    /// returns the producers evicted.
+    #[inline(never)]
+    fn on_log_start_offset_incremented(
+        &mut self,
+        durable: &mut ReplicaDurable,
+        settings: &ReplicationSettings,
+    ) -> usize {
         durable.forget_before_start();
         let evict = !settings.kip360_producer_state;
         self.producer_state.on_log_start_offset_incremented(durable.log.start_offset(), evict)
@@ -526,7 +541,11 @@ impl Replica {
     }
 
     /// A follower fetch at the leader.
+    ///
+    /// Inlined into its one caller, the leader's read of each partition of a follower fetch, which then builds
+    /// the large result in place instead of copying it back.
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     pub fn replica_fetch(
         &mut self,
         durable: &ReplicaDurable,
@@ -697,6 +716,9 @@ impl Replica {
     /// The HW is the smallest log end offset in the maximal ISR (the committed ISR plus any member a
     /// pending proposal adds: KIP-497's rule, without which an expansion the controller applied but whose
     /// answer was lost would let the HW pass a member the controller may elect); it never goes back.
+    /// Inlined by request: it runs for every partition of every follower fetch, and the compiler's own choice
+    /// changes with its callers' size.
+    #[inline]
     fn maybe_advance_high_watermark(&mut self, durable: &ReplicaDurable) {
         let Role::Leader(role) = &self.role else { return };
         let leader_end = durable.log.end_offset();
