@@ -740,9 +740,40 @@ fn sort_ok_reads(index: &mut KeyIndex) {
     assert!(index.ok_reads.windows(2).all(|w| w[0].0 < w[1].0));
 }
 
+/// Sorts `observations` as `sort_unstable` does. A partition's offsets are dense from zero, so when they span no
+/// more than a few times as many slots as there are observations, a counting sort by offset places each one in a
+/// single pass, and only the few observations sharing an offset are compared; equal observations are identical,
+/// so the order is the same either way.
+fn sort_observations(observations: &mut Vec<Observation>) {
+    let Some(max_offset) = observations.iter().map(|o| o.offset).max() else { return };
+    if max_offset >= 4 * observations.len() as u64 {
+        observations.sort_unstable();
+        return;
+    }
+    // starts[o] is where offset o's observations begin in the sorted order.
+    let mut starts = vec![0usize; max_offset as usize + 2];
+    for o in observations.iter() {
+        starts[o.offset as usize + 1] += 1;
+    }
+    for slot in 1..starts.len() {
+        starts[slot] += starts[slot - 1];
+    }
+    let mut sorted = observations.clone();
+    let mut next = starts.clone();
+    for &o in observations.iter() {
+        sorted[next[o.offset as usize]] = o;
+        next[o.offset as usize] += 1;
+    }
+    for pair in starts.windows(2) {
+        sorted[pair[0]..pair[1]].sort_unstable();
+    }
+    assert!(sorted.windows(2).all(|w| w[0] <= w[1]));
+    *observations = sorted;
+}
+
 /// Sorts a key's observations and derives the version order, the values read, and the highest ok read.
 fn finish_key_index(index: &mut KeyIndex) {
-    index.observations.sort_unstable();
+    sort_observations(&mut index.observations);
     index.observations.dedup();
     index.version_order = index.observations.iter().map(|o| o.offset).collect();
     index.version_order.dedup();
@@ -972,5 +1003,30 @@ mod tests {
         let sizes =
             (one.poll_steps.len(), one.poll_successions.len(), one.commit_proofs.len(), one.send_successions.len());
         assert!(sizes.0 > 0 && sizes.1 > 0 && sizes.2 > 0, "{sizes:?}");
+    }
+
+    #[test]
+    fn observations_sort_as_the_comparison_sort_does() {
+        let sources = [Source::Send, Source::OkRead, Source::OtherRead];
+        // Dense offsets (the counting sort) with repeats and ties on every field, then one far offset (the fallback).
+        let mut dense: Vec<Observation> = (0..200u64)
+            .map(|i| Observation {
+                offset: (i * 7) % 23,
+                value: ((i * 5) % 3) as Value,
+                op: ((i * 11) % 4) as usize,
+                source: sources[(i % 3) as usize],
+            })
+            .collect();
+        let mut sparse = dense.clone();
+        sparse.push(Observation { offset: 1 << 40, value: 0, op: 0, source: Source::Send });
+        for observations in [&mut dense, &mut sparse] {
+            let mut expected = observations.clone();
+            expected.sort_unstable();
+            sort_observations(observations);
+            assert_eq!(*observations, expected);
+        }
+        let mut empty = Vec::new();
+        sort_observations(&mut empty);
+        assert!(empty.is_empty());
     }
 }

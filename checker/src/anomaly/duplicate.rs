@@ -27,11 +27,8 @@ use crate::{Anomaly, AnomalyKind, Value};
 pub fn check(analysis: &Analysis<'_>) -> Vec<Anomaly> {
     let mut anomalies = Vec::new();
     for index in &analysis.keys {
-        // Re-sort this key's observations by value: each value's offsets then sit together, in order.
-        let mut by_value: Vec<(Value, u64, usize)> =
-            index.observations.iter().map(|o| (o.value, o.offset, o.op)).collect();
-        by_value.sort_unstable();
-        for group in by_value.chunk_by(|a, b| a.0 == b.0) {
+        // The analysis keeps this key's observations sorted by value: each value's offsets sit together, in order.
+        for group in index.by_value.chunk_by(|a, b| a.0 == b.0) {
             let first_offset = group[0].1;
             if group.iter().any(|&(_, offset, _)| offset != first_offset) {
                 anomalies.push(duplicate(index, group));

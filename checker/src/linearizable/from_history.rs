@@ -60,24 +60,26 @@ pub struct HistoryOperations {
 
 /// The log operations of every partition of `history`; see the module header.
 pub fn from_history(history: &History) -> HistoryOperations {
-    let partner = pair(history);
+    let (process_ids, process_count) = process_ids(history);
+    let partner = pair(history, &process_ids, process_count);
     let observed = observed_offsets(history, &unplaced_sends(history, &partner));
     let mut built = HistoryOperations::default();
     // Each process's latest event so far.
-    let mut latest: BTreeMap<u64, usize> = BTreeMap::new();
-    for op in &history.ops {
-        let previous = latest.insert(op.process, op.index);
+    let mut latest: Vec<Option<usize>> = vec![None; process_count];
+    for (op, &process) in history.ops.iter().zip(&process_ids) {
+        let previous = latest[process].replace(op.index);
         let Some((invoke, completion)) = operation_events(history, &partner, op) else { continue };
         let call_ns = match invoke {
             Some(invoke) => invoke.index as u64,
             None => previous.map_or(0, |index| index as u64),
         };
         let event = completion.or(invoke).map_or(0, |event| event.index);
-        for operation in operations(invoke, completion, call_ns, &observed) {
+        let first = built.ops.len();
+        push_operations(invoke, completion, call_ns, &observed, &mut built.ops);
+        for operation in &built.ops[first..] {
             assert!(operation.call_ns <= operation.return_ns);
-            built.ops.push(operation);
-            built.events.push(event);
         }
+        built.events.resize(built.ops.len(), event);
     }
     assert_eq!(built.ops.len(), built.events.len());
     built
@@ -140,15 +142,40 @@ fn unplaced_sends<'h>(history: &'h History, partner: &[Option<usize>]) -> BTreeS
     unplaced
 }
 
-/// Pairs each invocation with its process's next completion, both ways, as `analysis.rs` does: an invocation
-/// followed by another of the same process never completed.
-fn pair(history: &History) -> Vec<Option<usize>> {
-    let mut partner = vec![None; history.ops.len()];
-    let mut in_flight: BTreeMap<u64, usize> = BTreeMap::new();
+/// Each event's process, renumbered densely in order of first sight as `analysis/flat.rs` does, and how many
+/// processes there are: per-process state then lives in vectors indexed by that id, not in maps searched on every
+/// event.
+fn process_ids(history: &History) -> (Vec<usize>, usize) {
+    let mut ids: BTreeMap<u64, usize> = BTreeMap::new();
+    // The last process seen and its id: a process's invocation and completion are often close together.
+    let mut last: Option<(u64, usize)> = None;
+    let mut process_ids = Vec::with_capacity(history.ops.len());
     for op in &history.ops {
+        let id = match last {
+            Some((process, id)) if process == op.process => id,
+            _ => {
+                let next = ids.len();
+                let id = *ids.entry(op.process).or_insert(next);
+                last = Some((op.process, id));
+                id
+            }
+        };
+        process_ids.push(id);
+    }
+    assert!(process_ids.iter().all(|&id| id < ids.len()));
+    (process_ids, ids.len())
+}
+
+/// Pairs each invocation with its process's next completion, both ways, as `analysis.rs` does: an invocation
+/// followed by another of the same process never completed. `process_ids` and `process_count` are
+/// [`process_ids`]'s.
+fn pair(history: &History, process_ids: &[usize], process_count: usize) -> Vec<Option<usize>> {
+    let mut partner = vec![None; history.ops.len()];
+    let mut in_flight: Vec<Option<usize>> = vec![None; process_count];
+    for (op, &process) in history.ops.iter().zip(process_ids) {
         if op.op_type == OpType::Invoke {
-            in_flight.insert(op.process, op.index);
-        } else if let Some(invoke) = in_flight.remove(&op.process) {
+            in_flight[process] = Some(op.index);
+        } else if let Some(invoke) = in_flight[process].take() {
             partner[invoke] = Some(op.index);
             partner[op.index] = Some(invoke);
         }
@@ -195,22 +222,23 @@ fn outcome_and_mops<'h>(invoke: Option<&'h Op>, completion: Option<&'h Op>) -> (
     (outcome, mops)
 }
 
-/// The log operations of one history operation; see the module header for each case.
-fn operations(
+/// Appends the log operations of one history operation to `built`; see the module header for each case. They go
+/// straight into the history's list: a list per history operation would cost an allocation each.
+fn push_operations(
     invoke: Option<&Op>,
     completion: Option<&Op>,
     call_ns: u64,
     observed: &BTreeMap<(&str, Value), Offset>,
-) -> Vec<Operation<LogInput, LogOutput>> {
+    built: &mut Vec<Operation<LogInput, LogOutput>>,
+) {
     let (outcome, mops) = outcome_and_mops(invoke, completion);
     let process = invoke.or(completion).map_or(0, |op| op.process);
     let return_ns = match outcome {
         OpType::Ok => completion.map_or(u64::MAX, |completion| completion.index as u64),
         OpType::Info | OpType::Invoke => u64::MAX,
-        OpType::Fail => return Vec::new(),
+        OpType::Fail => return,
     };
     let final_poll = completion.is_some_and(|completion| completion.final_poll);
-    let mut built = Vec::new();
     for mop in mops {
         match mop {
             MicroOp::Send { key, value, offset, .. } => {
@@ -234,5 +262,4 @@ fn operations(
             _ => {}
         }
     }
-    built
 }

@@ -32,9 +32,10 @@ pub(super) struct Memo<S> {
 }
 
 impl<S: Eq + Hash> Memo<S> {
-    /// An empty memo.
-    pub(super) fn new() -> Memo<S> {
-        Memo { seen: HashSet::default() }
+    /// An empty memo with room for `capacity` points before it grows: a search that never backtracks records one
+    /// point per operation, so sizing it to the partition saves every rehash on the way there.
+    pub(super) fn with_capacity(capacity: usize) -> Memo<S> {
+        Memo { seen: HashSet::with_capacity_and_hasher(capacity, BuildHasherDefault::default()) }
     }
 
     /// Records a point; true if it is new, false if the search has been here before.
@@ -108,7 +109,7 @@ mod tests {
 
     #[test]
     fn a_point_is_new_once() {
-        let mut memo: Memo<u8> = Memo::new();
+        let mut memo: Memo<u8> = Memo::with_capacity(0);
         assert!(memo.insert(3, &[1, 5], 7));
         assert!(!memo.insert(3, &[1, 5], 7));
         assert!(memo.insert(3, &[1, 5], 8), "another state is another point");

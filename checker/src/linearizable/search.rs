@@ -186,15 +186,20 @@ impl Linearized {
         let len = self.pending.len() as u32;
         if self.frontier < len {
             let last = self.reach[self.frontier as usize];
-            for word_index in (self.frontier + 1) / 64..=last / 64 {
+            let first = self.frontier + 1;
+            for word_index in first / 64..=last / 64 {
                 let mut word = self.bits[word_index as usize];
+                if word_index == first / 64 {
+                    // Operations up to the frontier are not exceptions of this kind (pending ones below it were
+                    // listed above), and most of them have taken effect: clear their bits rather than visit each.
+                    word &= u64::MAX << (first % 64);
+                }
                 while word != 0 {
                     let local = word_index * 64 + word.trailing_zeros();
                     word &= word - 1;
-                    if local > self.frontier {
-                        assert!(local <= last, "op {local} took effect beyond the frontier's reach {last}");
-                        self.exceptions.push(local);
-                    }
+                    assert!(local > self.frontier, "op {local} is above the frontier");
+                    assert!(local <= last, "op {local} took effect beyond the frontier's reach {last}");
+                    self.exceptions.push(local);
                 }
             }
         }
@@ -256,7 +261,7 @@ pub(super) fn check_partition<M: Model>(
         model,
         entries: Entries::new(&local_ops),
         linearized: Linearized::new(&local_ops),
-        memo: Memo::new(),
+        memo: Memo::with_capacity(local_ops.len()),
         stack: Vec::new(),
         returned_left: local_ops.iter().filter(|op| !op.is_pending()).count(),
         hints: local_ops.iter().map(|op| model.order_hint(&op.input, &op.output)).collect(),
