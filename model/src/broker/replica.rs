@@ -725,9 +725,13 @@ impl Replica {
         // Plain loops: this runs on every follower fetch, where an iterator chain over the ISR and the
         // pending ISR cost more than the rest of the fetch's bookkeeping.
         let mut smallest = leader_end;
-        for member in role.isr.iter().chain(role.pending_isr.iter().flatten()) {
-            if *member != self.me {
-                smallest = smallest.min(role.followers.get(member).map_or(0, |progress| progress.log_end));
+        // The smallest log end is at most the leader's and the HW never goes back, so a leader whose log ends
+        // at the HW (a caught-up partition, most fetches) cannot move it and skips the scan.
+        if leader_end > self.high_watermark {
+            for member in role.isr.iter().chain(role.pending_isr.iter().flatten()) {
+                if *member != self.me {
+                    smallest = smallest.min(role.followers.get(member).map_or(0, |progress| progress.log_end));
+                }
             }
         }
         self.high_watermark = self.high_watermark.max(smallest);
