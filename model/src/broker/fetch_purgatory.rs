@@ -26,6 +26,9 @@ pub(super) struct ParkedFetch {
     /// The `replica.fetch.wait.max.ms` timer, cancelled when the fetch is answered early or replaced, as
     /// `DelayedOperation.forceComplete` cancels its `TimerTask`.
     timer: TimerId,
+    /// Always empty: the vector the read that parked the fetch filled, kept for its answer so that a parked
+    /// fetch allocates one answer, not two.
+    answer: Vec<(PartitionId, Result<ReplicaFetchData, ErrorCode>)>,
 }
 
 /// What a parked follower fetch is waiting to change in one partition: the conditions of Kafka's
@@ -88,15 +91,17 @@ impl Broker {
         result
     }
 
-    /// Every partition of one fetch read in request order: when it arrives, and again when its `DelayedFetch`
-    /// completes.
+    /// Every partition of one fetch read in request order into `results`: when it arrives, and again when its
+    /// `DelayedFetch` completes.
     fn serve_follower_partitions<'a>(
         &mut self,
         ctx: &mut Ctx<'_>,
         follower: u32,
         partitions: impl IntoIterator<Item = &'a ReplicaFetchPartition>,
-    ) -> Vec<(PartitionId, Result<ReplicaFetchData, ErrorCode>)> {
-        partitions.into_iter().map(|asked| (asked.partition, self.serve_follower(ctx, follower, asked))).collect()
+        results: &mut Vec<(PartitionId, Result<ReplicaFetchData, ErrorCode>)>,
+    ) {
+        results
+            .extend(partitions.into_iter().map(|asked| (asked.partition, self.serve_follower(ctx, follower, asked))));
     }
 
     /// Kafka's `ReplicaManager.fetchMessages` for a follower: answered at once when some partition has
@@ -117,7 +122,8 @@ impl Broker {
             let (_, replaced) = self.volatile.parked_fetches.remove(index);
             ctx.cancel_timer(replaced.timer);
         }
-        let results = self.serve_follower_partitions(ctx, follower, &partitions);
+        let mut results = Vec::with_capacity(partitions.len());
+        self.serve_follower_partitions(ctx, follower, &partitions, &mut results);
         let parks = !results.is_empty() && partitions.iter().zip(&results).all(|(asked, (_, r))| nothing_new(asked, r));
         if !parks {
             ctx.send(follower_node, Msg::ReplicaFetchResponse { request_id, partitions: results });
@@ -133,7 +139,9 @@ impl Broker {
         self.volatile.next_request_id += 1;
         let park_id = self.volatile.next_request_id;
         let timer = ctx.set_timer(self.settings.fetch_wait_ns, timer_tag(TIMER_DELAYED_FETCH, park_id));
-        let parked = ParkedFetch { follower_node, request_id, follower, partitions, timer };
+        // What the read found tells the follower nothing; only the vector is kept, for the answer.
+        results.clear();
+        let parked = ParkedFetch { follower_node, request_id, follower, partitions, timer, answer: results };
         self.volatile.parked_fetches.push((park_id, parked));
         ctx.shared.count("broker:fetch-parked");
     }
@@ -213,8 +221,14 @@ impl Broker {
         let (_, parked) = self.volatile.parked_fetches.remove(index);
         // Answered by its own timer, the cancel finds nothing left to cancel.
         ctx.cancel_timer(parked.timer);
-        let results =
-            self.serve_follower_partitions(ctx, parked.follower, parked.partitions.iter().map(|(asked, _)| asked));
+        let mut results = parked.answer;
+        assert!(results.is_empty(), "a parked fetch keeps an empty answer");
+        self.serve_follower_partitions(
+            ctx,
+            parked.follower,
+            parked.partitions.iter().map(|(asked, _)| asked),
+            &mut results,
+        );
         ctx.send(
             parked.follower_node,
             Msg::ReplicaFetchResponse { request_id: parked.request_id, partitions: results },

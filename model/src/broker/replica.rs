@@ -594,6 +594,10 @@ impl Replica {
     }
 
     /// A follower's fetch came back: truncate where the leader says the logs diverge, else append.
+    ///
+    /// Inlined for the common answer (two in three) that carries no batch, no divergence and no log start past
+    /// this log's end, which only takes the leader's offsets; any other is handled out of line.
+    #[inline]
     pub fn on_fetch_data(
         &mut self,
         durable: &mut ReplicaDurable,
@@ -603,6 +607,21 @@ impl Replica {
         if !matches!(self.role, Role::Follower { .. }) {
             return;
         }
+        if data.batches.is_empty() && data.diverging.is_none() && data.log_start_offset <= durable.log.end_offset() {
+            self.take_leader_offsets(durable, settings, data.high_watermark, data.log_start_offset);
+            return;
+        }
+        self.on_fetch_records(durable, settings, data);
+    }
+
+    /// [`Replica::on_fetch_data`] for an answer with batches, a divergence or a log start past this log's end.
+    #[inline(never)]
+    fn on_fetch_records(
+        &mut self,
+        durable: &mut ReplicaDurable,
+        settings: &ReplicationSettings,
+        data: ReplicaFetchData,
+    ) {
         if let Some(diverging) = data.diverging {
             // Kafka's rule: truncate to the smaller of where that epoch ends on the leader and where it ends
             // here, so whatever this log wrote under a later epoch the leader never had goes too.
@@ -635,9 +654,22 @@ impl Replica {
         if appended > 0 {
             self.after_append(durable, settings, appended);
         }
-        self.high_watermark = self.high_watermark.max(data.high_watermark.min(durable.log.end_offset()));
+        self.take_leader_offsets(durable, settings, data.high_watermark, data.log_start_offset);
+    }
+
+    /// The leader's high watermark and log start offset from a fetch answer, once its batches are applied: the
+    /// HW up to this log's end, the log start up to that HW.
+    #[inline]
+    fn take_leader_offsets(
+        &mut self,
+        durable: &mut ReplicaDurable,
+        settings: &ReplicationSettings,
+        high_watermark: u64,
+        log_start_offset: u64,
+    ) {
+        self.high_watermark = self.high_watermark.max(high_watermark.min(durable.log.end_offset()));
         self.producer_state.prune_replicated(self.high_watermark);
-        let leader_start = data.log_start_offset.min(self.high_watermark);
+        let leader_start = log_start_offset.min(self.high_watermark);
         self.increment_log_start_offset(durable, settings, leader_start);
     }
 
@@ -725,9 +757,13 @@ impl Replica {
         // Plain loops: this runs on every follower fetch, where an iterator chain over the ISR and the
         // pending ISR cost more than the rest of the fetch's bookkeeping.
         let mut smallest = leader_end;
-        for member in role.isr.iter().chain(role.pending_isr.iter().flatten()) {
-            if *member != self.me {
-                smallest = smallest.min(role.followers.get(member).map_or(0, |progress| progress.log_end));
+        // The smallest log end is at most the leader's and the HW never goes back, so a leader whose log ends
+        // at the HW (a caught-up partition, most fetches) cannot move it and skips the scan.
+        if leader_end > self.high_watermark {
+            for member in role.isr.iter().chain(role.pending_isr.iter().flatten()) {
+                if *member != self.me {
+                    smallest = smallest.min(role.followers.get(member).map_or(0, |progress| progress.log_end));
+                }
             }
         }
         self.high_watermark = self.high_watermark.max(smallest);
