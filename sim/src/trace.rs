@@ -20,7 +20,9 @@ use std::hash::{Hash, Hasher};
 use crate::NodeId;
 use xxhash_rust::xxh3::Xxh3;
 
-const FLUSH_BYTES: usize = 64 * 1024;
+/// Bytes gathered before they are handed to the hasher. XXH3's streaming digest does not depend on where
+/// the input is cut, so a chunk may end anywhere, even inside a record.
+const CHUNK_BYTES: usize = 64 * 1024;
 
 /// What kind of record a trace entry is; part of the hashed bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -44,7 +46,10 @@ pub enum TraceTag {
 #[derive(Clone)]
 pub struct Trace {
     hasher: Xxh3,
-    buffer: Vec<u8>,
+    /// The bytes not yet hashed are `chunk[..chunk_len]`. A fixed array rather than a `Vec`: a write is one
+    /// bounds check against a constant, and the fill level travels in a register while a value is hashed.
+    chunk: Box<[u8; CHUNK_BYTES]>,
+    chunk_len: usize,
     records: u64,
 }
 
@@ -56,7 +61,8 @@ impl std::fmt::Debug for Trace {
 
 impl Default for Trace {
     fn default() -> Self {
-        Trace { hasher: Xxh3::new(), buffer: Vec::with_capacity(FLUSH_BYTES + 1024), records: 0 }
+        let chunk = vec![0u8; CHUNK_BYTES].into_boxed_slice().try_into().expect("the chunk has CHUNK_BYTES bytes");
+        Trace { hasher: Xxh3::new(), chunk, chunk_len: 0, records: 0 }
     }
 }
 
@@ -69,18 +75,22 @@ impl Trace {
     /// Appends one record: its tag, its virtual time and the hashed value.
     #[inline]
     pub fn record<T: Hash + ?Sized>(&mut self, tag: TraceTag, time_ns: u64, value: &T) {
-        self.write_header(tag, time_ns);
-        value.hash(&mut TraceWriter { buffer: &mut self.buffer });
-        self.end_record();
+        self.records += 1;
+        let mut writer = self.writer();
+        writer.put(header(tag, time_ns));
+        value.hash(&mut writer);
+        self.chunk_len = writer.len;
     }
 
     /// Appends one record of the kernel's own, in its fixed layout: the same bytes as [`Trace::record`] of
     /// the value's `Hash`, written in one piece.
     #[inline]
     pub fn record_fixed<R: TraceRecord>(&mut self, tag: TraceTag, time_ns: u64, value: &R) {
-        self.write_header(tag, time_ns);
-        value.write_to(&mut self.buffer);
-        self.end_record();
+        self.records += 1;
+        let mut writer = self.writer();
+        writer.put(header(tag, time_ns));
+        value.write_to(&mut writer);
+        self.chunk_len = writer.len;
     }
 
     /// Appends a delivery: the fixed (source, target) header, then the message through its `Hash`. The same
@@ -88,30 +98,20 @@ impl Trace {
     #[inline]
     pub fn record_delivery<M: Hash + ?Sized>(&mut self, time_ns: u64, source: NodeId, target: NodeId, message: &M) {
         self.records += 1;
-        let mut header = [0u8; 17];
-        header[0] = TraceTag::Deliver as u8;
-        header[1..9].copy_from_slice(&time_ns.to_le_bytes());
-        header[9..13].copy_from_slice(&source.0.to_le_bytes());
-        header[13..].copy_from_slice(&target.0.to_le_bytes());
-        self.buffer.extend_from_slice(&header);
-        message.hash(&mut TraceWriter { buffer: &mut self.buffer });
-        self.end_record();
+        let mut head = [0u8; 17];
+        head[..9].copy_from_slice(&header(TraceTag::Deliver, time_ns));
+        head[9..13].copy_from_slice(&source.0.to_le_bytes());
+        head[13..].copy_from_slice(&target.0.to_le_bytes());
+        let mut writer = self.writer();
+        writer.put(head);
+        message.hash(&mut writer);
+        self.chunk_len = writer.len;
     }
 
+    /// A writer that appends at the chunk's fill level; the caller stores its `len` back when done.
     #[inline(always)]
-    fn write_header(&mut self, tag: TraceTag, time_ns: u64) {
-        self.records += 1;
-        let mut header = [0u8; 9];
-        header[0] = tag as u8;
-        header[1..].copy_from_slice(&time_ns.to_le_bytes());
-        self.buffer.extend_from_slice(&header);
-    }
-
-    #[inline(always)]
-    fn end_record(&mut self) {
-        if self.buffer.len() >= FLUSH_BYTES {
-            self.flush();
-        }
+    fn writer(&mut self) -> TraceWriter<'_> {
+        TraceWriter { chunk: &mut self.chunk, len: self.chunk_len, hasher: &mut self.hasher }
     }
 
     /// Number of records so far.
@@ -122,55 +122,83 @@ impl Trace {
     /// The digest of everything recorded so far, as 32 lowercase hex digits (128 bits).
     pub fn hex(&self) -> String {
         let mut hasher = self.hasher.clone();
-        hasher.update(&self.buffer);
+        hasher.update(&self.chunk[..self.chunk_len]);
         hasher.update(&self.records.to_le_bytes());
         format!("{:032x}", hasher.digest128())
     }
+}
 
-    #[cold]
-    fn flush(&mut self) {
-        self.hasher.update(&self.buffer);
-        self.buffer.clear();
-    }
+/// A record's first bytes: its tag and its virtual time.
+#[inline(always)]
+fn header(tag: TraceTag, time_ns: u64) -> [u8; 9] {
+    let mut bytes = [0u8; 9];
+    bytes[0] = tag as u8;
+    bytes[1..].copy_from_slice(&time_ns.to_le_bytes());
+    bytes
 }
 
 /// A kernel record with a fixed layout: `write_to` appends exactly the bytes the value's `Hash` writes into
 /// the trace (integers little-endian, `usize` as 64 bits), in one copy.
 pub trait TraceRecord {
     /// Appends the record's bytes.
-    fn write_to(&self, out: &mut Vec<u8>);
+    fn write_to(&self, out: &mut TraceWriter<'_>);
 }
 
 impl TraceRecord for usize {
     #[inline]
-    fn write_to(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&(*self as u64).to_le_bytes());
+    fn write_to(&self, out: &mut TraceWriter<'_>) {
+        out.put((*self as u64).to_le_bytes());
     }
 }
 
 impl TraceRecord for (NodeId, u64) {
     #[inline]
-    fn write_to(&self, out: &mut Vec<u8>) {
+    fn write_to(&self, out: &mut TraceWriter<'_>) {
         let mut bytes = [0u8; 12];
         bytes[..4].copy_from_slice(&self.0 .0.to_le_bytes());
         bytes[4..].copy_from_slice(&self.1.to_le_bytes());
-        out.extend_from_slice(&bytes);
+        out.put(bytes);
     }
 }
 
 impl TraceRecord for (NodeId, u8) {
     #[inline]
-    fn write_to(&self, out: &mut Vec<u8>) {
+    fn write_to(&self, out: &mut TraceWriter<'_>) {
         let mut bytes = [0u8; 5];
         bytes[..4].copy_from_slice(&self.0 .0.to_le_bytes());
         bytes[4] = self.1;
-        out.extend_from_slice(&bytes);
+        out.put(bytes);
     }
 }
 
-/// A [`Hasher`] that only serializes: little-endian integers, 64-bit sizes.
-struct TraceWriter<'a> {
-    buffer: &'a mut Vec<u8>,
+/// A [`Hasher`] that only serializes into the trace: little-endian integers, 64-bit sizes.
+pub struct TraceWriter<'a> {
+    chunk: &'a mut [u8; CHUNK_BYTES],
+    /// The chunk's fill level, held here (not in the [`Trace`]) so that it can live in a register: a store of
+    /// bytes through `chunk` could otherwise overwrite it, as far as the compiler knows, and force a reload.
+    len: usize,
+    hasher: &'a mut Xxh3,
+}
+
+impl TraceWriter<'_> {
+    /// Appends a fixed number of bytes, handing the chunk to the hasher first if they do not fit.
+    #[inline(always)]
+    fn put<const N: usize>(&mut self, bytes: [u8; N]) {
+        let mut start = self.len;
+        if start + N > CHUNK_BYTES {
+            hash_chunk(self.hasher, &self.chunk[..start]);
+            start = 0;
+        }
+        self.chunk[start..start + N].copy_from_slice(&bytes);
+        self.len = start + N;
+    }
+}
+
+/// Hands a full chunk to the hasher; out of line so that the writer's fill level never leaves a register.
+#[cold]
+#[inline(never)]
+fn hash_chunk(hasher: &mut Xxh3, bytes: &[u8]) {
+    hasher.update(bytes);
 }
 
 impl Hasher for TraceWriter<'_> {
@@ -181,32 +209,43 @@ impl Hasher for TraceWriter<'_> {
 
     #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        self.buffer.extend_from_slice(bytes);
+        let mut start = self.len;
+        if start + bytes.len() > CHUNK_BYTES {
+            hash_chunk(self.hasher, &self.chunk[..start]);
+            start = 0;
+            if bytes.len() > CHUNK_BYTES {
+                hash_chunk(self.hasher, bytes);
+                self.len = 0;
+                return;
+            }
+        }
+        self.chunk[start..start + bytes.len()].copy_from_slice(bytes);
+        self.len = start + bytes.len();
     }
 
     #[inline]
     fn write_u8(&mut self, i: u8) {
-        self.buffer.push(i);
+        self.put([i]);
     }
 
     #[inline]
     fn write_u16(&mut self, i: u16) {
-        self.buffer.extend_from_slice(&i.to_le_bytes());
+        self.put(i.to_le_bytes());
     }
 
     #[inline]
     fn write_u32(&mut self, i: u32) {
-        self.buffer.extend_from_slice(&i.to_le_bytes());
+        self.put(i.to_le_bytes());
     }
 
     #[inline]
     fn write_u64(&mut self, i: u64) {
-        self.buffer.extend_from_slice(&i.to_le_bytes());
+        self.put(i.to_le_bytes());
     }
 
     #[inline]
     fn write_u128(&mut self, i: u128) {
-        self.buffer.extend_from_slice(&i.to_le_bytes());
+        self.put(i.to_le_bytes());
     }
 
     #[inline]
@@ -285,18 +324,47 @@ mod tests {
     /// bytes) and the record count 1, as the reference C implementation computes it.
     const PINNED: &str = "4d3ce1bfb3edd2f7be445a591e3f2f3b";
 
+    /// The bytes recorded but not yet handed to the hasher.
+    fn pending_bytes(trace: &Trace) -> Vec<u8> {
+        trace.chunk[..trace.chunk_len].to_vec()
+    }
+
+    #[test]
+    fn chunk_boundaries_do_not_change_the_digest() {
+        // Records of uneven sizes cross many chunk boundaries, one write is larger than a chunk; the digest
+        // must be that of the same bytes hashed in one piece.
+        let mut trace = Trace::new();
+        let mut bytes = Vec::new();
+        let big = vec![7u8; CHUNK_BYTES + 3];
+        for i in 0..40_000u64 {
+            let value = (i, (i % 5) as u8, vec![i as u32; (i % 7) as usize]);
+            trace.record(TraceTag::Deliver, i, &value);
+            bytes.extend_from_slice(&hashed_bytes(TraceTag::Deliver, i, &value));
+            if i == 20_000 {
+                trace.record(TraceTag::Observation, i, big.as_slice());
+                // Spelled out: `hashed_bytes` sees only what is still in the chunk.
+                bytes.extend_from_slice(&header(TraceTag::Observation, i));
+                bytes.extend_from_slice(&(big.len() as u64).to_le_bytes());
+                bytes.extend_from_slice(&big);
+            }
+        }
+        bytes.extend_from_slice(&trace.records().to_le_bytes());
+        assert!(bytes.len() > 10 * CHUNK_BYTES);
+        assert_eq!(trace.hex(), format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&bytes)));
+    }
+
     /// The bytes `record` writes for `value` through its `Hash`: the layout every stored trace hash was made with.
     fn hashed_bytes<T: Hash + ?Sized>(tag: TraceTag, time_ns: u64, value: &T) -> Vec<u8> {
         let mut trace = Trace::new();
         trace.record(tag, time_ns, value);
-        trace.buffer
+        pending_bytes(&trace)
     }
 
     fn fixed_bytes<R: TraceRecord>(tag: TraceTag, time_ns: u64, value: &R) -> Vec<u8> {
         let mut trace = Trace::new();
         trace.record_fixed(tag, time_ns, value);
         assert_eq!(trace.records(), 1);
-        trace.buffer
+        pending_bytes(&trace)
     }
 
     #[test]
@@ -334,7 +402,7 @@ mod tests {
             delivery.record_delivery(time_ns, node, NodeId(other), &message);
             proptest::prop_assert_eq!(delivery.records(), 1);
             proptest::prop_assert_eq!(
-                delivery.buffer,
+                pending_bytes(&delivery),
                 hashed_bytes(TraceTag::Deliver, time_ns, &(node, NodeId(other), &message))
             );
         }
