@@ -505,7 +505,10 @@ impl<A: Actor> World<A> {
         }
         self.kernel.stats.messages_delivered += 1;
         self.kernel.trace.record_delivery(self.now_ns, source, target, &msg);
-        self.with_context(target, |actor, ctx| actor.on_message(ctx, source, msg));
+        // Called directly rather than through `with_context`: moving the message into a closure first cost
+        // one more copy of it per delivery.
+        let (actor, mut ctx) = self.actor_and_context(target, false);
+        actor.on_message(&mut ctx, source, msg);
     }
 
     /// What becomes of a message arriving now; a leaf that decides and changes nothing. Inlined, so that the
@@ -604,8 +607,15 @@ impl<A: Actor> World<A> {
         silenced: bool,
         handle: impl FnOnce(&mut A, &mut Context<'_, A::Msg, A::Shared>),
     ) {
+        let (actor, mut ctx) = self.actor_and_context(node, silenced);
+        handle(actor, &mut ctx);
+    }
+
+    /// A node's actor and a context for handling an event on it, borrowed apart from each other.
+    #[inline]
+    fn actor_and_context(&mut self, node: NodeId, silenced: bool) -> (&mut A, Context<'_, A::Msg, A::Shared>) {
         let slot = &mut self.nodes[node.index()];
-        let mut ctx = Context {
+        let ctx = Context {
             now_ns: self.now_ns,
             node,
             silenced,
@@ -613,7 +623,7 @@ impl<A: Actor> World<A> {
             node_rng: &mut slot.rng,
             shared: &mut self.shared,
         };
-        handle(&mut slot.actor, &mut ctx);
+        (&mut slot.actor, ctx)
     }
 }
 
