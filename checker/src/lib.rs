@@ -43,6 +43,7 @@ mod guarantee;
 pub mod history;
 mod jsonl_fast;
 pub mod linearizable;
+mod processes;
 mod report;
 mod rules;
 pub mod workload;

@@ -7,11 +7,10 @@
 //! bytes, with its process renumbered densely. The other passes read those vectors front to back, which the
 //! processor streams, and keep per-process state in plain vectors.
 
-use std::collections::BTreeMap;
-
 use super::keys::KeyTable;
 use super::KeyId;
 use crate::history::{History, MicroOp, Offset, OpFn, OpType, Value};
+use crate::processes::{pair, DenseProcesses};
 
 /// What a record stands for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,9 +84,7 @@ pub(super) fn flatten(history: &History) -> (Flat, KeyTable<'_>, Vec<&str>) {
         has_sinks: false,
         has_sources: false,
     };
-    let mut process_ids: BTreeMap<u64, u32> = BTreeMap::new();
-    // The last process seen and its id: a process's invocation and completion are often close together.
-    let mut last_process = None;
+    let mut processes = DenseProcesses::default();
     let mut in_flight: Vec<Option<usize>> = Vec::new();
     let rec = |key: u32, kind: Kind, offset: Option<Offset>, value: Value| Rec {
         key,
@@ -97,20 +94,13 @@ pub(super) fn flatten(history: &History) -> (Flat, KeyTable<'_>, Vec<&str>) {
         value,
     };
     for op in &history.ops {
-        let process = match last_process {
-            Some((process, id)) if process == op.process => id,
-            _ => {
-                let next = process_ids.len() as u32;
-                let id = *process_ids.entry(op.process).or_insert(next);
-                if id == next {
-                    flat.processes.push(op.process);
-                    in_flight.push(None);
-                }
-                last_process = Some((op.process, id));
-                id
-            }
-        };
-        pair(&mut flat.partner, &mut in_flight[process as usize], op.op_type, op.index);
+        let (process, first_sight) = processes.id(op.process);
+        if first_sight {
+            flat.processes.push(op.process);
+            in_flight.push(None);
+        }
+        pair(&mut flat.partner, &mut in_flight[process], op.op_type, op.index);
+        let process = process as u32;
         let has_keys = !op.keys.is_empty();
         flat.meta.push(Meta { op_type: op.op_type, f: op.f, final_poll: op.final_poll, has_keys, process });
         flat.starts.push(flat.recs.len());
@@ -142,20 +132,8 @@ pub(super) fn flatten(history: &History) -> (Flat, KeyTable<'_>, Vec<&str>) {
         rec.key = table.id_of_entry(rec.key) as u32;
     }
     assert_eq!(flat.starts.len(), history.ops.len() + 1);
-    assert_eq!(flat.processes.len(), process_ids.len());
+    assert_eq!(flat.processes.len(), processes.len());
     (flat, table, names)
-}
-
-/// Pairs each invocation with its process's next completion; `in_flight` is the process's invocation, if any.
-fn pair(partner: &mut [Option<usize>], in_flight: &mut Option<usize>, op_type: OpType, index: usize) {
-    if op_type == OpType::Invoke {
-        // A second invocation while one is in flight breaks the format; the first then never completes, which is
-        // read as an unknown outcome.
-        *in_flight = Some(index);
-    } else if let Some(invoke) = in_flight.take() {
-        partner[invoke] = Some(index);
-        partner[index] = Some(invoke);
-    }
 }
 
 /// A record's key as an index into per-key vectors.

@@ -46,6 +46,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{check_partitions_named, Log, LogInput, LogOutput, Operation, SearchBudget, Verdict};
+use crate::processes::{self, DenseProcesses};
 use crate::{History, Key, MicroOp, Offset, Op, OpType, Value};
 
 /// The log operations of a history, with the history events they came from.
@@ -142,28 +143,12 @@ fn unplaced_sends<'h>(history: &'h History, partner: &[Option<usize>]) -> BTreeS
     unplaced
 }
 
-/// Each event's process, renumbered densely in order of first sight as `analysis/flat.rs` does, and how many
-/// processes there are: per-process state then lives in vectors indexed by that id, not in maps searched on every
-/// event.
+/// Each event's process, renumbered densely in order of first sight ([`DenseProcesses`]), and how many processes
+/// there are: per-process state then lives in vectors indexed by that id.
 fn process_ids(history: &History) -> (Vec<usize>, usize) {
-    let mut ids: BTreeMap<u64, usize> = BTreeMap::new();
-    // The last process seen and its id: a process's invocation and completion are often close together.
-    let mut last: Option<(u64, usize)> = None;
-    let mut process_ids = Vec::with_capacity(history.ops.len());
-    for op in &history.ops {
-        let id = match last {
-            Some((process, id)) if process == op.process => id,
-            _ => {
-                let next = ids.len();
-                let id = *ids.entry(op.process).or_insert(next);
-                last = Some((op.process, id));
-                id
-            }
-        };
-        process_ids.push(id);
-    }
-    assert!(process_ids.iter().all(|&id| id < ids.len()));
-    (process_ids, ids.len())
+    let mut processes = DenseProcesses::default();
+    let process_ids: Vec<usize> = history.ops.iter().map(|op| processes.id(op.process).0).collect();
+    (process_ids, processes.len())
 }
 
 /// Pairs each invocation with its process's next completion, both ways, as `analysis.rs` does: an invocation
@@ -173,12 +158,7 @@ fn pair(history: &History, process_ids: &[usize], process_count: usize) -> Vec<O
     let mut partner = vec![None; history.ops.len()];
     let mut in_flight: Vec<Option<usize>> = vec![None; process_count];
     for (op, &process) in history.ops.iter().zip(process_ids) {
-        if op.op_type == OpType::Invoke {
-            in_flight[process] = Some(op.index);
-        } else if let Some(invoke) = in_flight[process].take() {
-            partner[invoke] = Some(op.index);
-            partner[op.index] = Some(invoke);
-        }
+        processes::pair(&mut partner, &mut in_flight[process], op.op_type, op.index);
     }
     assert_eq!(partner.len(), history.ops.len());
     partner
