@@ -20,7 +20,7 @@ use crate::protocol::{
 };
 use crate::scenario::Acks;
 use eosim_sim::NodeId;
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 /// What a write to one of this broker's own replicas is for, until it is replicated.
 #[derive(Clone, Debug)]
@@ -172,16 +172,19 @@ impl Broker {
         let now_ns = ctx.now_ns();
         if self.settings.internal.is_transaction_log(partition) {
             // Kafka loads to the log end: a transaction whose last entry is a Prepare above the high watermark
-            // has its markers sent as if that entry were committed.
+            // has its markers sent as if that entry were committed. An id's entries come in offset order, so its
+            // last entry is above the HW exactly when its last entry among those above the HW is: only that tail
+            // of the log is read.
             let high_watermark = self.volatile.replicas[&partition].high_watermark;
-            let mut last: std::collections::BTreeMap<&str, (u64, &TxnLogEntry)> = std::collections::BTreeMap::new();
-            for stored in log.batches() {
+            let unreplicated = log.batches().partition_point(|stored| stored.base_offset < high_watermark);
+            let mut last: BTreeMap<&str, &TxnLogEntry> = BTreeMap::new();
+            for stored in &log.batches()[unreplicated..] {
                 if let Some(InternalRecord::Txn(entry)) = stored.batch.internal.as_deref() {
-                    last.insert(&entry.transactional_id, (stored.base_offset, entry));
+                    last.insert(&entry.transactional_id, entry);
                 }
             }
-            for (offset, entry) in last.into_values() {
-                if offset >= high_watermark && matches!(entry.state, TxnState::PrepareCommit | TxnState::PrepareAbort) {
+            for entry in last.into_values() {
+                if matches!(entry.state, TxnState::PrepareCommit | TxnState::PrepareAbort) {
                     ctx.shared.txn_outcomes.loaded_unreplicated(&entry.transactional_id, entry.txn_start_ns);
                 }
             }
