@@ -93,13 +93,15 @@ pub fn campaign_page(
 /// The page of one run of `scenario` (which carries any explicit schedule and knob values the run had): the page
 /// of a one-seed campaign, with a diagram when the run failed, listing `repro.json` and `history.jsonl`. A run
 /// replayed from a repro is rerun by `eosim replay` of the repro written beside the page (`from_repro`), since a
-/// shrunk schedule is not the seed's own.
+/// shrunk schedule is not the seed's own. `wide`: the run was in the wide envelope by `--wide`, which its rerun
+/// command then carries.
 pub fn run_page(
     scenario: &Scenario,
     scenario_arg: &str,
     dir: &Path,
     result: &RunResult,
     from_repro: bool,
+    wide: bool,
 ) -> Result<String, PageError> {
     let header = CampaignHeader {
         scenario: scenario.name.clone(),
@@ -120,6 +122,7 @@ pub fn run_page(
     let report = CampaignReport::with_coverage(header, vec![seed_record], coverage);
     let mut options = TextOptions::new(scenario_arg);
     options.out_dir = Some(dir.to_string_lossy().into_owned());
+    options.wide = wide;
     let files = |_: &SeedRecord| vec!["repro.json".to_string(), "history.jsonl".to_string()];
     report_page(&report, &options, &|_| Source::Seed(scenario), &files)
 }

@@ -70,8 +70,8 @@ pub fn run_text(label: &RunLabel, result: &RunResult, story: &Story) -> String {
     let _ = writeln!(out, "trace-hash: {}", result.trace_hash().unwrap_or("none"));
     if result.verdict.is_failure() {
         if let Some(arg) = &label.rerun_arg {
-            let wide = if label.wide { " --wide" } else { "" };
-            let _ = writeln!(out, "SEED={} failed; rerun with: {}{wide}", result.seed, run_command(arg, result.seed));
+            let _ =
+                writeln!(out, "SEED={} failed; rerun with: {}", result.seed, run_command(arg, result.seed, label.wide));
         }
     }
     out

@@ -84,6 +84,27 @@ fn shrink_reports_the_knobs_it_restored() {
     replay_matches(&shrunk_path);
 }
 
+/// A `--wide` campaign's rerun command, as printed in the terminal, `junit.xml` and `index.html`, runs the seed as
+/// the campaign ran it: the same trace hash.
+#[test]
+fn a_wide_campaigns_rerun_command_replays_as_printed() {
+    let dir = scratch_dir("wide-rerun");
+    let campaign =
+        eosim(&["campaign", "at-most-once", "--wide", "--seed-start", "1", "--seeds", "1", "--out", arg(&dir)]);
+    assert_exit(&campaign, 1);
+    let text = stdout(&campaign);
+    let command = "eosim run at-most-once --seed 1 --wide";
+    assert!(text.lines().any(|line| line.trim() == command), "{text}");
+    assert!(read(&dir.join("junit.xml")).contains(command), "junit.xml names the rerun command");
+    assert!(read(&dir.join("index.html")).contains(command), "index.html names the rerun command");
+    let words: Vec<&str> = command.split(' ').skip(1).collect();
+    let rerun = eosim(&words);
+    assert_exit(&rerun, 1);
+    let report = read_json(&dir.join("report.json"));
+    let hash = report["runs"][0]["trace_hash"].as_str().expect("the seed's trace hash");
+    assert_eq!(trace_hash(&stdout(&rerun)), hash);
+}
+
 fn replay_matches(path: &Path) {
     let replay = eosim(&["replay", arg(path)]);
     assert!(stdout(&replay).contains("trace hash matches: yes"), "{}", stdout(&replay));

@@ -19,7 +19,7 @@ use eosim_checker::{Anomaly, MicroOp, Op, OpFn};
 
 use crate::overview::{render_fault_strip, render_log, render_op_timeline, LogView, TimelineOp};
 use crate::svg::{arrow_title, render_svg, Focus, FocusOptions, SpaceTime};
-use crate::text::{replay_command, run_command, TextOptions};
+use crate::text::{replay_command, TextOptions};
 use crate::{xml_escape, CampaignReport, SeedRecord};
 
 /// Records of one key a poll's summary lists at most; the history file has the rest.
@@ -350,7 +350,7 @@ fn render_failing_table(out: &mut String, report: &CampaignReport, options: &Tex
             "<tr><td class=\"num\">{seed}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
             run.verdict.name(),
             xml_escape(&found(run)),
-            xml_escape(&run_command(&options.scenario_arg, run.seed))
+            xml_escape(&options.run_command(run.seed))
         );
     }
     out.push_str("</table>\n");
@@ -359,9 +359,9 @@ fn render_failing_table(out: &mut String, report: &CampaignReport, options: &Tex
         let _ = writeln!(
             out,
             "<p class=\"note\">Diagrams are drawn for the first {} failing seeds; for any other, \
-             <code>eosim run {} --seed N --out DIR</code> writes one.</p>",
+             <code>{} --out DIR</code> writes one.</p>",
             sections.len(),
-            xml_escape(&options.scenario_arg)
+            xml_escape(&options.run_command(0).replace("--seed 0", "--seed N"))
         );
     }
 }
@@ -378,7 +378,7 @@ fn render_section(out: &mut String, section: &SeedSection, options: &TextOptions
     let record = &section.record;
     let _ = writeln!(out, "<section class=\"seed\" id=\"seed-{}\">", record.seed);
     let _ = writeln!(out, "<h2>Seed {}: {} ({})</h2>", record.seed, record.verdict.name(), xml_escape(&found(record)));
-    let mut commands = vec![run_command(&options.scenario_arg, record.seed)];
+    let mut commands = vec![options.run_command(record.seed)];
     let repro = section.files.iter().find(|file| file.ends_with(".json"));
     if let (Some(dir), Some(repro)) = (&options.out_dir, repro) {
         commands.push(replay_command(&std::path::Path::new(dir).join(repro).to_string_lossy()));

@@ -17,6 +17,8 @@ pub struct TextOptions {
     pub failing_listed_max: usize,
     /// How much of the coverage table the summary shows (report.json and index.html always hold all of it).
     pub coverage: CoverageDetail,
+    /// The seeds ran in the wide envelope, so every rerun command carries `--wide`.
+    pub wide: bool,
 }
 
 /// How much of the coverage table a text summary shows.
@@ -54,13 +56,20 @@ impl TextOptions {
             wall_seconds: None,
             failing_listed_max: 20,
             coverage: CoverageDetail::Full,
+            wide: false,
         }
+    }
+
+    /// The command that reruns one seed of this campaign, as the campaign ran it.
+    pub fn run_command(&self, seed: u64) -> String {
+        run_command(&self.scenario_arg, seed, self.wide)
     }
 }
 
-/// The command that reruns one seed of a scenario, quoted for a POSIX shell.
-pub fn run_command(scenario_arg: &str, seed: u64) -> String {
-    format!("eosim run {} --seed {seed}", shell_word(scenario_arg))
+/// The command that reruns one seed of a scenario (in the wide envelope when `wide`), quoted for a POSIX shell.
+pub fn run_command(scenario_arg: &str, seed: u64, wide: bool) -> String {
+    let wide = if wide { " --wide" } else { "" };
+    format!("eosim run {} --seed {seed}{wide}", shell_word(scenario_arg))
 }
 
 /// The command that replays a repro file, quoted for a POSIX shell.
@@ -238,7 +247,7 @@ fn render_failing(out: &mut String, report: &CampaignReport, options: &TextOptio
         // Every failing seed stays replayable from the terminal: the rest are listed by number.
         let rest: Vec<String> =
             failing.iter().skip(options.failing_listed_max).map(|run| run.seed.to_string()).collect();
-        let template = run_command(&options.scenario_arg, 0).replace("--seed 0", "--seed N");
+        let template = options.run_command(0).replace("--seed 0", "--seed N");
         let _ =
             writeln!(out, "  ... and {} more, each replayed by `{template}`: seeds {}", rest.len(), rest.join(", "));
     }
@@ -279,7 +288,7 @@ pub fn commands(run: &SeedRecord, options: &TextOptions) -> Vec<String> {
     if let Some(repro) = &run.repro {
         return vec![replay_command(repro)];
     }
-    let mut commands = vec![run_command(&options.scenario_arg, run.seed)];
+    let mut commands = vec![options.run_command(run.seed)];
     if let Some(dir) = &options.out_dir {
         let path = std::path::Path::new(dir).join(repro_file_name(run.seed));
         commands.push(replay_command(&path.to_string_lossy()));
@@ -372,8 +381,9 @@ mod tests {
 
     #[test]
     fn odd_paths_are_quoted_for_the_shell() {
-        assert_eq!(run_command("my scenarios/x.toml", 4), "eosim run 'my scenarios/x.toml' --seed 4");
+        assert_eq!(run_command("my scenarios/x.toml", 4, false), "eosim run 'my scenarios/x.toml' --seed 4");
         assert_eq!(replay_command("it's.json"), r"eosim replay 'it'\''s.json'");
-        assert_eq!(run_command("scenarios/x.toml", 4), "eosim run scenarios/x.toml --seed 4");
+        assert_eq!(run_command("scenarios/x.toml", 4, false), "eosim run scenarios/x.toml --seed 4");
+        assert_eq!(run_command("eos-tv1", 12, true), "eosim run eos-tv1 --seed 12 --wide");
     }
 }

@@ -76,6 +76,7 @@ pub(super) fn command_campaign(args: &CampaignArgs) -> anyhow::Result<ExitCode> 
     let mut text_options = TextOptions::new(&loaded.arg);
     text_options.out_dir = out.map(|dir| dir.to_string_lossy().into_owned());
     text_options.wall_seconds = Some(start.elapsed().as_secs_f64());
+    text_options.wide = args.wide;
     if let Some(dir) = out {
         write_report_files(dir, &report, &text_options)?;
         let files = |seed: u64| vec![repro_file_name(seed), history_file_name(seed)];
@@ -88,7 +89,7 @@ pub(super) fn command_campaign(args: &CampaignArgs) -> anyhow::Result<ExitCode> 
         Format::Text => {
             text_options.coverage = args.coverage.detail();
             let alias = loaded.alias.as_ref().map(|alias| format!("{alias}: resolves to {}\n", loaded.arg));
-            let wide = args.wide.then_some("envelope: wide (every rerun command needs --wide; repro files carry it)\n");
+            let wide = args.wide.then_some("envelope: wide (drawn settings, wider faults, buggify points on)\n");
             alias.unwrap_or_default() + wide.unwrap_or_default() + &report.render_text(&text_options)
         }
     };

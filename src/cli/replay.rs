@@ -96,7 +96,7 @@ fn write_replay_files(dir: &Path, repro: &Repro, result: &RunResult) -> anyhow::
         write_file(&dir.join("history.jsonl"), &outcome.history.to_jsonl())?;
     }
     write_file(&dir.join("repro.json"), &repro.to_json())?;
-    write_run_page(dir, &repro.replay_scenario(), &repro.scenario.name, result, true)
+    write_run_page(dir, &repro.replay_scenario(), &repro.scenario.name, result, true, false)
 }
 
 /// `eosim replay --format json` of several repros: each one's judgement, then the tally.

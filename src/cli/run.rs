@@ -28,7 +28,7 @@ pub(super) fn command_run(
     if let Some(dir) = out {
         create_dir(dir)?;
         write_run_files(dir, "history.jsonl", "repro.json", &loaded.scenario, &result)?;
-        write_run_page(dir, &loaded.scenario, &loaded.arg, &result, false)?;
+        write_run_page(dir, &loaded.scenario, &loaded.arg, &result, false, wide)?;
     }
     let text = match format {
         Format::Json => RunJson::new(&loaded.scenario.name, loaded.scenario.guarantee(), &result).to_json(),

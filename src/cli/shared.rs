@@ -117,8 +117,9 @@ pub(super) fn write_run_page(
     scenario_arg: &str,
     result: &RunResult,
     from_repro: bool,
+    wide: bool,
 ) -> anyhow::Result<()> {
-    let page = eosim::pages::run_page(scenario, scenario_arg, dir, result, from_repro)?;
+    let page = eosim::pages::run_page(scenario, scenario_arg, dir, result, from_repro, wide)?;
     write_file(&dir.join("index.html"), &page)
 }
 
