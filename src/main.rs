@@ -4,8 +4,9 @@
 //! 3 internal error (including a replay whose trace hash diverged).
 
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: allocator::MiMalloc = allocator::MiMalloc;
 
+mod allocator;
 mod cli;
 
 use std::io::IsTerminal as _;
