@@ -4,6 +4,8 @@
 //! responses to requests it has already given up on, as Kafka's client does when it drops a connection
 //! after a request timeout.
 
+use std::rc::Rc;
+
 use crate::scenario::Acks;
 use serde::{Deserialize, Serialize};
 
@@ -50,18 +52,28 @@ pub struct RecordBatch {
     pub transactional: bool,
     /// Set on a control batch: a COMMIT or ABORT marker, which occupies one offset and holds no values.
     pub control: Option<ControlMarker>,
-    /// The record values, in order (empty for a control batch).
-    pub values: Vec<i64>,
+    /// The record values, in order (empty for a control batch). Shared, not copied, by the leader's log, its
+    /// fetch answers, the followers' logs and the consumers' reads, as a broker serves a batch's bytes as is;
+    /// it hashes as the `Vec` it was built from.
+    pub values: Rc<[i64]>,
     /// On a marker: the leader epoch of the transaction-log partition of the coordinator that wrote it.
     pub coordinator_epoch: u32,
     /// Set on a record of an internal topic (the transaction log, `__consumer_offsets`): one record, no values.
-    pub internal: Option<Box<InternalRecord>>,
+    /// Shared as `values` is.
+    pub internal: Option<Rc<InternalRecord>>,
 }
 
 impl RecordBatch {
     /// A data batch.
     pub fn data(producer: Option<ProducerIdentity>, transactional: bool, values: Vec<i64>) -> RecordBatch {
-        RecordBatch { producer, transactional, control: None, values, coordinator_epoch: 0, internal: None }
+        RecordBatch {
+            producer,
+            transactional,
+            control: None,
+            values: values.into(),
+            coordinator_epoch: 0,
+            internal: None,
+        }
     }
 
     /// One record of an internal topic; `producer` is set on a transactional offset commit.
@@ -71,9 +83,9 @@ impl RecordBatch {
             producer,
             transactional,
             control: None,
-            values: Vec::new(),
+            values: Rc::new([]),
             coordinator_epoch: 0,
-            internal: Some(Box::new(record)),
+            internal: Some(Rc::new(record)),
         }
     }
 
@@ -83,7 +95,7 @@ impl RecordBatch {
             producer: Some(producer),
             transactional: true,
             control: Some(marker),
-            values: Vec::new(),
+            values: Rc::new([]),
             coordinator_epoch,
             internal: None,
         }
@@ -257,8 +269,8 @@ pub struct FetchedBatch {
     pub transactional: bool,
     /// Set for a control batch (a COMMIT or ABORT marker), which occupies one offset and is never delivered.
     pub control: Option<ControlMarker>,
-    /// The records' values (one placeholder for a control batch).
-    pub values: Vec<i64>,
+    /// The records' values (one placeholder for a control batch), shared with the log the batch was read from.
+    pub values: Rc<[i64]>,
 }
 
 impl FetchedBatch {

@@ -318,7 +318,7 @@ mod tests {
                     producer_id: None,
                     transactional: false,
                     control: None,
-                    values: vec![50],
+                    values: vec![50].into(),
                 };
                 let batches = if offset <= LOG_START_OFFSET { vec![record] } else { Vec::new() };
                 let data = FetchData { batches, aborted: Vec::new(), high_watermark: 6, last_stable_offset: 6 };

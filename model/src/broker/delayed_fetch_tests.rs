@@ -84,7 +84,7 @@ fn delayed_fetch_completes_when_new_data_is_appended() {
     assert!((100 * MS..150 * MS).contains(&answer.0), "answered right after the append, at {}", answer.0);
     let batches = data_of(&answer, 0).batches;
     assert_eq!(batches.len(), 1);
-    assert_eq!(batches[0].batch.values, vec![7]);
+    assert_eq!(batches[0].batch.values[..], [7]);
     let answer = answer_to(&answers, 2);
     assert!(answer.0 < 350 * MS, "data waiting: no parking, answered at {}", answer.0);
     assert_eq!(data_of(&answer, 0).batches.len(), 1);
@@ -137,7 +137,7 @@ fn a_parked_fetch_of_several_partitions_completes_when_any_changes() {
     let answer = answer_to(&answers, 1);
     assert!((100 * MS..150 * MS).contains(&answer.0), "answered right after the append, at {}", answer.0);
     assert!(data_of(&answer, 0).batches.is_empty());
-    assert_eq!(data_of(&answer, 1).batches[0].batch.values, vec![9]);
+    assert_eq!(data_of(&answer, 1).batches[0].batch.values[..], [9]);
 }
 
 #[test]

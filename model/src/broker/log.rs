@@ -12,6 +12,8 @@
 //! (`flush_messages`, like Kafka's `log.flush.interval.messages`): Kafka's default never forces a flush and
 //! relies on replication, so a broker that loses power loses its unflushed tail.
 
+use std::rc::Rc;
+
 use crate::protocol::{DivergingEpoch, FetchedBatch, RecordBatch, ReplicatedBatch};
 
 /// A batch as stored.
@@ -33,7 +35,7 @@ impl ReplicatedBatch {
 /// placeholder value, so offsets and values line up.
 fn fetched_batch(stored: &StoredBatch) -> FetchedBatch {
     assert!(stored.batch.internal.is_none(), "consumers read user partitions only");
-    let values = if stored.batch.control.is_some() { vec![0] } else { stored.batch.values.clone() };
+    let values = if stored.batch.control.is_some() { Rc::from([0]) } else { Rc::clone(&stored.batch.values) };
     assert_eq!(values.len() as u32, stored.batch.record_count());
     FetchedBatch {
         base_offset: stored.base_offset,

@@ -81,7 +81,7 @@ mod tests {
             producer_id: Some(producer_id),
             transactional,
             control: None,
-            values: values.to_vec(),
+            values: values.into(),
         }
     }
 
@@ -91,7 +91,7 @@ mod tests {
             producer_id: Some(producer_id),
             transactional: true,
             control: Some(marker),
-            values: vec![0],
+            values: vec![0].into(),
         }
     }
 
