@@ -21,6 +21,27 @@ fn plain(align: usize, size: usize) -> bool {
     align <= MIN_ALIGN && align <= size
 }
 
+/// A new block for `layout` from `plain_entry` when a plain block is aligned enough, else from `aligned_entry`.
+///
+/// # Safety
+/// The entries must be mimalloc's plain and aligned variants of one allocation (`mi_malloc` and
+/// `mi_malloc_aligned`, or the zeroing pair).
+#[inline(always)]
+unsafe fn by_layout(
+    layout: Layout,
+    plain_entry: unsafe extern "C" fn(usize) -> *mut c_void,
+    aligned_entry: unsafe extern "C" fn(usize, usize) -> *mut c_void,
+) -> *mut u8 {
+    // SAFETY: the caller passes a matching pair; `plain` is mimalloc's alignment guarantee for a plain block.
+    unsafe {
+        if plain(layout.align(), layout.size()) {
+            plain_entry(layout.size()).cast()
+        } else {
+            aligned_entry(layout.size(), layout.align()).cast()
+        }
+    }
+}
+
 /// mimalloc as the global allocator (see the module's doc for why not `mimalloc::MiMalloc`).
 pub struct MiMalloc;
 
@@ -30,25 +51,13 @@ unsafe impl GlobalAlloc for MiMalloc {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: see the impl.
-        unsafe {
-            if plain(layout.align(), layout.size()) {
-                mi_malloc(layout.size()).cast()
-            } else {
-                mi_malloc_aligned(layout.size(), layout.align()).cast()
-            }
-        }
+        unsafe { by_layout(layout, mi_malloc, mi_malloc_aligned) }
     }
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: see the impl.
-        unsafe {
-            if plain(layout.align(), layout.size()) {
-                mi_zalloc(layout.size()).cast()
-            } else {
-                mi_zalloc_aligned(layout.size(), layout.align()).cast()
-            }
-        }
+        unsafe { by_layout(layout, mi_zalloc, mi_zalloc_aligned) }
     }
 
     #[inline]

@@ -722,6 +722,23 @@ pub enum Msg {
 mod tests {
     use super::*;
 
+    /// Every stored trace hash was made while a batch's values were a `Vec`: the shared slice must feed a
+    /// hasher the same writes.
+    #[test]
+    fn shared_values_hash_as_the_vec_did() {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let values = vec![3_i64, -1, 1 << 40];
+        let hasher = BuildHasherDefault::<DefaultHasher>::default();
+        let shared = RecordBatch::data(None, true, values.clone());
+        assert_eq!(hasher.hash_one(&shared.values), hasher.hash_one(&values));
+        let empty: Vec<i64> = Vec::new();
+        let producer = ProducerIdentity { producer_id: 7, epoch: 1, base_sequence: 0 };
+        assert_eq!(
+            hasher.hash_one(&RecordBatch::marker(producer, ControlMarker::Commit, 2).values),
+            hasher.hash_one(&empty)
+        );
+    }
+
     #[test]
     fn a_message_is_no_larger_than_a_produce_request() {
         // Every queued event carries a `Msg` and moves it into the queue's slab; a rare variant that grows

@@ -361,7 +361,7 @@ fn render_failing_table(out: &mut String, report: &CampaignReport, options: &Tex
             "<p class=\"note\">Diagrams are drawn for the first {} failing seeds; for any other, \
              <code>{} --out DIR</code> writes one.</p>",
             sections.len(),
-            xml_escape(&options.run_command(0).replace("--seed 0", "--seed N"))
+            xml_escape(&options.run_command_template())
         );
     }
 }

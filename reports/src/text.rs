@@ -64,6 +64,11 @@ impl TextOptions {
     pub fn run_command(&self, seed: u64) -> String {
         run_command(&self.scenario_arg, seed, self.wide)
     }
+
+    /// [`TextOptions::run_command`] with `--seed N` for the seed, for a list of seeds that follows it.
+    pub fn run_command_template(&self) -> String {
+        self.run_command(0).replace("--seed 0", "--seed N")
+    }
 }
 
 /// The command that reruns one seed of a scenario (in the wide envelope when `wide`), quoted for a POSIX shell.
@@ -247,7 +252,7 @@ fn render_failing(out: &mut String, report: &CampaignReport, options: &TextOptio
         // Every failing seed stays replayable from the terminal: the rest are listed by number.
         let rest: Vec<String> =
             failing.iter().skip(options.failing_listed_max).map(|run| run.seed.to_string()).collect();
-        let template = options.run_command(0).replace("--seed 0", "--seed N");
+        let template = options.run_command_template();
         let _ =
             writeln!(out, "  ... and {} more, each replayed by `{template}`: seeds {}", rest.len(), rest.join(", "));
     }
