@@ -89,6 +89,19 @@ pub struct EventQueue<E> {
     cancelled: usize,
 }
 
+/// True if `key`'s event is still queued; otherwise the key is a cancelled event's, whose slot is freed and
+/// which is no longer counted as cancelled. Every place that finds a cancelled key drops it this way.
+#[inline]
+fn is_live<E>(key: u128, slots: &[Option<E>], free: &mut Vec<u32>, cancelled: &mut usize) -> bool {
+    let slot = slot_of(key);
+    if slots[slot as usize].is_some() {
+        return true;
+    }
+    free.push(slot);
+    *cancelled -= 1;
+    false
+}
+
 /// Keys due at or after a horizon, in no order: a part of the queue that a pop does not look at.
 #[derive(Debug)]
 struct Overflow {
@@ -135,14 +148,11 @@ impl Overflow {
     fn sweep<E>(&mut self, slots: &[Option<E>], free: &mut Vec<u32>, cancelled: &mut usize) {
         let mut earliest_ns = u64::MAX;
         self.keys.retain(|&key| {
-            if slots[slot_of(key) as usize].is_some() {
+            let live = is_live(key, slots, free, cancelled);
+            if live {
                 earliest_ns = earliest_ns.min(time_of(key));
-                true
-            } else {
-                free.push(slot_of(key));
-                *cancelled -= 1;
-                false
             }
+            live
         });
         self.earliest_ns = earliest_ns;
         self.scanned_len = self.keys.len();
@@ -268,13 +278,10 @@ impl<E> EventQueue<E> {
     #[inline]
     fn drop_cancelled_top(&mut self) {
         while let Some(&Reverse(key)) = self.heap.peek() {
-            let slot = slot_of(key);
-            if self.slots[slot as usize].is_some() {
+            if is_live(key, &self.slots, &mut self.free, &mut self.cancelled) {
                 return;
             }
             self.heap.pop();
-            self.free.push(slot);
-            self.cancelled -= 1;
         }
     }
 
@@ -296,11 +303,8 @@ impl<E> EventQueue<E> {
             let EventQueue { heap, near, slots, free, cancelled, horizon_ns, .. } = self;
             let mut due = std::mem::take(heap).into_vec();
             near.take_due(*horizon_ns, |key| {
-                if slots[slot_of(key) as usize].is_some() {
+                if is_live(key, slots, free, cancelled) {
                     due.push(Reverse(key));
-                } else {
-                    free.push(slot_of(key));
-                    *cancelled -= 1;
                 }
             });
             // Heapifying all of them at once is linear; pushing them one by one would sift each.
@@ -317,11 +321,8 @@ impl<E> EventQueue<E> {
         self.far_horizon_ns = u128::from(self.far.earliest_ns) + u128::from(self.far_window_ns);
         let EventQueue { near, far, slots, free, cancelled, far_horizon_ns, sweep_slack, .. } = self;
         far.take_due(*far_horizon_ns, |key| {
-            if slots[slot_of(key) as usize].is_some() {
+            if is_live(key, slots, free, cancelled) {
                 near.push(key, *sweep_slack);
-            } else {
-                free.push(slot_of(key));
-                *cancelled -= 1;
             }
         });
         near.scanned_len = near.keys.len();
