@@ -57,12 +57,18 @@ fn time_of(key: u128) -> u64 {
 /// keys at or after the far horizon, so the heap's top is the earliest event of all, and the order stays
 /// exactly (time, sequence).
 ///
+/// A pop leaves its key on top of the heap, marked popped, and the next push into the heap puts its key there
+/// instead and sifts it down: most events schedule another, and one sift for the pair costs about half of a
+/// pop's sift and a push's. Any other use of the heap removes the popped key first.
+///
 /// A queued event can be cancelled ([`EventQueue::cancel`]): its slot is emptied at once and its key is
 /// dropped when it reaches the top of the heap, comes due in an overflow, or is swept from it, so a
 /// cancelled event is never seen.
 #[derive(Debug)]
 pub struct EventQueue<E> {
     heap: BinaryHeap<Reverse<u128>>,
+    /// The heap's top key is that of an event already popped (its slot is already free).
+    popped_top: bool,
     /// Keys due at or after `horizon_ns` and before `far_horizon_ns`.
     near: Overflow,
     /// Keys due at or after `far_horizon_ns`.
@@ -176,6 +182,7 @@ impl<E> Default for EventQueue<E> {
     fn default() -> Self {
         EventQueue {
             heap: BinaryHeap::new(),
+            popped_top: false,
             near: Overflow::new(),
             far: Overflow::new(),
             horizon_ns: u128::from(WINDOW_NS),
@@ -215,7 +222,7 @@ impl<E> EventQueue<E> {
         let low = sequence << SLOT_BITS | u64::from(slot);
         let key = u128::from(time_ns) << 64 | u128::from(low);
         if u128::from(time_ns) < self.horizon_ns {
-            self.heap.push(Reverse(key));
+            self.push_to_heap(key);
         } else if u128::from(time_ns) < self.far_horizon_ns {
             if self.near.push(key, self.sweep_slack) {
                 self.near.sweep(&self.slots, &mut self.free, &mut self.cancelled);
@@ -224,6 +231,27 @@ impl<E> EventQueue<E> {
             self.far.sweep(&self.slots, &mut self.free, &mut self.cancelled);
         }
         EventId { slot, sequence }
+    }
+
+    /// Adds `key` to the heap, in the popped top's place if there is one.
+    #[inline]
+    fn push_to_heap(&mut self, key: u128) {
+        if self.popped_top {
+            self.popped_top = false;
+            // Replacing the top through `PeekMut` sifts the new key down once when the guard drops.
+            *self.heap.peek_mut().expect("a popped top is in the heap") = Reverse(key);
+        } else {
+            self.heap.push(Reverse(key));
+        }
+    }
+
+    /// Removes the popped top's key, if the heap holds one, before the heap is looked at.
+    #[inline]
+    fn remove_popped_top(&mut self) {
+        if self.popped_top {
+            self.popped_top = false;
+            self.heap.pop();
+        }
     }
 
     /// A new slot for `event`, when no freed one is left.
@@ -250,10 +278,11 @@ impl<E> EventQueue<E> {
     #[inline]
     pub fn pop(&mut self) -> Option<(u64, E)> {
         self.settle_top();
-        let Reverse(key) = self.heap.pop()?;
+        let &Reverse(key) = self.heap.peek()?;
         let slot = slot_of(key);
         let event = self.slots[slot as usize].take().expect("the top key is live once cancelled ones are dropped");
         self.free.push(slot);
+        self.popped_top = true;
         Some((time_of(key), event))
     }
 
@@ -268,6 +297,7 @@ impl<E> EventQueue<E> {
     /// the heap from the overflow when it runs dry.
     #[inline]
     fn settle_top(&mut self) {
+        self.remove_popped_top();
         self.drop_cancelled_top();
         if self.heap.is_empty() {
             self.refill();
@@ -277,6 +307,9 @@ impl<E> EventQueue<E> {
     /// Drops the keys of cancelled events from the top of the heap, so that the top, if any, is live.
     #[inline]
     fn drop_cancelled_top(&mut self) {
+        if self.cancelled == 0 {
+            return;
+        }
         while let Some(&Reverse(key)) = self.heap.peek() {
             if is_live(key, &self.slots, &mut self.free, &mut self.cancelled) {
                 return;
@@ -330,7 +363,7 @@ impl<E> EventQueue<E> {
 
     /// Number of scheduled events, cancelled ones not counted.
     pub fn len(&self) -> usize {
-        self.heap.len() + self.near.keys.len() + self.far.keys.len() - self.cancelled
+        self.heap.len() - usize::from(self.popped_top) + self.near.keys.len() + self.far.keys.len() - self.cancelled
     }
 
     /// True when nothing is scheduled.
@@ -575,16 +608,41 @@ mod tests {
         assert_eq!(queue.pop(), None);
     }
 
+    #[test]
+    fn a_popped_key_is_replaced_by_the_next_push_and_never_resurfaces() {
+        let mut queue = with_window(10);
+        queue.push(1, 'a');
+        queue.push(3, 'b');
+        assert_eq!(queue.pop(), Some((1, 'a')));
+        assert!(queue.popped_top);
+        // 'c' reuses the popped event's slot but is due past the horizon: the popped key stays on top, and
+        // must not be taken for 'c' although its slot is full again.
+        queue.push(50, 'c');
+        assert_eq!((queue.len(), queue.heap.len(), queue.near.keys.len()), (2, 2, 1));
+        assert_eq!(queue.pop(), Some((3, 'b')));
+        // 'd' is due within the window: its key takes the popped one's place, and the heap does not grow.
+        queue.push(4, 'd');
+        assert!(!queue.popped_top);
+        assert_eq!((queue.len(), queue.heap.len()), (2, 1));
+        queue.push(2, 'e');
+        for expected in [(2, 'e'), (4, 'd'), (50, 'c')] {
+            assert_eq!(queue.pop(), Some(expected));
+        }
+        assert_eq!(queue.pop(), None);
+        assert!(queue.is_empty());
+    }
+
     proptest::proptest! {
         /// Any mix of pushes, cancellations and pops gives what a sorted map of live events gives. Windows
         /// of one to a hundred ns put both horizons among the times, so keys cross them both ways, and a
-        /// slack of one to eight keys sweeps the overflows often.
+        /// slack of one to eight keys sweeps the overflows often. The next time is looked at only now and
+        /// then, since a look removes a popped key that a push would otherwise have replaced.
         #[test]
         fn behaves_as_a_sorted_map_of_live_events(
             window_ns in 1u64..50,
             far_window_ns in 1u64..100,
             sweep_slack in 1usize..8,
-            steps in proptest::collection::vec((0u8..3, 0u64..100, proptest::prelude::any::<proptest::sample::Index>()), 1..400)
+            steps in proptest::collection::vec((0u8..4, 0u64..100, proptest::prelude::any::<proptest::sample::Index>()), 1..400)
         ) {
             let mut queue = with_windows(window_ns, far_window_ns);
             queue.sweep_slack = sweep_slack;
@@ -601,13 +659,15 @@ mod tests {
                         let (time_ns, id) = ids[pick.index(ids.len())];
                         proptest::prop_assert_eq!(queue.cancel(id), model.remove(&(time_ns, id.sequence)));
                     }
+                    3 => {
+                        proptest::prop_assert_eq!(queue.peek_time_ns(), model.keys().next().map(|(time_ns, _)| *time_ns));
+                    }
                     _ => {
                         let expected = model.pop_first().map(|((time_ns, _), value)| (time_ns, value));
                         proptest::prop_assert_eq!(queue.pop(), expected);
                     }
                 }
                 proptest::prop_assert_eq!(queue.len(), model.len());
-                proptest::prop_assert_eq!(queue.peek_time_ns(), model.keys().next().map(|(time_ns, _)| *time_ns));
             }
         }
     }
