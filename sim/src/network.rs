@@ -137,17 +137,26 @@ impl Network {
     /// Decides the fate of one message sent at `now_ns`.
     #[inline]
     pub fn route(&mut self, rng: &mut SimRng, now_ns: u64, source: NodeId, target: NodeId) -> Route {
-        if self.plain && self.states.is_empty() {
-            // A healed network: one copy, global latency, FIFO. The draws are the ones the general path
-            // would make (no drop, duplicate or delay draws happen for zero probabilities), so a run's
-            // random streams do not depend on which path routed a message.
-            let latency = self.options.latency;
-            let arrival_ns = now_ns + latency.latency_ns_min + rng.exponential_ns(latency.latency_ns_mean);
-            let mut route = Route { copies: 1, ..Route::default() };
-            route.arrivals_ns[0] = self.fifo_arrival(source, target, arrival_ns);
-            return route;
+        match self.healed_arrival_ns(rng, now_ns, source, target) {
+            Some(arrival_ns) => Route { arrivals_ns: [arrival_ns, 0], copies: 1, partitioned: false },
+            None => self.route_degraded(rng, now_ns, source, target),
         }
-        self.route_degraded(rng, now_ns, source, target)
+    }
+
+    /// The one arrival time of a message sent at `now_ns` while nothing degrades any link (no window or
+    /// partition open, no baseline loss, no per-link latency); `None` otherwise, and nothing is drawn.
+    ///
+    /// The path of nearly every message: one copy, the global latency, FIFO. The draws are the ones
+    /// [`Network::route`]'s general path would make (no drop, duplicate or delay draws happen for zero
+    /// probabilities), so a run's random streams do not depend on which path routed a message.
+    #[inline]
+    pub fn healed_arrival_ns(&mut self, rng: &mut SimRng, now_ns: u64, source: NodeId, target: NodeId) -> Option<u64> {
+        if !self.plain || !self.states.is_empty() {
+            return None;
+        }
+        let latency = self.options.latency;
+        let arrival_ns = now_ns + latency.latency_ns_min + rng.exponential_ns(latency.latency_ns_mean);
+        Some(self.fifo_arrival(source, target, arrival_ns))
     }
 
     /// [`Network::route`] while a window or partition is open, or the options lose or slow some links.
@@ -336,6 +345,28 @@ mod tests {
         assert_eq!(route.arrivals_ns().len(), 1);
         assert!(route.arrivals_ns()[0] >= 1_000 + 100_000);
         assert!(!route.partitioned);
+    }
+
+    #[test]
+    fn the_healed_path_draws_and_routes_as_the_general_path() {
+        // The same messages through the short path and through `route_degraded` on the same healed network:
+        // the same arrivals (FIFO included) and the same draws, so neither path shifts a run's stream.
+        let (mut healed, mut general) = (network(), network());
+        let (mut healed_rng, mut general_rng) = (SimRng::new(5, Stream::Network), SimRng::new(5, Stream::Network));
+        for (now_ns, source, target) in [(0, 2, 0), (10, 2, 0), (10, 0, 2), (500_000, 1, 0), (500_001, 2, 0)] {
+            let arrival_ns = healed.healed_arrival_ns(&mut healed_rng, now_ns, n(source), n(target));
+            let route = general.route_degraded(&mut general_rng, now_ns, n(source), n(target));
+            assert_eq!(arrival_ns.as_slice(), route.arrivals_ns());
+        }
+        assert_eq!(healed_rng.next_u64(), general_rng.next_u64());
+        // With a window open the short path declines before it draws.
+        healed.degrade(1, window(LinkDirection::Any));
+        assert_eq!(healed.healed_arrival_ns(&mut healed_rng, 0, n(2), n(0)), None);
+        let mut unused = SimRng::new(5, Stream::Network);
+        for _ in 0..6 {
+            unused.next_u64();
+        }
+        assert_eq!(healed_rng.next_u64(), unused.next_u64());
     }
 
     #[test]

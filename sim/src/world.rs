@@ -148,11 +148,27 @@ impl<M: Clone + Hash + Label, S> Context<'_, M, S> {
     }
 
     /// Sends `msg` to `target` through the network (it may be lost, duplicated, delayed).
+    #[inline]
     pub fn send(&mut self, target: NodeId, msg: M) {
         if self.silenced {
             return;
         }
         self.kernel.stats.messages_sent += 1;
+        if self.kernel.recorder.0.is_none() {
+            let kernel = &mut *self.kernel;
+            if let Some(arrival_ns) =
+                kernel.network.healed_arrival_ns(&mut kernel.network_rng, self.now_ns, self.node, target)
+            {
+                self.enqueue_delivery(arrival_ns, target, msg);
+                return;
+            }
+        }
+        self.send_routed(target, msg);
+    }
+
+    /// [`Context::send`] through a degraded network, or while the world records.
+    #[inline(never)]
+    fn send_routed(&mut self, target: NodeId, msg: M) {
         let route = self.kernel.network.route(&mut self.kernel.network_rng, self.now_ns, self.node, target);
         let arrivals_ns = route.arrivals_ns();
         if arrivals_ns.is_empty() {
@@ -163,15 +179,20 @@ impl<M: Clone + Hash + Label, S> Context<'_, M, S> {
             }
             return;
         }
-        let source = self.node;
         if let Some(recorder) = self.kernel.recorder.0.as_deref_mut() {
-            recorder.sent(self.now_ns, source, target, &msg, arrivals_ns);
+            recorder.sent(self.now_ns, self.node, target, &msg, arrivals_ns);
         }
-        let incarnation = self.kernel.incarnations[target.index()];
         for arrival_ns in &arrivals_ns[1..] {
-            self.kernel.queue.push(*arrival_ns, Event::Deliver { source, target, incarnation, msg: msg.clone() });
+            self.enqueue_delivery(*arrival_ns, target, msg.clone());
         }
-        self.kernel.queue.push(arrivals_ns[0], Event::Deliver { source, target, incarnation, msg });
+        self.enqueue_delivery(arrivals_ns[0], target, msg);
+    }
+
+    /// Queues one copy of a message from this node to `target`'s current incarnation, due at `arrival_ns`.
+    #[inline]
+    fn enqueue_delivery(&mut self, arrival_ns: u64, target: NodeId, msg: M) {
+        let incarnation = self.kernel.incarnations[target.index()];
+        self.kernel.queue.push(arrival_ns, Event::Deliver { source: self.node, target, incarnation, msg });
     }
 
     /// Calls this node's `on_timer(tag)` after `delay_ns`, unless it crashes first or the timer is cancelled.
