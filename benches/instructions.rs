@@ -3,8 +3,9 @@
 //! `valgrind` on the PATH, and prints a note and measures nothing without it); the harness subtracts an empty
 //! run's count and prints the change against the previous run kept in `target/iai/`.
 //!
-//! - `kernel_ping_pong` / `baseline_ping_pong`: 100,000 events of `eosim bench`'s kernel workload and of its
-//!   bare-loop baseline; their ratio is the kernel's overhead in instructions.
+//! - `kernel_ping_pong` / `baseline_ping_pong` / `floor_ping_pong`: 100,000 events of `eosim bench`'s kernel
+//!   workload, of its bare-loop baseline and of the floor (the baseline with one sift per event); their ratios
+//!   are the kernel's overhead in instructions.
 //! - `eos_tv2_seed`: one seed of the default scenario, model and checker included.
 //! - `checker_history_1e5` / `checker_1e5`: building a clean 10^5-operation history, and building plus
 //!   checking it under Kafka's exactly-once guarantee; the difference is the check.
@@ -28,6 +29,10 @@ fn baseline_ping_pong() -> String {
     bench::run_baseline(black_box(PING_PONG_EVENTS))
 }
 
+fn floor_ping_pong() -> String {
+    bench::run_floor(black_box(PING_PONG_EVENTS))
+}
+
 fn eos_tv2_seed() -> String {
     bench::run_default_seed(black_box(0)).expect("the default scenario loads")
 }
@@ -43,4 +48,4 @@ fn checker_1e5() -> usize {
     history.ops.len()
 }
 
-iai::main!(kernel_ping_pong, baseline_ping_pong, eos_tv2_seed, checker_history_1e5, checker_1e5);
+iai::main!(kernel_ping_pong, baseline_ping_pong, floor_ping_pong, eos_tv2_seed, checker_history_1e5, checker_1e5);

@@ -1,5 +1,5 @@
 //! Runs one ping-pong workload of `eosim bench` alone for a fixed number of events, so a profiler sees only
-//! it: `cargo run --release --example ping_pong -- kernel|baseline [EVENTS]` (default 1,000,000 events).
+//! it: `cargo run --release --example ping_pong -- kernel|baseline|floor [EVENTS]` (default 1,000,000 events).
 //!
 //! Prints the events, the wall and CPU time, events per wall and per CPU second, and the trace hash. Under callgrind
 //! (`valgrind --tool=callgrind target/release/examples/ping_pong kernel 1000000`), the instruction count
@@ -13,8 +13,9 @@ fn main() -> ExitCode {
     let run: fn(u64) -> String = match args.first().map(String::as_str) {
         Some("kernel") => eosim::bench::run_kernel,
         Some("baseline") => eosim::bench::run_baseline,
+        Some("floor") => eosim::bench::run_floor,
         _ => {
-            eprintln!("usage: ping_pong kernel|baseline [EVENTS] (expected the workload's name first)");
+            eprintln!("usage: ping_pong kernel|baseline|floor [EVENTS] (expected the workload's name first)");
             return ExitCode::from(2);
         }
     };
