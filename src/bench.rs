@@ -4,12 +4,12 @@
 //! - **kernel**: events per second of a trivial workload, pairs of nodes bouncing a counter, on one core. It
 //!   measures what every event costs regardless of the model: the queue, the network's latency draw and the
 //!   trace hash.
-//! - **baseline**: the same ping-pong as a bare loop — a `BinaryHeap` of (time, sequence, node), the same
-//!   ChaCha exponential latency draw and the same trace record per event — and the kernel's share of it. The
-//!   kernel's overhead over this loop is what the world itself costs (actors, the network model, statistics).
+//! - **baseline**: the same ping-pong as a bare loop — a `BinaryHeap` of (time, sequence, node) popped and pushed,
+//!   the same ChaCha exponential latency draw and the same trace record per event — and the kernel's share of it.
 //! - **floor**: the baseline loop with one sift per event instead of two, as the kernel's queue does it (the
 //!   popped key stays on top and the answer's key replaces it), and the kernel's share of it: the loop with
-//!   nothing left to take away, so `kernel / floor` is the whole price of the world.
+//!   nothing left to take away, so `kernel / floor` is the whole price of the world (actors, the event slab, the
+//!   network model, statistics).
 //!
 //!   The three are measured in alternating rounds after a warm-up, per second of the thread's CPU time where
 //!   Linux tells it, so their ratios do not follow the machine's load.
@@ -39,7 +39,7 @@ const PING_PONG_PAIRS: u32 = 16;
 /// Events between two looks at the wall clock, so reading it costs nothing measurable.
 const STEPS_PER_CLOCK_READ: u32 = 4096;
 
-/// Rounds of the kernel and baseline figures, alternating; see [`measure_kernel_and_baseline`].
+/// Rounds of the kernel, baseline and floor figures, alternating; see [`measure_ping_pongs`].
 const ROUNDS: u32 = 4;
 
 /// One measured figure.
@@ -88,11 +88,11 @@ pub enum BenchError {
     Campaign(#[from] CampaignError),
 }
 
-/// Measures the kernel, its baseline loop and the floor, the default scenario, and its campaign on one thread and on every
-/// core, each for about `seconds`.
+/// Measures the kernel, its baseline loop and the floor, the default scenario, and its campaign on one thread
+/// and on every core, each for about `seconds`.
 pub fn run_bench(seconds: f64) -> Result<BenchReport, BenchError> {
     let budget = Duration::from_secs_f64(seconds.max(0.01));
-    let kernel_figures = measure_kernel_and_baseline(budget);
+    let kernel_figures = measure_ping_pongs(budget);
     let KernelFigures { kernel: kernel_events_per_second, baseline: baseline_events_per_second, floor, .. } =
         kernel_figures;
     let clock = if kernel_figures.per_cpu_second { "per CPU second" } else { "per wall second" };
@@ -268,20 +268,20 @@ pub struct KernelFigures {
     pub baseline: f64,
     /// Floor (the baseline with one sift per event) events per second.
     pub floor: f64,
-    /// True if both are per second this thread ran on a CPU, false if per wall-clock second (where the
+    /// True if all three are per second this thread ran on a CPU, false if per wall-clock second (where the
     /// operating system does not tell a thread's CPU time).
     pub per_cpu_second: bool,
 }
 
 /// Kernel, baseline and floor events per second, each measured for about `budget` in total.
 ///
-/// The two are measured in alternating rounds after a warm-up of each, not one after the other: on a shared
+/// The three are measured in alternating rounds after a warm-up of each, not one after the other: on a shared
 /// machine the load drifts within seconds, and a ratio of figures taken at different times measured the drift
 /// as much as the code. The first round of a fresh process also ran on cold caches and a cold allocator,
 /// which is why a kernel figure measured first read lower than the same kernel driven alone. Each figure is
 /// per second of the thread's CPU time where Linux tells it ([`thread_cpu_ns`]): time the thread spent
 /// waiting for a core another process held is not the kernel's.
-pub fn measure_kernel_and_baseline(budget: Duration) -> KernelFigures {
+pub fn measure_ping_pongs(budget: Duration) -> KernelFigures {
     let mut world = ping_pong_world();
     let (mut baseline, mut floor) = (BaselineLoop::<false>::new(), BaselineLoop::<true>::new());
     let mut kernel_step = || assert!(world.step(), "ping-pong never runs out of events");
