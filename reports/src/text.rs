@@ -67,12 +67,13 @@ impl TextOptions {
 
     /// [`TextOptions::run_command`] with `--seed N` for the seed, for a list of seeds that follows it.
     pub fn run_command_template(&self) -> String {
-        self.run_command(0).replace("--seed 0", "--seed N")
+        run_command(&self.scenario_arg, "N", self.wide)
     }
 }
 
-/// The command that reruns one seed of a scenario (in the wide envelope when `wide`), quoted for a POSIX shell.
-pub fn run_command(scenario_arg: &str, seed: u64, wide: bool) -> String {
+/// The command that reruns one seed of a scenario (in the wide envelope when `wide`), quoted for a POSIX shell;
+/// `seed` is a number, or a placeholder such as `N` in a template.
+pub fn run_command(scenario_arg: &str, seed: impl std::fmt::Display, wide: bool) -> String {
     let wide = if wide { " --wide" } else { "" };
     format!("eosim run {} --seed {seed}{wide}", shell_word(scenario_arg))
 }
@@ -390,5 +391,8 @@ mod tests {
         assert_eq!(replay_command("it's.json"), r"eosim replay 'it'\''s.json'");
         assert_eq!(run_command("scenarios/x.toml", 4, false), "eosim run scenarios/x.toml --seed 4");
         assert_eq!(run_command("eos-tv1", 12, true), "eosim run eos-tv1 --seed 12 --wide");
+        let mut options = TextOptions::new("my scenarios/x.toml");
+        options.wide = true;
+        assert_eq!(options.run_command_template(), "eosim run 'my scenarios/x.toml' --seed N --wide");
     }
 }
