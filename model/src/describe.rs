@@ -459,7 +459,7 @@ mod tests {
             request_id: 11,
             partition: PartitionId(1),
             acks: Acks::All,
-            batch: RecordBatch::data(Some(producer), true, vec![40, 41]),
+            batch: Box::new(RecordBatch::data(Some(producer), true, vec![40, 41])),
             transactional_id: Some("tx-0".to_string()),
         };
         assert_eq!(msg.label(), "ProduceRequest");
@@ -474,7 +474,13 @@ mod tests {
 
     #[test]
     fn lumped_requests_split_by_what_they_carry_and_responses_defer_to_them() {
-        let txn = |op| Msg::TxnRequest { request_id: 1, transactional_id: "t".into(), producer_id: 3, epoch: 0, op };
+        let txn = |op| Msg::TxnRequest {
+            request_id: 1,
+            transactional_id: "t".into(),
+            producer_id: 3,
+            epoch: 0,
+            op: Box::new(op),
+        };
         assert_eq!(txn(TxnOp::EndTxn(false)).api(), Some("EndTxn"));
         assert!(txn(TxnOp::EndTxn(false)).fields().ends_with("committed false"));
         assert_eq!(txn(TxnOp::VerifyPartitions(vec![PartitionId(0)])).api(), Some("AddPartitionsToTxn"));

@@ -44,8 +44,9 @@ fn time_of(key: u128) -> u64 {
 /// A min-queue of events by (time, insertion sequence).
 ///
 /// The heap holds only 16-byte keys, `time << 64 | sequence << 24 | slot` as one `u128`; the events
-/// themselves wait in a slab and never move while the heap sifts. A queued message is well over a hundred
-/// bytes, and moving it at every level of every sift was the largest single cost of a run. One `u128`
+/// themselves wait in a slab and never move while the heap sifts. A queued event is as large as the largest
+/// message (a cache line, once the model's large messages were boxed; well over a hundred bytes before), and
+/// moving it at every level of every sift was the largest single cost of a run. One `u128`
 /// comparison orders keys by (time, sequence) exactly as the tuple did: the sequence is unique, so the slot
 /// bits below it never decide, and a key is two words to move instead of three.
 ///

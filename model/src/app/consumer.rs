@@ -133,7 +133,7 @@ impl ConsumerApp {
         let Some(partition) = poll.pending.remove(&request_id) else {
             return;
         };
-        match result {
+        match result.map(|data| *data) {
             Ok(FetchData { batches, aborted, high_watermark, last_stable_offset }) => {
                 let position = &mut volatile.positions[partition.index()];
                 // Kafka's `CompletedFetch`: the consumer drops aborted transactions and markers itself.
@@ -323,7 +323,11 @@ mod tests {
                 let batches = if offset <= LOG_START_OFFSET { vec![record] } else { Vec::new() };
                 let data = FetchData { batches, aborted: Vec::new(), high_watermark: 6, last_stable_offset: 6 };
                 let result = if offset < LOG_START_OFFSET { Err(ErrorCode::OffsetOutOfRange) } else { Ok(data) };
-                Msg::FetchResponse { request_id, result, log_start_offset: Some(LOG_START_OFFSET) }
+                Msg::FetchResponse {
+                    request_id,
+                    result: result.map(Box::new),
+                    log_start_offset: Some(LOG_START_OFFSET),
+                }
             }
             other => panic!("the scripted broker was not asked for {other:?}"),
         };

@@ -525,7 +525,7 @@ impl PipelineApp {
         &mut self,
         ctx: &mut Ctx<'_>,
         request_id: u64,
-        result: Result<FetchData, ErrorCode>,
+        result: Result<Box<FetchData>, ErrorCode>,
         log_start_offset: Option<u64>,
     ) {
         let v = self.volatile.as_mut().expect("running");
@@ -650,7 +650,8 @@ impl PipelineApp {
         let v = self.volatile.as_ref().expect("running");
         let txn = v.txn.as_ref().expect("open");
         let (key, value) = txn.store_pending[&request_id].clone();
-        let msg = Msg::StoreWriteRequest { request_id, key, value, upsert: store.upsert, writer: txn.writer };
+        let msg =
+            Msg::StoreWriteRequest { request_id, key: key.into(), value, upsert: store.upsert, writer: txn.writer };
         ctx.send(store.node, msg);
         ctx.set_timer(self.settings.request_timeout_ns, timer_tag(TIMER_STORE_TIMEOUT, request_id));
     }

@@ -30,7 +30,7 @@ impl StoreNode {
         let Msg::StoreWriteRequest { request_id, key, value, upsert, writer } = msg else {
             unreachable!("the store only receives writes, got {msg:?}");
         };
-        let writers = self.rows.entry((key, value)).or_default();
+        let writers = self.rows.entry((key.into(), value)).or_default();
         let applied = if upsert && !writers.is_empty() {
             // The row is there: it is this writer's if this writer made it (a retry of its own write).
             ctx.shared.count("store:upsert-unchanged");

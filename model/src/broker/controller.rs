@@ -99,7 +99,7 @@ impl Controller {
                     Ok(_) => ctx.shared.count("controller:isr-changed"),
                     Err(error) => ctx.shared.count(error.counter()),
                 }
-                ctx.send(source, Msg::AlterPartitionResponse { partition, result });
+                ctx.send(source, Msg::AlterPartitionResponse { partition, result: result.map(Box::new) });
             }
             _ => unreachable!("the controller only receives heartbeats and AlterPartition"),
         }

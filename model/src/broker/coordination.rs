@@ -650,13 +650,13 @@ impl Broker {
         self.volatile.verifications.insert(verification_id, verification);
         let msg = Msg::TxnRequest {
             request_id: verification_id,
-            transactional_id,
+            transactional_id: transactional_id.into(),
             producer_id,
             epoch,
-            op: match self.settings.verification {
+            op: Box::new(match self.settings.verification {
                 TxnVerification::VerifyOnly => TxnOp::VerifyPartitions(vec![partition]),
                 TxnVerification::AddPartition | TxnVerification::Off => TxnOp::AddPartitions(vec![partition]),
-            },
+            }),
         };
         ctx.send(coordinator, msg);
     }

@@ -37,7 +37,7 @@ fn produce(partition: u32, value: i64) -> Msg {
         request_id: 1000 + value as u64,
         partition: PartitionId(partition),
         acks: Acks::Leader,
-        batch: RecordBatch::data(None, false, vec![value]),
+        batch: Box::new(RecordBatch::data(None, false, vec![value])),
         transactional_id: None,
     }
 }

@@ -355,10 +355,10 @@ impl Broker {
                 ctx.send(source, Msg::InitProducerIdResponse { request_id, result });
             }
             Msg::InitProducerIdRequest { request_id, transactional: Some(init) } => {
-                self.on_init_transactional(ctx, source, request_id, init);
+                self.on_init_transactional(ctx, source, request_id, *init);
             }
             Msg::TxnRequest { request_id, transactional_id, producer_id, epoch, op } => {
-                self.on_txn_request(ctx, source, request_id, &transactional_id, producer_id, epoch, op);
+                self.on_txn_request(ctx, source, request_id, &transactional_id, producer_id, epoch, *op);
             }
             Msg::TxnResponse { request_id, result } => self.on_verified(ctx, request_id, result),
             Msg::WriteTxnMarkerRequest { request_id, partition, producer, marker, coordinator_epoch } => {
@@ -379,9 +379,9 @@ impl Broker {
             Msg::ProduceRequest { request_id, partition, acks, batch, transactional_id } => {
                 if self.needs_verification(partition, &batch, transactional_id.as_deref()) {
                     let transactional_id = transactional_id.expect("checked by needs_verification");
-                    self.verify(ctx, source, request_id, partition, acks, batch, transactional_id);
+                    self.verify(ctx, source, request_id, partition, acks, *batch, transactional_id);
                 } else {
-                    self.produce(ctx, source, request_id, partition, acks, batch);
+                    self.produce(ctx, source, request_id, partition, acks, *batch);
                 }
             }
             Msg::FetchRequest { request_id, partition, offset, max_records, leader_epoch, isolation } => {
@@ -393,7 +393,7 @@ impl Broker {
                 };
                 count_result(ctx, &result.as_ref().map(|_| ()).map_err(|error| *error));
                 let log_start_offset = self.log_start_offset(partition);
-                ctx.send(source, Msg::FetchResponse { request_id, result, log_start_offset });
+                ctx.send(source, Msg::FetchResponse { request_id, result: result.map(Box::new), log_start_offset });
             }
             Msg::ReplicaFetchRequest { request_id, replica, partitions } => {
                 self.on_replica_fetch(ctx, source, request_id, replica, partitions);
@@ -407,7 +407,7 @@ impl Broker {
                 if let (Some(replica), Some(durable)) =
                     (self.volatile.replicas.get_mut(&partition), self.durable.replicas.get(&partition))
                 {
-                    let replies = replica.on_alter_response(durable, result);
+                    let replies = replica.on_alter_response(durable, result.map(|state| *state));
                     self.send_replies(ctx, partition, replies);
                 }
             }

@@ -583,7 +583,7 @@ impl ProducerClient {
             request_id,
             partition,
             acks: self.settings.acks,
-            batch: RecordBatch::data(batch.identity, self.transactional.is_some(), values),
+            batch: Box::new(RecordBatch::data(batch.identity, self.transactional.is_some(), values)),
             transactional_id: self.transactional.as_ref().map(|txn| txn.transactional_id.clone()),
         };
         let leader = self.metadata.leader(partition).expect("only batches with a known leader are sent");

@@ -469,7 +469,7 @@ impl TxnProducer {
             Step::Init => {
                 let timeout_ns = self.settings.transaction_timeout_ns;
                 let init = TxnInit { transactional_id, timeout_ns, current: self.bumping };
-                return Msg::InitProducerIdRequest { request_id, transactional: Some(init) };
+                return Msg::InitProducerIdRequest { request_id, transactional: Some(Box::new(init)) };
             }
             Step::AddPartitions(partitions) => TxnOp::AddPartitions(partitions.clone()),
             Step::AddOffsets => TxnOp::AddOffsets(self.offsets.as_ref().expect("offsets pending").group_id.clone()),
@@ -487,7 +487,7 @@ impl TxnProducer {
                 return Msg::GroupRequest { request_id, group_id: offsets.group_id.clone(), op: Box::new(op) };
             }
         };
-        Msg::TxnRequest { request_id, transactional_id, producer_id, epoch, op }
+        Msg::TxnRequest { request_id, transactional_id: transactional_id.into(), producer_id, epoch, op: Box::new(op) }
     }
 
     fn backoff(&mut self, ctx: &mut Ctx<'_>) {

@@ -70,7 +70,7 @@ impl ScriptedBroker {
                 Msg::InitProducerIdResponse { request_id, result: Ok((PID, self.epoch)) }
             }
             Msg::TxnRequest { request_id, epoch, op, .. } => {
-                if let TxnOp::EndTxn(commit) = op {
+                if let TxnOp::EndTxn(commit) = *op {
                     self.asked.push(Asked::End(commit, epoch));
                     if let Some(error) = self.abort_error.take_if(|_| !commit) {
                         return ctx.send(source, Msg::TxnResponse { request_id, result: Err(error) });
