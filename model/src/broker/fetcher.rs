@@ -43,6 +43,9 @@ pub struct Fetcher {
     pub in_flight: Option<InFlightFetch>,
     /// When the armed backoff timer fires, and the timer, if one is armed.
     pub backoff: Option<(u64, TimerId)>,
+    /// The emptied record of the last fetch answered, reused for the next one's so that a fetch allocates
+    /// only its request (the follower fetches again at every answer).
+    pub spare: Vec<(PartitionId, u32, u64)>,
 }
 
 /// What a fetcher with nothing in flight does next (the branches of `AbstractFetcherThread.maybeFetch`).

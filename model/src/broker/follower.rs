@@ -63,10 +63,12 @@ impl Broker {
     /// One `ReplicaFetchRequest` for the partitions the fetcher of `leader` has ready, each at this log's end
     /// and last epoch, with the timer that gives it up after the request timeout.
     fn send_replica_fetch(&mut self, ctx: &mut Ctx<'_>, leader: u32) {
-        let fetcher = self.volatile.fetchers.get(leader).expect("fetching from a known fetcher");
-        // The request and the in-flight record of what it asked are built in one pass, each allocated once.
+        let fetcher = self.volatile.fetchers.get_mut(leader).expect("fetching from a known fetcher");
+        // The request and the in-flight record of what it asked are built in one pass; the record reuses the
+        // last answered fetch's vector.
+        let mut sent = std::mem::take(&mut fetcher.spare);
+        let fetcher = &*fetcher;
         let mut fetched = Vec::with_capacity(fetcher.partitions.len());
-        let mut sent = Vec::with_capacity(fetcher.partitions.len());
         for (partition, leader_epoch) in fetcher.ready(ctx.now_ns()) {
             let log = &self.durable.replicas[&partition].log;
             let replica = &self.volatile.replicas[&partition];
@@ -130,6 +132,11 @@ impl Broker {
                 Err(ErrorCode::FencedLeaderEpoch) => fetcher.fail(partition),
                 Err(_) => fetcher.delay(partition, backoff_until_ns),
             }
+        }
+        let mut spare = in_flight.partitions;
+        spare.clear();
+        if let Some(fetcher) = self.volatile.fetchers.get_mut(leader) {
+            fetcher.spare = spare;
         }
         // The leader holds a fetch that finds nothing new, so the follower fetches again at once, as Kafka's
         // `ReplicaFetcherThread` loop does.
