@@ -383,10 +383,14 @@ impl<'h> Analysis<'h> {
     }
 
     fn index_writes(&self, keys: &mut [KeyIndex]) {
-        for (index, meta) in self.flat.meta.iter().enumerate() {
-            if self.completion_repeats_sends(index, meta) {
-                continue;
+        let mut counts = vec![0; keys.len()];
+        for (index, _) in self.writing_ops() {
+            for rec in self.flat.recs(index).iter().filter(|r| r.kind == flat::Kind::Send) {
+                counts[flat::key_of(rec)] += 1;
             }
+        }
+        reserve_exact(keys, counts, |key| &mut key.writes);
+        for (index, meta) in self.writing_ops() {
             let (status, invoke, completion) = self.write_context(index, meta);
             // Only a completion can know an offset. An ok one's is an acknowledgement; an info one's is kept only
             // if the operation is later proven committed (see `prove_commits`).
@@ -397,6 +401,11 @@ impl<'h> Analysis<'h> {
                 keys[flat::key_of(rec)].writes.push(Write { value, offset, status, invoke, completion });
             }
         }
+    }
+
+    /// The ops whose sends are indexed as writes: all but the invocations whose completions speak for them.
+    fn writing_ops(&self) -> impl Iterator<Item = (usize, &flat::Meta)> {
+        self.flat.meta.iter().enumerate().filter(|&(index, meta)| !self.completion_repeats_sends(index, meta))
     }
 
     /// Whether op `index` is an invocation whose completion lists as many sends: then the completion alone speaks
@@ -424,17 +433,23 @@ impl<'h> Analysis<'h> {
     }
 
     fn index_observations(&self, keys: &mut [KeyIndex]) {
-        for (op, meta) in self.flat.meta.iter().enumerate() {
-            if meta.op_type == OpType::Invoke {
-                continue;
+        let completions = || self.flat.meta.iter().enumerate().filter(|(_, meta)| meta.op_type != OpType::Invoke);
+        let mut counts = vec![0; keys.len()];
+        for (op, meta) in completions() {
+            let ok = meta.op_type == OpType::Ok;
+            for rec in self.flat.recs(op).iter().filter(|rec| observes(rec, ok)) {
+                counts[flat::key_of(rec)] += 1;
             }
+        }
+        reserve_exact(keys, counts, |key| &mut key.observations);
+        for (op, meta) in completions() {
             let ok = meta.op_type == OpType::Ok;
             let source = if ok { Source::OkRead } else { Source::OtherRead };
             for rec in self.flat.recs(op) {
                 let index = &mut keys[flat::key_of(rec)];
                 let (offset, value) = (rec.offset, rec.value);
                 match rec.kind {
-                    flat::Kind::Send if ok && rec.has_offset => {
+                    flat::Kind::Send if observes(rec, ok) => {
                         index.observations.push(Observation { offset, value, op, source: Source::Send });
                     }
                     flat::Kind::PollKey if ok && meta.final_poll => note_final_poll(index, op, self.partner[op]),
@@ -726,10 +741,35 @@ fn sort_writes(index: &mut KeyIndex) {
     assert!(index.writes.windows(2).all(|w| w[0].value < w[1].value));
 }
 
+/// Whether `rec`, of an op that completed ok if `ok`, places a value at an offset: a read, or an acknowledged send.
+fn observes(rec: &flat::Rec, ok: bool) -> bool {
+    match rec.kind {
+        flat::Kind::Send => ok && rec.has_offset,
+        flat::Kind::Read => true,
+        flat::Kind::PollKey | flat::Kind::Key => false,
+    }
+}
+
+/// Gives each key's vector (chosen by `field`) room for exactly its count, before anything is pushed. Grown by
+/// doubling instead, a vector reserves up to twice the room it needs, and the blocks it outgrows, as large again,
+/// go back to the allocator, which keeps them a while: on a long history, tens of megabytes at the check's peak.
+fn reserve_exact<T>(keys: &mut [KeyIndex], counts: Vec<usize>, field: impl Fn(&mut KeyIndex) -> &mut Vec<T>) {
+    for (key, count) in keys.iter_mut().zip(counts) {
+        field(key).reserve_exact(count);
+    }
+}
+
+/// `items` collected into a vector of exactly their number (see [`reserve_exact`]); `items` is walked twice.
+fn collect_exact<T>(items: impl Iterator<Item = T> + Clone) -> Vec<T> {
+    let mut collected = Vec::with_capacity(items.clone().count());
+    collected.extend(items);
+    collected
+}
+
 /// Collects the values ok polls read, each with its earliest reader (observations are not sorted yet).
 fn index_ok_reads(index: &mut KeyIndex) {
-    index.ok_reads =
-        index.observations.iter().filter(|o| o.source == Source::OkRead).map(|o| (o.value, o.op)).collect();
+    let ok_reads = index.observations.iter().filter(|o| o.source == Source::OkRead).map(|o| (o.value, o.op));
+    index.ok_reads = collect_exact(ok_reads);
     sort_ok_reads(index);
 }
 
@@ -775,11 +815,12 @@ fn sort_observations(observations: &mut Vec<Observation>) {
 fn finish_key_index(index: &mut KeyIndex) {
     sort_observations(&mut index.observations);
     index.observations.dedup();
-    index.version_order = index.observations.iter().map(|o| o.offset).collect();
-    index.version_order.dedup();
+    let observations = &index.observations;
+    let new_offset = |&(i, o): &(usize, &Observation)| i == 0 || observations[i - 1].offset != o.offset;
+    index.version_order = collect_exact(observations.iter().enumerate().filter(new_offset).map(|(_, o)| o.offset));
     index.by_value = index.observations.iter().map(|o| (o.value, o.offset, o.op)).collect();
     index.by_value.sort_unstable();
-    index.read_values = index.observations.iter().filter(|o| o.source != Source::Send).map(|o| o.value).collect();
+    index.read_values = collect_exact(index.observations.iter().filter(|o| o.source != Source::Send).map(|o| o.value));
     index.read_values.sort_unstable();
     index.read_values.dedup();
     // Observations are sorted by offset then op, so the first ok read at the highest offset is the earliest op.

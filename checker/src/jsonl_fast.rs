@@ -376,20 +376,27 @@ impl<'a> Cursor<'a> {
         if self.eat(b']') {
             return Some(Vec::new());
         }
-        // Most ops hold one micro-op: a vector of exactly one is a quarter of what pushing onto an empty one
-        // reserves, which on a long history is hundreds of megabytes.
+        // Pushing onto an empty vector reserves room for four micro-ops, which on a long history is hundreds of
+        // megabytes held for the whole check. Most ops hold one micro-op and most others two (a transaction): both
+        // are built at their exact size, and a longer list is copied to its size by `exact`.
         let first = self.mop()?;
         if self.eat(b']') {
             return Some(vec![first]);
         }
-        let mut mops = vec![first];
+        self.expect(b',')?;
+        let second = self.mop()?;
+        if self.eat(b']') {
+            return Some(vec![first, second]);
+        }
+        let mut mops = vec![first, second];
         loop {
             self.expect(b',')?;
             mops.push(self.mop()?);
             if self.eat(b']') {
-                return Some(mops);
+                break;
             }
         }
+        Some(exact(mops))
     }
 
     fn mop(&mut self) -> Option<MicroOp> {
@@ -489,7 +496,7 @@ impl<'a> Cursor<'a> {
             records.push((offset, value));
             if !self.eat(b',') {
                 self.expect(b']')?;
-                return Some(records);
+                return Some(exact(records));
             }
         }
     }
@@ -581,6 +588,17 @@ impl<'a> Cursor<'a> {
         }
         (!matches!(self.peek(), Some(b'e' | b'E'))).then_some(())
     }
+}
+
+/// `items` in a block of exactly its length: the history keeps every vector the reader builds for the whole check,
+/// and mimalloc's realloc keeps a block that shrinks by half or less where it is, so `shrink_to_fit` would not do.
+fn exact<T>(mut items: Vec<T>) -> Vec<T> {
+    if items.len() == items.capacity() {
+        return items;
+    }
+    let mut exact = Vec::with_capacity(items.len());
+    exact.append(&mut items);
+    exact
 }
 
 /// Sets a field read for the first time; a repeated field is the careful reader's call.

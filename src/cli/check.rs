@@ -49,6 +49,8 @@ pub(super) fn command_check(
     let text = eosim::input::read_text(path, "a history").map_err(bad_input)?;
     let history = History::parse_auto(&name, &text)
         .map_err(|error| bad_diagnostic(refused(&name, &text, &error.to_string(), FileKind::History)))?;
+    // Only an error message quotes the text; freed now, it is not held beside the analysis, the run's peak.
+    drop(text);
     let mut report = check_with(&history, guarantee, options.rules);
     let verdicts = if options.linearizable {
         let (found, verdicts) = linearizable::anomalies(&history, linearizable::SearchBudget::default());

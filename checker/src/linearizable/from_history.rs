@@ -63,8 +63,11 @@ pub struct HistoryOperations {
 pub fn from_history(history: &History) -> HistoryOperations {
     let (process_ids, process_count) = process_ids(history);
     let partner = pair(history, &process_ids, process_count);
-    let observed = observed_offsets(history, &unplaced_sends(history, &partner));
-    let mut built = HistoryOperations::default();
+    let (unplaced, bound) = unplaced_sends(history, &partner);
+    let observed = observed_offsets(history, &unplaced);
+    // Sized once, from the bound: grown by doubling, the lists would reserve up to twice the room they need and
+    // copy themselves on the way, beside the whole history.
+    let mut built = HistoryOperations { ops: Vec::with_capacity(bound), events: Vec::with_capacity(bound) };
     // Each process's latest event so far.
     let mut latest: Vec<Option<usize>> = vec![None; process_count];
     for (op, &process) in history.ops.iter().zip(&process_ids) {
@@ -123,9 +126,12 @@ fn operation_events<'h>(
 }
 
 /// The (key, value) of every send whose offset the history does not state: one that did not complete `ok`, or
-/// completed `ok` with no offset. Only these look up where a poll saw them ([`operations`]).
-fn unplaced_sends<'h>(history: &'h History, partner: &[Option<usize>]) -> BTreeSet<(&'h str, Value)> {
+/// completed `ok` with no offset. Only these look up where a poll saw them ([`operations`]). Also at most how
+/// many log operations [`push_operations`] makes: one per send of an operation that did not fail, and one per
+/// key an `ok` poll read records of.
+fn unplaced_sends<'h>(history: &'h History, partner: &[Option<usize>]) -> (BTreeSet<(&'h str, Value)>, usize) {
     let mut unplaced = BTreeSet::new();
+    let mut bound = 0;
     for op in &history.ops {
         let Some((invoke, completion)) = operation_events(history, partner, op) else { continue };
         let (outcome, mops) = outcome_and_mops(invoke, completion);
@@ -133,14 +139,21 @@ fn unplaced_sends<'h>(history: &'h History, partner: &[Option<usize>]) -> BTreeS
             continue;
         }
         for mop in mops {
-            if let MicroOp::Send { key, value, offset, .. } = mop {
-                if offset.is_none() || outcome != OpType::Ok {
-                    unplaced.insert((key.as_str(), *value));
+            match mop {
+                MicroOp::Send { key, value, offset, .. } => {
+                    bound += 1;
+                    if offset.is_none() || outcome != OpType::Ok {
+                        unplaced.insert((key.as_str(), *value));
+                    }
                 }
+                MicroOp::Poll { reads } if outcome == OpType::Ok => {
+                    bound += reads.values().filter(|records| !records.is_empty()).count();
+                }
+                _ => {}
             }
         }
     }
-    unplaced
+    (unplaced, bound)
 }
 
 /// Each event's process, renumbered densely in order of first sight ([`DenseProcesses`]), and how many processes
