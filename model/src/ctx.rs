@@ -126,6 +126,8 @@ pub struct Shared {
     pub buggify: crate::buggify::Buggify,
     /// Which outcome each transaction's markers carried: the harness's oracle of torn transactions.
     pub txn_outcomes: crate::oracle::TxnOutcomes,
+    /// Emptied vectors of replica fetch messages, reused by the next one sent.
+    pub fetch_vectors: crate::protocol::FetchVectors,
 }
 
 impl Shared {
@@ -141,6 +143,7 @@ impl Shared {
             keys,
             buggify: crate::buggify::Buggify::new(0, false),
             txn_outcomes: Default::default(),
+            fetch_vectors: Default::default(),
         }
     }
 

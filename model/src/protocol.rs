@@ -357,6 +357,62 @@ pub struct ReplicaFetchPartition {
     pub leader_epoch: u32,
 }
 
+/// One partition's answer to a follower's fetch: its batches and the high watermark, or why not.
+pub type ReplicaFetchResult = (PartitionId, Result<ReplicaFetchData, ErrorCode>);
+
+/// Most emptied vectors of one kind [`FetchVectors`] keeps: about as many as a run has fetches in flight at
+/// once, so a burst of answers does not hold its vectors for the rest of the run.
+const FETCH_VECTORS_KEPT: usize = 16;
+
+/// Emptied vectors of the replica fetch messages, kept for the next message of their kind: a broker that has
+/// read a replica fetch request or answer hands its vector back, and the next broker to send one takes it.
+///
+/// Replica fetches are about half of a run's messages (a follower fetches again at every answer), and each
+/// carries a vector its sender allocates and its receiver frees. A vector is emptied when handed back and
+/// nothing the model does depends on a vector's capacity, so a run stays the same function of its seed.
+#[derive(Clone, Debug, Default)]
+pub struct FetchVectors {
+    requests: Vec<Vec<ReplicaFetchPartition>>,
+    answers: Vec<Vec<ReplicaFetchResult>>,
+}
+
+impl FetchVectors {
+    /// An empty vector for a fetch request of `partitions` partitions.
+    pub fn request(&mut self, partitions: usize) -> Vec<ReplicaFetchPartition> {
+        reuse(&mut self.requests, partitions)
+    }
+
+    /// An empty vector for the answer to a fetch of `partitions` partitions.
+    pub fn answer(&mut self, partitions: usize) -> Vec<ReplicaFetchResult> {
+        reuse(&mut self.answers, partitions)
+    }
+
+    /// Hands back the vector of a fetch request that has been read.
+    pub fn recycle_request(&mut self, request: Vec<ReplicaFetchPartition>) {
+        recycle(&mut self.requests, request);
+    }
+
+    /// Hands back the vector of a fetch answer that has been read.
+    pub fn recycle_answer(&mut self, answer: Vec<ReplicaFetchResult>) {
+        recycle(&mut self.answers, answer);
+    }
+}
+
+/// A kept vector with room for `len` items, or a new one.
+fn reuse<T>(kept: &mut Vec<Vec<T>>, len: usize) -> Vec<T> {
+    let mut vector = kept.pop().unwrap_or_default();
+    vector.reserve(len);
+    vector
+}
+
+/// Keeps `vector`, emptied, unless enough are kept already.
+fn recycle<T>(kept: &mut Vec<Vec<T>>, mut vector: Vec<T>) {
+    if kept.len() < FETCH_VECTORS_KEPT && vector.capacity() > 0 {
+        vector.clear();
+        kept.push(vector);
+    }
+}
+
 /// What a transactional producer tells the coordinator at InitProducerId.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TxnInit {
@@ -720,7 +776,7 @@ pub enum Msg {
         /// The request this answers.
         request_id: u64,
         /// Each partition's batches or error, in the request's order.
-        partitions: Vec<(PartitionId, Result<ReplicaFetchData, ErrorCode>)>,
+        partitions: Vec<ReplicaFetchResult>,
     },
 }
 

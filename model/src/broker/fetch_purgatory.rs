@@ -8,7 +8,7 @@
 
 use super::{Broker, TIMER_DELAYED_FETCH};
 use crate::ctx::{timer_tag, Ctx};
-use crate::protocol::{ErrorCode, Msg, PartitionId, ReplicaFetchData, ReplicaFetchPartition};
+use crate::protocol::{ErrorCode, Msg, PartitionId, ReplicaFetchData, ReplicaFetchPartition, ReplicaFetchResult};
 use eosim_sim::{NodeId, TimerId};
 
 /// Records per partition per fetch at most.
@@ -28,7 +28,7 @@ pub(super) struct ParkedFetch {
     timer: TimerId,
     /// Always empty: the vector the read that parked the fetch filled, kept for its answer so that a parked
     /// fetch allocates one answer, not two.
-    answer: Vec<(PartitionId, Result<ReplicaFetchData, ErrorCode>)>,
+    answer: Vec<ReplicaFetchResult>,
 }
 
 /// What a parked follower fetch is waiting to change in one partition: the conditions of Kafka's
@@ -98,7 +98,7 @@ impl Broker {
         ctx: &mut Ctx<'_>,
         follower: u32,
         partitions: impl IntoIterator<Item = &'a ReplicaFetchPartition>,
-        results: &mut Vec<(PartitionId, Result<ReplicaFetchData, ErrorCode>)>,
+        results: &mut Vec<ReplicaFetchResult>,
     ) {
         results
             .extend(partitions.into_iter().map(|asked| (asked.partition, self.serve_follower(ctx, follower, asked))));
@@ -122,26 +122,29 @@ impl Broker {
             let (_, replaced) = self.volatile.parked_fetches.remove(index);
             ctx.cancel_timer(replaced.timer);
         }
-        let mut results = Vec::with_capacity(partitions.len());
+        let mut results = ctx.shared.fetch_vectors.answer(partitions.len());
         self.serve_follower_partitions(ctx, follower, &partitions, &mut results);
         let parks = !results.is_empty() && partitions.iter().zip(&results).all(|(asked, (_, r))| nothing_new(asked, r));
         if !parks {
+            ctx.shared.fetch_vectors.recycle_request(partitions);
             ctx.send(follower_node, Msg::ReplicaFetchResponse { request_id, partitions: results });
             return;
         }
-        let partitions: Vec<(ReplicaFetchPartition, FetchView)> = (partitions.into_iter())
-            .map(|asked| {
+        let seen_partitions: Vec<(ReplicaFetchPartition, FetchView)> = (partitions.iter())
+            .map(|&asked| {
                 let seen = self.fetch_view(asked.partition).expect("a served fetch names a hosted partition");
                 assert!(seen.leader_epoch == Some(asked.leader_epoch), "only the leader at the fetch's epoch parks");
                 (asked, seen)
             })
             .collect();
+        ctx.shared.fetch_vectors.recycle_request(partitions);
         self.volatile.next_request_id += 1;
         let park_id = self.volatile.next_request_id;
         let timer = ctx.set_timer(self.settings.fetch_wait_ns, timer_tag(TIMER_DELAYED_FETCH, park_id));
         // What the read found tells the follower nothing; only the vector is kept, for the answer.
         results.clear();
-        let parked = ParkedFetch { follower_node, request_id, follower, partitions, timer, answer: results };
+        let parked =
+            ParkedFetch { follower_node, request_id, follower, partitions: seen_partitions, timer, answer: results };
         self.volatile.parked_fetches.push((park_id, parked));
         ctx.shared.count("broker:fetch-parked");
     }

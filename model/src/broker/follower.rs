@@ -7,7 +7,7 @@ use super::fetcher::{InFlightFetch, NextFetch};
 use super::{Broker, TIMER_FETCH_BACKOFF, TIMER_FETCH_TIMEOUT};
 use crate::broker::replica::Role;
 use crate::ctx::{timer_tag, Ctx};
-use crate::protocol::{ErrorCode, Msg, PartitionId, ReplicaFetchData, ReplicaFetchPartition};
+use crate::protocol::{ErrorCode, Msg, PartitionId, ReplicaFetchData, ReplicaFetchPartition, ReplicaFetchResult};
 use eosim_sim::NodeId;
 
 impl Broker {
@@ -68,7 +68,7 @@ impl Broker {
         // last answered fetch's vector.
         let mut sent = std::mem::take(&mut fetcher.spare);
         let fetcher = &*fetcher;
-        let mut fetched = Vec::with_capacity(fetcher.partitions.len());
+        let mut fetched = ctx.shared.fetch_vectors.request(fetcher.partitions.len());
         for (partition, leader_epoch) in fetcher.ready(ctx.now_ns()) {
             let log = &self.durable.replicas[&partition].log;
             let replica = &self.volatile.replicas[&partition];
@@ -106,7 +106,7 @@ impl Broker {
         ctx: &mut Ctx<'_>,
         source: NodeId,
         request_id: u64,
-        results: Vec<(PartitionId, Result<ReplicaFetchData, ErrorCode>)>,
+        mut results: Vec<ReplicaFetchResult>,
     ) {
         let leader = source.0;
         let Some(in_flight) = self.volatile.fetchers.take_in_flight(leader, request_id) else { return };
@@ -114,7 +114,7 @@ impl Broker {
             ctx.cancel_timer(timer);
         }
         let backoff_until_ns = ctx.now_ns() + self.fetch_backoff_ns();
-        for (partition, result) in results {
+        for (partition, result) in results.drain(..) {
             let Some(&(_, leader_epoch, offset)) = in_flight.partitions.iter().find(|(sent, _, _)| *sent == partition)
             else {
                 continue;
@@ -133,6 +133,7 @@ impl Broker {
                 Err(_) => fetcher.delay(partition, backoff_until_ns),
             }
         }
+        ctx.shared.fetch_vectors.recycle_answer(results);
         let mut spare = in_flight.partitions;
         spare.clear();
         if let Some(fetcher) = self.volatile.fetchers.get_mut(leader) {
