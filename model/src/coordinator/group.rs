@@ -408,25 +408,28 @@ impl GroupCoordinator {
     /// Removes members silent past their session timeout and rebalances their groups.
     pub fn tick(&mut self, now_ns: u64) -> Vec<GroupEffect> {
         let mut effects = Vec::new();
-        let logs: Vec<PartitionId> = self.partitions.keys().copied().collect();
-        for log in logs {
-            let ids: Vec<String> = self.partitions[&log].keys().cloned().collect();
-            for id in ids {
-                let group = self.partitions.get_mut(&log).expect("listed").get_mut(&id).expect("listed");
-                if group.rebalancing.is_some() {
-                    continue;
-                }
-                let before = group.members.len();
-                group
-                    .members
-                    .retain(|_, member| now_ns.saturating_sub(member.last_seen_ns) < member.session_timeout_ns);
-                let expired = group.members.len() < before;
-                if expired {
-                    self.coverage.push("group:member-expired".into());
-                }
-                if expired || group.needs_rebalance {
-                    effects.extend(self.rebalance(log, &id, None));
-                }
+        let expired = |member: &Member| now_ns.saturating_sub(member.last_seen_ns) >= member.session_timeout_ns;
+        // Most ticks find no group to act on, so only groups with work are listed, their names copied.
+        let due: Vec<(PartitionId, String)> = (self.partitions.iter())
+            .flat_map(|(log, groups)| groups.iter().map(move |(id, group)| (*log, id, group)))
+            .filter(|(_, _, group)| {
+                group.rebalancing.is_none() && (group.needs_rebalance || group.members.values().any(expired))
+            })
+            .map(|(log, id, _)| (log, id.clone()))
+            .collect();
+        for (log, id) in due {
+            let group = self.partitions.get_mut(&log).expect("listed").get_mut(&id).expect("listed");
+            if group.rebalancing.is_some() {
+                continue;
+            }
+            let before = group.members.len();
+            group.members.retain(|_, member| !expired(member));
+            let any_expired = group.members.len() < before;
+            if any_expired {
+                self.coverage.push("group:member-expired".into());
+            }
+            if any_expired || group.needs_rebalance {
+                effects.extend(self.rebalance(log, &id, None));
             }
         }
         effects

@@ -102,6 +102,21 @@ impl MarkerCompletion {
     }
 }
 
+/// What the coordinator's periodic tick does for one transactional id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TickAction {
+    /// The open transaction outlived its timeout: fence the producer and abort it.
+    Timeout,
+    /// A fence's abort did not reach the log: write PrepareAbort again.
+    RewriteAbort,
+    /// Every marker landed but the Complete* write did not replicate: write it again.
+    RewriteComplete,
+    /// Re-send the markers still queued.
+    SendMarkers,
+    /// The id has been idle past `transactional.id.expiration.ms`: it goes to Dead.
+    Expire,
+}
+
 /// A transactional id's metadata.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TxnMetadata {
@@ -777,26 +792,48 @@ impl TxnCoordinator {
     }
 
     /// Periodic work: time out open transactions, re-send unanswered markers, expire idle ids.
+    ///
+    /// Most ticks (every `coordinator_tick_ns` on every broker) find nothing due, so the ids are listed, their
+    /// names copied, only when due; each is tested again when its turn comes.
     pub fn tick(&mut self, now_ns: u64) -> Vec<TxnEffect> {
+        let due: Vec<(PartitionId, String)> = (self.partitions.iter())
+            .flat_map(|(log, partition)| partition.txns.iter().map(move |(id, txn)| (*log, id, txn)))
+            .filter(|(_, _, txn)| self.tick_action(txn, now_ns).is_some())
+            .map(|(log, id, _)| (log, id.clone()))
+            .collect();
         let mut effects = Vec::new();
-        let logs: Vec<PartitionId> = self.partitions.keys().copied().collect();
-        for log in logs {
-            let ids: Vec<String> = self.partitions[&log].txns.keys().cloned().collect();
-            for id in ids {
-                effects.extend(self.tick_txn(log, &id, now_ns));
-            }
+        for (log, id) in due {
+            effects.extend(self.tick_txn(log, &id, now_ns));
         }
         effects
     }
 
-    fn tick_txn(&mut self, log: PartitionId, id: &str, now_ns: u64) -> Vec<TxnEffect> {
-        let expiration_ns = self.settings.transactional_id_expiration_ns;
-        let txn = &self.partitions[&log].txns[id];
+    /// What a tick does for `txn` now, if anything.
+    fn tick_action(&self, txn: &TxnMetadata, now_ns: u64) -> Option<TickAction> {
         if txn.pending.is_some() {
-            return Vec::new();
+            return None;
         }
         match txn.state {
-            TxnState::Ongoing if now_ns.saturating_sub(txn.txn_start_ns) >= txn.timeout_ns => {
+            TxnState::Ongoing if now_ns.saturating_sub(txn.txn_start_ns) >= txn.timeout_ns => Some(TickAction::Timeout),
+            TxnState::PrepareEpochFence => Some(TickAction::RewriteAbort),
+            TxnState::PrepareCommit | TxnState::PrepareAbort if txn.markers.is_empty() => {
+                Some(TickAction::RewriteComplete)
+            }
+            TxnState::PrepareCommit | TxnState::PrepareAbort => Some(TickAction::SendMarkers),
+            TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort
+                if now_ns.saturating_sub(txn.last_update_ns) >= self.settings.transactional_id_expiration_ns =>
+            {
+                Some(TickAction::Expire)
+            }
+            _ => None,
+        }
+    }
+
+    fn tick_txn(&mut self, log: PartitionId, id: &str, now_ns: u64) -> Vec<TxnEffect> {
+        let txn = &self.partitions[&log].txns[id];
+        let Some(action) = self.tick_action(txn, now_ns) else { return Vec::new() };
+        match action {
+            TickAction::Timeout => {
                 self.coverage.push("coordinator:txn-timeout".into());
                 if self.has_bug(KafkaBug::Kafka6119) {
                     // `abortTimedOutTransactions` before KAFKA-6119: `handleEndTransaction(ABORT)` at the
@@ -806,22 +843,15 @@ impl TxnCoordinator {
                 }
                 self.fence_and_abort(log, id, now_ns)
             }
-            TxnState::PrepareEpochFence => {
-                // The abort that follows the fence did not reach the log: write it again.
-                self.transition(log, id, TxnState::PrepareAbort, None)
-            }
-            TxnState::PrepareCommit | TxnState::PrepareAbort if txn.markers.is_empty() => {
+            // The abort that follows the fence did not reach the log: write it again.
+            TickAction::RewriteAbort => self.transition(log, id, TxnState::PrepareAbort, None),
+            TickAction::RewriteComplete => {
                 // Every marker landed but the Complete* write did not replicate: write it again.
                 let entry = txn.complete_entry(id);
                 self.begin_transition(log, entry, None)
             }
-            TxnState::PrepareCommit | TxnState::PrepareAbort => self.send_markers(log, id),
-            TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort
-                if now_ns.saturating_sub(txn.last_update_ns) >= expiration_ns =>
-            {
-                self.transition(log, id, TxnState::Dead, None)
-            }
-            _ => Vec::new(),
+            TickAction::SendMarkers => self.send_markers(log, id),
+            TickAction::Expire => self.transition(log, id, TxnState::Dead, None),
         }
     }
 
