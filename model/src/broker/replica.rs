@@ -689,28 +689,23 @@ impl Replica {
             let sent_ns = role.alter_sent_ns.unwrap_or(0);
             return (now_ns.saturating_sub(sent_ns) >= settings.replica_lag_ns).then(|| pending.clone());
         }
-        let mut isr: Vec<u32> = role
-            .isr
-            .iter()
-            .copied()
-            .filter(|member| {
-                *member == self.me
-                    || role.followers.get(member).is_some_and(|progress| {
-                        now_ns.saturating_sub(progress.last_caught_up_ns) <= settings.replica_lag_ns
-                    })
-            })
-            .collect();
-        for (replica, progress) in role.followers.iter() {
-            // Kafka's rule: back in sync once it has everything up to the HW and everything written since
-            // this leader took over; and, as Kafka only expands while serving that follower's fetch, it
-            // must be fetching now.
-            let fetching = now_ns.saturating_sub(progress.last_caught_up_ns) <= settings.replica_lag_ns;
+        let fetching =
+            |progress: &FollowerProgress| now_ns.saturating_sub(progress.last_caught_up_ns) <= settings.replica_lag_ns;
+        let stays = |member: &u32| *member == self.me || role.followers.get(member).is_some_and(fetching);
+        // Kafka's rule: back in sync once it has everything up to the HW and everything written since this
+        // leader took over; and, as Kafka only expands while serving that follower's fetch, it must be fetching
+        // now. (A member that falls out is not fetching, so it never joins again in the same check.)
+        let joins = |replica: &u32, progress: &FollowerProgress| {
             let caught_up = progress.log_end >= self.high_watermark && progress.log_end >= role.epoch_start_offset;
-            let caught_up = caught_up && fetching;
-            if !isr.contains(replica) && caught_up {
-                isr.push(*replica);
-            }
+            caught_up && fetching(progress) && !role.isr.contains(replica)
+        };
+        // Most checks (every quarter of `replica.lag.time.max.ms`, on every led partition) change nothing, which
+        // is told before any vector is built.
+        if role.isr.iter().all(stays) && !role.followers.iter().any(|(replica, progress)| joins(replica, progress)) {
+            return None;
         }
+        let mut isr: Vec<u32> = role.isr.iter().copied().filter(stays).collect();
+        isr.extend(role.followers.iter().filter(|(replica, progress)| joins(replica, progress)).map(|(r, _)| *r));
         isr.sort_unstable();
         let mut current = role.isr.clone();
         current.sort_unstable();
