@@ -511,8 +511,9 @@ pub enum GroupReply {
 /// A record of an internal topic.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum InternalRecord {
-    /// The transaction log: one transactional id's metadata after a transition.
-    Txn(TxnLogEntry),
+    /// The transaction log: one transactional id's metadata after a transition; shared with the coordinator's
+    /// pending transition and the broker's write in flight, which hold the same entry.
+    Txn(Rc<TxnLogEntry>),
     /// `__consumer_offsets`: a group's generation and assignment after a rebalance.
     Group {
         /// The group.

@@ -21,12 +21,13 @@ use crate::protocol::{
 use crate::scenario::Acks;
 use eosim_sim::NodeId;
 use std::collections::{BTreeMap, VecDeque};
+use std::rc::Rc;
 
 /// What a write to one of this broker's own replicas is for, until it is replicated.
 #[derive(Clone, Debug)]
 pub(super) enum InternalWrite {
     /// A transaction-log entry.
-    Txn { log: PartitionId, entry: TxnLogEntry },
+    Txn { log: PartitionId, entry: Rc<TxnLogEntry> },
     /// A group coordinator record.
     Group { log: PartitionId, write: GroupWrite },
     /// A marker some coordinator asked for.
@@ -192,7 +193,7 @@ impl Broker {
                 .batches()
                 .iter()
                 .filter_map(|stored| match stored.batch.internal.as_deref() {
-                    Some(InternalRecord::Txn(entry)) => Some(entry.clone()),
+                    Some(InternalRecord::Txn(entry)) => Some(TxnLogEntry::clone(entry)),
                     _ => None,
                 })
                 .collect();
@@ -359,8 +360,8 @@ impl Broker {
         while let Some(effect) = queue.pop_front() {
             match effect {
                 TxnEffect::Append { log, entry } => {
-                    let batch = RecordBatch::internal(None, InternalRecord::Txn(entry.clone()));
-                    let write = InternalWrite::Txn { log, entry: entry.clone() };
+                    let batch = RecordBatch::internal(None, InternalRecord::Txn(Rc::clone(&entry)));
+                    let write = InternalWrite::Txn { log, entry: Rc::clone(&entry) };
                     if let Some(result) = self.append_internal(ctx, log, batch, write) {
                         queue.extend(self.volatile.txn.on_append(log, &entry, result.is_ok(), ctx.now_ns()));
                     }

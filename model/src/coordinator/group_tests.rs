@@ -378,7 +378,7 @@ fn written_log() -> Vec<LoadedRecord> {
         group(2, vec![("a", vec![P0, P2]), ("b", vec![P1])]),
         commit(None, vec![(P0, 3)]),
         commit(Some(1000), vec![(P0, 7), (P1, 4)]),
-        LoadedRecord::Record { producer: None, record: InternalRecord::Txn(stray) },
+        LoadedRecord::Record { producer: None, record: InternalRecord::Txn(std::rc::Rc::new(stray)) },
         LoadedRecord::Marker { producer_id: 1000, marker: ControlMarker::Commit },
         commit(Some(2000), vec![(P1, 9)]),
         commit(Some(3000), vec![(P2, 8)]),

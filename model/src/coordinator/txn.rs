@@ -22,6 +22,7 @@ use crate::protocol::{ControlMarker, ErrorCode, PartitionId, ProducerIdentity, T
 use eosim_sim::NodeId;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 
 /// Coordinator settings, times in nanoseconds.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -141,7 +142,7 @@ pub struct TxnMetadata {
     /// Last state change.
     pub last_update_ns: u64,
     /// The transition being written to the log, with the client to answer once it is replicated.
-    pending: Option<(TxnLogEntry, Option<Waiter>)>,
+    pending: Option<(Rc<TxnLogEntry>, Option<Waiter>)>,
     /// Markers still to be acknowledged, while in Prepare*.
     markers: BTreeMap<PartitionId, MarkerProgress>,
 }
@@ -224,8 +225,8 @@ pub enum TxnEffect {
     Append {
         /// The transaction-log partition.
         log: PartitionId,
-        /// The entry.
-        entry: TxnLogEntry,
+        /// The entry, shared with the pending transition that waits for it.
+        entry: Rc<TxnLogEntry>,
     },
     /// Answer a client.
     Reply {
@@ -661,7 +662,7 @@ impl TxnCoordinator {
     pub fn on_append(&mut self, log: PartitionId, entry: &TxnLogEntry, ok: bool, now_ns: u64) -> Vec<TxnEffect> {
         let Some(partition) = self.partitions.get_mut(&log) else { return Vec::new() };
         let Some(txn) = partition.txns.get_mut(&entry.transactional_id) else { return Vec::new() };
-        if txn.pending.as_ref().is_none_or(|(pending, _)| pending != entry) {
+        if txn.pending.as_ref().is_none_or(|(pending, _)| **pending != *entry) {
             return Vec::new();
         }
         let (_, waiter) = txn.pending.take().expect("checked above");
@@ -676,7 +677,7 @@ impl TxnCoordinator {
             let expiry = entry.state == TxnState::Dead && self.kafka_bugs.contains(&KafkaBug::Kafka7519);
             if expiry || self.kafka_bugs.contains(&KafkaBug::Kafka5351) {
                 self.coverage.push("coordinator:pending-state-left-set".into());
-                txn.pending = Some((entry.clone(), None));
+                txn.pending = Some((Rc::new(entry.clone()), None));
             } else if txn.state == TxnState::PrepareEpochFence && self.kafka_bugs.contains(&KafkaBug::Kafka9666) {
                 // Before KAFKA-9666 a fence whose abort was not written left its bumped epoch in memory with the
                 // transaction Ongoing (the fence was only the pending state), so the next fence bumps again.
@@ -920,7 +921,9 @@ impl TxnCoordinator {
         let partition = self.partitions.get_mut(&log).expect("loaded");
         let txn = partition.txns.get_mut(&entry.transactional_id).expect("present");
         assert!(txn.pending.is_none(), "one transition at a time per transactional id");
-        txn.pending = Some((entry.clone(), waiter));
+        // One entry for the pending transition, the record appended and the write in flight.
+        let entry = Rc::new(entry);
+        txn.pending = Some((Rc::clone(&entry), waiter));
         vec![TxnEffect::Append { log, entry }]
     }
 

@@ -101,7 +101,7 @@ impl Harness {
             match effect {
                 TxnEffect::Append { log, entry } => {
                     assert_eq!(log, LOG);
-                    self.log.push(entry.clone());
+                    self.log.push(TxnLogEntry::clone(&entry));
                     queue.extend(self.coordinator.on_append(LOG, &entry, true, now_ns));
                 }
                 TxnEffect::Reply { waiter, result } => seen.replies.push((waiter.request_id, result)),
@@ -124,7 +124,7 @@ impl Harness {
         assert_eq!(appends.len(), 1, "exactly one log write: {appends:?}");
         let Some(TxnEffect::Append { entry, .. }) = appends.into_iter().next() else { unreachable!("one append") };
         assert!(self.meta().is_pending());
-        (entry, self.settle(rest, 0))
+        (TxnLogEntry::clone(&entry), self.settle(rest, 0))
     }
 
     /// The broker reports the held `entry` replicated (`ok`) or failed, at `now_ns`.
@@ -944,7 +944,7 @@ fn a_transition_outside_the_table_is_reported_as_illegal_and_not_taken() {
     let mut harness = Harness::load(false, 0, vec![entry(Ongoing, 0, &[P0], TIMEOUT_NS)], 0);
     let complete = entry(CompleteCommit, 0, &[P0], TIMEOUT_NS);
     harness.coordinator.partitions.get_mut(&LOG).unwrap().txns.get_mut(ID).unwrap().pending =
-        Some((complete.clone(), Some(waiter(1))));
+        Some((complete.clone().into(), Some(waiter(1))));
     let effects = harness.coordinator.on_append(LOG, &complete, true, MS);
     let expected = format!("{ID}: illegal transaction state transition Ongoing -> CompleteCommit");
     assert_eq!(effects, vec![TxnEffect::Illegal(expected)]);
@@ -964,7 +964,7 @@ fn the_table_on_append_depends_on_the_variant() {
         let mut harness = Harness::load(eos_v2, 0, vec![entry(Empty, 0, &[], TIMEOUT_NS)], 0);
         let abort = entry(PrepareAbort, 1, &[], TIMEOUT_NS);
         harness.coordinator.partitions.get_mut(&LOG).unwrap().txns.get_mut(ID).unwrap().pending =
-            Some((abort.clone(), None));
+            Some((abort.clone().into(), None));
         let seen = harness.complete(&abort, true, MS);
         if eos_v2 {
             assert_eq!((seen.illegal.len(), harness.state()), (0, CompleteAbort));
