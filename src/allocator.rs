@@ -81,11 +81,13 @@ unsafe impl GlobalAlloc for MiMalloc {
 
 /// Turns transparent huge pages off for the rest of the process (on Linux; elsewhere it does nothing).
 ///
-/// For a command that fills a few hundred megabytes once, such as `eosim check` of a long history. A huge page
-/// saves little there, and on a virtual machine whose host takes back the guest's free memory (free page
-/// reporting, as on many CI runners), each huge page faulted in after an idle spell is a 2 MB fault on the host
-/// too: the 10^6-operation check then spent 1.9–2.5 s in the kernel against 0.5 s of its own work. With 4 KB
-/// pages it spends about 0.3 s there, idle or not.
+/// A run's working set is a few tens of megabytes and a check's a few hundred filled once, so huge pages save
+/// few TLB misses, while each one faulted in is 2 MB zeroed, and more on a virtual machine whose host takes back
+/// the guest's free memory (free page reporting, as on many CI runners): there a huge page faulted in after an
+/// idle spell is a fault on the host too. Measured on such a machine (docs/performance.md): campaigns and the
+/// kernel bench no slower without them (eos-tv2 0–3% faster, within the noise), and the 10^6-operation check
+/// 0.9 s of CPU time, idle before or not, where it took 0.55 s right after another run and up to 3.0 s after a
+/// pause.
 pub fn without_huge_pages() {
     #[cfg(target_os = "linux")]
     // SAFETY: PR_SET_THP_DISABLE takes plain integers and changes only this process's paging policy; a kernel

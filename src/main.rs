@@ -17,6 +17,7 @@ use clap::Parser as _;
 use crate::cli::{dispatch, BadInput, Cli};
 
 fn main() -> ExitCode {
+    allocator::without_huge_pages();
     // Usage errors exit 2 and --help/--version exit 0, as clap does by default.
     let cli = Cli::parse();
     match dispatch(cli) {

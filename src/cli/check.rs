@@ -46,7 +46,6 @@ pub(super) fn command_check(
     format: Format,
 ) -> anyhow::Result<ExitCode> {
     let name = path.to_string_lossy();
-    crate::allocator::without_huge_pages();
     let text = eosim::input::read_text(path, "a history").map_err(bad_input)?;
     let history = History::parse_auto(&name, &text)
         .map_err(|error| bad_diagnostic(refused(&name, &text, &error.to_string(), FileKind::History)))?;
