@@ -176,7 +176,7 @@ fn campaign_regressions_replays_a_saved_failure_first() {
 fn shrink_removes_writers_pipelines_and_consumers_and_shortens_transactions() {
     let dir = scratch_dir("shrink-clients");
     let shrunk = dir.join("small.json");
-    let repro = "tests/regressions/eos-tv2-wide-8469-backoff-beyond-delivery-timeout.json";
+    let repro = "tests/regressions/eos-tv2-wide-341-backoff-beyond-delivery-timeout.json";
     let output = eosim(&["shrink", repro, "--out", arg(&shrunk)]);
     assert_exit(&output, 1);
     let text = stdout(&output);

@@ -4,10 +4,13 @@
 //! Node 0 is a real broker leading every partition (replicas 0 and 1); node 1 is a scripted peer that plays
 //! the follower (broker 1), a client that produces, and the controller that hands out metadata.
 
-use super::test_world::{broker, image, peer, world, Peer, FETCH_WAIT_NS, MS};
+use super::test_world::{broker, image, peer, settings, world, world_with, Peer, FETCH_WAIT_NS, MS};
 use super::TIMER_DELAYED_FETCH;
+use crate::coordinator::internal_topics::InternalTopics;
 use crate::ctx::timer_parts;
-use crate::protocol::{ErrorCode, Msg, PartitionId, RecordBatch, ReplicaFetchData, ReplicaFetchPartition};
+use crate::protocol::{
+    ErrorCode, Msg, PartitionId, RecordBatch, ReplicaFetchData, ReplicaFetchPartition, TxnInit, TxnOp,
+};
 use crate::scenario::Acks;
 use eosim_sim::NodeId;
 
@@ -174,4 +177,58 @@ fn a_new_high_watermark_does_not_complete_a_parked_fetch() {
     assert!(parked.0 >= 30 * MS + FETCH_WAIT_NS, "held for the whole wait, answered at {}", parked.0);
     assert_eq!(data_of(&parked, 0).high_watermark, 1, "the late answer carries the new HW");
     assert!(data_of(&parked, 0).batches.is_empty());
+}
+
+#[test]
+fn a_fetch_whose_read_appended_to_it_is_answered_at_once() {
+    // Partition 0 is the transaction log, led by broker 0, its coordinator, under transaction version 2; the
+    // peer is follower broker 1 and a transactional client. The id's first record (offset 0) and a blind abort's
+    // PrepareAbort (offset 1) each wait for the follower. Fetch 3, at offset 2, is the one that replicates the
+    // PrepareAbort: serving it completes that write, and the coordinator, with no marker to send, appends
+    // CompleteAbort at offset 2 within the same read, after it found nothing there. Kafka parks the fetch with
+    // `tryCompleteElseWatch`, whose first try finds the new record: the fetch is answered with it at once, not
+    // after the 500 ms wait.
+    let mut settings = settings(2, 0);
+    settings.internal = InternalTopics { first_partition: 0, transaction_log_partitions: 1, offsets_partitions: 0 };
+    settings.txn.epoch_bump_per_txn = true;
+    let init = TxnInit { transactional_id: "t".into(), timeout_ns: 10_000 * MS, current: None };
+    let end = TxnOp::EndTxn(false);
+    let script = vec![
+        (30 * MS, Msg::InitProducerIdRequest { request_id: 1, transactional: Some(Box::new(init)) }),
+        (40 * MS, fetch(1, &[(0, 0)])),
+        (50 * MS, fetch(2, &[(0, 1)])),
+        (
+            100 * MS,
+            Msg::TxnRequest {
+                request_id: 2,
+                transactional_id: "t".into(),
+                producer_id: 1,
+                epoch: 0,
+                op: Box::new(end),
+            },
+        ),
+        (110 * MS, fetch(3, &[(0, 2)])),
+    ];
+    let mut world = world_with(settings, image(1, 2, &[(0, 0)]), vec![Peer { script, ..Peer::default() }]);
+    world.run_until(1_000 * MS);
+    let received = &peer(&world, FOLLOWER).received;
+    let init_answer = received.iter().find_map(|(_, msg)| match msg {
+        Msg::InitProducerIdResponse { request_id: 1, result } => Some(*result),
+        _ => None,
+    });
+    assert_eq!(init_answer, Some(Ok((1, 0))), "the script's EndTxn names this producer id and epoch");
+    let answers: Vec<(u64, Answer)> = (received.iter())
+        .filter_map(|(at_ns, msg)| match msg {
+            Msg::ReplicaFetchResponse { request_id, partitions } => Some((*request_id, (*at_ns, partitions.clone()))),
+            _ => None,
+        })
+        .collect();
+    let prepare = answer_to(&answers, 2);
+    assert!((100 * MS..150 * MS).contains(&prepare.0), "the PrepareAbort answers fetch 2, at {}", prepare.0);
+    assert_eq!(data_of(&prepare, 0).batches[0].base_offset, 1);
+    let complete = answer_to(&answers, 3);
+    assert!((110 * MS..160 * MS).contains(&complete.0), "answered at once, at {}", complete.0);
+    let batches = data_of(&complete, 0).batches;
+    assert_eq!(batches.len(), 1, "the CompleteAbort its own read appended: {batches:?}");
+    assert_eq!(batches[0].base_offset, 2);
 }

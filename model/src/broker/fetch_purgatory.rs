@@ -4,7 +4,7 @@
 //! One request carries every partition a follower replicates from this broker. Each is served with the
 //! per-partition code (`Replica::replica_fetch`: follower progress, the high watermark, `complete_pending`);
 //! the answer goes at once if any partition has something to send or an error, else the whole request is
-//! parked once, with what each partition looked like, until any of them changes or the fetch wait passes.
+//! parked once, until any of its partitions differs from what the follower asked or the fetch wait passes.
 
 use super::{Broker, TIMER_DELAYED_FETCH};
 use crate::ctx::{timer_tag, Ctx};
@@ -14,15 +14,15 @@ use eosim_sim::{NodeId, TimerId};
 /// Records per partition per fetch at most.
 const FETCH_MAX_RECORDS: u32 = 64;
 
-/// A follower fetch held at the leader (Kafka's `DelayedFetch`) with what the follower would learn from an
-/// answer now about each partition, so any change of one answers the fetch early.
+/// A follower fetch held at the leader (Kafka's `DelayedFetch`), answered as soon as any of its partitions
+/// differs from what the follower asked ([`FetchView::asked`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct ParkedFetch {
     follower_node: NodeId,
     request_id: u64,
     follower: u32,
-    /// Each partition as asked, with how it looked when the fetch was parked.
-    partitions: Vec<(ReplicaFetchPartition, FetchView)>,
+    /// Each partition as asked: the request's own vector, kept.
+    partitions: Vec<ReplicaFetchPartition>,
     /// The `replica.fetch.wait.max.ms` timer, cancelled when the fetch is answered early or replaced, as
     /// `DelayedOperation.forceComplete` cancels its `TimerTask`.
     timer: TimerId,
@@ -41,6 +41,18 @@ struct FetchView {
     /// The leader epoch while this broker leads, None otherwise.
     leader_epoch: Option<u32>,
     log_end: u64,
+}
+
+impl FetchView {
+    /// What an answer would tell the follower nothing new about: `asked`'s partition led at the asked epoch
+    /// with its log ending at the asked offset. A parked fetch waits for its partitions to differ from this,
+    /// not from how they looked when it was parked: Kafka's `tryCompleteElseWatch` tries the `DelayedFetch`
+    /// once more as it parks it, so data appended while the fetch was read (serving one partition can move the
+    /// high watermark and complete a coordinator write that appends to another of the same fetch) answers it
+    /// at once, where it would otherwise wait for the next append or the whole `replica.fetch.wait.max.ms`.
+    fn asked(asked: &ReplicaFetchPartition) -> FetchView {
+        FetchView { leader_epoch: Some(asked.leader_epoch), log_end: asked.offset }
+    }
 }
 
 /// True if an answer would tell the follower nothing it does not know: no batches, no divergence, no log start
@@ -130,21 +142,18 @@ impl Broker {
             ctx.send(follower_node, Msg::ReplicaFetchResponse { request_id, partitions: results });
             return;
         }
-        let seen_partitions: Vec<(ReplicaFetchPartition, FetchView)> = (partitions.iter())
-            .map(|&asked| {
-                let seen = self.fetch_view(asked.partition).expect("a served fetch names a hosted partition");
-                assert!(seen.leader_epoch == Some(asked.leader_epoch), "only the leader at the fetch's epoch parks");
-                (asked, seen)
-            })
-            .collect();
-        ctx.shared.fetch_vectors.recycle_request(partitions);
+        for asked in &partitions {
+            let seen = self.fetch_view(asked.partition).expect("a served fetch names a hosted partition");
+            assert!(seen.leader_epoch == Some(asked.leader_epoch), "only the leader at the fetch's epoch parks");
+        }
         self.volatile.next_request_id += 1;
         let park_id = self.volatile.next_request_id;
         let timer = ctx.set_timer(self.settings.fetch_wait_ns, timer_tag(TIMER_DELAYED_FETCH, park_id));
         // What the read found tells the follower nothing; only the vector is kept, for the answer.
         results.clear();
-        let parked =
-            ParkedFetch { follower_node, request_id, follower, partitions: seen_partitions, timer, answer: results };
+        // The check after this event is `tryCompleteElseWatch`'s second try: a partition the read itself appended
+        // to is marked changed, and differs from what was asked.
+        let parked = ParkedFetch { follower_node, request_id, follower, partitions, timer, answer: results };
         self.volatile.parked_fetches.push((park_id, parked));
         ctx.shared.count("broker:fetch-parked");
     }
@@ -183,8 +192,9 @@ impl Broker {
     fn complete_changed_parked_fetches(&mut self, ctx: &mut Ctx<'_>) {
         while !self.volatile.parked_fetches.is_empty() && self.partitions_changed() {
             let changed = self.volatile.parked_fetches.iter().find(|(_, parked)| {
-                parked.partitions.iter().any(|(asked, seen)| {
-                    self.partition_changed(asked.partition) && self.fetch_view(asked.partition) != Some(*seen)
+                parked.partitions.iter().any(|asked| {
+                    self.partition_changed(asked.partition)
+                        && self.fetch_view(asked.partition) != Some(FetchView::asked(asked))
                 })
             });
             let Some(park_id) = changed.map(|(park_id, _)| *park_id) else { break };
@@ -209,9 +219,10 @@ impl Broker {
     #[cfg(debug_assertions)]
     fn assert_parked_fetches_see_their_partitions(&self) {
         for (park_id, parked) in &self.volatile.parked_fetches {
-            for (asked, seen) in &parked.partitions {
+            for asked in &parked.partitions {
                 let view = self.fetch_view(asked.partition);
-                assert!(view == Some(*seen), "parked fetch {park_id} missed a change of its partition: {view:?}");
+                let unchanged = view == Some(FetchView::asked(asked));
+                assert!(unchanged, "parked fetch {park_id} missed a change of its partition: {view:?}");
             }
         }
     }
@@ -226,12 +237,8 @@ impl Broker {
         ctx.cancel_timer(parked.timer);
         let mut results = parked.answer;
         assert!(results.is_empty(), "a parked fetch keeps an empty answer");
-        self.serve_follower_partitions(
-            ctx,
-            parked.follower,
-            parked.partitions.iter().map(|(asked, _)| asked),
-            &mut results,
-        );
+        self.serve_follower_partitions(ctx, parked.follower, &parked.partitions, &mut results);
+        ctx.shared.fetch_vectors.recycle_request(parked.partitions);
         ctx.send(
             parked.follower_node,
             Msg::ReplicaFetchResponse { request_id: parked.request_id, partitions: results },

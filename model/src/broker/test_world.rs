@@ -192,9 +192,14 @@ pub fn settings(brokers: u32, partitions: u32) -> BrokerSettings {
 /// A world of broker 0 (hosting every partition of `bootstrap`) and `peers` as nodes 1, 2, ….
 pub fn world(bootstrap: MetadataImage, peers: Vec<Peer>) -> World<TestNode> {
     let brokers = 1 + peers.len() as u32;
+    world_with(settings(brokers, bootstrap.partitions.len() as u32), bootstrap, peers)
+}
+
+/// [`world`] with broker 0 set up by `settings` (internal topics, transaction version).
+pub fn world_with(settings: BrokerSettings, bootstrap: MetadataImage, peers: Vec<Peer>) -> World<TestNode> {
     let partition_count = bootstrap.partitions.len() as u32;
     let partitions: Vec<PartitionId> = (0..partition_count).map(PartitionId).collect();
-    let broker = Broker::new(settings(brokers, partition_count), &partitions, bootstrap);
+    let broker = Broker::new(settings, &partitions, bootstrap);
     let mut nodes = vec![(TestNode::Broker(Box::new(broker), Vec::new()), NodeRole::Server)];
     nodes.extend(peers.into_iter().map(|peer| (TestNode::Peer(peer), NodeRole::Client)));
     let names = partitions.iter().map(|partition| format!("p{}", partition.0)).collect();
