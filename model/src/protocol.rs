@@ -803,6 +803,27 @@ mod tests {
     }
 
     #[test]
+    fn fetch_vectors_come_back_empty_with_their_room_and_only_so_many_are_kept() {
+        let mut vectors = FetchVectors::default();
+        let asked =
+            ReplicaFetchPartition { partition: PartitionId(2), offset: 7, last_fetched_epoch: None, leader_epoch: 1 };
+        let mut request = vectors.request(3);
+        assert!(request.is_empty() && request.capacity() >= 3, "a new vector with room for three");
+        request.extend([asked; 3]);
+        let room = request.capacity();
+        vectors.recycle_request(request);
+        let again = vectors.request(1);
+        assert!(again.is_empty(), "handed back emptied");
+        assert_eq!(again.capacity(), room, "the same vector, not a new one");
+        vectors.recycle_request(Vec::new());
+        assert_eq!(vectors.request(0).capacity(), 0, "a vector without room is not kept");
+        for _ in 0..FETCH_VECTORS_KEPT + 4 {
+            vectors.recycle_answer(Vec::with_capacity(1));
+        }
+        assert_eq!(vectors.answers.len(), FETCH_VECTORS_KEPT, "a burst keeps at most FETCH_VECTORS_KEPT");
+    }
+
+    #[test]
     fn a_message_is_no_larger_than_a_replica_fetch() {
         // Every queued event carries a `Msg` and moves it into the queue's slab; a rare variant that grows
         // past the common ones makes every delivery copy more (a message grown by 48 bytes made eos-tv2 6%
