@@ -9,7 +9,8 @@ use super::TIMER_DELAYED_FETCH;
 use crate::coordinator::internal_topics::InternalTopics;
 use crate::ctx::timer_parts;
 use crate::protocol::{
-    ErrorCode, Msg, PartitionId, RecordBatch, ReplicaFetchData, ReplicaFetchPartition, TxnInit, TxnOp,
+    ErrorCode, Msg, PartitionId, RecordBatch, ReplicaFetchData, ReplicaFetchPartition, ReplicaFetchResult, TxnInit,
+    TxnOp,
 };
 use crate::scenario::Acks;
 use eosim_sim::NodeId;
@@ -45,7 +46,7 @@ fn produce(partition: u32, value: i64) -> Msg {
     }
 }
 
-type Answer = (u64, Vec<(PartitionId, Result<ReplicaFetchData, ErrorCode>)>);
+type Answer = (u64, Vec<ReplicaFetchResult>);
 
 /// Runs the script for a second against a broker leading `partitions` partitions at epoch 0; returns every
 /// fetch answer the follower got, by request id, and the delayed-fetch timers that reached the broker.

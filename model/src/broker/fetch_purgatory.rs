@@ -105,15 +105,14 @@ impl Broker {
 
     /// Every partition of one fetch read in request order into `results`: when it arrives, and again when its
     /// `DelayedFetch` completes.
-    fn serve_follower_partitions<'a>(
+    fn serve_follower_partitions(
         &mut self,
         ctx: &mut Ctx<'_>,
         follower: u32,
-        partitions: impl IntoIterator<Item = &'a ReplicaFetchPartition>,
+        partitions: &[ReplicaFetchPartition],
         results: &mut Vec<ReplicaFetchResult>,
     ) {
-        results
-            .extend(partitions.into_iter().map(|asked| (asked.partition, self.serve_follower(ctx, follower, asked))));
+        results.extend(partitions.iter().map(|asked| (asked.partition, self.serve_follower(ctx, follower, asked))));
     }
 
     /// Kafka's `ReplicaManager.fetchMessages` for a follower: answered at once when some partition has
