@@ -365,7 +365,9 @@ pub type ReplicaFetchResult = (PartitionId, Result<ReplicaFetchData, ErrorCode>)
 const FETCH_VECTORS_KEPT: usize = 16;
 
 /// Emptied vectors of the replica fetch messages, kept for the next message of their kind: a broker that has
-/// read a replica fetch request or answer hands its vector back, and the next broker to send one takes it.
+/// read a replica fetch request or answer hands its vector back, and the next broker to send one takes it. A
+/// follower's record of its fetch in flight, a copy of the request, comes from here too and goes back when the
+/// answer has been applied.
 ///
 /// Replica fetches are about half of a run's messages (a follower fetches again at every answer), and each
 /// carries a vector its sender allocates and its receiver frees. A vector is emptied when handed back and

@@ -7,7 +7,7 @@
 //! `AbstractFetcherThread.maybeFetch` builds it. This file keeps the state and its rules; the broker
 //! (`follower.rs`) reads the logs, sends, and arms the timers.
 
-use crate::protocol::PartitionId;
+use crate::protocol::{PartitionId, ReplicaFetchPartition};
 use eosim_sim::TimerId;
 use std::collections::BTreeMap;
 
@@ -28,8 +28,8 @@ pub struct PartitionFetchState {
 pub struct InFlightFetch {
     /// The request's id, also the payload of its request-timeout timer.
     pub request_id: u64,
-    /// Each partition with the leader epoch and fetch offset it was sent with.
-    pub partitions: Vec<(PartitionId, u32, u64)>,
+    /// Each partition as the request asked it (its leader epoch and fetch offset).
+    pub partitions: Vec<ReplicaFetchPartition>,
     /// The request-timeout timer, cancelled when the answer comes.
     pub timeout_timer: Option<TimerId>,
 }
@@ -43,9 +43,6 @@ pub struct Fetcher {
     pub in_flight: Option<InFlightFetch>,
     /// When the armed backoff timer fires, and the timer, if one is armed.
     pub backoff: Option<(u64, TimerId)>,
-    /// The emptied record of the last fetch answered, reused for the next one's so that a fetch allocates
-    /// only its request (the follower fetches again at every answer).
-    pub spare: Vec<(PartitionId, u32, u64)>,
 }
 
 /// What a fetcher with nothing in flight does next (the branches of `AbstractFetcherThread.maybeFetch`).

@@ -63,11 +63,7 @@ impl Broker {
     /// One `ReplicaFetchRequest` for the partitions the fetcher of `leader` has ready, each at this log's end
     /// and last epoch, with the timer that gives it up after the request timeout.
     fn send_replica_fetch(&mut self, ctx: &mut Ctx<'_>, leader: u32) {
-        let fetcher = self.volatile.fetchers.get_mut(leader).expect("fetching from a known fetcher");
-        // The request and the in-flight record of what it asked are built in one pass; the record reuses the
-        // last answered fetch's vector.
-        let mut sent = std::mem::take(&mut fetcher.spare);
-        let fetcher = &*fetcher;
+        let fetcher = self.volatile.fetchers.get(leader).expect("fetching from a known fetcher");
         let mut fetched = ctx.shared.fetch_vectors.request(fetcher.partitions.len());
         for (partition, leader_epoch) in fetcher.ready(ctx.now_ns()) {
             let log = &self.durable.replicas[&partition].log;
@@ -81,9 +77,11 @@ impl Broker {
                 last_fetched_epoch: log.last_epoch(),
                 leader_epoch,
             });
-            sent.push((partition, leader_epoch, offset));
         }
         assert!(!fetched.is_empty(), "a fetch is sent only with some partition ready");
+        // The in-flight record of what was asked is a copy of the request, in a reused vector too.
+        let mut sent = ctx.shared.fetch_vectors.request(fetched.len());
+        sent.extend_from_slice(&fetched);
         self.volatile.next_request_id += 1;
         let request_id = self.volatile.next_request_id;
         let timeout_timer =
@@ -115,10 +113,8 @@ impl Broker {
         }
         let backoff_until_ns = ctx.now_ns() + self.fetch_backoff_ns();
         for (partition, result) in results.drain(..) {
-            let Some(&(_, leader_epoch, offset)) = in_flight.partitions.iter().find(|(sent, _, _)| *sent == partition)
-            else {
-                continue;
-            };
+            let Some(asked) = in_flight.partitions.iter().find(|asked| asked.partition == partition) else { continue };
+            let (leader_epoch, offset) = (asked.leader_epoch, asked.offset);
             let fetcher = self.volatile.fetchers.get_mut(leader).expect("a fetcher with a request in flight stays");
             let log_end = self.durable.replicas.get(&partition).map(|durable| durable.log.end_offset());
             if !fetcher.still_fetches(partition, leader_epoch) || log_end != Some(offset) {
@@ -134,11 +130,7 @@ impl Broker {
             }
         }
         ctx.shared.fetch_vectors.recycle_answer(results);
-        let mut spare = in_flight.partitions;
-        spare.clear();
-        if let Some(fetcher) = self.volatile.fetchers.get_mut(leader) {
-            fetcher.spare = spare;
-        }
+        ctx.shared.fetch_vectors.recycle_request(in_flight.partitions);
         // The leader holds a fetch that finds nothing new, so the follower fetches again at once, as Kafka's
         // `ReplicaFetcherThread` loop does.
         self.fetch_from(ctx, leader);
